@@ -1,0 +1,201 @@
+//! The app as a pure state machine: intents in, a new state and a [`View`] of it out.
+//!
+//! No I/O and no clock here. Every front end — the text mode today, the renderer and the OpenXR
+//! frame loop on top of it — feeds the same intents and draws the same view, so the rules live
+//! in one place and are tested without a headset.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use crate::guide::{Guide, Hologram};
+
+/// What the operator asked for: a button on the card, a controller gesture, a key in text mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Intent {
+    Next,
+    Back,
+    /// Jump to a step number as shown on the card (from 1).
+    GoToStep(NonZeroU32),
+    Restart,
+}
+
+/// Why a guide is open, which decides what the app may do with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GuideSource {
+    /// The bundled demo: no network, no account (F8).
+    Demo,
+    /// A local package opened by path (testers, authors previewing their work).
+    Local,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Screen {
+    Step {
+        index: usize,
+    },
+    /// Past the last step: the guide is done.
+    Complete,
+}
+
+/// The state of one open guide.
+#[derive(Debug, Clone)]
+pub struct App {
+    guide: Arc<Guide>,
+    source: GuideSource,
+    screen: Screen,
+    /// One line shown over the card until the next intent (a toast).
+    notice: Option<String>,
+}
+
+/// What a front end shows for the current state; built fresh from the state, never stored.
+#[derive(Debug, Clone, PartialEq)]
+pub enum View<'a> {
+    Step(StepView<'a>),
+    Complete {
+        guide_title: &'a str,
+        step_count: usize,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepView<'a> {
+    pub guide_title: &'a str,
+    pub task_title: &'a str,
+    /// From 1, as printed on the card.
+    pub task_number: usize,
+    pub task_count: usize,
+    pub step_number: usize,
+    pub step_count: usize,
+    pub title: &'a str,
+    pub body: &'a str,
+    pub holograms: &'a [Hologram],
+    pub can_go_back: bool,
+    /// On the last step "Next" finishes the guide.
+    pub is_last: bool,
+    pub demo: bool,
+    pub notice: Option<&'a str>,
+}
+
+/// What an intent did, for logs and for front ends that animate changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transition {
+    Moved {
+        from: Screen,
+        to: Screen,
+    },
+    /// The intent does not apply here (Back on the first step); nothing changed.
+    Ignored,
+}
+
+impl App {
+    /// Opens a guide at a step number (from a guide link) or at its first step.
+    /// A step number past the end opens the first step and says why.
+    pub fn open(guide: Arc<Guide>, source: GuideSource, start: Option<NonZeroU32>) -> Self {
+        let mut app = Self {
+            guide,
+            source,
+            screen: Screen::Complete,
+            notice: None,
+        };
+        app.screen = app.first_screen();
+        if let Some(step) = start {
+            app.go_to(step);
+        }
+        app
+    }
+
+    pub fn guide(&self) -> &Guide {
+        &self.guide
+    }
+
+    pub fn screen(&self) -> &Screen {
+        &self.screen
+    }
+
+    pub fn handle(&mut self, intent: Intent) -> Transition {
+        let from = self.screen.clone();
+        self.notice = None;
+        let last = self.guide.step_count().saturating_sub(1);
+        match (intent, &self.screen) {
+            (Intent::Next, Screen::Step { index }) if *index >= last => {
+                self.screen = Screen::Complete;
+            }
+            (Intent::Next, Screen::Step { index }) => {
+                self.screen = Screen::Step { index: index + 1 };
+            }
+            (Intent::Back, Screen::Step { index }) if *index > 0 => {
+                self.screen = Screen::Step { index: index - 1 };
+            }
+            (Intent::Back, Screen::Complete) => {
+                self.screen = Screen::Step { index: last };
+            }
+            (Intent::Restart, _) => self.screen = self.first_screen(),
+            (Intent::GoToStep(step), _) => self.go_to(step),
+            (Intent::Next, Screen::Complete) | (Intent::Back, Screen::Step { .. }) => {}
+        }
+        if self.screen == from {
+            Transition::Ignored
+        } else {
+            tracing::debug!(?from, to = ?self.screen, "screen changed");
+            Transition::Moved {
+                from,
+                to: self.screen.clone(),
+            }
+        }
+    }
+
+    /// A guide built in code may have no steps; decoded guides always have one.
+    fn first_screen(&self) -> Screen {
+        if self.guide.step_count() == 0 {
+            Screen::Complete
+        } else {
+            Screen::Step { index: 0 }
+        }
+    }
+
+    fn go_to(&mut self, step: NonZeroU32) {
+        let count = self.guide.step_count();
+        let index = usize::try_from(step.get() - 1).unwrap_or(usize::MAX);
+        if index < count {
+            self.screen = Screen::Step { index };
+        } else {
+            self.screen = self.first_screen();
+            self.notice = Some(format!(
+                "This guide has {count} steps; there is no step {step}. Showing step 1."
+            ));
+        }
+    }
+
+    pub fn view(&self) -> View<'_> {
+        let guide = &*self.guide;
+        let Screen::Step { index } = self.screen else {
+            return View::Complete {
+                guide_title: &guide.title,
+                step_count: guide.step_count(),
+            };
+        };
+        // `index` is kept within the guide by every transition above.
+        let position = guide
+            .step(index)
+            .expect("screen index stays within the guide");
+        let step_count = guide.step_count();
+        View::Step(StepView {
+            guide_title: &guide.title,
+            task_title: &position.task.title,
+            task_number: position.task_index + 1,
+            task_count: guide.tasks.len(),
+            step_number: index + 1,
+            step_count,
+            title: &position.step.title,
+            body: &position.step.body,
+            holograms: &position.step.holograms,
+            can_go_back: index > 0,
+            is_last: index + 1 == step_count,
+            demo: self.source == GuideSource::Demo,
+            notice: self.notice.as_deref(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

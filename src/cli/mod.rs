@@ -1,0 +1,89 @@
+//! Command line: parse, run one command, report once.
+
+mod demo;
+mod doctor;
+mod guide;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Something went wrong while doing the work (unreadable file, no runtime, …).
+pub const EXIT_FAILURE: u8 = 1;
+/// The input was refused: an invalid guide, a malformed link.
+pub const EXIT_INVALID: u8 = 2;
+
+/// hologuide shows step-by-step work guides as floating cards and 3D holograms in a mixed-reality
+/// headset, and keeps them usable offline.
+///
+/// Start with `hologuide demo` (no network, no account needed), or check a guide package you
+/// wrote with `hologuide guide validate <dir>`. `hologuide doctor` tells what this machine
+/// offers (Vulkan, OpenXR runtime) and how to install what is missing.
+#[derive(Debug, Parser)]
+#[command(name = "hologuide", version, about, long_about, max_term_width = 100)]
+struct Cli {
+    /// Log detail: error, warn, info, debug or trace (also RUST_LOG).
+    #[arg(long, global = true, default_value = "warn", value_name = "LEVEL")]
+    log: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the bundled demo guide: replacing the filter cartridge of a coolant pump.
+    Demo(demo::DemoArgs),
+    /// Check, inspect and open guide packages.
+    #[command(subcommand)]
+    Guide(guide::GuideCommand),
+    /// Report what this machine offers: Vulkan devices, the OpenXR runtime, and what is missing.
+    Doctor(doctor::DoctorArgs),
+    /// Developer tools for this repository.
+    #[command(subcommand, hide = true)]
+    Dev(DevCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum DevCommand {
+    /// Write the demo guide's glTF models (reproducible: same bytes every run).
+    GenerateDemoModels {
+        /// Folder to write into, normally assets/demo/models.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+}
+
+pub fn run() -> anyhow::Result<ExitCode> {
+    let cli = Cli::parse();
+    init_logging(&cli.log);
+    match cli.command {
+        Command::Demo(args) => demo::run(args),
+        Command::Guide(command) => guide::run(command),
+        Command::Doctor(args) => doctor::run(args),
+        Command::Dev(DevCommand::GenerateDemoModels { out }) => generate_demo_models(&out),
+    }
+}
+
+fn init_logging(level: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(level))
+        .unwrap_or_else(|_| EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+fn generate_demo_models(out: &std::path::Path) -> anyhow::Result<ExitCode> {
+    use anyhow::Context;
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    for model in hologuide::demo::models::demo_models() {
+        let path = out.join(model.file_name);
+        std::fs::write(&path, &model.glb).with_context(|| format!("writing {}", path.display()))?;
+        println!("{:>8} bytes  {}", model.glb.len(), path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,156 @@
+//! Format checks for the files a guide refers to.
+//!
+//! These are the checks that tell an author "this is not the file you meant" at publish time: the
+//! right kind of file, not truncated, its own references present. Decoding meshes and textures is
+//! the renderer's job; it has its own, deeper validation.
+
+use serde_json::Value;
+
+use super::package::safe_relative_path;
+use super::problem::{JsonPath, Problems, Rule};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssetKind {
+    /// A hologram: glTF 2.0, binary (`.glb`) or JSON (`.gltf`) with its buffers and images.
+    Model,
+    /// A picture or a video on the step card.
+    Media,
+}
+
+const GLB_MAGIC: &[u8; 4] = b"glTF";
+const GLB_JSON_CHUNK: u32 = 0x4E4F_534A;
+
+/// Checks one file; `exists` answers whether another file of the package exists (for `.gltf` buffers).
+pub fn check_asset(
+    name: &str,
+    bytes: &[u8],
+    kind: AssetKind,
+    path: &JsonPath,
+    problems: &mut Problems,
+    exists: &dyn Fn(&str) -> bool,
+) {
+    let extension = name
+        .rsplit_once('.')
+        .map(|(_, ext)| ext.to_ascii_lowercase())
+        .unwrap_or_default();
+    let result = match (kind, extension.as_str()) {
+        (AssetKind::Model, "glb") => check_glb(bytes),
+        (AssetKind::Model, "gltf") => check_gltf_json(name, bytes, exists),
+        (AssetKind::Media, "png") => sniff(bytes, 0, b"\x89PNG\r\n\x1a\n", "PNG"),
+        (AssetKind::Media, "jpg" | "jpeg") => sniff(bytes, 0, b"\xFF\xD8\xFF", "JPEG"),
+        (AssetKind::Media, "webp") => {
+            sniff(bytes, 0, b"RIFF", "WebP").and_then(|()| sniff(bytes, 8, b"WEBP", "WebP"))
+        }
+        (AssetKind::Media, "mp4") => sniff(bytes, 4, b"ftyp", "MP4"),
+        (AssetKind::Model, _) => {
+            problems.error(
+                Rule::UnsupportedAssetType,
+                path,
+                format!("'{name}' is not a glTF 2.0 model (.glb or .gltf)"),
+            );
+            return;
+        }
+        (AssetKind::Media, _) => {
+            problems.error(
+                Rule::UnsupportedAssetType,
+                path,
+                format!(
+                    "'{name}' is not a picture or video the app shows (.png, .jpg, .webp, .mp4)"
+                ),
+            );
+            return;
+        }
+    };
+    if let Err(reason) = result {
+        problems.error(Rule::CorruptAsset, path, format!("'{name}' {reason}"));
+    }
+}
+
+fn sniff(bytes: &[u8], offset: usize, magic: &[u8], format: &str) -> Result<(), String> {
+    match bytes.get(offset..offset + magic.len()) {
+        Some(found) if found == magic => Ok(()),
+        _ => Err(format!(
+            "is not a {format} file (its first bytes do not match)"
+        )),
+    }
+}
+
+fn read_u32(bytes: &[u8], offset: usize) -> Option<u32> {
+    let word = bytes.get(offset..offset + 4)?;
+    Some(u32::from_le_bytes(word.try_into().ok()?))
+}
+
+/// GLB container: header, lengths that match the file (a truncated download fails here), a JSON
+/// chunk that parses and declares glTF 2.
+fn check_glb(bytes: &[u8]) -> Result<(), String> {
+    if bytes.get(..4) != Some(GLB_MAGIC) {
+        return Err("is not a glTF binary (no 'glTF' header)".to_owned());
+    }
+    let header = (read_u32(bytes, 4), read_u32(bytes, 8));
+    let (Some(version), Some(length)) = header else {
+        return Err("is truncated inside its header".to_owned());
+    };
+    if version != 2 {
+        return Err(format!(
+            "is glTF binary version {version}; only version 2 is supported"
+        ));
+    }
+    if length as usize != bytes.len() {
+        return Err(format!(
+            "says it is {length} bytes long but is {} bytes (truncated or padded)",
+            bytes.len()
+        ));
+    }
+    let (Some(json_length), Some(chunk_type)) = (read_u32(bytes, 12), read_u32(bytes, 16)) else {
+        return Err("has no JSON chunk".to_owned());
+    };
+    if chunk_type != GLB_JSON_CHUNK {
+        return Err("does not start with a JSON chunk".to_owned());
+    }
+    let json = 20usize
+        .checked_add(json_length as usize)
+        .and_then(|end| bytes.get(20..end))
+        .ok_or("has a JSON chunk that runs past the end of the file")?;
+    let document: Value =
+        serde_json::from_slice(json).map_err(|e| format!("has a damaged JSON chunk: {e}"))?;
+    check_gltf_version(&document)
+}
+
+fn check_gltf_version(document: &Value) -> Result<(), String> {
+    let version = document
+        .pointer("/asset/version")
+        .and_then(Value::as_str)
+        .ok_or("has no asset.version; it is not a glTF document")?;
+    if version.split('.').next() != Some("2") {
+        return Err(format!("is glTF {version}; only glTF 2.x is supported"));
+    }
+    Ok(())
+}
+
+/// `.gltf` keeps buffers and images in other files; each must be in the package too.
+fn check_gltf_json(name: &str, bytes: &[u8], exists: &dyn Fn(&str) -> bool) -> Result<(), String> {
+    let document: Value =
+        serde_json::from_slice(bytes).map_err(|e| format!("is not valid glTF JSON: {e}"))?;
+    check_gltf_version(&document)?;
+    let directory = name.rsplit_once('/').map(|(dir, _)| dir);
+    for collection in ["buffers", "images"] {
+        let Some(items) = document.get(collection).and_then(Value::as_array) else {
+            continue;
+        };
+        for uri in items.iter().filter_map(|item| item.get("uri")?.as_str()) {
+            if uri.starts_with("data:") {
+                continue;
+            }
+            safe_relative_path(uri)
+                .map_err(|reason| format!("refers to '{uri}', which {reason}"))?;
+            let sibling = match directory {
+                Some(dir) => format!("{dir}/{uri}"),
+                None => uri.to_owned(),
+            };
+            if !exists(&sibling) {
+                return Err(format!("refers to '{uri}', which is not in the package"));
+            }
+        }
+    }
+    Ok(())
+}

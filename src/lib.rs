@@ -1,0 +1,9 @@
+//! hologuide: a mixed-reality guide runtime.
+//!
+//! Pure core (`guide`, `app`) and thin edges (`cli`, `platform`); see `ARCHITECTURE.md` in the
+//! design notes for the module map.
+
+pub mod app;
+pub mod demo;
+pub mod guide;
+pub mod platform;
