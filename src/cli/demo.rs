@@ -127,7 +127,7 @@ fn render_step(step: &StepView<'_>) -> String {
     if let Some(notice) = step.notice {
         text.push_str(&format!("! {notice}\n\n"));
     }
-    for line in wrap(step.body, 72) {
+    for line in super::wrap(step.body, 72) {
         text.push_str(&format!("{line}\n"));
     }
     for hologram in step.holograms {
@@ -163,23 +163,4 @@ fn view_json(view: &View<'_>) -> serde_json::Value {
             step_count,
         } => json!({ "screen": "complete", "guide": guide_title, "step_count": step_count }),
     }
-}
-
-/// Greedy word wrap; keeps the author's paragraph breaks.
-pub fn wrap(text: &str, width: usize) -> Vec<String> {
-    let mut lines = Vec::new();
-    for paragraph in text.split('\n') {
-        let mut line = String::new();
-        for word in paragraph.split_whitespace() {
-            if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
-                lines.push(std::mem::take(&mut line));
-            }
-            if !line.is_empty() {
-                line.push(' ');
-            }
-            line.push_str(word);
-        }
-        lines.push(line);
-    }
-    lines
 }

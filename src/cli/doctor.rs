@@ -158,12 +158,14 @@ fn probe_through_tree(install: &MonadoInstall) -> anyhow::Result<OpenXrRuntime> 
             (scratch.0.clone(), Some(service))
         }
     };
+    let validation_log = runtime_dir.join(format!("doctor-validation-{}.log", std::process::id()));
     let output = install
-        .client_command(&exe, &runtime_dir, true)
+        .client_command(&exe, &runtime_dir, Some(&validation_log))
         .args(["doctor", "--openxr-probe"])
         .output()
         .context("running the OpenXR probe through the Monado tree")?;
     drop(service);
+    let _ = std::fs::remove_file(&validation_log);
     let stdout = String::from_utf8_lossy(&output.stdout);
     let finding: Finding<OpenXrRuntime> = serde_json::from_str(stdout.trim()).with_context(|| {
         format!(
@@ -240,9 +242,11 @@ fn print_report(report: &Report) {
                 mark(report.validation_layer),
                 monado::VALIDATION_LAYER
             );
-            println!("           {} extensions:", runtime.extensions.len());
-            for chunk in runtime.extensions.chunks(3) {
-                println!("             {}", chunk.join("  "));
+            let mut extensions = runtime.extensions.clone();
+            extensions.sort();
+            println!("           {} extensions:", extensions.len());
+            for line in super::wrap(&extensions.join(" "), 84) {
+                println!("             {line}");
             }
         }
         (None, error) => println!("{} OpenXR   {}", mark(false), error.as_deref().unwrap_or("")),

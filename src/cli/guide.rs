@@ -163,7 +163,7 @@ fn print_guide(guide: &Guide, highlighted_step: Option<usize>) {
         let number = position.index + 1;
         let marker = if highlighted_step == Some(number) { "▶" } else { " " };
         println!("{marker}{number:>3}. {}", position.step.title);
-        for line in super::demo::wrap(&position.step.body, 72) {
+        for line in super::wrap(&position.step.body, 72) {
             println!("      {line}");
         }
         for hologram in &position.step.holograms {

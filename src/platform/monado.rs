@@ -130,24 +130,31 @@ impl MonadoInstall {
         command
     }
 
-    /// An OpenXR client (our binary, a test helper) that talks to the service in `runtime_dir`,
-    /// with the Khronos core validation layer enabled when `validation` is set.
-    pub fn client_command(&self, program: &Path, runtime_dir: &Path, validation: bool) -> Command {
+    /// An OpenXR client (our binary, a test helper) that talks to the service in `runtime_dir`.
+    /// With `validation_log`, the Khronos core validation layer is enabled and writes its
+    /// messages to that file (by default it prints them on standard output, among the client's own).
+    pub fn client_command(
+        &self,
+        program: &Path,
+        runtime_dir: &Path,
+        validation_log: Option<&Path>,
+    ) -> Command {
         let mut command = self.through_loader(program);
         command
             .env("XR_RUNTIME_JSON", self.runtime_manifest())
             .env("XDG_RUNTIME_DIR", runtime_dir)
             .env("VK_DRIVER_FILES", self.vulkan_driver())
             .env(INSIDE_TREE_ENV, "1");
-        if validation {
-            command
+        match validation_log {
+            Some(log) => command
                 .env("XR_API_LAYER_PATH", self.layers_dir())
-                .env("XR_ENABLE_API_LAYERS", VALIDATION_LAYER);
-        } else {
-            command
+                .env("XR_ENABLE_API_LAYERS", VALIDATION_LAYER)
+                .env("XR_CORE_VALIDATION_EXPORT_TYPE", "text")
+                .env("XR_CORE_VALIDATION_FILE_NAME", log),
+            None => command
                 .env_remove("XR_API_LAYER_PATH")
-                .env_remove("XR_ENABLE_API_LAYERS");
-        }
+                .env_remove("XR_ENABLE_API_LAYERS"),
+        };
         command
     }
 

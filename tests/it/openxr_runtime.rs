@@ -60,8 +60,9 @@ fn monado_answers_through_openxr_with_the_validation_layer() {
     let Some(install) = monado_or_skip() else { return };
     let dir = runtime_dir();
     let service = install.start_service(dir.path()).expect("monado-service starts");
+    let validation_log = dir.path().join("validation.log");
     let output = install
-        .client_command(Path::new(env!("CARGO_BIN_EXE_hologuide")), dir.path(), true)
+        .client_command(Path::new(env!("CARGO_BIN_EXE_hologuide")), dir.path(), Some(&validation_log))
         .args(["doctor", "--json"])
         .output()
         .unwrap();
@@ -69,6 +70,14 @@ fn monado_answers_through_openxr_with_the_validation_layer() {
     let report = doctor_json(&output);
     assert_reports_monado(&report);
     assert!(output.status.success(), "{report:#}\nservice log:\n{log}");
+    // The layer really ran: it logs its own start and end, and nothing else for a clean client.
+    let messages = std::fs::read_to_string(&validation_log).expect("the validation layer wrote its log");
+    assert!(messages.contains("Core Validation Layer is initialized"), "{messages}");
+    let complaints: Vec<&str> = messages
+        .lines()
+        .filter(|l| l.starts_with('[') && !l.contains("VALID_DEBUG"))
+        .collect();
+    assert_eq!(complaints, Vec::<&str>::new(), "validation layer messages");
 }
 
 #[test]
