@@ -20,22 +20,34 @@ pub enum AssetKind {
 const GLB_MAGIC: &[u8; 4] = b"glTF";
 const GLB_JSON_CHUNK: u32 = 0x4E4F_534A;
 
+/// What a step asks of a file: its kind, and for a model the animation it plays.
+#[derive(Debug, Clone, Copy)]
+pub struct AssetUse<'a> {
+    pub kind: AssetKind,
+    pub animation: Option<&'a str>,
+}
+
 /// Checks one file; `exists` answers whether another file of the package exists (for `.gltf` buffers).
 pub fn check_asset(
     name: &str,
     bytes: &[u8],
-    kind: AssetKind,
+    asset_use: AssetUse<'_>,
     path: &JsonPath,
     problems: &mut Problems,
     exists: &dyn Fn(&str) -> bool,
 ) {
+    let kind = asset_use.kind;
     let extension = name
         .rsplit_once('.')
         .map(|(_, ext)| ext.to_ascii_lowercase())
         .unwrap_or_default();
     let result = match (kind, extension.as_str()) {
-        (AssetKind::Model, "glb") => check_glb(bytes),
-        (AssetKind::Model, "gltf") => check_gltf_json(name, bytes, exists),
+        (AssetKind::Model, "glb") => glb_json(bytes).and_then(|document| {
+            check_gltf_version(&document)?;
+            check_animation(&document, asset_use.animation)
+        }),
+        (AssetKind::Model, "gltf") => gltf_json(name, bytes, exists)
+            .and_then(|document| check_animation(&document, asset_use.animation)),
         (AssetKind::Media, "png") => sniff(bytes, 0, b"\x89PNG\r\n\x1a\n", "PNG"),
         (AssetKind::Media, "jpg" | "jpeg") => sniff(bytes, 0, b"\xFF\xD8\xFF", "JPEG"),
         (AssetKind::Media, "webp") => {
@@ -80,9 +92,9 @@ fn read_u32(bytes: &[u8], offset: usize) -> Option<u32> {
     Some(u32::from_le_bytes(word.try_into().ok()?))
 }
 
-/// GLB container: header, lengths that match the file (a truncated download fails here), a JSON
-/// chunk that parses and declares glTF 2.
-fn check_glb(bytes: &[u8]) -> Result<(), String> {
+/// GLB container: header, lengths that match the file (a truncated download fails here), and the
+/// JSON chunk.
+fn glb_json(bytes: &[u8]) -> Result<Value, String> {
     if bytes.get(..4) != Some(GLB_MAGIC) {
         return Err("is not a glTF binary (no 'glTF' header)".to_owned());
     }
@@ -111,9 +123,29 @@ fn check_glb(bytes: &[u8]) -> Result<(), String> {
         .checked_add(json_length as usize)
         .and_then(|end| bytes.get(20..end))
         .ok_or("has a JSON chunk that runs past the end of the file")?;
-    let document: Value =
-        serde_json::from_slice(json).map_err(|e| format!("has a damaged JSON chunk: {e}"))?;
-    check_gltf_version(&document)
+    serde_json::from_slice(json).map_err(|e| format!("has a damaged JSON chunk: {e}"))
+}
+
+/// A step that plays an animation the model does not have would silently show a still model.
+fn check_animation(document: &Value, animation: Option<&str>) -> Result<(), String> {
+    let Some(wanted) = animation else {
+        return Ok(());
+    };
+    let names: Vec<&str> = document
+        .get("animations")
+        .and_then(Value::as_array)
+        .map(|all| all.iter().filter_map(|a| a.get("name")?.as_str()).collect())
+        .unwrap_or_default();
+    if names.contains(&wanted) {
+        Ok(())
+    } else if names.is_empty() {
+        Err(format!("has no animations, so it cannot play '{wanted}'"))
+    } else {
+        Err(format!(
+            "has no animation '{wanted}' (it has: {})",
+            names.join(", ")
+        ))
+    }
 }
 
 fn check_gltf_version(document: &Value) -> Result<(), String> {
@@ -128,7 +160,7 @@ fn check_gltf_version(document: &Value) -> Result<(), String> {
 }
 
 /// `.gltf` keeps buffers and images in other files; each must be in the package too.
-fn check_gltf_json(name: &str, bytes: &[u8], exists: &dyn Fn(&str) -> bool) -> Result<(), String> {
+fn gltf_json(name: &str, bytes: &[u8], exists: &dyn Fn(&str) -> bool) -> Result<Value, String> {
     let document: Value =
         serde_json::from_slice(bytes).map_err(|e| format!("is not valid glTF JSON: {e}"))?;
     check_gltf_version(&document)?;
@@ -152,5 +184,5 @@ fn check_gltf_json(name: &str, bytes: &[u8], exists: &dyn Fn(&str) -> bool) -> R
             }
         }
     }
-    Ok(())
+    Ok(document)
 }

@@ -12,7 +12,7 @@ use std::sync::Mutex;
 use thiserror::Error;
 use zip::ZipArchive;
 
-use super::assets::{AssetKind, check_asset};
+use super::assets::{AssetKind, AssetUse, check_asset};
 use super::decode::decode;
 use super::model::Guide;
 use super::problem::{JsonPath, Problem, Problems, Rule, Severity};
@@ -177,11 +177,19 @@ fn check_files(guide: &Guide, source: &Source, problems: &mut Problems) {
             .index(position.index_in_task);
         if let Some(media) = &position.step.media {
             let path = step_path.key("media").key("path");
-            check_file(source, &media.path, AssetKind::Media, &path, problems);
+            let media_use = AssetUse {
+                kind: AssetKind::Media,
+                animation: None,
+            };
+            check_file(source, &media.path, media_use, &path, problems);
         }
         for (i, hologram) in position.step.holograms.iter().enumerate() {
             let path = step_path.key("holograms").index(i).key("asset");
-            check_file(source, &hologram.asset, AssetKind::Model, &path, problems);
+            let model_use = AssetUse {
+                kind: AssetKind::Model,
+                animation: hologram.animation.as_deref(),
+            };
+            check_file(source, &hologram.asset, model_use, &path, problems);
         }
     }
 }
@@ -189,7 +197,7 @@ fn check_files(guide: &Guide, source: &Source, problems: &mut Problems) {
 fn check_file(
     source: &Source,
     name: &str,
-    kind: AssetKind,
+    asset_use: AssetUse<'_>,
     path: &JsonPath,
     problems: &mut Problems,
 ) {
@@ -213,7 +221,7 @@ fn check_file(
             format!("'{name}' is {size} bytes; assets are at most {MAX_ASSET_BYTES} bytes"),
         ),
         Ok(_) => match source.read(name, MAX_ASSET_BYTES) {
-            Ok(bytes) => check_asset(name, &bytes, kind, path, problems, &|sibling| {
+            Ok(bytes) => check_asset(name, &bytes, asset_use, path, problems, &|sibling| {
                 source.size(sibling).is_ok()
             }),
             Err(reason) => problems.error(Rule::MissingAsset, path, format!("'{name}' {reason}")),

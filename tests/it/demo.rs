@@ -64,3 +64,34 @@ fn demo_can_start_at_a_step() {
     let views = json_lines(&stdout(&output));
     assert_eq!(views[0]["step_number"], 4);
 }
+
+/// The demo's models are generated; the committed files are exactly what the generator makes.
+/// Regenerate with `cargo run -- dev generate-demo-models --out assets/demo/models`.
+#[test]
+fn committed_demo_models_are_reproduced_by_the_generator() {
+    let models = hologuide::demo::models::demo_models();
+    let folder = repo().join("assets/demo/models");
+    let mut committed: Vec<String> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    committed.sort();
+    let mut generated: Vec<String> = models.iter().map(|m| m.file_name.to_owned()).collect();
+    generated.sort();
+    assert_eq!(committed, generated);
+    for model in models {
+        let on_disk = std::fs::read(folder.join(model.file_name)).unwrap();
+        assert!(on_disk == model.glb, "{} differs from the generator's output", model.file_name);
+    }
+}
+
+#[test]
+fn every_demo_model_is_used_by_the_demo_guide() {
+    let package = hologuide::guide::GuidePackage::load(&repo().join("assets/demo")).unwrap();
+    let used = package.guide.asset_paths();
+    for model in hologuide::demo::models::demo_models() {
+        let path = format!("models/{}", model.file_name);
+        assert!(used.contains(&path.as_str()), "{path} is generated but no step shows it");
+        assert_eq!(package.read_asset(&path).unwrap(), model.glb);
+    }
+}

@@ -33,6 +33,7 @@ fn each_broken_package_is_rejected_with_path_and_rule() {
         ("truncated-model", "$.tasks[0].steps[0].holograms[0].asset", "corrupt-asset"),
         ("model-is-a-picture", "$.tasks[0].steps[0].holograms[0].asset", "unsupported-asset-type"),
         ("no-guide-json", "guide.json", "package"),
+        ("unknown-animation", "$.tasks[0].steps[0].holograms[0].asset", "corrupt-asset"),
     ];
     let broken = data("broken");
     let folders = std::fs::read_dir(&broken).unwrap().count();
