@@ -64,7 +64,10 @@ fn run_text(app: &mut App, interactive: bool, as_json: bool) -> anyhow::Result<E
             write!(out, "{}", render_text(&view))?;
         }
         let intent = if interactive {
-            write!(out, "[Enter] next · b back · r restart · <number> go to step · q quit > ")?;
+            write!(
+                out,
+                "[Enter] next · b back · r restart · <number> go to step · q quit > "
+            )?;
             out.flush()?;
             let mut line = String::new();
             if input.read_line(&mut line)? == 0 {
@@ -122,7 +125,12 @@ fn render_step(step: &StepView<'_>) -> String {
     }
     text.push_str(&format!(
         "\nTask {} of {} · {}\nStep {} of {} · {}\n\n",
-        step.task_number, step.task_count, step.task_title, step.step_number, step.step_count, step.title
+        step.task_number,
+        step.task_count,
+        step.task_title,
+        step.step_number,
+        step.step_count,
+        step.title
     ));
     if let Some(notice) = step.notice {
         text.push_str(&format!("! {notice}\n\n"));

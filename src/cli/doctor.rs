@@ -151,7 +151,9 @@ fn probe_through_tree(install: &MonadoInstall) -> anyhow::Result<OpenXrRuntime> 
     let (runtime_dir, service) = match running {
         Some(dir) => (dir, None),
         None => {
-            scratch = ScratchDir::new(&monado::cache_root().join(format!("doctor-{}", std::process::id())))?;
+            scratch = ScratchDir::new(
+                &monado::cache_root().join(format!("doctor-{}", std::process::id())),
+            )?;
             let service = install
                 .start_service(&scratch.0)
                 .context("starting monado-service for the probe")?;
@@ -167,13 +169,14 @@ fn probe_through_tree(install: &MonadoInstall) -> anyhow::Result<OpenXrRuntime> 
     drop(service);
     let _ = std::fs::remove_file(&validation_log);
     let stdout = String::from_utf8_lossy(&output.stdout);
-    let finding: Finding<OpenXrRuntime> = serde_json::from_str(stdout.trim()).with_context(|| {
-        format!(
-            "the OpenXR probe failed ({}): {}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim()
-        )
-    })?;
+    let finding: Finding<OpenXrRuntime> =
+        serde_json::from_str(stdout.trim()).with_context(|| {
+            format!(
+                "the OpenXR probe failed ({}): {}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr).trim()
+            )
+        })?;
     match (finding.found, finding.error) {
         (Some(runtime), _) => Ok(runtime),
         (None, error) => anyhow::bail!(error.unwrap_or_else(|| "no answer".to_owned())),
@@ -210,11 +213,19 @@ fn print_report(report: &Report) {
                 );
             }
         }
-        (None, error) => println!("{} Vulkan   {}", mark(false), error.as_deref().unwrap_or("")),
+        (None, error) => println!(
+            "{} Vulkan   {}",
+            mark(false),
+            error.as_deref().unwrap_or("")
+        ),
     }
     match (&report.monado.found, &report.monado.error) {
         (Some(dir), _) => println!("{} Monado   installed at {}", mark(true), dir.display()),
-        (None, error) => println!("{} Monado   {}", mark(false), error.as_deref().unwrap_or("")),
+        (None, error) => println!(
+            "{} Monado   {}",
+            mark(false),
+            error.as_deref().unwrap_or("")
+        ),
     }
     match (&report.openxr.found, &report.openxr.error) {
         (Some(runtime), _) => {
@@ -235,7 +246,9 @@ fn print_report(report: &Report) {
                         );
                     }
                 }
-                (None, error) => println!("           no system: {}", error.as_deref().unwrap_or("")),
+                (None, error) => {
+                    println!("           no system: {}", error.as_deref().unwrap_or(""))
+                }
             }
             println!(
                 "{} OpenXR validation layer {}",
@@ -249,7 +262,11 @@ fn print_report(report: &Report) {
                 println!("             {line}");
             }
         }
-        (None, error) => println!("{} OpenXR   {}", mark(false), error.as_deref().unwrap_or("")),
+        (None, error) => println!(
+            "{} OpenXR   {}",
+            mark(false),
+            error.as_deref().unwrap_or("")
+        ),
     }
     if report.missing.is_empty() {
         println!("\nEverything the renderer and the OpenXR tests need is here.");

@@ -44,7 +44,8 @@ pub fn run(command: GuideCommand) -> anyhow::Result<ExitCode> {
 fn validate(paths: &[PathBuf], as_json: bool) -> anyhow::Result<ExitCode> {
     let mut all_valid = true;
     for path in paths {
-        let report = guide::validate(path).with_context(|| format!("validating {}", path.display()))?;
+        let report =
+            guide::validate(path).with_context(|| format!("validating {}", path.display()))?;
         all_valid &= report.guide.is_some();
         if as_json {
             println!("{}", report_json(path, &report));
@@ -161,7 +162,11 @@ fn print_guide(guide: &Guide, highlighted_step: Option<usize>) {
             );
         }
         let number = position.index + 1;
-        let marker = if highlighted_step == Some(number) { "▶" } else { " " };
+        let marker = if highlighted_step == Some(number) {
+            "▶"
+        } else {
+            " "
+        };
         println!("{marker}{number:>3}. {}", position.step.title);
         for line in super::wrap(&position.step.body, 72) {
             println!("      {line}");

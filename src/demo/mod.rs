@@ -46,7 +46,9 @@ pub fn package_dir() -> Result<PathBuf, DemoError> {
         .iter()
         .find(|dir| dir.join(crate::guide::package::GUIDE_FILE).is_file())
         .cloned()
-        .ok_or_else(|| DemoError::NotFound(candidates.iter().map(|c| c.display().to_string()).collect()))
+        .ok_or_else(|| {
+            DemoError::NotFound(candidates.iter().map(|c| c.display().to_string()).collect())
+        })
 }
 
 pub fn load() -> Result<GuidePackage, DemoError> {

@@ -130,8 +130,11 @@ impl Decoder<'_> {
         });
 
         if has_empty_array(&fields, "tasks") {
-            self.problems
-                .error(Rule::Empty, path.key("tasks"), "a guide needs at least one task");
+            self.problems.error(
+                Rule::Empty,
+                path.key("tasks"),
+                "a guide needs at least one task",
+            );
         }
         if let Some(tasks) = &tasks {
             self.check_structure(tasks, path);

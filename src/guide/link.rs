@@ -188,7 +188,9 @@ fn service_link_tail(path: &str) -> Option<(&str, String)> {
     let segments: Vec<&str> = path.split('/').collect();
     let n = segments.len();
     let shaped = |start: usize, with_step: bool| {
-        segments[start] == "l" && segments[start + 2] == "g" && (!with_step || segments[start + 4] == "s")
+        segments[start] == "l"
+            && segments[start + 2] == "g"
+            && (!with_step || segments[start + 4] == "s")
     };
     let start = if n >= 6 && shaped(n - 6, true) {
         n - 6

@@ -16,9 +16,8 @@ pub struct VulkanDevice {
 /// Lists Vulkan physical devices, or says why there are none.
 pub fn vulkan_devices() -> Result<Vec<VulkanDevice>, String> {
     // SAFETY: loading libvulkan runs its initialisers; it is the system's Vulkan loader.
-    let entry = unsafe { ash::Entry::load() }.map_err(|e| {
-        format!("the Vulkan loader (libvulkan.so.1) cannot be loaded: {e}")
-    })?;
+    let entry = unsafe { ash::Entry::load() }
+        .map_err(|e| format!("the Vulkan loader (libvulkan.so.1) cannot be loaded: {e}"))?;
     let app = ash::vk::ApplicationInfo::default()
         .application_name(c"hologuide doctor")
         .api_version(ash::vk::API_VERSION_1_1);
@@ -28,7 +27,9 @@ pub fn vulkan_devices() -> Result<Vec<VulkanDevice>, String> {
         .map_err(|e| format!("no Vulkan driver answered (vkCreateInstance: {e})"))?;
     // SAFETY: `instance` is valid until `destroy_instance`, and the devices belong to it.
     let devices = unsafe {
-        let devices = instance.enumerate_physical_devices().map_err(|e| e.to_string());
+        let devices = instance
+            .enumerate_physical_devices()
+            .map_err(|e| e.to_string());
         let described = devices.map(|devices| {
             devices
                 .into_iter()
@@ -171,7 +172,10 @@ fn describe_system(instance: &openxr::Instance) -> Result<OpenXrSystem, String> 
         .map_err(|e| format!("primary stereo views: {e}"))?
         .into_iter()
         .map(|v| OpenXrView {
-            recommended: [v.recommended_image_rect_width, v.recommended_image_rect_height],
+            recommended: [
+                v.recommended_image_rect_width,
+                v.recommended_image_rect_height,
+            ],
             max: [v.max_image_rect_width, v.max_image_rect_height],
         })
         .collect();

@@ -5,7 +5,9 @@ use serde_json::Value;
 use crate::support::*;
 
 fn json_lines(text: &str) -> Vec<Value> {
-    text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 #[test]
@@ -46,14 +48,23 @@ fn demo_follows_keys_typed_by_the_operator() {
         .spawn()
         .unwrap();
     // next, next, back, jump to 5, nonsense (ignored, card shown again), quit
-    child.stdin.take().unwrap().write_all(b"\nn\nb\n5\nxyz\nq\n").unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"\nn\nb\n5\nxyz\nq\n")
+        .unwrap();
     let output = child.wait_with_output().unwrap();
     assert!(output.status.success());
     let text = stdout(&output);
     let numbers: Vec<u64> = text
         .lines()
         .filter_map(|l| l.find('{').map(|at| &l[at..]))
-        .map(|l| serde_json::from_str::<Value>(l).unwrap()["step_number"].as_u64().unwrap())
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["step_number"]
+                .as_u64()
+                .unwrap()
+        })
         .collect();
     assert_eq!(numbers, vec![1, 2, 3, 2, 5, 5]);
 }
@@ -81,7 +92,11 @@ fn committed_demo_models_are_reproduced_by_the_generator() {
     assert_eq!(committed, generated);
     for model in models {
         let on_disk = std::fs::read(folder.join(model.file_name)).unwrap();
-        assert!(on_disk == model.glb, "{} differs from the generator's output", model.file_name);
+        assert!(
+            on_disk == model.glb,
+            "{} differs from the generator's output",
+            model.file_name
+        );
     }
 }
 
@@ -91,7 +106,13 @@ fn every_demo_model_is_used_by_the_demo_guide() {
     let used = package.guide.asset_paths();
     for model in hologuide::demo::models::demo_models() {
         let path = format!("models/{}", model.file_name);
-        assert!(used.contains(&path.as_str()), "{path} is generated but no step shows it");
-        assert_eq!(package.read_asset(&path).unwrap(), model.glb);
+        assert!(
+            used.contains(&path.as_str()),
+            "{path} is generated but no step shows it"
+        );
+        assert!(
+            package.read_asset(&path).unwrap() == model.glb,
+            "{path} read back differs"
+        );
     }
 }

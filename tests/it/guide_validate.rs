@@ -8,8 +8,15 @@ const EXIT_INVALID: i32 = 2;
 
 #[test]
 fn demo_guide_validates_with_zero_warnings() {
-    let output = run(hologuide().args(["guide", "validate", "--json"]).arg(repo().join("assets/demo")));
-    assert!(output.status.success(), "{}{}", stdout(&output), stderr(&output));
+    let output = run(hologuide()
+        .args(["guide", "validate", "--json"])
+        .arg(repo().join("assets/demo")));
+    assert!(
+        output.status.success(),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
     let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(report["valid"], true);
     assert_eq!(report["warnings"], 0, "{report:#}");
@@ -21,26 +28,74 @@ fn demo_guide_validates_with_zero_warnings() {
 fn each_broken_package_is_rejected_with_path_and_rule() {
     let cases = [
         ("not-json", "guide.json", "syntax"),
-        ("unsupported-schema-version", "$.schema_version", "unsupported-schema-version"),
+        (
+            "unsupported-schema-version",
+            "$.schema_version",
+            "unsupported-schema-version",
+        ),
         ("missing-title", "$.title", "missing-field"),
         ("wrong-type", "$.tasks[0].steps", "wrong-type"),
-        ("duplicate-step-id", "$.tasks[0].steps[1].id", "duplicate-id"),
-        ("unknown-anchor", "$.tasks[0].steps[0].holograms[0].anchor", "unknown-anchor"),
-        ("missing-asset", "$.tasks[0].steps[0].holograms[0].asset", "missing-asset"),
-        ("asset-escapes-package", "$.tasks[0].steps[0].holograms[0].asset", "path-escapes-package"),
+        (
+            "duplicate-step-id",
+            "$.tasks[0].steps[1].id",
+            "duplicate-id",
+        ),
+        (
+            "unknown-anchor",
+            "$.tasks[0].steps[0].holograms[0].anchor",
+            "unknown-anchor",
+        ),
+        (
+            "missing-asset",
+            "$.tasks[0].steps[0].holograms[0].asset",
+            "missing-asset",
+        ),
+        (
+            "asset-escapes-package",
+            "$.tasks[0].steps[0].holograms[0].asset",
+            "path-escapes-package",
+        ),
         ("absurd-anchor-size", "$.anchors[0].size_mm", "out-of-range"),
-        ("non-finite-transform", "$.tasks[0].steps[0].holograms[0].transform.translation[1]", "non-finite"),
-        ("truncated-model", "$.tasks[0].steps[0].holograms[0].asset", "corrupt-asset"),
-        ("model-is-a-picture", "$.tasks[0].steps[0].holograms[0].asset", "unsupported-asset-type"),
+        (
+            "non-finite-transform",
+            "$.tasks[0].steps[0].holograms[0].transform.translation[1]",
+            "non-finite",
+        ),
+        (
+            "truncated-model",
+            "$.tasks[0].steps[0].holograms[0].asset",
+            "corrupt-asset",
+        ),
+        (
+            "model-is-a-picture",
+            "$.tasks[0].steps[0].holograms[0].asset",
+            "unsupported-asset-type",
+        ),
         ("no-guide-json", "guide.json", "package"),
-        ("unknown-animation", "$.tasks[0].steps[0].holograms[0].asset", "corrupt-asset"),
+        (
+            "unknown-animation",
+            "$.tasks[0].steps[0].holograms[0].asset",
+            "corrupt-asset",
+        ),
     ];
     let broken = data("broken");
     let folders = std::fs::read_dir(&broken).unwrap().count();
-    assert_eq!(folders, cases.len(), "every folder in {} has a case here", broken.display());
+    assert_eq!(
+        folders,
+        cases.len(),
+        "every folder in {} has a case here",
+        broken.display()
+    );
     for (case, path, rule) in cases {
-        let output = run(hologuide().args(["guide", "validate", "--json"]).arg(broken.join(case)));
-        assert_eq!(output.status.code(), Some(EXIT_INVALID), "{case}: {}", stderr(&output));
+        let output = run(hologuide()
+            .args(["guide", "validate", "--json"])
+            .arg(broken.join(case)));
+        assert_eq!(
+            output.status.code(),
+            Some(EXIT_INVALID),
+            "{case}: {}",
+            stderr(&output)
+        );
         assert!(stderr(&output).is_empty(), "{case}: {}", stderr(&output));
         let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
         let errors: Vec<(&str, &str)> = report["problems"]
@@ -56,7 +111,9 @@ fn each_broken_package_is_rejected_with_path_and_rule() {
 
 #[test]
 fn text_report_lists_the_problem_readably() {
-    let output = run(hologuide().args(["guide", "validate"]).arg(data("broken/duplicate-step-id")));
+    let output = run(hologuide()
+        .args(["guide", "validate"])
+        .arg(data("broken/duplicate-step-id")));
     assert_eq!(output.status.code(), Some(EXIT_INVALID));
     let text = stdout(&output);
     assert!(text.contains("INVALID — 1 error(s)"), "{text}");
@@ -96,17 +153,28 @@ fn archive_entry_escaping_the_package_is_refused() {
     let archive = scratch.path().join("evil.zip");
     zip_dir(&demo, &archive);
     // Append an entry named to land outside the extraction folder (zip-slip).
-    let file = std::fs::OpenOptions::new().read(true).write(true).open(&archive).unwrap();
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&archive)
+        .unwrap();
     let mut writer = zip::ZipWriter::new_append(file).unwrap();
-    writer.start_file("../../etc/evil", zip::write::SimpleFileOptions::default()).unwrap();
+    writer
+        .start_file("../../etc/evil", zip::write::SimpleFileOptions::default())
+        .unwrap();
     writer.write_all(b"x").unwrap();
     writer.finish().unwrap();
 
-    let output = run(hologuide().args(["guide", "validate", "--json"]).arg(&archive));
+    let output = run(hologuide()
+        .args(["guide", "validate", "--json"])
+        .arg(&archive));
     assert_eq!(output.status.code(), Some(EXIT_INVALID));
     let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(report["problems"][0]["rule"], "path-escapes-package");
-    assert_eq!(report["problems"][0]["path"], "archive entry '../../etc/evil'");
+    assert_eq!(
+        report["problems"][0]["path"],
+        "archive entry '../../etc/evil'"
+    );
 }
 
 #[test]
@@ -116,10 +184,20 @@ fn a_file_that_is_not_a_package_gets_a_clear_error() {
     std::fs::write(&file, "hello").unwrap();
     let output = run(hologuide().args(["guide", "validate"]).arg(&file));
     assert_eq!(output.status.code(), Some(1));
-    assert!(stderr(&output).contains("is not a guide package"), "{}", stderr(&output));
-    let output = run(hologuide().args(["guide", "validate"]).arg(scratch.path().join("absent")));
+    assert!(
+        stderr(&output).contains("is not a guide package"),
+        "{}",
+        stderr(&output)
+    );
+    let output = run(hologuide()
+        .args(["guide", "validate"])
+        .arg(scratch.path().join("absent")));
     assert_eq!(output.status.code(), Some(1));
-    assert!(stderr(&output).contains("cannot read guide package"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("cannot read guide package"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
@@ -128,19 +206,30 @@ fn symlink_to_a_file_outside_the_package_is_refused() {
     let package = scratch.path().join("pkg");
     copy_dir(&data("broken/missing-asset"), &package);
     std::fs::write(scratch.path().join("outside.glb"), b"glTF").unwrap();
-    std::os::unix::fs::symlink(scratch.path().join("outside.glb"), package.join("models/pump.glb")).unwrap();
-    let output = run(hologuide().args(["guide", "validate", "--json"]).arg(&package));
+    std::os::unix::fs::symlink(
+        scratch.path().join("outside.glb"),
+        package.join("models/pump.glb"),
+    )
+    .unwrap();
+    let output = run(hologuide()
+        .args(["guide", "validate", "--json"])
+        .arg(&package));
     let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(report["problems"][0]["rule"], "missing-asset");
     assert!(
-        report["problems"][0]["message"].as_str().unwrap().contains("outside the package"),
+        report["problems"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("outside the package"),
         "{report:#}"
     );
 }
 
 #[test]
 fn show_prints_tasks_and_steps_of_a_package() {
-    let output = run(hologuide().args(["guide", "show"]).arg(repo().join("assets/demo")));
+    let output = run(hologuide()
+        .args(["guide", "show"])
+        .arg(repo().join("assets/demo")));
     assert!(output.status.success(), "{}", stderr(&output));
     let text = stdout(&output);
     assert!(text.contains("Task 1 of 2"), "{text}");
@@ -150,7 +239,10 @@ fn show_prints_tasks_and_steps_of_a_package() {
 
 #[test]
 fn show_by_link_opens_the_demo_and_marks_the_step() {
-    let link = format!("hologuide://hologuide-demo/g/{}/s/3", hologuide::demo::GUIDE_ID);
+    let link = format!(
+        "hologuide://hologuide-demo/g/{}/s/3",
+        hologuide::demo::GUIDE_ID
+    );
     let output = run(hologuide().args(["guide", "show", &link]));
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(stdout(&output).contains("▶  3. "), "{}", stdout(&output));
@@ -158,7 +250,9 @@ fn show_by_link_opens_the_demo_and_marks_the_step() {
 
 #[test]
 fn show_json_round_trips_through_validation() {
-    let output = run(hologuide().args(["guide", "show", "--json"]).arg(repo().join("assets/demo")));
+    let output = run(hologuide()
+        .args(["guide", "show", "--json"])
+        .arg(repo().join("assets/demo")));
     assert!(output.status.success());
     let scratch = tempfile::tempdir().unwrap();
     let copy = scratch.path().join("demo");
@@ -173,10 +267,18 @@ fn show_json_round_trips_through_validation() {
 fn malformed_and_unknown_links_are_refused_clearly() {
     let output = run(hologuide().args(["guide", "show", "hologuide://acme/g/not-a-uuid"]));
     assert_eq!(output.status.code(), Some(EXIT_INVALID));
-    assert!(stderr(&output).contains("'not-a-uuid' is not a guide id"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("'not-a-uuid' is not a guide id"),
+        "{}",
+        stderr(&output)
+    );
 
     let unknown = "hologuide://acme/g/3f0b6c52-6d0e-4a43-9b51-2f4f3b7a9c10";
     let output = run(hologuide().args(["guide", "show", unknown]));
     assert_eq!(output.status.code(), Some(1));
-    assert!(stderr(&output).contains("is not available on this device"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("is not available on this device"),
+        "{}",
+        stderr(&output)
+    );
 }

@@ -26,12 +26,19 @@ fn monado_or_skip() -> Option<MonadoInstall> {
 
 /// Unix socket paths are limited to 108 bytes: keep runtime directories short.
 fn runtime_dir() -> tempfile::TempDir {
-    tempfile::Builder::new().prefix("hg-xr-").tempdir_in("/tmp").unwrap()
+    tempfile::Builder::new()
+        .prefix("hg-xr-")
+        .tempdir_in("/tmp")
+        .unwrap()
 }
 
 fn doctor_json(output: &std::process::Output) -> Value {
     serde_json::from_str(&stdout(output)).unwrap_or_else(|e| {
-        panic!("doctor --json printed no JSON ({e}):\n{}\n{}", stdout(output), stderr(output))
+        panic!(
+            "doctor --json printed no JSON ({e}):\n{}\n{}",
+            stdout(output),
+            stderr(output)
+        )
     })
 }
 
@@ -40,7 +47,10 @@ fn assert_reports_monado(report: &Value) {
     let name = runtime["runtime_name"].as_str().unwrap_or_default();
     assert!(name.starts_with("Monado"), "runtime: {report:#}");
     assert!(
-        runtime["system"]["name"].as_str().unwrap_or_default().contains("Monado"),
+        runtime["system"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Monado"),
         "system: {report:#}"
     );
     let extensions: Vec<&str> = runtime["extensions"]
@@ -49,20 +59,40 @@ fn assert_reports_monado(report: &Value) {
         .iter()
         .map(|e| e.as_str().unwrap())
         .collect();
-    assert!(extensions.contains(&"XR_KHR_vulkan_enable2"), "{extensions:?}");
-    assert_eq!(runtime["system"]["views"].as_array().unwrap().len(), 2, "primary stereo has two views");
-    assert!(!runtime["system"]["blend_modes"].as_array().unwrap().is_empty());
+    assert!(
+        extensions.contains(&"XR_KHR_vulkan_enable2"),
+        "{extensions:?}"
+    );
+    assert_eq!(
+        runtime["system"]["views"].as_array().unwrap().len(),
+        2,
+        "primary stereo has two views"
+    );
+    assert!(
+        !runtime["system"]["blend_modes"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(report["validation_layer"], true, "{report:#}");
 }
 
 #[test]
 fn monado_answers_through_openxr_with_the_validation_layer() {
-    let Some(install) = monado_or_skip() else { return };
+    let Some(install) = monado_or_skip() else {
+        return;
+    };
     let dir = runtime_dir();
-    let service = install.start_service(dir.path()).expect("monado-service starts");
+    let service = install
+        .start_service(dir.path())
+        .expect("monado-service starts");
     let validation_log = dir.path().join("validation.log");
     let output = install
-        .client_command(Path::new(env!("CARGO_BIN_EXE_hologuide")), dir.path(), Some(&validation_log))
+        .client_command(
+            Path::new(env!("CARGO_BIN_EXE_hologuide")),
+            dir.path(),
+            Some(&validation_log),
+        )
         .args(["doctor", "--json"])
         .output()
         .unwrap();
@@ -71,8 +101,12 @@ fn monado_answers_through_openxr_with_the_validation_layer() {
     assert_reports_monado(&report);
     assert!(output.status.success(), "{report:#}\nservice log:\n{log}");
     // The layer really ran: it logs its own start and end, and nothing else for a clean client.
-    let messages = std::fs::read_to_string(&validation_log).expect("the validation layer wrote its log");
-    assert!(messages.contains("Core Validation Layer is initialized"), "{messages}");
+    let messages =
+        std::fs::read_to_string(&validation_log).expect("the validation layer wrote its log");
+    assert!(
+        messages.contains("Core Validation Layer is initialized"),
+        "{messages}"
+    );
     let complaints: Vec<&str> = messages
         .lines()
         .filter(|l| l.starts_with('[') && !l.contains("VALID_DEBUG"))
@@ -84,11 +118,19 @@ fn monado_answers_through_openxr_with_the_validation_layer() {
 fn doctor_on_a_set_up_machine_starts_the_runtime_itself_and_names_it() {
     let Some(_) = monado_or_skip() else { return };
     let empty = runtime_dir();
-    let output = run(hologuide().args(["doctor", "--json"]).env("XDG_RUNTIME_DIR", empty.path()));
+    let output = run(hologuide()
+        .args(["doctor", "--json"])
+        .env("XDG_RUNTIME_DIR", empty.path()));
     assert_reports_monado(&doctor_json(&output));
 
-    let text = run(hologuide().arg("doctor").env("XDG_RUNTIME_DIR", empty.path()));
-    assert!(stdout(&text).contains("OpenXR   Monado"), "{}", stdout(&text));
+    let text = run(hologuide()
+        .arg("doctor")
+        .env("XDG_RUNTIME_DIR", empty.path()));
+    assert!(
+        stdout(&text).contains("OpenXR   Monado"),
+        "{}",
+        stdout(&text)
+    );
 }
 
 #[test]
@@ -104,5 +146,8 @@ fn doctor_without_monado_says_what_is_missing_and_how_to_install_it() {
         .iter()
         .find(|m| m["what"].as_str().unwrap().contains("Monado"))
         .expect("Monado is listed as missing");
-    assert!(monado["fix"].as_str().unwrap().ends_with("scripts/setup"), "{monado}");
+    assert!(
+        monado["fix"].as_str().unwrap().ends_with("scripts/setup"),
+        "{monado}"
+    );
 }

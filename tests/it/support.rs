@@ -49,14 +49,23 @@ pub fn zip_dir(dir: &Path, archive: &Path) {
     let mut writer = zip::ZipWriter::new(std::fs::File::create(archive).unwrap());
     let mut stack = vec![dir.to_owned()];
     while let Some(current) = stack.pop() {
-        let mut entries: Vec<_> = std::fs::read_dir(&current).unwrap().map(|e| e.unwrap().path()).collect();
+        let mut entries: Vec<_> = std::fs::read_dir(&current)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
         entries.sort();
         for path in entries {
             if path.is_dir() {
                 stack.push(path);
             } else {
-                let name = path.strip_prefix(dir).unwrap().to_string_lossy().replace('\\', "/");
-                writer.start_file(name, zip::write::SimpleFileOptions::default()).unwrap();
+                let name = path
+                    .strip_prefix(dir)
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                writer
+                    .start_file(name, zip::write::SimpleFileOptions::default())
+                    .unwrap();
                 writer.write_all(&std::fs::read(&path).unwrap()).unwrap();
             }
         }
