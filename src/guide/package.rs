@@ -445,3 +445,6 @@ fn describe_io(error: &io::Error) -> String {
         _ => format!("cannot be read: {error}"),
     }
 }
+
+#[cfg(test)]
+mod tests;
