@@ -10,7 +10,7 @@ use serde_json::json;
 use hologuide::demo;
 use hologuide::guide::{self, Guide, GuideLink, GuidePackage, PackageError, Problem, Report};
 
-use super::EXIT_INVALID;
+use super::{EXIT_INVALID, out};
 
 #[derive(Debug, Subcommand)]
 pub enum GuideCommand {
@@ -48,9 +48,9 @@ fn validate(paths: &[PathBuf], as_json: bool) -> anyhow::Result<ExitCode> {
             guide::validate(path).with_context(|| format!("validating {}", path.display()))?;
         all_valid &= report.guide.is_some();
         if as_json {
-            println!("{}", report_json(path, &report));
+            out(&format!("{}\n", report_json(path, &report)))?;
         } else {
-            print_report(path, &report);
+            out(&report_text(path, &report))?;
         }
     }
     Ok(if all_valid {
@@ -79,10 +79,12 @@ fn report_json(path: &Path, report: &Report) -> serde_json::Value {
     })
 }
 
-fn print_report(path: &Path, report: &Report) {
+fn report_text(path: &Path, report: &Report) -> String {
+    let mut text = String::new();
     let (errors, warnings) = (report.errors().count(), report.warnings().count());
     match &report.guide {
-        Some(g) => println!(
+        Some(g) => line!(
+            text,
             "{}: OK — \"{}\" version {}, {} tasks, {} steps, {} assets, {warnings} warning(s)",
             path.display(),
             g.title,
@@ -91,14 +93,16 @@ fn print_report(path: &Path, report: &Report) {
             g.step_count(),
             g.asset_paths().len(),
         ),
-        None => println!(
+        None => line!(
+            text,
             "{}: INVALID — {errors} error(s), {warnings} warning(s)",
             path.display()
         ),
     }
     for problem in &report.problems {
-        println!("  {problem}");
+        line!(text, "  {problem}");
     }
+    text
 }
 
 fn show(target: &str, as_json: bool) -> anyhow::Result<ExitCode> {
@@ -132,15 +136,17 @@ fn show(target: &str, as_json: bool) -> anyhow::Result<ExitCode> {
     if as_json {
         println!("{}", package.guide.to_json_pretty());
     } else {
-        print_guide(&package.guide, step.map(|s| s.get() as usize));
+        out(&guide_text(&package.guide, step.map(|s| s.get() as usize)))?;
         print_warnings(&package.warnings);
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_guide(guide: &Guide, highlighted_step: Option<usize>) {
-    println!("{}", guide.title);
-    println!(
+fn guide_text(guide: &Guide, highlighted_step: Option<usize>) -> String {
+    let mut text = String::new();
+    line!(text, "{}", guide.title);
+    line!(
+        text,
         "version {} · {} · modified {} · {}",
         guide.version,
         guide.organisation,
@@ -148,13 +154,14 @@ fn print_guide(guide: &Guide, highlighted_step: Option<usize>) {
         GuideLink::new(guide.organisation.clone(), guide.id, None)
     );
     if !guide.description.is_empty() {
-        println!("\n{}", guide.description);
+        line!(text, "\n{}", guide.description);
     }
     let mut current_task = usize::MAX;
     for position in guide.steps() {
         if position.task_index != current_task {
             current_task = position.task_index;
-            println!(
+            line!(
+                text,
                 "\nTask {} of {}: {}",
                 position.task_index + 1,
                 guide.tasks.len(),
@@ -167,9 +174,9 @@ fn print_guide(guide: &Guide, highlighted_step: Option<usize>) {
         } else {
             " "
         };
-        println!("{marker}{number:>3}. {}", position.step.title);
+        line!(text, "{marker}{number:>3}. {}", position.step.title);
         for line in super::wrap(&position.step.body, 72) {
-            println!("      {line}");
+            line!(text, "      {line}");
         }
         for hologram in &position.step.holograms {
             let mut line = format!("      ◆ {}", hologram.asset);
@@ -179,9 +186,10 @@ fn print_guide(guide: &Guide, highlighted_step: Option<usize>) {
             if let Some(animation) = &hologram.animation {
                 line.push_str(&format!(", plays '{animation}'"));
             }
-            println!("{line}");
+            line!(text, "{line}");
         }
     }
+    text
 }
 
 fn print_warnings(warnings: &[Problem]) {

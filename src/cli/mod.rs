@@ -1,5 +1,13 @@
 //! Command line: parse, run one command, report once.
 
+/// Appends a line to a `String` of output; writing to a `String` cannot fail.
+macro_rules! line {
+    ($text:expr, $($arg:tt)*) => {{
+        use std::fmt::Write as _;
+        let _ = writeln!($text, $($arg)*);
+    }};
+}
+
 mod demo;
 mod doctor;
 mod guide;
@@ -105,4 +113,13 @@ pub(crate) fn wrap(text: &str, width: usize) -> Vec<String> {
         lines.push(line);
     }
     lines
+}
+
+/// Writes to standard output, returning the error (a closed pipe) instead of panicking as
+/// `println!` does.
+pub(crate) fn out(text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(text.as_bytes())?;
+    stdout.flush()
 }
