@@ -369,14 +369,7 @@ impl Source {
                 }
                 Ok(metadata.len())
             }
-            Source::Archive { zip, entries, .. } => {
-                let index = *entries.get(name).ok_or("is not in the archive")?;
-                let mut zip = zip.lock().map_err(|_| "archive reader failed earlier")?;
-                let entry = zip
-                    .by_index(index)
-                    .map_err(|e| format!("cannot be read: {e}"))?;
-                Ok(entry.size())
-            }
+            Source::Archive { .. } => self.with_archive_entry(name, |entry| Ok(entry.size())),
         }
     }
 
@@ -392,17 +385,29 @@ impl Source {
                     .map_err(|e| describe_io(&e))?
                     .ok_or_else(too_large)
             }
-            Source::Archive { zip, entries, .. } => {
-                let index = *entries.get(name).ok_or("is not in the archive")?;
-                let mut zip = zip.lock().map_err(|_| "archive reader failed earlier")?;
-                let entry = zip
-                    .by_index(index)
-                    .map_err(|e| format!("cannot be read: {e}"))?;
+            Source::Archive { .. } => self.with_archive_entry(name, |entry| {
                 read_limited(entry, limit)
                     .map_err(|e| format!("is damaged in the archive: {e}"))?
                     .ok_or_else(too_large)
-            }
+            }),
         }
+    }
+
+    /// Opens an archive entry by name; only for `Source::Archive`.
+    fn with_archive_entry<T>(
+        &self,
+        name: &str,
+        use_entry: impl FnOnce(zip::read::ZipFile<'_, File>) -> Result<T, String>,
+    ) -> Result<T, String> {
+        let Source::Archive { zip, entries, .. } = self else {
+            unreachable!("only called for archives");
+        };
+        let index = *entries.get(name).ok_or("is not in the archive")?;
+        let mut zip = zip.lock().map_err(|_| "archive reader failed earlier")?;
+        let entry = zip
+            .by_index(index)
+            .map_err(|e| format!("cannot be read: {e}"))?;
+        use_entry(entry)
     }
 
     /// The file's real location, refusing symbolic links that point outside the package.
