@@ -16,6 +16,7 @@ use super::assets::{AssetKind, AssetUse, check_asset};
 use super::decode::decode;
 use super::model::Guide;
 use super::problem::{JsonPath, Problem, Problems, Rule, Severity};
+use serde_json::Value;
 
 pub const GUIDE_FILE: &str = "guide.json";
 /// A guide description is text; anything larger is not one.
@@ -138,9 +139,7 @@ fn check(source: &Source) -> Report {
     source.archive_problems(&mut problems);
     let guide = read_guide_json(source, &mut problems).and_then(|document| {
         let guide = decode(&document, &mut problems);
-        if let Some(guide) = &guide {
-            check_files(guide, source, &mut problems);
-        }
+        check_files(&document, source, &mut problems);
         guide
     });
     let guide = guide.filter(|_| !problems.has_errors());
@@ -167,31 +166,43 @@ fn read_guide_json(source: &Source, problems: &mut Problems) -> Option<serde_jso
 }
 
 /// Every media file and hologram the guide names must be inside the package, present, sane in size
-/// and of a format the app shows.
-fn check_files(guide: &Guide, source: &Source, problems: &mut Problems) {
-    let root = JsonPath::root().key("tasks");
-    for position in guide.steps() {
-        let step_path = root
-            .index(position.task_index)
-            .key("steps")
-            .index(position.index_in_task);
-        if let Some(media) = &position.step.media {
-            let path = step_path.key("media").key("path");
-            let media_use = AssetUse {
-                kind: AssetKind::Media,
-                animation: None,
-            };
-            check_file(source, &media.path, media_use, &path, problems);
-        }
-        for (i, hologram) in position.step.holograms.iter().enumerate() {
-            let path = step_path.key("holograms").index(i).key("asset");
-            let model_use = AssetUse {
-                kind: AssetKind::Model,
-                animation: hologram.animation.as_deref(),
-            };
-            check_file(source, &hologram.asset, model_use, &path, problems);
+/// and of a format the app shows. Walks the document rather than the decoded guide, so that file
+/// problems are reported even when the JSON has errors of its own.
+fn check_files(document: &Value, source: &Source, problems: &mut Problems) {
+    let tasks_path = JsonPath::root().key("tasks");
+    for (ti, task) in elements(document.get("tasks")) {
+        let steps_path = tasks_path.index(ti).key("steps");
+        for (si, step) in elements(task.get("steps")) {
+            let step_path = steps_path.index(si);
+            if let Some(name) = step.pointer("/media/path").and_then(Value::as_str) {
+                let media_use = AssetUse {
+                    kind: AssetKind::Media,
+                    animation: None,
+                };
+                let path = step_path.key("media").key("path");
+                check_file(source, name, media_use, &path, problems);
+            }
+            for (hi, hologram) in elements(step.get("holograms")) {
+                let Some(name) = hologram.get("asset").and_then(Value::as_str) else {
+                    continue;
+                };
+                let model_use = AssetUse {
+                    kind: AssetKind::Model,
+                    animation: hologram.get("animation").and_then(Value::as_str),
+                };
+                let path = step_path.key("holograms").index(hi).key("asset");
+                check_file(source, name, model_use, &path, problems);
+            }
         }
     }
+}
+
+fn elements(value: Option<&Value>) -> impl Iterator<Item = (usize, &Value)> {
+    value
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
 }
 
 fn check_file(

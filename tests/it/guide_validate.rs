@@ -282,3 +282,27 @@ fn malformed_and_unknown_links_are_refused_clearly() {
         stderr(&output)
     );
 }
+
+#[test]
+fn file_problems_are_reported_together_with_json_problems() {
+    let scratch = tempfile::tempdir().unwrap();
+    let package = scratch.path().join("pkg");
+    copy_dir(&data("broken/missing-asset"), &package);
+    let guide = std::fs::read_to_string(package.join("guide.json")).unwrap();
+    std::fs::write(
+        package.join("guide.json"),
+        guide.replace("\"title\": \"Check the oil level\",", ""),
+    )
+    .unwrap();
+    let output = run(hologuide()
+        .args(["guide", "validate", "--json"])
+        .arg(&package));
+    let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let rules: Vec<&str> = report["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["rule"].as_str().unwrap())
+        .collect();
+    assert_eq!(rules, vec!["missing-field", "missing-asset"], "{report:#}");
+}
