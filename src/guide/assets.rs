@@ -42,12 +42,18 @@ pub fn check_asset(
         .map(|(_, ext)| ext.to_ascii_lowercase())
         .unwrap_or_default();
     let result = match (kind, extension.as_str()) {
-        (AssetKind::Model, "glb") => glb_json(bytes).and_then(|document| {
-            check_gltf_version(&document)?;
-            check_animation(&document, asset_use.animation)
-        }),
-        (AssetKind::Model, "gltf") => gltf_json(name, bytes, exists)
-            .and_then(|document| check_animation(&document, asset_use.animation)),
+        (AssetKind::Model, "glb" | "gltf") => {
+            let document = if extension == "glb" {
+                glb_json(bytes)
+            } else {
+                gltf_json(name, bytes, exists)
+            };
+            document.map(|document| {
+                if let Err(reason) = check_animation(&document, asset_use.animation) {
+                    problems.error(Rule::UnknownAnimation, path, format!("'{name}' {reason}"));
+                }
+            })
+        }
         (AssetKind::Media, "png") => sniff(bytes, 0, b"\x89PNG\r\n\x1a\n", "PNG"),
         (AssetKind::Media, "jpg" | "jpeg") => sniff(bytes, 0, b"\xFF\xD8\xFF", "JPEG"),
         (AssetKind::Media, "webp") => {
@@ -92,8 +98,8 @@ fn read_u32(bytes: &[u8], offset: usize) -> Option<u32> {
     Some(u32::from_le_bytes(word.try_into().ok()?))
 }
 
-/// GLB container: header, lengths that match the file (a truncated download fails here), and the
-/// JSON chunk.
+/// GLB container: header, lengths that match the file (a truncated download fails here), and a
+/// JSON chunk that declares glTF 2.
 fn glb_json(bytes: &[u8]) -> Result<Value, String> {
     if bytes.get(..4) != Some(GLB_MAGIC) {
         return Err("is not a glTF binary (no 'glTF' header)".to_owned());
@@ -123,7 +129,10 @@ fn glb_json(bytes: &[u8]) -> Result<Value, String> {
         .checked_add(json_length as usize)
         .and_then(|end| bytes.get(20..end))
         .ok_or("has a JSON chunk that runs past the end of the file")?;
-    serde_json::from_slice(json).map_err(|e| format!("has a damaged JSON chunk: {e}"))
+    let document =
+        serde_json::from_slice(json).map_err(|e| format!("has a damaged JSON chunk: {e}"))?;
+    check_gltf_version(&document)?;
+    Ok(document)
 }
 
 /// A step that plays an animation the model does not have would silently show a still model.

@@ -38,6 +38,8 @@ pub enum Rule {
     AssetTooLarge,
     UnsupportedAssetType,
     CorruptAsset,
+    /// A step plays an animation its model does not have.
+    UnknownAnimation,
 }
 
 impl Rule {
@@ -62,6 +64,7 @@ impl Rule {
             Rule::AssetTooLarge => "asset-too-large",
             Rule::UnsupportedAssetType => "unsupported-asset-type",
             Rule::CorruptAsset => "corrupt-asset",
+            Rule::UnknownAnimation => "unknown-animation",
         }
     }
 }

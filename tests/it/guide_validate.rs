@@ -75,7 +75,7 @@ fn each_broken_package_is_rejected_with_path_and_rule() {
         (
             "unknown-animation",
             "$.tasks[0].steps[0].holograms[0].asset",
-            "corrupt-asset",
+            "unknown-animation",
         ),
     ];
     let broken = data("broken");
