@@ -34,9 +34,9 @@ pub enum ServiceError {
     TooLarge(String),
     #[error("{0}")]
     RangeNotSatisfiable(String),
-    #[error("storage: {0}")]
+    #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("{what}: {source}")]
+    #[error("{what}")]
     Io {
         what: String,
         source: std::io::Error,

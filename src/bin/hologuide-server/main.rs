@@ -102,14 +102,9 @@ fn main() -> ExitCode {
         Err(error) => {
             eprintln!("error: {error:#}");
             let refused = error.chain().any(|cause| {
-                cause.downcast_ref::<ServiceError>().is_some_and(|e| {
-                    !matches!(
-                        e,
-                        ServiceError::Store(_)
-                            | ServiceError::Io { .. }
-                            | ServiceError::Internal(_)
-                    )
-                })
+                cause
+                    .downcast_ref::<ServiceError>()
+                    .is_some_and(|e| e.code() != "internal")
             });
             ExitCode::from(if refused { EXIT_INVALID } else { EXIT_FAILURE })
         }
