@@ -39,6 +39,29 @@ fn content_hash(guide: &crate::guide::Guide, assets: &[AssetEntry]) -> String {
     sha256_hex(text.as_bytes())
 }
 
+/// The buffers and images a `.gltf` model keeps in files beside it, as package paths. The
+/// package check has already made sure they are inside the package and present.
+fn gltf_sidecars(path: &str, bytes: &[u8]) -> Vec<String> {
+    if !path.to_ascii_lowercase().ends_with(".gltf") {
+        return Vec::new();
+    }
+    let Ok(document) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return Vec::new();
+    };
+    let directory = path.rsplit_once('/').map(|(dir, _)| dir);
+    ["buffers", "images"]
+        .iter()
+        .filter_map(|collection| document.get(collection)?.as_array())
+        .flatten()
+        .filter_map(|item| item.get("uri")?.as_str())
+        .filter(|uri| !uri.starts_with("data:"))
+        .map(|uri| match directory {
+            Some(dir) => format!("{dir}/{uri}"),
+            None => uri.to_owned(),
+        })
+        .collect()
+}
+
 fn package_error(error: PackageError) -> ServiceError {
     match error {
         PackageError::Invalid { problems, .. } => ServiceError::InvalidPackage { problems },
@@ -71,16 +94,22 @@ impl Service {
                 )));
             }
         }
-        let mut assets = Vec::new();
-        for path in guide.asset_paths() {
-            let bytes = package.read_asset(path).map_err(package_error)?;
+        let mut assets: Vec<AssetEntry> = Vec::new();
+        let mut pending: Vec<String> = guide.asset_paths().iter().map(|p| p.to_string()).collect();
+        while let Some(path) = pending.pop() {
+            if assets.iter().any(|a| a.path == path) {
+                continue;
+            }
+            let bytes = package.read_asset(&path).map_err(package_error)?;
+            pending.extend(gltf_sidecars(&path, &bytes));
             let sha256 = self.blobs.put(&bytes)?;
             assets.push(AssetEntry {
-                path: path.to_owned(),
+                path,
                 sha256,
                 bytes: bytes.len() as u64,
             });
         }
+        assets.sort_by(|a, b| a.path.cmp(&b.path));
         let new = NewVersion {
             content_hash: content_hash(&guide, &assets),
             guide,

@@ -7,6 +7,8 @@ mod accounts;
 mod guides;
 mod ingest;
 mod profiles;
+#[cfg(test)]
+mod tests;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -406,3 +406,46 @@ fn unknown_guides_versions_and_endpoints_are_404_json() {
         "not_found",
     );
 }
+
+#[test]
+fn a_gltf_model_is_published_with_the_buffer_file_beside_it() {
+    let fixture = Fixture::new();
+    let author = fixture.token("author");
+    let package = fixture.dir.path().join("gltf");
+    copy_dir(&repo().join("assets/demo"), &package);
+    let gltf = json!({
+        "asset": { "version": "2.0" },
+        "buffers": [{ "uri": "box.bin", "byteLength": 8 }],
+    });
+    std::fs::write(package.join("models/box.gltf"), gltf.to_string()).unwrap();
+    std::fs::write(package.join("models/box.bin"), [7u8; 8]).unwrap();
+    let guide_path = package.join("guide.json");
+    let text = std::fs::read_to_string(&guide_path).unwrap();
+    std::fs::write(
+        &guide_path,
+        text.replacen("models/pump.glb", "models/box.gltf", 1),
+    )
+    .unwrap();
+    let archive = fixture.dir.path().join("gltf.zip");
+    zip_dir(&package, &archive);
+    let (status, manifest) =
+        status_json(publish(&fixture, &author, std::fs::read(&archive).unwrap()));
+    assert_eq!(status, 201, "{manifest:#}");
+    let buffer = manifest["assets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["path"] == "models/box.bin")
+        .unwrap_or_else(|| panic!("the buffer is an asset of the version: {manifest:#}"));
+    assert_eq!(buffer["sha256"], sha256_hex(&[7u8; 8]));
+    let bytes = fixture
+        .get(
+            &author,
+            &format!("/v1/blobs/{}", buffer["sha256"].as_str().unwrap()),
+        )
+        .send()
+        .unwrap()
+        .bytes()
+        .unwrap();
+    assert_eq!(bytes.as_ref(), &[7u8; 8]);
+}
