@@ -58,6 +58,14 @@ impl Service {
     pub fn init(data_dir: &Path) -> Result<(), ServiceError> {
         std::fs::create_dir_all(data_dir)
             .map_err(ServiceError::io(format!("creating {}", data_dir.display())))?;
+        // Password hashes, token hashes and results: for the service's account only.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700)).map_err(
+                ServiceError::io(format!("restricting {}", data_dir.display())),
+            )?;
+        }
         SqliteStore::open(&data_dir.join(DATABASE_FILE))?;
         BlobStore::open(&data_dir.join(BLOBS_DIR))?;
         Ok(())

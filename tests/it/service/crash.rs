@@ -169,3 +169,94 @@ fn a_publish_killed_at_any_moment_leaves_a_whole_version() {
         "the store takes the next publish"
     );
 }
+
+#[test]
+fn a_server_killed_during_an_http_publish_restarts_with_a_whole_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    admin_json(&data, &["init"]);
+    add_user(&data, "author", "author", &[]);
+    admin_json(
+        &data,
+        &[
+            "guide",
+            "publish",
+            repo().join("assets/demo").to_str().unwrap(),
+            "--as",
+            "author",
+        ],
+    );
+    let package = large_package(dir.path());
+    let archive = dir.path().join("large.zip");
+    let http = client();
+    let mut killed_mid_request = 0;
+    for step in 0..6u32 {
+        new_picture(&package, 100 + step);
+        crate::support::zip_dir(&package, &archive);
+        let body = std::fs::read(&archive).unwrap();
+        let before = latest_version(&data);
+        let server = Server::start(&data, &[]);
+        let session: Value = http
+            .post(server.url("/v1/session"))
+            .json(&serde_json::json!({ "username": "author", "password": password("author"), "device_id": "d" }))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        let token = session["access_token"].as_str().unwrap().to_owned();
+        let url = server.url("/v1/guides");
+        let upload = std::thread::spawn({
+            let http = http.clone();
+            move || {
+                http.post(url)
+                    .bearer_auth(token)
+                    .body(body)
+                    .send()
+                    .map(|r| r.status().as_u16())
+            }
+        });
+        std::thread::sleep(Duration::from_millis(40 * u64::from(step)));
+        server.kill();
+        if upload.join().unwrap().is_err() {
+            killed_mid_request += 1;
+        }
+        let after = latest_version(&data);
+        assert!(after == before || after == before + 1, "{before} → {after}");
+        assert_eq!(
+            admin_json(&data, &["stats"])["versions"].as_u64().unwrap(),
+            after
+        );
+    }
+    assert!(
+        killed_mid_request >= 2,
+        "only {killed_mid_request} kills landed during a request"
+    );
+    let server = Server::start(&data, &[]);
+    let session: Value = http
+        .post(server.url("/v1/session"))
+        .json(&serde_json::json!({ "username": "author", "password": password("author"), "device_id": "d" }))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let token = session["access_token"].as_str().unwrap();
+    let latest = latest_version(&data);
+    let manifest: Value = http
+        .get(server.url(&format!("/v1/guides/{DEMO_ID}/versions/{latest}")))
+        .bearer_auth(token)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    for asset in manifest["assets"].as_array().unwrap() {
+        let sha = asset["sha256"].as_str().unwrap();
+        let bytes = http
+            .get(server.url(&format!("/v1/blobs/{sha}")))
+            .bearer_auth(token)
+            .send()
+            .unwrap()
+            .bytes()
+            .unwrap();
+        assert_eq!(sha256_hex(&bytes), sha, "{}", asset["path"]);
+    }
+}
