@@ -54,11 +54,22 @@ fn store_error(error: StoreError) -> ServiceError {
 }
 
 impl Service {
+    /// A profile selecting a guide id that does not exist is a typo; say which.
+    fn check_guides_exist(&self, spec: &ProfileSpec) -> Result<(), ServiceError> {
+        for id in spec.guide_ids.iter().flatten() {
+            if self.store.guide(*id)?.is_none() {
+                return Err(ServiceError::NotFound(format!("there is no guide {id}")));
+            }
+        }
+        Ok(())
+    }
+
     pub fn create_profile(&self, spec: &ProfileSpec) -> Result<Profile, ServiceError> {
         if spec.name.is_none() {
             return Err(ServiceError::Invalid("a profile needs a name".into()));
         }
         check_spec(spec)?;
+        self.check_guides_exist(spec)?;
         self.store
             .create_profile(spec, self.clock.now())
             .map_err(store_error)
@@ -76,6 +87,7 @@ impl Service {
 
     pub fn update_profile(&self, name: &str, spec: &ProfileSpec) -> Result<Profile, ServiceError> {
         check_spec(spec)?;
+        self.check_guides_exist(spec)?;
         self.store
             .update_profile(name, spec, self.clock.now())
             .map_err(store_error)

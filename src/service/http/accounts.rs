@@ -2,11 +2,14 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::{ApiError, ApiJson, AppState};
+use crate::service::error::ServiceError;
 use crate::service::model::{Caller, Me, ProfileManifest, SessionTokens};
+use crate::service::secrets::sha256_hex;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -54,9 +57,36 @@ pub async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<Me
     Ok(Json(state.run(move |s| s.me(&caller)).await?))
 }
 
+/// The manifest with an ETag over its content: a device polling with `If-None-Match` gets a
+/// body-less 304 until something it should hold changes (S7).
 pub async fn profile_manifest(
     State(state): State<AppState>,
     caller: Caller,
-) -> Result<Json<ProfileManifest>, ApiError> {
-    Ok(Json(state.run(move |s| s.profile_manifest(&caller)).await?))
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let manifest: ProfileManifest = state.run(move |s| s.profile_manifest(&caller)).await?;
+    let body = serde_json::to_vec(&manifest)
+        .map_err(|e| ApiError(ServiceError::Internal(format!("writing JSON: {e}"))))?;
+    let etag = format!("\"{}\"", sha256_hex(&body));
+    let etag_value = HeaderValue::from_str(&etag)
+        .map_err(|e| ApiError(ServiceError::Internal(format!("ETag: {e}"))))?;
+    let unchanged = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|tag| tag.trim() == etag));
+    if unchanged {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag_value)]).into_response());
+    }
+    Ok((
+        StatusCode::OK,
+        [
+            (header::ETAG, etag_value),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+        ],
+        body,
+    )
+        .into_response())
 }

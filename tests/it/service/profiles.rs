@@ -213,3 +213,57 @@ fn a_user_in_no_profile_gets_a_404_for_the_manifest() {
         "not_found",
     );
 }
+
+#[test]
+fn a_device_polling_the_manifest_gets_304_until_something_changes() {
+    let fixture = Fixture::new();
+    fixture.grant_demo_to("user", "alice");
+    let admin = fixture.token("admin");
+    create(
+        &fixture,
+        &admin,
+        json!({ "name": "line-1", "guide_ids": [DEMO_ID] }),
+    );
+    add_member(&fixture, &admin, "line-1", "alice");
+    let alice = fixture.token("alice");
+    let first = fixture
+        .get(&alice, "/v1/me/profile/manifest")
+        .send()
+        .unwrap();
+    assert_eq!(first.status(), 200);
+    let etag = first.headers()["etag"].to_str().unwrap().to_owned();
+    let poll = || {
+        fixture
+            .get(&alice, "/v1/me/profile/manifest")
+            .header("if-none-match", &etag)
+            .send()
+            .unwrap()
+    };
+    assert_eq!(poll().status(), 304);
+    admin_json(
+        &fixture.data(),
+        &["guide", "revoke", DEMO_ID, "--user", "alice"],
+    );
+    let (status, changed) = status_json(poll());
+    assert_eq!(
+        status, 200,
+        "a lost permission changes what the device should hold"
+    );
+    assert_eq!(changed["guides"], json!([]));
+}
+
+#[test]
+fn a_profile_naming_a_guide_that_does_not_exist_is_refused() {
+    let fixture = Fixture::new();
+    let admin = fixture.token("admin");
+    let (status, body) = create(
+        &fixture,
+        &admin,
+        json!({ "name": "typo", "guide_ids": ["00000000-0000-0000-0000-000000000001"] }),
+    );
+    assert_eq!(
+        (status, body["error"].clone()),
+        (404, json!("not_found")),
+        "{body:#}"
+    );
+}
