@@ -449,3 +449,39 @@ fn a_gltf_model_is_published_with_the_buffer_file_beside_it() {
         .unwrap();
     assert_eq!(bytes.as_ref(), &[7u8; 8]);
 }
+
+#[test]
+fn a_package_larger_than_the_json_limit_publishes_over_http() {
+    let fixture = Fixture::new();
+    let author = fixture.token("author");
+    let package = fixture.dir.path().join("large");
+    copy_dir(&repo().join("assets/demo"), &package);
+    let guide_path = package.join("guide.json");
+    let mut guide: Value = serde_json::from_slice(&std::fs::read(&guide_path).unwrap()).unwrap();
+    guide["tasks"][0]["steps"][0]["media"] = json!({ "path": "media/big.png" });
+    std::fs::write(&guide_path, guide.to_string()).unwrap();
+    std::fs::create_dir_all(package.join("media")).unwrap();
+    // Incompressible, so the zip archive is as large as the picture.
+    let mut picture = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+    while picture.len() < 8 * 1024 * 1024 {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        picture.extend_from_slice(&state.to_le_bytes());
+    }
+    std::fs::write(package.join("media/big.png"), &picture).unwrap();
+    let archive = fixture.dir.path().join("large.zip");
+    zip_dir(&package, &archive);
+    let (status, manifest) =
+        status_json(publish(&fixture, &author, std::fs::read(&archive).unwrap()));
+    assert_eq!(status, 201, "{manifest:#}");
+    let big = manifest["assets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["path"] == "media/big.png")
+        .unwrap();
+    assert_eq!(big["bytes"], 8 * 1024 * 1024);
+    assert_eq!(big["sha256"], sha256_hex(&picture));
+}
