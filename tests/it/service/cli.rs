@@ -167,3 +167,13 @@ fn serve_refuses_a_folder_that_was_never_initialised() {
     assert_eq!(output.status.code(), Some(EXIT_INVALID));
     assert!(String::from_utf8_lossy(&output.stderr).contains("init"));
 }
+
+#[test]
+fn serve_stops_cleanly_on_sigterm() {
+    let (_dir, data) = data_with_users();
+    let server = Server::start(&data, &[]);
+    let response = client().get(server.url("/v1/health")).send().unwrap();
+    assert_eq!(response.status(), 200);
+    let status = server.terminate();
+    assert!(status.success(), "{status:?}");
+}

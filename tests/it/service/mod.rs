@@ -109,6 +109,14 @@ impl Server {
         format!("{}{path}", self.base)
     }
 
+    /// SIGTERM, as a service manager stops it; waits for the exit.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = libc::pid_t::try_from(self.child.id()).expect("a pid fits pid_t");
+        // SAFETY: kill(2) on the pid of our own child, which has not been waited for yet.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+        self.child.wait().expect("the server exits")
+    }
+
     /// SIGKILL: no chance to clean up, as in a power cut or an OOM kill.
     pub fn kill(mut self) {
         let _ = self.child.kill();
