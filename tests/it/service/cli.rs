@@ -177,3 +177,48 @@ fn serve_stops_cleanly_on_sigterm() {
     let status = server.terminate();
     assert!(status.success(), "{status:?}");
 }
+
+/// The benchmark runs end to end and stops by itself; the numbers are for people, not asserted.
+#[test]
+fn bench_measures_requests_and_blob_throughput_and_stops_by_itself() {
+    let output = server_cli()
+        .args([
+            "bench",
+            "--seconds",
+            "0.3",
+            "--clients",
+            "4",
+            "--blob-mib",
+            "1",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let rows: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let names: Vec<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["measurement"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "GET /v1/guides",
+            "GET /v1/blobs/{sha256}",
+            "plain file copy",
+            "blob download / file copy"
+        ]
+    );
+    assert!(
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["value"].as_f64().unwrap() > 0.0)
+    );
+}
