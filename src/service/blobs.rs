@@ -67,6 +67,25 @@ impl BlobStore {
         Ok(sha256)
     }
 
+    /// Removes temporary files (half-written blobs, uploads) left by a process that was killed,
+    /// once they are older than `age`: younger ones may belong to a publish in progress.
+    pub fn remove_stale_temporaries(&self, age: std::time::Duration) -> usize {
+        let Ok(entries) = fs::read_dir(self.temporary_dir()) else {
+            return 0;
+        };
+        let now = std::time::SystemTime::now();
+        entries
+            .filter_map(Result::ok)
+            .filter(|entry| {
+                entry
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|modified| now.duration_since(modified).is_ok_and(|d| d > age))
+            })
+            .filter(|entry| fs::remove_file(entry.path()).is_ok())
+            .count()
+    }
+
     /// A folder for temporary files on the same file system (uploads in progress).
     pub fn temporary_dir(&self) -> PathBuf {
         self.root.join("tmp")
@@ -86,6 +105,27 @@ mod tests {
         assert_eq!(store.put(b"hologram").unwrap(), sha);
         let path = store.path(&sha).unwrap();
         assert_eq!(fs::read(path).unwrap(), b"hologram");
+    }
+
+    #[test]
+    fn only_temporaries_older_than_the_given_age_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(dir.path()).unwrap();
+        let old = store.temporary_dir().join("upload-old.zip");
+        let fresh = store.temporary_dir().join("upload-fresh.zip");
+        fs::write(&old, b"partial").unwrap();
+        fs::write(&fresh, b"partial").unwrap();
+        let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+        File::options()
+            .write(true)
+            .open(&old)
+            .unwrap()
+            .set_modified(two_hours_ago)
+            .unwrap();
+        let removed = store.remove_stale_temporaries(std::time::Duration::from_secs(3600));
+        assert_eq!(removed, 1);
+        assert!(!old.exists());
+        assert!(fresh.exists());
     }
 
     #[test]

@@ -24,6 +24,8 @@ use super::store::{SqliteStore, Storage};
 
 pub const DATABASE_FILE: &str = "service.db";
 pub const BLOBS_DIR: &str = "blobs";
+/// Temporary files older than this belong to no publish still running.
+const STALE_TEMPORARY_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -85,9 +87,14 @@ impl Service {
                 data_dir.display()
             )));
         }
+        let blobs = BlobStore::open(&data_dir.join(BLOBS_DIR))?;
+        let removed = blobs.remove_stale_temporaries(STALE_TEMPORARY_AGE);
+        if removed > 0 {
+            tracing::info!("removed {removed} temporary files left by an interrupted publish");
+        }
         Ok(Self {
             store: Arc::new(SqliteStore::open(&database)?),
-            blobs: BlobStore::open(&data_dir.join(BLOBS_DIR))?,
+            blobs,
             clock,
             config,
             data_dir: data_dir.to_owned(),
