@@ -105,7 +105,22 @@ pub fn router(service: Arc<Service>) -> Router {
             ))
         })
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY_BYTES))
+        .layer(axum::middleware::from_fn(log_request))
         .with_state(state)
+}
+
+/// One log line per request at `info` (`--log info`): method, path, status, time taken.
+/// Query strings and headers are left out: they may carry tokens.
+async fn log_request(request: Request, next: axum::middleware::Next) -> Response {
+    let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    tracing::info!(
+        "{method} {path} {} {:.1} ms",
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    response
 }
 
 /// A [`ServiceError`] as an HTTP response.
