@@ -160,7 +160,14 @@ impl IntoResponse for ApiError {
         let status = status_of(&self.0);
         let message = if status == StatusCode::INTERNAL_SERVER_ERROR {
             // The details are for the log, not for whoever sent the request.
-            tracing::error!("{}", self.0);
+            let mut detail = self.0.to_string();
+            let mut source = std::error::Error::source(&self.0);
+            while let Some(cause) = source {
+                detail.push_str(": ");
+                detail.push_str(&cause.to_string());
+                source = cause.source();
+            }
+            tracing::error!("{detail}");
             "the service failed to answer; the error is in its log".to_owned()
         } else {
             self.0.to_string()

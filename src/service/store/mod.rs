@@ -29,7 +29,8 @@ use crate::guide::Guide;
 
 #[derive(Debug, Error)]
 pub enum StoreError {
-    #[error("database: {0}")]
+    /// The detail is the source, so that error chains print it once.
+    #[error("database error")]
     Sqlite(#[from] rusqlite::Error),
     #[error("{0}")]
     Conflict(String),

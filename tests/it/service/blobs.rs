@@ -162,3 +162,20 @@ fn a_blob_of_a_guide_the_user_may_not_open_is_403() {
         "forbidden",
     );
 }
+
+#[test]
+fn a_blob_missing_from_disk_is_a_500_that_reveals_no_path() {
+    let fixture = Fixture::new();
+    let (alice, assets) = setup(&fixture);
+    let sha = assets[0]["sha256"].as_str().unwrap();
+    std::fs::remove_file(fixture.data().join("blobs").join(&sha[..2]).join(sha)).unwrap();
+    let body = assert_refused(
+        fixture
+            .get(&alice, &format!("/v1/blobs/{sha}"))
+            .send()
+            .unwrap(),
+        500,
+        "internal",
+    );
+    assert!(!body["message"].as_str().unwrap().contains("/"), "{body:#}");
+}
