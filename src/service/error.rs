@@ -34,6 +34,9 @@ pub enum ServiceError {
     TooLarge(String),
     #[error("{0}")]
     RangeNotSatisfiable(String),
+    /// Too many failed sign-ins in a row for this user name.
+    #[error("too many failed sign-ins; try again in {retry_after_secs} s")]
+    TooManyAttempts { retry_after_secs: u64 },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("{what}")]
@@ -57,6 +60,7 @@ impl ServiceError {
             ServiceError::InvalidPackage { .. } => "invalid_package",
             ServiceError::TooLarge(_) => "too_large",
             ServiceError::RangeNotSatisfiable(_) => "range_not_satisfiable",
+            ServiceError::TooManyAttempts { .. } => "too_many_attempts",
             ServiceError::Store(StoreError::Conflict(_)) => "conflict",
             ServiceError::Store(StoreError::NotFound(_)) => "not_found",
             ServiceError::Store(_) | ServiceError::Io { .. } | ServiceError::Internal(_) => {

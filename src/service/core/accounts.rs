@@ -1,5 +1,6 @@
 //! Users, sign-in, access and refresh tokens, devices.
 
+use time::Duration;
 use uuid::Uuid;
 
 use super::{Service, check_name};
@@ -27,6 +28,21 @@ pub fn check_device_id(device_id: &str) -> Result<(), ServiceError> {
         Err(ServiceError::Invalid(
             "the device id must be 1–128 characters of letters, digits, '-', '_', '.', ':'".into(),
         ))
+    }
+}
+
+/// Failed sign-ins allowed in a row before each further attempt has to wait.
+pub const FREE_ATTEMPTS: u32 = 5;
+/// The longest wait between attempts; it doubles from 1 s after each failure past the free ones.
+pub const MAX_WAIT: Duration = Duration::minutes(15);
+/// A run of failures older than this is forgotten.
+const FORGET_AFTER: Duration = Duration::days(1);
+
+/// How long to wait after `failures` consecutive failures before trying again.
+pub fn wait_after(failures: u32) -> Duration {
+    match failures.checked_sub(FREE_ATTEMPTS) {
+        None => Duration::ZERO,
+        Some(extra) => Duration::seconds(1i64 << extra.min(20)).min(MAX_WAIT),
     }
 }
 
@@ -95,19 +111,33 @@ impl Service {
         device_id: &str,
     ) -> Result<SessionTokens, ServiceError> {
         check_device_id(device_id)?;
-        let found = if username.len() <= 64 {
-            self.store.user_credentials(username)?
-        } else {
-            None
-        };
-        let Some((user, stored_hash)) = found else {
-            verify_password(password, DUMMY_HASH);
-            return Err(wrong_credentials());
-        };
-        if !verify_password(password, &stored_hash) {
+        if username.is_empty() || username.len() > 64 {
             return Err(wrong_credentials());
         }
         let now = self.clock.now();
+        // Password guessing gets slower with every failure, for known and unknown names alike.
+        if let Some((failures, last)) = self.store.sign_in_failures(username)? {
+            let wait_until = last + wait_after(failures);
+            if now < wait_until {
+                return Err(ServiceError::TooManyAttempts {
+                    retry_after_secs: (wait_until - now).whole_seconds().max(1) as u64,
+                });
+            }
+        }
+        let found = self.store.user_credentials(username)?;
+        let verified = match &found {
+            Some((_, stored_hash)) => verify_password(password, stored_hash),
+            None => {
+                verify_password(password, DUMMY_HASH);
+                false
+            }
+        };
+        let Some((user, _)) = found.filter(|_| verified) else {
+            self.store
+                .record_sign_in_failure(username, now, now - FORGET_AFTER)?;
+            return Err(wrong_credentials());
+        };
+        self.store.clear_sign_in_failures(username)?;
         let (access_token, refresh_token, tokens) = self.new_tokens()?;
         let (access_expires_at, refresh_expires_at) =
             (tokens.access_expires_at, tokens.refresh_expires_at);

@@ -127,3 +127,73 @@ fn an_access_token_stops_working_when_its_lifetime_ends() {
         .unwrap_err();
     assert_eq!(error.code(), "token_expired");
 }
+
+#[test]
+fn after_five_failed_sign_ins_each_attempt_waits_longer_and_success_resets() {
+    let start = datetime!(2026-01-01 00:00 UTC);
+    let setup = setup(start);
+    for _ in 0..5 {
+        let error = setup
+            .service
+            .sign_in("admin", "wrong-password", "hl2")
+            .unwrap_err();
+        assert_eq!(error.code(), "invalid_credentials");
+    }
+    let error = setup
+        .service
+        .sign_in("admin", "admin-password", "hl2")
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            ServiceError::TooManyAttempts {
+                retry_after_secs: 1
+            }
+        ),
+        "even the right password waits: {error}"
+    );
+    setup.set_time(start + Duration::seconds(1));
+    setup
+        .service
+        .sign_in("admin", "wrong-password", "hl2")
+        .unwrap_err();
+    let error = setup
+        .service
+        .sign_in("admin", "admin-password", "hl2")
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            ServiceError::TooManyAttempts {
+                retry_after_secs: 2
+            }
+        ),
+        "the wait doubles: {error}"
+    );
+    setup.set_time(start + Duration::seconds(3));
+    assert!(
+        setup
+            .service
+            .sign_in("admin", "admin-password", "hl2")
+            .is_ok()
+    );
+    let error = setup
+        .service
+        .sign_in("admin", "wrong-password", "hl2")
+        .unwrap_err();
+    assert_eq!(
+        error.code(),
+        "invalid_credentials",
+        "success reset the count"
+    );
+}
+
+#[test]
+fn the_wait_between_attempts_is_capped() {
+    use super::accounts::{MAX_WAIT, wait_after};
+    assert_eq!(wait_after(4), Duration::ZERO);
+    assert_eq!(wait_after(5), Duration::seconds(1));
+    assert_eq!(wait_after(8), Duration::seconds(8));
+    assert_eq!(wait_after(40), MAX_WAIT);
+    assert_eq!(wait_after(u32::MAX), MAX_WAIT);
+}

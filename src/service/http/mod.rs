@@ -149,6 +149,7 @@ pub fn status_of(error: &ServiceError) -> StatusCode {
         ServiceError::InvalidPackage { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         ServiceError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
         ServiceError::RangeNotSatisfiable(_) => StatusCode::RANGE_NOT_SATISFIABLE,
+        ServiceError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
         ServiceError::Store(_) | ServiceError::Io { .. } | ServiceError::Internal(_) => {
             StatusCode::INTERNAL_SERVER_ERROR
         }
@@ -177,6 +178,11 @@ impl IntoResponse for ApiError {
             body["problems"] = json!(problems);
         }
         let mut response = (status, Json(body)).into_response();
+        if let ServiceError::TooManyAttempts { retry_after_secs } = &self.0 {
+            if let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+        }
         if status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()

@@ -140,6 +140,16 @@ pub trait AccountStore: Send + Sync {
         tokens: &TokenHashes,
     ) -> StoreResult<bool>;
     fn revoke_session(&self, session_id: Uuid, at: OffsetDateTime) -> StoreResult<()>;
+    /// Consecutive failed sign-ins for a user name and when the last one was.
+    fn sign_in_failures(&self, username: &str) -> StoreResult<Option<(u32, OffsetDateTime)>>;
+    /// Counts one more failure (forgetting failures older than `forget_before`); returns the count.
+    fn record_sign_in_failure(
+        &self,
+        username: &str,
+        at: OffsetDateTime,
+        forget_before: OffsetDateTime,
+    ) -> StoreResult<u32>;
+    fn clear_sign_in_failures(&self, username: &str) -> StoreResult<()>;
 }
 
 pub trait GuideStore: Send + Sync {

@@ -16,7 +16,10 @@ use uuid::Uuid;
 use super::{StoreError, StoreResult};
 
 /// Migrations in order; `PRAGMA user_version` holds how many have run. Append only.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/001_initial.sql"),
+    include_str!("migrations/002_sign_in_failures.sql"),
+];
 
 const READERS: usize = 4;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -146,6 +149,35 @@ mod tests {
             .read(|c| Ok(c.pragma_query_value(None, "journal_mode", |row| row.get(0))?))
             .unwrap();
         assert_eq!(mode, "wal");
+    }
+
+    #[test]
+    fn a_database_of_schema_1_is_brought_up_to_date_keeping_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("service.db");
+        let old = Connection::open(&path).unwrap();
+        old.execute_batch(MIGRATIONS[0]).unwrap();
+        old.pragma_update(None, "user_version", 1).unwrap();
+        old.execute(
+            "INSERT INTO users (id, username, password_hash, role, created_at)
+             VALUES ('5d3c9a7e-2f41-4b8e-9c6a-0e7f1a2b3c4d', 'alice', 'x', 'operator', 0)",
+            [],
+        )
+        .unwrap();
+        drop(old);
+        let store = SqliteStore::open(&path).unwrap();
+        let (version, users, failures): (i64, i64, i64) = store
+            .read(|c| {
+                Ok((
+                    c.pragma_query_value(None, "user_version", |row| row.get(0))?,
+                    c.query_row("SELECT COUNT(*) FROM users", [], |row| row.get(0))?,
+                    c.query_row("SELECT COUNT(*) FROM sign_in_failures", [], |row| {
+                        row.get(0)
+                    })?,
+                ))
+            })
+            .unwrap();
+        assert_eq!((version, users, failures), (2, 1, 0));
     }
 
     #[test]

@@ -257,6 +257,55 @@ impl AccountStore for SqliteStore {
         })
     }
 
+    fn sign_in_failures(&self, username: &str) -> StoreResult<Option<(u32, OffsetDateTime)>> {
+        self.read(|c| {
+            let raw = c
+                .prepare_cached(
+                    "SELECT failures, last_failure_at FROM sign_in_failures WHERE username = ?1",
+                )?
+                .query_row(params![username], |row| {
+                    Ok((row.get::<_, u32>(0)?, row.get::<_, i64>(1)?))
+                })
+                .optional()?;
+            raw.map(|(failures, at)| Ok((failures, from_unix(at)?)))
+                .transpose()
+        })
+    }
+
+    fn record_sign_in_failure(
+        &self,
+        username: &str,
+        at: OffsetDateTime,
+        forget_before: OffsetDateTime,
+    ) -> StoreResult<u32> {
+        self.write(|tx| {
+            // Bounded table: names an attacker made up are forgotten too.
+            tx.execute(
+                "DELETE FROM sign_in_failures WHERE last_failure_at < ?1",
+                params![unix(forget_before)],
+            )?;
+            Ok(tx.query_row(
+                "INSERT INTO sign_in_failures (username, failures, last_failure_at)
+                 VALUES (?1, 1, ?2)
+                 ON CONFLICT (username) DO UPDATE SET failures = failures + 1,
+                     last_failure_at = excluded.last_failure_at
+                 RETURNING failures",
+                params![username, unix(at)],
+                |row| row.get(0),
+            )?)
+        })
+    }
+
+    fn clear_sign_in_failures(&self, username: &str) -> StoreResult<()> {
+        self.write(|tx| {
+            tx.execute(
+                "DELETE FROM sign_in_failures WHERE username = ?1",
+                params![username],
+            )?;
+            Ok(())
+        })
+    }
+
     fn revoke_session(&self, session_id: Uuid, at: OffsetDateTime) -> StoreResult<()> {
         self.write(|tx| {
             tx.execute(

@@ -236,3 +236,23 @@ fn a_restart_loses_no_user_session_or_guide() {
         .unwrap();
     assert_eq!(response.status(), 200);
 }
+
+#[test]
+fn repeated_wrong_passwords_are_throttled_with_429_and_retry_after() {
+    let fixture = Fixture::new();
+    for _ in 0..5 {
+        assert_refused(
+            fixture.sign_in_raw("alice", "guess-password", "d1"),
+            401,
+            "invalid_credentials",
+        );
+    }
+    let response = fixture.sign_in_raw("alice", &password("alice"), "d1");
+    assert_eq!(response.headers()["retry-after"], "1");
+    assert_refused(response, 429, "too_many_attempts");
+    // Other users are not affected.
+    assert_eq!(
+        fixture.sign_in_raw("bob", &password("bob"), "d1").status(),
+        201
+    );
+}
