@@ -485,3 +485,50 @@ fn a_package_larger_than_the_json_limit_publishes_over_http() {
     assert_eq!(big["bytes"], 8 * 1024 * 1024);
     assert_eq!(big["sha256"], sha256_hex(&picture));
 }
+
+#[test]
+fn admins_add_users_and_tag_guides_over_http() {
+    let fixture = Fixture::new();
+    let admin = fixture.token("admin");
+    let response = fixture
+        .post(&admin, "/v1/admin/users")
+        .json(&json!({ "username": "carol", "password": "carols-password", "role": "author", "groups": ["line-2"] }))
+        .send()
+        .unwrap();
+    let (status, user) = status_json(response);
+    assert_eq!(status, 201, "{user:#}");
+    assert_eq!(
+        (user["role"].clone(), user["groups"].clone()),
+        (json!("author"), json!(["line-2"]))
+    );
+    let (_, users) = status_json(fixture.get(&admin, "/v1/admin/users").send().unwrap());
+    assert_eq!(users.as_array().unwrap().len(), 5);
+    assert!(
+        users.to_string().find("password").is_none(),
+        "no hash leaves the service"
+    );
+    assert_eq!(
+        fixture
+            .sign_in_raw("carol", "carols-password", "d")
+            .status(),
+        201
+    );
+    let response = fixture
+        .http
+        .put(fixture.url(&format!("/v1/guides/{DEMO_ID}/tags")))
+        .bearer_auth(&admin)
+        .json(&json!({ "tags": ["pumps", "monthly"] }))
+        .send()
+        .unwrap();
+    let (status, guide) = status_json(response);
+    assert_eq!(status, 200, "{guide:#}");
+    assert_eq!(guide["tags"], json!(["monthly", "pumps"]));
+    let response = fixture
+        .http
+        .put(fixture.url(&format!("/v1/guides/{DEMO_ID}/tags")))
+        .bearer_auth(&admin)
+        .json(&json!({ "tags": ["no spaces allowed"] }))
+        .send()
+        .unwrap();
+    assert_refused(response, 400, "invalid_request");
+}
