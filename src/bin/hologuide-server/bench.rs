@@ -1,0 +1,259 @@
+//! `hologuide-server bench`: requests/s of `GET /v1/guides` and blob download throughput with
+//! concurrent clients on loopback, against a plain file copy of the same blob. A bounded run in
+//! a temporary data folder, removed at the end.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Args;
+use hologuide::service::model::Role;
+use hologuide::service::{Config, Service, SystemClock};
+use serde::Serialize;
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 50)]
+    clients: usize,
+    /// Seconds per measurement.
+    #[arg(long, default_value_t = 5.0)]
+    seconds: f64,
+    /// Size of the blob downloaded, in MiB.
+    #[arg(long, default_value_t = 16)]
+    blob_mib: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct Row {
+    measurement: &'static str,
+    value: f64,
+    unit: &'static str,
+    target: &'static str,
+}
+
+/// A data folder under the system temp dir, removed on drop.
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The demo guide with a large picture on its first step: the blob the download test fetches.
+fn bench_package(dir: &Path, blob_bytes: u64) -> anyhow::Result<()> {
+    let demo = hologuide::demo::package_dir().context("finding the demo guide")?;
+    std::fs::create_dir_all(dir.join("models"))?;
+    std::fs::create_dir_all(dir.join("media"))?;
+    for entry in std::fs::read_dir(demo.join("models"))? {
+        let entry = entry?;
+        std::fs::copy(entry.path(), dir.join("models").join(entry.file_name()))?;
+    }
+    let mut guide: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(demo.join("guide.json"))?)?;
+    let Some(step) = guide.pointer_mut("/tasks/0/steps/0") else {
+        bail!("the demo guide has no first step");
+    };
+    step["media"] = serde_json::json!({ "path": "media/big.png" });
+    std::fs::write(dir.join("guide.json"), serde_json::to_vec_pretty(&guide)?)?;
+    // PNG signature then pseudo-random bytes: the package check looks at the signature only.
+    let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    while (bytes.len() as u64) < blob_bytes {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        bytes.extend_from_slice(&state.to_le_bytes());
+    }
+    bytes.truncate(blob_bytes as usize);
+    std::fs::write(dir.join("media/big.png"), bytes)?;
+    Ok(())
+}
+
+pub fn run(args: BenchArgs, json: bool) -> anyhow::Result<ExitCode> {
+    if args.clients == 0 || !(0.1..=600.0).contains(&args.seconds) || args.blob_mib == 0 {
+        bail!("--clients must be at least 1, --seconds 0.1–600, --blob-mib at least 1");
+    }
+    let scratch =
+        Scratch(std::env::temp_dir().join(format!("hologuide-bench-{}", uuid::Uuid::new_v4())));
+    let data = scratch.0.join("data");
+    let package = scratch.0.join("package");
+    bench_package(&package, args.blob_mib * 1024 * 1024)?;
+    Service::init(&data)?;
+    let service = Service::open(&data, Config::default(), Arc::new(SystemClock))?;
+    let user = service.add_user("bench", "bench-password", Role::Admin, &[])?;
+    let manifest = service.publish(&package, &user)?;
+    let blob = manifest
+        .assets
+        .iter()
+        .find(|a| a.path == "media/big.png")
+        .context("the published guide lacks its picture")?
+        .clone();
+    let blob_path = service
+        .blobs()
+        .path(&blob.sha256)
+        .context("the blob has no path")?;
+    let copy_rate = file_copy_rate(&blob_path, &scratch.0.join("copy"), args.seconds)?;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let (guides_rate, blob_rate, errors) = runtime.block_on(async {
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        let server = tokio::spawn(hologuide::service::serve::serve(
+            Arc::new(service),
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            None,
+            move |address, _| {
+                let _ = ready_tx.send(address);
+            },
+            std::future::pending(),
+        ));
+        let address = ready_rx.await.context("the server did not start")?;
+        let base = format!("http://{address}");
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(args.clients)
+            .build()?;
+        let session: serde_json::Value = client
+            .post(format!("{base}/v1/session"))
+            .json(&serde_json::json!({ "username": "bench", "password": "bench-password", "device_id": "bench" }))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let token = session["access_token"].as_str().context("no access token")?.to_owned();
+        let duration = Duration::from_secs_f64(args.seconds);
+        let errors = Arc::new(AtomicU64::new(0));
+        let guides = load(&client, &format!("{base}/v1/guides"), &token, args.clients, duration, &errors).await;
+        let blobs = load(
+            &client,
+            &format!("{base}/v1/blobs/{}", blob.sha256),
+            &token,
+            args.clients,
+            duration,
+            &errors,
+        )
+        .await;
+        server.abort();
+        anyhow::Ok((
+            guides.0 as f64 / guides.2,
+            blobs.1 as f64 / blobs.2,
+            errors.load(Ordering::Relaxed),
+        ))
+    })?;
+    if errors > 0 {
+        bail!("{errors} requests failed during the benchmark");
+    }
+    let mib = |bytes_per_s: f64| bytes_per_s / (1024.0 * 1024.0);
+    let rows = vec![
+        Row {
+            measurement: "GET /v1/guides",
+            value: guides_rate,
+            unit: "requests/s",
+            target: ">= 5000",
+        },
+        Row {
+            measurement: "GET /v1/blobs/{sha256}",
+            value: mib(blob_rate),
+            unit: "MiB/s",
+            target: "",
+        },
+        Row {
+            measurement: "plain file copy",
+            value: mib(copy_rate),
+            unit: "MiB/s",
+            target: "",
+        },
+        Row {
+            measurement: "blob download / file copy",
+            value: 100.0 * blob_rate / copy_rate,
+            unit: "%",
+            target: ">= 50",
+        },
+    ];
+    super::print(json, &rows, || {
+        let mut text = format!(
+            "{} clients, {} s per measurement, {} MiB blob, loopback\n{:<28} {:>12}  {:<11} {}",
+            args.clients, args.seconds, args.blob_mib, "measurement", "value", "unit", "target"
+        );
+        for row in &rows {
+            text.push_str(&format!(
+                "\n{:<28} {:>12.1}  {:<11} {}",
+                row.measurement, row.value, row.unit, row.target
+            ));
+        }
+        text
+    })
+}
+
+/// `clients` tasks each requesting `url` until `duration` has passed: (responses, body bytes,
+/// seconds).
+async fn load(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    clients: usize,
+    duration: Duration,
+    errors: &Arc<AtomicU64>,
+) -> (u64, u64, f64) {
+    let started = Instant::now();
+    let deadline = started + duration;
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (client, url, token, errors) = (
+            client.clone(),
+            url.to_owned(),
+            token.to_owned(),
+            errors.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let (mut responses, mut bytes) = (0u64, 0u64);
+            while Instant::now() < deadline {
+                let result = async {
+                    let response = client
+                        .get(&url)
+                        .bearer_auth(&token)
+                        .send()
+                        .await?
+                        .error_for_status()?;
+                    response.bytes().await
+                }
+                .await;
+                match result {
+                    Ok(body) => {
+                        responses += 1;
+                        bytes += body.len() as u64;
+                    }
+                    Err(_) => {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            (responses, bytes)
+        }));
+    }
+    let (mut responses, mut bytes) = (0, 0);
+    for task in tasks {
+        if let Ok((r, b)) = task.await {
+            responses += r;
+            bytes += b;
+        }
+    }
+    (responses, bytes, started.elapsed().as_secs_f64())
+}
+
+/// Bytes/s of copying the blob file (read + write, page cache warm) for about `seconds`.
+fn file_copy_rate(from: &Path, to: &Path, seconds: f64) -> anyhow::Result<f64> {
+    let started = Instant::now();
+    let mut bytes = 0u64;
+    while started.elapsed().as_secs_f64() < seconds {
+        bytes += std::fs::copy(from, to).context("copying the blob file")?;
+    }
+    Ok(bytes as f64 / started.elapsed().as_secs_f64())
+}

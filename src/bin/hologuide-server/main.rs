@@ -1,0 +1,234 @@
+//! `hologuide-server`: the reference guide service and its admin command line.
+//!
+//! `init` creates a data folder, `serve` answers HTTP(S), the other commands administer the same
+//! data folder directly (SQLite in WAL mode lets them run while the service is up).
+
+mod admin;
+mod bench;
+mod profile;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use hologuide::service::serve::TlsFiles;
+use hologuide::service::{Config, Service, ServiceError, SystemClock};
+
+/// The work failed (unreadable data folder, port taken, …).
+const EXIT_FAILURE: u8 = 1;
+/// The input was refused (unknown user, invalid package, conflict, …).
+const EXIT_INVALID: u8 = 2;
+
+/// The hologuide guide service: accounts, guides and their versions, permissions, offline
+/// profiles, telemetry and step results, over HTTP(S).
+///
+/// Start with `hologuide-server init --data DIR`, add an admin with
+/// `hologuide-server user add NAME --role admin --password-stdin --data DIR`, then
+/// `hologuide-server serve --data DIR --listen 127.0.0.1:8443`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "hologuide-server",
+    version,
+    about,
+    long_about,
+    max_term_width = 100
+)]
+struct Cli {
+    /// Log detail: error, warn, info, debug or trace (also RUST_LOG).
+    #[arg(long, global = true, default_value = "warn", value_name = "LEVEL")]
+    log: String,
+    /// Print results as JSON (for scripts).
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Args, Clone)]
+struct DataArg {
+    /// The service's data folder (database and blobs).
+    #[arg(long, value_name = "DIR")]
+    data: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create a data folder (or bring an existing one's database up to date).
+    Init(DataArg),
+    /// Answer HTTP(S) requests until interrupted.
+    Serve(ServeArgs),
+    /// Users and groups.
+    #[command(subcommand)]
+    User(admin::UserCommand),
+    /// Publish guides; grant, revoke, deactivate, reactivate, tag.
+    #[command(subcommand)]
+    Guide(admin::GuideCommand),
+    /// Offline profiles (which guides members' devices keep offline).
+    #[command(subcommand)]
+    Profile(profile::ProfileCommand),
+    /// Counts of users, guides, versions, blobs, telemetry events and results.
+    Stats(DataArg),
+    /// Measure requests/s and blob throughput on loopback (a bounded run in a temporary folder).
+    Bench(bench::BenchArgs),
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    data: DataArg,
+    /// Address to listen on; port 0 picks a free port (the chosen address is printed).
+    #[arg(long, default_value = "127.0.0.1:8443", value_name = "ADDR:PORT")]
+    listen: SocketAddr,
+    /// PEM certificate chain: serve HTTPS instead of HTTP (with --tls-key).
+    #[arg(long, requires = "tls_key", value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of the certificate.
+    #[arg(long, requires = "tls_cert", value_name = "FILE")]
+    tls_key: Option<PathBuf>,
+    /// Largest guide package accepted for publishing, in bytes.
+    #[arg(long, default_value_t = Config::default().max_upload_bytes, value_name = "BYTES")]
+    max_upload_bytes: u64,
+    /// Lifetime of access tokens, in seconds.
+    #[arg(long, default_value_t = 900, value_name = "SECONDS")]
+    access_token_ttl: u32,
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            let refused = error.chain().any(|cause| {
+                cause
+                    .downcast_ref::<ServiceError>()
+                    .is_some_and(|e| e.code() != "internal")
+            });
+            ExitCode::from(if refused { EXIT_INVALID } else { EXIT_FAILURE })
+        }
+    }
+}
+
+fn run() -> anyhow::Result<ExitCode> {
+    let cli = Cli::parse();
+    init_logging(&cli.log);
+    let json = cli.json;
+    match cli.command {
+        Command::Init(DataArg { data }) => {
+            Service::init(&data).with_context(|| format!("initialising {}", data.display()))?;
+            print(json, &serde_json::json!({ "data": data }), || {
+                format!("initialised {}", data.display())
+            })
+        }
+        Command::Serve(args) => serve(args, json),
+        Command::User(command) => admin::user(command, json),
+        Command::Guide(command) => admin::guide(command, json),
+        Command::Profile(command) => profile::run(command, json),
+        Command::Stats(DataArg { data }) => {
+            let stats = open(&data)?.stats()?;
+            print(json, &stats, || {
+                format!(
+                    "{} users, {} guides, {} versions, {} blobs, {} telemetry events, {} results",
+                    stats.users,
+                    stats.guides,
+                    stats.versions,
+                    stats.blobs,
+                    stats.telemetry_events,
+                    stats.results
+                )
+            })
+        }
+        Command::Bench(args) => bench::run(args, json),
+    }
+}
+
+fn open(data: &std::path::Path) -> anyhow::Result<Service> {
+    Service::open(data, Config::default(), Arc::new(SystemClock))
+        .with_context(|| format!("opening the data folder {}", data.display()))
+}
+
+/// Prints `value` as JSON, or the human text.
+fn print<T: serde::Serialize>(
+    json: bool,
+    value: &T,
+    text: impl FnOnce() -> String,
+) -> anyhow::Result<ExitCode> {
+    use std::io::Write;
+    let output = if json {
+        serde_json::to_string_pretty(value).context("writing JSON")?
+    } else {
+        text()
+    };
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{output}")?;
+    stdout.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn serve(args: ServeArgs, json: bool) -> anyhow::Result<ExitCode> {
+    let config = Config {
+        access_token_ttl: time::Duration::seconds(i64::from(args.access_token_ttl)),
+        max_upload_bytes: args.max_upload_bytes,
+        ..Config::default()
+    };
+    let service = Service::open(&args.data.data, config, Arc::new(SystemClock))
+        .with_context(|| format!("opening the data folder {}", args.data.data.display()))?;
+    let tls = match (args.tls_cert, args.tls_key) {
+        (Some(certificate), Some(private_key)) => Some(TlsFiles {
+            certificate,
+            private_key,
+        }),
+        _ => None,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(hologuide::service::serve::serve(
+        Arc::new(service),
+        args.listen,
+        tls,
+        |address, tls| {
+            let url = format!("{}://{address}", if tls { "https" } else { "http" });
+            // Tests and scripts read this line to learn the port.
+            let _ = print(json, &serde_json::json!({ "listening": url }), || {
+                format!("listening on {url}")
+            });
+        },
+        shutdown_signal(),
+    ))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Ctrl-C or SIGTERM: stop accepting, finish the requests in flight, exit.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    let mut terminate =
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(_) => {
+                let _ = interrupt.await;
+                return;
+            }
+        };
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate.recv() => {}
+    }
+}
+
+fn init_logging(level: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(level))
+        .unwrap_or_else(|_| EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal, not in a service manager's log.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .init();
+}

@@ -1,0 +1,164 @@
+//! `hologuide-server profile …`: offline profiles (S1–S4).
+
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use hologuide::service::model::{Profile, ProfileSpec};
+use uuid::Uuid;
+
+use super::{DataArg, open, print};
+
+#[derive(Debug, Args)]
+pub struct Selection {
+    /// New name (update only).
+    #[arg(long)]
+    rename: Option<String>,
+    #[arg(long)]
+    description: Option<String>,
+    /// A guide to keep offline (repeatable; replaces the list).
+    #[arg(long = "guide", value_name = "GUIDE_ID")]
+    guides: Vec<Uuid>,
+    /// Guides with this tag are kept offline (repeatable; replaces the list).
+    #[arg(long = "tag", value_name = "TAG")]
+    tags: Vec<String>,
+    /// Only guides published within this many days (default for a new profile: 10).
+    #[arg(long, value_name = "DAYS", conflicts_with = "no_date_filter")]
+    modified_within_days: Option<u32>,
+    /// Keep every selected guide, however old.
+    #[arg(long)]
+    no_date_filter: bool,
+}
+
+impl Selection {
+    fn spec(self, name: Option<String>) -> ProfileSpec {
+        ProfileSpec {
+            name: self.rename.or(name),
+            description: self.description,
+            guide_ids: (!self.guides.is_empty()).then_some(self.guides),
+            tags: (!self.tags.is_empty()).then_some(self.tags),
+            modified_within_days: if self.no_date_filter {
+                Some(None)
+            } else {
+                self.modified_within_days.map(Some)
+            },
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProfileCommand {
+    /// Create a profile.
+    Create {
+        name: String,
+        #[command(flatten)]
+        selection: Selection,
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// Change a profile; options not given keep their value.
+    Update {
+        name: String,
+        #[command(flatten)]
+        selection: Selection,
+        #[command(flatten)]
+        data: DataArg,
+    },
+    List(DataArg),
+    Show {
+        name: String,
+        #[command(flatten)]
+        data: DataArg,
+    },
+    Delete {
+        name: String,
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// Make a user a member (a user is in at most one profile, S4).
+    AddMember {
+        name: String,
+        username: String,
+        #[command(flatten)]
+        data: DataArg,
+    },
+    RemoveMember {
+        name: String,
+        username: String,
+        #[command(flatten)]
+        data: DataArg,
+    },
+}
+
+fn text(profile: &Profile) -> String {
+    format!(
+        "{} (revision {}): {}\n  guides: {}\n  tags: {}\n  modified within: {}\n  members: {}",
+        profile.name,
+        profile.revision,
+        profile.description,
+        profile
+            .guide_ids
+            .iter()
+            .map(Uuid::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+        profile.tags.join(", "),
+        profile
+            .modified_within_days
+            .map_or("any time".to_owned(), |days| format!("{days} days")),
+        profile.members.join(", ")
+    )
+}
+
+pub fn run(command: ProfileCommand, json: bool) -> anyhow::Result<ExitCode> {
+    match command {
+        ProfileCommand::Create {
+            name,
+            selection,
+            data,
+        } => {
+            let spec = selection.spec(Some(name));
+            let profile = open(&data.data)?.create_profile(&spec)?;
+            print(json, &profile, || text(&profile))
+        }
+        ProfileCommand::Update {
+            name,
+            selection,
+            data,
+        } => {
+            let profile = open(&data.data)?.update_profile(&name, &selection.spec(None))?;
+            print(json, &profile, || text(&profile))
+        }
+        ProfileCommand::List(data) => {
+            let profiles = open(&data.data)?.profiles()?;
+            print(json, &profiles, || {
+                profiles.iter().map(text).collect::<Vec<_>>().join("\n")
+            })
+        }
+        ProfileCommand::Show { name, data } => {
+            let profile = open(&data.data)?.profile(&name)?;
+            print(json, &profile, || text(&profile))
+        }
+        ProfileCommand::Delete { name, data } => {
+            open(&data.data)?.delete_profile(&name)?;
+            print(json, &serde_json::json!({ "deleted": name }), || {
+                format!("deleted the profile '{name}'")
+            })
+        }
+        ProfileCommand::AddMember {
+            name,
+            username,
+            data,
+        } => {
+            let profile = open(&data.data)?.add_profile_member(&name, &username)?;
+            print(json, &profile, || text(&profile))
+        }
+        ProfileCommand::RemoveMember {
+            name,
+            username,
+            data,
+        } => {
+            let profile = open(&data.data)?.remove_profile_member(&name, &username)?;
+            print(json, &profile, || text(&profile))
+        }
+    }
+}

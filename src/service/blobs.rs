@@ -1,0 +1,139 @@
+//! Asset files named by their sha256, under `<data>/blobs/<first two hex>/<all 64 hex>`.
+//!
+//! A blob is written to a temporary file, flushed to disk, then renamed into place: a reader, or
+//! a restart after a kill, sees a whole blob or none. Blobs are immutable, so two publishes of
+//! the same file share one, and any plain file server, CDN or object store can serve them.
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::error::ServiceError;
+use super::secrets::sha256_hex;
+
+#[derive(Debug, Clone)]
+pub struct BlobStore {
+    root: PathBuf,
+}
+
+/// `true` for a sha256 as the service spells it: 64 lowercase hex digits.
+pub fn is_sha256_hex(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+impl BlobStore {
+    pub fn open(root: &Path) -> Result<Self, ServiceError> {
+        fs::create_dir_all(root.join("tmp"))
+            .map_err(ServiceError::io(format!("creating {}", root.display())))?;
+        Ok(Self {
+            root: root.to_owned(),
+        })
+    }
+
+    /// Where the blob lives; `None` for a name that is not a sha256 (so never a path outside).
+    pub fn path(&self, sha256: &str) -> Option<PathBuf> {
+        is_sha256_hex(sha256).then(|| self.root.join(&sha256[..2]).join(sha256))
+    }
+
+    /// Stores `bytes` under their sha256 (once) and returns it.
+    pub fn put(&self, bytes: &[u8]) -> Result<String, ServiceError> {
+        let sha256 = sha256_hex(bytes);
+        let target = self.root.join(&sha256[..2]).join(&sha256);
+        if fs::metadata(&target).is_ok_and(|m| m.len() == bytes.len() as u64) {
+            return Ok(sha256);
+        }
+        let dir = self.root.join(&sha256[..2]);
+        fs::create_dir_all(&dir)
+            .map_err(ServiceError::io(format!("creating {}", dir.display())))?;
+        let temporary = self
+            .root
+            .join("tmp")
+            .join(format!("{sha256}.{}", uuid::Uuid::new_v4()));
+        let write = || -> std::io::Result<()> {
+            let mut file = File::create(&temporary)?;
+            file.write_all(bytes)?;
+            file.sync_all()?;
+            fs::rename(&temporary, &target)?;
+            // The rename itself is durable only once the directory is flushed.
+            File::open(&dir)?.sync_all()
+        };
+        write().map_err(|e| {
+            let _ = fs::remove_file(&temporary);
+            ServiceError::Io {
+                what: format!("writing blob {sha256}"),
+                source: e,
+            }
+        })?;
+        Ok(sha256)
+    }
+
+    /// Removes temporary files (half-written blobs, uploads) left by a process that was killed,
+    /// once they are older than `age`: younger ones may belong to a publish in progress.
+    pub fn remove_stale_temporaries(&self, age: std::time::Duration) -> usize {
+        let Ok(entries) = fs::read_dir(self.temporary_dir()) else {
+            return 0;
+        };
+        let now = std::time::SystemTime::now();
+        entries
+            .filter_map(Result::ok)
+            .filter(|entry| {
+                entry
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|modified| now.duration_since(modified).is_ok_and(|d| d > age))
+            })
+            .filter(|entry| fs::remove_file(entry.path()).is_ok())
+            .count()
+    }
+
+    /// A folder for temporary files on the same file system (uploads in progress).
+    pub fn temporary_dir(&self) -> PathBuf {
+        self.root.join("tmp")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_blob_is_stored_once_under_its_sha256() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(dir.path()).unwrap();
+        let sha = store.put(b"hologram").unwrap();
+        assert_eq!(sha, sha256_hex(b"hologram"));
+        assert_eq!(store.put(b"hologram").unwrap(), sha);
+        let path = store.path(&sha).unwrap();
+        assert_eq!(fs::read(path).unwrap(), b"hologram");
+    }
+
+    #[test]
+    fn only_temporaries_older_than_the_given_age_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(dir.path()).unwrap();
+        let old = store.temporary_dir().join("upload-old.zip");
+        let fresh = store.temporary_dir().join("upload-fresh.zip");
+        fs::write(&old, b"partial").unwrap();
+        fs::write(&fresh, b"partial").unwrap();
+        let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+        File::options()
+            .write(true)
+            .open(&old)
+            .unwrap()
+            .set_modified(two_hours_ago)
+            .unwrap();
+        let removed = store.remove_stale_temporaries(std::time::Duration::from_secs(3600));
+        assert_eq!(removed, 1);
+        assert!(!old.exists());
+        assert!(fresh.exists());
+    }
+
+    #[test]
+    fn names_that_are_not_a_sha256_have_no_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(dir.path()).unwrap();
+        assert!(store.path("../../etc/passwd").is_none());
+        assert!(store.path(&"A".repeat(64)).is_none());
+        assert!(store.path(&"a".repeat(63)).is_none());
+    }
+}

@@ -1,0 +1,258 @@
+//! Users, sign-in, access and refresh tokens, devices.
+
+use time::Duration;
+use uuid::Uuid;
+
+use super::{Service, check_name};
+use crate::service::error::ServiceError;
+use crate::service::model::{Caller, Me, Role, SessionTokens, User};
+use crate::service::secrets::{
+    ACCESS_PREFIX, MAX_TOKEN_LEN, REFRESH_PREFIX, constant_time_eq, hash_password, new_token,
+    token_hash, verify_password,
+};
+use crate::service::store::{NewSession, NewUser, TokenHashes};
+
+/// A well-formed hash no password matches: signing in as an unknown user costs the same argon2
+/// work as a wrong password, so response time does not tell which user names exist.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$9sTbSlTio3Biev89thdrlKKiCaYsjjYVJxGAL3swxpQ";
+
+/// Device ids come from the client: bounded and printable.
+pub fn check_device_id(device_id: &str) -> Result<(), ServiceError> {
+    let ok = (1..=128).contains(&device_id.len())
+        && device_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ServiceError::Invalid(
+            "the device id must be 1–128 characters of letters, digits, '-', '_', '.', ':'".into(),
+        ))
+    }
+}
+
+/// Failed sign-ins allowed in a row before each further attempt has to wait.
+pub const FREE_ATTEMPTS: u32 = 5;
+/// The longest wait between attempts; it doubles from 1 s after each failure past the free ones.
+pub const MAX_WAIT: Duration = Duration::minutes(15);
+/// A run of failures older than this is forgotten.
+const FORGET_AFTER: Duration = Duration::days(1);
+
+/// How long to wait after `failures` consecutive failures before trying again.
+pub fn wait_after(failures: u32) -> Duration {
+    match failures.checked_sub(FREE_ATTEMPTS) {
+        None => Duration::ZERO,
+        Some(extra) => Duration::seconds(1i64 << extra.min(20)).min(MAX_WAIT),
+    }
+}
+
+fn wrong_credentials() -> ServiceError {
+    ServiceError::unauthorized("invalid_credentials", "wrong user name or password")
+}
+
+impl Service {
+    pub fn add_user(
+        &self,
+        username: &str,
+        password: &str,
+        role: Role,
+        groups: &[String],
+    ) -> Result<User, ServiceError> {
+        check_name("user", username)?;
+        for group in groups {
+            check_name("group", group)?;
+        }
+        let user = NewUser {
+            id: Uuid::new_v4(),
+            username: username.to_owned(),
+            password_hash: hash_password(password)?,
+            role,
+            groups: groups.to_vec(),
+            created_at: self.clock.now(),
+        };
+        Ok(self.store.create_user(&user)?)
+    }
+
+    pub fn users(&self) -> Result<Vec<User>, ServiceError> {
+        Ok(self.store.users()?)
+    }
+
+    pub fn user(&self, username: &str) -> Result<User, ServiceError> {
+        self.store
+            .user_by_name(username)?
+            .ok_or_else(|| ServiceError::NotFound(format!("there is no user '{username}'")))
+    }
+
+    pub fn add_to_group(&self, username: &str, group: &str) -> Result<User, ServiceError> {
+        check_name("group", group)?;
+        let user = self.user(username)?;
+        self.store.add_to_group(user.id, group)?;
+        self.user(username)
+    }
+
+    fn new_tokens(&self) -> Result<(String, String, TokenHashes), ServiceError> {
+        let now = self.clock.now();
+        let access = new_token(ACCESS_PREFIX)?;
+        let refresh = new_token(REFRESH_PREFIX)?;
+        let hashes = TokenHashes {
+            access_hash: token_hash(&access),
+            access_expires_at: now + self.config.access_token_ttl,
+            refresh_hash: token_hash(&refresh),
+            refresh_expires_at: now + self.config.refresh_token_ttl,
+        };
+        Ok((access, refresh, hashes))
+    }
+
+    /// `POST /v1/session`: checks the password and opens a session for this device.
+    pub fn sign_in(
+        &self,
+        username: &str,
+        password: &str,
+        device_id: &str,
+    ) -> Result<SessionTokens, ServiceError> {
+        check_device_id(device_id)?;
+        if username.is_empty() || username.len() > 64 {
+            return Err(wrong_credentials());
+        }
+        let now = self.clock.now();
+        // Password guessing gets slower with every failure, for known and unknown names alike.
+        if let Some((failures, last)) = self.store.sign_in_failures(username)? {
+            let wait_until = last + wait_after(failures);
+            if now < wait_until {
+                return Err(ServiceError::TooManyAttempts {
+                    retry_after_secs: (wait_until - now).whole_seconds().max(1) as u64,
+                });
+            }
+        }
+        let found = self.store.user_credentials(username)?;
+        let verified = match &found {
+            Some((_, stored_hash)) => verify_password(password, stored_hash),
+            None => {
+                verify_password(password, DUMMY_HASH);
+                false
+            }
+        };
+        let Some((user, _)) = found.filter(|_| verified) else {
+            self.store
+                .record_sign_in_failure(username, now, now - FORGET_AFTER)?;
+            return Err(wrong_credentials());
+        };
+        self.store.clear_sign_in_failures(username)?;
+        let (access_token, refresh_token, tokens) = self.new_tokens()?;
+        let (access_expires_at, refresh_expires_at) =
+            (tokens.access_expires_at, tokens.refresh_expires_at);
+        self.store.create_session(&NewSession {
+            id: Uuid::new_v4(),
+            user_id: user.id,
+            device_id: device_id.to_owned(),
+            tokens,
+            created_at: now,
+        })?;
+        self.store.record_device(user.id, device_id, now)?;
+        Ok(SessionTokens {
+            access_token,
+            access_expires_at,
+            refresh_token,
+            refresh_expires_at,
+            device_id: device_id.to_owned(),
+            user,
+        })
+    }
+
+    /// The caller behind an access token; expired and revoked tokens are told apart so the
+    /// device knows whether a refresh can help.
+    pub fn authenticate(&self, access_token: &str) -> Result<Caller, ServiceError> {
+        if !access_token.starts_with(ACCESS_PREFIX) || access_token.len() > MAX_TOKEN_LEN {
+            return Err(ServiceError::unauthorized(
+                "invalid_token",
+                "the access token is not one this service issued",
+            ));
+        }
+        let hash = token_hash(access_token);
+        let session = self
+            .store
+            .session_by_access_hash(&hash)?
+            .filter(|s| constant_time_eq(&s.access_hash, &hash))
+            .ok_or_else(|| {
+                ServiceError::unauthorized("invalid_token", "the access token is not valid")
+            })?;
+        if session.revoked {
+            return Err(ServiceError::unauthorized(
+                "token_revoked",
+                "this session was signed out; sign in again",
+            ));
+        }
+        if self.clock.now() >= session.access_expires_at {
+            return Err(ServiceError::unauthorized(
+                "token_expired",
+                "the access token expired; refresh it",
+            ));
+        }
+        Ok(Caller {
+            user: session.user,
+            session_id: session.id,
+            device_id: session.device_id,
+        })
+    }
+
+    /// `POST /v1/session/refresh`: a new token pair; the refresh window rolls forward (F10) and
+    /// the old refresh token stops working.
+    pub fn refresh(&self, refresh_token: &str) -> Result<SessionTokens, ServiceError> {
+        let invalid =
+            || ServiceError::unauthorized("invalid_token", "the refresh token is not valid");
+        if !refresh_token.starts_with(REFRESH_PREFIX) || refresh_token.len() > MAX_TOKEN_LEN {
+            return Err(invalid());
+        }
+        let hash = token_hash(refresh_token);
+        let session = self
+            .store
+            .session_by_refresh_hash(&hash)?
+            .filter(|s| constant_time_eq(&s.refresh_hash, &hash))
+            .ok_or_else(invalid)?;
+        if session.revoked {
+            return Err(ServiceError::unauthorized(
+                "token_revoked",
+                "this session was signed out; sign in again",
+            ));
+        }
+        let now = self.clock.now();
+        if now >= session.refresh_expires_at {
+            return Err(ServiceError::unauthorized(
+                "refresh_expired",
+                "more than 90 days since the last online sign-in; sign in again",
+            ));
+        }
+        let (access_token, refresh_token, tokens) = self.new_tokens()?;
+        let (access_expires_at, refresh_expires_at) =
+            (tokens.access_expires_at, tokens.refresh_expires_at);
+        if !self.store.rotate_session(session.id, &hash, &tokens)? {
+            return Err(invalid());
+        }
+        self.store
+            .record_device(session.user.id, &session.device_id, now)?;
+        Ok(SessionTokens {
+            access_token,
+            access_expires_at,
+            refresh_token,
+            refresh_expires_at,
+            device_id: session.device_id,
+            user: session.user,
+        })
+    }
+
+    /// `DELETE /v1/session`: both tokens of the session stop working at once.
+    pub fn sign_out(&self, caller: &Caller) -> Result<(), ServiceError> {
+        Ok(self
+            .store
+            .revoke_session(caller.session_id, self.clock.now())?)
+    }
+
+    pub fn me(&self, caller: &Caller) -> Result<Me, ServiceError> {
+        Ok(Me {
+            user: caller.user.clone(),
+            device_id: caller.device_id.clone(),
+            devices: self.store.devices(caller.user.id)?,
+            profile: self.store.profile_of(caller.user.id)?.map(|p| p.name),
+        })
+    }
+}

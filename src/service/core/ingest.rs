@@ -1,0 +1,184 @@
+//! Telemetry and step results from devices, checked at sync time against the permissions of
+//! now (S6), each stored once (N5).
+
+use uuid::Uuid;
+
+use super::Service;
+use crate::service::error::ServiceError;
+use crate::service::model::{Caller, IngestOutcome, Rejected, StepResult, TelemetryEvent};
+use crate::service::store::{StepLookup, Stored};
+
+/// Items in one request; a device with more sends several batches.
+pub const MAX_BATCH: usize = 1_000;
+const MAX_KIND_CHARS: usize = 64;
+const MAX_STEP_ID_CHARS: usize = 128;
+/// A recorded value (a reading, a checkbox, a short note) as JSON text.
+const MAX_VALUE_BYTES: usize = 16 * 1024;
+
+fn check_batch(len: usize) -> Result<(), ServiceError> {
+    if len > MAX_BATCH {
+        return Err(ServiceError::TooLarge(format!(
+            "{len} items in one batch; send at most {MAX_BATCH} at a time"
+        )));
+    }
+    Ok(())
+}
+
+fn rejected(id: Uuid, error: &ServiceError) -> Rejected {
+    Rejected {
+        id,
+        code: error.code().to_owned(),
+        reason: error.to_string(),
+    }
+}
+
+fn invalid(id: Uuid, reason: String) -> Rejected {
+    Rejected {
+        id,
+        code: "invalid_request".into(),
+        reason,
+    }
+}
+
+impl Service {
+    /// Stores the valid items of a batch; the outcome lists every item once, in order of kind.
+    fn ingest<T>(
+        &self,
+        items: &[T],
+        id_of: impl Fn(&T) -> Uuid,
+        check: impl Fn(&T) -> Result<(), Rejected>,
+        store: impl FnOnce(&[T]) -> Result<Vec<Stored>, ServiceError>,
+    ) -> Result<IngestOutcome, ServiceError>
+    where
+        T: Clone,
+    {
+        check_batch(items.len())?;
+        let mut outcome = IngestOutcome::default();
+        let mut valid = Vec::new();
+        for item in items {
+            match check(item) {
+                Ok(()) => valid.push(item.clone()),
+                Err(rejection) => outcome.rejected.push(rejection),
+            }
+        }
+        for (item, stored) in valid.iter().zip(store(&valid)?) {
+            let id = id_of(item);
+            match stored {
+                Stored::New => outcome.accepted.push(id),
+                Stored::Duplicate => outcome.duplicates.push(id),
+                Stored::IdTaken => outcome.rejected.push(Rejected {
+                    id,
+                    code: "id_taken".into(),
+                    reason: format!("the id {id} is already used by another record"),
+                }),
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// `POST /v1/telemetry` (F9, N5).
+    pub fn ingest_telemetry(
+        &self,
+        caller: &Caller,
+        events: &[TelemetryEvent],
+    ) -> Result<IngestOutcome, ServiceError> {
+        let check = |event: &TelemetryEvent| {
+            if event.kind.is_empty() || event.kind.chars().count() > MAX_KIND_CHARS {
+                return Err(invalid(
+                    event.id,
+                    format!("the event kind must be 1–{MAX_KIND_CHARS} characters"),
+                ));
+            }
+            if event
+                .step_id
+                .as_ref()
+                .is_some_and(|s| s.chars().count() > MAX_STEP_ID_CHARS)
+            {
+                return Err(invalid(event.id, "the step id is too long".into()));
+            }
+            if let Some(guide) = event.guide_id {
+                self.guide_for(caller, guide)
+                    .map_err(|e| rejected(event.id, &e))?;
+            }
+            Ok(())
+        };
+        let now = self.clock.now();
+        self.ingest(
+            events,
+            |e| e.id,
+            check,
+            |valid| {
+                Ok(self
+                    .store
+                    .store_telemetry(caller.user.id, &caller.device_id, valid, now)?)
+            },
+        )
+    }
+
+    /// `POST /v1/results`: step completions made offline, accepted only if the user may still
+    /// open the guide and the step exists in the version they followed (S6).
+    pub fn ingest_results(
+        &self,
+        caller: &Caller,
+        results: &[StepResult],
+    ) -> Result<IngestOutcome, ServiceError> {
+        let check = |result: &StepResult| {
+            if result.step_id.is_empty() || result.step_id.chars().count() > MAX_STEP_ID_CHARS {
+                return Err(invalid(
+                    result.id,
+                    "the step id must be 1–128 characters".into(),
+                ));
+            }
+            if result
+                .value
+                .as_ref()
+                .is_some_and(|v| v.to_string().len() > MAX_VALUE_BYTES)
+            {
+                return Err(invalid(
+                    result.id,
+                    format!("the recorded value is larger than {MAX_VALUE_BYTES} bytes"),
+                ));
+            }
+            self.guide_for(caller, result.guide_id)
+                .map_err(|e| rejected(result.id, &e))?;
+            let lookup = self
+                .store
+                .step_lookup(result.guide_id, result.version, &result.step_id)
+                .map_err(|e| rejected(result.id, &e.into()))?;
+            match lookup {
+                StepLookup::Found => Ok(()),
+                StepLookup::NoSuchVersion => Err(Rejected {
+                    id: result.id,
+                    code: "not_found".into(),
+                    reason: format!(
+                        "the guide {} has no version {}",
+                        result.guide_id, result.version
+                    ),
+                }),
+                StepLookup::NoSuchStep => Err(Rejected {
+                    id: result.id,
+                    code: "not_found".into(),
+                    reason: format!(
+                        "version {} of the guide has no step '{}'",
+                        result.version, result.step_id
+                    ),
+                }),
+            }
+        };
+        let now = self.clock.now();
+        self.ingest(
+            results,
+            |r| r.id,
+            check,
+            |valid| {
+                Ok(self
+                    .store
+                    .store_results(caller.user.id, &caller.device_id, valid, now)?)
+            },
+        )
+    }
+
+    pub fn results_of(&self, caller: &Caller) -> Result<Vec<StepResult>, ServiceError> {
+        Ok(self.store.results_of(caller.user.id)?)
+    }
+}

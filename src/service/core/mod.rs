@@ -1,0 +1,135 @@
+//! The service's rules, shared by the HTTP API and the admin command line.
+//!
+//! Methods are synchronous (SQLite, file writes, argon2); the HTTP layer runs them on tokio's
+//! blocking pool. Time comes from the [`Clock`], never from the system directly.
+
+mod accounts;
+mod guides;
+mod ingest;
+mod profiles;
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use time::Duration;
+
+pub use guides::LinkTarget;
+
+use super::blobs::BlobStore;
+use super::clock::Clock;
+use super::error::ServiceError;
+use super::store::{SqliteStore, Storage};
+
+pub const DATABASE_FILE: &str = "service.db";
+pub const BLOBS_DIR: &str = "blobs";
+/// Temporary files older than this belong to no publish still running.
+const STALE_TEMPORARY_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Lifetime of an access token: short, so a stolen one is worth little.
+    pub access_token_ttl: Duration,
+    /// Lifetime of a refresh token, renewed at every refresh (F10: rolling 90 days).
+    pub refresh_token_ttl: Duration,
+    /// Largest guide package accepted by `POST /v1/guides`.
+    pub max_upload_bytes: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            access_token_ttl: Duration::minutes(15),
+            refresh_token_ttl: Duration::days(90),
+            max_upload_bytes: 512 * 1024 * 1024,
+        }
+    }
+}
+
+pub struct Service {
+    store: Arc<dyn Storage>,
+    blobs: BlobStore,
+    clock: Arc<dyn Clock>,
+    config: Config,
+    data_dir: PathBuf,
+}
+
+impl Service {
+    /// Creates the data folder and its database (or brings an existing one up to date).
+    pub fn init(data_dir: &Path) -> Result<(), ServiceError> {
+        std::fs::create_dir_all(data_dir)
+            .map_err(ServiceError::io(format!("creating {}", data_dir.display())))?;
+        // Password hashes, token hashes and results: for the service's account only.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700)).map_err(
+                ServiceError::io(format!("restricting {}", data_dir.display())),
+            )?;
+        }
+        SqliteStore::open(&data_dir.join(DATABASE_FILE))?;
+        BlobStore::open(&data_dir.join(BLOBS_DIR))?;
+        Ok(())
+    }
+
+    /// Opens an initialised data folder; a folder `init` never ran on is refused.
+    pub fn open(
+        data_dir: &Path,
+        config: Config,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, ServiceError> {
+        let database = data_dir.join(DATABASE_FILE);
+        if !database.is_file() {
+            return Err(ServiceError::NotFound(format!(
+                "{} holds no service database; run `hologuide-server init --data {}` first",
+                data_dir.display(),
+                data_dir.display()
+            )));
+        }
+        let blobs = BlobStore::open(&data_dir.join(BLOBS_DIR))?;
+        let removed = blobs.remove_stale_temporaries(STALE_TEMPORARY_AGE);
+        if removed > 0 {
+            tracing::info!("removed {removed} temporary files left by an interrupted publish");
+        }
+        Ok(Self {
+            store: Arc::new(SqliteStore::open(&database)?),
+            blobs,
+            clock,
+            config,
+            data_dir: data_dir.to_owned(),
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn blobs(&self) -> &BlobStore {
+        &self.blobs
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    pub fn stats(&self) -> Result<super::model::Stats, ServiceError> {
+        Ok(self.store.stats()?)
+    }
+}
+
+/// Names of users, groups, tags and profiles: short, printable, no surprises in URLs or logs.
+pub(crate) fn check_name(what: &str, name: &str) -> Result<(), ServiceError> {
+    let ok = (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'@'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ServiceError::Invalid(format!(
+            "'{}' is not a valid {what} name (1–64 characters of letters, digits, '-', '_', '.', '@')",
+            name.chars().take(80).collect::<String>()
+        )))
+    }
+}

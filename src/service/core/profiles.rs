@@ -1,0 +1,207 @@
+//! Offline profiles (S1–S4) and the manifest a member's device syncs to (S2, S3, S7, S8).
+
+use std::collections::HashSet;
+
+use time::Duration;
+
+use super::{Service, check_name};
+use crate::service::error::ServiceError;
+use crate::service::model::{Caller, Profile, ProfileGuide, ProfileManifest, ProfileSpec};
+use crate::service::store::StoreError;
+
+/// A date filter longer than this is a typo, not a policy.
+const MAX_MODIFIED_WITHIN_DAYS: u32 = 36_500;
+const MAX_DESCRIPTION_CHARS: usize = 2_000;
+const MAX_SELECTED: usize = 10_000;
+
+fn check_spec(spec: &ProfileSpec) -> Result<(), ServiceError> {
+    if let Some(name) = &spec.name {
+        check_name("profile", name)?;
+    }
+    if let Some(description) = &spec.description {
+        if description.chars().count() > MAX_DESCRIPTION_CHARS {
+            return Err(ServiceError::Invalid(format!(
+                "a profile description is at most {MAX_DESCRIPTION_CHARS} characters"
+            )));
+        }
+    }
+    for tag in spec.tags.iter().flatten() {
+        check_name("tag", tag)?;
+    }
+    let selected =
+        spec.tags.as_ref().map_or(0, Vec::len) + spec.guide_ids.as_ref().map_or(0, Vec::len);
+    if selected > MAX_SELECTED {
+        return Err(ServiceError::Invalid(format!(
+            "a profile selects at most {MAX_SELECTED} guides and tags"
+        )));
+    }
+    if let Some(Some(days)) = spec.modified_within_days {
+        if days == 0 || days > MAX_MODIFIED_WITHIN_DAYS {
+            return Err(ServiceError::Invalid(format!(
+                "modified_within_days must be 1–{MAX_MODIFIED_WITHIN_DAYS}, or null for no date filter"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn store_error(error: StoreError) -> ServiceError {
+    match error {
+        StoreError::Conflict(message) => ServiceError::Conflict(message),
+        StoreError::NotFound(message) => ServiceError::NotFound(message),
+        other => other.into(),
+    }
+}
+
+impl Service {
+    /// A profile selecting a guide id that does not exist is a typo; say which.
+    fn check_guides_exist(&self, spec: &ProfileSpec) -> Result<(), ServiceError> {
+        for id in spec.guide_ids.iter().flatten() {
+            if self.store.guide(*id)?.is_none() {
+                return Err(ServiceError::NotFound(format!("there is no guide {id}")));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn create_profile(&self, spec: &ProfileSpec) -> Result<Profile, ServiceError> {
+        if spec.name.is_none() {
+            return Err(ServiceError::Invalid("a profile needs a name".into()));
+        }
+        check_spec(spec)?;
+        self.check_guides_exist(spec)?;
+        self.store
+            .create_profile(spec, self.clock.now())
+            .map_err(store_error)
+    }
+
+    pub fn profiles(&self) -> Result<Vec<Profile>, ServiceError> {
+        Ok(self.store.profiles()?)
+    }
+
+    pub fn profile(&self, name: &str) -> Result<Profile, ServiceError> {
+        self.store
+            .profile(name)?
+            .ok_or_else(|| ServiceError::NotFound(format!("there is no profile '{name}'")))
+    }
+
+    pub fn update_profile(&self, name: &str, spec: &ProfileSpec) -> Result<Profile, ServiceError> {
+        check_spec(spec)?;
+        self.check_guides_exist(spec)?;
+        self.store
+            .update_profile(name, spec, self.clock.now())
+            .map_err(store_error)
+    }
+
+    pub fn delete_profile(&self, name: &str) -> Result<(), ServiceError> {
+        if self.store.delete_profile(name)? {
+            Ok(())
+        } else {
+            Err(ServiceError::NotFound(format!(
+                "there is no profile '{name}'"
+            )))
+        }
+    }
+
+    /// S4: a user already in another profile is refused with a conflict naming that profile.
+    pub fn add_profile_member(
+        &self,
+        profile: &str,
+        username: &str,
+    ) -> Result<Profile, ServiceError> {
+        let user = self.user(username)?;
+        self.store
+            .add_member(profile, user.id, self.clock.now())
+            .map_err(|e| match e {
+                StoreError::Conflict(message) => ServiceError::Conflict(message.replacen(
+                    "the user",
+                    &format!("'{username}'"),
+                    1,
+                )),
+                other => store_error(other),
+            })?;
+        self.profile(profile)
+    }
+
+    pub fn remove_profile_member(
+        &self,
+        profile: &str,
+        username: &str,
+    ) -> Result<Profile, ServiceError> {
+        let user = self.user(username)?;
+        if !self
+            .store
+            .remove_member(profile, user.id, self.clock.now())
+            .map_err(store_error)?
+        {
+            return Err(ServiceError::NotFound(format!(
+                "'{username}' is not a member of the profile '{profile}'"
+            )));
+        }
+        self.profile(profile)
+    }
+
+    /// What the caller's device should hold now: the profile's guides (by id or tag) that the
+    /// caller may open, are active, and were published within the date filter; with the bytes
+    /// each needs and the distinct bytes of all (S8).
+    pub fn profile_manifest(&self, caller: &Caller) -> Result<ProfileManifest, ServiceError> {
+        let profile = self.store.profile_of(caller.user.id)?.ok_or_else(|| {
+            ServiceError::NotFound(format!(
+                "'{}' is not a member of an offline profile",
+                caller.user.username
+            ))
+        })?;
+        let mut ids = profile.guide_ids.clone();
+        for id in self.store.guides_tagged(&profile.tags)? {
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        let oldest = profile
+            .modified_within_days
+            .map(|days| self.clock.now() - Duration::days(i64::from(days)));
+        let mut guides = Vec::new();
+        let mut seen_blobs = HashSet::new();
+        let mut total_bytes = 0;
+        for id in ids {
+            let summary = match self.guide_for(caller, id) {
+                Ok(summary) => summary,
+                // Not visible to this user, deactivated or deleted: not theirs to hold.
+                Err(
+                    ServiceError::Forbidden(_) | ServiceError::Gone(_) | ServiceError::NotFound(_),
+                ) => {
+                    continue;
+                }
+                Err(other) => return Err(other),
+            };
+            if oldest.is_some_and(|oldest| summary.published_at < oldest) {
+                continue;
+            }
+            let Some(manifest) = self.store.version_manifest(id, summary.latest_version)? else {
+                continue;
+            };
+            for asset in &manifest.assets {
+                if seen_blobs.insert(asset.sha256.clone()) {
+                    total_bytes += asset.bytes;
+                }
+            }
+            guides.push(ProfileGuide {
+                id,
+                title: summary.title,
+                version: manifest.version,
+                content_hash: manifest.content_hash,
+                published_at: manifest.published_at,
+                bytes: manifest.total_bytes,
+                assets: manifest.assets,
+            });
+        }
+        Ok(ProfileManifest {
+            profile: profile.name,
+            description: profile.description,
+            revision: profile.revision,
+            modified_within_days: profile.modified_within_days,
+            guides,
+            total_bytes,
+        })
+    }
+}

@@ -1,0 +1,199 @@
+//! Rules that depend on time, checked with a fixed clock on a real database in a temp folder.
+
+use std::sync::{Arc, Mutex};
+
+use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+use super::{Config, Service};
+use crate::service::clock::FixedClock;
+use crate::service::error::ServiceError;
+use crate::service::model::{Caller, ProfileSpec, Role, User};
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    clock: Arc<FixedClock>,
+    service: Service,
+    admin: User,
+}
+
+fn setup(start: OffsetDateTime) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(FixedClock(Mutex::new(start)));
+    Service::init(dir.path()).unwrap();
+    let service = Service::open(dir.path(), Config::default(), clock.clone()).unwrap();
+    let admin = service
+        .add_user("admin", "admin-password", Role::Admin, &[])
+        .unwrap();
+    Setup {
+        _dir: dir,
+        clock,
+        service,
+        admin,
+    }
+}
+
+impl Setup {
+    fn set_time(&self, at: OffsetDateTime) {
+        *self.clock.0.lock().unwrap() = at;
+    }
+
+    fn caller(&self) -> Caller {
+        Caller {
+            user: self.admin.clone(),
+            session_id: Uuid::nil(),
+            device_id: "test-device".into(),
+        }
+    }
+}
+
+#[test]
+fn a_profile_keeps_only_guides_published_within_its_date_filter() {
+    let setup = setup(datetime!(2026-11-01 08:00 UTC));
+    let demo = crate::demo::package_dir().unwrap();
+    setup.service.publish(&demo, &setup.admin).unwrap();
+    let spec = ProfileSpec {
+        name: Some("line-1".into()),
+        guide_ids: Some(vec![crate::demo::GUIDE_ID]),
+        ..ProfileSpec::default()
+    };
+    setup.service.create_profile(&spec).unwrap();
+    setup.service.add_profile_member("line-1", "admin").unwrap();
+
+    setup.set_time(datetime!(2026-11-10 08:00 UTC));
+    let manifest = setup.service.profile_manifest(&setup.caller()).unwrap();
+    assert_eq!(manifest.modified_within_days, Some(10), "S3 default");
+    assert_eq!(manifest.guides.len(), 1, "published 9 days ago");
+
+    setup.set_time(datetime!(2026-11-12 08:00 UTC));
+    let manifest = setup.service.profile_manifest(&setup.caller()).unwrap();
+    assert!(manifest.guides.is_empty(), "published 11 days ago");
+    assert_eq!(manifest.total_bytes, 0);
+
+    let no_filter = ProfileSpec {
+        modified_within_days: Some(None),
+        ..ProfileSpec::default()
+    };
+    setup.service.update_profile("line-1", &no_filter).unwrap();
+    let manifest = setup.service.profile_manifest(&setup.caller()).unwrap();
+    assert_eq!(manifest.guides.len(), 1);
+}
+
+#[test]
+fn a_refresh_within_90_days_rolls_the_window_and_one_after_is_refused() {
+    let start = datetime!(2026-01-01 00:00 UTC);
+    let setup = setup(start);
+    let session = setup
+        .service
+        .sign_in("admin", "admin-password", "hl2")
+        .unwrap();
+    setup.set_time(start + Duration::days(89));
+    let renewed = setup.service.refresh(&session.refresh_token).unwrap();
+    assert_eq!(
+        renewed.refresh_expires_at,
+        start + Duration::days(89 + 90),
+        "F10: 90 days from the last online contact"
+    );
+    setup.set_time(start + Duration::days(89 + 91));
+    let error = setup.service.refresh(&renewed.refresh_token).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            ServiceError::Unauthorized {
+                code: "refresh_expired",
+                ..
+            }
+        ),
+        "{error}"
+    );
+}
+
+#[test]
+fn an_access_token_stops_working_when_its_lifetime_ends() {
+    let start = datetime!(2026-01-01 00:00 UTC);
+    let setup = setup(start);
+    let session = setup
+        .service
+        .sign_in("admin", "admin-password", "hl2")
+        .unwrap();
+    let ttl = Config::default().access_token_ttl;
+    setup.set_time(start + ttl - Duration::seconds(1));
+    assert!(setup.service.authenticate(&session.access_token).is_ok());
+    setup.set_time(start + ttl);
+    let error = setup
+        .service
+        .authenticate(&session.access_token)
+        .unwrap_err();
+    assert_eq!(error.code(), "token_expired");
+}
+
+#[test]
+fn after_five_failed_sign_ins_each_attempt_waits_longer_and_success_resets() {
+    let start = datetime!(2026-01-01 00:00 UTC);
+    let setup = setup(start);
+    for _ in 0..5 {
+        let error = setup
+            .service
+            .sign_in("admin", "wrong-password", "hl2")
+            .unwrap_err();
+        assert_eq!(error.code(), "invalid_credentials");
+    }
+    let error = setup
+        .service
+        .sign_in("admin", "admin-password", "hl2")
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            ServiceError::TooManyAttempts {
+                retry_after_secs: 1
+            }
+        ),
+        "even the right password waits: {error}"
+    );
+    setup.set_time(start + Duration::seconds(1));
+    setup
+        .service
+        .sign_in("admin", "wrong-password", "hl2")
+        .unwrap_err();
+    let error = setup
+        .service
+        .sign_in("admin", "admin-password", "hl2")
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            ServiceError::TooManyAttempts {
+                retry_after_secs: 2
+            }
+        ),
+        "the wait doubles: {error}"
+    );
+    setup.set_time(start + Duration::seconds(3));
+    assert!(
+        setup
+            .service
+            .sign_in("admin", "admin-password", "hl2")
+            .is_ok()
+    );
+    let error = setup
+        .service
+        .sign_in("admin", "wrong-password", "hl2")
+        .unwrap_err();
+    assert_eq!(
+        error.code(),
+        "invalid_credentials",
+        "success reset the count"
+    );
+}
+
+#[test]
+fn the_wait_between_attempts_is_capped() {
+    use super::accounts::{MAX_WAIT, wait_after};
+    assert_eq!(wait_after(4), Duration::ZERO);
+    assert_eq!(wait_after(5), Duration::seconds(1));
+    assert_eq!(wait_after(8), Duration::seconds(8));
+    assert_eq!(wait_after(40), MAX_WAIT);
+    assert_eq!(wait_after(u32::MAX), MAX_WAIT);
+}

@@ -1,0 +1,28 @@
+//! The reference guide service (`hologuide-server`): accounts and tokens, guides and their
+//! immutable versions, content-addressed blobs, permissions, deactivation, offline profiles
+//! (S1–S8), telemetry and step-result ingest (N5, S6).
+//!
+//! Layers, outermost first:
+//! - [`http`]: axum routes; turns requests into calls on [`Service`] and errors into JSON bodies.
+//! - [`Service`] (`core/`): the rules — who may see what, token lifetimes, publish, profile
+//!   manifests, ingest validation. The admin command line calls the same methods.
+//! - [`store::Storage`]: the metadata database behind a trait. [`store::SqliteStore`] is the one
+//!   implementation (SQLite in WAL mode, versioned migrations). When one machine is not enough
+//!   (N4), PostgreSQL goes behind this same trait; the rest of the service stays as it is, since
+//!   it holds no state of its own between requests.
+//! - [`blobs::BlobStore`]: asset files named by their sha256, written atomically; a CDN or an
+//!   object store can serve the same names later.
+
+pub mod blobs;
+pub mod clock;
+mod core;
+pub mod error;
+pub mod http;
+pub mod model;
+pub mod secrets;
+pub mod serve;
+pub mod store;
+
+pub use clock::{Clock, SystemClock};
+pub use core::{Config, Service};
+pub use error::ServiceError;

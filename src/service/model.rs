@@ -1,0 +1,293 @@
+//! What the service stores and answers with. These types are the wire format of the HTTP API
+//! (JSON, timestamps in RFC 3339) and of `hologuide-server … --json`.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Manages users, permissions, profiles; sees every guide.
+    Admin,
+    /// Publishes guides.
+    Author,
+    /// Follows guides on a headset.
+    Operator,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Author => "author",
+            Role::Operator => "operator",
+        }
+    }
+
+    pub fn may_publish(self) -> bool {
+        matches!(self, Role::Admin | Role::Author)
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "admin" => Ok(Role::Admin),
+            "author" => Ok(Role::Author),
+            "operator" => Ok(Role::Operator),
+            other => Err(format!(
+                "'{other}' is not a role (admin, author or operator)"
+            )),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct User {
+    pub id: Uuid,
+    pub username: String,
+    pub role: Role,
+    pub groups: Vec<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+/// A (user, device) pair the service has seen.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Device {
+    pub device_id: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub first_seen: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_seen: OffsetDateTime,
+}
+
+/// What a sign-in or a refresh hands the device. The tokens are shown once; the service keeps
+/// only their hashes.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionTokens {
+    pub access_token: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub access_expires_at: OffsetDateTime,
+    pub refresh_token: String,
+    /// Rolling: every refresh moves it 90 days ahead of now (F10).
+    #[serde(with = "time::serde::rfc3339")]
+    pub refresh_expires_at: OffsetDateTime,
+    pub device_id: String,
+    pub user: User,
+}
+
+/// The signed-in user behind a request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user: User,
+    pub session_id: Uuid,
+    pub device_id: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Me {
+    pub user: User,
+    pub device_id: String,
+    pub devices: Vec<Device>,
+    /// The offline profile this user belongs to (S4: at most one).
+    pub profile: Option<String>,
+}
+
+/// A file of a guide version, named by its content.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssetEntry {
+    /// Path inside the package, as `guide.json` names it.
+    pub path: String,
+    pub sha256: String,
+    pub bytes: u64,
+}
+
+/// A guide's latest metadata.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GuideSummary {
+    pub id: Uuid,
+    pub organisation: String,
+    pub title: String,
+    pub description: String,
+    /// `false` once deactivated (F13); only admins see such guides listed.
+    pub active: bool,
+    pub latest_version: u32,
+    pub content_hash: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub published_at: OffsetDateTime,
+    /// Bytes of the latest version's assets.
+    pub total_bytes: u64,
+    pub tags: Vec<String>,
+}
+
+/// One immutable published version: the guide and the blobs it needs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VersionManifest {
+    pub guide_id: Uuid,
+    pub version: u32,
+    /// sha256 over `guide.json` (with version 0) and the sorted (path, sha256) pairs: equal
+    /// content, equal hash, whatever the version number.
+    pub content_hash: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub published_at: OffsetDateTime,
+    pub total_bytes: u64,
+    pub assets: Vec<AssetEntry>,
+    /// `guide.json` of this version, its `version` field set to this version.
+    pub guide: serde_json::Value,
+}
+
+/// Who may view a guide.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "name", rename_all = "lowercase")]
+pub enum Principal {
+    User(String),
+    Group(String),
+}
+
+impl fmt::Display for Principal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Principal::User(name) => write!(f, "user '{name}'"),
+            Principal::Group(name) => write!(f, "group '{name}'"),
+        }
+    }
+}
+
+/// A named selection of guides kept offline for its members (S1–S4).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Profile {
+    pub id: Uuid,
+    pub name: String,
+    pub description: String,
+    pub guide_ids: Vec<Uuid>,
+    pub tags: Vec<String>,
+    /// Only guides published within this many days (S3); `None`: no date filter.
+    pub modified_within_days: Option<u32>,
+    /// Changes whenever the selection or a selected guide's metadata changes (S7).
+    pub revision: u64,
+    pub members: Vec<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+/// A profile as an admin writes it; absent fields of an update keep their value.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileSpec {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub guide_ids: Option<Vec<Uuid>>,
+    pub tags: Option<Vec<String>>,
+    /// `null` removes the date filter.
+    #[serde(default, with = "double_option")]
+    pub modified_within_days: Option<Option<u32>>,
+}
+
+/// Distinguishes an absent field (keep) from `null` (clear).
+mod double_option {
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: Deserialize<'de>,
+    {
+        Option::<T>::deserialize(deserializer).map(Some)
+    }
+}
+
+/// What a member's device should hold now (S2, S7, S8).
+#[derive(Debug, Clone, Serialize)]
+pub struct ProfileManifest {
+    pub profile: String,
+    pub description: String,
+    pub revision: u64,
+    pub modified_within_days: Option<u32>,
+    pub guides: Vec<ProfileGuide>,
+    /// Bytes of all distinct blobs below: what a sync from empty downloads.
+    pub total_bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProfileGuide {
+    pub id: Uuid,
+    pub title: String,
+    pub version: u32,
+    pub content_hash: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub published_at: OffsetDateTime,
+    pub bytes: u64,
+    pub assets: Vec<AssetEntry>,
+}
+
+/// A telemetry event recorded on the device (F9); `id` is made there, so a resent batch is
+/// recognised (N5).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetryEvent {
+    pub id: Uuid,
+    /// `session_start`, `step_viewed`, `guide_completed`, …
+    pub kind: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    #[serde(default)]
+    pub guide_id: Option<Uuid>,
+    #[serde(default)]
+    pub step_id: Option<String>,
+    #[serde(default)]
+    pub duration_ms: Option<u64>,
+}
+
+/// A step completion (with an optional recorded value) made on the device, possibly offline.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepResult {
+    pub id: Uuid,
+    pub guide_id: Uuid,
+    pub version: u32,
+    pub step_id: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub completed_at: OffsetDateTime,
+    #[serde(default)]
+    pub value: Option<serde_json::Value>,
+}
+
+/// How a batch fared, item by item (S6): accepted items are stored once, duplicates were stored
+/// before, rejected ones carry the reason to show the user.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct IngestOutcome {
+    pub accepted: Vec<Uuid>,
+    pub duplicates: Vec<Uuid>,
+    pub rejected: Vec<Rejected>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rejected {
+    pub id: Uuid,
+    pub code: String,
+    pub reason: String,
+}
+
+/// Counts for admins (`hologuide-server stats`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Stats {
+    pub users: u64,
+    pub guides: u64,
+    pub versions: u64,
+    pub blobs: u64,
+    pub telemetry_events: u64,
+    pub results: u64,
+}

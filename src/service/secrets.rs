@@ -1,0 +1,112 @@
+//! Passwords, tokens and content hashes.
+//!
+//! Tokens are 32 random bytes shown to the client once and stored only as their sha256: a copy of
+//! the database does not let anyone sign in. Passwords are argon2id hashes (PHC strings).
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::error::ServiceError;
+
+pub const ACCESS_PREFIX: &str = "hga_";
+pub const REFRESH_PREFIX: &str = "hgr_";
+/// Longer inputs are not our tokens; refuse before hashing them.
+pub const MAX_TOKEN_LEN: usize = 128;
+/// argon2 cost grows with input; passwords longer than this are refused.
+pub const MAX_PASSWORD_LEN: usize = 1024;
+pub const MIN_PASSWORD_LEN: usize = 8;
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+pub fn token_hash(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+/// Compares two secrets (or their hashes) in time independent of where they differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.ct_eq(b).into()
+}
+
+/// A fresh random token with a prefix saying what it is for.
+pub fn new_token(prefix: &str) -> Result<String, ServiceError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| ServiceError::Internal(format!("no randomness: {e}")))?;
+    Ok(format!("{prefix}{}", hex::encode(bytes)))
+}
+
+pub fn hash_password(password: &str) -> Result<String, ServiceError> {
+    check_password_shape(password)?;
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt)
+        .map_err(|e| ServiceError::Internal(format!("no randomness: {e}")))?;
+    let salt =
+        SaltString::encode_b64(&salt).map_err(|e| ServiceError::Internal(format!("salt: {e}")))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|e| ServiceError::Internal(format!("hashing a password: {e}")))
+}
+
+/// `true` when `password` matches the stored PHC string. A damaged stored hash never matches.
+pub fn verify_password(password: &str, stored: &str) -> bool {
+    if password.len() > MAX_PASSWORD_LEN {
+        return false;
+    }
+    PasswordHash::new(stored)
+        .map(|hash| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &hash)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+pub fn check_password_shape(password: &str) -> Result<(), ServiceError> {
+    let length = password.chars().count();
+    if length < MIN_PASSWORD_LEN {
+        return Err(ServiceError::Invalid(format!(
+            "the password is {length} characters long; at least {MIN_PASSWORD_LEN} are needed"
+        )));
+    }
+    if password.len() > MAX_PASSWORD_LEN {
+        return Err(ServiceError::Invalid(format!(
+            "the password is longer than {MAX_PASSWORD_LEN} bytes"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_password_verifies_against_its_own_hash_only() {
+        let hash = hash_password("correct horse").unwrap();
+        assert!(verify_password("correct horse", &hash));
+        assert!(!verify_password("correct horsf", &hash));
+        assert!(!verify_password("correct horse", "not a phc string"));
+    }
+
+    #[test]
+    fn short_passwords_are_refused_with_the_length_needed() {
+        let error = hash_password("short").unwrap_err().to_string();
+        assert!(error.contains("at least 8"), "{error}");
+    }
+
+    #[test]
+    fn tokens_are_unique_prefixed_and_hash_to_32_bytes() {
+        let a = new_token(ACCESS_PREFIX).unwrap();
+        let b = new_token(ACCESS_PREFIX).unwrap();
+        assert_ne!(a, b);
+        assert!(a.starts_with(ACCESS_PREFIX));
+        assert_eq!(token_hash(&a).len(), 32);
+        assert!(constant_time_eq(&token_hash(&a), &token_hash(&a)));
+        assert!(!constant_time_eq(&token_hash(&a), &token_hash(&b)));
+    }
+}

@@ -1,0 +1,213 @@
+//! The service's metadata behind one trait.
+//!
+//! [`SqliteStore`] is the implementation for one machine: SQLite in WAL mode, migrations
+//! numbered by `PRAGMA user_version`. A PostgreSQL implementation of [`Storage`] is where the
+//! service goes when one machine is not enough (N4); nothing above this trait knows which
+//! database it talks to. Methods are synchronous: the HTTP layer calls them on tokio's blocking
+//! pool. Every write that must be all-or-nothing (a publish, a profile change) is one method, so
+//! each implementation can make it one transaction.
+
+mod sqlite;
+mod sqlite_accounts;
+mod sqlite_guides;
+mod sqlite_ingest;
+mod sqlite_profiles;
+
+use std::collections::HashSet;
+
+use thiserror::Error;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+pub use sqlite::SqliteStore;
+
+use super::model::{
+    AssetEntry, Device, GuideSummary, Principal, Profile, ProfileSpec, Role, Stats, StepResult,
+    TelemetryEvent, User, VersionManifest,
+};
+use crate::guide::Guide;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// The detail is the source, so that error chains print it once.
+    #[error("database error")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error(
+        "the database at {path} has schema version {found}; this build knows up to {known} — use a newer hologuide-server"
+    )]
+    SchemaTooNew {
+        path: String,
+        found: i64,
+        known: i64,
+    },
+    #[error("the database holds a damaged value: {0}")]
+    Corrupt(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+pub struct NewUser {
+    pub id: Uuid,
+    pub username: String,
+    pub password_hash: String,
+    pub role: Role,
+    pub groups: Vec<String>,
+    pub created_at: OffsetDateTime,
+}
+
+pub struct NewSession {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub device_id: String,
+    pub tokens: TokenHashes,
+    pub created_at: OffsetDateTime,
+}
+
+/// Hashes of an access/refresh token pair and when each stops working.
+pub struct TokenHashes {
+    pub access_hash: Vec<u8>,
+    pub access_expires_at: OffsetDateTime,
+    pub refresh_hash: Vec<u8>,
+    pub refresh_expires_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone)]
+pub struct SessionRecord {
+    pub id: Uuid,
+    pub user: User,
+    pub device_id: String,
+    pub access_hash: Vec<u8>,
+    pub access_expires_at: OffsetDateTime,
+    pub refresh_hash: Vec<u8>,
+    pub refresh_expires_at: OffsetDateTime,
+    pub revoked: bool,
+}
+
+pub struct NewVersion {
+    /// The validated guide; its `version` is replaced by the number the store assigns.
+    pub guide: Guide,
+    pub content_hash: String,
+    pub assets: Vec<AssetEntry>,
+    pub published_by: Uuid,
+    pub published_at: OffsetDateTime,
+}
+
+/// Whether a step of a version exists, for validating results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepLookup {
+    NoSuchVersion,
+    NoSuchStep,
+    Found,
+}
+
+/// How storing one idempotent item went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    New,
+    /// Stored before by the same user: nothing written.
+    Duplicate,
+    /// The id is already used by another user's item.
+    IdTaken,
+}
+
+/// Everything the service keeps, in four parts an implementation provides.
+pub trait Storage: AccountStore + GuideStore + ProfileStore + IngestStore {}
+
+impl<T: AccountStore + GuideStore + ProfileStore + IngestStore> Storage for T {}
+
+pub trait AccountStore: Send + Sync {
+    fn create_user(&self, user: &NewUser) -> StoreResult<User>;
+    /// The user and their password hash.
+    fn user_credentials(&self, username: &str) -> StoreResult<Option<(User, String)>>;
+    fn user_by_name(&self, username: &str) -> StoreResult<Option<User>>;
+    fn users(&self) -> StoreResult<Vec<User>>;
+    fn add_to_group(&self, user_id: Uuid, group: &str) -> StoreResult<()>;
+    fn record_device(&self, user_id: Uuid, device_id: &str, at: OffsetDateTime) -> StoreResult<()>;
+    fn devices(&self, user_id: Uuid) -> StoreResult<Vec<Device>>;
+    fn create_session(&self, session: &NewSession) -> StoreResult<()>;
+    fn session_by_access_hash(&self, hash: &[u8]) -> StoreResult<Option<SessionRecord>>;
+    fn session_by_refresh_hash(&self, hash: &[u8]) -> StoreResult<Option<SessionRecord>>;
+    /// Replaces the token pair of a live session whose refresh hash is still `old_refresh_hash`;
+    /// `false` when another refresh won the race or the session was revoked.
+    fn rotate_session(
+        &self,
+        session_id: Uuid,
+        old_refresh_hash: &[u8],
+        tokens: &TokenHashes,
+    ) -> StoreResult<bool>;
+    fn revoke_session(&self, session_id: Uuid, at: OffsetDateTime) -> StoreResult<()>;
+    /// Consecutive failed sign-ins for a user name and when the last one was.
+    fn sign_in_failures(&self, username: &str) -> StoreResult<Option<(u32, OffsetDateTime)>>;
+    /// Counts one more failure (forgetting failures older than `forget_before`); returns the count.
+    fn record_sign_in_failure(
+        &self,
+        username: &str,
+        at: OffsetDateTime,
+        forget_before: OffsetDateTime,
+    ) -> StoreResult<u32>;
+    fn clear_sign_in_failures(&self, username: &str) -> StoreResult<()>;
+}
+
+pub trait GuideStore: Send + Sync {
+    /// Stores a new immutable version, numbered one past the latest, and makes it the latest —
+    /// all in one transaction. The blobs must already be in the blob store.
+    fn publish_version(&self, version: &NewVersion) -> StoreResult<VersionManifest>;
+    fn guide(&self, id: Uuid) -> StoreResult<Option<GuideSummary>>;
+    fn guides(&self) -> StoreResult<Vec<GuideSummary>>;
+    /// Guides the user may view through a grant to them or to one of their groups.
+    fn granted_guides(&self, user_id: Uuid) -> StoreResult<HashSet<Uuid>>;
+    fn version_manifest(&self, id: Uuid, version: u32) -> StoreResult<Option<VersionManifest>>;
+    fn step_lookup(&self, id: Uuid, version: u32, step_id: &str) -> StoreResult<StepLookup>;
+    /// Size of a blob some version refers to, and the guides referring to it.
+    fn blob_users(&self, sha256: &str) -> StoreResult<Option<(u64, Vec<Uuid>)>>;
+    /// `false` when there is no such guide.
+    fn set_active(&self, id: Uuid, active: bool, at: OffsetDateTime) -> StoreResult<bool>;
+    fn set_tags(&self, id: Uuid, tags: &[String], at: OffsetDateTime) -> StoreResult<bool>;
+    fn grant(&self, id: Uuid, to: &Principal, at: OffsetDateTime) -> StoreResult<()>;
+    /// `false` when there was no such grant.
+    fn revoke(&self, id: Uuid, from: &Principal) -> StoreResult<bool>;
+    fn grants(&self, id: Uuid) -> StoreResult<Vec<Principal>>;
+}
+
+/// Offline profiles (S1–S4, S7).
+pub trait ProfileStore: Send + Sync {
+    fn create_profile(&self, spec: &ProfileSpec, at: OffsetDateTime) -> StoreResult<Profile>;
+    fn profiles(&self) -> StoreResult<Vec<Profile>>;
+    fn profile(&self, name: &str) -> StoreResult<Option<Profile>>;
+    fn update_profile(
+        &self,
+        name: &str,
+        spec: &ProfileSpec,
+        at: OffsetDateTime,
+    ) -> StoreResult<Profile>;
+    fn delete_profile(&self, name: &str) -> StoreResult<bool>;
+    /// S4: a conflict naming the profile the user is already in.
+    fn add_member(&self, profile: &str, user_id: Uuid, at: OffsetDateTime) -> StoreResult<()>;
+    fn remove_member(&self, profile: &str, user_id: Uuid, at: OffsetDateTime) -> StoreResult<bool>;
+    fn profile_of(&self, user_id: Uuid) -> StoreResult<Option<Profile>>;
+    fn guides_tagged(&self, tags: &[String]) -> StoreResult<Vec<Uuid>>;
+}
+
+/// Telemetry and step results (N5): one outcome per item, in order.
+pub trait IngestStore: Send + Sync {
+    fn store_telemetry(
+        &self,
+        user_id: Uuid,
+        device_id: &str,
+        events: &[TelemetryEvent],
+        at: OffsetDateTime,
+    ) -> StoreResult<Vec<Stored>>;
+    fn store_results(
+        &self,
+        user_id: Uuid,
+        device_id: &str,
+        results: &[StepResult],
+        at: OffsetDateTime,
+    ) -> StoreResult<Vec<Stored>>;
+    fn results_of(&self, user_id: Uuid) -> StoreResult<Vec<StepResult>>;
+    fn stats(&self) -> StoreResult<Stats>;
+}

@@ -1,0 +1,194 @@
+//! SQLite implementation of [`Storage`]: connections, migrations, shared helpers.
+//!
+//! One writer connection (SQLite allows one writer at a time anyway; `BEGIN IMMEDIATE` makes a
+//! writer wait for the lock rather than fail halfway) and a few reader connections, which WAL
+//! lets run next to the writer. Every statement binds its parameters; none is built from input.
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{StoreError, StoreResult};
+
+/// Migrations in order; `PRAGMA user_version` holds how many have run. Append only.
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/001_initial.sql"),
+    include_str!("migrations/002_sign_in_failures.sql"),
+];
+
+const READERS: usize = 4;
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub struct SqliteStore {
+    writer: Mutex<Connection>,
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database and brings its schema up to date.
+    pub fn open(path: &Path) -> StoreResult<Self> {
+        let mut writer = connect(path)?;
+        migrate(&mut writer, path)?;
+        let readers = (0..READERS)
+            .map(|_| connect(path).map(Mutex::new))
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Self {
+            writer: Mutex::new(writer),
+            readers,
+            next_reader: AtomicUsize::new(0),
+        })
+    }
+
+    pub(super) fn read<T>(
+        &self,
+        work: impl FnOnce(&Connection) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        let index = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
+        // A panic while a connection was held leaves no half-done transaction behind (rusqlite
+        // rolls back on drop), so the connection is still fine to use.
+        let connection = self.readers[index]
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        work(&connection)
+    }
+
+    /// Runs `work` in one `BEGIN IMMEDIATE` transaction, committed only if it succeeds.
+    pub(super) fn write<T>(
+        &self,
+        work: impl FnOnce(&Transaction<'_>) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        let mut connection = self
+            .writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let value = work(&transaction)?;
+        transaction.commit()?;
+        Ok(value)
+    }
+}
+
+fn connect(path: &Path) -> StoreResult<Connection> {
+    let connection = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    connection.busy_timeout(BUSY_TIMEOUT)?;
+    // WAL: readers never block the writer; a crash mid-write loses only uncommitted work.
+    connection.pragma_update(None, "journal_mode", "WAL")?;
+    // FULL: a commit that returned survives power loss, not only a process kill.
+    connection.pragma_update(None, "synchronous", "FULL")?;
+    connection.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(connection)
+}
+
+fn migrate(connection: &mut Connection, path: &Path) -> StoreResult<()> {
+    let known = MIGRATIONS.len() as i64;
+    let transaction = connection.transaction_with_behavior(TransactionBehavior::Exclusive)?;
+    let found: i64 = transaction.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    if found > known {
+        return Err(StoreError::SchemaTooNew {
+            path: path.display().to_string(),
+            found,
+            known,
+        });
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        transaction.execute_batch(sql)?;
+        transaction.pragma_update(None, "user_version", index as i64 + 1)?;
+    }
+    transaction.commit()?;
+    Ok(())
+}
+
+pub(super) fn unix(at: OffsetDateTime) -> i64 {
+    at.unix_timestamp()
+}
+
+pub(super) fn from_unix(seconds: i64) -> StoreResult<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp(seconds)
+        .map_err(|_| StoreError::Corrupt(format!("timestamp {seconds}")))
+}
+
+pub(super) fn uuid(text: &str) -> StoreResult<Uuid> {
+    Uuid::parse_str(text).map_err(|_| StoreError::Corrupt(format!("uuid '{text}'")))
+}
+
+pub(super) fn is_unique_violation(error: &rusqlite::Error) -> bool {
+    matches!(
+        error,
+        rusqlite::Error::SqliteFailure(e, _)
+            if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_run_once_and_a_reopen_keeps_the_schema_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("service.db");
+        SqliteStore::open(&path).unwrap();
+        let store = SqliteStore::open(&path).unwrap();
+        let version: i64 = store
+            .read(|c| Ok(c.pragma_query_value(None, "user_version", |row| row.get(0))?))
+            .unwrap();
+        assert_eq!(version, MIGRATIONS.len() as i64);
+        let mode: String = store
+            .read(|c| Ok(c.pragma_query_value(None, "journal_mode", |row| row.get(0))?))
+            .unwrap();
+        assert_eq!(mode, "wal");
+    }
+
+    #[test]
+    fn a_database_of_schema_1_is_brought_up_to_date_keeping_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("service.db");
+        let old = Connection::open(&path).unwrap();
+        old.execute_batch(MIGRATIONS[0]).unwrap();
+        old.pragma_update(None, "user_version", 1).unwrap();
+        old.execute(
+            "INSERT INTO users (id, username, password_hash, role, created_at)
+             VALUES ('5d3c9a7e-2f41-4b8e-9c6a-0e7f1a2b3c4d', 'alice', 'x', 'operator', 0)",
+            [],
+        )
+        .unwrap();
+        drop(old);
+        let store = SqliteStore::open(&path).unwrap();
+        let (version, users, failures): (i64, i64, i64) = store
+            .read(|c| {
+                Ok((
+                    c.pragma_query_value(None, "user_version", |row| row.get(0))?,
+                    c.query_row("SELECT COUNT(*) FROM users", [], |row| row.get(0))?,
+                    c.query_row("SELECT COUNT(*) FROM sign_in_failures", [], |row| {
+                        row.get(0)
+                    })?,
+                ))
+            })
+            .unwrap();
+        assert_eq!((version, users, failures), (2, 1, 0));
+    }
+
+    #[test]
+    fn a_database_from_a_newer_build_is_refused_with_both_versions() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("service.db");
+        Connection::open(&path)
+            .unwrap()
+            .pragma_update(None, "user_version", 99)
+            .unwrap();
+        let error = SqliteStore::open(&path).err().unwrap().to_string();
+        assert!(error.contains("schema version 99"), "{error}");
+    }
+}

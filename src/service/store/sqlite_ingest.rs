@@ -1,0 +1,155 @@
+//! Telemetry events and step results in SQLite: each stored once, by its device-made id (N5).
+
+use rusqlite::{OptionalExtension, Transaction, params};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::sqlite::{SqliteStore, from_unix, unix, uuid};
+use super::{IngestStore, StoreError, StoreResult, Stored};
+use crate::service::model::{Stats, StepResult, TelemetryEvent};
+
+/// Inserts unless the id exists; tells whether it was new, resent by its owner, or someone else's.
+fn insert_once(
+    tx: &Transaction<'_>,
+    table: &str,
+    id: Uuid,
+    user_id: Uuid,
+    insert: impl FnOnce() -> rusqlite::Result<usize>,
+) -> StoreResult<Stored> {
+    // `table` is one of two constants below, never input.
+    let owner: Option<String> = tx
+        .prepare_cached(&format!("SELECT user_id FROM {table} WHERE id = ?1"))?
+        .query_row(params![id.to_string()], |row| row.get(0))
+        .optional()?;
+    match owner {
+        Some(owner) if owner == user_id.to_string() => Ok(Stored::Duplicate),
+        Some(_) => Ok(Stored::IdTaken),
+        None => {
+            insert()?;
+            Ok(Stored::New)
+        }
+    }
+}
+
+impl IngestStore for SqliteStore {
+    fn store_telemetry(
+        &self,
+        user_id: Uuid,
+        device_id: &str,
+        events: &[TelemetryEvent],
+        at: OffsetDateTime,
+    ) -> StoreResult<Vec<Stored>> {
+        self.write(|tx| {
+            events
+                .iter()
+                .map(|event| {
+                    insert_once(tx, "telemetry", event.id, user_id, || {
+                        tx.execute(
+                            "INSERT INTO telemetry (id, user_id, device_id, kind, at, guide_id,
+                                                    step_id, duration_ms, received_at)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                            params![
+                                event.id.to_string(),
+                                user_id.to_string(),
+                                device_id,
+                                event.kind,
+                                unix(event.at),
+                                event.guide_id.map(|g| g.to_string()),
+                                event.step_id,
+                                event.duration_ms.map(|d| d as i64),
+                                unix(at)
+                            ],
+                        )
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn store_results(
+        &self,
+        user_id: Uuid,
+        device_id: &str,
+        results: &[StepResult],
+        at: OffsetDateTime,
+    ) -> StoreResult<Vec<Stored>> {
+        self.write(|tx| {
+            results
+                .iter()
+                .map(|result| {
+                    insert_once(tx, "results", result.id, user_id, || {
+                        tx.execute(
+                            "INSERT INTO results (id, user_id, device_id, guide_id, version,
+                                                  step_id, completed_at, value, received_at)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                            params![
+                                result.id.to_string(),
+                                user_id.to_string(),
+                                device_id,
+                                result.guide_id.to_string(),
+                                result.version,
+                                result.step_id,
+                                unix(result.completed_at),
+                                result.value.as_ref().map(|v| v.to_string()),
+                                unix(at)
+                            ],
+                        )
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn results_of(&self, user_id: Uuid) -> StoreResult<Vec<StepResult>> {
+        self.read(|c| {
+            let rows = c
+                .prepare_cached(
+                    "SELECT id, guide_id, version, step_id, completed_at, value FROM results
+                     WHERE user_id = ?1 ORDER BY completed_at, id",
+                )?
+                .query_map(params![user_id.to_string()], |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, u32>(2)?,
+                        row.get::<_, String>(3)?,
+                        row.get::<_, i64>(4)?,
+                        row.get::<_, Option<String>>(5)?,
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            rows.into_iter()
+                .map(|(id, guide, version, step_id, completed_at, value)| {
+                    let value = value
+                        .map(|v| serde_json::from_str(&v))
+                        .transpose()
+                        .map_err(|e| StoreError::Corrupt(format!("result {id}: {e}")))?;
+                    Ok(StepResult {
+                        id: uuid(&id)?,
+                        guide_id: uuid(&guide)?,
+                        version,
+                        step_id,
+                        completed_at: from_unix(completed_at)?,
+                        value,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn stats(&self) -> StoreResult<Stats> {
+        self.read(|c| {
+            let count = |sql: &str| -> StoreResult<u64> {
+                Ok(c.query_row(sql, [], |row| row.get::<_, i64>(0))? as u64)
+            };
+            Ok(Stats {
+                users: count("SELECT COUNT(*) FROM users")?,
+                guides: count("SELECT COUNT(*) FROM guides")?,
+                versions: count("SELECT COUNT(*) FROM guide_versions")?,
+                blobs: count("SELECT COUNT(DISTINCT sha256) FROM version_assets")?,
+                telemetry_events: count("SELECT COUNT(*) FROM telemetry")?,
+                results: count("SELECT COUNT(*) FROM results")?,
+            })
+        })
+    }
+}

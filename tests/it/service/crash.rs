@@ -1,0 +1,262 @@
+//! A publish killed with SIGKILL at any moment leaves the previous version or the new one,
+//! never half of one.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::support::copy_dir;
+
+const PICTURE_BYTES: usize = 32 * 1024 * 1024;
+
+/// The demo guide with a large picture on its first step, so that a publish takes a while.
+fn large_package(dir: &Path) -> PathBuf {
+    let package = dir.join("large");
+    copy_dir(&repo().join("assets/demo"), &package);
+    let guide_path = package.join("guide.json");
+    let mut guide: Value = serde_json::from_slice(&std::fs::read(&guide_path).unwrap()).unwrap();
+    guide["tasks"][0]["steps"][0]["media"] = serde_json::json!({ "path": "media/big.png" });
+    std::fs::write(&guide_path, serde_json::to_vec_pretty(&guide).unwrap()).unwrap();
+    std::fs::create_dir_all(package.join("media")).unwrap();
+    package
+}
+
+/// New picture bytes for each attempt: a blob the store has not seen has to be written.
+fn new_picture(package: &Path, seed: u32) {
+    let mut picture = b"\x89PNG\r\n\x1a\n".to_vec();
+    picture.extend_from_slice(&seed.to_le_bytes());
+    picture.resize(PICTURE_BYTES, 0);
+    std::fs::write(package.join("media/big.png"), picture).unwrap();
+}
+
+fn latest_version(data: &Path) -> u64 {
+    admin_json(data, &["guide", "list"])[0]["latest_version"]
+        .as_u64()
+        .unwrap()
+}
+
+#[test]
+fn a_publish_killed_at_any_moment_leaves_a_whole_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    admin_json(&data, &["init"]);
+    add_user(&data, "author", "author", &[]);
+    admin_json(
+        &data,
+        &[
+            "guide",
+            "publish",
+            repo().join("assets/demo").to_str().unwrap(),
+            "--as",
+            "author",
+        ],
+    );
+    let package = large_package(dir.path());
+    new_picture(&package, 0);
+
+    // How long one whole publish takes here, to spread the kills across it.
+    let started = Instant::now();
+    admin_json(
+        &data,
+        &[
+            "guide",
+            "publish",
+            package.to_str().unwrap(),
+            "--as",
+            "author",
+        ],
+    );
+    let whole = started.elapsed();
+
+    let mut killed_mid_publish = 0;
+    for step in 1..=10u32 {
+        new_picture(&package, step);
+        let before = latest_version(&data);
+        let mut child = server_cli()
+            .args([
+                "guide",
+                "publish",
+                package.to_str().unwrap(),
+                "--as",
+                "author",
+                "--data",
+            ])
+            .arg(&data)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // From just after start to just before the end of a typical publish.
+        std::thread::sleep(whole.mul_f64(f64::from(step - 1) / 10.0) + Duration::from_millis(5));
+        if child.try_wait().unwrap().is_none() {
+            killed_mid_publish += 1;
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let after = latest_version(&data);
+        assert!(after == before || after == before + 1, "{before} → {after}");
+        assert_eq!(
+            admin_json(&data, &["stats"])["versions"].as_u64().unwrap(),
+            after,
+            "no version row beyond the latest"
+        );
+    }
+    assert!(
+        killed_mid_publish >= 3,
+        "only {killed_mid_publish} kills landed during a publish"
+    );
+
+    // Every version that exists is whole: every blob it names downloads and hashes right.
+    let server = Server::start(&data, &[]);
+    let http = client();
+    let session: Value = http
+        .post(server.url("/v1/session"))
+        .json(&serde_json::json!({ "username": "author", "password": password("author"), "device_id": "d" }))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let token = session["access_token"].as_str().unwrap();
+    let latest = latest_version(&data);
+    let mut checked = HashSet::new();
+    for version in 1..=latest {
+        let manifest: Value = http
+            .get(server.url(&format!("/v1/guides/{DEMO_ID}/versions/{version}")))
+            .bearer_auth(token)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        for asset in manifest["assets"].as_array().unwrap() {
+            let sha = asset["sha256"].as_str().unwrap();
+            if checked.insert(sha.to_owned()) {
+                let bytes = http
+                    .get(server.url(&format!("/v1/blobs/{sha}")))
+                    .bearer_auth(token)
+                    .send()
+                    .unwrap()
+                    .bytes()
+                    .unwrap();
+                assert_eq!(
+                    sha256_hex(&bytes),
+                    sha,
+                    "version {version}, {}",
+                    asset["path"]
+                );
+            }
+        }
+    }
+    let response = http
+        .get(server.url(&format!("/v1/guides/{DEMO_ID}/versions/{}", latest + 1)))
+        .bearer_auth(token)
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    drop(server);
+    let manifest = admin_json(
+        &data,
+        &[
+            "guide",
+            "publish",
+            package.to_str().unwrap(),
+            "--as",
+            "author",
+        ],
+    );
+    assert_eq!(
+        manifest["version"].as_u64().unwrap(),
+        latest + 1,
+        "the store takes the next publish"
+    );
+}
+
+#[test]
+fn a_server_killed_during_an_http_publish_restarts_with_a_whole_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    admin_json(&data, &["init"]);
+    add_user(&data, "author", "author", &[]);
+    admin_json(
+        &data,
+        &[
+            "guide",
+            "publish",
+            repo().join("assets/demo").to_str().unwrap(),
+            "--as",
+            "author",
+        ],
+    );
+    let package = large_package(dir.path());
+    let archive = dir.path().join("large.zip");
+    let http = client();
+    let mut killed_mid_request = 0;
+    for step in 0..6u32 {
+        new_picture(&package, 100 + step);
+        crate::support::zip_dir(&package, &archive);
+        let body = std::fs::read(&archive).unwrap();
+        let before = latest_version(&data);
+        let server = Server::start(&data, &[]);
+        let session: Value = http
+            .post(server.url("/v1/session"))
+            .json(&serde_json::json!({ "username": "author", "password": password("author"), "device_id": "d" }))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        let token = session["access_token"].as_str().unwrap().to_owned();
+        let url = server.url("/v1/guides");
+        let upload = std::thread::spawn({
+            let http = http.clone();
+            move || {
+                http.post(url)
+                    .bearer_auth(token)
+                    .body(body)
+                    .send()
+                    .map(|r| r.status().as_u16())
+            }
+        });
+        std::thread::sleep(Duration::from_millis(40 * u64::from(step)));
+        server.kill();
+        if upload.join().unwrap().is_err() {
+            killed_mid_request += 1;
+        }
+        let after = latest_version(&data);
+        assert!(after == before || after == before + 1, "{before} → {after}");
+        assert_eq!(
+            admin_json(&data, &["stats"])["versions"].as_u64().unwrap(),
+            after
+        );
+    }
+    assert!(
+        killed_mid_request >= 2,
+        "only {killed_mid_request} kills landed during a request"
+    );
+    let server = Server::start(&data, &[]);
+    let session: Value = http
+        .post(server.url("/v1/session"))
+        .json(&serde_json::json!({ "username": "author", "password": password("author"), "device_id": "d" }))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let token = session["access_token"].as_str().unwrap();
+    let latest = latest_version(&data);
+    let manifest: Value = http
+        .get(server.url(&format!("/v1/guides/{DEMO_ID}/versions/{latest}")))
+        .bearer_auth(token)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    for asset in manifest["assets"].as_array().unwrap() {
+        let sha = asset["sha256"].as_str().unwrap();
+        let bytes = http
+            .get(server.url(&format!("/v1/blobs/{sha}")))
+            .bearer_auth(token)
+            .send()
+            .unwrap()
+            .bytes()
+            .unwrap();
+        assert_eq!(sha256_hex(&bytes), sha, "{}", asset["path"]);
+    }
+}
