@@ -6,5 +6,6 @@
 pub mod app;
 pub mod demo;
 pub mod guide;
+pub mod model;
 pub mod platform;
 pub mod scene;

@@ -1,0 +1,569 @@
+//! From glTF/GLB bytes to a [`Model`]: parse, check, read buffers, materials, meshes, nodes,
+//! animations.
+
+use std::collections::HashSet;
+
+use base64::Engine as _;
+use glam::{Quat, Vec3};
+use gltf::json;
+
+use super::accessor::{ViewData, read_indices, read_vec};
+use super::animation::{Animation, Channel, Interpolation, Values};
+use super::geometry;
+use super::{
+    AlphaMode, Material, Mesh, Model, ModelError, Node, Primitive, SUPPORTED_REQUIRED_EXTENSIONS,
+    SamplerSettings, Texture, TextureRef, Trs, Vertex, WrapMode, images,
+};
+
+/// Reads files next to a `.gltf` (buffers, images) by their URI, already percent-decoded.
+pub type Resolver<'a> = dyn Fn(&str) -> Result<Vec<u8>, String> + 'a;
+
+pub struct LoadOptions<'a> {
+    /// Largest texture side the device accepts; bigger textures are scaled down with a warning.
+    pub max_texture_dimension: u32,
+    pub resolve: &'a Resolver<'a>,
+}
+
+/// Loads a model. `asset` names it in every message.
+pub fn load_model(
+    asset: &str,
+    bytes: &[u8],
+    options: &LoadOptions<'_>,
+) -> Result<Model, ModelError> {
+    let invalid = |what: String| ModelError::Invalid {
+        asset: asset.to_owned(),
+        what,
+    };
+    if bytes.is_empty() {
+        return Err(ModelError::Parse {
+            asset: asset.into(),
+            reason: "the file is empty".into(),
+        });
+    }
+    let gltf = gltf::Gltf::from_slice_without_validation(bytes).map_err(|e| ModelError::Parse {
+        asset: asset.into(),
+        reason: e.to_string(),
+    })?;
+    let blob = gltf.blob;
+    let mut root = gltf.document.into_json();
+    for extension in &root.extensions_required {
+        if !SUPPORTED_REQUIRED_EXTENSIONS.contains(&extension.as_str()) {
+            return Err(ModelError::UnsupportedExtension {
+                asset: asset.into(),
+                extension: extension.clone(),
+            });
+        }
+    }
+    // The gltf crate's validation knows fewer extensions than we read; ours are checked above.
+    root.extensions_required.clear();
+    let document = gltf::Document::from_json(root).map_err(|e| invalid(format!("{e}")))?;
+
+    let buffers = read_buffers(asset, &document, blob, options)?;
+    let views = slice_views(&document, &buffers).map_err(invalid)?;
+    let mut warnings = Vec::new();
+    let textures = read_textures(asset, &document, &views, options, &mut warnings);
+    let materials = document.materials().map(read_material).collect();
+    let meshes = document
+        .meshes()
+        .map(|mesh| read_mesh(&mesh, &views, &mut warnings))
+        .collect::<Result<Vec<_>, String>>()
+        .map_err(invalid)?;
+    let (nodes, roots) = read_nodes(&document, &mut warnings).map_err(invalid)?;
+    let animations = document
+        .animations()
+        .map(|a| read_animation(&a, &views))
+        .collect::<Result<Vec<_>, String>>()
+        .map_err(invalid)?;
+    for warning in &mut warnings {
+        *warning = format!("{asset}: {warning}");
+    }
+    Ok(Model {
+        meshes,
+        materials,
+        textures,
+        nodes,
+        roots,
+        animations,
+        warnings,
+    })
+}
+
+fn percent_decode(uri: &str) -> String {
+    let bytes = uri.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(v) = uri
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(v);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The bytes of a `data:` URI or of a file the resolver reads.
+fn read_uri(uri: &str, options: &LoadOptions<'_>) -> Result<Vec<u8>, String> {
+    if let Some(rest) = uri.strip_prefix("data:") {
+        let (_, data) = rest
+            .split_once(";base64,")
+            .ok_or("a data: URI that is not base64")?;
+        base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .map_err(|e| format!("invalid base64 data URI: {e}"))
+    } else if uri.contains("://") {
+        Err(format!("{uri}: only files inside the package can be read"))
+    } else {
+        (options.resolve)(&percent_decode(uri))
+    }
+}
+
+fn read_buffers(
+    asset: &str,
+    document: &gltf::Document,
+    mut blob: Option<Vec<u8>>,
+    options: &LoadOptions<'_>,
+) -> Result<Vec<Vec<u8>>, ModelError> {
+    let mut buffers = Vec::new();
+    for buffer in document.buffers() {
+        let error = |reason: String| ModelError::Buffer {
+            asset: asset.into(),
+            index: buffer.index(),
+            reason,
+        };
+        let data = match buffer.source() {
+            gltf::buffer::Source::Bin => blob
+                .take()
+                .ok_or_else(|| error("the GLB has no binary chunk".into()))?,
+            gltf::buffer::Source::Uri(uri) => read_uri(uri, options).map_err(error)?,
+        };
+        if data.len() < buffer.length() {
+            return Err(error(format!(
+                "holds {} bytes but declares {}",
+                data.len(),
+                buffer.length()
+            )));
+        }
+        buffers.push(data);
+    }
+    Ok(buffers)
+}
+
+fn slice_views(document: &gltf::Document, buffers: &[Vec<u8>]) -> Result<ViewData, String> {
+    let mut views = Vec::new();
+    for view in document.views() {
+        let buffer = &buffers[view.buffer().index()];
+        let end = view
+            .offset()
+            .checked_add(view.length())
+            .filter(|&end| end <= view.buffer().length() && end <= buffer.len())
+            .ok_or_else(|| {
+                format!(
+                    "buffer view {} runs past the end of buffer {} ({} + {} > {} bytes)",
+                    view.index(),
+                    view.buffer().index(),
+                    view.offset(),
+                    view.length(),
+                    buffer.len()
+                )
+            })?;
+        views.push(Some(buffer[view.offset()..end].to_vec()));
+    }
+    Ok(ViewData { views })
+}
+
+fn wrap(mode: gltf::texture::WrappingMode) -> WrapMode {
+    match mode {
+        gltf::texture::WrappingMode::ClampToEdge => WrapMode::Clamp,
+        gltf::texture::WrappingMode::MirroredRepeat => WrapMode::Mirror,
+        gltf::texture::WrappingMode::Repeat => WrapMode::Repeat,
+    }
+}
+
+fn read_textures(
+    asset: &str,
+    document: &gltf::Document,
+    views: &ViewData,
+    options: &LoadOptions<'_>,
+    warnings: &mut Vec<String>,
+) -> Vec<Option<Texture>> {
+    let mut decoded: Vec<Option<Option<Texture>>> = vec![None; document.images().len()];
+    let mut textures = Vec::new();
+    for texture in document.textures() {
+        // EXT_texture_webp names its image in the extension; the core `source` is a fallback.
+        let image_index = texture
+            .extension_value("EXT_texture_webp")
+            .and_then(|v| v.get("source"))
+            .and_then(json::Value::as_u64)
+            .map(|i| i as usize)
+            .or_else(|| texture.source().map(|image| image.index()))
+            .filter(|&i| i < decoded.len());
+        let Some(image_index) = image_index else {
+            warnings.push(format!(
+                "texture {} has no image it can show",
+                texture.index()
+            ));
+            textures.push(None);
+            continue;
+        };
+        let slot = &mut decoded[image_index];
+        if slot.is_none() {
+            let what = format!("image {image_index}");
+            let image = document.images().nth(image_index);
+            let bytes = match image.map(|i| i.source()) {
+                Some(gltf::image::Source::View { view, .. }) => views.views[view.index()]
+                    .clone()
+                    .ok_or_else(|| format!("{what}: its buffer view has no data")),
+                Some(gltf::image::Source::Uri { uri, .. }) => read_uri(uri, options),
+                None => Err(format!("{what} does not exist")),
+            };
+            let result = bytes
+                .and_then(|b| images::decode(&b, options.max_texture_dimension, &what, warnings));
+            *slot = Some(match result {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    tracing::warn!(asset, "texture not usable: {e}");
+                    warnings.push(format!("{e}; drawn without it"));
+                    None
+                }
+            });
+        }
+        let sampler = texture.sampler();
+        textures.push(slot.clone().flatten().map(|mut t| {
+            t.sampler = SamplerSettings {
+                repeat_u: wrap(sampler.wrap_s()),
+                repeat_v: wrap(sampler.wrap_t()),
+                nearest_mag: sampler.mag_filter() == Some(gltf::texture::MagFilter::Nearest),
+            };
+            t
+        }));
+    }
+    textures
+}
+
+fn info(info: Option<gltf::texture::Info<'_>>) -> Option<TextureRef> {
+    info.map(|i| TextureRef {
+        texture: i.texture().index(),
+        tex_coord: i.tex_coord(),
+    })
+}
+
+fn read_material(material: gltf::Material<'_>) -> Material {
+    let pbr = material.pbr_metallic_roughness();
+    let strength = material.emissive_strength().unwrap_or(1.0);
+    let emissive = material.emissive_factor().map(|e| e * strength);
+    Material {
+        base_colour: pbr.base_color_factor(),
+        metallic: pbr.metallic_factor(),
+        roughness: pbr.roughness_factor(),
+        emissive,
+        base_colour_texture: info(pbr.base_color_texture()),
+        metallic_roughness_texture: info(pbr.metallic_roughness_texture()),
+        normal_texture: material.normal_texture().map(|n| TextureRef {
+            texture: n.texture().index(),
+            tex_coord: n.tex_coord(),
+        }),
+        normal_scale: material.normal_texture().map_or(1.0, |n| n.scale()),
+        occlusion_texture: material.occlusion_texture().map(|o| TextureRef {
+            texture: o.texture().index(),
+            tex_coord: o.tex_coord(),
+        }),
+        occlusion_strength: material.occlusion_texture().map_or(1.0, |o| o.strength()),
+        emissive_texture: info(material.emissive_texture()),
+        alpha_mode: match material.alpha_mode() {
+            gltf::material::AlphaMode::Opaque => AlphaMode::Opaque,
+            gltf::material::AlphaMode::Mask => AlphaMode::Mask,
+            gltf::material::AlphaMode::Blend => AlphaMode::Blend,
+        },
+        alpha_cutoff: material.alpha_cutoff().unwrap_or(0.5),
+        double_sided: material.double_sided(),
+        unlit: material.extension_value("KHR_materials_unlit").is_some(),
+    }
+}
+
+fn read_mesh(
+    mesh: &gltf::Mesh<'_>,
+    views: &ViewData,
+    warnings: &mut Vec<String>,
+) -> Result<Mesh, String> {
+    let mut primitives = Vec::new();
+    for primitive in mesh.primitives() {
+        let context =
+            |e: String| format!("mesh {} primitive {}: {e}", mesh.index(), primitive.index());
+        if primitive
+            .extension_value("KHR_draco_mesh_compression")
+            .is_some()
+        {
+            return Err(context(
+                "Draco-compressed meshes are not supported yet".into(),
+            ));
+        }
+        use gltf::mesh::Mode;
+        let mode = primitive.mode();
+        if !matches!(
+            mode,
+            Mode::Triangles | Mode::TriangleStrip | Mode::TriangleFan
+        ) {
+            warnings.push(context(format!("{mode:?} primitives are not drawn")));
+            continue;
+        }
+        let positions = primitive
+            .get(&gltf::Semantic::Positions)
+            .ok_or_else(|| context("has no POSITION".into()))?;
+        let positions: Vec<[f32; 3]> = read_vec(&positions, views).map_err(context)?;
+        let n = positions.len();
+        let attribute = |semantic: gltf::Semantic| primitive.get(&semantic);
+        let normals = attribute(gltf::Semantic::Normals)
+            .map(|a| read_vec::<3>(&a, views))
+            .transpose()
+            .map_err(context)?;
+        let tangents = attribute(gltf::Semantic::Tangents)
+            .map(|a| read_vec::<4>(&a, views))
+            .transpose()
+            .map_err(context)?;
+        let uv0 = attribute(gltf::Semantic::TexCoords(0))
+            .map(|a| read_vec::<2>(&a, views))
+            .transpose()
+            .map_err(context)?;
+        let uv1 = attribute(gltf::Semantic::TexCoords(1))
+            .map(|a| read_vec::<2>(&a, views))
+            .transpose()
+            .map_err(context)?;
+        let colours = match attribute(gltf::Semantic::Colors(0)) {
+            Some(a) if a.dimensions() == gltf::accessor::Dimensions::Vec3 => Some(
+                read_vec::<3>(&a, views)
+                    .map_err(context)?
+                    .into_iter()
+                    .map(|[r, g, b]| [r, g, b, 1.0])
+                    .collect::<Vec<_>>(),
+            ),
+            Some(a) => Some(read_vec::<4>(&a, views).map_err(context)?),
+            None => None,
+        };
+        for (name, len) in [
+            ("NORMAL", normals.as_ref().map(Vec::len)),
+            ("TANGENT", tangents.as_ref().map(Vec::len)),
+            ("TEXCOORD_0", uv0.as_ref().map(Vec::len)),
+            ("TEXCOORD_1", uv1.as_ref().map(Vec::len)),
+            ("COLOR_0", colours.as_ref().map(Vec::len)),
+        ] {
+            if len.is_some_and(|len| len != n) {
+                return Err(context(format!(
+                    "{name} has a different count than POSITION"
+                )));
+            }
+        }
+        let raw_indices = match primitive.indices() {
+            Some(a) => read_indices(&a, views, n).map_err(context)?,
+            None => (0..n as u32).collect(),
+        };
+        let indices = geometry::triangle_list(mode, &raw_indices);
+        let mut vertices: Vec<Vertex> = (0..n)
+            .map(|i| Vertex {
+                position: positions[i],
+                normal: normals.as_ref().map_or([0.0; 3], |v| v[i]),
+                tangent: tangents.as_ref().map_or([0.0; 4], |v| v[i]),
+                uv0: uv0.as_ref().map_or([0.0; 2], |v| v[i]),
+                uv1: uv1.as_ref().map_or([0.0; 2], |v| v[i]),
+                colour: colours.as_ref().map_or([1.0; 4], |v| v[i]),
+            })
+            .collect();
+        if normals.is_none() {
+            geometry::generate_normals(&mut vertices, &indices);
+        }
+        if tangents.is_none() {
+            geometry::generate_tangents(&mut vertices, &indices);
+        }
+        let mut morph_positions = Vec::new();
+        let mut morph_normals = Vec::new();
+        for target in primitive.morph_targets() {
+            let read = |a: Option<gltf::Accessor<'_>>| -> Result<Vec<[f32; 3]>, String> {
+                match a {
+                    Some(a) => {
+                        let v = read_vec::<3>(&a, views)?;
+                        if v.len() == n {
+                            Ok(v)
+                        } else {
+                            Err("morph target count differs".into())
+                        }
+                    }
+                    None => Ok(vec![[0.0; 3]; n]),
+                }
+            };
+            morph_positions.push(read(target.positions()).map_err(context)?);
+            morph_normals.push(read(target.normals()).map_err(context)?);
+        }
+        primitives.push(Primitive {
+            vertices,
+            indices,
+            material: primitive.material().index(),
+            morph_positions,
+            morph_normals,
+        });
+    }
+    Ok(Mesh {
+        name: mesh.name().map(str::to_owned),
+        primitives,
+        default_weights: mesh.weights().map(<[f32]>::to_vec).unwrap_or_default(),
+    })
+}
+
+fn read_nodes(
+    document: &gltf::Document,
+    warnings: &mut Vec<String>,
+) -> Result<(Vec<Node>, Vec<usize>), String> {
+    let mut nodes = Vec::new();
+    let mut parent: Vec<Option<usize>> = vec![None; document.nodes().len()];
+    for node in document.nodes() {
+        let (t, r, s) = node.transform().decomposed();
+        let mut local = Trs {
+            translation: Vec3::from(t),
+            rotation: Quat::from_array(r),
+            scale: Vec3::from(s),
+        };
+        if !(local.translation.is_finite() && local.rotation.is_finite() && local.scale.is_finite())
+        {
+            warnings.push(format!(
+                "node {} has a NaN or infinite transform; drawn at its parent's origin",
+                node.index()
+            ));
+            local = Trs {
+                translation: Vec3::ZERO,
+                rotation: Quat::IDENTITY,
+                scale: Vec3::ONE,
+            };
+        }
+        local.rotation = geometry::normalize_quat(local.rotation);
+        let children: Vec<usize> = node.children().map(|c| c.index()).collect();
+        for &child in &children {
+            if child == node.index() || parent[child].is_some() {
+                return Err(format!(
+                    "node {child} has more than one parent or is its own child (the node tree has a cycle)"
+                ));
+            }
+            parent[child] = Some(node.index());
+        }
+        nodes.push(Node {
+            name: node.name().map(str::to_owned),
+            local,
+            children,
+            mesh: node.mesh().map(|m| m.index()),
+        });
+    }
+    let roots: Vec<usize> = match document
+        .default_scene()
+        .or_else(|| document.scenes().next())
+    {
+        Some(scene) => scene.nodes().map(|n| n.index()).collect(),
+        None => (0..nodes.len()).filter(|&i| parent[i].is_none()).collect(),
+    };
+    // With single parents a cycle has no root: walk from the roots and find unreachable loops.
+    let mut seen = HashSet::new();
+    let mut stack = roots.clone();
+    while let Some(n) = stack.pop() {
+        if !seen.insert(n) {
+            return Err(format!("node {n} is reached twice from the scene (cycle)"));
+        }
+        stack.extend(&nodes[n].children);
+    }
+    if let Some(n) = (0..nodes.len()).find(|&n| parent[n].is_some() && !seen.contains(&n)) {
+        let mut walk = n;
+        let mut steps = 0;
+        while let Some(p) = parent[walk] {
+            walk = p;
+            steps += 1;
+            if steps > nodes.len() {
+                return Err(format!("node {n} is part of a cycle in the node tree"));
+            }
+        }
+    }
+    Ok((nodes, roots))
+}
+
+fn read_animation(animation: &gltf::Animation<'_>, views: &ViewData) -> Result<Animation, String> {
+    let mut channels = Vec::new();
+    let mut duration = 0.0_f32;
+    for channel in animation.channels() {
+        let context = |e: String| {
+            format!(
+                "animation {} channel {}: {e}",
+                animation.index(),
+                channel.index()
+            )
+        };
+        let sampler = channel.sampler();
+        let times: Vec<f32> = read_vec::<1>(&sampler.input(), views)
+            .map_err(context)?
+            .into_iter()
+            .map(|[t]| t)
+            .collect();
+        if times.windows(2).any(|w| w[1] < w[0]) {
+            return Err(context("keyframe times go backwards".into()));
+        }
+        duration = duration.max(times.last().copied().unwrap_or(0.0));
+        let interpolation = match sampler.interpolation() {
+            gltf::animation::Interpolation::Step => Interpolation::Step,
+            gltf::animation::Interpolation::Linear => Interpolation::Linear,
+            gltf::animation::Interpolation::CubicSpline => Interpolation::CubicSpline,
+        };
+        let output = sampler.output();
+        use gltf::animation::Property;
+        let values = match channel.target().property() {
+            Property::Translation => Values::Translation(
+                read_vec::<3>(&output, views)
+                    .map_err(context)?
+                    .into_iter()
+                    .map(Vec3::from)
+                    .collect(),
+            ),
+            Property::Scale => Values::Scale(
+                read_vec::<3>(&output, views)
+                    .map_err(context)?
+                    .into_iter()
+                    .map(Vec3::from)
+                    .collect(),
+            ),
+            Property::Rotation => Values::Rotation(
+                read_vec::<4>(&output, views)
+                    .map_err(context)?
+                    .into_iter()
+                    .map(Quat::from_array)
+                    .collect(),
+            ),
+            Property::MorphTargetWeights => {
+                let values: Vec<f32> = read_vec::<1>(&output, views)
+                    .map_err(context)?
+                    .into_iter()
+                    .map(|[w]| w)
+                    .collect();
+                let keys = times.len().max(1)
+                    * if interpolation == Interpolation::CubicSpline {
+                        3
+                    } else {
+                        1
+                    };
+                Values::Weights {
+                    targets: values.len() / keys,
+                    values,
+                }
+            }
+        };
+        channels.push(Channel {
+            node: channel.target().node().index(),
+            interpolation,
+            times,
+            values,
+        });
+    }
+    Ok(Animation {
+        name: animation.name().map(str::to_owned),
+        channels,
+        duration,
+    })
+}
