@@ -8,4 +8,5 @@ pub mod demo;
 pub mod guide;
 pub mod model;
 pub mod platform;
+pub mod render;
 pub mod scene;

@@ -17,9 +17,18 @@ use hologuide::demo;
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// How the guide is shown.
-    #[arg(long, value_enum, default_value_t = Frontend::Text)]
+    /// How the guide is shown (`--backend` works too).
+    #[arg(long, alias = "backend", value_enum, default_value_t = Frontend::Text)]
     frontend: Frontend,
+    /// Folder for the headless backend's PNGs, one per step.
+    #[arg(long, value_name = "DIR", default_value = "shots")]
+    out: std::path::PathBuf,
+    /// Show the app as if the network were lost (the Offline banner).
+    #[arg(long)]
+    offline: bool,
+    /// Headless image size in pixels, WIDTHxHEIGHT.
+    #[arg(long, value_name = "WxH", default_value = "1280x800", value_parser = parse_size)]
+    size: (u32, u32),
     /// Step number to start at.
     #[arg(long, value_name = "N")]
     step: Option<NonZeroU32>,
@@ -38,6 +47,21 @@ pub struct DemoArgs {
 enum Frontend {
     /// Step cards as text in the terminal.
     Text,
+    /// Rendered offscreen with wgpu (lavapipe without a GPU): one PNG per step in --out.
+    Headless,
+}
+
+fn parse_size(text: &str) -> Result<(u32, u32), String> {
+    let (w, h) = text
+        .split_once('x')
+        .ok_or("expected WIDTHxHEIGHT, e.g. 1280x800")?;
+    let parse = |v: &str| {
+        v.parse::<u32>()
+            .ok()
+            .filter(|n| (16..=8192).contains(n))
+            .ok_or_else(|| format!("{v:?} is not a size between 16 and 8192"))
+    };
+    Ok((parse(w)?, parse(h)?))
 }
 
 pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
@@ -45,10 +69,14 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     for warning in &package.warnings {
         tracing::warn!(%warning, "demo guide");
     }
+    if let Frontend::Headless = args.frontend {
+        return super::demo_render::run_headless(&package, &args.out, args.offline, args.size);
+    }
     let mut app = App::open(Arc::new(package.guide), GuideSource::Demo, args.step);
     let interactive = args.wait || (!args.no_wait && !args.json && std::io::stdin().is_terminal());
     match args.frontend {
         Frontend::Text => run_text(&mut app, interactive, args.json),
+        Frontend::Headless => unreachable!("handled above"),
     }
 }
 

@@ -11,6 +11,7 @@ macro_rules! line {
 mod bench;
 mod bench_render;
 mod demo;
+mod demo_render;
 mod doctor;
 mod guide;
 

@@ -29,7 +29,7 @@ impl Default for FollowSettings {
     fn default() -> Self {
         Self {
             distance: 1.3,
-            below_eyes: 0.12,
+            below_eyes: 0.22,
             left: 0.22,
             follow_angle_deg: 30.0,
             distance_range: (0.8, 2.0),
@@ -124,13 +124,15 @@ fn horizontal_forward(head: Pose) -> Vec3 {
         .unwrap_or(Vec3::NEG_Z)
 }
 
-/// A rotation that turns a panel at `at` (face along its +Z) towards `eye`, staying upright.
+/// A rotation that turns a panel at `at` (face along its +Z) towards `eye`: turned about the
+/// vertical, then tilted back so that its face is square to the line of sight (no roll).
 fn facing(at: Vec3, eye: Vec3) -> Quat {
     let to_eye = eye - at;
     let flat = Vec3::new(to_eye.x, 0.0, to_eye.z);
     if flat.length_squared() < 1e-8 {
         return Quat::IDENTITY;
     }
-    // +Z of the panel points at the eye (around the vertical axis only).
-    Quat::from_rotation_y(flat.x.atan2(flat.z))
+    let yaw = flat.x.atan2(flat.z);
+    let pitch = -to_eye.y.atan2(flat.length());
+    Quat::from_rotation_y(yaw) * Quat::from_rotation_x(pitch)
 }

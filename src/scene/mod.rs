@@ -200,7 +200,7 @@ pub fn default_anchor(card: Pose) -> Pose {
     let right = card.orientation * Vec3::X;
     let towards_user = card.orientation * Vec3::Z;
     Pose {
-        position: card.position + right * 0.42 - Vec3::Y * 0.42 + towards_user * 0.25,
+        position: card.position + right * 0.42 - Vec3::Y * 0.32 + towards_user * 0.25,
         orientation: card.orientation,
     }
 }

@@ -20,7 +20,7 @@ const READING_DISTANCE: f32 = 1.3;
 
 const PANEL_BG: [f32; 4] = [0.018, 0.026, 0.040, 0.94];
 const TEXT: [f32; 4] = [0.93, 0.95, 0.97, 1.0];
-const TEXT_DIM: [f32; 4] = [0.50, 0.55, 0.62, 1.0];
+const TEXT_DIM: [f32; 4] = [0.42, 0.47, 0.54, 1.0];
 const ACCENT: [f32; 4] = [0.10, 0.55, 0.95, 1.0];
 const BANNER_BG: [f32; 4] = [0.85, 0.42, 0.03, 0.96];
 const BANNER_TEXT: [f32; 4] = [0.02, 0.015, 0.01, 1.0];
@@ -74,24 +74,29 @@ pub fn step_card(pose: Pose, view: &View<'_>) -> Panel {
                 TEXT_DIM,
             ));
             texts.push(text(
-                format!(
-                    "Step {} of {}   ·   Task {} of {}: {}",
-                    step.step_number,
-                    step.step_count,
-                    step.task_number,
-                    step.task_count,
-                    step.task_title
-                ),
-                Vec2::new(PAD, PAD + 0.032),
+                format!("Step {} of {}", step.step_number, step.step_count),
+                Vec2::new(PAD, PAD + 0.030),
                 inner,
                 1.0,
-                0.8,
+                0.85,
                 FontWeight::SemiBold,
                 ACCENT,
             ));
             texts.push(text(
+                format!(
+                    "Task {} of {} · {}",
+                    step.task_number, step.task_count, step.task_title
+                ),
+                Vec2::new(PAD, PAD + 0.058),
+                inner,
+                1.0,
+                0.75,
+                FontWeight::Regular,
+                TEXT_DIM,
+            ));
+            texts.push(text(
                 step.title,
-                Vec2::new(PAD, PAD + 0.075),
+                Vec2::new(PAD, PAD + 0.092),
                 inner,
                 2.0,
                 1.45,
@@ -100,7 +105,7 @@ pub fn step_card(pose: Pose, view: &View<'_>) -> Panel {
             ));
             texts.push(text(
                 step.body,
-                Vec2::new(PAD, PAD + 0.165),
+                Vec2::new(PAD, PAD + 0.178),
                 inner,
                 5.0,
                 1.0,
@@ -263,9 +268,10 @@ pub fn toast(card: Pose, message: &str) -> Panel {
 /// F2: pinned near the top of the view, so it is seen wherever the user looks.
 pub fn offline_banner(head: Pose) -> Panel {
     let distance = 1.2_f32;
-    // 9° above the line of sight: inside even a narrow headset's field of view (HoloLens 2 ≈ ±14°).
-    let up = distance * 9.0_f32.to_radians().tan();
-    let size = Vec2::new(0.36, 0.05);
+    // 12° above the line of sight: at the top of even a narrow headset's view (HoloLens 2: about
+    // ±14.5° vertically), above the step card when the user looks at it.
+    let up = distance * 12.5_f32.to_radians().tan();
+    let size = Vec2::new(0.5, 0.05);
     let local = Mat4::from_translation(Vec3::new(0.0, up, -distance));
     let degrees = 0.9;
     let text_size = text_size_for(distance, degrees);
