@@ -122,11 +122,13 @@ fn step_card_is_1_2_to_1_5_m_ahead_slightly_below_the_eyes_and_faces_the_user() 
         to_card.y
     );
     let face = card.world.transform_vector3(Vec3::Z).normalize();
-    let to_eye = (-to_card).with_y(0.0).normalize();
+    let to_eye = (-to_card).normalize();
     assert!(
         face.dot(to_eye) > 0.999,
         "card faces {face}, eye is at {to_eye}"
     );
+    let right = card.world.transform_vector3(Vec3::X);
+    assert!(right.y.abs() < 1e-5, "the card does not roll: {right}");
 }
 
 #[test]
