@@ -205,3 +205,27 @@ impl Model {
             .find(|a| a.name.as_deref() == Some(name))
     }
 }
+
+impl Model {
+    /// Axis-aligned bounds of the model at rest, in its own space (`None` when it has no
+    /// vertices).
+    pub fn bounds(&self) -> Option<(Vec3, Vec3)> {
+        let locals: Vec<Trs> = self.nodes.iter().map(|n| n.local).collect();
+        let mut world = Vec::new();
+        animation::world_matrices(self, &locals, Mat4::IDENTITY, &mut world);
+        let mut bounds: Option<(Vec3, Vec3)> = None;
+        for (node, matrix) in self.nodes.iter().zip(&world) {
+            let Some(mesh) = node.mesh.and_then(|m| self.meshes.get(m)) else {
+                continue;
+            };
+            for v in mesh.primitives.iter().flat_map(|p| &p.vertices) {
+                let p = matrix.transform_point3(Vec3::from(v.position));
+                bounds = Some(match bounds {
+                    Some((lo, hi)) => (lo.min(p), hi.max(p)),
+                    None => (p, p),
+                });
+            }
+        }
+        bounds
+    }
+}
