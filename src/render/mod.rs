@@ -80,6 +80,15 @@ pub struct Stats {
     pub model_bytes: u64,
 }
 
+/// GPU memory in bytes, by use.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Memory {
+    pub models: u64,
+    pub panel_faces: u64,
+    pub depth_and_msaa: u64,
+    pub uniforms: u64,
+}
+
 /// Reads a guide asset by its path inside the package.
 pub type AssetReader<'a> = dyn Fn(&str) -> Result<Vec<u8>, String> + 'a;
 
@@ -318,6 +327,21 @@ impl Renderer {
 
     pub fn stats(&self) -> Stats {
         self.stats
+    }
+
+    /// GPU memory the renderer holds, by use (approximate: what it asked for, not the driver's
+    /// padding).
+    pub fn memory(&self) -> Memory {
+        let targets = self.targets.as_ref().map_or(0, |t| {
+            let pixels = u64::from(t.width) * u64::from(t.height);
+            pixels * 4 * u64::from(self.sample_count) * if t.msaa.is_some() { 2 } else { 1 }
+        });
+        Memory {
+            models: self.stats.model_bytes,
+            panel_faces: self.painter.face_bytes(),
+            depth_and_msaa: targets,
+            uniforms: (2 + self.draw_capacity) * SLOT,
+        }
     }
 
     /// Loads and uploads an asset unless it is cached. A broken asset is remembered as broken

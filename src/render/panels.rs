@@ -205,6 +205,14 @@ impl PanelPainter {
         self.slots.get(&kind).map(|slot| &slot.bind_group)
     }
 
+    /// Bytes of the panel face textures.
+    pub fn face_bytes(&self) -> u64 {
+        self.slots
+            .values()
+            .map(|s| u64::from(s.width) * u64::from(s.height) * 4)
+            .sum()
+    }
+
     /// Frees glyph atlas space not used by the last painted faces.
     pub fn trim(&mut self) {
         self.atlas.trim();
