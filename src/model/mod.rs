@@ -229,3 +229,6 @@ impl Model {
         bounds
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -5,4 +5,5 @@ mod demo;
 mod guide_validate;
 mod openxr_runtime;
 mod render_golden;
+mod render_robustness;
 mod support;

@@ -1,0 +1,134 @@
+//! The renderer on bad input and over time, on lavapipe: broken holograms are left out with a
+//! message naming them while the rest renders; a warm renderer allocates no GPU resources.
+
+use glam::{Mat4, Vec3};
+
+use hologuide::render::headless::{Headless, HeadlessConfig, scripted_head};
+use hologuide::scene::{CardFollower, Frame, HologramInstance, SceneInput};
+
+use crate::support::{hologuide, repo, run, stdout};
+
+fn read(path: &str) -> Result<Vec<u8>, String> {
+    let base = repo().join("tests/data");
+    std::fs::read(base.join(path)).map_err(|e| format!("{path}: {e}"))
+}
+
+fn hologram(asset: &str, x: f32) -> HologramInstance {
+    HologramInstance {
+        asset: asset.into(),
+        world: Mat4::from_translation(Vec3::new(x, 1.5, -1.2)) * Mat4::from_scale(Vec3::splat(0.2)),
+        animation: None,
+        time_s: 0.0,
+    }
+}
+
+#[test]
+fn broken_and_missing_holograms_are_left_out_with_a_message_and_the_rest_still_renders() {
+    let mut headless = Headless::new(HeadlessConfig::screenshot(320, 200)).expect("lavapipe");
+    let scope = headless
+        .gpu
+        .device
+        .push_error_scope(wgpu::ErrorFilter::Validation);
+    let frame = Frame {
+        panels: Vec::new(),
+        holograms: vec![
+            hologram("broken/truncated-model/models/box.glb", -0.3),
+            hologram("nowhere/missing.glb", 0.0),
+            hologram("gltf/BoxVertexColors.glb", 0.3),
+        ],
+    };
+    let images = headless
+        .render(&frame, hologuide::scene::Pose::standing(), &read)
+        .expect("renders");
+    assert!(
+        pollster::block_on(scope.pop()).is_none(),
+        "wgpu validation error"
+    );
+    assert!(headless.gpu.uncaptured_errors().is_empty());
+
+    let truncated = headless
+        .renderer
+        .prepare_asset("broken/truncated-model/models/box.glb", &read)
+        .expect_err("truncated GLB refused");
+    assert!(
+        truncated.contains("broken/truncated-model/models/box.glb"),
+        "{truncated}"
+    );
+    let missing = headless
+        .renderer
+        .prepare_asset("nowhere/missing.glb", &read)
+        .expect_err("missing file refused");
+    assert!(missing.contains("nowhere/missing.glb"), "{missing}");
+
+    // The good box is drawn: its right third of the picture is not all background.
+    let image = &images[0];
+    let background = *image.get_pixel(0, 0);
+    let drawn = (200..320)
+        .flat_map(|x| (0..200).map(move |y| (x, y)))
+        .filter(|&(x, y)| *image.get_pixel(x, y) != background)
+        .count();
+    assert!(
+        drawn > 500,
+        "the valid hologram is missing ({drawn} pixels)"
+    );
+}
+
+#[test]
+fn a_warm_renderer_allocates_no_gpu_resources_per_frame() {
+    let package = hologuide::demo::load().expect("demo");
+    let app = hologuide::app::App::open(
+        std::sync::Arc::new(package.guide.clone()),
+        hologuide::app::GuideSource::Demo,
+        None,
+    );
+    let view = app.view();
+    let mut headless = Headless::new(HeadlessConfig::screenshot(320, 200)).expect("lavapipe");
+    let read = |p: &str| package.read_asset(p).map_err(|e| e.to_string());
+    let mut follower = CardFollower::default();
+    let mut allocations = Vec::new();
+    for i in 0..6 {
+        let input = SceneInput {
+            view: &view,
+            online: i % 2 == 0,
+            all_list: None,
+            status: None,
+            head: scripted_head(),
+            anchors: &[],
+            step_time_s: i as f32 * 0.25,
+        };
+        let frame = Frame::build(&input, &mut follower, 0.25);
+        headless
+            .submit(&frame, scripted_head(), &read)
+            .expect("draws");
+        headless.wait().expect("finishes");
+        allocations.push(headless.renderer.stats().gpu_allocations);
+    }
+    // Frames 1 and 2 create the step card's and the banner's faces; from then on nothing.
+    assert!(allocations[0] > 0);
+    assert_eq!(
+        allocations[2], allocations[5],
+        "allocations per frame: {allocations:?}"
+    );
+}
+
+#[test]
+fn gltf_corpus_rows_load_or_are_rejected_as_its_manifest_says_without_panics() {
+    let corpus = repo().join("../shared/corpus/gltf");
+    if !corpus.join("manifest.tsv").is_file() {
+        eprintln!("skipped: no glTF corpus at {}", corpus.display());
+        return;
+    }
+    let output = run(hologuide().args(["bench", "gltf"]).arg(&corpus));
+    assert!(output.status.success());
+    let text = stdout(&output);
+    let last = text.lines().last().unwrap_or_default();
+    assert!(last.starts_with("glTF: loaded "), "{last}");
+    assert!(last.ends_with(", panics 0"), "{last}");
+    // Every reject row is rejected.
+    let (_, rejected) = last.split_once("rejected ").expect("totals");
+    let (got, rows) = rejected
+        .split_once(',')
+        .and_then(|(r, _)| r.split_once('/'))
+        .expect("R/M");
+    assert_eq!(got, rows, "{last}");
+}
