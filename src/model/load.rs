@@ -137,13 +137,20 @@ fn read_buffers(
             index: buffer.index(),
             reason,
         };
+        // A meshopt fallback buffer holds nothing: its views are decoded from compressed data.
+        let fallback = buffer
+            .extension_value("EXT_meshopt_compression")
+            .and_then(|e| e.get("fallback"))
+            .and_then(json::Value::as_bool)
+            == Some(true);
         let data = match buffer.source() {
+            gltf::buffer::Source::Uri(_) | gltf::buffer::Source::Bin if fallback => Vec::new(),
             gltf::buffer::Source::Bin => blob
                 .take()
                 .ok_or_else(|| error("the GLB has no binary chunk".into()))?,
             gltf::buffer::Source::Uri(uri) => read_uri(uri, options).map_err(error)?,
         };
-        if data.len() < buffer.length() {
+        if data.len() < buffer.length() && !fallback {
             return Err(error(format!(
                 "holds {} bytes but declares {}",
                 data.len(),
@@ -158,6 +165,12 @@ fn read_buffers(
 fn slice_views(document: &gltf::Document, buffers: &[Vec<u8>]) -> Result<ViewData, String> {
     let mut views = Vec::new();
     for view in document.views() {
+        if let Some(extension) = view.extension_value("EXT_meshopt_compression") {
+            let bytes = super::meshopt::decode_view(extension, buffers)
+                .map_err(|e| format!("buffer view {}: {e}", view.index()))?;
+            views.push(Some(bytes));
+            continue;
+        }
         let buffer = &buffers[view.buffer().index()];
         let end = view
             .offset()

@@ -12,6 +12,7 @@ pub mod corpus;
 mod geometry;
 mod images;
 mod load;
+mod meshopt;
 
 use glam::{Mat4, Quat, Vec3};
 use thiserror::Error;
@@ -21,6 +22,7 @@ pub use load::{LoadOptions, load_model};
 /// Extensions this loader understands; a file *requiring* any other is refused.
 pub const SUPPORTED_REQUIRED_EXTENSIONS: &[&str] = &[
     "KHR_mesh_quantization",
+    "EXT_meshopt_compression",
     "KHR_materials_unlit",
     "KHR_texture_transform",
     "KHR_materials_emissive_strength",

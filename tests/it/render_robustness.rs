@@ -132,3 +132,45 @@ fn gltf_corpus_rows_load_or_are_rejected_as_its_manifest_says_without_panics() {
         .expect("R/M");
     assert_eq!(got, rows, "{last}");
 }
+
+#[test]
+fn compressed_and_quantized_corpus_variants_have_the_geometry_of_the_plain_file() {
+    let corpus = repo().join("../shared/corpus/gltf");
+    if !corpus.join("manifest.tsv").is_file() {
+        eprintln!("skipped: no glTF corpus at {}", corpus.display());
+        return;
+    }
+    let load = |path: &str| {
+        hologuide::model::corpus::load_file(&corpus.join(path), 8192)
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    for (plain, variants) in [
+        (
+            "Box/glTF-Binary/Box.glb",
+            &["Box/gen-meshopt/Box.glb", "Box/gen-quantized/Box.glb"][..],
+        ),
+        (
+            "2CylinderEngine/glTF-Binary/2CylinderEngine.glb",
+            &["2CylinderEngine/gen-meshopt/2CylinderEngine.glb"][..],
+        ),
+    ] {
+        let reference = load(plain);
+        let (lo, hi) = reference.bounds().expect("bounds");
+        let size = (hi - lo).length();
+        for variant in variants {
+            let model = load(variant);
+            assert_eq!(
+                model.triangle_count(),
+                reference.triangle_count(),
+                "{variant}"
+            );
+            let (vlo, vhi) = model.bounds().expect("bounds");
+            // Quantization moves vertices by a small fraction of the model's size.
+            let error = (vlo - lo).length().max((vhi - hi).length()) / size;
+            assert!(
+                error < 0.01,
+                "{variant}: bounds differ by {error} of the size"
+            );
+        }
+    }
+}
