@@ -97,6 +97,11 @@ fn elements(
     Ok((view.get(offset..).unwrap_or(&[]), stride))
 }
 
+/// False for the placeholder view of accessors that have no view of their own.
+fn has_data(views: &ViewData, view: &gltf::buffer::View<'_>) -> bool {
+    views.views.get(view.index()).is_some_and(Option::is_some)
+}
+
 /// All elements of an accessor as flat `f32`s (`count × components`), sparse values applied.
 pub(super) fn read_floats(
     accessor: &gltf::Accessor<'_>,
@@ -112,7 +117,7 @@ pub(super) fn read_floats(
         .filter(|&n| n <= 1 << 28)
         .ok_or_else(|| format!("accessor {} is absurdly large", accessor.index()))?;
     let mut out = vec![0.0_f32; total];
-    if let Some(view) = accessor.view() {
+    if let Some(view) = accessor.view().filter(|v| has_data(views, v)) {
         let (bytes, stride) = elements(
             views,
             view.index(),
@@ -225,27 +230,28 @@ pub(super) fn read_indices(
             accessor.index()
         ));
     }
-    let indices: Vec<u32> = if accessor.sparse().is_some() || accessor.view().is_none() {
-        read_floats(accessor, views)?
-            .into_iter()
-            .map(|v| v as u32)
-            .collect()
-    } else {
-        let size = component_size(data_type);
-        let view = accessor.view().ok_or("index accessor has no view")?;
-        let (bytes, stride) = elements(
-            views,
-            view.index(),
-            accessor.offset(),
-            view.stride(),
-            accessor.count(),
-            size,
-        )
-        .map_err(|e| format!("index accessor {}: {e}", accessor.index()))?;
-        (0..accessor.count())
-            .map(|i| read_index(&bytes[i * stride..], data_type).unwrap_or(u32::MAX))
-            .collect()
-    };
+    let indices: Vec<u32> =
+        if accessor.sparse().is_some() || !accessor.view().is_some_and(|v| has_data(views, &v)) {
+            read_floats(accessor, views)?
+                .into_iter()
+                .map(|v| v as u32)
+                .collect()
+        } else {
+            let size = component_size(data_type);
+            let view = accessor.view().ok_or("index accessor has no view")?;
+            let (bytes, stride) = elements(
+                views,
+                view.index(),
+                accessor.offset(),
+                view.stride(),
+                accessor.count(),
+                size,
+            )
+            .map_err(|e| format!("index accessor {}: {e}", accessor.index()))?;
+            (0..accessor.count())
+                .map(|i| read_index(&bytes[i * stride..], data_type).unwrap_or(u32::MAX))
+                .collect()
+        };
     if let Some(bad) = indices.iter().find(|&&i| i as usize >= vertex_count) {
         return Err(format!(
             "index accessor {} refers to vertex {bad}, but the primitive has {vertex_count} vertices",

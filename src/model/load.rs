@@ -56,10 +56,11 @@ pub fn load_model(
     }
     // The gltf crate's validation knows fewer extensions than we read; ours are checked above.
     root.extensions_required.clear();
+    let placeholder = point_viewless_accessors_at_a_placeholder(&mut root);
     let document = gltf::Document::from_json(root).map_err(|e| invalid(format!("{e}")))?;
 
     let buffers = read_buffers(asset, &document, blob, options)?;
-    let views = slice_views(&document, &buffers).map_err(invalid)?;
+    let views = slice_views(&document, &buffers, placeholder).map_err(invalid)?;
     let mut warnings = Vec::new();
     let textures = read_textures(asset, &document, &views, options, &mut warnings);
     let materials = document.materials().map(read_material).collect();
@@ -162,9 +163,37 @@ fn read_buffers(
     Ok(buffers)
 }
 
-fn slice_views(document: &gltf::Document, buffers: &[Vec<u8>]) -> Result<ViewData, String> {
+/// Accessors may have no buffer view (their values are zeros, or come from Draco data), but the
+/// gltf crate's validation requires one. Such accessors are pointed at an added, empty view,
+/// which the accessor reader treats as "no view". Returns that view's index.
+fn point_viewless_accessors_at_a_placeholder(root: &mut json::Root) -> Option<usize> {
+    let viewless: Vec<usize> = (0..root.accessors.len())
+        .filter(|&i| root.accessors[i].buffer_view.is_none() && root.accessors[i].sparse.is_none())
+        .collect();
+    if viewless.is_empty() || root.buffers.is_empty() {
+        return None;
+    }
+    let view: json::buffer::View =
+        serde_json::from_value(serde_json::json!({ "buffer": 0, "byteLength": 1 })).ok()?;
+    let index = root.buffer_views.len();
+    root.buffer_views.push(view);
+    for i in viewless {
+        root.accessors[i].buffer_view = Some(json::Index::new(index as u32));
+    }
+    Some(index)
+}
+
+fn slice_views(
+    document: &gltf::Document,
+    buffers: &[Vec<u8>],
+    placeholder: Option<usize>,
+) -> Result<ViewData, String> {
     let mut views = Vec::new();
     for view in document.views() {
+        if Some(view.index()) == placeholder {
+            views.push(None);
+            continue;
+        }
         if let Some(extension) = view.extension_value("EXT_meshopt_compression") {
             let bytes = super::meshopt::decode_view(extension, buffers)
                 .map_err(|e| format!("buffer view {}: {e}", view.index()))?;
@@ -309,14 +338,12 @@ fn read_mesh(
     for primitive in mesh.primitives() {
         let context =
             |e: String| format!("mesh {} primitive {}: {e}", mesh.index(), primitive.index());
-        if primitive
+        let draco = primitive
             .extension_value("KHR_draco_mesh_compression")
-            .is_some()
-        {
-            return Err(context(
-                "Draco-compressed meshes are not supported yet".into(),
-            ));
-        }
+            .map(|extension| super::draco::decode_primitive(&primitive, extension, views))
+            .transpose()
+            .map_err(context)?;
+        let draco = draco.as_ref();
         use gltf::mesh::Mode;
         let mode = primitive.mode();
         if !matches!(
@@ -326,38 +353,30 @@ fn read_mesh(
             warnings.push(context(format!("{mode:?} primitives are not drawn")));
             continue;
         }
-        let positions = primitive
-            .get(&gltf::Semantic::Positions)
+        use gltf::Semantic;
+        let positions: Vec<[f32; 3]> = attribute(&primitive, &Semantic::Positions, views, draco)
+            .map_err(context)?
             .ok_or_else(|| context("has no POSITION".into()))?;
-        let positions: Vec<[f32; 3]> = read_vec(&positions, views).map_err(context)?;
         let n = positions.len();
-        let attribute = |semantic: gltf::Semantic| primitive.get(&semantic);
-        let normals = attribute(gltf::Semantic::Normals)
-            .map(|a| read_vec::<3>(&a, views))
-            .transpose()
-            .map_err(context)?;
-        let tangents = attribute(gltf::Semantic::Tangents)
-            .map(|a| read_vec::<4>(&a, views))
-            .transpose()
-            .map_err(context)?;
-        let uv0 = attribute(gltf::Semantic::TexCoords(0))
-            .map(|a| read_vec::<2>(&a, views))
-            .transpose()
-            .map_err(context)?;
-        let uv1 = attribute(gltf::Semantic::TexCoords(1))
-            .map(|a| read_vec::<2>(&a, views))
-            .transpose()
-            .map_err(context)?;
-        let colours = match attribute(gltf::Semantic::Colors(0)) {
-            Some(a) if a.dimensions() == gltf::accessor::Dimensions::Vec3 => Some(
-                read_vec::<3>(&a, views)
+        let normals =
+            attribute::<3>(&primitive, &Semantic::Normals, views, draco).map_err(context)?;
+        let tangents =
+            attribute::<4>(&primitive, &Semantic::Tangents, views, draco).map_err(context)?;
+        let uv0 =
+            attribute::<2>(&primitive, &Semantic::TexCoords(0), views, draco).map_err(context)?;
+        let uv1 =
+            attribute::<2>(&primitive, &Semantic::TexCoords(1), views, draco).map_err(context)?;
+        let colours = match primitive.get(&Semantic::Colors(0)) {
+            Some(a) if a.dimensions() == gltf::accessor::Dimensions::Vec3 => {
+                attribute::<3>(&primitive, &Semantic::Colors(0), views, draco)
                     .map_err(context)?
-                    .into_iter()
-                    .map(|[r, g, b]| [r, g, b, 1.0])
-                    .collect::<Vec<_>>(),
-            ),
-            Some(a) => Some(read_vec::<4>(&a, views).map_err(context)?),
-            None => None,
+                    .map(|c| {
+                        c.into_iter()
+                            .map(|[r, g, b]| [r, g, b, 1.0])
+                            .collect::<Vec<_>>()
+                    })
+            }
+            _ => attribute::<4>(&primitive, &Semantic::Colors(0), views, draco).map_err(context)?,
         };
         for (name, len) in [
             ("NORMAL", normals.as_ref().map(Vec::len)),
@@ -372,9 +391,10 @@ fn read_mesh(
                 )));
             }
         }
-        let raw_indices = match primitive.indices() {
-            Some(a) => read_indices(&a, views, n).map_err(context)?,
-            None => (0..n as u32).collect(),
+        let raw_indices = match (draco, primitive.indices()) {
+            (Some(draco), _) => draco.indices.clone(),
+            (None, Some(a)) => read_indices(&a, views, n).map_err(context)?,
+            (None, None) => (0..n as u32).collect(),
         };
         let indices = geometry::triangle_list(mode, &raw_indices);
         let mut vertices: Vec<Vertex> = (0..n)
@@ -425,6 +445,38 @@ fn read_mesh(
         primitives,
         default_weights: mesh.weights().map(<[f32]>::to_vec).unwrap_or_default(),
     })
+}
+
+/// A vertex attribute as `[f32; N]`s: from the Draco data when the primitive is compressed and
+/// the attribute is in it, else from its accessor. `None` when the primitive does not have it.
+fn attribute<const N: usize>(
+    primitive: &gltf::Primitive<'_>,
+    semantic: &gltf::Semantic,
+    views: &ViewData,
+    draco: Option<&super::draco::DracoPrimitive>,
+) -> Result<Option<Vec<[f32; N]>>, String> {
+    if let Some((values, components)) = draco.and_then(|d| d.attributes.get(&semantic.to_string()))
+    {
+        if *components != N {
+            return Err(format!(
+                "Draco {semantic:?} has {components} components, expected {N}"
+            ));
+        }
+        return Ok(Some(
+            values
+                .chunks_exact(N)
+                .map(|c| {
+                    let mut a = [0.0; N];
+                    a.copy_from_slice(c);
+                    a
+                })
+                .collect(),
+        ));
+    }
+    primitive
+        .get(semantic)
+        .map(|a| read_vec::<N>(&a, views))
+        .transpose()
 }
 
 fn read_nodes(

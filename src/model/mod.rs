@@ -9,6 +9,7 @@
 mod accessor;
 pub mod animation;
 pub mod corpus;
+mod draco;
 mod geometry;
 mod images;
 mod load;
@@ -23,6 +24,7 @@ pub use load::{LoadOptions, load_model};
 pub const SUPPORTED_REQUIRED_EXTENSIONS: &[&str] = &[
     "KHR_mesh_quantization",
     "EXT_meshopt_compression",
+    "KHR_draco_mesh_compression",
     "KHR_materials_unlit",
     "KHR_texture_transform",
     "KHR_materials_emissive_strength",
