@@ -10,6 +10,8 @@ struct Draw {
     model: mat4x4<f32>,
     // Inverse-transpose of the model matrix's 3×3 (in a mat4 for alignment).
     normal: mat4x4<f32>,
+    // x: first joint matrix in `joints`, y: 1 when skinned (then `model` is not used)
+    skin: vec4<u32>,
 };
 
 struct Material {
@@ -26,6 +28,8 @@ struct Material {
 
 @group(0) @binding(0) var<uniform> camera: Camera;
 @group(1) @binding(0) var<uniform> draw: Draw;
+// Joint matrices (joint world × inverse bind) of this frame's skinned draws.
+@group(1) @binding(1) var<storage, read> joints: array<mat4x4<f32>>;
 @group(2) @binding(0) var<uniform> material: Material;
 @group(2) @binding(1) var base_colour_tex: texture_2d<f32>;
 @group(2) @binding(2) var metallic_roughness_tex: texture_2d<f32>;
@@ -41,6 +45,8 @@ struct VertexIn {
     @location(3) uv0: vec2<f32>,
     @location(4) uv1: vec2<f32>,
     @location(5) colour: vec4<f32>,
+    @location(6) joint_ids: vec4<u32>,
+    @location(7) weights: vec4<f32>,
 };
 
 struct VertexOut {
@@ -56,12 +62,22 @@ struct VertexOut {
 @vertex
 fn vs_main(v: VertexIn) -> VertexOut {
     var out: VertexOut;
-    let world = draw.model * vec4<f32>(v.position, 1.0);
+    var model = draw.model;
+    var n = mat3x3<f32>(draw.normal[0].xyz, draw.normal[1].xyz, draw.normal[2].xyz);
+    if (draw.skin.y == 1u) {
+        let base = draw.skin.x;
+        model = joints[base + v.joint_ids.x] * v.weights.x
+            + joints[base + v.joint_ids.y] * v.weights.y
+            + joints[base + v.joint_ids.z] * v.weights.z
+            + joints[base + v.joint_ids.w] * v.weights.w;
+        // Joint transforms are near-rigid: their 3×3 serves for normals.
+        n = mat3x3<f32>(model[0].xyz, model[1].xyz, model[2].xyz);
+    }
+    let world = model * vec4<f32>(v.position, 1.0);
     out.clip = camera.view_proj * world;
     out.world = world.xyz;
-    let n = mat3x3<f32>(draw.normal[0].xyz, draw.normal[1].xyz, draw.normal[2].xyz);
     out.normal = normalize(n * v.normal);
-    let m = mat3x3<f32>(draw.model[0].xyz, draw.model[1].xyz, draw.model[2].xyz);
+    let m = mat3x3<f32>(model[0].xyz, model[1].xyz, model[2].xyz);
     out.tangent = vec4<f32>(m * v.tangent.xyz, v.tangent.w);
     out.uv0 = v.uv0;
     out.uv1 = v.uv1;

@@ -12,7 +12,7 @@ use super::animation::{Animation, Channel, Interpolation, Values};
 use super::geometry;
 use super::{
     AlphaMode, Material, Mesh, Model, ModelError, Node, Primitive, SUPPORTED_REQUIRED_EXTENSIONS,
-    SamplerSettings, Texture, TextureRef, Trs, Vertex, WrapMode, images,
+    SamplerSettings, Skin, Texture, TextureRef, Trs, Vertex, WrapMode, images,
 };
 
 /// Reads files next to a `.gltf` (buffers, images) by their URI, already percent-decoded.
@@ -75,6 +75,12 @@ pub fn load_model(
         .map(|a| read_animation(&a, &views))
         .collect::<Result<Vec<_>, String>>()
         .map_err(invalid)?;
+    let skins = document
+        .skins()
+        .map(|skin| read_skin(&skin, &views))
+        .collect::<Result<Vec<_>, String>>()
+        .map_err(invalid)?;
+    check_joint_indices(&nodes, &meshes, &skins).map_err(invalid)?;
     for warning in &mut warnings {
         *warning = format!("{asset}: {warning}");
     }
@@ -85,6 +91,7 @@ pub fn load_model(
         nodes,
         roots,
         animations,
+        skins,
         warnings,
     })
 }
@@ -378,12 +385,18 @@ fn read_mesh(
             }
             _ => attribute::<4>(&primitive, &Semantic::Colors(0), views, draco).map_err(context)?,
         };
+        let joints =
+            attribute::<4>(&primitive, &Semantic::Joints(0), views, draco).map_err(context)?;
+        let weights =
+            attribute::<4>(&primitive, &Semantic::Weights(0), views, draco).map_err(context)?;
         for (name, len) in [
             ("NORMAL", normals.as_ref().map(Vec::len)),
             ("TANGENT", tangents.as_ref().map(Vec::len)),
             ("TEXCOORD_0", uv0.as_ref().map(Vec::len)),
             ("TEXCOORD_1", uv1.as_ref().map(Vec::len)),
             ("COLOR_0", colours.as_ref().map(Vec::len)),
+            ("JOINTS_0", joints.as_ref().map(Vec::len)),
+            ("WEIGHTS_0", weights.as_ref().map(Vec::len)),
         ] {
             if len.is_some_and(|len| len != n) {
                 return Err(context(format!(
@@ -405,6 +418,8 @@ fn read_mesh(
                 uv0: uv0.as_ref().map_or([0.0; 2], |v| v[i]),
                 uv1: uv1.as_ref().map_or([0.0; 2], |v| v[i]),
                 colour: colours.as_ref().map_or([1.0; 4], |v| v[i]),
+                joints: joints.as_ref().map_or([0; 4], |v| v[i].map(|j| j as u32)),
+                weights: weights.as_ref().map_or([0.0; 4], |v| v[i]),
             })
             .collect();
         if normals.is_none() {
@@ -519,6 +534,7 @@ fn read_nodes(
             local,
             children,
             mesh: node.mesh().map(|m| m.index()),
+            skin: node.skin().map(|s| s.index()),
         });
     }
     let roots: Vec<usize> = match document
@@ -549,6 +565,55 @@ fn read_nodes(
         }
     }
     Ok((nodes, roots))
+}
+
+/// Every weighted joint index of a skinned mesh names a joint of its node's skin.
+fn check_joint_indices(nodes: &[Node], meshes: &[Mesh], skins: &[Skin]) -> Result<(), String> {
+    for (n, node) in nodes.iter().enumerate() {
+        let (Some(mesh), Some(skin)) = (node.mesh, node.skin) else {
+            continue;
+        };
+        let joint_count = skins.get(skin).map_or(0, |s| s.joints.len());
+        let vertices = meshes
+            .get(mesh)
+            .into_iter()
+            .flat_map(|m| &m.primitives)
+            .flat_map(|p| &p.vertices);
+        for v in vertices {
+            for (j, w) in v.joints.iter().zip(v.weights) {
+                if w != 0.0 && *j as usize >= joint_count {
+                    return Err(format!(
+                        "node {n}: a vertex uses joint {j}, but skin {skin} has {joint_count} joints"
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn read_skin(skin: &gltf::Skin<'_>, views: &ViewData) -> Result<Skin, String> {
+    let joints: Vec<usize> = skin.joints().map(|j| j.index()).collect();
+    let inverse_bind = match skin.inverse_bind_matrices() {
+        Some(accessor) => read_vec::<16>(&accessor, views)
+            .map_err(|e| format!("skin {}: {e}", skin.index()))?
+            .iter()
+            .map(glam::Mat4::from_cols_array)
+            .collect(),
+        None => vec![glam::Mat4::IDENTITY; joints.len()],
+    };
+    if inverse_bind.len() < joints.len() {
+        return Err(format!(
+            "skin {} has {} joints but {} inverse bind matrices",
+            skin.index(),
+            joints.len(),
+            inverse_bind.len()
+        ));
+    }
+    Ok(Skin {
+        joints,
+        inverse_bind,
+    })
 }
 
 fn read_animation(animation: &gltf::Animation<'_>, views: &ViewData) -> Result<Animation, String> {

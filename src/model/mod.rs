@@ -60,6 +60,10 @@ pub struct Vertex {
     pub uv0: [f32; 2],
     pub uv1: [f32; 2],
     pub colour: [f32; 4],
+    /// Skin joints (indices into the node's skin's joint list) and their weights; all-zero
+    /// weights for vertices that are not skinned.
+    pub joints: [u32; 4],
+    pub weights: [f32; 4],
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -178,6 +182,15 @@ pub struct Node {
     pub local: Trs,
     pub children: Vec<usize>,
     pub mesh: Option<usize>,
+    pub skin: Option<usize>,
+}
+
+/// A skeleton: joint nodes and the inverse bind matrices that take the mesh into each joint's
+/// space at rest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Skin {
+    pub joints: Vec<usize>,
+    pub inverse_bind: Vec<Mat4>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -190,6 +203,7 @@ pub struct Model {
     /// Root nodes of the scene shown.
     pub roots: Vec<usize>,
     pub animations: Vec<animation::Animation>,
+    pub skins: Vec<Skin>,
     /// Problems that cost a feature, not the model ("texture 2 is not a PNG…").
     pub warnings: Vec<String>,
 }
@@ -203,10 +217,16 @@ impl Model {
             .sum()
     }
 
+    /// An animation by name, or by position as `#0`, `#1`… (for files whose animations have no
+    /// names).
     pub fn animation(&self, name: &str) -> Option<&animation::Animation> {
         self.animations
             .iter()
             .find(|a| a.name.as_deref() == Some(name))
+            .or_else(|| {
+                let index: usize = name.strip_prefix('#')?.parse().ok()?;
+                self.animations.get(index)
+            })
     }
 }
 

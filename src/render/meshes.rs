@@ -432,6 +432,8 @@ pub(super) struct MeshDraw {
     pub world: Mat4,
     pub blend: bool,
     pub double_sided: bool,
+    /// First of this draw's joint matrices in the frame's joint list, when skinned.
+    pub joint_offset: Option<u32>,
 }
 
 /// Every primitive of a model posed at time `t` of its animation.
@@ -441,6 +443,7 @@ pub(super) fn collect_draws(
     queue: &wgpu::Queue,
     hologram: &HologramInstance,
     scratch: &mut Vec<Mat4>,
+    joints: &mut Vec<Mat4>,
     out: &mut Vec<MeshDraw>,
 ) {
     let animation = hologram
@@ -459,6 +462,13 @@ pub(super) fn collect_draws(
         let Some(primitives) = gpu.meshes.get_mut(mesh_index) else {
             continue;
         };
+        let joint_offset = node.skin.and_then(|s| gpu.model.skins.get(s)).map(|skin| {
+            let offset = joints.len() as u32;
+            for (joint, inverse_bind) in skin.joints.iter().zip(&skin.inverse_bind) {
+                joints.push(scratch.get(*joint).copied().unwrap_or(Mat4::IDENTITY) * *inverse_bind);
+            }
+            offset
+        });
         let weights = pose.weights[node_index]
             .as_deref()
             .unwrap_or(&gpu.model.meshes[mesh_index].default_weights);
@@ -474,6 +484,7 @@ pub(super) fn collect_draws(
                 blend: material.blend,
                 // A mirroring transform flips the winding; draw both sides rather than the back.
                 double_sided: material.double_sided || world.determinant() < 0.0,
+                joint_offset,
             });
         }
     }
@@ -498,7 +509,8 @@ pub(super) fn pipeline(
         immediate_size: 0,
     });
     let attributes = wgpu::vertex_attr_array![
-        0 => Float32x3, 1 => Float32x3, 2 => Float32x4, 3 => Float32x2, 4 => Float32x2, 5 => Float32x4
+        0 => Float32x3, 1 => Float32x3, 2 => Float32x4, 3 => Float32x2, 4 => Float32x2, 5 => Float32x4,
+        6 => Uint32x4, 7 => Float32x4
     ];
     device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
         label: Some(match (double_sided, blend) {

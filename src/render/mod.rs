@@ -111,6 +111,7 @@ struct CameraUniform {
 struct DrawUniform {
     model: [[f32; 4]; 4],
     normal: [[f32; 4]; 4],
+    skin: [u32; 4],
 }
 
 enum Asset {
@@ -137,6 +138,9 @@ pub struct Renderer {
     draw_buffer: wgpu::Buffer,
     draw_bind_group: wgpu::BindGroup,
     draw_capacity: u64,
+    joint_buffer: wgpu::Buffer,
+    /// Joint matrices the joint buffer holds.
+    joint_capacity: u64,
     pbr: HashMap<(bool, bool), wgpu::RenderPipeline>,
     panel_pipeline: wgpu::RenderPipeline,
     fallbacks: meshes::Fallbacks,
@@ -149,6 +153,7 @@ pub struct Renderer {
     draws: Vec<meshes::MeshDraw>,
     uniforms: Vec<u8>,
     matrices: Vec<Mat4>,
+    joints: Vec<Mat4>,
     max_texture_dimension: u32,
 }
 
@@ -165,6 +170,70 @@ fn uniform_layout(device: &wgpu::Device, label: &str, size: u64) -> wgpu::BindGr
             },
             count: None,
         }],
+    })
+}
+
+/// Per-draw uniforms (dynamic offset) and the frame's joint matrices for skinned meshes.
+fn draw_layout(device: &wgpu::Device, size: u64) -> wgpu::BindGroupLayout {
+    device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+        label: Some("draw"),
+        entries: &[
+            wgpu::BindGroupLayoutEntry {
+                binding: 0,
+                visibility: wgpu::ShaderStages::VERTEX_FRAGMENT,
+                ty: wgpu::BindingType::Buffer {
+                    ty: wgpu::BufferBindingType::Uniform,
+                    has_dynamic_offset: true,
+                    min_binding_size: wgpu::BufferSize::new(size),
+                },
+                count: None,
+            },
+            wgpu::BindGroupLayoutEntry {
+                binding: 1,
+                visibility: wgpu::ShaderStages::VERTEX,
+                ty: wgpu::BindingType::Buffer {
+                    ty: wgpu::BufferBindingType::Storage { read_only: true },
+                    has_dynamic_offset: false,
+                    min_binding_size: None,
+                },
+                count: None,
+            },
+        ],
+    })
+}
+
+fn joint_buffer(device: &wgpu::Device, matrices: u64) -> wgpu::Buffer {
+    device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("joint matrices"),
+        size: matrices * 64,
+        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    })
+}
+
+fn draw_bind_group(
+    device: &wgpu::Device,
+    layout: &wgpu::BindGroupLayout,
+    draws: &wgpu::Buffer,
+    joints: &wgpu::Buffer,
+) -> wgpu::BindGroup {
+    device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: Some("draws"),
+        layout,
+        entries: &[
+            wgpu::BindGroupEntry {
+                binding: 0,
+                resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                    buffer: draws,
+                    offset: 0,
+                    size: wgpu::BufferSize::new(std::mem::size_of::<DrawUniform>() as u64),
+                }),
+            },
+            wgpu::BindGroupEntry {
+                binding: 1,
+                resource: joints.as_entire_binding(),
+            },
+        ],
     })
 }
 
@@ -232,7 +301,7 @@ impl Renderer {
         let draw_size = std::mem::size_of::<DrawUniform>() as u64;
         let layouts = Layouts {
             camera: uniform_layout(device, "camera", camera_size),
-            draw: uniform_layout(device, "draw", draw_size),
+            draw: draw_layout(device, draw_size),
             material: device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
                 label: Some("material"),
                 entries: &[
@@ -269,8 +338,9 @@ impl Renderer {
         );
         let draw_capacity = 64;
         let draw_buffer = uniform_buffer(device, "draws", draw_capacity);
-        let draw_bind_group =
-            uniform_bind_group(device, &layouts.draw, &draw_buffer, draw_size, "draws");
+        let joint_capacity = 256;
+        let joint_buffer = joint_buffer(device, joint_capacity);
+        let draw_bind_group = draw_bind_group(device, &layouts.draw, &draw_buffer, &joint_buffer);
         let pbr_shader = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some("pbr.wgsl"),
             source: wgpu::ShaderSource::Wgsl(include_str!("../../shaders/pbr.wgsl").into()),
@@ -309,6 +379,8 @@ impl Renderer {
             draw_buffer,
             draw_bind_group,
             draw_capacity,
+            joint_buffer,
+            joint_capacity,
             pbr,
             panel_pipeline,
             fallbacks: meshes::Fallbacks::new(device, queue),
@@ -320,6 +392,7 @@ impl Renderer {
             draws: Vec::new(),
             uniforms: Vec::new(),
             matrices: Vec::new(),
+            joints: Vec::new(),
             max_texture_dimension: device.limits().max_texture_dimension_2d,
             layouts,
         }
@@ -476,6 +549,7 @@ impl Renderer {
 
         // Meshes, posed.
         self.draws.clear();
+        self.joints.clear();
         for hologram in &frame.holograms {
             if self.prepare_asset(&hologram.asset, read).is_err() || !hologram.world.is_finite() {
                 continue;
@@ -490,6 +564,7 @@ impl Renderer {
                     &self.queue,
                     hologram,
                     &mut self.matrices,
+                    &mut self.joints,
                     &mut self.draws,
                 );
             }
@@ -500,20 +575,34 @@ impl Renderer {
         // Per-draw uniforms: meshes, then panels.
         let panel_count = frame.panels.len();
         let needed = (self.draws.len() + panel_count) as u64;
-        if needed > self.draw_capacity {
-            self.draw_capacity = needed.next_power_of_two();
-            self.draw_buffer = uniform_buffer(&self.device, "draws", self.draw_capacity);
-            self.draw_bind_group = uniform_bind_group(
+        let joints_needed = self.joints.len() as u64;
+        if needed > self.draw_capacity || joints_needed > self.joint_capacity {
+            if needed > self.draw_capacity {
+                self.draw_capacity = needed.next_power_of_two();
+                self.draw_buffer = uniform_buffer(&self.device, "draws", self.draw_capacity);
+                self.stats.gpu_allocations += 1;
+            }
+            if joints_needed > self.joint_capacity {
+                self.joint_capacity = joints_needed.next_power_of_two();
+                self.joint_buffer = joint_buffer(&self.device, self.joint_capacity);
+                self.stats.gpu_allocations += 1;
+            }
+            self.draw_bind_group = draw_bind_group(
                 &self.device,
                 &self.layouts.draw,
                 &self.draw_buffer,
-                std::mem::size_of::<DrawUniform>() as u64,
-                "draws",
+                &self.joint_buffer,
             );
-            self.stats.gpu_allocations += 2;
+            self.stats.gpu_allocations += 1;
+        }
+        if !self.joints.is_empty() {
+            let matrices: Vec<[[f32; 4]; 4]> =
+                self.joints.iter().map(|m| m.to_cols_array_2d()).collect();
+            self.queue
+                .write_buffer(&self.joint_buffer, 0, bytemuck::cast_slice(&matrices));
         }
         self.uniforms.clear();
-        let push = |uniforms: &mut Vec<u8>, model: Mat4| {
+        let push = |uniforms: &mut Vec<u8>, model: Mat4, joint_offset: Option<u32>| {
             let normal = Mat4::from_mat3(glam::Mat3::from_mat4(model).inverse().transpose());
             let normal = if normal.is_finite() {
                 normal
@@ -523,16 +612,25 @@ impl Renderer {
             let u = DrawUniform {
                 model: model.to_cols_array_2d(),
                 normal: normal.to_cols_array_2d(),
+                skin: match joint_offset {
+                    Some(offset) => [offset, 1, 0, 0],
+                    None => [0; 4],
+                },
             };
             uniforms.extend_from_slice(bytemuck::bytes_of(&u));
             uniforms.resize(uniforms.len().next_multiple_of(SLOT as usize), 0);
         };
         for d in &self.draws {
-            push(&mut self.uniforms, d.world);
+            let world = if d.joint_offset.is_some() {
+                Mat4::IDENTITY
+            } else {
+                d.world
+            };
+            push(&mut self.uniforms, world, d.joint_offset);
         }
         for panel in &frame.panels {
             let quad = panel.world * Mat4::from_scale(panel.size.extend(1.0));
-            push(&mut self.uniforms, quad);
+            push(&mut self.uniforms, quad, None);
         }
         if !self.uniforms.is_empty() {
             self.queue

@@ -214,6 +214,8 @@ fn sample_models_render_as_their_golden_images_from_a_fixed_viewpoint() {
         ("MetalRoughSpheresNoTextures.glb", None, 0.0),
         // Morph targets, half-way through the animation.
         ("AnimatedMorphCube.glb", Some("Square"), 1.0),
+        // A skin: the cylinder bent by its second joint.
+        ("RiggedSimple.glb", Some("#0"), 1.0),
     ] {
         let image = without_gpu_errors(&mut headless, |h| {
             model_shot(h, asset, &read_test_model, animation, time).expect("renders")

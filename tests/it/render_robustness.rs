@@ -182,3 +182,37 @@ fn compressed_and_quantized_corpus_variants_have_the_geometry_of_the_plain_file(
         }
     }
 }
+
+fn read_sample(path: &str) -> Result<Vec<u8>, String> {
+    std::fs::read(repo().join("tests/data/gltf").join(path)).map_err(|e| format!("{path}: {e}"))
+}
+
+/// Pixels that differ between two pictures of the same size.
+fn differing_pixels(a: &image::RgbaImage, b: &image::RgbaImage) -> usize {
+    a.pixels()
+        .zip(b.pixels())
+        .filter(|(p, q)| (0..3).any(|c| p[c].abs_diff(q[c]) > 24))
+        .count()
+}
+
+#[test]
+fn skinned_and_morphed_models_move_with_their_animation() {
+    let mut headless = Headless::new(HeadlessConfig::screenshot(320, 200)).expect("lavapipe");
+    for (asset, animation) in [
+        ("RiggedSimple.glb", "#0"),
+        ("AnimatedMorphCube.glb", "Square"),
+    ] {
+        let shot = |h: &mut Headless, t: f32| {
+            hologuide::render::shots::model_shot(h, asset, &read_sample, Some(animation), t)
+                .expect("renders")
+        };
+        let rest = shot(&mut headless, 0.0);
+        let moved = shot(&mut headless, 1.0);
+        let changed = differing_pixels(&rest, &moved);
+        assert!(
+            changed > 300,
+            "{asset}: only {changed} pixels changed between t=0 and t=1"
+        );
+    }
+    assert!(headless.gpu.uncaptured_errors().is_empty());
+}
