@@ -24,6 +24,9 @@ struct Material {
     uv_sets: vec4<u32>,
     // emissive texcoord set, unlit (1), alpha blend (1), unused
     flags: vec4<u32>,
+    // KHR_texture_transform: two rows (a, b, offset) each for base colour, metallic-roughness,
+    // emissive
+    uv_transforms: array<vec4<f32>, 6>,
 };
 
 @group(0) @binding(0) var<uniform> camera: Camera;
@@ -91,6 +94,11 @@ fn pick_uv(uv_set: u32, in: VertexOut) -> vec2<f32> {
     return select(in.uv0, in.uv1, uv_set == 1u);
 }
 
+fn transformed_uv(uv_set: u32, in: VertexOut, row: u32) -> vec2<f32> {
+    let uv = vec3<f32>(pick_uv(uv_set, in), 1.0);
+    return vec2<f32>(dot(material.uv_transforms[row].xyz, uv), dot(material.uv_transforms[row + 1u].xyz, uv));
+}
+
 fn ggx(n_dot_h: f32, a: f32) -> f32 {
     let a2 = a * a;
     let d = n_dot_h * n_dot_h * (a2 - 1.0) + 1.0;
@@ -140,7 +148,7 @@ fn light(n: vec3<f32>, v: vec3<f32>, l: vec3<f32>, radiance: vec3<f32>, albedo: 
 @fragment
 fn fs_main(in: VertexOut, @builtin(front_facing) front: bool) -> @location(0) vec4<f32> {
     var base = material.base_colour * in.colour
-        * textureSample(base_colour_tex, material_sampler, pick_uv(material.uv_sets.x, in));
+        * textureSample(base_colour_tex, material_sampler, transformed_uv(material.uv_sets.x, in, 0u));
     let cutoff = material.emissive_cutoff.w;
     if (cutoff >= 0.0 && base.a < cutoff) {
         discard;
@@ -151,7 +159,7 @@ fn fs_main(in: VertexOut, @builtin(front_facing) front: bool) -> @location(0) ve
     if (material.flags.y == 1u) {
         return vec4<f32>(tone_map(base.rgb), base.a);
     }
-    let mr = textureSample(metallic_roughness_tex, material_sampler, pick_uv(material.uv_sets.y, in));
+    let mr = textureSample(metallic_roughness_tex, material_sampler, transformed_uv(material.uv_sets.y, in, 2u));
     let metallic = clamp(material.params.x * mr.b, 0.0, 1.0);
     let roughness = clamp(material.params.y * mr.g, 0.045, 1.0);
     let a = roughness * roughness;
@@ -189,7 +197,7 @@ fn fs_main(in: VertexOut, @builtin(front_facing) front: bool) -> @location(0) ve
     colour += (albedo * ambient + f_amb * env * (1.0 - roughness * 0.7)) * occlusion;
 
     let emissive = material.emissive_cutoff.rgb
-        * textureSample(emissive_tex, material_sampler, pick_uv(material.flags.x, in)).rgb;
+        * textureSample(emissive_tex, material_sampler, transformed_uv(material.flags.x, in, 4u)).rgb;
     colour += emissive;
     return vec4<f32>(tone_map(colour), base.a);
 }

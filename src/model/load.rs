@@ -297,9 +297,25 @@ fn read_textures(
 }
 
 fn info(info: Option<gltf::texture::Info<'_>>) -> Option<TextureRef> {
-    info.map(|i| TextureRef {
-        texture: i.texture().index(),
-        tex_coord: i.tex_coord(),
+    info.map(|i| {
+        let mut reference = TextureRef {
+            texture: i.texture().index(),
+            tex_coord: i.tex_coord(),
+            transform: super::UV_IDENTITY,
+        };
+        // KHR_texture_transform: uv' = translation × rotation × scale × uv.
+        if let Some(t) = i.texture_transform() {
+            let ([ox, oy], r, [sx, sy]) = (t.offset(), t.rotation(), t.scale());
+            let (sin, cos) = r.sin_cos();
+            let m = [[cos * sx, sin * sy, ox], [-sin * sx, cos * sy, oy]];
+            if m.iter().flatten().all(|v| v.is_finite()) {
+                reference.transform = m;
+            }
+            if let Some(tex_coord) = t.tex_coord() {
+                reference.tex_coord = tex_coord;
+            }
+        }
+        reference
     })
 }
 
@@ -317,11 +333,13 @@ fn read_material(material: gltf::Material<'_>) -> Material {
         normal_texture: material.normal_texture().map(|n| TextureRef {
             texture: n.texture().index(),
             tex_coord: n.tex_coord(),
+            transform: super::UV_IDENTITY,
         }),
         normal_scale: material.normal_texture().map_or(1.0, |n| n.scale()),
         occlusion_texture: material.occlusion_texture().map(|o| TextureRef {
             texture: o.texture().index(),
             tex_coord: o.tex_coord(),
+            transform: super::UV_IDENTITY,
         }),
         occlusion_strength: material.occlusion_texture().map_or(1.0, |o| o.strength()),
         emissive_texture: info(material.emissive_texture()),

@@ -95,7 +95,12 @@ pub enum AlphaMode {
 pub struct TextureRef {
     pub texture: usize,
     pub tex_coord: u32,
+    /// KHR_texture_transform as a 2×3 matrix applied to the texture coordinates (rows).
+    pub transform: [[f32; 3]; 2],
 }
+
+/// The identity texture-coordinate transform.
+pub const UV_IDENTITY: [[f32; 3]; 2] = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]];
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Material {

@@ -93,6 +93,8 @@ struct MaterialUniform {
     params: [f32; 4],
     uv_sets: [u32; 4],
     flags: [u32; 4],
+    /// KHR_texture_transform rows for base colour, metallic-roughness and emissive.
+    uv_transforms: [[f32; 4]; 6],
 }
 
 /// Mip chain of an RGBA8 texture, box-filtered on the CPU (upload happens once per asset).
@@ -284,6 +286,16 @@ pub(super) fn upload(
                 u32::from(blend),
                 0,
             ],
+            uv_transforms: {
+                let rows = |r: Option<TextureRef>| {
+                    let [a, b] = r.map_or(crate::model::UV_IDENTITY, |r| r.transform);
+                    [[a[0], a[1], a[2], 0.0], [b[0], b[1], b[2], 0.0]]
+                };
+                let [b0, b1] = rows(material.base_colour_texture);
+                let [m0, m1] = rows(material.metallic_roughness_texture);
+                let [e0, e1] = rows(material.emissive_texture);
+                [b0, b1, m0, m1, e0, e1]
+            },
         };
         let buffer = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some("material"),

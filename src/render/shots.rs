@@ -69,7 +69,14 @@ pub fn model_shot(
     let bounds = read(asset)
         .ok()
         .and_then(|bytes| {
-            let resolve = |uri: &str| read(uri);
+            let dir = asset.rsplit_once('/').map_or("", |(dir, _)| dir);
+            let resolve = |uri: &str| {
+                if dir.is_empty() {
+                    read(uri)
+                } else {
+                    read(&format!("{dir}/{uri}"))
+                }
+            };
             crate::model::load_model(
                 asset,
                 &bytes,
