@@ -2,6 +2,11 @@
 
 use super::Texture;
 
+/// The 12-byte KTX2 identifier.
+const KTX2_MAGIC: [u8; 12] = [
+    0xAB, 0x4B, 0x54, 0x58, 0x20, 0x32, 0x30, 0xBB, 0x0D, 0x0A, 0x1A, 0x0A,
+];
+
 /// Decodes PNG, JPEG or WebP bytes. Larger than `max_dimension` on a side: scaled down, with a
 /// warning pushed to `warnings`.
 pub(super) fn decode(
@@ -10,6 +15,13 @@ pub(super) fn decode(
     what: &str,
     warnings: &mut Vec<String>,
 ) -> Result<Texture, String> {
+    if bytes.starts_with(&KTX2_MAGIC) {
+        // basis-universal 0.3.1's UASTC transcoder crashed (SIGSEGV) on the corpus' KTX2 files;
+        // until a sound transcoder is in, such textures are left out with this message.
+        return Err(format!(
+            "{what}: KTX2 (Basis Universal) textures are not supported yet"
+        ));
+    }
     let format = image::guess_format(bytes).map_err(|e| format!("{what}: {e}"))?;
     if !matches!(
         format,
@@ -26,11 +38,21 @@ pub(super) fn decode(
     limits.max_image_height = Some(16384);
     limits.max_alloc = Some(1 << 30);
     reader.limits(limits);
-    let mut decoded = reader.decode().map_err(|e| format!("{what}: {e}"))?;
-    let (w, h) = (decoded.width(), decoded.height());
-    if w == 0 || h == 0 {
+    let decoded = reader.decode().map_err(|e| format!("{what}: {e}"))?;
+    if decoded.width() == 0 || decoded.height() == 0 {
         return Err(format!("{what}: the image is empty"));
     }
+    Ok(fit(decoded, max_dimension, what, warnings))
+}
+
+/// Scales an image down to `max_dimension` on its longer side (with a warning) and makes it RGBA8.
+fn fit(
+    mut decoded: image::DynamicImage,
+    max_dimension: u32,
+    what: &str,
+    warnings: &mut Vec<String>,
+) -> Texture {
+    let (w, h) = (decoded.width(), decoded.height());
     if w.max(h) > max_dimension {
         let scale = max_dimension as f32 / w.max(h) as f32;
         let (nw, nh) = (
@@ -43,10 +65,10 @@ pub(super) fn decode(
         decoded = decoded.resize_exact(nw, nh, image::imageops::FilterType::Triangle);
     }
     let rgba = decoded.into_rgba8();
-    Ok(Texture {
+    Texture {
         width: rgba.width(),
         height: rgba.height(),
         rgba: rgba.into_raw(),
         sampler: Default::default(),
-    })
+    }
 }

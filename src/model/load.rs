@@ -245,9 +245,11 @@ fn read_textures(
     let mut decoded: Vec<Option<Option<Texture>>> = vec![None; document.images().len()];
     let mut textures = Vec::new();
     for texture in document.textures() {
-        // EXT_texture_webp names its image in the extension; the core `source` is a fallback.
-        let image_index = texture
-            .extension_value("EXT_texture_webp")
+        // KHR_texture_basisu and EXT_texture_webp name their image in the extension; the core
+        // `source` is a fallback.
+        let image_index = ["KHR_texture_basisu", "EXT_texture_webp"]
+            .iter()
+            .find_map(|name| texture.extension_value(name))
             .and_then(|v| v.get("source"))
             .and_then(json::Value::as_u64)
             .map(|i| i as usize)
