@@ -11,7 +11,10 @@ struct Draw {
     normal: mat4x4<f32>,
 };
 
-@group(0) @binding(0) var<uniform> camera: Camera;
+// Both eyes' cameras. Single-view pipelines read [0] (the pass's dynamic offset picks the eye);
+// multiview pipelines are built from this source with the view index spliced in (see
+// render::shader_source).
+@group(0) @binding(0) var<uniform> cameras: array<Camera, 2>;
 @group(1) @binding(0) var<uniform> draw: Draw;
 @group(2) @binding(0) var panel_tex: texture_2d<f32>;
 @group(2) @binding(1) var panel_sampler: sampler;
@@ -22,7 +25,8 @@ struct VertexOut {
 };
 
 @vertex
-fn vs_main(@builtin(vertex_index) index: u32) -> VertexOut {
+fn vs_main(@builtin(vertex_index) index: u32/*VIEW_INDEX_PARAM*/) -> VertexOut {
+    let camera = cameras[/*VIEW_INDEX*/0u];
     var corners = array<vec2<f32>, 6>(
         vec2<f32>(0.0, 0.0), vec2<f32>(0.0, 1.0), vec2<f32>(1.0, 1.0),
         vec2<f32>(0.0, 0.0), vec2<f32>(1.0, 1.0), vec2<f32>(1.0, 0.0),

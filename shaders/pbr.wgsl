@@ -29,7 +29,10 @@ struct Material {
     uv_transforms: array<vec4<f32>, 6>,
 };
 
-@group(0) @binding(0) var<uniform> camera: Camera;
+// Both eyes' cameras. Single-view pipelines read [0] (the pass's dynamic offset picks the eye);
+// multiview pipelines are built from this source with the view index spliced in (see
+// render::shader_source).
+@group(0) @binding(0) var<uniform> cameras: array<Camera, 2>;
 @group(1) @binding(0) var<uniform> draw: Draw;
 // Joint matrices (joint world × inverse bind) of this frame's skinned draws.
 @group(1) @binding(1) var<storage, read> joints: array<mat4x4<f32>>;
@@ -60,11 +63,14 @@ struct VertexOut {
     @location(3) uv0: vec2<f32>,
     @location(4) uv1: vec2<f32>,
     @location(5) colour: vec4<f32>,
+    @location(6) eye: vec3<f32>,
 };
 
 @vertex
-fn vs_main(v: VertexIn) -> VertexOut {
+fn vs_main(v: VertexIn/*VIEW_INDEX_PARAM*/) -> VertexOut {
+    let camera = cameras[/*VIEW_INDEX*/0u];
     var out: VertexOut;
+    out.eye = camera.eye.xyz;
     var model = draw.model;
     var n = mat3x3<f32>(draw.normal[0].xyz, draw.normal[1].xyz, draw.normal[2].xyz);
     if (draw.skin.y == 1u) {
@@ -176,7 +182,7 @@ fn fs_main(in: VertexOut, @builtin(front_facing) front: bool) -> @location(0) ve
         tn = vec3<f32>(tn.xy * material.params.z, tn.z);
         n = normalize(mat3x3<f32>(t, b, n) * tn);
     }
-    let v = normalize(camera.eye.xyz - in.world);
+    let v = normalize(in.eye - in.world);
     let albedo = base.rgb * (1.0 - metallic);
     let f0 = mix(vec3<f32>(0.04), base.rgb, metallic);
 

@@ -31,9 +31,15 @@ impl Gpu {
             apply_limit_buckets: false,
         }))
         .map_err(|e| RenderError::NoAdapter(e.to_string()))?;
+        // Multiview lets the renderer draw both eyes in one pass; it is optional.
+        let features = adapter.features() & wgpu::Features::MULTIVIEW;
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("hologuide device"),
-            required_limits: wgpu::Limits::default().using_resolution(adapter.limits()),
+            required_features: features,
+            required_limits: wgpu::Limits {
+                max_multiview_view_count: adapter.limits().max_multiview_view_count.min(2),
+                ..wgpu::Limits::default().using_resolution(adapter.limits())
+            },
             ..Default::default()
         }))
         .map_err(|e| RenderError::NoDevice(e.to_string()))?;
@@ -79,6 +85,7 @@ pub fn offscreen_target(
     device: &wgpu::Device,
     width: u32,
     height: u32,
+    layers: u32,
     format: wgpu::TextureFormat,
 ) -> wgpu::Texture {
     device.create_texture(&wgpu::TextureDescriptor {
@@ -86,7 +93,7 @@ pub fn offscreen_target(
         size: wgpu::Extent3d {
             width,
             height,
-            depth_or_array_layers: 1,
+            depth_or_array_layers: layers,
         },
         mip_level_count: 1,
         sample_count: 1,
@@ -97,11 +104,12 @@ pub fn offscreen_target(
     })
 }
 
-/// Copies a 4-byte-per-pixel texture into memory (tightly packed rows).
+/// Copies one layer of a 4-byte-per-pixel texture into memory (tightly packed rows).
 pub fn read_rgba(
     device: &wgpu::Device,
     queue: &wgpu::Queue,
     texture: &wgpu::Texture,
+    layer: u32,
 ) -> Result<image::RgbaImage, RenderError> {
     let (width, height) = (texture.width(), texture.height());
     let row = width * 4;
@@ -117,7 +125,16 @@ pub fn read_rgba(
         label: Some("readback"),
     });
     encoder.copy_texture_to_buffer(
-        texture.as_image_copy(),
+        wgpu::TexelCopyTextureInfo {
+            texture,
+            mip_level: 0,
+            origin: wgpu::Origin3d {
+                x: 0,
+                y: 0,
+                z: layer,
+            },
+            aspect: wgpu::TextureAspect::All,
+        },
         wgpu::TexelCopyBufferInfo {
             buffer: &buffer,
             layout: wgpu::TexelCopyBufferLayout {
@@ -126,7 +143,11 @@ pub fn read_rgba(
                 rows_per_image: Some(height),
             },
         },
-        texture.size(),
+        wgpu::Extent3d {
+            width,
+            height,
+            depth_or_array_layers: 1,
+        },
     );
     queue.submit([encoder.finish()]);
     let slice = buffer.slice(..);

@@ -4,7 +4,7 @@
 use glam::{Quat, Vec3};
 
 use super::gpu::{self, Gpu};
-use super::{AssetReader, EyeView, RenderError, Renderer, Targets};
+use super::{AssetReader, EyeView, EyeViews, RenderError, Renderer, Targets};
 use crate::scene::{Frame, Pose};
 
 /// The colour format of the offscreen eyes (an sRGB format, as OpenXR swapchains are).
@@ -19,6 +19,8 @@ pub struct HeadlessConfig {
     pub ipd: f32,
     pub fov_y_deg: f32,
     pub sample_count: u32,
+    /// Stereo into one 2-layer texture with a single multiview pass, when the device has it.
+    pub multiview: bool,
     /// Linear RGBA behind everything.
     pub clear: [f64; 4],
 }
@@ -33,6 +35,7 @@ impl HeadlessConfig {
             ipd: 0.063,
             fov_y_deg: 52.0,
             sample_count: 4,
+            multiview: false,
             clear: [0.045, 0.05, 0.06, 1.0],
         }
     }
@@ -46,6 +49,7 @@ impl HeadlessConfig {
             ipd: 0.063,
             fov_y_deg: 90.0,
             sample_count: 1,
+            multiview: true,
             clear: [0.0, 0.0, 0.0, 1.0],
         }
     }
@@ -63,27 +67,46 @@ pub struct Headless {
     pub gpu: Gpu,
     pub renderer: Renderer,
     config: HeadlessConfig,
+    /// One texture per eye, or one 2-layer texture for multiview (then `layered` is true).
     eyes: Vec<(wgpu::Texture, wgpu::TextureView)>,
+    layered: bool,
 }
 
 impl Headless {
     pub fn new(config: HeadlessConfig) -> Result<Self, RenderError> {
         let gpu = Gpu::headless()?;
         let renderer = Renderer::new(&gpu.device, &gpu.queue, FORMAT, config.sample_count);
-        let eyes = (0..if config.stereo { 2 } else { 1 })
-            .map(|_| {
-                let texture =
-                    gpu::offscreen_target(&gpu.device, config.width, config.height, FORMAT);
-                let view = texture.create_view(&wgpu::TextureViewDescriptor::default());
-                (texture, view)
-            })
-            .collect();
+        let layered = config.stereo && config.multiview && renderer.supports_multiview();
+        let eyes = if layered {
+            let texture =
+                gpu::offscreen_target(&gpu.device, config.width, config.height, 2, FORMAT);
+            let view = texture.create_view(&wgpu::TextureViewDescriptor {
+                dimension: Some(wgpu::TextureViewDimension::D2Array),
+                ..Default::default()
+            });
+            vec![(texture, view)]
+        } else {
+            (0..if config.stereo { 2 } else { 1 })
+                .map(|_| {
+                    let texture =
+                        gpu::offscreen_target(&gpu.device, config.width, config.height, 1, FORMAT);
+                    let view = texture.create_view(&wgpu::TextureViewDescriptor::default());
+                    (texture, view)
+                })
+                .collect()
+        };
         Ok(Self {
             gpu,
             renderer,
             config,
             eyes,
+            layered,
         })
+    }
+
+    /// Whether both eyes are drawn in one multiview pass.
+    pub fn is_multiview(&self) -> bool {
+        self.layered
     }
 
     pub fn eye_views(&self, head: Pose) -> Vec<EyeView> {
@@ -112,11 +135,13 @@ impl Headless {
         head: Pose,
         read: &AssetReader<'_>,
     ) -> Result<(), RenderError> {
-        let views = self.eye_views(head);
-        let eyes: Vec<(EyeView, &wgpu::TextureView)> = views
-            .into_iter()
-            .zip(self.eyes.iter().map(|(_, v)| v))
-            .collect();
+        let cameras = self.eye_views(head);
+        let per_eye: Vec<&wgpu::TextureView> = self.eyes.iter().map(|(_, v)| v).collect();
+        let views = if self.layered {
+            EyeViews::Layered(per_eye[0])
+        } else {
+            EyeViews::PerEye(&per_eye)
+        };
         let mut encoder = self
             .gpu
             .device
@@ -127,7 +152,8 @@ impl Headless {
             &mut encoder,
             frame,
             &Targets {
-                eyes: &eyes,
+                eyes: &cameras,
+                views,
                 width: self.config.width,
                 height: self.config.height,
                 clear: self.config.clear,
@@ -146,10 +172,17 @@ impl Headless {
         read: &AssetReader<'_>,
     ) -> Result<Vec<image::RgbaImage>, RenderError> {
         self.submit(frame, head, read)?;
-        self.eyes
-            .iter()
-            .map(|(texture, _)| gpu::read_rgba(&self.gpu.device, &self.gpu.queue, texture))
-            .collect()
+        if self.layered {
+            let texture = &self.eyes[0].0;
+            (0..2)
+                .map(|layer| gpu::read_rgba(&self.gpu.device, &self.gpu.queue, texture, layer))
+                .collect()
+        } else {
+            self.eyes
+                .iter()
+                .map(|(texture, _)| gpu::read_rgba(&self.gpu.device, &self.gpu.queue, texture, 0))
+                .collect()
+        }
     }
 
     /// Blocks until the GPU has finished everything submitted.

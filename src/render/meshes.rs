@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use glam::Mat4;
 use wgpu::util::DeviceExt;
 
-use super::{DEPTH_FORMAT, Layouts, Stats};
+use super::pipelines::Layouts;
+use super::{DEPTH_FORMAT, Stats};
 use crate::model::{AlphaMode, Material, Model, Texture, TextureRef, Vertex, WrapMode, animation};
 use crate::scene::HologramInstance;
 
@@ -508,8 +509,8 @@ pub(super) fn pipeline(
     shader: &wgpu::ShaderModule,
     colour_format: wgpu::TextureFormat,
     sample_count: u32,
-    double_sided: bool,
-    blend: bool,
+    (double_sided, blend): (bool, bool),
+    multiview_mask: Option<std::num::NonZeroU32>,
 ) -> wgpu::RenderPipeline {
     let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
         label: Some("pbr"),
@@ -567,7 +568,7 @@ pub(super) fn pipeline(
                 write_mask: wgpu::ColorWrites::ALL,
             })],
         }),
-        multiview_mask: None,
+        multiview_mask,
         cache: None,
     })
 }

@@ -10,6 +10,7 @@ pub mod gpu;
 pub mod headless;
 mod meshes;
 mod panels;
+mod pipelines;
 pub mod shots;
 
 use std::collections::HashMap;
@@ -19,12 +20,17 @@ use thiserror::Error;
 
 use crate::model::{LoadOptions, ModelError, load_model};
 use crate::scene::Frame;
+use pipelines::{
+    CameraUniform, DrawUniform, draw_bind_group, joint_buffer, uniform_bind_group, uniform_buffer,
+};
 
 pub const DEPTH_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Depth32Float;
 /// Panel faces are painted in sRGB so that text antialiasing blends perceptually.
 pub const PANEL_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8UnormSrgb;
 /// Uniform slots are 256 bytes apart (the minimum dynamic-offset alignment everywhere).
 const SLOT: u64 = 256;
+/// Where the multiview pass's pair of cameras starts in the camera buffer.
+const MULTIVIEW_CAMERAS: u64 = 2 * SLOT;
 
 #[derive(Debug, Error)]
 pub enum RenderError {
@@ -36,8 +42,10 @@ pub enum RenderError {
     Readback(String),
     #[error("text: {0}")]
     Text(String),
-    #[error("{count} eye views given, expected 1 or 2")]
+    #[error("{count} eye cameras given for the views, expected 1 or 2 and one per view")]
     EyeCount { count: usize },
+    #[error("a layered (multiview) target was given, but the device has no multiview")]
+    NoMultiview,
 }
 
 /// One eye: where it is and how it projects (OpenXR gives both per view, per frame).
@@ -61,9 +69,19 @@ impl EyeView {
     }
 }
 
-/// Where a frame goes: one colour view per eye, all `width × height`.
+/// The colour views a frame is drawn into.
+pub enum EyeViews<'a> {
+    /// One 2D view per eye (or a single view for a mirror/screenshot); one pass per view.
+    PerEye(&'a [&'a wgpu::TextureView]),
+    /// One view of a 2-layer array texture, layer = eye; both eyes in one multiview pass.
+    /// Needs [`Renderer::supports_multiview`].
+    Layered(&'a wgpu::TextureView),
+}
+
+/// Where a frame goes: the eyes' cameras and views, all `width × height`.
 pub struct Targets<'a> {
-    pub eyes: &'a [(EyeView, &'a wgpu::TextureView)],
+    pub eyes: &'a [EyeView],
+    pub views: EyeViews<'a>,
     pub width: u32,
     pub height: u32,
     /// Linear RGBA the views are cleared to (transparent black on additive headsets).
@@ -92,28 +110,6 @@ pub struct Memory {
 /// Reads a guide asset by its path inside the package.
 pub type AssetReader<'a> = dyn Fn(&str) -> Result<Vec<u8>, String> + 'a;
 
-pub(crate) struct Layouts {
-    pub camera: wgpu::BindGroupLayout,
-    pub draw: wgpu::BindGroupLayout,
-    pub material: wgpu::BindGroupLayout,
-    pub panel: wgpu::BindGroupLayout,
-}
-
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct CameraUniform {
-    view_proj: [[f32; 4]; 4],
-    eye: [f32; 4],
-}
-
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct DrawUniform {
-    model: [[f32; 4]; 4],
-    normal: [[f32; 4]; 4],
-    skin: [u32; 4],
-}
-
 enum Asset {
     Ready(Box<meshes::GpuModel>),
     /// Loading failed; the message was logged once and the hologram is left out.
@@ -123,6 +119,7 @@ enum Asset {
 struct FrameTargets {
     width: u32,
     height: u32,
+    layers: u32,
     depth: wgpu::TextureView,
     msaa: Option<wgpu::TextureView>,
 }
@@ -132,7 +129,7 @@ pub struct Renderer {
     queue: wgpu::Queue,
     colour_format: wgpu::TextureFormat,
     sample_count: u32,
-    layouts: Layouts,
+    layouts: pipelines::Layouts,
     camera_buffer: wgpu::Buffer,
     camera_bind_group: wgpu::BindGroup,
     draw_buffer: wgpu::Buffer,
@@ -141,8 +138,8 @@ pub struct Renderer {
     joint_buffer: wgpu::Buffer,
     /// Joint matrices the joint buffer holds.
     joint_capacity: u64,
-    pbr: HashMap<(bool, bool), wgpu::RenderPipeline>,
-    panel_pipeline: wgpu::RenderPipeline,
+    single_view: pipelines::Pipelines,
+    multiview: Option<pipelines::Pipelines>,
     fallbacks: meshes::Fallbacks,
     assets: HashMap<String, Asset>,
     asset_order: Vec<String>,
@@ -157,138 +154,6 @@ pub struct Renderer {
     max_texture_dimension: u32,
 }
 
-fn uniform_layout(device: &wgpu::Device, label: &str, size: u64) -> wgpu::BindGroupLayout {
-    device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-        label: Some(label),
-        entries: &[wgpu::BindGroupLayoutEntry {
-            binding: 0,
-            visibility: wgpu::ShaderStages::VERTEX_FRAGMENT,
-            ty: wgpu::BindingType::Buffer {
-                ty: wgpu::BufferBindingType::Uniform,
-                has_dynamic_offset: true,
-                min_binding_size: wgpu::BufferSize::new(size),
-            },
-            count: None,
-        }],
-    })
-}
-
-/// Per-draw uniforms (dynamic offset) and the frame's joint matrices for skinned meshes.
-fn draw_layout(device: &wgpu::Device, size: u64) -> wgpu::BindGroupLayout {
-    device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-        label: Some("draw"),
-        entries: &[
-            wgpu::BindGroupLayoutEntry {
-                binding: 0,
-                visibility: wgpu::ShaderStages::VERTEX_FRAGMENT,
-                ty: wgpu::BindingType::Buffer {
-                    ty: wgpu::BufferBindingType::Uniform,
-                    has_dynamic_offset: true,
-                    min_binding_size: wgpu::BufferSize::new(size),
-                },
-                count: None,
-            },
-            wgpu::BindGroupLayoutEntry {
-                binding: 1,
-                visibility: wgpu::ShaderStages::VERTEX,
-                ty: wgpu::BindingType::Buffer {
-                    ty: wgpu::BufferBindingType::Storage { read_only: true },
-                    has_dynamic_offset: false,
-                    min_binding_size: None,
-                },
-                count: None,
-            },
-        ],
-    })
-}
-
-fn joint_buffer(device: &wgpu::Device, matrices: u64) -> wgpu::Buffer {
-    device.create_buffer(&wgpu::BufferDescriptor {
-        label: Some("joint matrices"),
-        size: matrices * 64,
-        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
-        mapped_at_creation: false,
-    })
-}
-
-fn draw_bind_group(
-    device: &wgpu::Device,
-    layout: &wgpu::BindGroupLayout,
-    draws: &wgpu::Buffer,
-    joints: &wgpu::Buffer,
-) -> wgpu::BindGroup {
-    device.create_bind_group(&wgpu::BindGroupDescriptor {
-        label: Some("draws"),
-        layout,
-        entries: &[
-            wgpu::BindGroupEntry {
-                binding: 0,
-                resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                    buffer: draws,
-                    offset: 0,
-                    size: wgpu::BufferSize::new(std::mem::size_of::<DrawUniform>() as u64),
-                }),
-            },
-            wgpu::BindGroupEntry {
-                binding: 1,
-                resource: joints.as_entire_binding(),
-            },
-        ],
-    })
-}
-
-fn texture_entry(binding: u32) -> wgpu::BindGroupLayoutEntry {
-    wgpu::BindGroupLayoutEntry {
-        binding,
-        visibility: wgpu::ShaderStages::FRAGMENT,
-        ty: wgpu::BindingType::Texture {
-            sample_type: wgpu::TextureSampleType::Float { filterable: true },
-            view_dimension: wgpu::TextureViewDimension::D2,
-            multisampled: false,
-        },
-        count: None,
-    }
-}
-
-fn sampler_entry(binding: u32) -> wgpu::BindGroupLayoutEntry {
-    wgpu::BindGroupLayoutEntry {
-        binding,
-        visibility: wgpu::ShaderStages::FRAGMENT,
-        ty: wgpu::BindingType::Sampler(wgpu::SamplerBindingType::Filtering),
-        count: None,
-    }
-}
-
-fn uniform_bind_group(
-    device: &wgpu::Device,
-    layout: &wgpu::BindGroupLayout,
-    buffer: &wgpu::Buffer,
-    size: u64,
-    label: &str,
-) -> wgpu::BindGroup {
-    device.create_bind_group(&wgpu::BindGroupDescriptor {
-        label: Some(label),
-        layout,
-        entries: &[wgpu::BindGroupEntry {
-            binding: 0,
-            resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                buffer,
-                offset: 0,
-                size: wgpu::BufferSize::new(size),
-            }),
-        }],
-    })
-}
-
-fn uniform_buffer(device: &wgpu::Device, label: &str, slots: u64) -> wgpu::Buffer {
-    device.create_buffer(&wgpu::BufferDescriptor {
-        label: Some(label),
-        size: slots * SLOT,
-        usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-        mapped_at_creation: false,
-    })
-}
-
 impl Renderer {
     /// `colour_format` is the format of the views `draw` will be given; `sample_count` 1 or 4.
     pub fn new(
@@ -297,43 +162,13 @@ impl Renderer {
         colour_format: wgpu::TextureFormat,
         sample_count: u32,
     ) -> Self {
-        let camera_size = std::mem::size_of::<CameraUniform>() as u64;
-        let draw_size = std::mem::size_of::<DrawUniform>() as u64;
-        let layouts = Layouts {
-            camera: uniform_layout(device, "camera", camera_size),
-            draw: draw_layout(device, draw_size),
-            material: device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-                label: Some("material"),
-                entries: &[
-                    wgpu::BindGroupLayoutEntry {
-                        binding: 0,
-                        visibility: wgpu::ShaderStages::FRAGMENT,
-                        ty: wgpu::BindingType::Buffer {
-                            ty: wgpu::BufferBindingType::Uniform,
-                            has_dynamic_offset: false,
-                            min_binding_size: None,
-                        },
-                        count: None,
-                    },
-                    texture_entry(1),
-                    texture_entry(2),
-                    texture_entry(3),
-                    texture_entry(4),
-                    texture_entry(5),
-                    sampler_entry(6),
-                ],
-            }),
-            panel: device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-                label: Some("panel face"),
-                entries: &[texture_entry(0), sampler_entry(1)],
-            }),
-        };
-        let camera_buffer = uniform_buffer(device, "cameras", 2);
+        let layouts = pipelines::Layouts::new(device);
+        let camera_buffer = uniform_buffer(device, "cameras", 3);
         let camera_bind_group = uniform_bind_group(
             device,
             &layouts.camera,
             &camera_buffer,
-            camera_size,
+            2 * std::mem::size_of::<CameraUniform>() as u64,
             "cameras",
         );
         let draw_capacity = 64;
@@ -341,28 +176,15 @@ impl Renderer {
         let joint_capacity = 256;
         let joint_buffer = joint_buffer(device, joint_capacity);
         let draw_bind_group = draw_bind_group(device, &layouts.draw, &draw_buffer, &joint_buffer);
-        let pbr_shader = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some("pbr.wgsl"),
-            source: wgpu::ShaderSource::Wgsl(include_str!("../../shaders/pbr.wgsl").into()),
-        });
-        let mut pbr = HashMap::new();
-        for double_sided in [false, true] {
-            for blend in [false, true] {
-                pbr.insert(
-                    (double_sided, blend),
-                    meshes::pipeline(
-                        device,
-                        &layouts,
-                        &pbr_shader,
-                        colour_format,
-                        sample_count,
-                        double_sided,
-                        blend,
-                    ),
-                );
-            }
-        }
-        let panel_pipeline = panel_pipeline(device, &layouts, colour_format, sample_count);
+        let single_view =
+            pipelines::Pipelines::new(device, &layouts, colour_format, sample_count, false);
+        // Multiview (both eyes in one pass into a 2-layer texture) where the device offers it.
+        let multiview = device
+            .features()
+            .contains(wgpu::Features::MULTIVIEW)
+            .then(|| {
+                pipelines::Pipelines::new(device, &layouts, colour_format, sample_count, true)
+            });
         let panel_sampler = device.create_sampler(&wgpu::SamplerDescriptor {
             label: Some("panel face"),
             mag_filter: wgpu::FilterMode::Linear,
@@ -381,8 +203,8 @@ impl Renderer {
             draw_capacity,
             joint_buffer,
             joint_capacity,
-            pbr,
-            panel_pipeline,
+            single_view,
+            multiview,
             fallbacks: meshes::Fallbacks::new(device, queue),
             assets: HashMap::new(),
             asset_order: Vec::new(),
@@ -480,14 +302,19 @@ impl Renderer {
         result
     }
 
-    fn ensure_targets(&mut self, width: u32, height: u32) {
+    fn ensure_targets(&mut self, width: u32, height: u32, layers: u32) {
         if self
             .targets
             .as_ref()
-            .is_some_and(|t| t.width == width && t.height == height)
+            .is_some_and(|t| t.width == width && t.height == height && t.layers == layers)
         {
             return;
         }
+        let dimension = if layers > 1 {
+            wgpu::TextureViewDimension::D2Array
+        } else {
+            wgpu::TextureViewDimension::D2
+        };
         let make = |format, samples, label| {
             self.device
                 .create_texture(&wgpu::TextureDescriptor {
@@ -495,7 +322,7 @@ impl Renderer {
                     size: wgpu::Extent3d {
                         width,
                         height,
-                        depth_or_array_layers: 1,
+                        depth_or_array_layers: layers,
                     },
                     mip_level_count: 1,
                     sample_count: samples,
@@ -504,7 +331,10 @@ impl Renderer {
                     usage: wgpu::TextureUsages::RENDER_ATTACHMENT,
                     view_formats: &[],
                 })
-                .create_view(&wgpu::TextureViewDescriptor::default())
+                .create_view(&wgpu::TextureViewDescriptor {
+                    dimension: Some(dimension),
+                    ..Default::default()
+                })
         };
         let depth = make(DEPTH_FORMAT, self.sample_count, "depth");
         let msaa = (self.sample_count > 1)
@@ -513,6 +343,7 @@ impl Renderer {
         self.targets = Some(FrameTargets {
             width,
             height,
+            layers,
             depth,
             msaa,
         });
@@ -527,24 +358,34 @@ impl Renderer {
         targets: &Targets<'_>,
         read: &AssetReader<'_>,
     ) -> Result<(), RenderError> {
-        if targets.eyes.is_empty() || targets.eyes.len() > 2 {
+        let layered = matches!(targets.views, EyeViews::Layered(_));
+        let view_count = match targets.views {
+            EyeViews::PerEye(views) => views.len(),
+            EyeViews::Layered(_) => 2,
+        };
+        if targets.eyes.is_empty() || targets.eyes.len() > 2 || targets.eyes.len() != view_count {
             return Err(RenderError::EyeCount {
                 count: targets.eyes.len(),
             });
         }
-        self.ensure_targets(targets.width, targets.height);
+        if layered && self.multiview.is_none() {
+            return Err(RenderError::NoMultiview);
+        }
+        self.ensure_targets(targets.width, targets.height, if layered { 2 } else { 1 });
 
-        // Cameras.
-        for (i, (eye, _)) in targets.eyes.iter().enumerate() {
+        // Cameras: per-eye passes read slot 0 or 1; the multiview pass reads both from slot 2.
+        for (i, eye) in targets.eyes.iter().enumerate() {
             let camera = CameraUniform {
                 view_proj: (eye.projection * eye.view).to_cols_array_2d(),
                 eye: eye.position.extend(1.0).to_array(),
             };
-            self.queue.write_buffer(
-                &self.camera_buffer,
-                i as u64 * SLOT,
-                bytemuck::bytes_of(&camera),
-            );
+            let offset = if layered {
+                MULTIVIEW_CAMERAS + i as u64 * std::mem::size_of::<CameraUniform>() as u64
+            } else {
+                i as u64 * SLOT
+            };
+            self.queue
+                .write_buffer(&self.camera_buffer, offset, bytemuck::bytes_of(&camera));
         }
 
         // Meshes, posed.
@@ -642,146 +483,123 @@ impl Renderer {
             self.painter.face(encoder, panel, i, &mut self.stats)?;
         }
 
-        let Some(frame_targets) = self.targets.as_ref() else {
-            return Ok(());
-        };
-        for (eye_index, (_, view)) in targets.eyes.iter().enumerate() {
-            let [r, g, b, a] = targets.clear;
-            let (attachment, resolve) = match &frame_targets.msaa {
-                Some(msaa) => (msaa, Some(*view)),
-                None => (*view, None),
-            };
-            let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
-                label: Some(if eye_index == 0 {
-                    "left eye"
-                } else {
-                    "right eye"
-                }),
-                color_attachments: &[Some(wgpu::RenderPassColorAttachment {
-                    view: attachment,
-                    depth_slice: None,
-                    resolve_target: resolve,
-                    ops: wgpu::Operations {
-                        load: wgpu::LoadOp::Clear(wgpu::Color { r, g, b, a }),
-                        store: if resolve.is_some() {
-                            wgpu::StoreOp::Discard
-                        } else {
-                            wgpu::StoreOp::Store
-                        },
-                    },
-                })],
-                depth_stencil_attachment: Some(wgpu::RenderPassDepthStencilAttachment {
-                    view: &frame_targets.depth,
-                    depth_ops: Some(wgpu::Operations {
-                        load: wgpu::LoadOp::Clear(1.0),
-                        store: wgpu::StoreOp::Discard,
-                    }),
-                    stencil_ops: None,
-                }),
-                timestamp_writes: None,
-                occlusion_query_set: None,
-                multiview_mask: None,
-            });
-            pass.set_bind_group(
-                0,
-                &self.camera_bind_group,
-                &[(eye_index as u64 * SLOT) as u32],
-            );
-            // Sorted above: opaque draws first, then blended ones.
-            let split = self.draws.partition_point(|d| !d.blend);
-            let draw_mesh = |pass: &mut wgpu::RenderPass<'_>, slot: usize, d: &meshes::MeshDraw| {
-                let Some(Asset::Ready(gpu)) = self
-                    .asset_order
-                    .get(d.asset)
-                    .and_then(|a| self.assets.get(a))
-                else {
-                    return;
-                };
-                let primitive = &gpu.meshes[d.mesh][d.primitive];
-                let Some(pipeline) = self.pbr.get(&(d.double_sided, d.blend)) else {
-                    return;
-                };
-                pass.set_pipeline(pipeline);
-                pass.set_bind_group(1, &self.draw_bind_group, &[(slot as u64 * SLOT) as u32]);
-                pass.set_bind_group(2, &gpu.materials[primitive.material].bind_group, &[]);
-                pass.set_vertex_buffer(0, primitive.vertex_buffer.slice(..));
-                pass.set_index_buffer(primitive.index_buffer.slice(..), wgpu::IndexFormat::Uint32);
-                pass.draw_indexed(0..primitive.index_count, 0, 0..1);
-            };
-            for (slot, d) in self.draws[..split].iter().enumerate() {
-                draw_mesh(&mut pass, slot, d);
+        match targets.views {
+            EyeViews::PerEye(views) => {
+                for (eye, view) in views.iter().enumerate() {
+                    self.record_pass(
+                        encoder,
+                        frame,
+                        view,
+                        targets.clear,
+                        eye as u64 * SLOT,
+                        false,
+                    );
+                }
             }
-            pass.set_pipeline(&self.panel_pipeline);
-            for (i, panel) in frame.panels.iter().enumerate() {
-                let Some(face) = self.painter.bind_group(panel.kind) else {
-                    continue;
-                };
-                let slot = self.draws.len() + i;
-                pass.set_bind_group(1, &self.draw_bind_group, &[(slot as u64 * SLOT) as u32]);
-                pass.set_bind_group(2, face, &[]);
-                pass.draw(0..6, 0..1);
-            }
-            for (slot, d) in self.draws.iter().enumerate().skip(split) {
-                draw_mesh(&mut pass, slot, d);
+            EyeViews::Layered(view) => {
+                self.record_pass(encoder, frame, view, targets.clear, MULTIVIEW_CAMERAS, true);
             }
         }
-        self.stats.draws += (self.draws.len() + panel_count) as u64 * targets.eyes.len() as u64;
+        self.stats.draws += (self.draws.len() + panel_count) as u64 * view_count as u64;
         self.painter.trim();
         Ok(())
     }
-}
 
-fn panel_pipeline(
-    device: &wgpu::Device,
-    layouts: &Layouts,
-    colour_format: wgpu::TextureFormat,
-    sample_count: u32,
-) -> wgpu::RenderPipeline {
-    let shader = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-        label: Some("panel.wgsl"),
-        source: wgpu::ShaderSource::Wgsl(include_str!("../../shaders/panel.wgsl").into()),
-    });
-    let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-        label: Some("panel"),
-        bind_group_layouts: &[
-            Some(&layouts.camera),
-            Some(&layouts.draw),
-            Some(&layouts.panel),
-        ],
-        immediate_size: 0,
-    });
-    device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
-        label: Some("panel"),
-        layout: Some(&layout),
-        vertex: wgpu::VertexState {
-            module: &shader,
-            entry_point: Some("vs_main"),
-            compilation_options: Default::default(),
-            buffers: &[],
-        },
-        primitive: wgpu::PrimitiveState::default(),
-        depth_stencil: Some(wgpu::DepthStencilState {
-            format: DEPTH_FORMAT,
-            depth_write_enabled: Some(true),
-            depth_compare: Some(wgpu::CompareFunction::Less),
-            stencil: Default::default(),
-            bias: Default::default(),
-        }),
-        multisample: wgpu::MultisampleState {
-            count: sample_count,
-            ..Default::default()
-        },
-        fragment: Some(wgpu::FragmentState {
-            module: &shader,
-            entry_point: Some("fs_main"),
-            compilation_options: Default::default(),
-            targets: &[Some(wgpu::ColorTargetState {
-                format: colour_format,
-                blend: Some(wgpu::BlendState::ALPHA_BLENDING),
-                write_mask: wgpu::ColorWrites::ALL,
+    /// One render pass: every eye of a per-eye view, or both eyes of a layered view.
+    fn record_pass(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        frame: &Frame,
+        view: &wgpu::TextureView,
+        clear: [f64; 4],
+        camera_offset: u64,
+        multiview: bool,
+    ) {
+        let pipelines = match (multiview, &self.multiview) {
+            (true, Some(p)) => p,
+            _ => &self.single_view,
+        };
+        let Some(frame_targets) = self.targets.as_ref() else {
+            return;
+        };
+        let [r, g, b, a] = clear;
+        let (attachment, resolve) = match &frame_targets.msaa {
+            Some(msaa) => (msaa, Some(view)),
+            None => (view, None),
+        };
+        let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
+            label: Some(if multiview { "both eyes" } else { "eye" }),
+            color_attachments: &[Some(wgpu::RenderPassColorAttachment {
+                view: attachment,
+                depth_slice: None,
+                resolve_target: resolve,
+                ops: wgpu::Operations {
+                    load: wgpu::LoadOp::Clear(wgpu::Color { r, g, b, a }),
+                    store: if resolve.is_some() {
+                        wgpu::StoreOp::Discard
+                    } else {
+                        wgpu::StoreOp::Store
+                    },
+                },
             })],
-        }),
-        multiview_mask: None,
-        cache: None,
-    })
+            depth_stencil_attachment: Some(wgpu::RenderPassDepthStencilAttachment {
+                view: &frame_targets.depth,
+                depth_ops: Some(wgpu::Operations {
+                    load: wgpu::LoadOp::Clear(1.0),
+                    store: wgpu::StoreOp::Discard,
+                }),
+                stencil_ops: None,
+            }),
+            timestamp_writes: None,
+            occlusion_query_set: None,
+            multiview_mask: if multiview {
+                std::num::NonZeroU32::new(0b11)
+            } else {
+                None
+            },
+        });
+        pass.set_bind_group(0, &self.camera_bind_group, &[camera_offset as u32]);
+        // Sorted in `draw`: opaque draws first, then blended ones.
+        let split = self.draws.partition_point(|d| !d.blend);
+        let draw_mesh = |pass: &mut wgpu::RenderPass<'_>, slot: usize, d: &meshes::MeshDraw| {
+            let Some(Asset::Ready(gpu)) = self
+                .asset_order
+                .get(d.asset)
+                .and_then(|a| self.assets.get(a))
+            else {
+                return;
+            };
+            let primitive = &gpu.meshes[d.mesh][d.primitive];
+            let Some(pipeline) = pipelines.pbr.get(&(d.double_sided, d.blend)) else {
+                return;
+            };
+            pass.set_pipeline(pipeline);
+            pass.set_bind_group(1, &self.draw_bind_group, &[(slot as u64 * SLOT) as u32]);
+            pass.set_bind_group(2, &gpu.materials[primitive.material].bind_group, &[]);
+            pass.set_vertex_buffer(0, primitive.vertex_buffer.slice(..));
+            pass.set_index_buffer(primitive.index_buffer.slice(..), wgpu::IndexFormat::Uint32);
+            pass.draw_indexed(0..primitive.index_count, 0, 0..1);
+        };
+        for (slot, d) in self.draws[..split].iter().enumerate() {
+            draw_mesh(&mut pass, slot, d);
+        }
+        pass.set_pipeline(&pipelines.panel);
+        for (i, panel) in frame.panels.iter().enumerate() {
+            let Some(face) = self.painter.bind_group(panel.kind) else {
+                continue;
+            };
+            let slot = self.draws.len() + i;
+            pass.set_bind_group(1, &self.draw_bind_group, &[(slot as u64 * SLOT) as u32]);
+            pass.set_bind_group(2, face, &[]);
+            pass.draw(0..6, 0..1);
+        }
+        for (slot, d) in self.draws.iter().enumerate().skip(split) {
+            draw_mesh(&mut pass, slot, d);
+        }
+    }
+
+    /// Whether `draw` accepts [`EyeViews::Layered`] (the device has multiview).
+    pub fn supports_multiview(&self) -> bool {
+        self.multiview.is_some()
+    }
 }

@@ -216,3 +216,56 @@ fn skinned_and_morphed_models_move_with_their_animation() {
     }
     assert!(headless.gpu.uncaptured_errors().is_empty());
 }
+
+#[test]
+fn a_multiview_pass_draws_both_eyes_as_two_single_view_passes_do() {
+    let package = hologuide::demo::load().expect("demo");
+    let app = hologuide::app::App::open(
+        std::sync::Arc::new(package.guide.clone()),
+        hologuide::app::GuideSource::Demo,
+        None,
+    );
+    let view = app.view();
+    let input = SceneInput {
+        view: &view,
+        online: false,
+        all_list: None,
+        status: None,
+        head: scripted_head(),
+        anchors: &[],
+        step_time_s: 0.5,
+    };
+    let frame = Frame::build(&input, &mut CardFollower::default(), 0.0);
+    let read = |p: &str| package.read_asset(p).map_err(|e| e.to_string());
+    let config = |multiview| HeadlessConfig {
+        width: 320,
+        height: 360,
+        multiview,
+        ..HeadlessConfig::stereo_headset()
+    };
+    let mut two_passes = Headless::new(config(false)).expect("lavapipe");
+    let mut multiview = Headless::new(config(true)).expect("lavapipe");
+    assert!(
+        multiview.is_multiview(),
+        "lavapipe offers multiview (VK_KHR_multiview is core Vulkan 1.1)"
+    );
+    let scope = multiview
+        .gpu
+        .device
+        .push_error_scope(wgpu::ErrorFilter::Validation);
+    let expected = two_passes
+        .render(&frame, scripted_head(), &read)
+        .expect("renders");
+    let actual = multiview
+        .render(&frame, scripted_head(), &read)
+        .expect("renders");
+    let error = pollster::block_on(scope.pop());
+    assert!(error.is_none(), "wgpu validation error: {error:?}");
+    assert_eq!(actual.len(), 2);
+    for (eye, (a, e)) in actual.iter().zip(&expected).enumerate() {
+        let differing = differing_pixels(a, e);
+        assert!(differing < 100, "eye {eye}: {differing} pixels differ");
+    }
+    // The eyes see the scene from 63 mm apart: the two pictures differ.
+    assert!(differing_pixels(&actual[0], &actual[1]) > 100);
+}
