@@ -59,8 +59,13 @@ pub fn run(args: RenderBenchArgs) -> anyhow::Result<ExitCode> {
     line!(text, "device: {}", headless.gpu.describe());
     line!(
         text,
-        "eyes: 2 × {width}×{height}, {} samples",
-        config.sample_count
+        "eyes: 2 × {width}×{height}, {} samples, {}",
+        config.sample_count,
+        if headless.is_multiview() {
+            "one multiview pass"
+        } else {
+            "one pass per eye"
+        }
     );
     line!(
         text,

@@ -14,6 +14,7 @@ mod geometry;
 mod images;
 mod load;
 mod meshopt;
+mod primitives;
 
 use glam::{Mat4, Quat, Vec3};
 use thiserror::Error;

@@ -229,7 +229,9 @@ impl Renderer {
     pub fn memory(&self) -> Memory {
         let targets = self.targets.as_ref().map_or(0, |t| {
             let pixels = u64::from(t.width) * u64::from(t.height);
-            pixels * 4 * u64::from(self.sample_count) * if t.msaa.is_some() { 2 } else { 1 }
+            let per_layer =
+                pixels * 4 * u64::from(self.sample_count) * if t.msaa.is_some() { 2 } else { 1 };
+            per_layer * u64::from(t.layers)
         });
         Memory {
             models: self.stats.model_bytes,
