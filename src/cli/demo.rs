@@ -69,14 +69,16 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     for warning in &package.warnings {
         tracing::warn!(%warning, "demo guide");
     }
-    if let Frontend::Headless = args.frontend {
-        return super::demo_render::run_headless(&package, &args.out, args.offline, args.size);
-    }
-    let mut app = App::open(Arc::new(package.guide), GuideSource::Demo, args.step);
-    let interactive = args.wait || (!args.no_wait && !args.json && std::io::stdin().is_terminal());
     match args.frontend {
-        Frontend::Text => run_text(&mut app, interactive, args.json),
-        Frontend::Headless => unreachable!("handled above"),
+        Frontend::Headless => {
+            super::demo_render::run_headless(&package, &args.out, args.offline, args.size)
+        }
+        Frontend::Text => {
+            let mut app = App::open(Arc::new(package.guide), GuideSource::Demo, args.step);
+            let interactive =
+                args.wait || (!args.no_wait && !args.json && std::io::stdin().is_terminal());
+            run_text(&mut app, interactive, args.json)
+        }
     }
 }
 

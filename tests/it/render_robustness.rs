@@ -269,3 +269,38 @@ fn a_multiview_pass_draws_both_eyes_as_two_single_view_passes_do() {
     // The eyes see the scene from 63 mm apart: the two pictures differ.
     assert!(differing_pixels(&actual[0], &actual[1]) > 100);
 }
+
+#[test]
+fn demo_headless_writes_one_png_per_step_and_prints_their_paths() {
+    let out = tempfile::tempdir().expect("temp dir");
+    let output = run(hologuide()
+        .args([
+            "demo",
+            "--backend",
+            "headless",
+            "--size",
+            "320x200",
+            "--out",
+        ])
+        .arg(out.path()));
+    assert!(
+        output.status.success(),
+        "{}",
+        crate::support::stderr(&output)
+    );
+    let printed: Vec<String> = stdout(&output).lines().map(str::to_owned).collect();
+    assert_eq!(printed.len(), 9, "{printed:?}");
+    for n in 1..=9 {
+        let path = out.path().join(format!("step-{n:02}.png"));
+        assert_eq!(printed[n - 1], path.display().to_string());
+        let image = image::open(&path).expect("a PNG");
+        assert_eq!((image.width(), image.height()), (320, 200));
+    }
+}
+
+#[test]
+fn demo_headless_refuses_a_malformed_size_with_a_clear_message() {
+    let output = run(hologuide().args(["demo", "--backend", "headless", "--size", "big"]));
+    assert_eq!(output.status.code(), Some(2));
+    assert!(crate::support::stderr(&output).contains("WIDTHxHEIGHT"));
+}
