@@ -49,6 +49,9 @@ enum Frontend {
     Text,
     /// Rendered offscreen with wgpu (lavapipe without a GPU): one PNG per step in --out.
     Headless,
+    /// A window when a display exists, else headless. The window backend is not built yet, so
+    /// this renders headless and says so.
+    Auto,
 }
 
 fn parse_size(text: &str) -> Result<(u32, u32), String> {
@@ -72,6 +75,22 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     match args.frontend {
         Frontend::Headless => {
             super::demo_render::run_headless(&package, &args.out, args.offline, args.size)
+        }
+        Frontend::Auto => {
+            let display = ["DISPLAY", "WAYLAND_DISPLAY"]
+                .iter()
+                .any(|v| std::env::var_os(v).is_some_and(|d| !d.is_empty()));
+            if display {
+                eprintln!(
+                    "a display is available, but this build has no window backend yet: rendering headless"
+                );
+            } else {
+                eprintln!("no display: rendering headless");
+            }
+            let code =
+                super::demo_render::run_headless(&package, &args.out, args.offline, args.size)?;
+            eprintln!("the demo's steps are in {}", args.out.display());
+            Ok(code)
         }
         Frontend::Text => {
             let mut app = App::open(Arc::new(package.guide), GuideSource::Demo, args.step);

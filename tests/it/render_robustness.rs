@@ -304,3 +304,28 @@ fn demo_headless_refuses_a_malformed_size_with_a_clear_message() {
     assert_eq!(output.status.code(), Some(2));
     assert!(crate::support::stderr(&output).contains("WIDTHxHEIGHT"));
 }
+
+#[test]
+fn demo_auto_without_a_display_falls_back_to_headless_and_says_where_the_pictures_are() {
+    let out = tempfile::tempdir().expect("temp dir");
+    let output = run(hologuide()
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .args(["demo", "--backend", "auto", "--size", "160x100", "--out"])
+        .arg(out.path()));
+    assert!(
+        output.status.success(),
+        "{}",
+        crate::support::stderr(&output)
+    );
+    let stderr = crate::support::stderr(&output);
+    assert!(
+        stderr.contains("no display: rendering headless"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("the demo's steps are in {}", out.path().display())),
+        "{stderr}"
+    );
+    assert!(out.path().join("step-09.png").is_file());
+}
