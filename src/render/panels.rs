@@ -79,8 +79,8 @@ fn srgb_u8(linear: f32) -> u8 {
 fn content_hash(panel: &Panel) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     format!(
-        "{:?}{:?}{:?}{:?}{}",
-        panel.size, panel.background, panel.texts, panel.buttons, panel.corner_radius
+        "{:?}{:?}{:?}{:?}{:?}{}",
+        panel.size, panel.background, panel.texts, panel.buttons, panel.shapes, panel.corner_radius
     )
     .hash(&mut h);
     h.finish()
@@ -288,6 +288,18 @@ impl PanelPainter {
             colour: panel.background,
             style: [px(panel.corner_radius), 0.0, 0.0, 0.0],
         }];
+        for shape in &panel.shapes {
+            rects.push(Rect {
+                rect: [
+                    px(shape.position.x),
+                    px(shape.position.y),
+                    px(shape.size.x),
+                    px(shape.size.y),
+                ],
+                colour: shape.colour,
+                style: [px(shape.corner_radius), 0.0, 0.0, 0.0],
+            });
+        }
         let accent = [0.10, 0.55, 0.95, 1.0];
         let mut labels = Vec::new();
         for button in &panel.buttons {

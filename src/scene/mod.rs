@@ -104,6 +104,18 @@ pub struct Panel {
     pub corner_radius: f32,
     pub texts: Vec<TextBlock>,
     pub buttons: Vec<Button>,
+    /// Plain shapes under the text (progress bar, rules), drawn after the background.
+    pub shapes: Vec<Shape>,
+}
+
+/// A filled, rounded rectangle on a panel; metres from the panel's top-left, +y down.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Shape {
+    pub position: Vec2,
+    pub size: Vec2,
+    pub corner_radius: f32,
+    /// Linear RGBA.
+    pub colour: [f32; 4],
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -6,14 +6,14 @@
 
 use glam::{Mat4, Vec2, Vec3};
 
-use super::{Button, ButtonAction, FontWeight, Panel, PanelKind, Pose, TextBlock};
+use super::{Button, ButtonAction, FontWeight, Panel, PanelKind, Pose, Shape, TextBlock};
 use crate::app::View;
 
 /// The exact text of F3 when no guide is cached.
 pub const NO_GUIDES_OFFLINE: &str = "No guides are available offline.";
 pub const OFFLINE_BANNER_TEXT: &str = "Offline — guides you opened before still work";
 
-const CARD_SIZE: Vec2 = Vec2::new(0.64, 0.46);
+const CARD_SIZE: Vec2 = Vec2::new(0.64, 0.48);
 const PAD: f32 = 0.03;
 /// Distance the text sizes are chosen for (the card's distance, see `FollowSettings`).
 const READING_DISTANCE: f32 = 1.3;
@@ -22,6 +22,7 @@ const PANEL_BG: [f32; 4] = [0.018, 0.026, 0.040, 0.94];
 const TEXT: [f32; 4] = [0.93, 0.95, 0.97, 1.0];
 const TEXT_DIM: [f32; 4] = [0.42, 0.47, 0.54, 1.0];
 const ACCENT: [f32; 4] = [0.10, 0.55, 0.95, 1.0];
+const TRACK: [f32; 4] = [0.06, 0.08, 0.11, 1.0];
 const BANNER_BG: [f32; 4] = [0.85, 0.42, 0.03, 0.96];
 const BANNER_TEXT: [f32; 4] = [0.02, 0.015, 0.01, 1.0];
 const TOAST_BG: [f32; 4] = [0.28, 0.03, 0.03, 0.94];
@@ -56,6 +57,7 @@ pub fn step_card(pose: Pose, view: &View<'_>) -> Panel {
     let inner = CARD_SIZE.x - 2.0 * PAD;
     let mut texts = Vec::new();
     let mut buttons = Vec::new();
+    let mut shapes = Vec::new();
     let button_size = Vec2::new(0.16, 0.06);
     let button_y = CARD_SIZE.y - PAD - button_size.y;
     match view {
@@ -94,9 +96,25 @@ pub fn step_card(pose: Pose, view: &View<'_>) -> Panel {
                 FontWeight::Regular,
                 TEXT_DIM,
             ));
+            // Progress through the guide: a thin track under the header, filled up to this step.
+            let track = Vec2::new(inner, 0.004);
+            let done = step.step_number as f32 / step.step_count.max(1) as f32;
+            let at = Vec2::new(PAD, PAD + 0.088);
+            shapes.push(Shape {
+                position: at,
+                size: track,
+                corner_radius: track.y / 2.0,
+                colour: TRACK,
+            });
+            shapes.push(Shape {
+                position: at,
+                size: Vec2::new(track.x * done, track.y),
+                corner_radius: track.y / 2.0,
+                colour: ACCENT,
+            });
             texts.push(text(
                 step.title,
-                Vec2::new(PAD, PAD + 0.092),
+                Vec2::new(PAD, PAD + 0.104),
                 inner,
                 2.0,
                 1.45,
@@ -105,9 +123,9 @@ pub fn step_card(pose: Pose, view: &View<'_>) -> Panel {
             ));
             texts.push(text(
                 step.body,
-                Vec2::new(PAD, PAD + 0.178),
+                Vec2::new(PAD, PAD + 0.200),
                 inner,
-                5.0,
+                4.0,
                 1.0,
                 FontWeight::Regular,
                 TEXT,
@@ -191,6 +209,7 @@ pub fn step_card(pose: Pose, view: &View<'_>) -> Panel {
         corner_radius: 0.02,
         texts,
         buttons,
+        shapes,
     }
 }
 
@@ -239,6 +258,7 @@ pub fn all_list(pose: Pose, guides: &[String]) -> Panel {
         corner_radius: 0.02,
         texts,
         buttons: Vec::new(),
+        shapes: Vec::new(),
     }
 }
 
@@ -262,6 +282,7 @@ pub fn toast(card: Pose, message: &str) -> Panel {
             TEXT,
         )],
         buttons: Vec::new(),
+        shapes: Vec::new(),
     }
 }
 
@@ -291,5 +312,6 @@ pub fn offline_banner(head: Pose) -> Panel {
             colour: BANNER_TEXT,
         }],
         buttons: Vec::new(),
+        shapes: Vec::new(),
     }
 }

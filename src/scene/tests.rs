@@ -336,3 +336,20 @@ fn a_finished_guide_shows_complete_card_with_restart() {
     );
     assert!(frame.holograms.is_empty());
 }
+
+#[test]
+fn step_card_progress_bar_is_filled_up_to_the_current_step() {
+    let mut app = app();
+    let fill = |app: &App| {
+        let view = app.view();
+        let frame = frame(&input(&view));
+        let card = panel(&frame, PanelKind::StepCard).expect("card");
+        let [track, filled] = &card.shapes[..] else {
+            panic!("expected a track and its fill: {:?}", card.shapes)
+        };
+        filled.size.x / track.size.x
+    };
+    assert!((fill(&app) - 0.5).abs() < 1e-6, "step 1 of 2");
+    app.handle(Intent::Next);
+    assert!((fill(&app) - 1.0).abs() < 1e-6, "step 2 of 2");
+}
