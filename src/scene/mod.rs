@@ -225,7 +225,13 @@ fn place_holograms(
     let fallback = default_anchor(card);
     holograms
         .iter()
-        .filter(|h| h.transform.to_matrix().is_finite())
+        .filter(|h| {
+            let finite = h.transform.to_matrix().is_finite();
+            if !finite {
+                tracing::warn!(asset = %h.asset, "hologram left out: its transform is not finite");
+            }
+            finite
+        })
         .map(|hologram| {
             let anchor = hologram
                 .anchor

@@ -353,3 +353,15 @@ fn step_card_progress_bar_is_filled_up_to_the_current_step() {
     app.handle(Intent::Next);
     assert!((fill(&app) - 1.0).abs() < 1e-6, "step 2 of 2");
 }
+
+#[test]
+fn a_hologram_with_a_non_finite_transform_is_left_out_and_the_others_stay() {
+    let app = app();
+    let mut guide = app.guide().clone();
+    guide.tasks[0].steps[0].holograms[0].transform.translation = Vec3::NAN;
+    let app = App::open(Arc::new(guide), GuideSource::Demo, None);
+    let view = app.view();
+    let frame = frame(&input(&view));
+    let assets: Vec<&str> = frame.holograms.iter().map(|h| h.asset.as_str()).collect();
+    assert_eq!(assets, ["models/arrow.glb"]);
+}
