@@ -412,8 +412,16 @@ impl Renderer {
                 );
             }
         }
-        // Opaque first, then blended (alpha blending needs what is behind already drawn).
-        self.draws.sort_by_key(|d| d.blend);
+        // Opaque first, then blended ones far to near from between the eyes (alpha blending needs
+        // what is behind already drawn).
+        let viewer =
+            targets.eyes.iter().map(|e| e.position).sum::<Vec3>() / targets.eyes.len() as f32;
+        let distance = |d: &meshes::MeshDraw| d.world.w_axis.truncate().distance_squared(viewer);
+        self.draws.sort_unstable_by(|a, b| {
+            a.blend
+                .cmp(&b.blend)
+                .then_with(|| distance(b).total_cmp(&distance(a)))
+        });
 
         // Per-draw uniforms: meshes, then panels.
         let panel_count = frame.panels.len();
