@@ -113,7 +113,7 @@ pub fn read_manifest(dir: &Path) -> Result<Vec<(String, Expected)>, String> {
 /// Loads one file as a hologram: buffers and images resolved next to it, inside its folder.
 pub fn load_file(path: &Path, max_texture_dimension: u32) -> Result<super::Model, ModelError> {
     let name = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| ModelError::Parse {
+    let bytes = std::fs::read(path).map_err(|e| ModelError::Read {
         asset: name.clone(),
         reason: e.to_string(),
     })?;

@@ -36,6 +36,8 @@ pub const SUPPORTED_REQUIRED_EXTENSIONS: &[&str] = &[
 
 #[derive(Debug, Error)]
 pub enum ModelError {
+    #[error("{asset}: cannot be read: {reason}")]
+    Read { asset: String, reason: String },
     #[error("{asset}: not a glTF file: {reason}")]
     Parse { asset: String, reason: String },
     #[error("{asset}: requires the glTF extension {extension}, which this viewer does not support")]

@@ -260,7 +260,7 @@ impl Renderer {
             read(&joined)
         };
         let loaded = read(path)
-            .map_err(|e| ModelError::Parse {
+            .map_err(|e| ModelError::Read {
                 asset: path.into(),
                 reason: e,
             })
