@@ -25,8 +25,8 @@ struct Material {
     // emissive texcoord set, unlit (1), alpha blend (1), unused
     flags: vec4<u32>,
     // KHR_texture_transform: two rows (a, b, offset) each for base colour, metallic-roughness,
-    // emissive
-    uv_transforms: array<vec4<f32>, 6>,
+    // emissive, normal, occlusion
+    uv_transforms: array<vec4<f32>, 10>,
 };
 
 // Both eyes' cameras. Single-view pipelines read [0] (the pass's dynamic offset picks the eye);
@@ -178,7 +178,7 @@ fn fs_main(in: VertexOut, @builtin(front_facing) front: bool) -> @location(0) ve
     if (t_len > 1e-6) {
         let t = normalize(in.tangent.xyz - n * dot(n, in.tangent.xyz));
         let b = cross(n, t) * in.tangent.w;
-        var tn = textureSample(normal_tex, material_sampler, pick_uv(material.uv_sets.z, in)).xyz * 2.0 - 1.0;
+        var tn = textureSample(normal_tex, material_sampler, transformed_uv(material.uv_sets.z, in, 6u)).xyz * 2.0 - 1.0;
         tn = vec3<f32>(tn.xy * material.params.z, tn.z);
         n = normalize(mat3x3<f32>(t, b, n) * tn);
     }
@@ -199,7 +199,7 @@ fn fs_main(in: VertexOut, @builtin(front_facing) front: bool) -> @location(0) ve
     let env = mix(vec3<f32>(0.12, 0.11, 0.10), vec3<f32>(0.55, 0.60, 0.68), r.y * 0.5 + 0.5);
     let n_dot_v = max(dot(n, v), 1e-4);
     let f_amb = f0 + (max(vec3<f32>(1.0 - roughness), f0) - f0) * pow(1.0 - n_dot_v, 5.0);
-    let occlusion = mix(1.0, textureSample(occlusion_tex, material_sampler, pick_uv(material.uv_sets.w, in)).r, material.params.w);
+    let occlusion = mix(1.0, textureSample(occlusion_tex, material_sampler, transformed_uv(material.uv_sets.w, in, 8u)).r, material.params.w);
     colour += (albedo * ambient + f_amb * env * (1.0 - roughness * 0.7)) * occlusion;
 
     let emissive = material.emissive_cutoff.rgb

@@ -300,25 +300,61 @@ fn read_textures(
 
 fn info(info: Option<gltf::texture::Info<'_>>) -> Option<TextureRef> {
     info.map(|i| {
-        let mut reference = TextureRef {
-            texture: i.texture().index(),
-            tex_coord: i.tex_coord(),
-            transform: super::UV_IDENTITY,
-        };
-        // KHR_texture_transform: uv' = translation × rotation × scale × uv.
-        if let Some(t) = i.texture_transform() {
-            let ([ox, oy], r, [sx, sy]) = (t.offset(), t.rotation(), t.scale());
-            let (sin, cos) = r.sin_cos();
-            let m = [[cos * sx, sin * sy, ox], [-sin * sx, cos * sy, oy]];
-            if m.iter().flatten().all(|v| v.is_finite()) {
-                reference.transform = m;
-            }
-            if let Some(tex_coord) = t.tex_coord() {
-                reference.tex_coord = tex_coord;
-            }
-        }
-        reference
+        let transform = i
+            .texture_transform()
+            .map(|t| (t.offset(), t.rotation(), t.scale(), t.tex_coord()));
+        texture_ref(i.texture().index(), i.tex_coord(), transform)
     })
+}
+
+/// KHR_texture_transform's offset, rotation (radians), scale and texCoord override.
+type UvTransform = ([f32; 2], f32, [f32; 2], Option<u32>);
+
+/// KHR_texture_transform as JSON, for the normal and occlusion textures (the gltf crate only
+/// parses it on plain texture infos).
+fn transform_from_json(extension: Option<&json::Value>) -> Option<UvTransform> {
+    let e = extension?;
+    let pair = |name: &str, default: [f32; 2]| {
+        e.get(name)
+            .and_then(json::Value::as_array)
+            .and_then(|a| Some([a.first()?.as_f64()? as f32, a.get(1)?.as_f64()? as f32]))
+            .unwrap_or(default)
+    };
+    let rotation = e
+        .get("rotation")
+        .and_then(json::Value::as_f64)
+        .unwrap_or(0.0) as f32;
+    let tex_coord = e
+        .get("texCoord")
+        .and_then(json::Value::as_u64)
+        .map(|t| t as u32);
+    Some((
+        pair("offset", [0.0, 0.0]),
+        rotation,
+        pair("scale", [1.0, 1.0]),
+        tex_coord,
+    ))
+}
+
+/// A texture reference with its KHR_texture_transform, if any, as a 2×3 matrix:
+/// uv' = translation × rotation × scale × uv.
+fn texture_ref(texture: usize, tex_coord: u32, transform: Option<UvTransform>) -> TextureRef {
+    let mut reference = TextureRef {
+        texture,
+        tex_coord,
+        transform: super::UV_IDENTITY,
+    };
+    if let Some(([ox, oy], r, [sx, sy], override_tex_coord)) = transform {
+        let (sin, cos) = r.sin_cos();
+        let m = [[cos * sx, sin * sy, ox], [-sin * sx, cos * sy, oy]];
+        if m.iter().flatten().all(|v| v.is_finite()) {
+            reference.transform = m;
+        }
+        if let Some(t) = override_tex_coord {
+            reference.tex_coord = t;
+        }
+    }
+    reference
 }
 
 fn read_material(material: gltf::Material<'_>) -> Material {
@@ -332,16 +368,14 @@ fn read_material(material: gltf::Material<'_>) -> Material {
         emissive,
         base_colour_texture: info(pbr.base_color_texture()),
         metallic_roughness_texture: info(pbr.metallic_roughness_texture()),
-        normal_texture: material.normal_texture().map(|n| TextureRef {
-            texture: n.texture().index(),
-            tex_coord: n.tex_coord(),
-            transform: super::UV_IDENTITY,
+        normal_texture: material.normal_texture().map(|n| {
+            let transform = transform_from_json(n.extension_value("KHR_texture_transform"));
+            texture_ref(n.texture().index(), n.tex_coord(), transform)
         }),
         normal_scale: material.normal_texture().map_or(1.0, |n| n.scale()),
-        occlusion_texture: material.occlusion_texture().map(|o| TextureRef {
-            texture: o.texture().index(),
-            tex_coord: o.tex_coord(),
-            transform: super::UV_IDENTITY,
+        occlusion_texture: material.occlusion_texture().map(|o| {
+            let transform = transform_from_json(o.extension_value("KHR_texture_transform"));
+            texture_ref(o.texture().index(), o.tex_coord(), transform)
         }),
         occlusion_strength: material.occlusion_texture().map_or(1.0, |o| o.strength()),
         emissive_texture: info(material.emissive_texture()),

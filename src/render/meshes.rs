@@ -94,8 +94,9 @@ struct MaterialUniform {
     params: [f32; 4],
     uv_sets: [u32; 4],
     flags: [u32; 4],
-    /// KHR_texture_transform rows for base colour, metallic-roughness and emissive.
-    uv_transforms: [[f32; 4]; 6],
+    /// KHR_texture_transform rows for base colour, metallic-roughness, emissive, normal and
+    /// occlusion.
+    uv_transforms: [[f32; 4]; 10],
 }
 
 /// Mip chain of an RGBA8 texture, box-filtered on the CPU (upload happens once per asset).
@@ -295,7 +296,9 @@ pub(super) fn upload(
                 let [b0, b1] = rows(material.base_colour_texture);
                 let [m0, m1] = rows(material.metallic_roughness_texture);
                 let [e0, e1] = rows(material.emissive_texture);
-                [b0, b1, m0, m1, e0, e1]
+                let [n0, n1] = rows(material.normal_texture);
+                let [o0, o1] = rows(material.occlusion_texture);
+                [b0, b1, m0, m1, e0, e1, n0, n1, o0, o1]
             },
         };
         let buffer = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
