@@ -124,3 +124,32 @@ fn morph_targets_of_the_sample_cube_are_read_with_their_animation() {
     let animation = model.animation("Square").expect("animation by name");
     assert!(animation.duration > 0.0);
 }
+
+#[test]
+fn texture_transform_is_translation_times_rotation_times_scale() {
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&triangle_without_normals()).expect("json");
+    json["extensionsUsed"] = serde_json::json!(["KHR_texture_transform"]);
+    json["images"] = serde_json::json!([{ "uri": "missing.png" }]);
+    json["textures"] = serde_json::json!([{ "source": 0 }]);
+    json["materials"] = serde_json::json!([{ "pbrMetallicRoughness": { "baseColorTexture": {
+        "index": 0,
+        "extensions": { "KHR_texture_transform": {
+            "offset": [0.5, 0.0], "rotation": std::f32::consts::FRAC_PI_2, "scale": [2.0, 1.0] } }
+    } } }]);
+    let model = load("uv.gltf", json.to_string().as_bytes(), 8192).expect("loads");
+    let reference = model.materials[0].base_colour_texture.expect("texture ref");
+    let [r0, r1] = reference.transform;
+    // uv (1, 0): scaled to (2, 0), turned a quarter turn to (0, -2), moved to (0.5, -2).
+    let u = r0[0] * 1.0 + r0[1] * 0.0 + r0[2];
+    let v = r1[0] * 1.0 + r1[1] * 0.0 + r1[2];
+    assert!(
+        (u - 0.5).abs() < 1e-5 && (v + 2.0).abs() < 1e-5,
+        "({u}, {v})"
+    );
+    assert!(
+        model.warnings.iter().any(|w| w.contains("missing.png")),
+        "{:?}",
+        model.warnings
+    );
+}
