@@ -6,5 +6,8 @@
 pub mod app;
 pub mod demo;
 pub mod guide;
+pub mod model;
 pub mod platform;
+pub mod render;
+pub mod scene;
 pub mod service;

@@ -17,9 +17,18 @@ use hologuide::demo;
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// How the guide is shown.
-    #[arg(long, value_enum, default_value_t = Frontend::Text)]
+    /// How the guide is shown (`--backend` works too).
+    #[arg(long, alias = "backend", value_enum, default_value_t = Frontend::Text)]
     frontend: Frontend,
+    /// Folder for the headless backend's PNGs, one per step.
+    #[arg(long, value_name = "DIR", default_value = "shots")]
+    out: std::path::PathBuf,
+    /// Show the app as if the network were lost (the Offline banner).
+    #[arg(long)]
+    offline: bool,
+    /// Headless image size in pixels, WIDTHxHEIGHT.
+    #[arg(long, value_name = "WxH", default_value = "1280x800", value_parser = parse_size)]
+    size: (u32, u32),
     /// Step number to start at.
     #[arg(long, value_name = "N")]
     step: Option<NonZeroU32>,
@@ -38,6 +47,24 @@ pub struct DemoArgs {
 enum Frontend {
     /// Step cards as text in the terminal.
     Text,
+    /// Rendered offscreen with wgpu (lavapipe without a GPU): one PNG per step in --out.
+    Headless,
+    /// A window when a display exists, else headless. The window backend is not built yet, so
+    /// this renders headless and says so.
+    Auto,
+}
+
+fn parse_size(text: &str) -> Result<(u32, u32), String> {
+    let (w, h) = text
+        .split_once('x')
+        .ok_or("expected WIDTHxHEIGHT, e.g. 1280x800")?;
+    let parse = |v: &str| {
+        v.parse::<u32>()
+            .ok()
+            .filter(|n| (16..=8192).contains(n))
+            .ok_or_else(|| format!("{v:?} is not a size between 16 and 8192"))
+    };
+    Ok((parse(w)?, parse(h)?))
 }
 
 pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
@@ -45,10 +72,32 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     for warning in &package.warnings {
         tracing::warn!(%warning, "demo guide");
     }
-    let mut app = App::open(Arc::new(package.guide), GuideSource::Demo, args.step);
-    let interactive = args.wait || (!args.no_wait && !args.json && std::io::stdin().is_terminal());
     match args.frontend {
-        Frontend::Text => run_text(&mut app, interactive, args.json),
+        Frontend::Headless => {
+            super::demo_render::run_headless(&package, &args.out, args.offline, args.size)
+        }
+        Frontend::Auto => {
+            let display = ["DISPLAY", "WAYLAND_DISPLAY"]
+                .iter()
+                .any(|v| std::env::var_os(v).is_some_and(|d| !d.is_empty()));
+            if display {
+                eprintln!(
+                    "a display is available, but this build has no window backend yet: rendering headless"
+                );
+            } else {
+                eprintln!("no display: rendering headless");
+            }
+            let code =
+                super::demo_render::run_headless(&package, &args.out, args.offline, args.size)?;
+            eprintln!("the demo's steps are in {}", args.out.display());
+            Ok(code)
+        }
+        Frontend::Text => {
+            let mut app = App::open(Arc::new(package.guide), GuideSource::Demo, args.step);
+            let interactive =
+                args.wait || (!args.no_wait && !args.json && std::io::stdin().is_terminal());
+            run_text(&mut app, interactive, args.json)
+        }
     }
 }
 

@@ -8,7 +8,10 @@ macro_rules! line {
     }};
 }
 
+mod bench;
+mod bench_render;
 mod demo;
+mod demo_render;
 mod doctor;
 mod guide;
 
@@ -47,6 +50,9 @@ enum Command {
     Guide(guide::GuideCommand),
     /// Report what this machine offers: Vulkan devices, the OpenXR runtime, and what is missing.
     Doctor(doctor::DoctorArgs),
+    /// Measure: glTF corpus load rate, renderer frame time.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
     /// Developer tools for this repository.
     #[command(subcommand, hide = true)]
     Dev(DevCommand),
@@ -69,6 +75,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Demo(args) => demo::run(args),
         Command::Guide(command) => guide::run(command),
         Command::Doctor(args) => doctor::run(args),
+        Command::Bench(command) => bench::run(command),
         Command::Dev(DevCommand::GenerateDemoModels { out }) => generate_demo_models(&out),
     }
 }

@@ -4,5 +4,7 @@
 mod demo;
 mod guide_validate;
 mod openxr_runtime;
+mod render_golden;
+mod render_robustness;
 mod service;
 mod support;

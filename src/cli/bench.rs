@@ -1,0 +1,76 @@
+//! `hologuide bench`: measurements printed as tables (speed is measured here, never in tests).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Subcommand;
+
+use hologuide::model::corpus::{self, Expected, Outcome};
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Load every file of a glTF corpus (a folder with manifest.tsv) and compare with what the
+    /// manifest expects. The last line is `glTF: loaded L/N, rejected R/M, panics P`.
+    Gltf {
+        /// The corpus folder, e.g. ../shared/corpus/gltf.
+        corpus: PathBuf,
+        /// Largest texture side; larger textures are scaled down (as on a device with that limit).
+        #[arg(long, default_value_t = 8192)]
+        max_texture: u32,
+    },
+    /// CPU time per stereo frame of the demo scene, GPU memory and asset load time.
+    Render(super::bench_render::RenderBenchArgs),
+}
+
+pub fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        BenchCommand::Gltf {
+            corpus,
+            max_texture,
+        } => gltf(&corpus, max_texture),
+        BenchCommand::Render(args) => super::bench_render::run(args),
+    }
+}
+
+fn gltf(dir: &std::path::Path, max_texture: u32) -> anyhow::Result<ExitCode> {
+    let rows = corpus::run(dir, max_texture).map_err(anyhow::Error::msg)?;
+    let mut text = String::new();
+    line!(
+        text,
+        "{:<66} {:<40} {:<9} {:>9}  detail",
+        "file",
+        "expected",
+        "got",
+        "ms"
+    );
+    for row in &rows {
+        let expected = match &row.expected {
+            Expected::Load => "load".to_owned(),
+            Expected::Reject(reason) => format!("reject:{reason}"),
+        };
+        let (got, detail) = match &row.outcome {
+            Outcome::Loaded {
+                triangles,
+                warnings,
+            } => (
+                "load",
+                format!("{triangles} triangles, {warnings} warnings"),
+            ),
+            Outcome::Rejected(message) => ("reject", message.clone()),
+            Outcome::Panicked(message) => ("PANIC", message.clone()),
+        };
+        let mark = if row.as_expected() { ' ' } else { '✗' };
+        line!(
+            text,
+            "{:<66} {:<40} {mark}{:<8} {:>9.2}  {}",
+            row.path,
+            expected,
+            got,
+            row.time.as_secs_f64() * 1000.0,
+            detail
+        );
+    }
+    line!(text, "{}", corpus::summarise(&rows));
+    super::out(&text)?;
+    Ok(ExitCode::SUCCESS)
+}
