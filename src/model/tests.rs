@@ -1,8 +1,9 @@
 use super::*;
 
 fn test_model(name: &str) -> Vec<u8> {
+    // The glTF corpus is shared beside the repository, not copied into it.
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/gltf")
+        .join("../shared/corpus/gltf")
         .join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
@@ -24,7 +25,12 @@ fn load(name: &str, bytes: &[u8], max_texture_dimension: u32) -> Result<Model, M
 
 #[test]
 fn a_texture_larger_than_the_device_limit_is_scaled_down_with_a_warning_naming_the_asset() {
-    let model = load("box.glb", &test_model("BoxTextured.glb"), 64).expect("loads");
+    let model = load(
+        "box.glb",
+        &test_model("BoxTextured/glTF-Binary/BoxTextured.glb"),
+        64,
+    )
+    .expect("loads");
     let texture = model.textures[0].as_ref().expect("texture kept");
     assert!(
         texture.width <= 64 && texture.height <= 64,
@@ -44,7 +50,7 @@ fn a_texture_larger_than_the_device_limit_is_scaled_down_with_a_warning_naming_t
 
 #[test]
 fn a_corrupt_texture_costs_only_that_texture_with_a_warning() {
-    let mut bytes = test_model("BoxTextured.glb");
+    let mut bytes = test_model("BoxTextured/glTF-Binary/BoxTextured.glb");
     let png = bytes
         .windows(8)
         .position(|w| w == b"\x89PNG\r\n\x1a\n")
@@ -118,7 +124,12 @@ fn an_accessor_running_past_its_buffer_view_is_rejected() {
 
 #[test]
 fn morph_targets_of_the_sample_cube_are_read_with_their_animation() {
-    let model = load("cube.glb", &test_model("AnimatedMorphCube.glb"), 8192).expect("loads");
+    let model = load(
+        "cube.glb",
+        &test_model("AnimatedMorphCube/glTF-Binary/AnimatedMorphCube.glb"),
+        8192,
+    )
+    .expect("loads");
     let primitive = &model.meshes[0].primitives[0];
     assert_eq!(primitive.morph_positions.len(), 2);
     let animation = model.animation("Square").expect("animation by name");

@@ -20,7 +20,7 @@ use hologuide::guide::GuidePackage;
 use hologuide::render::headless::{Headless, HeadlessConfig};
 use hologuide::render::shots::{Situation, model_shot, step_shot};
 
-use crate::support::repo;
+use crate::support::{gltf_corpus, repo};
 
 const CHANNEL_TOLERANCE: u8 = 24;
 const MAX_DIFFERING_FRACTION: f64 = 0.003;
@@ -202,23 +202,35 @@ fn a_status_message_renders_as_a_toast() {
 }
 
 fn read_test_model(path: &str) -> Result<Vec<u8>, String> {
-    std::fs::read(repo().join("tests/data/gltf").join(path)).map_err(|e| format!("{path}: {e}"))
+    std::fs::read(gltf_corpus().join(path)).map_err(|e| format!("{path}: {e}"))
 }
 
 #[test]
 fn sample_models_render_as_their_golden_images_from_a_fixed_viewpoint() {
     let mut headless = headless();
     for (asset, animation, time) in [
-        ("BoxTextured.glb", None, 0.0),
-        ("BoxVertexColors.glb", None, 0.0),
-        ("MetalRoughSpheresNoTextures.glb", None, 0.0),
+        ("BoxTextured/glTF-Binary/BoxTextured.glb", None, 0.0),
+        ("BoxVertexColors/glTF-Binary/BoxVertexColors.glb", None, 0.0),
+        (
+            "MetalRoughSpheresNoTextures/glTF-Binary/MetalRoughSpheresNoTextures.glb",
+            None,
+            0.0,
+        ),
         // Morph targets, half-way through the animation.
-        ("AnimatedMorphCube.glb", Some("Square"), 1.0),
+        (
+            "AnimatedMorphCube/glTF-Binary/AnimatedMorphCube.glb",
+            Some("Square"),
+            1.0,
+        ),
         // KHR_texture_transform: every square must show "Correct" (or "Not supported" where
         // the test model asks for something optional), none "Error".
-        ("TextureTransformTest/TextureTransformTest.gltf", None, 0.0),
+        (
+            "TextureTransformTest/glTF/TextureTransformTest.gltf",
+            None,
+            0.0,
+        ),
         // A skin: the cylinder bent by its second joint.
-        ("RiggedSimple.glb", Some("#0"), 1.0),
+        ("RiggedSimple/glTF-Binary/RiggedSimple.glb", Some("#0"), 1.0),
     ] {
         let image = without_gpu_errors(&mut headless, |h| {
             model_shot(h, asset, &read_test_model, animation, time).expect("renders")

@@ -6,11 +6,15 @@ use glam::{Mat4, Vec3};
 use hologuide::render::headless::{Headless, HeadlessConfig, scripted_head};
 use hologuide::scene::{CardFollower, Frame, HologramInstance, SceneInput};
 
-use crate::support::{hologuide, repo, run, stdout};
+use crate::support::{gltf_corpus, hologuide, repo, run, stdout};
 
+/// Test packages from `tests/data`, and corpus models under `corpus/`.
 fn read(path: &str) -> Result<Vec<u8>, String> {
-    let base = repo().join("tests/data");
-    std::fs::read(base.join(path)).map_err(|e| format!("{path}: {e}"))
+    let file = match path.strip_prefix("corpus/") {
+        Some(in_corpus) => gltf_corpus().join(in_corpus),
+        None => repo().join("tests/data").join(path),
+    };
+    std::fs::read(file).map_err(|e| format!("{path}: {e}"))
 }
 
 fn hologram(asset: &str, x: f32) -> HologramInstance {
@@ -34,7 +38,10 @@ fn broken_and_missing_holograms_are_left_out_with_a_message_and_the_rest_still_r
         holograms: vec![
             hologram("broken/truncated-model/models/box.glb", -0.3),
             hologram("nowhere/missing.glb", 0.0),
-            hologram("gltf/BoxVertexColors.glb", 0.3),
+            hologram(
+                "corpus/BoxVertexColors/glTF-Binary/BoxVertexColors.glb",
+                0.3,
+            ),
         ],
     };
     let images = headless
@@ -113,7 +120,7 @@ fn a_warm_renderer_allocates_no_gpu_resources_per_frame() {
 
 #[test]
 fn gltf_corpus_rows_load_or_are_rejected_as_its_manifest_says_without_panics() {
-    let corpus = repo().join("../shared/corpus/gltf");
+    let corpus = gltf_corpus();
     if !corpus.join("manifest.tsv").is_file() {
         eprintln!("skipped: no glTF corpus at {}", corpus.display());
         return;
@@ -135,7 +142,7 @@ fn gltf_corpus_rows_load_or_are_rejected_as_its_manifest_says_without_panics() {
 
 #[test]
 fn compressed_and_quantized_corpus_variants_have_the_geometry_of_the_plain_file() {
-    let corpus = repo().join("../shared/corpus/gltf");
+    let corpus = gltf_corpus();
     if !corpus.join("manifest.tsv").is_file() {
         eprintln!("skipped: no glTF corpus at {}", corpus.display());
         return;
@@ -184,7 +191,7 @@ fn compressed_and_quantized_corpus_variants_have_the_geometry_of_the_plain_file(
 }
 
 fn read_sample(path: &str) -> Result<Vec<u8>, String> {
-    std::fs::read(repo().join("tests/data/gltf").join(path)).map_err(|e| format!("{path}: {e}"))
+    std::fs::read(gltf_corpus().join(path)).map_err(|e| format!("{path}: {e}"))
 }
 
 /// Pixels that differ between two pictures of the same size.
@@ -199,8 +206,11 @@ fn differing_pixels(a: &image::RgbaImage, b: &image::RgbaImage) -> usize {
 fn skinned_and_morphed_models_move_with_their_animation() {
     let mut headless = Headless::new(HeadlessConfig::screenshot(320, 200)).expect("lavapipe");
     for (asset, animation) in [
-        ("RiggedSimple.glb", "#0"),
-        ("AnimatedMorphCube.glb", "Square"),
+        ("RiggedSimple/glTF-Binary/RiggedSimple.glb", "#0"),
+        (
+            "AnimatedMorphCube/glTF-Binary/AnimatedMorphCube.glb",
+            "Square",
+        ),
     ] {
         let shot = |h: &mut Headless, t: f32| {
             hologuide::render::shots::model_shot(h, asset, &read_sample, Some(animation), t)

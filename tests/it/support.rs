@@ -13,6 +13,11 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The glTF conformance corpus, shared beside the repository (never copied into it).
+pub fn gltf_corpus() -> PathBuf {
+    repo().join("../shared/corpus/gltf")
+}
+
 pub fn data(name: &str) -> PathBuf {
     repo().join("tests/data").join(name)
 }

@@ -86,13 +86,13 @@ impl Service {
         }
         let package = GuidePackage::load(package).map_err(package_error)?;
         let guide = package.guide.clone();
-        if let Some(existing) = self.store.guide(guide.id)? {
-            if !existing.active {
-                return Err(ServiceError::Gone(format!(
-                    "the guide '{}' is deactivated; reactivate it before publishing a new version",
-                    existing.title
-                )));
-            }
+        if let Some(existing) = self.store.guide(guide.id)?
+            && !existing.active
+        {
+            return Err(ServiceError::Gone(format!(
+                "the guide '{}' is deactivated; reactivate it before publishing a new version",
+                existing.title
+            )));
         }
         let mut assets: Vec<AssetEntry> = Vec::new();
         let mut pending: Vec<String> = guide.asset_paths().iter().map(|p| p.to_string()).collect();

@@ -18,12 +18,12 @@ fn check_spec(spec: &ProfileSpec) -> Result<(), ServiceError> {
     if let Some(name) = &spec.name {
         check_name("profile", name)?;
     }
-    if let Some(description) = &spec.description {
-        if description.chars().count() > MAX_DESCRIPTION_CHARS {
-            return Err(ServiceError::Invalid(format!(
-                "a profile description is at most {MAX_DESCRIPTION_CHARS} characters"
-            )));
-        }
+    if let Some(description) = &spec.description
+        && description.chars().count() > MAX_DESCRIPTION_CHARS
+    {
+        return Err(ServiceError::Invalid(format!(
+            "a profile description is at most {MAX_DESCRIPTION_CHARS} characters"
+        )));
     }
     for tag in spec.tags.iter().flatten() {
         check_name("tag", tag)?;
@@ -35,12 +35,12 @@ fn check_spec(spec: &ProfileSpec) -> Result<(), ServiceError> {
             "a profile selects at most {MAX_SELECTED} guides and tags"
         )));
     }
-    if let Some(Some(days)) = spec.modified_within_days {
-        if days == 0 || days > MAX_MODIFIED_WITHIN_DAYS {
-            return Err(ServiceError::Invalid(format!(
-                "modified_within_days must be 1–{MAX_MODIFIED_WITHIN_DAYS}, or null for no date filter"
-            )));
-        }
+    if let Some(Some(days)) = spec.modified_within_days
+        && (days == 0 || days > MAX_MODIFIED_WITHIN_DAYS)
+    {
+        return Err(ServiceError::Invalid(format!(
+            "modified_within_days must be 1–{MAX_MODIFIED_WITHIN_DAYS}, or null for no date filter"
+        )));
     }
     Ok(())
 }

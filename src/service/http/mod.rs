@@ -178,10 +178,10 @@ impl IntoResponse for ApiError {
             body["problems"] = json!(problems);
         }
         let mut response = (status, Json(body)).into_response();
-        if let ServiceError::TooManyAttempts { retry_after_secs } = &self.0 {
-            if let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, value);
-            }
+        if let ServiceError::TooManyAttempts { retry_after_secs } = &self.0
+            && let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
         }
         if status == StatusCode::UNAUTHORIZED {
             response
