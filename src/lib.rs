@@ -7,3 +7,4 @@ pub mod app;
 pub mod demo;
 pub mod guide;
 pub mod platform;
+pub mod qr;

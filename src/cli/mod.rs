@@ -8,9 +8,11 @@ macro_rules! line {
     }};
 }
 
+mod bench_qr;
 mod demo;
 mod doctor;
 mod guide;
+mod qr;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -47,9 +49,21 @@ enum Command {
     Guide(guide::GuideCommand),
     /// Report what this machine offers: Vulkan devices, the OpenXR runtime, and what is missing.
     Doctor(doctor::DoctorArgs),
+    /// Decode QR codes in image files.
+    #[command(subcommand)]
+    Qr(qr::QrCommand),
+    /// Measure things; prints a table.
+    #[command(subcommand)]
+    Bench(BenchCommand),
     /// Developer tools for this repository.
     #[command(subcommand, hide = true)]
     Dev(DevCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Our QR decoder, plain quircs and rxing on a photo corpus (manifest.tsv).
+    Qr(bench_qr::BenchQrArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -69,6 +83,8 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Demo(args) => demo::run(args),
         Command::Guide(command) => guide::run(command),
         Command::Doctor(args) => doctor::run(args),
+        Command::Qr(command) => qr::run(command),
+        Command::Bench(BenchCommand::Qr(args)) => bench_qr::run(args),
         Command::Dev(DevCommand::GenerateDemoModels { out }) => generate_demo_models(&out),
     }
 }
