@@ -196,7 +196,7 @@ fn summarise<'a>(rows: impl Iterator<Item = &'a Row<'a>>, decoders: usize) -> Su
     for row in rows {
         s.images += 1;
         s.codes += row.image.expected.len();
-        for (i, m) in row.measures.iter().enumerate() {
+        for (i, m) in row.measures.iter().take(decoders).enumerate() {
             s.correct[i] += m.score.correct;
             s.wrong[i] += m.score.wrong;
             s.ms[i].push(m.ms);

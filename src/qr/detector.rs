@@ -5,7 +5,11 @@
 use quircs::{Code, Quirc};
 
 use super::binarize::{Integral, Plane, Threshold, binarize};
-use super::grid::{CellThreshold, cells_of, map, module_values, threshold_modules};
+use super::grid::{
+    CellThreshold, affine_through, cells_of, finder_affine, map, module_values,
+    refine_with_alignment, threshold_modules,
+};
+use super::group::{Finder, candidates};
 use super::segments::{self, Payload};
 use super::symbol::{self, Codewords};
 use super::{Detection, GrayFrame, Point};
@@ -80,17 +84,19 @@ impl Decoder {
                     level(base.plane.upscaled_2x(), base.frame_per_pixel / 2.0)
                 }),
             };
-            let undecoded = self.run_pass(level, pass, &mut found);
-            if !found.is_empty() && undecoded == 0 {
+            let outcome = self.run_pass(level, pass, &mut found);
+            if !found.is_empty() && outcome.undecoded == 0 && outcome.stray_finders == 0 {
                 break;
             }
         }
         found
     }
 
-    /// Runs one pass, adding new detections to `found`; returns how many grids it found but
-    /// could not decode.
-    fn run_pass(&mut self, level: &Level, pass: Pass, found: &mut Vec<Detection>) -> usize {
+    /// Runs one pass, adding new detections to `found`. Codes already found are erased from the
+    /// binary image first, and again after each round that decodes something, so finder
+    /// patterns `quircs` grouped wrongly (or with an already-read code) get another chance.
+    fn run_pass(&mut self, level: &Level, pass: Pass, found: &mut Vec<Detection>) -> Outcome {
+        const ROUNDS: usize = 4;
         let plane = &level.plane;
         binarize(
             plane,
@@ -101,48 +107,209 @@ impl Decoder {
             &mut self.binary,
         );
         let (width, height) = (plane.width + 2 * PAD, plane.height + 2 * PAD);
+        let to_binary = |p: &Point| {
+            (
+                f64::from(p.x) / level.frame_per_pixel - 0.5 + PAD as f64,
+                f64::from(p.y) / level.frame_per_pixel - 0.5 + PAD as f64,
+            )
+        };
+        for detection in found.iter() {
+            erase(
+                &mut self.binary,
+                width,
+                detection.corners.each_ref().map(to_binary),
+            );
+        }
+        let mut outcome = Outcome::default();
+        for _ in 0..ROUNDS {
+            let before = found.len();
+            outcome = self.identify_round(level, pass, width, height, found);
+            if found.len() == before || outcome.stray_finders == 0 {
+                break;
+            }
+            for detection in &found[before..] {
+                erase(
+                    &mut self.binary,
+                    width,
+                    detection.corners.each_ref().map(to_binary),
+                );
+            }
+        }
+        if outcome.undecoded > 0 || outcome.stray_finders > 0 {
+            self.group_leftovers(level, pass, found);
+        }
+        outcome
+    }
+
+    /// Tries our own grouping of the finder patterns the last round left outside found codes.
+    fn group_leftovers(&mut self, level: &Level, pass: Pass, found: &mut Vec<Detection>) {
+        /// Triples tried per pass: bounds the work in a frame full of finder-like clutter.
+        const MAX_CANDIDATES: usize = 24;
+        let finders: Vec<Finder> = self
+            .quirc
+            .capstones
+            .iter()
+            .filter_map(|cap| {
+                let centre = map(&cap.c, 3.5, 3.5);
+                let at = level.to_frame(centre);
+                if found.iter().any(|d| contains(&d.corners, at)) {
+                    return None;
+                }
+                let (o, u, v) = (
+                    map(&cap.c, 0.0, 0.0),
+                    map(&cap.c, 7.0, 0.0),
+                    map(&cap.c, 0.0, 7.0),
+                );
+                let module = ((u.0 - o.0).hypot(u.1 - o.1) + (v.0 - o.0).hypot(v.1 - o.1)) / 14.0;
+                Some(Finder { centre, module })
+            })
+            .collect();
+        if finders.len() < 3 {
+            return;
+        }
+        let mut used = vec![false; finders.len()];
+        for candidate in candidates(&finders, MAX_CANDIDATES) {
+            if candidate.finders.iter().any(|&i| used[i]) {
+                continue;
+            }
+            let [tl, tr, bl] = candidate.finders.map(|i| finders[i].centre);
+            for &size in &candidate.sizes {
+                let Some(c) = affine_through(size, tl, tr, bl) else {
+                    continue;
+                };
+                if let Some((read, c)) = reread_aligned(&level.plane, c, size, pass.inverted) {
+                    found.push(detection(read, &c, size, level, pass.inverted));
+                    candidate.finders.iter().for_each(|&i| used[i] = true);
+                    break;
+                }
+            }
+        }
+    }
+
+    /// One `quircs` identify over the binary image, decoding every grid it groups.
+    fn identify_round(
+        &mut self,
+        level: &Level,
+        pass: Pass,
+        width: usize,
+        height: usize,
+        found: &mut Vec<Detection>,
+    ) -> Outcome {
+        let plane = &level.plane;
         let codes: Vec<Option<Code>> = self
             .quirc
             .identify(width, height, &self.binary)
             .map(Result::ok)
             .collect();
-        let mut undecoded = 0;
+        let mut outcome = Outcome {
+            undecoded: 0,
+            stray_finders: self
+                .quirc
+                .capstones
+                .iter()
+                .filter(|c| c.qr_grid < 0)
+                .count(),
+        };
         for (index, code) in codes.into_iter().enumerate() {
             let (Some(code), Some(grid)) = (code, self.quirc.grids.get(index)) else {
                 continue;
             };
             let size = code.size.max(0) as usize;
-            let to_frame = |(x, y): (f64, f64)| Point {
-                x: ((x - PAD as f64 + 0.5) * level.frame_per_pixel) as f32,
-                y: ((y - PAD as f64 + 0.5) * level.frame_per_pixel) as f32,
-            };
             let half = size as f64 / 2.0;
-            let centre = to_frame(map(&grid.c, half, half));
+            let centre = level.to_frame(map(&grid.c, half, half));
             if found.iter().any(|d| contains(&d.corners, centre)) {
                 continue;
             }
-            match read(&code, plane, &grid.c, pass.inverted) {
-                Some((codewords, payload, mirrored)) => {
-                    let n = size as f64;
-                    let mut corners = [(0.0, 0.0), (n, 0.0), (n, n), (0.0, n)]
-                        .map(|(u, v)| to_frame(map(&grid.c, u, v)));
-                    if mirrored {
-                        corners.swap(1, 3);
-                    }
-                    found.push(Detection {
-                        text: payload.text,
-                        payload: payload.bytes,
-                        version: codewords.version as u8,
-                        ecc: codewords.ecc,
-                        corners,
-                        mirrored,
-                        inverted: pass.inverted,
-                    });
-                }
-                None => undecoded += 1,
+            let finders = grid.caps.map(|i| {
+                self.quirc
+                    .capstones
+                    .get(i)
+                    .map_or((0.0, 0.0), |cap| map(&cap.c, 3.5, 3.5))
+            });
+            let Some((read, c)) = read(&code, plane, &grid.c, finders, pass.inverted) else {
+                outcome.undecoded += 1;
+                continue;
+            };
+            found.push(detection(read, &c, size, level, pass.inverted));
+        }
+        outcome
+    }
+}
+
+/// The detection for a symbol read on grid `c` (module coordinates to binary-image pixels).
+fn detection(read: Read, c: &[f64; 8], size: usize, level: &Level, inverted: bool) -> Detection {
+    let n = size as f64;
+    let mut corners =
+        [(0.0, 0.0), (n, 0.0), (n, n), (0.0, n)].map(|(u, v)| level.to_frame(map(c, u, v)));
+    if read.mirrored {
+        corners.swap(1, 3);
+    }
+    Detection {
+        text: read.payload.text,
+        payload: read.payload.bytes,
+        version: read.codewords.version as u8,
+        ecc: read.codewords.ecc,
+        corners,
+        mirrored: read.mirrored,
+        inverted,
+    }
+}
+
+/// What a pass left undone.
+#[derive(Debug, Default, Clone, Copy)]
+struct Outcome {
+    /// Grids found but not decoded.
+    undecoded: usize,
+    /// Finder patterns not grouped into any grid in the last round.
+    stray_finders: usize,
+}
+
+/// Paints a found code white in the binary image (its quad grown by a tenth on each side, to
+/// cover the finder patterns' outer edge).
+fn erase(binary: &mut [u8], width: usize, quad: [(f64, f64); 4]) {
+    let height = binary.len() / width.max(1);
+    let cx = quad.iter().map(|p| p.0).sum::<f64>() / 4.0;
+    let cy = quad.iter().map(|p| p.1).sum::<f64>() / 4.0;
+    let grown = quad.map(|(x, y)| Point {
+        x: (cx + (x - cx) * 1.2) as f32,
+        y: (cy + (y - cy) * 1.2) as f32,
+    });
+    let min_x = grown
+        .iter()
+        .map(|p| p.x)
+        .fold(f32::INFINITY, f32::min)
+        .max(0.0) as usize;
+    let min_y = grown
+        .iter()
+        .map(|p| p.y)
+        .fold(f32::INFINITY, f32::min)
+        .max(0.0) as usize;
+    let max_x = (grown.iter().map(|p| p.x).fold(0.0, f32::max).max(0.0) as usize)
+        .min(width.saturating_sub(1));
+    let max_y = (grown.iter().map(|p| p.y).fold(0.0, f32::max).max(0.0) as usize)
+        .min(height.saturating_sub(1));
+    for y in min_y..=max_y {
+        for x in min_x..=max_x {
+            if contains(
+                &grown,
+                Point {
+                    x: x as f32,
+                    y: y as f32,
+                },
+            ) {
+                binary[y * width + x] = 255;
             }
         }
-        undecoded
+    }
+}
+
+impl Level {
+    /// Binary-image pixel coordinates (with the white border) to frame pixels.
+    fn to_frame(&self, (x, y): (f64, f64)) -> Point {
+        Point {
+            x: ((x - PAD as f64 + 0.5) * self.frame_per_pixel) as f32,
+            y: ((y - PAD as f64 + 0.5) * self.frame_per_pixel) as f32,
+        }
     }
 }
 
@@ -188,6 +355,7 @@ fn passes(base: &Level, shrunk: bool, upscale: bool) -> Vec<Pass> {
         };
         passes.push(pass(Scale::Double, doubled(wide), false));
         passes.push(pass(Scale::Double, doubled(narrow), false));
+        passes.push(pass(Scale::Double, doubled(wide), true));
     }
     if shrunk {
         passes.push(pass(Scale::Full, Threshold::Global, false));
@@ -195,27 +363,62 @@ fn passes(base: &Level, shrunk: bool, upscale: bool) -> Vec<Pass> {
     passes
 }
 
-/// Decodes a found grid: as `quircs` read it, then from the grey image with two thresholds,
-/// each also mirrored. Returns the codewords, payload and whether it was mirrored.
+/// Decodes a found grid: as `quircs` read it, then from the grey image on its grid, then on an
+/// affine grid through the finder patterns (refined by the alignment pattern). Returns what was
+/// read and the grid (module coordinates to binary-image pixels) it was read on.
 fn read(
     code: &Code,
     plane: &Plane,
     c: &[f64; 8],
+    finders: [(f64, f64); 3],
     inverted: bool,
-) -> Option<(Codewords, Payload, bool)> {
+) -> Option<(Read, [f64; 8])> {
     let size = code.size.max(0) as usize;
     if let Some(found) = read_cells(size, &cells_of(code)) {
-        return Some(found);
+        return Some((found, *c));
     }
-    let values = module_values(plane, c, size, PAD as f64);
+    reread(plane, *c, size, inverted)
+        .or_else(|| reread_aligned(plane, finder_affine(c, size, finders)?, size, inverted))
+}
+
+/// Reads the modules from the grey image on grid `c`, then on `c` refined by the alignment
+/// pattern.
+fn reread_aligned(
+    plane: &Plane,
+    c: [f64; 8],
+    size: usize,
+    inverted: bool,
+) -> Option<(Read, [f64; 8])> {
+    reread(plane, c, size, inverted).or_else(|| {
+        reread(
+            plane,
+            refine_with_alignment(plane, &c, size, PAD as f64)?,
+            size,
+            inverted,
+        )
+    })
+}
+
+/// Reads the modules from the grey image on grid `c`, with an Otsu threshold over the code and
+/// then against each module's neighbourhood.
+fn reread(plane: &Plane, c: [f64; 8], size: usize, inverted: bool) -> Option<(Read, [f64; 8])> {
+    let values = module_values(plane, &c, size, PAD as f64);
     [CellThreshold::Otsu, CellThreshold::Neighbourhood]
         .into_iter()
         .find_map(|how| read_cells(size, &threshold_modules(&values, size, how, inverted)))
+        .map(|found| (found, c))
+}
+
+/// A decoded symbol.
+struct Read {
+    codewords: Codewords,
+    payload: Payload,
+    mirrored: bool,
 }
 
 /// Decodes modules (row-major, dark = true) as they are and mirrored (transposed: the mirror
 /// image of a code keeps its finder patterns at the same three corners).
-fn read_cells(size: usize, cells: &[bool]) -> Option<(Codewords, Payload, bool)> {
+fn read_cells(size: usize, cells: &[bool]) -> Option<Read> {
     if cells.len() < size * size {
         return None;
     }
@@ -229,7 +432,11 @@ fn read_cells(size: usize, cells: &[bool]) -> Option<(Codewords, Payload, bool)>
         };
         let codewords = symbol::decode(size, &dark).ok()?;
         let payload = segments::parse(&codewords.data, codewords.version).ok()?;
-        Some((codewords, payload, mirrored))
+        Some(Read {
+            codewords,
+            payload,
+            mirrored,
+        })
     })
 }
 

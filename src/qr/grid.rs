@@ -15,6 +15,153 @@ pub(crate) fn map(c: &[f64; 8], u: f64, v: f64) -> (f64, f64) {
     )
 }
 
+/// An affine grid through the centres of the three finder patterns (module coordinates (3.5,
+/// 3.5), (size - 3.5, 3.5), (3.5, size - 3.5)): for version 1, which has no alignment pattern to
+/// fix the fourth corner, and where `quircs`' perspective fit went astray. `finders` are the
+/// capstone centres in any order; each is matched to the corner `c` puts nearest.
+pub(crate) fn finder_affine(
+    c: &[f64; 8],
+    size: usize,
+    finders: [(f64, f64); 3],
+) -> Option<[f64; 8]> {
+    let far = size as f64 - 3.5;
+    let expected = [(3.5, 3.5), (far, 3.5), (3.5, far)];
+    let mut matched = [(0.0, 0.0); 3];
+    let mut used = [false; 3];
+    for (slot, &(u, v)) in expected.iter().enumerate() {
+        let (ex, ey) = map(c, u, v);
+        let (best, _) = finders
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !used[*i])
+            .map(|(i, &(x, y))| (i, (x - ex).powi(2) + (y - ey).powi(2)))
+            .min_by(|a, b| a.1.total_cmp(&b.1))?;
+        used[best] = true;
+        matched[slot] = finders[best];
+    }
+    affine_through(size, matched[0], matched[1], matched[2])
+}
+
+/// The affine grid putting the finder centres of a `size`-module code at `top_left`,
+/// `top_right` and `bottom_left`.
+pub(crate) fn affine_through(
+    size: usize,
+    top_left: (f64, f64),
+    top_right: (f64, f64),
+    bottom_left: (f64, f64),
+) -> Option<[f64; 8]> {
+    let span = size as f64 - 7.0;
+    if span <= 0.0 {
+        return None;
+    }
+    let du = (
+        (top_right.0 - top_left.0) / span,
+        (top_right.1 - top_left.1) / span,
+    );
+    let dv = (
+        (bottom_left.0 - top_left.0) / span,
+        (bottom_left.1 - top_left.1) / span,
+    );
+    let origin = (
+        top_left.0 - 3.5 * (du.0 + dv.0),
+        top_left.1 - 3.5 * (du.1 + dv.1),
+    );
+    Some([du.0, dv.0, origin.0, du.1, dv.1, origin.1, 0.0, 0.0])
+}
+
+/// The projective map (`quircs`' layout: `den = c6 u + c7 v + 1`) taking module coordinates
+/// `from[i]` to pixels `to[i]`; `None` when the points are degenerate.
+pub(crate) fn homography(from: &[(f64, f64); 4], to: &[(f64, f64); 4]) -> Option<[f64; 8]> {
+    let mut a = [[0f64; 9]; 8];
+    for i in 0..4 {
+        let ((u, v), (x, y)) = (from[i], to[i]);
+        a[2 * i] = [u, v, 1.0, 0.0, 0.0, 0.0, -x * u, -x * v, x];
+        a[2 * i + 1] = [0.0, 0.0, 0.0, u, v, 1.0, -y * u, -y * v, y];
+    }
+    for col in 0..8 {
+        let pivot = (col..8).max_by(|&p, &q| a[p][col].abs().total_cmp(&a[q][col].abs()))?;
+        a.swap(col, pivot);
+        if a[col][col].abs() < 1e-9 {
+            return None;
+        }
+        let pivot_row = a[col];
+        for (row, values) in a.iter_mut().enumerate() {
+            if row != col {
+                let f = values[col] / pivot_row[col];
+                for (value, &p) in values.iter_mut().zip(&pivot_row).skip(col) {
+                    *value -= f * p;
+                }
+            }
+        }
+    }
+    let mut c = [0f64; 8];
+    for (i, value) in c.iter_mut().enumerate() {
+        *value = a[i][8] / a[i][i];
+    }
+    c.iter().all(|v| v.is_finite()).then_some(c)
+}
+
+/// Refines a grid with the alignment pattern nearest the bottom-right corner (versions 2 and
+/// up): searches ±2.5 modules around where `c` puts it for the best dark-light-dark ring
+/// response, then fits a homography through the three finder centres and that point, which
+/// corrects the perspective an affine grid through the finders alone misses.
+pub(crate) fn refine_with_alignment(
+    plane: &Plane,
+    c: &[f64; 8],
+    size: usize,
+    offset: f64,
+) -> Option<[f64; 8]> {
+    if size < 25 {
+        return None;
+    }
+    let target = size as f64 - 6.5;
+    let sample = |u: f64, v: f64| {
+        let (x, y) = map(c, u, v);
+        f64::from(plane.sample(x - offset + 0.5, y - offset + 0.5))
+    };
+    let mut best: Option<(f64, f64, f64)> = None;
+    let steps = 20;
+    for i in 0..=steps {
+        for j in 0..=steps {
+            let u = target - 2.5 + 5.0 * i as f64 / steps as f64;
+            let v = target - 2.5 + 5.0 * j as f64 / steps as f64;
+            let centre = sample(u, v);
+            let mut inner = 0.0;
+            let mut outer = 0.0;
+            for k in -2i32..=2 {
+                let k = f64::from(k);
+                outer += sample(u + k, v - 2.0) + sample(u + k, v + 2.0);
+                if k.abs() < 2.0 {
+                    outer += sample(u - 2.0, v + k) + sample(u + 2.0, v + k);
+                }
+                if k.abs() <= 1.0 {
+                    inner += sample(u + k, v - 1.0) + sample(u + k, v + 1.0);
+                    if k == 0.0 {
+                        inner += sample(u - 1.0, v) + sample(u + 1.0, v);
+                    }
+                }
+            }
+            let score = inner / 8.0 - (centre + outer / 16.0) / 2.0;
+            if best.is_none_or(|(s, _, _)| score > s) {
+                best = Some((score, u, v));
+            }
+        }
+    }
+    let (score, u, v) = best?;
+    if score <= 10.0 {
+        return None;
+    }
+    let far = size as f64 - 3.5;
+    let from = [(3.5, 3.5), (far, 3.5), (3.5, far), (target, target)];
+    let to = [
+        map(c, 3.5, 3.5),
+        map(c, far, 3.5),
+        map(c, 3.5, far),
+        map(c, u, v),
+    ];
+    homography(&from, &to)
+}
+
 /// How module values are split into dark and light on a re-read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum CellThreshold {

@@ -14,10 +14,15 @@ pub mod corpus;
 mod detector;
 pub mod file;
 mod grid;
+mod group;
 mod reed_solomon;
 mod segments;
 mod symbol;
 
+#[cfg(test)]
+mod sweep_tests;
+#[cfg(test)]
+mod synth;
 #[cfg(test)]
 mod tests;
 

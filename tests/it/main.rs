@@ -4,4 +4,5 @@
 mod demo;
 mod guide_validate;
 mod openxr_runtime;
+mod qr;
 mod support;
