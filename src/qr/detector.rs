@@ -6,12 +6,13 @@ use quircs::{Code, Quirc};
 
 use super::binarize::{Integral, Plane, Threshold, binarize};
 use super::grid::{
-    CellThreshold, affine_through, cells_of, finder_affine, map, module_values,
+    CellThreshold, ModuleMap, affine_through, cells_of, finder_affine, map, module_values,
     refine_with_alignment, threshold_modules,
 };
 use super::group::{Finder, candidates};
 use super::segments::{self, Payload};
 use super::symbol::{self, Codewords};
+use super::warp::Warp;
 use super::{Detection, GrayFrame, Point};
 
 /// White border around every binary image: a quiet zone for codes cut by the frame edge.
@@ -236,11 +237,17 @@ impl Decoder {
     }
 }
 
-/// The detection for a symbol read on grid `c` (module coordinates to binary-image pixels).
-fn detection(read: Read, c: &[f64; 8], size: usize, level: &Level, inverted: bool) -> Detection {
+/// The detection for a symbol read on `grid`.
+fn detection(
+    read: Read,
+    grid: &ModuleMap,
+    size: usize,
+    level: &Level,
+    inverted: bool,
+) -> Detection {
     let n = size as f64;
     let mut corners =
-        [(0.0, 0.0), (n, 0.0), (n, n), (0.0, n)].map(|(u, v)| level.to_frame(map(c, u, v)));
+        [(0.0, 0.0), (n, 0.0), (n, n), (0.0, n)].map(|(u, v)| level.to_frame(grid.map(u, v)));
     if read.mirrored {
         corners.swap(1, 3);
     }
@@ -364,49 +371,63 @@ fn passes(base: &Level, shrunk: bool, upscale: bool) -> Vec<Pass> {
 }
 
 /// Decodes a found grid: as `quircs` read it, then from the grey image on its grid, then on an
-/// affine grid through the finder patterns (refined by the alignment pattern). Returns what was
-/// read and the grid (module coordinates to binary-image pixels) it was read on.
+/// affine grid through the finder patterns (refined by the alignment pattern), then on a grid
+/// bent through every alignment pattern. Returns what was read and the grid it was read on.
 fn read(
     code: &Code,
     plane: &Plane,
     c: &[f64; 8],
     finders: [(f64, f64); 3],
     inverted: bool,
-) -> Option<(Read, [f64; 8])> {
+) -> Option<(Read, ModuleMap)> {
     let size = code.size.max(0) as usize;
     if let Some(found) = read_cells(size, &cells_of(code)) {
-        return Some((found, *c));
+        return Some((found, ModuleMap::Projective(*c)));
     }
-    reread(plane, *c, size, inverted)
+    reread(plane, ModuleMap::Projective(*c), size, inverted)
         .or_else(|| reread_aligned(plane, finder_affine(c, size, finders)?, size, inverted))
+        .or_else(|| reread_warped(plane, c, size, inverted))
 }
 
 /// Reads the modules from the grey image on grid `c`, then on `c` refined by the alignment
-/// pattern.
+/// pattern, then on a grid bent through all alignment patterns.
 fn reread_aligned(
     plane: &Plane,
     c: [f64; 8],
     size: usize,
     inverted: bool,
-) -> Option<(Read, [f64; 8])> {
-    reread(plane, c, size, inverted).or_else(|| {
-        reread(
-            plane,
-            refine_with_alignment(plane, &c, size, PAD as f64)?,
-            size,
-            inverted,
-        )
-    })
+) -> Option<(Read, ModuleMap)> {
+    reread(plane, ModuleMap::Projective(c), size, inverted)
+        .or_else(|| {
+            let refined = refine_with_alignment(plane, &c, size, PAD as f64)?;
+            reread(plane, ModuleMap::Projective(refined), size, inverted)
+        })
+        .or_else(|| reread_warped(plane, &c, size, inverted))
 }
 
-/// Reads the modules from the grey image on grid `c`, with an Otsu threshold over the code and
+fn reread_warped(
+    plane: &Plane,
+    c: &[f64; 8],
+    size: usize,
+    inverted: bool,
+) -> Option<(Read, ModuleMap)> {
+    let warp = Warp::fit(plane, c, size, PAD as f64)?;
+    reread(plane, ModuleMap::Warped(warp), size, inverted)
+}
+
+/// Reads the modules from the grey image on `grid`, with an Otsu threshold over the code and
 /// then against each module's neighbourhood.
-fn reread(plane: &Plane, c: [f64; 8], size: usize, inverted: bool) -> Option<(Read, [f64; 8])> {
-    let values = module_values(plane, &c, size, PAD as f64);
+fn reread(
+    plane: &Plane,
+    grid: ModuleMap,
+    size: usize,
+    inverted: bool,
+) -> Option<(Read, ModuleMap)> {
+    let values = module_values(plane, &grid, size, PAD as f64);
     [CellThreshold::Otsu, CellThreshold::Neighbourhood]
         .into_iter()
         .find_map(|how| read_cells(size, &threshold_modules(&values, size, how, inverted)))
-        .map(|found| (found, c))
+        .map(|found| (found, grid))
 }
 
 /// A decoded symbol.

@@ -4,6 +4,7 @@
 use quircs::Code;
 
 use super::binarize::{Plane, otsu};
+use super::warp::{Warp, find_alignment};
 
 /// The projective map `quircs` fitted from module coordinates (u, v) to pixels of the image it
 /// was given (same coefficients as its `perspective_map`).
@@ -115,50 +116,10 @@ pub(crate) fn refine_with_alignment(
         return None;
     }
     let target = size as f64 - 6.5;
-    let sample = |u: f64, v: f64| {
-        let (x, y) = map(c, u, v);
-        f64::from(plane.sample(x - offset + 0.5, y - offset + 0.5))
-    };
-    let mut best: Option<(f64, f64, f64)> = None;
-    let steps = 20;
-    for i in 0..=steps {
-        for j in 0..=steps {
-            let u = target - 2.5 + 5.0 * i as f64 / steps as f64;
-            let v = target - 2.5 + 5.0 * j as f64 / steps as f64;
-            let centre = sample(u, v);
-            let mut inner = 0.0;
-            let mut outer = 0.0;
-            for k in -2i32..=2 {
-                let k = f64::from(k);
-                outer += sample(u + k, v - 2.0) + sample(u + k, v + 2.0);
-                if k.abs() < 2.0 {
-                    outer += sample(u - 2.0, v + k) + sample(u + 2.0, v + k);
-                }
-                if k.abs() <= 1.0 {
-                    inner += sample(u + k, v - 1.0) + sample(u + k, v + 1.0);
-                    if k == 0.0 {
-                        inner += sample(u - 1.0, v) + sample(u + 1.0, v);
-                    }
-                }
-            }
-            let score = inner / 8.0 - (centre + outer / 16.0) / 2.0;
-            if best.is_none_or(|(s, _, _)| score > s) {
-                best = Some((score, u, v));
-            }
-        }
-    }
-    let (score, u, v) = best?;
-    if score <= 10.0 {
-        return None;
-    }
+    let found = find_alignment(plane, c, (0.0, 0.0), (target, target), 2.5, offset)?;
     let far = size as f64 - 3.5;
     let from = [(3.5, 3.5), (far, 3.5), (3.5, far), (target, target)];
-    let to = [
-        map(c, 3.5, 3.5),
-        map(c, far, 3.5),
-        map(c, 3.5, far),
-        map(c, u, v),
-    ];
+    let to = [map(c, 3.5, 3.5), map(c, far, 3.5), map(c, 3.5, far), found];
     homography(&from, &to)
 }
 
@@ -171,17 +132,33 @@ pub(crate) enum CellThreshold {
     Neighbourhood,
 }
 
+/// Where modules are: one homography for the whole code, or one per alignment-lattice cell.
+pub(crate) enum ModuleMap {
+    Projective([f64; 8]),
+    Warped(Warp),
+}
+
+impl ModuleMap {
+    /// Binary-image pixel position of module point (u, v).
+    pub fn map(&self, u: f64, v: f64) -> (f64, f64) {
+        match self {
+            Self::Projective(c) => map(c, u, v),
+            Self::Warped(warp) => warp.map(u, v),
+        }
+    }
+}
+
 /// Grey value of every module (row-major, `size * size`), each the mean of five samples around
 /// the module's centre so a grid that is a fraction of a module off still reads the right value.
 /// `offset` shifts from the binary image's coordinates (with its white border) to `plane`'s.
-pub(crate) fn module_values(plane: &Plane, c: &[f64; 8], size: usize, offset: f64) -> Vec<f32> {
+pub(crate) fn module_values(plane: &Plane, grid: &ModuleMap, size: usize, offset: f64) -> Vec<f32> {
     const TAPS: [(f64, f64); 5] = [(0.5, 0.5), (0.3, 0.3), (0.7, 0.3), (0.3, 0.7), (0.7, 0.7)];
     let mut values = Vec::with_capacity(size * size);
     for v in 0..size {
         for u in 0..size {
             let mut sum = 0.0;
             for (du, dv) in TAPS {
-                let (x, y) = map(c, u as f64 + du, v as f64 + dv);
+                let (x, y) = grid.map(u as f64 + du, v as f64 + dv);
                 // quircs' coordinates are pixel indices; the plane samples at pixel centres.
                 sum += plane.sample(x - offset + 0.5, y - offset + 0.5);
             }

@@ -18,6 +18,7 @@ mod group;
 mod reed_solomon;
 mod segments;
 mod symbol;
+mod warp;
 
 #[cfg(test)]
 mod sweep_tests;
