@@ -4,7 +4,7 @@
 
 use quircs::{Code, Quirc};
 
-use super::binarize::{Integral, Plane, Threshold, binarize};
+use super::binarize::{Integral, Plane, Threshold, binarize, otsu};
 use super::grid::{
     CellThreshold, ModuleMap, affine_through, cells_of, finder_affine, map, module_values,
     refine_with_alignment, threshold_modules,
@@ -89,6 +89,9 @@ impl Decoder {
             if !found.is_empty() && outcome.undecoded == 0 && outcome.stray_finders == 0 {
                 break;
             }
+        }
+        if found.is_empty() {
+            found.extend(whole_frame_symbol(&base));
         }
         found
     }
@@ -235,6 +238,50 @@ impl Decoder {
         }
         outcome
     }
+}
+
+/// A symbol that fills the frame (a tight crop, a screenshot, a scan without quiet zone, or
+/// modules too small for the finder-pattern scan, like version 40 at 1 px per module): the dark
+/// pixels' bounding box is the symbol, the top-left finder's first row gives the module size.
+/// Tried once, when nothing else was found.
+fn whole_frame_symbol(level: &Level) -> Option<Detection> {
+    let plane = &level.plane;
+    let (w, h) = (plane.width, plane.height);
+    let threshold = otsu(plane.pixels.iter().copied());
+    [false, true].into_iter().find_map(|inverted| {
+        let dark = |x: usize, y: usize| (plane.pixels[y * w + x] < threshold) != inverted;
+        let rows: Vec<usize> = (0..h).filter(|&y| (0..w).any(|x| dark(x, y))).collect();
+        let cols: Vec<usize> = (0..w).filter(|&x| (0..h).any(|y| dark(x, y))).collect();
+        let (&top, &bottom, &left, &right) =
+            (rows.first()?, rows.last()?, cols.first()?, cols.last()?);
+        let (width, height) = ((right + 1 - left) as f64, (bottom + 1 - top) as f64);
+        // A square symbol, not a dark blob in a scene.
+        if width < 21.0 || (width - height).abs() > 0.1 * width {
+            return None;
+        }
+        let run = (left..=right).take_while(|&x| dark(x, top)).count() as f64;
+        let module = run / 7.0;
+        if module < 0.5 {
+            return None;
+        }
+        let version = ((width / module - 17.0) / 4.0).round() as i64;
+        [version, version - 1, version + 1]
+            .into_iter()
+            .filter(|v| (1..=40).contains(v))
+            .find_map(|version| {
+                let size = 17 + 4 * version as usize;
+                let (du, dv) = (width / size as f64, height / size as f64);
+                // Binary-image coordinates: pixel index of the plane plus the border, minus
+                // half a pixel so module edges fall on pixel edges.
+                let origin = (
+                    left as f64 + PAD as f64 - 0.5,
+                    top as f64 + PAD as f64 - 0.5,
+                );
+                let grid = ModuleMap::Projective([du, 0.0, origin.0, 0.0, dv, origin.1, 0.0, 0.0]);
+                let (read, grid) = reread(plane, grid, size, inverted)?;
+                Some(detection(read, &grid, size, level, inverted))
+            })
+    })
 }
 
 /// The detection for a symbol read on `grid`.
