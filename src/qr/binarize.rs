@@ -182,14 +182,15 @@ impl Integral {
 /// How a pass turns grey into black and white.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Threshold {
-    /// One Otsu threshold for the whole plane: what plain quircs does.
+    /// One Otsu threshold for the whole plane, `quircs`' own: what plain quircs does. The
+    /// "binary" image is then the grey plane with its border.
     Global,
     /// Black where a pixel is darker than its neighbourhood's mean (window half-size `radius`)
     /// by more than `percent` of that mean (so flat areas stay white).
     Local { radius: usize, percent: u32 },
 }
 
-/// Writes `plane` as a binary image with a white border of `pad` pixels into `out`
+/// Writes `plane` as a binary image (grey for [`Threshold::Global`]) with a white border of `pad` pixels into `out`
 /// (`(width + 2 pad) * (height + 2 pad)` bytes). `inverted` reads light modules as black.
 pub(crate) fn binarize(
     plane: &Plane,
@@ -206,12 +207,17 @@ pub(crate) fn binarize(
     let (black, white) = (0u8, 255u8);
     match threshold {
         Threshold::Global => {
-            let t = otsu(plane.pixels.iter().copied());
+            // Grey as it is (inverted if asked): `quircs` applies its own Otsu threshold, the
+            // same one plain quircs uses, without a second pass over the pixels here.
             for y in 0..h {
                 let row = &plane.pixels[y * w..(y + 1) * w];
                 let dest = &mut out[(y + pad) * out_width + pad..][..w];
-                for (d, &v) in dest.iter_mut().zip(row) {
-                    *d = if (v < t) != inverted { black } else { white };
+                if inverted {
+                    for (d, &v) in dest.iter_mut().zip(row) {
+                        *d = 255 - v;
+                    }
+                } else {
+                    dest.copy_from_slice(row);
                 }
             }
         }

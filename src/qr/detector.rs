@@ -2,6 +2,8 @@
 //! binary image handed to `quircs`; every grid it finds but cannot decode gets retries that read
 //! the modules again from the grey image and mirrored.
 
+use std::cell::OnceCell;
+
 use quircs::{Code, Quirc};
 
 use super::binarize::{Integral, Plane, Threshold, binarize, otsu};
@@ -44,7 +46,8 @@ struct Pass {
 /// A plane and what is derived from it once for all passes over it.
 struct Level {
     plane: Plane,
-    integral: Integral,
+    /// Built on the first pass with a local threshold (the first pass has a global one).
+    integral: OnceCell<Integral>,
     /// Frame pixels per plane pixel.
     frame_per_pixel: f64,
 }
@@ -104,7 +107,7 @@ impl Decoder {
         let plane = &level.plane;
         binarize(
             plane,
-            &level.integral,
+            level.integral.get_or_init(|| Integral::of(&level.plane)),
             pass.threshold,
             pass.inverted,
             PAD,
@@ -368,10 +371,9 @@ impl Level {
 }
 
 fn level(plane: Plane, frame_per_pixel: f64) -> Level {
-    let integral = Integral::of(&plane);
     Level {
         plane,
-        integral,
+        integral: OnceCell::new(),
         frame_per_pixel,
     }
 }
