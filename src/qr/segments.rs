@@ -1,11 +1,11 @@
-//! Data codewords to payload bytes and text (ISO/IEC 18004 §7.4): numeric, alphanumeric, byte
-//! and Kanji segments, ECI charset switches, FNC1 (GS1) and structured-append headers.
+//! Data codewords to payload bytes and text (ISO/IEC 18004 §7.4): numeric, alphanumeric, byte,
+//! Kanji and Hanzi (GB/T 18284) segments, ECI charset switches, FNC1 (GS1) and structured-append headers.
 //!
 //! Each byte segment is read in the charset of the ECI before it; byte segments without one are
 //! read in the charset guessed over all of them (ZXing's rules: UTF-8 if it holds multi-byte
 //! sequences, Shift_JIS if it reads as Japanese, else ISO-8859-1); Kanji segments are Shift_JIS.
 
-use encoding_rs::{Encoding, SHIFT_JIS, UTF_8};
+use encoding_rs::{Encoding, GBK, SHIFT_JIS, UTF_8};
 
 /// Why the data codewords do not hold a valid payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,7 +21,8 @@ pub(crate) enum SegmentError {
 /// The decoded payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Payload {
-    /// Segment bytes concatenated (digits and letters as ASCII, Kanji as Shift_JIS).
+    /// Segment bytes concatenated (digits and letters as ASCII, Kanji as Shift_JIS, Hanzi as
+    /// GB2312).
     pub bytes: Vec<u8>,
     pub text: String,
 }
@@ -138,6 +139,22 @@ pub(crate) fn parse(data: &[u8], version: usize) -> Result<Payload, SegmentError
                     bytes.push(sjis as u8);
                 }
                 pieces.push((bytes, Charset::Encoding(SHIFT_JIS)));
+            }
+            // Hanzi (GB/T 18284): a subset indicator (1 = GB2312), then 13-bit characters.
+            13 => {
+                if bits.take(4)? != 1 {
+                    return Err(SegmentError::Unsupported);
+                }
+                let count = bits.take(count_bits([8, 10, 12]))? as usize;
+                let mut bytes = Vec::with_capacity(count * 2);
+                for _ in 0..count {
+                    let value = bits.take(13)?;
+                    let combined = (value / 0x60) << 8 | (value % 0x60);
+                    let gb = combined + if combined < 0x0A00 { 0xA1A1 } else { 0xA6A1 };
+                    bytes.push((gb >> 8) as u8);
+                    bytes.push(gb as u8);
+                }
+                pieces.push((bytes, Charset::Encoding(GBK)));
             }
             7 => charset = eci_charset(read_eci(&mut bits)?)?,
             // Structured append: symbol index, count and parity; the text is this symbol's part.

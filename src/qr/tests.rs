@@ -147,3 +147,96 @@ mod fuzz {
         }
     }
 }
+
+mod segment_parsing {
+    use super::super::segments::parse;
+
+    /// Packs (value, bit count) fields into codewords, zero-padded.
+    fn pack(fields: &[(u32, usize)]) -> Vec<u8> {
+        let mut bits = Vec::new();
+        for &(value, count) in fields {
+            for i in (0..count).rev() {
+                bits.push((value >> i) & 1 == 1);
+            }
+        }
+        bits.chunks(8)
+            .map(|chunk| {
+                chunk
+                    .iter()
+                    .enumerate()
+                    .fold(0u8, |byte, (i, &b)| byte | (u8::from(b) << (7 - i)))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn byte_kanji_and_hanzi_segments_each_read_in_their_own_charset() {
+        // "A" (byte), 点 (Kanji, Shift_JIS 0x935F), 阿 (Hanzi, GB2312 0xB0A2), "1" (numeric).
+        let data = pack(&[
+            (0b0100, 4),
+            (1, 8),
+            (u32::from(b'A'), 8),
+            (0b1000, 4),
+            (1, 8),
+            (0x12 * 0xC0 + 0x1F, 13),
+            (0b1101, 4),
+            (1, 4),
+            (1, 8),
+            (0x0A * 0x60 + 0x01, 13),
+            (0b0001, 4),
+            (1, 10),
+            (1, 4),
+            (0, 4),
+        ]);
+        let payload = parse(&data, 1).unwrap();
+        assert_eq!(payload.text, "A点阿1");
+        assert_eq!(payload.bytes, [b'A', 0x93, 0x5F, 0xB0, 0xA2, b'1']);
+    }
+
+    #[test]
+    fn gs1_alphanumeric_percent_is_the_group_separator_and_double_percent_a_percent() {
+        // FNC1 first position, then alphanumeric "01%A%%".
+        let alnum = |a: u8, b: u8| {
+            let index = |c| {
+                b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
+                    .iter()
+                    .position(|&x| x == c)
+                    .unwrap() as u32
+            };
+            (index(a) * 45 + index(b), 11)
+        };
+        let data = pack(&[
+            (0b0101, 4),
+            (0b0010, 4),
+            (6, 9),
+            alnum(b'0', b'1'),
+            alnum(b'%', b'A'),
+            alnum(b'%', b'%'),
+            (0, 4),
+        ]);
+        assert_eq!(parse(&data, 1).unwrap().text, "01\u{1d}A%");
+    }
+
+    #[test]
+    fn utf8_eci_and_unguessable_latin1_bytes_are_read_as_declared_or_as_latin1() {
+        let mut fields = vec![
+            (0b0111, 4),
+            (26, 8),
+            (0b0100, 4),
+            (2, 8),
+            (0xC3, 8),
+            (0xA9, 8),
+        ];
+        fields.push((0, 4));
+        assert_eq!(parse(&pack(&fields), 1).unwrap().text, "é");
+        // 0xE9 alone is not UTF-8 nor Shift_JIS text: ISO-8859-1.
+        let data = pack(&[(0b0100, 4), (2, 8), (u32::from(b'n'), 8), (0xE9, 8), (0, 4)]);
+        assert_eq!(parse(&data, 1).unwrap().text, "né");
+    }
+
+    #[test]
+    fn a_segment_running_past_the_data_or_an_unknown_mode_is_refused() {
+        assert!(parse(&pack(&[(0b0100, 4), (200, 8), (1, 8)]), 1).is_err());
+        assert!(parse(&pack(&[(0b1111, 4), (0, 12)]), 1).is_err());
+    }
+}
