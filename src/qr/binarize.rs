@@ -202,8 +202,14 @@ pub(crate) fn binarize(
 ) {
     let (w, h) = (plane.width, plane.height);
     let out_width = w + 2 * pad;
-    out.clear();
+    // Only the border is filled here; every pixel inside is written below.
     out.resize(out_width * (h + 2 * pad), 255);
+    out[..pad * out_width].fill(255);
+    out[(h + pad) * out_width..].fill(255);
+    for y in pad..h + pad {
+        out[y * out_width..y * out_width + pad].fill(255);
+        out[y * out_width + pad + w..(y + 1) * out_width].fill(255);
+    }
     let (black, white) = (0u8, 255u8);
     match threshold {
         Threshold::Global => {

@@ -126,17 +126,21 @@ fn mask_flips(mask: u8, row: usize, col: usize) -> bool {
     }
 }
 
-/// Whether module (row, col) belongs to a function pattern (finder, separator, format, timing,
-/// alignment, version information), not to data.
-fn is_function(version: usize, size: usize, row: usize, col: usize) -> bool {
-    if (row < 9 && (col < 9 || col + 8 >= size)) || (row + 8 >= size && col < 9) {
-        return true;
-    }
-    if row == 6 || col == 6 {
-        return true;
-    }
-    if version >= 7 && ((row < 6 && col + 11 >= size) || (row + 11 >= size && col < 6)) {
-        return true;
+/// Which modules (row-major) belong to a function pattern (finder, separator, format, timing,
+/// alignment, version information) rather than to data.
+fn function_modules(version: usize, size: usize) -> Vec<bool> {
+    let mut function = vec![false; size * size];
+    let mut mark = |row: usize, col: usize| function[row * size + col] = true;
+    for i in 0..size {
+        for j in 0..size {
+            let finder_or_format = (i < 9 && (j < 9 || j + 8 >= size)) || (i + 8 >= size && j < 9);
+            let timing = i == 6 || j == 6;
+            let version_info =
+                version >= 7 && ((i < 6 && j + 11 >= size) || (i + 11 >= size && j < 6));
+            if finder_or_format || timing || version_info {
+                mark(i, j);
+            }
+        }
     }
     let centres: Vec<usize> = VERSION_DB[version]
         .apat
@@ -145,17 +149,20 @@ fn is_function(version: usize, size: usize, row: usize, col: usize) -> bool {
         .map(|&p| p as usize)
         .collect();
     let last = centres.len().saturating_sub(1);
-    let near = |p: usize, q: usize| p.abs_diff(q) <= 2;
-    for (a, &cr) in centres.iter().enumerate() {
-        for (b, &cc) in centres.iter().enumerate() {
+    for (a, &row) in centres.iter().enumerate() {
+        for (b, &col) in centres.iter().enumerate() {
             // The three corners holding finder patterns carry no alignment pattern.
-            let on_finder = (a == 0 && (b == 0 || b == last)) || (a == last && b == 0);
-            if !on_finder && near(row, cr) && near(col, cc) {
-                return true;
+            if (a == 0 && (b == 0 || b == last)) || (a == last && b == 0) {
+                continue;
+            }
+            for i in row.saturating_sub(2)..=(row + 2).min(size - 1) {
+                for j in col.saturating_sub(2)..=(col + 2).min(size - 1) {
+                    mark(i, j);
+                }
             }
         }
     }
-    false
+    function
 }
 
 /// The raw codewords in placement order: two-module columns from the right, zig-zagging up and
@@ -167,6 +174,7 @@ fn read_codewords(
     dark: &dyn Fn(usize, usize) -> bool,
 ) -> Vec<u8> {
     let total = VERSION_DB[version].data_bytes as usize;
+    let function = function_modules(version, size);
     let mut bytes = Vec::with_capacity(total);
     let (mut current, mut bits) = (0u8, 0);
     let mut col = size as isize - 1;
@@ -179,7 +187,7 @@ fn read_codewords(
             let row = if upward { size - 1 - step } else { step };
             for dx in 0..2 {
                 let c = (col - dx) as usize;
-                if is_function(version, size, row, c) {
+                if function[row * size + c] {
                     continue;
                 }
                 let bit = dark(c, row) != mask_flips(mask, row, c);
