@@ -1,6 +1,8 @@
-//! The decoder: passes over the frame (scale × threshold × polarity), cheapest first, each a
-//! binary image handed to `quircs`; every grid it finds but cannot decode gets retries that read
-//! the modules again from the grey image and mirrored.
+//! The decoder: passes over the frame (scale × threshold × polarity), cheapest first, each an
+//! image handed to `quircs` for finder patterns and grids, stopping after the first pass that
+//! decoded something and left no candidate behind. Within a pass, found codes are erased and
+//! the image searched again; grids that do not decode get re-reads on refined grids; leftover
+//! finder patterns are grouped by us.
 
 use std::cell::OnceCell;
 
