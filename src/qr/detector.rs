@@ -10,8 +10,8 @@ use quircs::{Code, Quirc};
 
 use super::binarize::{Integral, Plane, Threshold, binarize, otsu};
 use super::grid::{
-    CellThreshold, ModuleMap, affine_through, cells_of, finder_affine, map, module_values,
-    refine_with_alignment, threshold_modules,
+    CellThreshold, ModuleMap, affine_through, cells_of, finder_affine, finder_homography, map,
+    module_values, refine_with_alignment, threshold_modules,
 };
 use super::group::{Finder, candidates};
 use super::segments::{self, Payload};
@@ -229,13 +229,12 @@ impl Decoder {
             if found.iter().any(|d| contains(&d.corners, centre)) {
                 continue;
             }
-            let finders = grid.caps.map(|i| {
-                self.quirc
-                    .capstones
-                    .get(i)
-                    .map_or((0.0, 0.0), |cap| map(&cap.c, 3.5, 3.5))
+            let capstones = grid.caps.map(|i| {
+                self.quirc.capstones.get(i).map_or([(0.0, 0.0); 4], |cap| {
+                    [(0.0, 0.0), (7.0, 0.0), (7.0, 7.0), (0.0, 7.0)].map(|(u, v)| map(&cap.c, u, v))
+                })
             });
-            let Some((read, c)) = read(&code, plane, &grid.c, finders, pass.inverted) else {
+            let Some((read, c)) = read(&code, plane, &grid.c, &capstones, pass.inverted) else {
                 outcome.undecoded += 1;
                 continue;
             };
@@ -428,15 +427,31 @@ fn read(
     code: &Code,
     plane: &Plane,
     c: &[f64; 8],
-    finders: [(f64, f64); 3],
+    capstones: &[[(f64, f64); 4]; 3],
     inverted: bool,
 ) -> Option<(Read, ModuleMap)> {
     let size = code.size.max(0) as usize;
     if let Some(found) = read_cells(size, &cells_of(code)) {
         return Some((found, ModuleMap::Projective(*c)));
     }
+    // Finder centres: the middle of each ring's corners.
+    let finders = capstones.map(|corners| {
+        let (x, y) = corners
+            .iter()
+            .fold((0.0, 0.0), |(x, y), p| (x + p.0 / 4.0, y + p.1 / 4.0));
+        (x, y)
+    });
     reread(plane, ModuleMap::Projective(*c), size, inverted)
         .or_else(|| reread_aligned(plane, finder_affine(c, size, finders)?, size, inverted))
+        .or_else(|| {
+            let through_finders = finder_homography(c, size, capstones)?;
+            reread(
+                plane,
+                ModuleMap::Projective(through_finders),
+                size,
+                inverted,
+            )
+        })
         .or_else(|| reread_warped(plane, c, size, inverted))
 }
 

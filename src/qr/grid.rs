@@ -70,15 +70,53 @@ pub(crate) fn affine_through(
     Some([du.0, dv.0, origin.0, du.1, dv.1, origin.1, 0.0, 0.0])
 }
 
-/// The projective map (`quircs`' layout: `den = c6 u + c7 v + 1`) taking module coordinates
-/// `from[i]` to pixels `to[i]`; `None` when the points are degenerate.
-pub(crate) fn homography(from: &[(f64, f64); 4], to: &[(f64, f64); 4]) -> Option<[f64; 8]> {
-    let mut a = [[0f64; 9]; 8];
-    for i in 0..4 {
-        let ((u, v), (x, y)) = (from[i], to[i]);
-        a[2 * i] = [u, v, 1.0, 0.0, 0.0, 0.0, -x * u, -x * v, x];
-        a[2 * i + 1] = [0.0, 0.0, 0.0, u, v, 1.0, -y * u, -y * v, y];
+/// A homography through the outer corners of all three finder patterns (least squares over 12
+/// points): for codes without an alignment pattern (version 1) seen in perspective, where an
+/// affine grid through the finder centres drifts. `capstones` are each finder's ring corners in
+/// pixels (any order); each is matched to the module corner grid `c` puts nearest.
+pub(crate) fn finder_homography(
+    c: &[f64; 8],
+    size: usize,
+    capstones: &[[(f64, f64); 4]; 3],
+) -> Option<[f64; 8]> {
+    let n = size as f64;
+    let far = n - 7.0;
+    let mut pairs = Vec::with_capacity(12);
+    for (u0, v0) in [(0.0, 0.0), (far, 0.0), (0.0, far)] {
+        for (du, dv) in [(0.0, 0.0), (7.0, 0.0), (7.0, 7.0), (0.0, 7.0)] {
+            let (u, v) = (u0 + du, v0 + dv);
+            let (ex, ey) = map(c, u, v);
+            let nearest = capstones
+                .iter()
+                .flatten()
+                .min_by(|a, b| {
+                    let da = (a.0 - ex).powi(2) + (a.1 - ey).powi(2);
+                    let db = (b.0 - ex).powi(2) + (b.1 - ey).powi(2);
+                    da.total_cmp(&db)
+                })
+                .copied()?;
+            pairs.push(((u, v), nearest));
+        }
     }
+    // Normal equations of the 24 linear equations in the 8 unknowns.
+    let mut m = [[0f64; 9]; 8];
+    for &((u, v), (x, y)) in &pairs {
+        for row in [
+            [u, v, 1.0, 0.0, 0.0, 0.0, -x * u, -x * v, x],
+            [0.0, 0.0, 0.0, u, v, 1.0, -y * u, -y * v, y],
+        ] {
+            for i in 0..8 {
+                for j in 0..9 {
+                    m[i][j] += row[i] * row[j];
+                }
+            }
+        }
+    }
+    solve8(m)
+}
+
+/// Solves 8 linear equations given as an augmented matrix (Gauss-Jordan, partial pivoting).
+fn solve8(mut a: [[f64; 9]; 8]) -> Option<[f64; 8]> {
     for col in 0..8 {
         let pivot = (col..8).max_by(|&p, &q| a[p][col].abs().total_cmp(&a[q][col].abs()))?;
         a.swap(col, pivot);
@@ -100,6 +138,18 @@ pub(crate) fn homography(from: &[(f64, f64); 4], to: &[(f64, f64); 4]) -> Option
         *value = a[i][8] / a[i][i];
     }
     c.iter().all(|v| v.is_finite()).then_some(c)
+}
+
+/// The projective map (`quircs`' layout: `den = c6 u + c7 v + 1`) taking module coordinates
+/// `from[i]` to pixels `to[i]`; `None` when the points are degenerate.
+pub(crate) fn homography(from: &[(f64, f64); 4], to: &[(f64, f64); 4]) -> Option<[f64; 8]> {
+    let mut a = [[0f64; 9]; 8];
+    for i in 0..4 {
+        let ((u, v), (x, y)) = (from[i], to[i]);
+        a[2 * i] = [u, v, 1.0, 0.0, 0.0, 0.0, -x * u, -x * v, x];
+        a[2 * i + 1] = [0.0, 0.0, 0.0, u, v, 1.0, -y * u, -y * v, y];
+    }
+    solve8(a)
 }
 
 /// Refines a grid with the alignment pattern nearest the bottom-right corner (versions 2 and

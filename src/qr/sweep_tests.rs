@@ -273,3 +273,23 @@ fn several_codes_in_a_cluttered_frame_all_decode_with_their_corners() {
     }
     assert_eq!(found.len(), 4, "each code once");
 }
+
+/// Version 1 has no alignment pattern: under perspective only the finder patterns' corners fix
+/// the grid (this inverted, tilted case once failed on an affine grid through their centres).
+#[test]
+fn version_1_codes_tilted_in_perspective_decode_in_both_polarities() {
+    let cases: Vec<Case> = (0..8)
+        .map(|i| {
+            let pose = Pose {
+                module_px: 3.5 + 0.5 * (i / 2) as f64,
+                centre: (0.0, 0.0),
+                rotation_deg: 40.0 * i as f64,
+                tilt_deg: 15.0 + 5.0 * (i % 4) as f64,
+                inverted: i % 2 == 0,
+                mirrored: false,
+            };
+            case(i, 1, i as usize, pose, Optics::default())
+        })
+        .collect();
+    assert_all_read(&cases);
+}
