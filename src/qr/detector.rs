@@ -10,8 +10,8 @@ use quircs::{Code, Quirc};
 
 use super::binarize::{Integral, Plane, Threshold, binarize, otsu};
 use super::grid::{
-    CellThreshold, ModuleMap, affine_through, cells_of, finder_affine, finder_homography, map,
-    module_values, refine_with_alignment, threshold_modules,
+    CellThreshold, ModuleMap, affine_through, cells_of, finder_affine, finder_homography,
+    homography, map, module_values, refine_with_alignment, threshold_modules,
 };
 use super::group::{Finder, candidates};
 use super::segments::{self, Payload};
@@ -123,11 +123,7 @@ impl Decoder {
             )
         };
         for detection in found.iter() {
-            erase(
-                &mut self.binary,
-                width,
-                detection.corners.each_ref().map(to_binary),
-            );
+            erase_finders(&mut self.binary, width, detection, to_binary);
         }
         let mut outcome = Outcome::default();
         for _ in 0..ROUNDS {
@@ -137,11 +133,7 @@ impl Decoder {
                 break;
             }
             for detection in &found[before..] {
-                erase(
-                    &mut self.binary,
-                    width,
-                    detection.corners.each_ref().map(to_binary),
-                );
+                erase_finders(&mut self.binary, width, detection, to_binary);
             }
         }
         if outcome.undecoded > 0 || outcome.stray_finders > 0 {
@@ -160,16 +152,16 @@ impl Decoder {
             .iter()
             .filter_map(|cap| {
                 let centre = map(&cap.c, 3.5, 3.5);
-                let at = level.to_frame(centre);
-                if found.iter().any(|d| contains(&d.corners, at)) {
-                    return None;
-                }
                 let (o, u, v) = (
                     map(&cap.c, 0.0, 0.0),
                     map(&cap.c, 7.0, 0.0),
                     map(&cap.c, 0.0, 7.0),
                 );
                 let module = ((u.0 - o.0).hypot(u.1 - o.1) + (v.0 - o.0).hypot(v.1 - o.1)) / 14.0;
+                let at = level.to_frame(centre);
+                if already_found(found, at, module * level.frame_per_pixel) {
+                    return None;
+                }
                 Some(Finder { centre, module })
             })
             .collect();
@@ -226,7 +218,9 @@ impl Decoder {
             let size = code.size.max(0) as usize;
             let half = size as f64 / 2.0;
             let centre = level.to_frame(map(&grid.c, half, half));
-            if found.iter().any(|d| contains(&d.corners, centre)) {
+            let (left, right) = (map(&grid.c, 0.0, half), map(&grid.c, size as f64, half));
+            let module = (right.0 - left.0).hypot(right.1 - left.1) / size.max(1) as f64;
+            if already_found(found, centre, module * level.frame_per_pixel) {
                 continue;
             }
             let capstones = grid.caps.map(|i| {
@@ -322,39 +316,68 @@ struct Outcome {
     stray_finders: usize,
 }
 
-/// Paints a found code white in the binary image (its quad grown by a tenth on each side, to
-/// cover the finder patterns' outer edge).
-fn erase(binary: &mut [u8], width: usize, quad: [(f64, f64); 4]) {
+/// Whether a code with modules of `module` frame pixels centred at `at` is one already found:
+/// inside a found code with modules of about the same size (a smaller code printed inside a
+/// larger one is a different code).
+fn already_found(found: &[Detection], at: Point, module: f64) -> bool {
+    found.iter().any(|d| {
+        let side =
+            f64::from((d.corners[1].x - d.corners[0].x).hypot(d.corners[1].y - d.corners[0].y));
+        let found_module = side / f64::from(17 + 4 * u32::from(d.version));
+        let ratio = module / found_module.max(1e-6);
+        contains(&d.corners, at) && (0.6..1.7).contains(&ratio)
+    })
+}
+
+/// Paints a found code's three finder patterns (with their separators) white in the binary
+/// image, so later rounds neither find it again nor group its finders with another code's, while
+/// anything else inside it (a code printed within a code) stays visible.
+fn erase_finders(
+    binary: &mut [u8],
+    width: usize,
+    detection: &Detection,
+    to_binary: impl Fn(&Point) -> (f64, f64),
+) {
+    let n = f64::from(17 + 4 * u32::from(detection.version));
+    let corners = detection.corners.each_ref().map(to_binary);
+    let Some(c) = homography(&[(0.0, 0.0), (n, 0.0), (n, n), (0.0, n)], &corners) else {
+        return;
+    };
+    for (u, v) in [(0.0, 0.0), (n - 7.0, 0.0), (0.0, n - 7.0)] {
+        let square = [(-1.5, -1.5), (8.5, -1.5), (8.5, 8.5), (-1.5, 8.5)]
+            .map(|(du, dv)| map(&c, u + du, v + dv));
+        fill(binary, width, square);
+    }
+}
+
+/// Paints a convex quadrilateral white.
+fn fill(binary: &mut [u8], width: usize, quad: [(f64, f64); 4]) {
     let height = binary.len() / width.max(1);
-    let cx = quad.iter().map(|p| p.0).sum::<f64>() / 4.0;
-    let cy = quad.iter().map(|p| p.1).sum::<f64>() / 4.0;
-    let grown = quad.map(|(x, y)| Point {
-        x: (cx + (x - cx) * 1.2) as f32,
-        y: (cy + (y - cy) * 1.2) as f32,
+    let quad = quad.map(|(x, y)| Point {
+        x: x as f32,
+        y: y as f32,
     });
-    let min_x = grown
+    let min_x = quad
         .iter()
         .map(|p| p.x)
         .fold(f32::INFINITY, f32::min)
         .max(0.0) as usize;
-    let min_y = grown
+    let min_y = quad
         .iter()
         .map(|p| p.y)
         .fold(f32::INFINITY, f32::min)
         .max(0.0) as usize;
-    let max_x = (grown.iter().map(|p| p.x).fold(0.0, f32::max).max(0.0) as usize)
+    let max_x = (quad.iter().map(|p| p.x).fold(0.0, f32::max).max(0.0) as usize)
         .min(width.saturating_sub(1));
-    let max_y = (grown.iter().map(|p| p.y).fold(0.0, f32::max).max(0.0) as usize)
+    let max_y = (quad.iter().map(|p| p.y).fold(0.0, f32::max).max(0.0) as usize)
         .min(height.saturating_sub(1));
     for y in min_y..=max_y {
         for x in min_x..=max_x {
-            if contains(
-                &grown,
-                Point {
-                    x: x as f32,
-                    y: y as f32,
-                },
-            ) {
+            let p = Point {
+                x: x as f32,
+                y: y as f32,
+            };
+            if contains(&quad, p) {
                 binary[y * width + x] = 255;
             }
         }
