@@ -199,6 +199,59 @@ fn bench_qr_prints_per_folder_rows_and_the_summary_line_and_raises_the_floor_onl
     );
 }
 
+/// A PNG that declares 20000x20000 pixels in its header (and holds none): refused from the
+/// header, before anything is allocated for it.
+fn write_huge_png_header(path: &Path) {
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut crc = !0u32;
+        for &b in bytes {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+    let mut ihdr = b"IHDR".to_vec();
+    ihdr.extend_from_slice(&20_000u32.to_be_bytes());
+    ihdr.extend_from_slice(&20_000u32.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 0, 0, 0, 0]);
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.extend_from_slice(&13u32.to_be_bytes());
+    png.extend_from_slice(&ihdr);
+    png.extend_from_slice(&crc32(&ihdr).to_be_bytes());
+    // An empty data chunk: the header is complete, the pixels are not there.
+    png.extend_from_slice(&0u32.to_be_bytes());
+    png.extend_from_slice(b"IDAT");
+    png.extend_from_slice(&crc32(b"IDAT").to_be_bytes());
+    std::fs::write(path, png).unwrap();
+}
+
+#[test]
+fn qr_decode_refuses_an_image_too_large_for_a_camera_frame_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let huge = dir.path().join("huge.png");
+    write_huge_png_header(&huge);
+    let good = dir.path().join("after.png");
+    write_code_png(&good, "still decoded");
+    let output = run(hologuide().args(["qr", "decode"]).args([&huge, &good]));
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("huge.png") && stderr(&output).contains("larger than"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        stdout(&output).contains("\"still decoded\""),
+        "{}",
+        stdout(&output)
+    );
+}
+
 #[test]
 fn a_frame_with_row_padding_decodes_like_the_packed_one() {
     let dir = tempfile::tempdir().unwrap();
