@@ -28,6 +28,9 @@ const BASE_MAX_SIDE: usize = 1280;
 /// for codes under ~3 px per module.
 const UPSCALE_MAX_SIDE: usize = 1024;
 
+/// Frames at least this large (shortest side, after shrinking) are first read at half size.
+const HALF_MIN_SIDE: usize = 400;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Scale {
     /// The frame shrunk to at most `BASE_MAX_SIDE` (unchanged when smaller).
@@ -36,6 +39,8 @@ enum Scale {
     Full,
     /// `Base` at twice its size.
     Double,
+    /// `Base` at half its size: a quick first look, enough for the large codes of most photos.
+    Half,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -80,6 +85,7 @@ impl Decoder {
         let base_side = base.plane.width.max(base.plane.height);
         let mut full = None;
         let mut double = None;
+        let mut half = None;
 
         let mut found: Vec<Detection> = Vec::new();
         for pass in passes(&base, factor > 1, base_side <= UPSCALE_MAX_SIDE) {
@@ -88,6 +94,9 @@ impl Decoder {
                 Scale::Full => full.get_or_insert_with(|| level(Plane::from_frame(frame, 1), 1.0)),
                 Scale::Double => double.get_or_insert_with(|| {
                     level(base.plane.upscaled_2x(), base.frame_per_pixel / 2.0)
+                }),
+                Scale::Half => half.get_or_insert_with(|| {
+                    level(Plane::from_frame(frame, factor * 2), (factor * 2) as f64)
                 }),
             };
             let outcome = self.run_pass(level, pass, &mut found);
@@ -420,6 +429,9 @@ fn passes(base: &Level, shrunk: bool, upscale: bool) -> Vec<Pass> {
         threshold,
         inverted,
     };
+    if shortest >= HALF_MIN_SIDE {
+        passes.push(pass(Scale::Half, Threshold::Global, false));
+    }
     passes.push(pass(Scale::Base, Threshold::Global, false));
     passes.push(pass(Scale::Base, wide, false));
     passes.push(pass(Scale::Base, Threshold::Global, true));
