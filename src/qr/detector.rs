@@ -20,7 +20,7 @@ use super::warp::Warp;
 use super::{Detection, GrayFrame, Point};
 
 /// White border around every binary image: a quiet zone for codes cut by the frame edge.
-const PAD: usize = 8;
+const PAD: usize = 3;
 /// Frames larger than this (longest side) are first read shrunk by an integer factor: codes in
 /// them are large enough, and the work is proportional to pixels.
 const BASE_MAX_SIDE: usize = 1280;

@@ -293,3 +293,27 @@ fn version_1_codes_tilted_in_perspective_decode_in_both_polarities() {
         .collect();
     assert_all_read(&cases);
 }
+
+/// Tight crops: the finder patterns touch the frame edge, no quiet zone left (the border the
+/// decoder adds around every image stands in for it).
+#[test]
+fn codes_cropped_to_their_own_edge_decode() {
+    let mut rng = Rng::new(18);
+    let mut decoder = Decoder::new();
+    for i in 0..8u64 {
+        let symbol = symbol(300 + i, 1 + (i % 8) as i16, i as usize);
+        let module_px = rng.range(3.0, 6.0);
+        let side = (symbol.side as f64 * module_px).floor() as usize;
+        let mut pose = Pose::upright(module_px, (side as f64 / 2.0, side as f64 / 2.0));
+        pose.inverted = i % 4 == 3;
+        let pixels = render(side, side, &[(&symbol, pose)], &Optics::default());
+        let frame = GrayFrame::new(&pixels, side, side, side).expect("valid frame");
+        let found = decoder.decode(&frame);
+        assert!(
+            found.iter().any(|d| d.text == symbol.text),
+            "version {} at {module_px:.2} px per module in {side}x{side}: {} found",
+            1 + i % 8,
+            found.len()
+        );
+    }
+}
