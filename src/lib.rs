@@ -8,6 +8,7 @@ pub mod demo;
 pub mod guide;
 pub mod model;
 pub mod platform;
+pub mod qr;
 pub mod render;
 pub mod scene;
 pub mod service;

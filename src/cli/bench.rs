@@ -20,6 +20,8 @@ pub enum BenchCommand {
     },
     /// CPU time per stereo frame of the demo scene, GPU memory and asset load time.
     Render(super::bench_render::RenderBenchArgs),
+    /// Our QR decoder, plain quircs and rxing on a photo corpus (manifest.tsv).
+    Qr(super::bench_qr::BenchQrArgs),
 }
 
 pub fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
@@ -29,6 +31,7 @@ pub fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
             max_texture,
         } => gltf(&corpus, max_texture),
         BenchCommand::Render(args) => super::bench_render::run(args),
+        BenchCommand::Qr(args) => super::bench_qr::run(args),
     }
 }
 

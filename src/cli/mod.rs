@@ -9,11 +9,13 @@ macro_rules! line {
 }
 
 mod bench;
+mod bench_qr;
 mod bench_render;
 mod demo;
 mod demo_render;
 mod doctor;
 mod guide;
+mod qr;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -50,7 +52,10 @@ enum Command {
     Guide(guide::GuideCommand),
     /// Report what this machine offers: Vulkan devices, the OpenXR runtime, and what is missing.
     Doctor(doctor::DoctorArgs),
-    /// Measure: glTF corpus load rate, renderer frame time.
+    /// Decode QR codes in image files.
+    #[command(subcommand)]
+    Qr(qr::QrCommand),
+    /// Measure: glTF corpus load rate, renderer frame time, QR decode rate and speed.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
     /// Developer tools for this repository.
@@ -75,6 +80,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Demo(args) => demo::run(args),
         Command::Guide(command) => guide::run(command),
         Command::Doctor(args) => doctor::run(args),
+        Command::Qr(command) => qr::run(command),
         Command::Bench(command) => bench::run(command),
         Command::Dev(DevCommand::GenerateDemoModels { out }) => generate_demo_models(&out),
     }

@@ -4,6 +4,7 @@
 mod demo;
 mod guide_validate;
 mod openxr_runtime;
+mod qr;
 mod render_golden;
 mod render_robustness;
 mod service;
