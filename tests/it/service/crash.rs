@@ -29,6 +29,19 @@ fn new_picture(package: &Path, seed: u32) {
     std::fs::write(package.join("media/big.png"), picture).unwrap();
 }
 
+/// A data folder with an author and version 1 of the demo guide.
+fn data_with_the_demo_published(dir: &Path) -> std::path::PathBuf {
+    let data = dir.join("data");
+    admin_json(&data, &["init"]);
+    add_user(&data, "author", "author", &[]);
+    let demo = repo().join("assets/demo");
+    admin_json(
+        &data,
+        &["guide", "publish", demo.to_str().unwrap(), "--as", "author"],
+    );
+    data
+}
+
 fn latest_version(data: &Path) -> u64 {
     admin_json(data, &["guide", "list"])[0]["latest_version"]
         .as_u64()
@@ -38,19 +51,7 @@ fn latest_version(data: &Path) -> u64 {
 #[test]
 fn a_publish_killed_at_any_moment_leaves_a_whole_version() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    admin_json(&data, &["init"]);
-    add_user(&data, "author", "author", &[]);
-    admin_json(
-        &data,
-        &[
-            "guide",
-            "publish",
-            repo().join("assets/demo").to_str().unwrap(),
-            "--as",
-            "author",
-        ],
-    );
+    let data = data_with_the_demo_published(dir.path());
     let package = large_package(dir.path());
     new_picture(&package, 0);
 
@@ -173,19 +174,7 @@ fn a_publish_killed_at_any_moment_leaves_a_whole_version() {
 #[test]
 fn a_server_killed_during_an_http_publish_restarts_with_a_whole_version() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    admin_json(&data, &["init"]);
-    add_user(&data, "author", "author", &[]);
-    admin_json(
-        &data,
-        &[
-            "guide",
-            "publish",
-            repo().join("assets/demo").to_str().unwrap(),
-            "--as",
-            "author",
-        ],
-    );
+    let data = data_with_the_demo_published(dir.path());
     let package = large_package(dir.path());
     let archive = dir.path().join("large.zip");
     let http = client();
