@@ -192,9 +192,11 @@ pub(crate) enum Threshold {
 
 /// Writes `plane` as a binary image (grey for [`Threshold::Global`]) with a white border of `pad` pixels into `out`
 /// (`(width + 2 pad) * (height + 2 pad)` bytes). `inverted` reads light modules as black.
+/// The integral image is built on first use: the cheapest pass (`Global`) never needs it, and a
+/// frame that pass decodes never pays for it.
 pub(crate) fn binarize(
     plane: &Plane,
-    integral: &Integral,
+    integral: &std::cell::OnceCell<Integral>,
     threshold: Threshold,
     inverted: bool,
     pad: usize,
@@ -228,6 +230,7 @@ pub(crate) fn binarize(
             }
         }
         Threshold::Local { radius, percent } => {
+            let integral = integral.get_or_init(|| Integral::of(plane));
             for y in 0..h {
                 let row = &plane.pixels[y * w..(y + 1) * w];
                 let dest = &mut out[(y + pad) * out_width + pad..][..w];

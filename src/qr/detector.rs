@@ -118,7 +118,7 @@ impl Decoder {
         let plane = &level.plane;
         binarize(
             plane,
-            level.integral.get_or_init(|| Integral::of(&level.plane)),
+            &level.integral,
             pass.threshold,
             pass.inverted,
             PAD,
