@@ -110,14 +110,7 @@ fn a_publish_killed_at_any_moment_leaves_a_whole_version() {
     // Every version that exists is whole: every blob it names downloads and hashes right.
     let server = Server::start(&data, &[]);
     let http = client();
-    let session: Value = http
-        .post(server.url("/v1/session"))
-        .json(&serde_json::json!({ "username": "author", "password": password("author"), "device_id": "d" }))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    let token = session["access_token"].as_str().unwrap();
+    let token = &server.access_token(&http, "author");
     let latest = latest_version(&data);
     let mut checked = HashSet::new();
     for version in 1..=latest {
@@ -185,14 +178,7 @@ fn a_server_killed_during_an_http_publish_restarts_with_a_whole_version() {
         let body = std::fs::read(&archive).unwrap();
         let before = latest_version(&data);
         let server = Server::start(&data, &[]);
-        let session: Value = http
-            .post(server.url("/v1/session"))
-            .json(&serde_json::json!({ "username": "author", "password": password("author"), "device_id": "d" }))
-            .send()
-            .unwrap()
-            .json()
-            .unwrap();
-        let token = session["access_token"].as_str().unwrap().to_owned();
+        let token = server.access_token(&http, "author");
         let url = server.url("/v1/guides");
         let upload = std::thread::spawn({
             let http = http.clone();
@@ -221,14 +207,7 @@ fn a_server_killed_during_an_http_publish_restarts_with_a_whole_version() {
         "only {killed_mid_request} kills landed during a request"
     );
     let server = Server::start(&data, &[]);
-    let session: Value = http
-        .post(server.url("/v1/session"))
-        .json(&serde_json::json!({ "username": "author", "password": password("author"), "device_id": "d" }))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    let token = session["access_token"].as_str().unwrap();
+    let token = &server.access_token(&http, "author");
     let latest = latest_version(&data);
     let manifest: Value = http
         .get(server.url(&format!("/v1/guides/{DEMO_ID}/versions/{latest}")))

@@ -105,6 +105,21 @@ impl Server {
         Server { child, base }
     }
 
+    /// Signs `user` in (test password) and returns the access token.
+    pub fn access_token(&self, http: &Client, user: &str) -> String {
+        let session: Value = http
+            .post(self.url("/v1/session"))
+            .json(&json!({ "username": user, "password": password(user), "device_id": "d" }))
+            .send()
+            .expect("the server answers")
+            .json()
+            .expect("a JSON session");
+        session["access_token"]
+            .as_str()
+            .expect("an access token")
+            .to_owned()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
