@@ -131,12 +131,7 @@ fn an_expired_access_token_is_refused_and_a_refresh_gives_a_working_pair() {
         401,
         "token_expired",
     );
-    let response = fixture
-        .http
-        .post(fixture.url("/v1/session/refresh"))
-        .json(&json!({ "refresh_token": session["refresh_token"] }))
-        .send()
-        .unwrap();
+    let response = fixture.refresh(&session["refresh_token"]);
     let (status, renewed) = status_json(response);
     assert_eq!(status, 200, "{renewed:#}");
     let new_access = renewed["access_token"].as_str().unwrap();
@@ -152,18 +147,14 @@ fn an_expired_access_token_is_refused_and_a_refresh_gives_a_working_pair() {
 fn a_refresh_token_works_once_its_successor_replaces_it() {
     let fixture = Fixture::new();
     let session = fixture.session("alice", "hl2-1");
-    let refresh = |token: &Value| {
-        fixture
-            .http
-            .post(fixture.url("/v1/session/refresh"))
-            .json(&json!({ "refresh_token": token }))
-            .send()
-            .unwrap()
-    };
-    let (status, renewed) = status_json(refresh(&session["refresh_token"]));
+    let (status, renewed) = status_json(fixture.refresh(&session["refresh_token"]));
     assert_eq!(status, 200);
-    assert_refused(refresh(&session["refresh_token"]), 401, "invalid_token");
-    assert_eq!(refresh(&renewed["refresh_token"]).status(), 200);
+    assert_refused(
+        fixture.refresh(&session["refresh_token"]),
+        401,
+        "invalid_token",
+    );
+    assert_eq!(fixture.refresh(&renewed["refresh_token"]).status(), 200);
 }
 
 #[test]
@@ -183,12 +174,7 @@ fn sign_out_revokes_the_access_and_the_refresh_token() {
         401,
         "token_revoked",
     );
-    let response = fixture
-        .http
-        .post(fixture.url("/v1/session/refresh"))
-        .json(&json!({ "refresh_token": session["refresh_token"] }))
-        .send()
-        .unwrap();
+    let response = fixture.refresh(&session["refresh_token"]);
     assert_refused(response, 401, "token_revoked");
 }
 
@@ -228,12 +214,7 @@ fn a_restart_loses_no_user_session_or_guide() {
     let (status, guides) = status_json(fixture.get(&access, "/v1/guides").send().unwrap());
     assert_eq!(status, 200, "the access token survives a restart");
     assert_eq!(guides[0]["id"], DEMO_ID);
-    let response = fixture
-        .http
-        .post(fixture.url("/v1/session/refresh"))
-        .json(&json!({ "refresh_token": session["refresh_token"] }))
-        .send()
-        .unwrap();
+    let response = fixture.refresh(&session["refresh_token"]);
     assert_eq!(response.status(), 200);
 }
 

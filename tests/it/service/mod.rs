@@ -209,6 +209,15 @@ impl Fixture {
             .expect("the server answers")
     }
 
+    /// Trades a refresh token (as it came in the session JSON) for a new pair.
+    pub fn refresh(&self, refresh_token: &Value) -> Response {
+        self.http
+            .post(self.url("/v1/session/refresh"))
+            .json(&json!({ "refresh_token": refresh_token }))
+            .send()
+            .expect("the server answers")
+    }
+
     /// Signs in and returns the session JSON (tokens, user).
     pub fn session(&self, user: &str, device: &str) -> Value {
         let response = self.sign_in_raw(user, &password(user), device);
