@@ -21,6 +21,7 @@ mod guides;
 pub mod index;
 pub mod keys;
 mod outbox;
+pub mod package;
 mod schema;
 mod store;
 #[cfg(test)]

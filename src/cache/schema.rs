@@ -42,6 +42,9 @@ pub(super) fn connect(path: &Path, key: Option<&[u8; 32]>) -> Result<Connection,
         source: std::io::Error::other(e),
     })?;
     if let Some(key) = key {
+        // SQLCipher writes its own error lines to stderr (a wrong key is an "hmac check
+        // failed"); we report such cases ourselves, once, in words.
+        let _ = connection.query_row("PRAGMA cipher_log_level = NONE", [], |_| Ok(()));
         let literal = Zeroizing::new(format!("x'{}'", hex::encode(key)));
         connection
             .pragma_update(None, "key", literal.as_str())
