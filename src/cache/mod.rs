@@ -16,6 +16,7 @@
 //!
 //! No I/O beyond the database file, the index and the device-secret file; no network code.
 
+mod blobs;
 mod error;
 mod guides;
 pub mod index;

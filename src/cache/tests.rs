@@ -582,12 +582,8 @@ fn a_cache_at_schema_version_1_is_migrated_and_keeps_its_guides() {
     drop(old);
     let store = device.open("alice").unwrap();
     store
-        .run(|c| {
-            Ok(assert_eq!(
-                schema::schema_version(c)?,
-                schema::MIGRATIONS.len() as i64
-            ))
-        })
+        .run(|c| Ok(schema::schema_version(c)?))
+        .map(|version| assert_eq!(version, schema::MIGRATIONS.len() as i64))
         .unwrap();
     assert_eq!(store.current(stored.guide_id).unwrap().unwrap(), stored);
     store
