@@ -76,3 +76,23 @@ pub fn from_package(
         blobs,
     })
 }
+
+impl PackagedVersion {
+    /// Adds a file to the version (a new asset an author attached), updating the manifest's
+    /// asset list so the version stays self-consistent.
+    pub fn add_asset(&mut self, path: &str, bytes: Vec<u8>) {
+        let sha256 = hex::encode(Sha256::digest(&bytes));
+        let asset = AssetRef {
+            path: path.to_owned(),
+            sha256: sha256.clone(),
+            bytes: bytes.len() as u64,
+        };
+        if let Some(list) = self.version.manifest["assets"].as_array_mut() {
+            list.push(serde_json::json!(asset));
+        }
+        self.version.assets.push(asset);
+        if !self.blobs.iter().any(|(sha, _)| *sha == sha256) {
+            self.blobs.push((sha256, bytes));
+        }
+    }
+}
