@@ -42,13 +42,14 @@ pub(super) fn connect(path: &Path, key: Option<&[u8; 32]>) -> Result<Connection,
         source: std::io::Error::other(e),
     })?;
     if let Some(key) = key {
-        // SQLCipher writes its own error lines to stderr (a wrong key is an "hmac check
-        // failed"); we report such cases ourselves, once, in words.
-        let _ = connection.query_row("PRAGMA cipher_log_level = NONE", [], |_| Ok(()));
         let literal = Zeroizing::new(format!("x'{}'", hex::encode(key)));
         connection
             .pragma_update(None, "key", literal.as_str())
             .map_err(CacheError::Database)?;
+        // SQLCipher writes its own lines to stderr (a wrong key is an "hmac check failed"); we
+        // report such cases ourselves, once, in words. Set after the key: the first key turns
+        // SQLCipher's default logging on.
+        let _ = connection.query_row("PRAGMA cipher_log_level = NONE", [], |_| Ok(()));
     }
     // The first read of page 1 is where a wrong key or a damaged header shows.
     match connection.query_row("SELECT count(*) FROM sqlite_master", [], |row| {
