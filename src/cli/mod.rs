@@ -9,6 +9,7 @@ macro_rules! line {
 }
 
 mod bench;
+mod bench_cache;
 mod bench_qr;
 mod bench_render;
 mod cache;
@@ -61,7 +62,8 @@ enum Command {
     /// Look into, check and clear the encrypted offline cache (per user, per guide, all).
     #[command(subcommand)]
     Cache(cache::CacheCommand),
-    /// Measure: glTF corpus load rate, renderer frame time, QR decode rate and speed.
+    /// Measure: glTF corpus load rate, renderer frame time, QR decode rate and speed, cache
+    /// throughput and cold start.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
     /// Developer tools for this repository.

@@ -220,19 +220,23 @@ fn assert_damage_is_reported_and_clearable(dir: &Path, damage: &str) {
     assert!(fresh.verify().unwrap().is_sound());
 }
 
+/// The cache's page size (`cache::schema`).
+const PAGE: usize = 65536;
+
 #[test]
 fn a_corrupt_database_gives_a_clear_error_and_cache_clear_still_works() {
     type Damage = fn(&Path);
     let damages: [(&str, Damage); 4] = [
         ("garbage over page 1", |db| {
             let mut bytes = fs::read(db).unwrap();
-            bytes[..4096].fill(0x5a);
+            bytes[..PAGE].fill(0x5a);
             fs::write(db, bytes).unwrap();
         }),
         ("garbage over the pages after the first", |db| {
             let mut bytes = fs::read(db).unwrap();
             let len = bytes.len();
-            for (i, b) in bytes[4096..len].iter_mut().enumerate() {
+            assert!(len > 4 * PAGE, "the demo guide fills several pages");
+            for (i, b) in bytes[PAGE..len].iter_mut().enumerate() {
                 *b = (i as u8).wrapping_mul(31) ^ 0xa5;
             }
             fs::write(db, bytes).unwrap();
