@@ -208,15 +208,20 @@ impl Store {
     /// file was renamed by hand: refuse it the same way as a wrong key.
     fn claim_owner(&self) -> Result<(), CacheError> {
         let owner = self.run(|c| {
+            let owner: Option<String> = c
+                .query_row("SELECT value FROM meta WHERE key = 'owner'", [], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            if let Some(owner) = owner {
+                return Ok(owner);
+            }
+            // Only the first open writes: a cold start stays read-only.
             c.execute(
-                "INSERT OR IGNORE INTO meta (key, value) VALUES ('owner', ?1)",
+                "INSERT INTO meta (key, value) VALUES ('owner', ?1)",
                 [&self.user_id],
             )?;
-            Ok(
-                c.query_row("SELECT value FROM meta WHERE key = 'owner'", [], |r| {
-                    r.get::<_, String>(0)
-                })?,
-            )
+            Ok(self.user_id.clone())
         })?;
         if owner != self.user_id {
             return Err(CacheError::WrongKey {
@@ -345,7 +350,8 @@ impl Store {
 
     /// `true` when the device clock reads earlier than a time this cache has already seen
     /// (N1): leases then count as expired until the service confirms the time. Otherwise the
-    /// high-water mark moves up to now.
+    /// high-water mark moves up to now (written at most once a minute: callers may ask often,
+    /// and a roll-back worth detecting is hours or days).
     pub fn clock_rolled_back(&self) -> Result<bool, CacheError> {
         let now = self.clock.now();
         self.run(|c| {
@@ -356,12 +362,15 @@ impl Store {
                     |r| r.get(0),
                 )
                 .optional()?;
-            if let Some(last) = last.as_deref().map(parse_time).transpose()?
+            let last = last.as_deref().map(parse_time).transpose()?;
+            if let Some(last) = last
                 && now < last
             {
                 return Ok(true);
             }
-            set_high_water(c, now)?;
+            if last.is_none_or(|last| now - last >= time::Duration::minutes(1)) {
+                set_high_water(c, now)?;
+            }
             Ok(false)
         })
     }

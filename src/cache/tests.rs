@@ -639,3 +639,29 @@ fn garbage_left_by_an_interrupted_write_is_collected_but_downloads_in_progress_a
     assert!(!store.has_blob(sha).unwrap());
     assert_eq!(store.partial_len(partial_sha).unwrap(), 10);
 }
+
+#[test]
+fn a_store_can_be_shared_between_threads() {
+    fn shared<T: Send + Sync>() {}
+    shared::<Store>();
+}
+
+#[test]
+fn a_large_blob_can_be_copied_out_piece_by_piece() {
+    let device = Device::new();
+    let store = device.open("alice").unwrap();
+    let bytes: Vec<u8> = (0..1_000_003u32).map(|i| (i * 7 % 251) as u8).collect();
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+    store.put_blob(&sha, &bytes).unwrap();
+    let mut copy = Vec::new();
+    assert_eq!(
+        store.copy_blob_to(&sha, &mut copy).unwrap(),
+        bytes.len() as u64
+    );
+    assert_eq!(copy, bytes);
+    let missing = "0".repeat(64);
+    assert!(matches!(
+        store.copy_blob_to(&missing, &mut Vec::new()),
+        Err(CacheError::MissingBlob(_))
+    ));
+}
