@@ -99,7 +99,7 @@ impl Store {
         let key = derive_key(&secret, user_id, Purpose::Database);
         let fingerprint = key_fingerprint(&secret, user_id);
         drop(secret);
-        let mut index = DeviceIndex::load(data_dir)?;
+        let mut index = DeviceIndex::load_or_set_aside(data_dir)?;
         let file_name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())

@@ -665,3 +665,25 @@ fn a_large_blob_can_be_copied_out_piece_by_piece() {
         Err(CacheError::MissingBlob(_))
     ));
 }
+
+#[test]
+fn a_damaged_account_index_is_set_aside_and_the_cache_still_opens() {
+    let device = Device::new();
+    let stored = store_version(&device.open("alice").unwrap(), &demo(1, None));
+    let index = DeviceIndex::path(device.dir.path());
+    std::fs::write(&index, b"{ not json").unwrap();
+    assert!(matches!(
+        DeviceIndex::load(device.dir.path()),
+        Err(CacheError::Index { .. })
+    ));
+    let store = device.open("alice").unwrap();
+    assert!(store.current(stored.guide_id).unwrap().is_some());
+    let aside = device.dir.path().join("accounts.json.damaged");
+    assert_eq!(std::fs::read(aside).unwrap(), b"{ not json");
+    assert!(
+        DeviceIndex::load(device.dir.path())
+            .unwrap()
+            .account("alice")
+            .is_some()
+    );
+}
