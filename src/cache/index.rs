@@ -7,6 +7,7 @@
 
 use std::fs::{self, File};
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -105,7 +106,12 @@ impl DeviceIndex {
         // Serialising strings and timestamps cannot fail.
         let text = serde_json::to_vec_pretty(self).unwrap_or_default();
         let write = || -> std::io::Result<()> {
-            let mut file = File::create(&temporary)?;
+            // Not secret, but it names the people who use this device: theirs only.
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&temporary)?;
             file.write_all(&text)?;
             file.sync_all()?;
             fs::rename(&temporary, &path)?;

@@ -161,6 +161,10 @@ fn the_last_account_used_online_is_in_the_device_index_without_any_token() {
     assert_eq!(last.user_id, "alice");
     assert_eq!(last.display_name.as_deref(), Some("Alice Martin"));
     assert_eq!(last.last_online_at, Some(START));
-    let text = std::fs::read_to_string(DeviceIndex::path(device.dir.path())).unwrap();
+    let path = DeviceIndex::path(device.dir.path());
+    let text = std::fs::read_to_string(&path).unwrap();
     assert!(!text.contains("hgr_"));
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
 }
