@@ -380,3 +380,35 @@ fn a_writer_killed_at_random_points_leaves_the_previous_version_readable_and_the
         "no kill landed inside a download (seed {seed})"
     );
 }
+
+#[test]
+fn bench_cache_prints_the_throughput_and_cold_start_tables_and_leaves_nothing_behind() {
+    let scratch = tempfile::tempdir().unwrap();
+    let output = run(hologuide()
+        .args([
+            "bench",
+            "cache",
+            "--megabytes",
+            "4",
+            "--rounds",
+            "1",
+            "--starts",
+            "2",
+        ])
+        .env("TMPDIR", scratch.path()));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    for expected in [
+        "plain SQLite (baseline)",
+        "SQLCipher (the cache)",
+        "encrypted / plain:",
+        "to first step",
+        "target < 300 ms",
+    ] {
+        assert!(
+            text.contains(expected),
+            "missing \"{expected}\" in:\n{text}"
+        );
+    }
+    assert_eq!(fs::read_dir(scratch.path()).unwrap().count(), 0);
+}
