@@ -83,8 +83,10 @@ enum DevCommand {
     CacheWriteLoop {
         #[command(flatten)]
         data: data_dir::DataDirArg,
+        /// Whose cache.
         #[arg(long)]
         user: String,
+        /// Stop after this many versions.
         #[arg(long)]
         versions: Option<std::num::NonZeroU32>,
     },
@@ -92,6 +94,7 @@ enum DevCommand {
     CacheFirstStep {
         #[command(flatten)]
         data: data_dir::DataDirArg,
+        /// Whose cache.
         #[arg(long)]
         user: String,
     },
