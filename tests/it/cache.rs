@@ -412,3 +412,42 @@ fn bench_cache_prints_the_throughput_and_cold_start_tables_and_leaves_nothing_be
     }
     assert_eq!(fs::read_dir(scratch.path()).unwrap().count(), 0);
 }
+
+#[test]
+fn cache_verify_passes_a_sound_cache_and_asks_whose_when_several_accounts_used_the_device() {
+    let dir = tempfile::tempdir().unwrap();
+    store_demo(&open(dir.path(), "alice").unwrap(), 1);
+    let verify = run(hologuide()
+        .args(["cache", "verify", "--json", "--data-dir"])
+        .arg(dir.path()));
+    assert!(verify.status.success(), "{}", stderr(&verify));
+    let value: serde_json::Value = serde_json::from_str(&stdout(&verify)).unwrap();
+    assert_eq!(value["sound"], true);
+    assert!(value["report"]["checked_blobs"].as_u64().unwrap() > 0);
+    store_demo(&open(dir.path(), "bob").unwrap(), 1);
+    let ambiguous = run(hologuide()
+        .args(["cache", "info", "--data-dir"])
+        .arg(dir.path()));
+    assert_eq!(ambiguous.status.code(), Some(1));
+    assert!(
+        stderr(&ambiguous).contains(
+            "several accounts used this device (alice, bob); say whose cache with --user"
+        ),
+        "{}",
+        stderr(&ambiguous)
+    );
+    let bad_guide = run(hologuide()
+        .args([
+            "cache",
+            "clear",
+            "--user",
+            "alice",
+            "--guide",
+            "not-a-guide-id",
+            "--data-dir",
+        ])
+        .arg(dir.path()));
+    assert_eq!(bad_guide.status.code(), Some(2));
+    assert!(stderr(&bad_guide).contains("--guide"));
+    assert_eq!(open(dir.path(), "alice").unwrap().list().unwrap().len(), 1);
+}
