@@ -576,6 +576,7 @@ impl<B: GraphicsBinding> Frames<'_, B> {
         ) {
             shared.head = to_pose(head.pose);
         }
+        tracing::trace!(frame = frame_number, head = ?shared.head, "located");
 
         // Input: scripted commands for this frame, then the controllers, then head gaze.
         let mut commands: Vec<Command> = shared.player.due(frame_number).collect();
