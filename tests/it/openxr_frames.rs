@@ -314,13 +314,19 @@ fn a_user_runs_the_same_command_and_it_reaches_monado_through_the_tree_by_itself
     // when the input script says `exit`, as a user quitting would.
     let script = runtime.dir.path().join("exit.txt");
     std::fs::write(&script, "20 exit\n").unwrap();
+    let guide = repo().join("assets/demo");
     let output = run(hologuide()
-        .args(["run", "--json", "--input-script", script.to_str().unwrap()])
+        .args(["run", guide.to_str().unwrap(), "--json", "--input-script"])
+        .arg(&script)
         .env("XDG_RUNTIME_DIR", runtime.dir.path())
         .env_remove(hologuide::platform::monado::INSIDE_TREE_ENV));
     let report = report(&output);
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(report["ended_because"], "exit asked by input", "{report:#}");
+    assert!(
+        report["frames_rendered"].as_u64().unwrap() >= 20,
+        "{report:#}"
+    );
     assert!(report["runtime"].as_str().unwrap().starts_with("Monado"));
 }
 
@@ -437,5 +443,76 @@ fn monado_service_killed_mid_run_ends_the_app_with_a_clear_message_not_a_hang() 
     assert!(
         last.starts_with("error:") && last.contains("runtime"),
         "the last line says what happened: {log}"
+    );
+}
+
+#[test]
+fn probe_runtime_names_monado_when_its_service_runs_and_says_why_not_when_it_does_not() {
+    let Some(install) = monado_or_skip() else {
+        return;
+    };
+    let hologuide = Path::new(env!("CARGO_BIN_EXE_hologuide"));
+    let empty = runtime_dir();
+    let started = Instant::now();
+    let missing = hologuide::xr::openxr::probe_runtime_with(hologuide, empty.path())
+        .expect_err("no service, no runtime");
+    assert!(
+        missing.to_string().contains("monado-service has no socket"),
+        "{missing}"
+    );
+    assert!(!missing.to_string().contains('\n'), "one line: {missing}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "answers quickly"
+    );
+
+    let runtime = Runtime::start(install);
+    let summary = hologuide::xr::openxr::probe_runtime_with(hologuide, runtime.dir.path())
+        .expect("Monado answers");
+    assert!(summary.runtime.starts_with("Monado"), "{summary:?}");
+    assert!(summary.vulkan, "Monado offers XR_KHR_vulkan_enable2");
+    assert!(summary.through_monado_tree);
+    assert!(
+        summary.system.as_deref().unwrap_or("").contains("Monado"),
+        "{summary:?}"
+    );
+}
+
+#[test]
+fn a_malformed_input_script_is_refused_before_any_runtime_is_touched() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("input.txt");
+    std::fs::write(&script, "10 next\n20 jump\n").unwrap();
+    let output = run(hologuide()
+        .args(["run", "--input-script", script.to_str().unwrap()])
+        .env("XDG_RUNTIME_DIR", dir.path()));
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert!(
+        message.contains("input script line 2") && message.contains("unknown action \"jump\""),
+        "{message}"
+    );
+    let output = run(hologuide()
+        .args(["run", "--input-script", "/nonexistent/input.txt"])
+        .env("XDG_RUNTIME_DIR", dir.path()));
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("reading the input script /nonexistent/input.txt"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn run_refuses_a_guide_folder_that_is_not_a_guide_and_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(hologuide()
+        .args(["run", dir.path().to_str().unwrap(), "--frames", "5"])
+        .env("XDG_RUNTIME_DIR", dir.path()));
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains(&format!("opening {}", dir.path().display())),
+        "{}",
+        stderr(&output)
     );
 }

@@ -35,7 +35,7 @@ use crate::guide::GuidePackage;
 use crate::render::RenderError;
 use crate::xr::script::ScriptedCommand;
 
-pub use probe::{RuntimeSummary, XrUnavailable, probe_runtime};
+pub use probe::{RuntimeSummary, XrUnavailable, probe_runtime, probe_runtime_with};
 
 #[derive(Debug, Error)]
 pub enum XrError {
