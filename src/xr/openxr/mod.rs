@@ -14,11 +14,13 @@
 pub mod binding;
 #[cfg(windows)]
 pub mod d3d12;
+pub mod draw;
 pub mod frame;
 pub mod input;
 pub mod instance;
 pub mod probe;
 pub mod session;
+pub mod swapchain;
 pub mod vulkan;
 
 use std::num::NonZeroU32;
