@@ -256,6 +256,19 @@ fn the_captured_left_eye_shows_the_demo_step_card_the_runtime_received() {
     assert_clean_run(&runtime, &output, &report);
     assert_eq!(report["captured"], capture.to_str().unwrap());
     check_capture_golden("openxr-demo-step-01-left-eye", &capture);
+    // The qwerty driver's controllers took our simple-controller bindings, and the right
+    // hand's aim pose (the ray that presses card buttons) was tracked while rendering.
+    let active = report["active_profiles"].as_array().unwrap();
+    assert!(
+        active
+            .iter()
+            .any(|p| p == "/user/hand/right: /interaction_profiles/khr/simple_controller"),
+        "{report:#}"
+    );
+    assert!(
+        report["frames_with_aim"].as_u64().unwrap() > 0,
+        "{report:#}"
+    );
 }
 
 #[test]

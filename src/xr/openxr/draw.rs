@@ -199,6 +199,7 @@ impl<B: GraphicsBinding> Frames<'_, B> {
         let mut commands: Vec<Command> = shared.player.due(frame_number).collect();
         if focused {
             let polled = self.input.poll(self.session, self.space, time)?;
+            report.frames_with_aim += u64::from(polled.aim.is_some());
             commands.extend(polled.commands.iter().copied());
             if polled.select
                 && let (Some(ray), Some(frame)) = (polled.aim, shared.last_frame.as_ref())

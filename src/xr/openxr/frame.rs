@@ -311,6 +311,10 @@ fn run_session<B: GraphicsBinding>(
                         result: xr::sys::Result::ERROR_INSTANCE_LOST,
                     });
                 }
+                xr::Event::InteractionProfileChanged(_) => {
+                    report.active_profiles = input.current_profiles(instance, &session)?;
+                    tracing::info!(profiles = ?report.active_profiles, "interaction profiles");
+                }
                 xr::Event::EventsLost(lost) => {
                     tracing::warn!("the runtime dropped {} events", lost.lost_event_count());
                 }

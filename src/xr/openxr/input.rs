@@ -165,6 +165,28 @@ impl Input {
         })
     }
 
+    /// The interaction profile the runtime picked for each hand ("/user/hand/right:
+    /// /interaction_profiles/khr/simple_controller"); asked again on every profile change.
+    pub fn current_profiles<G: xr::Graphics>(
+        &self,
+        instance: &xr::Instance,
+        session: &xr::Session<G>,
+    ) -> Result<Vec<String>, XrError> {
+        let mut profiles = Vec::new();
+        for hand in ["/user/hand/left", "/user/hand/right"] {
+            let path = call("xrStringToPath", instance.string_to_path(hand))?;
+            let profile = call(
+                "xrGetCurrentInteractionProfile",
+                session.current_interaction_profile(path),
+            )?;
+            if profile != xr::Path::NULL {
+                let name = call("xrPathToString", instance.path_to_string(profile))?;
+                profiles.push(format!("{hand}: {name}"));
+            }
+        }
+        Ok(profiles)
+    }
+
     /// Syncs the actions (only a focused session gets input) and reads this frame's presses.
     pub fn poll<G: xr::Graphics>(
         &self,

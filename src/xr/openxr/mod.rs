@@ -159,6 +159,10 @@ pub struct RunReport {
     pub eye_size: [u32; 2],
     pub multiview: bool,
     pub interaction_profiles: Vec<String>,
+    /// What the runtime bound per hand ("/user/hand/right: /interaction_profiles/…").
+    pub active_profiles: Vec<String>,
+    /// Frames in which a controller's aim pose was tracked (its ray can press card buttons).
+    pub frames_with_aim: u64,
     /// xrWaitFrame calls that returned, xrBeginFrame and xrEndFrame calls that succeeded.
     pub frames_waited: u64,
     pub frames_begun: u64,
