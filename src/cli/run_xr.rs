@@ -33,13 +33,13 @@ pub struct RunArgs {
     #[arg(long)]
     offline: bool,
     /// End the session after this many frames have been rendered.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     frames: Option<u64>,
     /// End the session after this many seconds of rendering.
     #[arg(long, value_name = "S")]
     seconds: Option<f64>,
     /// Copy the left eye's image of rendered frame N (from 1) to the PNG given by --out.
-    #[arg(long, value_name = "N", requires = "out")]
+    #[arg(long, value_name = "N", requires = "out", value_parser = clap::value_parser!(u64).range(1..))]
     capture_frame: Option<u64>,
     /// Where --capture-frame writes its PNG.
     #[arg(long, value_name = "FILE", requires = "capture_frame")]
@@ -160,6 +160,14 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .context("starting the signal relay")?;
     let report = openxr::run_openxr(options).context("running on the OpenXR runtime")?;
     print_report(&report, args.json)?;
+    if let Some(frame) = args.capture_frame
+        && report.captured.is_none()
+    {
+        anyhow::bail!(
+            "frame {frame} was never rendered, so nothing was captured (the session ended after {} rendered frames)",
+            report.frames_rendered
+        );
+    }
     if !report.wgpu_errors.is_empty() {
         anyhow::bail!(
             "the GPU reported {} error(s): {}",

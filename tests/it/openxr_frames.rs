@@ -529,3 +529,31 @@ fn run_refuses_a_guide_folder_that_is_not_a_guide_and_names_it() {
         stderr(&output)
     );
 }
+
+#[test]
+fn asking_to_capture_a_frame_the_session_never_reached_is_an_error_that_says_so() {
+    let Some(install) = monado_or_skip() else {
+        return;
+    };
+    let runtime = Runtime::start(install);
+    let capture = runtime.dir.path().join("never.png");
+    let output = run(&mut runtime.hologuide(&[
+        "run",
+        "--frames",
+        "5",
+        "--capture-frame",
+        "50",
+        "--out",
+        capture.to_str().unwrap(),
+    ]));
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("frame 50 was never rendered"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!capture.exists());
+
+    let output = run(hologuide().args(["run", "--capture-frame", "0", "--out", "x.png"]));
+    assert_eq!(output.status.code(), Some(2), "clap refuses frame 0");
+}

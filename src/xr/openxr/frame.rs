@@ -23,6 +23,8 @@ use crate::xr::pointer::Dwell;
 use crate::xr::script::Player;
 
 pub(super) const STEREO: xr::ViewConfigurationType = xr::ViewConfigurationType::PRIMARY_STEREO;
+/// Frame timings kept for the report.
+const MAX_TIMINGS: usize = 72_000;
 /// Sessions re-created after LOSS_PENDING before giving up.
 const MAX_SESSIONS: u32 = 3;
 
@@ -224,6 +226,15 @@ fn run_session<B: GraphicsBinding>(
         width.clamp(16, view.max_image_rect_width.max(16)),
         height.clamp(16, view.max_image_rect_height.max(16)),
     );
+    if size != (width, height) {
+        tracing::warn!(
+            "eye size {width}x{height} is outside what the runtime allows (16x16 to {}x{}); using {}x{}",
+            view.max_image_rect_width,
+            view.max_image_rect_height,
+            size.0,
+            size.1
+        );
+    }
     let renderer = match shared.renderer.take() {
         Some((renderer, f)) if f == wgpu_format => renderer,
         _ => {
@@ -405,12 +416,16 @@ fn run_session<B: GraphicsBinding>(
                 report.first_frame_unix_ms = Some(unix_ms());
                 first_frame_at = Some(Instant::now());
             }
-            report
-                .frame_cpu_ms
-                .push((thread_cpu_time() - started_cpu).as_secs_f64() * 1e3);
-            report
-                .frame_wall_ms
-                .push(started_wall.elapsed().as_secs_f64() * 1e3);
+            // Per-frame timings feed `bench xr`; an app left running for hours keeps only the
+            // first hour's worth (at 20 Hz), not an ever-growing list.
+            if report.frame_cpu_ms.len() < MAX_TIMINGS {
+                report
+                    .frame_cpu_ms
+                    .push((thread_cpu_time() - started_cpu).as_secs_f64() * 1e3);
+                report
+                    .frame_wall_ms
+                    .push(started_wall.elapsed().as_secs_f64() * 1e3);
+            }
         }
     };
     if report.ended_because.is_empty() {
