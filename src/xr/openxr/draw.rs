@@ -155,7 +155,7 @@ pub(super) struct Frames<'a, B: GraphicsBinding> {
     pub(super) swapchain: Swapchain<B>,
     pub(super) space: &'a xr::Space,
     pub(super) view_space: &'a xr::Space,
-    pub(super) input: &'a Input,
+    pub(super) input: &'a mut Input,
     pub(super) multiview: bool,
 }
 
@@ -201,8 +201,14 @@ impl<B: GraphicsBinding> Frames<'_, B> {
             let polled = self.input.poll(self.session, self.space, time)?;
             report.frames_with_aim += u64::from(polled.aim.is_some());
             commands.extend(polled.commands.iter().copied());
+            // A hand without an aim pose points from the head through its pinch (as a
+            // HoloLens hand ray roughly does).
+            let ray = polled.aim.or(polled.pinch_point.map(|point| Ray {
+                origin: shared.head.position,
+                direction: point - shared.head.position,
+            }));
             if polled.select
-                && let (Some(ray), Some(frame)) = (polled.aim, shared.last_frame.as_ref())
+                && let (Some(ray), Some(frame)) = (ray, shared.last_frame.as_ref())
                 && let Some((action, _)) = hit_button(frame, ray)
             {
                 commands.push(Command::Intent(crate::xr::intent_for(action)));

@@ -272,7 +272,7 @@ fn run_session<B: GraphicsBinding>(
     let view_space = session
         .create_reference_space(xr::ReferenceSpaceType::VIEW, xr::Posef::IDENTITY)
         .map_err(|e| XrError::call("xrCreateReferenceSpace", e))?;
-    let input = Input::new(instance, &session, &context.enabled_names)?;
+    let mut input = Input::new(instance, context.system, &session, &context.enabled_names)?;
     report.interaction_profiles = input.profiles.clone();
     tracing::info!(
         format = ?wgpu_format,
@@ -288,7 +288,7 @@ fn run_session<B: GraphicsBinding>(
         swapchain,
         space: &space,
         view_space: &view_space,
-        input: &input,
+        input: &mut input,
         multiview,
     };
     let mut events = xr::EventDataBuffer::new();
@@ -323,7 +323,7 @@ fn run_session<B: GraphicsBinding>(
                     });
                 }
                 xr::Event::InteractionProfileChanged(_) => {
-                    report.active_profiles = input.current_profiles(instance, &session)?;
+                    report.active_profiles = frames.input.current_profiles(instance, &session)?;
                     tracing::info!(profiles = ?report.active_profiles, "interaction profiles");
                 }
                 xr::Event::EventsLost(lost) => {
