@@ -272,6 +272,16 @@ fn run_session<B: GraphicsBinding>(
     let view_space = session
         .create_reference_space(xr::ReferenceSpaceType::VIEW, xr::Posef::IDENTITY)
         .map_err(|e| XrError::call("xrCreateReferenceSpace", e))?;
+    if context.enabled.fb_display_refresh_rate {
+        // Logged for testers; the frame loop follows xrWaitFrame's pacing whatever the rate.
+        match (
+            session.get_display_refresh_rate(),
+            session.enumerate_display_refresh_rates(),
+        ) {
+            (Ok(rate), Ok(rates)) => tracing::info!(rate, ?rates, "display refresh rate (Hz)"),
+            (Err(e), _) | (_, Err(e)) => tracing::warn!("display refresh rate unknown: {e}"),
+        }
+    }
     let mut input = Input::new(instance, context.system, &session, &context.enabled_names)?;
     report.interaction_profiles = input.profiles.clone();
     tracing::info!(
@@ -293,6 +303,8 @@ fn run_session<B: GraphicsBinding>(
     };
     let mut events = xr::EventDataBuffer::new();
     let mut previous_display: Option<xr::Time> = None;
+    let mut first_display: Option<xr::Time> = None;
+    let mut waited_here = 0u64;
     let mut first_frame_at: Option<Instant> = None;
     let outcome = 'session: loop {
         options.heartbeat.beat();
@@ -377,13 +389,13 @@ fn run_session<B: GraphicsBinding>(
             && period > 0.0
         {
             let gap = (frame_state.predicted_display_time.as_nanos() - previous.as_nanos()) as f64;
-            let skipped = ((gap / period).round() as u64).saturating_sub(1);
-            if skipped > 0 {
-                report.frames_missed += skipped;
+            if gap / period >= 1.5 {
                 report.missed_before_frame.push(report.frames_waited);
             }
         }
         previous_display = Some(frame_state.predicted_display_time);
+        first_display.get_or_insert(frame_state.predicted_display_time);
+        waited_here += 1;
         stream
             .begin()
             .map_err(|e| XrError::call("xrBeginFrame", e))?;
@@ -430,6 +442,17 @@ fn run_session<B: GraphicsBinding>(
     };
     if report.ended_because.is_empty() {
         report.ended_because = "the runtime ended the session".to_owned();
+    }
+    // Display periods from the first predicted display time to the last, against frames
+    // waited: a late frame shifts later predictions by fractions of a period, which gaps
+    // between consecutive frames alone would round away.
+    if let (Some(first), Some(last)) = (first_display, previous_display)
+        && report.display_period_ms > 0.0
+    {
+        let span_ms = (last.as_nanos() - first.as_nanos()) as f64 / 1e6;
+        let predicted = (span_ms / report.display_period_ms).round() as u64 + 1;
+        report.frames_predicted += predicted;
+        report.frames_missed += predicted.saturating_sub(waited_here);
     }
     tracing::info!(
         "session over ({}): {} frames waited, {} ended, last state {}",

@@ -169,9 +169,12 @@ pub struct RunReport {
     pub frames_ended: u64,
     /// Frames whose eyes were rendered and submitted in a projection layer.
     pub frames_rendered: u64,
-    /// Display periods skipped between consecutive predicted display times.
+    /// Display periods the runtime's predicted display times spanned (first to last).
+    pub frames_predicted: u64,
+    /// Predicted display periods without a frame of ours.
     pub frames_missed: u64,
-    /// The waited frames (counted from 1) that came after skipped display periods.
+    /// The waited frames (counted from 1) whose predicted time came 1.5 periods or more after
+    /// the previous one's.
     pub missed_before_frame: Vec<u64>,
     pub display_period_ms: f64,
     /// Session states in the order the runtime reported them.
