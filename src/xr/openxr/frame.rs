@@ -284,6 +284,7 @@ fn run_session<B: GraphicsBinding>(
     }
     let mut input = Input::new(instance, context.system, &session, &context.enabled_names)?;
     report.interaction_profiles = input.profiles.clone();
+    report.hand_tracking = input.hand_tracking();
     tracing::info!(
         format = ?wgpu_format,
         width = swapchain.width,

@@ -211,6 +211,11 @@ impl Input {
         Ok(profiles)
     }
 
+    /// Whether a hand tracker runs (pinch selects).
+    pub fn hand_tracking(&self) -> bool {
+        self.hand.is_some()
+    }
+
     /// Syncs the actions (only a focused session gets input) and reads this frame's presses.
     pub fn poll<G: xr::Graphics>(
         &mut self,

@@ -161,6 +161,8 @@ pub struct RunReport {
     pub interaction_profiles: Vec<String>,
     /// What the runtime bound per hand ("/user/hand/right: /interaction_profiles/…").
     pub active_profiles: Vec<String>,
+    /// Whether the right hand is tracked (XR_EXT_hand_tracking): a pinch selects.
+    pub hand_tracking: bool,
     /// Frames in which a controller's aim pose was tracked (its ray can press card buttons).
     pub frames_with_aim: u64,
     /// xrWaitFrame calls that returned, xrBeginFrame and xrEndFrame calls that succeeded.
