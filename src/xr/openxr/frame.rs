@@ -127,7 +127,7 @@ pub fn run<B: GraphicsBinding>(options: RunOptions) -> Result<RunReport, XrError
                 if let Err(e) = wait_for_system(&context, &options) {
                     break Err(e);
                 }
-                machine = SessionMachine::new();
+                machine.restart();
             }
             Ok(Ended::Lost) => {
                 break Err(XrError::SessionLost(format!(
