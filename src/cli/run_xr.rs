@@ -186,7 +186,7 @@ fn runtime_answers_here() -> bool {
     }) {
         return false;
     }
-    hologuide::platform::probe::openxr_runtime().is_ok()
+    probe::answers_in_process()
 }
 
 fn reexec_through_tree(install: &MonadoInstall) -> anyhow::Result<ExitCode> {
