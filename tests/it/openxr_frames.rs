@@ -433,6 +433,11 @@ fn ctrl_c_ends_the_session_through_stopping_and_exits_with_success() {
         log.contains("STOPPING → IDLE") && log.contains("IDLE → EXITING"),
         "{log}"
     );
+    assert_eq!(
+        runtime.validation_complaints(),
+        Vec::<String>::new(),
+        "a Ctrl-C exit is as clean for the validation layer as a normal one"
+    );
 }
 
 #[test]
