@@ -3,8 +3,12 @@
 //! - [`instance`]: loader, instance with only the extensions we use, the HMD system, blend mode.
 //! - [`binding`]: the graphics seam; [`vulkan`] implements it (`XR_KHR_vulkan_enable2` → wgpu).
 //! - [`session`]: the session lifecycle as a state machine.
-//! - [`frame`]: the frame loop (wait → begin → locate → app/scene → render → release → end).
-//! - [`input`]: the action set (select/next/back/menu, aim pose) on the runtime's profiles.
+//! - [`frame`]: the frame loop and session handling (events, begin/end, re-creation).
+//! - [`draw`]: one frame (locate → input → app/scene → render → release → end), and what runs
+//!   once before the first (asset preload, warm-up draw).
+//! - [`swapchain`]: the 2-layer stereo swapchain wrapped for wgpu; the left-eye capture.
+//! - [`input`]: the action set (select/next/back/menu, aim pose) on the runtime's profiles,
+//!   and hand-tracking pinch.
 //! - [`probe`]: "does a runtime answer?" for `--backend auto`, bounded in time.
 //!
 //! On these Debian 12 machines the project's Monado needs the libraries of its own Debian 13
