@@ -265,6 +265,7 @@ fn run_session<B: GraphicsBinding>(
         .map_err(|e| XrError::call("xrEnumerateReferenceSpaces", e))?;
     let unbounded = context.enabled.msft_unbounded_reference_space;
     let (space_type, space_name) = choose_reference_space(&spaces, unbounded);
+    tracing::info!(offered = ?spaces, chosen = space_name, "reference space");
     report.reference_space = space_name.to_owned();
     let space = session
         .create_reference_space(space_type, xr::Posef::IDENTITY)
