@@ -52,7 +52,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "WxH", value_parser = super::demo::parse_size)]
     eye_size: Option<(u32, u32)>,
     /// Head-gaze dwell before a looked-at button is pressed, in milliseconds.
-    #[arg(long, value_name = "MS", default_value_t = 1500)]
+    #[arg(long, value_name = "MS", default_value_t = 1500,
+          value_parser = clap::value_parser!(u64).range(200..=10_000))]
     dwell_ms: u64,
     /// The run's report as one JSON object on standard output.
     #[arg(long)]
