@@ -45,7 +45,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE", requires = "capture_frame")]
     out: Option<PathBuf>,
     /// Scripted input: lines of `FRAME ACTION` (next, back, restart, step N, menu, exit),
-    /// fed through the same path as the controllers (see the README's tester section).
+    /// fed through the same path as the controllers (README: "On an OpenXR runtime").
     #[arg(long, value_name = "FILE")]
     input_script: Option<PathBuf>,
     /// Swapchain size per eye, WIDTHxHEIGHT; the runtime's recommended size by default.
