@@ -154,6 +154,18 @@ fn demo_submits_200_frames_on_monado_with_the_validation_layer_silent_and_exits_
     );
     assert_eq!(report["final_screen"], "step 1 of 9");
     assert_eq!(report["ended_because"], "frame or time limit reached");
+    // The runtime accepted our bindings for every profile it knows (a refused suggestion is
+    // logged and left out of this list).
+    assert_eq!(
+        report["interaction_profiles"],
+        serde_json::json!([
+            "/interaction_profiles/khr/simple_controller",
+            "/interaction_profiles/oculus/touch_controller",
+            "/interaction_profiles/valve/index_controller",
+            "/interaction_profiles/ext/hand_interaction_ext"
+        ]),
+        "Monado offers XR_EXT_hand_interaction, not the Microsoft one"
+    );
 
     // The session went through its whole lifecycle, and the log says so in the same order.
     let transitions: Vec<&str> = report["transitions"]
