@@ -49,12 +49,14 @@ enum Frontend {
     Text,
     /// Rendered offscreen with wgpu (lavapipe without a GPU): one PNG per step in --out.
     Headless,
+    /// On an OpenXR runtime (a headset, or Monado): the same as `hologuide run`.
+    Openxr,
     /// A window when a display exists, else headless. The window backend is not built yet, so
     /// this renders headless and says so.
     Auto,
 }
 
-fn parse_size(text: &str) -> Result<(u32, u32), String> {
+pub(crate) fn parse_size(text: &str) -> Result<(u32, u32), String> {
     let (w, h) = text
         .split_once('x')
         .ok_or("expected WIDTHxHEIGHT, e.g. 1280x800")?;
@@ -76,6 +78,11 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         Frontend::Headless => {
             super::demo_render::run_headless(&package, &args.out, args.offline, args.size)
         }
+        Frontend::Openxr => super::run_xr::run(super::run_xr::RunArgs::demo(
+            args.step,
+            args.offline,
+            args.json,
+        )),
         Frontend::Auto => {
             let display = ["DISPLAY", "WAYLAND_DISPLAY"]
                 .iter()

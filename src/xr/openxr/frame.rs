@@ -1,0 +1,491 @@
+//! The frame loop: wait → begin → locate views → app state and scene → render both eyes into
+//! the swapchain image (one multiview pass when the device has it) → release → end with a
+//! projection layer ([`super::draw`] does one frame). Nothing here waits on network, disk or QR
+//! work: the guide's holograms are loaded before the session starts.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use openxr as xr;
+
+use super::binding::GraphicsBinding;
+use super::draw::{Frames, preload_assets, warm_up};
+use super::input::Input;
+use super::instance::{self, Context};
+use super::session::{SessionMachine, Step, state_name};
+use super::swapchain::create_swapchain;
+use super::{RunOptions, RunReport, XrError};
+use crate::app::{App, View};
+use crate::render::Renderer;
+use crate::scene::{CardFollower, Frame, Pose};
+use crate::xr::pointer::Dwell;
+use crate::xr::script::Player;
+
+pub(super) const STEREO: xr::ViewConfigurationType = xr::ViewConfigurationType::PRIMARY_STEREO;
+/// Frame timings kept for the report.
+const MAX_TIMINGS: usize = 72_000;
+/// Sessions re-created after LOSS_PENDING before giving up.
+const MAX_SESSIONS: u32 = 3;
+
+/// CPU time of the calling thread (what our code costs, not what lavapipe's threads do).
+fn thread_cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid out-pointer; CLOCK_THREAD_CPUTIME_ID exists on Linux.
+    let ok = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } == 0;
+    if ok {
+        Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+    } else {
+        Duration::ZERO
+    }
+}
+
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// How the session ended.
+enum Ended {
+    Exited,
+    Lost,
+}
+
+/// Everything that outlives one session: the app, the renderer (and its uploaded assets).
+pub(super) struct Shared {
+    pub(super) app: App,
+    pub(super) renderer: Option<(Renderer, wgpu::TextureFormat)>,
+    pub(super) follower: CardFollower,
+    pub(super) dwell: Dwell,
+    pub(super) player: Player,
+    pub(super) all_list: bool,
+    pub(super) step_started: Option<xr::Time>,
+    pub(super) last_time: Option<xr::Time>,
+    pub(super) last_frame: Option<Frame>,
+    pub(super) head: Pose,
+    pub(super) exit_asked: bool,
+}
+
+pub fn run<B: GraphicsBinding>(options: RunOptions) -> Result<RunReport, XrError> {
+    options.heartbeat.beat();
+    let context = Context::create::<B>()?;
+    options.heartbeat.beat();
+    let graphics = B::create(&context.instance, context.system)?;
+    options.heartbeat.beat();
+    tracing::info!("rendering on {}", graphics.describe());
+    let wgpu_errors = Arc::new(Mutex::new(Vec::<String>::new()));
+    let sink = wgpu_errors.clone();
+    graphics
+        .device()
+        .on_uncaptured_error(Arc::new(move |error: wgpu::Error| {
+            tracing::error!("wgpu: {error}");
+            if let Ok(mut list) = sink.lock() {
+                list.push(error.to_string());
+            }
+        }));
+
+    let mut report = RunReport {
+        runtime: context.runtime.clone(),
+        system: context.system_name.clone(),
+        graphics: graphics.describe(),
+        extensions: context.enabled_names.clone(),
+        blend_mode: instance::blend_mode_name(context.blend_mode).to_owned(),
+        ..RunReport::default()
+    };
+    let guide = Arc::new(options.package.guide.clone());
+    let mut shared = Shared {
+        app: App::open(guide, options.source, options.start_step),
+        renderer: None,
+        follower: CardFollower::default(),
+        dwell: Dwell::new(options.dwell.as_secs_f32()),
+        player: Player::new(options.script.clone()),
+        all_list: false,
+        step_started: None,
+        last_time: None,
+        last_frame: None,
+        head: Pose::standing(),
+        exit_asked: false,
+    };
+    let mut machine = SessionMachine::new();
+    let result = loop {
+        report.sessions += 1;
+        match run_session::<B>(
+            &context,
+            &graphics,
+            &options,
+            &mut shared,
+            &mut machine,
+            &mut report,
+        ) {
+            Ok(Ended::Exited) => break Ok(()),
+            Ok(Ended::Lost) if report.sessions < MAX_SESSIONS => {
+                tracing::warn!("the session was lost; waiting for the system to come back");
+                if let Err(e) = wait_for_system(&context, &options) {
+                    break Err(e);
+                }
+                machine.restart();
+            }
+            Ok(Ended::Lost) => {
+                break Err(XrError::SessionLost(format!(
+                    "lost {} times",
+                    report.sessions
+                )));
+            }
+            Err(e) => break Err(e),
+        }
+    };
+    // Let the GPU finish before anything it uses goes away.
+    let _ = graphics.device().poll(wgpu::PollType::wait_indefinitely());
+    report.transitions = machine.history().iter().map(|s| (*s).to_owned()).collect();
+    report.final_screen = describe(&shared.app.view());
+    report.wgpu_errors = wgpu_errors.lock().map(|l| l.clone()).unwrap_or_default();
+    drop(shared);
+    drop(graphics);
+    result.map(|()| report)
+}
+
+/// After LOSS_PENDING: the system may come back (a runtime restarting); poll for it a while.
+fn wait_for_system(context: &Context, options: &RunOptions) -> Result<(), XrError> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        options.heartbeat.beat();
+        match context
+            .instance
+            .system(xr::FormFactor::HEAD_MOUNTED_DISPLAY)
+        {
+            Ok(_) => return Ok(()),
+            Err(e) if Instant::now() > deadline => {
+                return Err(XrError::SessionLost(format!(
+                    "the system did not come back within 10 s ({e})"
+                )));
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(250)),
+        }
+    }
+}
+
+pub(super) fn describe(view: &View<'_>) -> String {
+    match view {
+        View::Step(step) => format!("step {} of {}", step.step_number, step.step_count),
+        View::Complete { .. } => "complete".to_owned(),
+    }
+}
+
+fn choose_reference_space(
+    offered: &[xr::ReferenceSpaceType],
+    unbounded_enabled: bool,
+) -> (xr::ReferenceSpaceType, &'static str) {
+    use xr::ReferenceSpaceType as R;
+    if unbounded_enabled && offered.contains(&R::UNBOUNDED_MSFT) {
+        (R::UNBOUNDED_MSFT, "UNBOUNDED_MSFT")
+    } else if offered.contains(&R::LOCAL) || !offered.contains(&R::STAGE) {
+        (R::LOCAL, "LOCAL")
+    } else {
+        (R::STAGE, "STAGE")
+    }
+}
+
+fn run_session<B: GraphicsBinding>(
+    context: &Context,
+    graphics: &B,
+    options: &RunOptions,
+    shared: &mut Shared,
+    machine: &mut SessionMachine,
+    report: &mut RunReport,
+) -> Result<Ended, XrError> {
+    let instance = &context.instance;
+    // SAFETY: the session-create info names the device `graphics` created through this
+    // runtime for this system; the device outlives the session (dropped after it in `run`).
+    let (session, mut waiter, mut stream) = unsafe {
+        instance.create_session::<B::Api>(context.system, &graphics.session_create_info())
+    }
+    .map_err(|e| XrError::call("xrCreateSession", e))?;
+    options.heartbeat.beat();
+
+    let offered = session
+        .enumerate_swapchain_formats()
+        .map_err(|e| XrError::call("xrEnumerateSwapchainFormats", e))?;
+    let (format, wgpu_format) =
+        B::pick_format(&offered).ok_or_else(|| XrError::NoSwapchainFormat {
+            offered: offered
+                .iter()
+                .map(|f| B::format_name(*f))
+                .collect::<Vec<_>>()
+                .join(", "),
+        })?;
+    let view = &context.views[0];
+    let (width, height) = options.eye_size.unwrap_or((
+        view.recommended_image_rect_width,
+        view.recommended_image_rect_height,
+    ));
+    let size = (
+        width.clamp(16, view.max_image_rect_width.max(16)),
+        height.clamp(16, view.max_image_rect_height.max(16)),
+    );
+    if size != (width, height) {
+        tracing::warn!(
+            "eye size {width}x{height} is outside what the runtime allows (16x16 to {}x{}); using {}x{}",
+            view.max_image_rect_width,
+            view.max_image_rect_height,
+            size.0,
+            size.1
+        );
+    }
+    let renderer = match shared.renderer.take() {
+        Some((renderer, f)) if f == wgpu_format => renderer,
+        _ => {
+            let mut renderer = Renderer::new(graphics.device(), graphics.queue(), wgpu_format, 1);
+            preload_assets(&mut renderer, options);
+            options.heartbeat.beat();
+            renderer
+        }
+    };
+    let multiview = renderer.supports_multiview();
+    shared.renderer = Some((renderer, wgpu_format));
+    let swapchain = create_swapchain::<B>(&session, graphics, format, wgpu_format, size)?;
+    warm_up(
+        graphics,
+        shared,
+        options,
+        size,
+        multiview,
+        context.blend_mode,
+    )?;
+    options.heartbeat.beat();
+    report.swapchain_format = format!("{wgpu_format:?}");
+    report.eye_size = [swapchain.width, swapchain.height];
+    report.multiview = multiview;
+
+    let spaces = session
+        .enumerate_reference_spaces()
+        .map_err(|e| XrError::call("xrEnumerateReferenceSpaces", e))?;
+    let unbounded = context.enabled.msft_unbounded_reference_space;
+    let (space_type, space_name) = choose_reference_space(&spaces, unbounded);
+    tracing::info!(offered = ?spaces, chosen = space_name, "reference space");
+    report.reference_space = space_name.to_owned();
+    let space = session
+        .create_reference_space(space_type, xr::Posef::IDENTITY)
+        .map_err(|e| XrError::call("xrCreateReferenceSpace", e))?;
+    let view_space = session
+        .create_reference_space(xr::ReferenceSpaceType::VIEW, xr::Posef::IDENTITY)
+        .map_err(|e| XrError::call("xrCreateReferenceSpace", e))?;
+    if context.enabled.fb_display_refresh_rate {
+        // Logged for testers; the frame loop follows xrWaitFrame's pacing whatever the rate.
+        match (
+            session.get_display_refresh_rate(),
+            session.enumerate_display_refresh_rates(),
+        ) {
+            (Ok(rate), Ok(rates)) => tracing::info!(rate, ?rates, "display refresh rate (Hz)"),
+            (Err(e), _) | (_, Err(e)) => tracing::warn!("display refresh rate unknown: {e}"),
+        }
+    }
+    let mut input = Input::new(instance, context.system, &session, &context.enabled_names)?;
+    report.interaction_profiles = input.profiles.clone();
+    report.hand_tracking = input.hand_tracking();
+    tracing::info!(
+        format = ?wgpu_format,
+        width = swapchain.width,
+        height = swapchain.height,
+        multiview,
+        space = space_name,
+        "session created"
+    );
+
+    let mut frames = Frames {
+        session: &session,
+        swapchain,
+        space: &space,
+        view_space: &view_space,
+        input: &mut input,
+        multiview,
+    };
+    let mut events = xr::EventDataBuffer::new();
+    let mut previous_display: Option<xr::Time> = None;
+    let mut first_display: Option<xr::Time> = None;
+    let mut waited_here = 0u64;
+    let mut first_frame_at: Option<Instant> = None;
+    let outcome = 'session: loop {
+        options.heartbeat.beat();
+        while let Some(event) = instance
+            .poll_event(&mut events)
+            .map_err(|e| XrError::call("xrPollEvent", e))?
+        {
+            match event {
+                xr::Event::SessionStateChanged(change) => match machine.advance(change.state()) {
+                    Step::Begin => {
+                        session
+                            .begin(STEREO)
+                            .map_err(|e| XrError::call("xrBeginSession", e))?;
+                    }
+                    Step::End => {
+                        session
+                            .end()
+                            .map_err(|e| XrError::call("xrEndSession", e))?;
+                    }
+                    Step::Exit => break 'session Ended::Exited,
+                    Step::Recreate => break 'session Ended::Lost,
+                    Step::Continue => {}
+                },
+                xr::Event::InstanceLossPending(_) => {
+                    return Err(XrError::RuntimeLost {
+                        call: "xrPollEvent (instance loss pending)",
+                        result: xr::sys::Result::ERROR_INSTANCE_LOST,
+                    });
+                }
+                xr::Event::InteractionProfileChanged(_) => {
+                    report.active_profiles = frames.input.current_profiles(instance, &session)?;
+                    tracing::info!(profiles = ?report.active_profiles, "interaction profiles");
+                }
+                xr::Event::EventsLost(lost) => {
+                    tracing::warn!("the runtime dropped {} events", lost.lost_event_count());
+                }
+                _ => {}
+            }
+        }
+
+        let ctrl_c = options.stop.load(Ordering::Relaxed);
+        let enough_frames = options.frames.is_some_and(|n| report.frames_rendered >= n);
+        let enough_time = options
+            .duration
+            .zip(first_frame_at)
+            .is_some_and(|(d, t)| t.elapsed() >= d);
+        let wants_exit = ctrl_c || enough_frames || enough_time || shared.exit_asked;
+        if wants_exit && !machine.ever_ran() {
+            // Stopped before the runtime made the session ready: nothing to wind down.
+            report.ended_because = "stopped before the session ran".to_owned();
+            break Ended::Exited;
+        }
+        if wants_exit && machine.is_running() && report.ended_because.is_empty() {
+            report.ended_because = if ctrl_c {
+                "interrupted (Ctrl-C)"
+            } else if shared.exit_asked {
+                "exit asked by input"
+            } else {
+                "frame or time limit reached"
+            }
+            .to_owned();
+            tracing::info!(
+                "asking the runtime to end the session: {}",
+                report.ended_because
+            );
+            session
+                .request_exit()
+                .map_err(|e| XrError::call("xrRequestExitSession", e))?;
+        }
+        if !machine.is_running() {
+            std::thread::sleep(Duration::from_millis(5));
+            continue;
+        }
+
+        let frame_state = waiter.wait().map_err(|e| XrError::call("xrWaitFrame", e))?;
+        report.frames_waited += 1;
+        let started_cpu = thread_cpu_time();
+        let started_wall = Instant::now();
+        let period = frame_state.predicted_display_period.as_nanos() as f64;
+        report.display_period_ms = period / 1e6;
+        if let Some(previous) = previous_display
+            && period > 0.0
+        {
+            let gap = (frame_state.predicted_display_time.as_nanos() - previous.as_nanos()) as f64;
+            if gap / period >= 1.5 {
+                report.missed_before_frame.push(report.frames_waited);
+            }
+        }
+        previous_display = Some(frame_state.predicted_display_time);
+        first_display.get_or_insert(frame_state.predicted_display_time);
+        waited_here += 1;
+        stream
+            .begin()
+            .map_err(|e| XrError::call("xrBeginFrame", e))?;
+        report.frames_begun += 1;
+
+        let rendered = if frame_state.should_render && machine.is_visible() {
+            frames.render(
+                frame_state.predicted_display_time,
+                graphics,
+                shared,
+                options,
+                machine.is_focused(),
+                report.frames_rendered + 1,
+                context.blend_mode,
+                &mut stream,
+                report,
+            )?
+        } else {
+            false
+        };
+        if !rendered {
+            stream
+                .end(frame_state.predicted_display_time, context.blend_mode, &[])
+                .map_err(|e| XrError::call("xrEndFrame", e))?;
+        }
+        report.frames_ended += 1;
+        if rendered {
+            report.frames_rendered += 1;
+            if report.first_frame_unix_ms.is_none() {
+                report.first_frame_unix_ms = Some(unix_ms());
+                first_frame_at = Some(Instant::now());
+            }
+            // Per-frame timings feed `bench xr`; an app left running for hours keeps only the
+            // first hour's worth (at 20 Hz), not an ever-growing list.
+            if report.frame_cpu_ms.len() < MAX_TIMINGS {
+                report
+                    .frame_cpu_ms
+                    .push((thread_cpu_time() - started_cpu).as_secs_f64() * 1e3);
+                report
+                    .frame_wall_ms
+                    .push(started_wall.elapsed().as_secs_f64() * 1e3);
+            }
+        }
+    };
+    if report.ended_because.is_empty() {
+        report.ended_because = "the runtime ended the session".to_owned();
+    }
+    // Display periods from the first predicted display time to the last, against frames
+    // waited: a late frame shifts later predictions by fractions of a period, which gaps
+    // between consecutive frames alone would round away.
+    if let (Some(first), Some(last)) = (first_display, previous_display)
+        && report.display_period_ms > 0.0
+    {
+        let span_ms = (last.as_nanos() - first.as_nanos()) as f64 / 1e6;
+        let predicted = (span_ms / report.display_period_ms).round() as u64 + 1;
+        report.frames_predicted += predicted;
+        report.frames_missed += predicted.saturating_sub(waited_here);
+    }
+    tracing::info!(
+        "session over ({}): {} frames waited, {} ended, last state {}",
+        report.ended_because,
+        report.frames_waited,
+        report.frames_ended,
+        state_name(machine.state())
+    );
+    // The GPU must be done with the images before the swapchain goes.
+    let _ = graphics.device().poll(wgpu::PollType::wait_indefinitely());
+    let Frames { swapchain, .. } = frames;
+    drop(swapchain.layered_views);
+    drop(swapchain.eye_views);
+    drop(swapchain.textures);
+    drop(swapchain.handle);
+    Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reference_space_is_unbounded_when_offered_else_local_else_stage() {
+        use xr::ReferenceSpaceType as R;
+        let all = [R::VIEW, R::LOCAL, R::STAGE, R::UNBOUNDED_MSFT];
+        assert_eq!(choose_reference_space(&all, true).0, R::UNBOUNDED_MSFT);
+        assert_eq!(choose_reference_space(&all, false).0, R::LOCAL);
+        assert_eq!(
+            choose_reference_space(&[R::VIEW, R::STAGE], false).0,
+            R::STAGE
+        );
+    }
+}
