@@ -99,6 +99,10 @@ impl GraphicsBinding for D3d12 {
         &self.queue
     }
 
+    fn adapter_info(&self) -> &wgpu::AdapterInfo {
+        &self.info
+    }
+
     fn describe(&self) -> String {
         format!("{} on D3D12", self.info.name)
     }

@@ -239,6 +239,7 @@ fn run_session<B: GraphicsBinding>(
         Some((renderer, f)) if f == wgpu_format => renderer,
         _ => {
             let mut renderer = Renderer::new(graphics.device(), graphics.queue(), wgpu_format, 1);
+            renderer.adapt_to(graphics.adapter_info());
             preload_assets(&mut renderer, options);
             options.heartbeat.beat();
             renderer
