@@ -20,6 +20,7 @@ mod detector;
 pub mod file;
 mod grid;
 mod group;
+mod identify;
 mod reed_solomon;
 mod segments;
 mod symbol;
