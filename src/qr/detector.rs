@@ -9,6 +9,7 @@ use std::cell::OnceCell;
 use quircs::Code;
 
 use super::binarize::{Integral, Plane, Threshold, binarize, otsu};
+use super::corners;
 use super::grid::{
     CellThreshold, ModuleMap, affine_through, cells_of, finder_affine, finder_homography,
     homography, map, module_values, refine_with_alignment, threshold_modules,
@@ -116,6 +117,10 @@ impl Decoder {
         }
         if found.is_empty() {
             found.extend(whole_frame_symbol(base.get_or_insert_with(base_plane)));
+        }
+        let full = Plane::borrowed(frame);
+        for detection in &mut found {
+            corners::refine(&full, detection);
         }
         found
     }

@@ -116,7 +116,7 @@ pub(crate) fn finder_homography(
 }
 
 /// Solves 8 linear equations given as an augmented matrix (Gauss-Jordan, partial pivoting).
-fn solve8(mut a: [[f64; 9]; 8]) -> Option<[f64; 8]> {
+pub(crate) fn solve8(mut a: [[f64; 9]; 8]) -> Option<[f64; 8]> {
     for col in 0..8 {
         let pivot = (col..8).max_by(|&p, &q| a[p][col].abs().total_cmp(&a[q][col].abs()))?;
         a.swap(col, pivot);

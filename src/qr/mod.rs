@@ -15,6 +15,7 @@
 //! [`corpus`] (the benchmark corpus manifest).
 
 mod binarize;
+mod corners;
 pub mod corpus;
 mod detector;
 pub mod file;

@@ -18,11 +18,12 @@ use quircs::{Code, Pixel, Quirc, Region};
 use fit::{View, jiggle_perspective, perspective_map, test_grouping};
 use regions::{Labels, finder_scan};
 
-/// `quircs`' state plus our reusable flood-fill stack.
+/// `quircs`' state plus our reusable scratch buffers.
 #[derive(Default)]
 pub(crate) struct Identifier {
     pub quirc: Quirc,
     stack: Vec<(usize, usize)>,
+    transitions: Vec<usize>,
 }
 
 impl Identifier {
@@ -50,7 +51,13 @@ impl Identifier {
             stack: &mut self.stack,
         };
         for y in 0..height {
-            finder_scan(&mut labels, &mut q.regions, &mut q.capstones, y);
+            finder_scan(
+                &mut labels,
+                &mut q.regions,
+                &mut q.capstones,
+                y,
+                &mut self.transitions,
+            );
         }
         for i in 0..q.capstones.len() {
             test_grouping(

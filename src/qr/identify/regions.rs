@@ -215,38 +215,47 @@ fn test_capstone(
 }
 
 /// Scans row `y` for 1:1:3:1:1 dark-light runs and tests each as a finder pattern.
+///
+/// The colour changes of the row are listed first (`transitions`, reused between rows), then
+/// the runs between them tested: testing labels regions but never turns a pixel from dark to
+/// light or back, so the list stays true, and the per-pixel loop stays free of the testing.
 pub(super) fn finder_scan(
     image: &mut Labels<'_>,
     regions: &mut Vec<Region>,
     capstones: &mut Vec<Capstone>,
     y: usize,
+    transitions: &mut Vec<usize>,
 ) {
     const CHECK: [i32; 5] = [1, 1, 3, 1, 1];
-    let offset = y * image.width;
-    let mut last_color = false;
-    let mut run_length = 0;
-    let mut run_count = 0;
+    let row = &image.pixels[y * image.width..(y + 1) * image.width];
+    transitions.clear();
+    let mut last_dark = row.first().is_some_and(|&p| p != 0);
+    for (x, &pixel) in row.iter().enumerate().skip(1) {
+        let dark = pixel != 0;
+        if dark != last_dark {
+            transitions.push(x);
+            last_dark = dark;
+        }
+    }
     let mut pb = [0i32; 5];
-    for x in 0..image.width {
-        let color = image.pixels[offset + x] != 0;
-        if x != 0 && color != last_color {
-            pb.copy_within(1.., 0);
-            pb[4] = run_length;
-            run_length = 0;
-            run_count += 1;
-            if !color && run_count >= 5 {
-                let avg = (pb[0] + pb[1] + pb[3] + pb[4]) / 4;
-                let err = avg * 3 / 4;
-                let ok = pb
-                    .iter()
-                    .zip(CHECK)
-                    .all(|(&run, check)| run >= check * avg - err && run <= check * avg + err);
-                if ok {
-                    test_capstone(image, regions, capstones, x as i32, y, &pb);
-                }
+    let mut previous = 0;
+    for (run_count, &x) in transitions.iter().enumerate() {
+        pb.copy_within(1.., 0);
+        pb[4] = (x - previous) as i32;
+        previous = x;
+        // A change to light (the row alternates, starting from the colour of pixel 0) after at
+        // least five runs ends a dark-light-dark-light-dark candidate.
+        let light = image.pixels[y * image.width + x] == 0;
+        if light && run_count + 1 >= 5 {
+            let avg = (pb[0] + pb[1] + pb[3] + pb[4]) / 4;
+            let err = avg * 3 / 4;
+            let ok = pb
+                .iter()
+                .zip(CHECK)
+                .all(|(&run, check)| run >= check * avg - err && run <= check * avg + err);
+            if ok {
+                test_capstone(image, regions, capstones, x as i32, y, &pb);
             }
         }
-        run_length += 1;
-        last_color = color;
     }
 }
