@@ -148,3 +148,58 @@ fn otsu(image: &[u8]) -> u8 {
     }
     threshold
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::synth::{Optics, Pose, Rng, render, symbol};
+    use super::Identifier;
+
+    /// The copy must find what the crate finds: same finder patterns, same groups, same grid
+    /// sizes, and once refined on request the very same perspective (bit for bit).
+    #[test]
+    fn vendored_identification_finds_what_quircs_finds_and_refines_to_the_same_grid() {
+        let mut rng = Rng::new(5);
+        let mut grids = 0;
+        for i in 0..12u64 {
+            let symbol = symbol(900 + i, 1 + (i % 7) as i16, i as usize);
+            let pose = Pose {
+                module_px: rng.range(2.5, 7.0),
+                centre: (200.0, 190.0),
+                rotation_deg: rng.range(0.0, 360.0),
+                tilt_deg: rng.range(0.0, 40.0),
+                inverted: false,
+                mirrored: false,
+            };
+            let optics = Optics {
+                clutter: i % 3 == 0,
+                blur_px: 0.5,
+                noise: 4.0,
+                seed: i,
+                ..Optics::default()
+            };
+            let (width, height) = (400, 380);
+            let pixels = render(width, height, &[(&symbol, pose)], &optics);
+
+            let mut crate_quirc = quircs::Quirc::new();
+            let _ = crate_quirc.identify(width, height, &pixels).count();
+            let mut ours = Identifier::default();
+            ours.identify(width, height, &pixels);
+
+            let q = &ours.quirc;
+            assert_eq!(q.capstones.len(), crate_quirc.capstones.len(), "case {i}");
+            for (a, b) in q.capstones.iter().zip(&crate_quirc.capstones) {
+                assert_eq!((a.ring, a.stone, a.qr_grid), (b.ring, b.stone, b.qr_grid));
+                assert_eq!(a.c, b.c, "case {i}");
+            }
+            assert_eq!(q.grids.len(), crate_quirc.grids.len(), "case {i}");
+            for index in 0..q.grids.len() {
+                ours.refine(index);
+                let (a, b) = (&ours.quirc.grids[index], &crate_quirc.grids[index]);
+                assert_eq!((a.caps, a.grid_size), (b.caps, b.grid_size), "case {i}");
+                assert_eq!(a.c, b.c, "case {i}: refined grid differs");
+                grids += 1;
+            }
+        }
+        assert!(grids >= 8, "only {grids} grids compared");
+    }
+}
