@@ -52,6 +52,9 @@ impl<'a> Plane<'a> {
         }
         let width = (frame.width / factor).max(1);
         let height = (frame.height / factor).max(1);
+        if factor == 2 && frame.width >= 2 && frame.height >= 2 {
+            return Self::halved(frame, width, height);
+        }
         let mut sums = vec![0u32; width];
         let mut pixels = Vec::with_capacity(width * height);
         for y in 0..height {
@@ -70,6 +73,22 @@ impl<'a> Plane<'a> {
                 }
             }
             pixels.extend(sums.iter().map(|&sum| (sum / area.max(1)) as u8));
+        }
+        Self::owned(width, height, pixels)
+    }
+
+    /// The frame at half size: the most common shrink (the first look at a camera frame), so
+    /// it gets a loop over row pairs the compiler can vectorise. Same values as the general box
+    /// filter (the mean rounded down).
+    fn halved(frame: &GrayFrame<'a>, width: usize, height: usize) -> Self {
+        let mut pixels = vec![0u8; width * height];
+        for (y, out) in pixels.chunks_exact_mut(width).enumerate() {
+            let (top, bottom) = (frame.row(2 * y), frame.row(2 * y + 1));
+            let pairs = top.chunks_exact(2).zip(bottom.chunks_exact(2));
+            for (o, (t, b)) in out.iter_mut().zip(pairs) {
+                let sum = u16::from(t[0]) + u16::from(t[1]) + u16::from(b[0]) + u16::from(b[1]);
+                *o = (sum / 4) as u8;
+            }
         }
         Self::owned(width, height, pixels)
     }

@@ -240,3 +240,42 @@ mod segment_parsing {
         assert!(parse(&pack(&[(0b1111, 4), (0, 12)]), 1).is_err());
     }
 }
+
+/// The first look at a camera frame is at half size: each pixel the mean of its 2×2 block
+/// (rounded down), read through the frame's stride, an odd last column and row left out.
+#[test]
+fn half_size_plane_is_the_mean_of_each_2x2_block_of_a_strided_frame() {
+    use super::binarize::Plane;
+    let (width, height, stride) = (7, 5, 10);
+    let pixels: Vec<u8> = (0..stride * height).map(|i| (i * 37 % 251) as u8).collect();
+    let frame = GrayFrame::new(&pixels, width, height, stride).unwrap();
+    let half = Plane::from_frame(&frame, 2);
+    assert_eq!((half.width, half.height), (3, 2));
+    for y in 0..2 {
+        for x in 0..3 {
+            let at = |dx: usize, dy: usize| u32::from(pixels[(2 * y + dy) * stride + 2 * x + dx]);
+            let mean = (at(0, 0) + at(1, 0) + at(0, 1) + at(1, 1)) / 4;
+            assert_eq!(u32::from(half.row(y)[x]), mean, "pixel ({x}, {y})");
+        }
+    }
+    // Factor 3 (the general box filter) agrees with the same rule.
+    let third = Plane::from_frame(&frame, 3);
+    let mean: u32 = (0..3)
+        .flat_map(|dy| (0..3).map(move |dx| (dx, dy)))
+        .map(|(dx, dy)| u32::from(pixels[dy * stride + dx]))
+        .sum::<u32>()
+        / 9;
+    assert_eq!(u32::from(third.row(0)[0]), mean);
+}
+
+/// At scale 1 the decoder reads the caller's frame where it lies (the Y plane of an NV12 frame
+/// is not copied): the plane's rows are the frame's own memory.
+#[test]
+fn full_size_plane_borrows_the_frame_without_copying() {
+    use super::binarize::Plane;
+    let pixels = vec![7u8; 16 * 4];
+    let frame = GrayFrame::new(&pixels, 12, 4, 16).unwrap();
+    let plane = Plane::from_frame(&frame, 1);
+    assert!(std::ptr::eq(plane.row(2).as_ptr(), pixels[32..].as_ptr()));
+    assert_eq!(plane.row(3).len(), 12);
+}

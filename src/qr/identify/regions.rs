@@ -229,12 +229,10 @@ pub(super) fn finder_scan(
     const CHECK: [i32; 5] = [1, 1, 3, 1, 1];
     let row = &image.pixels[y * image.width..(y + 1) * image.width];
     transitions.clear();
-    let mut last_dark = row.first().is_some_and(|&p| p != 0);
-    for (x, &pixel) in row.iter().enumerate().skip(1) {
-        let dark = pixel != 0;
-        if dark != last_dark {
-            transitions.push(x);
-            last_dark = dark;
+    // Pairs of neighbours, so the loop has no carried state and no bounds checks.
+    for (x, (&left, &right)) in row.iter().zip(row.iter().skip(1)).enumerate() {
+        if (left == 0) != (right == 0) {
+            transitions.push(x + 1);
         }
     }
     let mut pb = [0i32; 5];
