@@ -77,7 +77,8 @@ mod fuzz {
 
     use proptest::prelude::*;
 
-    use super::super::{Decoder, GrayFrame, segments, symbol};
+    use super::super::binarize::Plane;
+    use super::super::{Decoder, Detection, EccLevel, GrayFrame, Point, corners, segments, symbol};
 
     /// Far above the slowest legitimate frame here (about 10 ms in a debug build); a decoder
     /// stuck in a loop trips it.
@@ -130,6 +131,47 @@ mod fuzz {
             let started = Instant::now();
             Decoder::new().decode(&frame);
             prop_assert!(started.elapsed() < HANG);
+        }
+
+        /// Corner refinement sees whatever grid a read left: collapsed, crossed, far outside
+        /// the frame or not finite. It refines or leaves the corners alone, never panics, and
+        /// never makes them non-finite.
+        #[test]
+        fn corner_refinement_of_arbitrary_quadrilaterals_never_panics(
+            coordinates in proptest::collection::vec(-300.0f32..600.0, 8),
+            not_finite in any::<bool>(),
+            version in 1u8..=40,
+            seed in any::<u64>(),
+        ) {
+            let (width, height) = (97, 61);
+            let mut state = seed | 1;
+            let pixels: Vec<u8> = (0..width * height)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    if state & 1 == 0 { 30 } else { 220 }
+                })
+                .collect();
+            let frame = GrayFrame::new(&pixels, width, height, width).unwrap();
+            let mut corners = [0, 1, 2, 3].map(|i| Point { x: coordinates[2 * i], y: coordinates[2 * i + 1] });
+            if not_finite {
+                corners[2].x = f32::NAN;
+            }
+            let mut detection = Detection {
+                payload: Vec::new(),
+                text: String::new(),
+                version,
+                ecc: EccLevel::L,
+                corners,
+                mirrored: false,
+                inverted: seed & 2 == 0,
+            };
+            if corners::refine(&Plane::from_frame(&frame, 1), &mut detection) {
+                prop_assert!(detection.corners.iter().all(|p| p.x.is_finite() && p.y.is_finite()));
+            } else {
+                prop_assert_eq!(detection.corners.map(|p| p.x.to_bits()), corners.map(|p| p.x.to_bits()));
+            }
         }
 
         #[test]
