@@ -23,6 +23,7 @@ mod corners;
 pub mod corpus;
 mod detector;
 pub mod file;
+mod found;
 mod grid;
 mod group;
 mod identify;
