@@ -7,6 +7,7 @@ pub mod app;
 pub mod demo;
 pub mod guide;
 pub mod model;
+pub mod net;
 pub mod platform;
 pub mod qr;
 pub mod render;
