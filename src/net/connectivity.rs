@@ -20,12 +20,8 @@ use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Link {
-    Online,
-    Offline,
-}
+/// The rules in `app::access` own the notion; the monitor only measures it.
+pub use crate::app::access::Link;
 
 /// A change of [`Link`], as the app state receives it.
 #[derive(Debug, Clone, PartialEq, Eq)]
