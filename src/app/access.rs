@@ -58,7 +58,9 @@ pub enum Refused {
          be checked. Connect to the network, or set the clock right."
     )]
     ClockRolledBack,
-    #[error("No one is signed in on this device. Sign in while online first (the demo guide works without an account).")]
+    #[error(
+        "No one is signed in on this device. Sign in while online first (the demo guide works without an account)."
+    )]
     NotSignedIn,
     #[error(
         "'{title}' may be opened offline only until {ended}; that time has passed. Open it once \

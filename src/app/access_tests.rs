@@ -43,7 +43,10 @@ fn f4_started_offline_signs_in_the_last_account() {
 fn f4_no_automatic_sign_in_after_sign_out_or_without_any_account() {
     let mut last = account(T0);
     last.signed_out = true;
-    assert_eq!(offline_sign_in(Some(&last), T0, None), Err(Refused::NotSignedIn));
+    assert_eq!(
+        offline_sign_in(Some(&last), T0, None),
+        Err(Refused::NotSignedIn)
+    );
     assert_eq!(offline_sign_in(None, T0, None), Err(Refused::NotSignedIn));
 }
 
@@ -115,7 +118,10 @@ fn f11_offline_the_app_is_read_only_and_says_so() {
 
 #[test]
 fn f3_all_list_says_exactly_no_guides_are_available_offline() {
-    assert_eq!(all_list_lines(&[]), vec!["No guides are available offline."]);
+    assert_eq!(
+        all_list_lines(&[]),
+        vec!["No guides are available offline."]
+    );
     let entry = AllListEntry {
         guide_id: Uuid::nil(),
         title: "Pump filter".into(),

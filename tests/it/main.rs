@@ -3,6 +3,7 @@
 
 mod demo;
 mod guide_validate;
+mod offline;
 mod openxr_runtime;
 mod qr;
 mod render_golden;

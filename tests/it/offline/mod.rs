@@ -1,0 +1,156 @@
+//! The offline-first client (F1–F14, N1) against the real `hologuide-server` on 127.0.0.1:
+//! going offline is stopping the server, coming back is starting it again on the same port.
+
+mod net;
+
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+
+use crate::service::{Server, add_user, admin_json};
+use crate::support::repo;
+
+pub use crate::service::{DEMO_ID, password};
+
+/// A service data folder with admin, author, alice (operator, group line-1) and bob (operator),
+/// the demo guide published and granted to line-1, and a server that can be stopped and started
+/// again on the same port.
+pub struct Service {
+    pub dir: tempfile::TempDir,
+    server: Option<Server>,
+    listen: String,
+    extra: Vec<String>,
+}
+
+impl Service {
+    pub fn start() -> Service {
+        Self::start_with(&[])
+    }
+
+    pub fn start_with(extra: &[&str]) -> Service {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let data = dir.path().join("data");
+        admin_json(&data, &["init"]);
+        add_user(&data, "admin", "admin", &[]);
+        add_user(&data, "author", "author", &[]);
+        add_user(&data, "alice", "operator", &["line-1"]);
+        add_user(&data, "bob", "operator", &[]);
+        let demo = repo().join("assets/demo");
+        admin_json(
+            &data,
+            &["guide", "publish", demo.to_str().unwrap(), "--as", "author"],
+        );
+        admin_json(&data, &["guide", "grant", DEMO_ID, "--group", "line-1"]);
+        let server = Server::start(&data, extra);
+        let listen = server
+            .base
+            .strip_prefix("http://")
+            .expect("plain HTTP on loopback")
+            .to_owned();
+        Service {
+            dir,
+            server: Some(server),
+            listen,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    pub fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.listen)
+    }
+
+    /// The network goes away: the server is killed, its port refuses connections.
+    pub fn stop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.kill();
+        }
+    }
+
+    /// The network comes back: the server listens on the same port again.
+    pub fn resume(&mut self) {
+        if self.server.is_none() {
+            let extra: Vec<&str> = self.extra.iter().map(String::as_str).collect();
+            self.server = Some(Server::start_on(&self.data(), &self.listen, &extra));
+        }
+    }
+
+    pub fn admin(&self, args: &[&str]) -> serde_json::Value {
+        admin_json(&self.data(), args)
+    }
+
+    /// Publishes a package folder as author; returns the manifest JSON.
+    pub fn publish(&self, package: &Path) -> serde_json::Value {
+        self.admin(&[
+            "guide",
+            "publish",
+            package.to_str().unwrap(),
+            "--as",
+            "author",
+        ])
+    }
+}
+
+/// Writes a guide package with one media picture of about `picture_bytes` bytes (a real PNG of
+/// noise, so it does not compress) and returns its folder. `marker` goes into every step's text,
+/// so tests can look for it.
+pub fn guide_package(
+    root: &Path,
+    id: &str,
+    title: &str,
+    marker: &str,
+    picture_bytes: usize,
+) -> PathBuf {
+    let dir = root.join(format!("package-{id}-{marker}"));
+    std::fs::create_dir_all(dir.join("media")).unwrap();
+    let side = ((picture_bytes / 3) as f64).sqrt().ceil().max(1.0) as u32;
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15 ^ picture_bytes as u64 ^ marker.len() as u64;
+    let pixels: Vec<u8> = (0..side * side * 3)
+        .map(|_| {
+            // xorshift: noise that the PNG encoder cannot shrink.
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect();
+    let image = image::RgbImage::from_raw(side, side, pixels).unwrap();
+    let file = std::fs::File::create(dir.join("media/picture.png")).unwrap();
+    image::codecs::png::PngEncoder::new_with_quality(
+        std::io::BufWriter::new(file),
+        image::codecs::png::CompressionType::Fast,
+        image::codecs::png::FilterType::NoFilter,
+    )
+    .write_image(image.as_raw(), side, side, image::ExtendedColorType::Rgb8)
+    .unwrap();
+    let guide = json!({
+        "schema_version": 1,
+        "id": id,
+        "version": 1,
+        "title": title,
+        "organisation": "acme",
+        "modified_at": "2026-11-20T08:15:00Z",
+        "tasks": [{
+            "id": "t",
+            "title": "The task",
+            "steps": [
+                { "id": "s1", "title": format!("First step {marker}"),
+                  "body": format!("Check the valve {marker}."),
+                  "media": { "path": "media/picture.png" } },
+                { "id": "s2", "title": format!("Second step {marker}"),
+                  "body": format!("Close the cover {marker}.") }
+            ]
+        }]
+    });
+    std::fs::write(
+        dir.join("guide.json"),
+        serde_json::to_string_pretty(&guide).unwrap(),
+    )
+    .unwrap();
+    dir
+}
+
+use image::ImageEncoder as _;
