@@ -105,11 +105,11 @@ pub fn offline_window_end(account: &RememberedAccount) -> OffsetDateTime {
 
 /// F4, F10: started offline, the last account is signed in by itself if it did not sign out and
 /// its 90 days since the last online sign-in have not passed (by a clock that was not moved back).
-pub fn offline_sign_in<'a>(
-    account: Option<&'a RememberedAccount>,
+pub fn offline_sign_in(
+    account: Option<&RememberedAccount>,
     now: OffsetDateTime,
     last_seen: Option<OffsetDateTime>,
-) -> Result<&'a RememberedAccount, Refused> {
+) -> Result<&RememberedAccount, Refused> {
     let account = account
         .filter(|a| !a.signed_out)
         .ok_or(Refused::NotSignedIn)?;
