@@ -8,6 +8,7 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 
 pub mod access;
+pub mod shell;
 
 use crate::guide::{Guide, Hologram};
 
