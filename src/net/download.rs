@@ -2,12 +2,12 @@
 //! sha256 against the content address before anyone reads them), several at a time (bounded),
 //! with one progress value over all of them.
 //!
-//! Files live in a staging folder: `<sha256>.part` while arriving, `<sha256>` once verified.
-//! The caller moves verified blobs into the cache and removes them; a process killed half-way
-//! leaves `.part` files that the next download continues.
+//! Bytes go to a [`BlobSink`] (the encrypted cache on a device): appended as they arrive, each
+//! append durable, so a process killed half-way leaves a partial blob the next download
+//! continues with a Range request; the sink checks the sha256 of the whole before it counts.
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -62,25 +62,53 @@ impl Default for DownloadOptions {
 }
 
 const CHUNK: usize = 256 * 1024;
+/// Bytes gathered before one append: fewer, larger transactions in the cache.
+const APPEND: usize = 1024 * 1024;
 
 fn is_content_address(text: &str) -> bool {
     text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
-/// Fetches every wanted blob into `staging` and returns the paths of the verified files, in the
-/// order asked. Blobs already complete there are checked and reused; partial ones are resumed.
+/// What a stored blob looks like before a download starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    /// Complete and verified: nothing to fetch.
+    Complete,
+    /// This many bytes of a broken download are kept; the download continues from there.
+    Partial(u64),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SinkError {
+    /// The stored bytes do not hash to the name; the sink has discarded them.
+    Damaged(String),
+    Failed(String),
+}
+
+/// Where downloaded bytes go: the encrypted cache on a device, a folder in tests and
+/// benchmarks. Appends are durable one by one (a kill keeps what was appended) and
+/// [`BlobSink::finish`] verifies the whole against its content address.
+pub trait BlobSink: Sync {
+    fn stored(&self, sha256: &str, bytes: u64) -> Result<Stored, SinkError>;
+    /// Appends at `offset`, which is where the stored part ends.
+    fn append(&self, sha256: &str, offset: u64, data: &[u8]) -> Result<(), SinkError>;
+    /// Checks the sha256 of everything stored; damaged bytes are discarded.
+    fn finish(&self, sha256: &str) -> Result<(), SinkError>;
+    fn discard(&self, sha256: &str) -> Result<(), SinkError>;
+}
+
+/// Fetches every wanted blob into `sink`, resuming partial ones. Stops at the first error;
+/// what was appended until then stays for the next attempt.
 pub fn fetch_all(
     client: &ApiClient,
     access_token: &str,
-    staging: &Path,
+    sink: &dyn BlobSink,
     wanted: &[Wanted],
     options: &DownloadOptions,
     progress: &(dyn Fn(Progress) + Sync),
-) -> Result<Vec<PathBuf>, NetError> {
-    std::fs::create_dir_all(staging)
-        .map_err(NetError::io(format!("creating {}", staging.display())))?;
+) -> Result<(), NetError> {
     for blob in wanted {
-        // Names come from the service; they become file names, so they must be what they claim.
+        // Names come from the service and become keys and file names: they must be what they claim.
         if !is_content_address(&blob.sha256) {
             return Err(NetError::Protocol {
                 server: client.server().to_owned(),
@@ -95,7 +123,7 @@ pub fn fetch_all(
     let shared = Shared {
         client,
         access_token,
-        staging,
+        sink,
         options,
         progress,
         total,
@@ -111,20 +139,20 @@ pub fn fetch_all(
             scope.spawn(|| shared.work(wanted));
         }
     });
-    if let Some(error) = shared
+    match shared
         .failure
         .into_inner()
         .unwrap_or_else(|p| p.into_inner())
     {
-        return Err(error);
+        Some(error) => Err(error),
+        None => Ok(()),
     }
-    Ok(wanted.iter().map(|w| staging.join(&w.sha256)).collect())
 }
 
 struct Shared<'a> {
     client: &'a ApiClient,
     access_token: &'a str,
-    staging: &'a Path,
+    sink: &'a dyn BlobSink,
     options: &'a DownloadOptions,
     progress: &'a (dyn Fn(Progress) + Sync),
     total: u64,
@@ -164,60 +192,54 @@ impl Shared<'_> {
         }
     }
 
+    fn sink_error(&self, blob: &Wanted, error: SinkError) -> NetError {
+        match error {
+            SinkError::Damaged(detail) => NetError::Integrity {
+                sha256: blob.sha256.clone(),
+                detail,
+            },
+            SinkError::Failed(detail) => NetError::Store(detail),
+        }
+    }
+
     fn fetch(&self, blob: &Wanted) -> Result<(), NetError> {
-        let complete = self.staging.join(&blob.sha256);
-        if complete.is_file() {
-            if hash_file(&complete)? == (blob.sha256.clone(), blob.bytes) {
+        let sink_error = |e| self.sink_error(blob, e);
+        let mut have = match self
+            .sink
+            .stored(&blob.sha256, blob.bytes)
+            .map_err(sink_error)?
+        {
+            Stored::Complete => {
                 self.advance(blob.bytes);
                 return Ok(());
             }
-            remove(&complete);
-        }
-        let partial = self.staging.join(format!("{}.part", blob.sha256));
-        let mut file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .read(true)
-            .write(true)
-            .open(&partial)
-            .map_err(NetError::io(format!("opening {}", partial.display())))?;
-        let mut have = file
-            .metadata()
-            .map_err(NetError::io(format!("reading {}", partial.display())))?
-            .len();
-        if have > blob.bytes {
-            have = 0;
-        }
-        let mut hasher = Sha256::new();
-        if have > 0 {
-            hash_prefix(&mut file, have, &mut hasher, &partial)?;
-        }
-        if have == blob.bytes {
-            // Killed between the last byte and the rename.
-            if hex::encode(hasher.clone().finalize()) == blob.sha256 {
-                drop(file);
-                self.advance(have);
-                return std::fs::rename(&partial, &complete)
-                    .map_err(NetError::io(format!("renaming {}", partial.display())));
+            Stored::Partial(have) if have > blob.bytes => {
+                self.sink.discard(&blob.sha256).map_err(sink_error)?;
+                0
             }
-            have = 0;
-            hasher = Sha256::new();
+            Stored::Partial(have) => have,
+        };
+        if have == blob.bytes {
+            // Killed between the last byte and the check: check now.
+            match self.sink.finish(&blob.sha256) {
+                Ok(()) => {
+                    self.advance(have);
+                    return Ok(());
+                }
+                Err(SinkError::Damaged(_)) => have = 0,
+                Err(other) => return Err(sink_error(other)),
+            }
         }
-        let from = have;
-        let mut response = self.client.blob(self.access_token, &blob.sha256, from)?;
-        if from > 0 && response.status() != reqwest::StatusCode::PARTIAL_CONTENT {
+        let mut response = self.client.blob(self.access_token, &blob.sha256, have)?;
+        if have > 0 && response.status() != reqwest::StatusCode::PARTIAL_CONTENT {
             // The service sent the whole blob: start over.
+            self.sink.discard(&blob.sha256).map_err(sink_error)?;
             have = 0;
-            hasher = Sha256::new();
-        } else {
-            have = from;
         }
-        file.set_len(have)
-            .and_then(|()| file.seek(SeekFrom::Start(have)).map(|_| ()))
-            .map_err(NetError::io(format!("writing {}", partial.display())))?;
         self.advance(have);
         let mut buffer = vec![0u8; CHUNK];
-        let mut writer = std::io::BufWriter::with_capacity(CHUNK, &mut file);
+        let mut pending: Vec<u8> = Vec::with_capacity(APPEND);
+        let mut stored = have;
         loop {
             if self.cancelled.load(Ordering::Acquire) {
                 return Ok(());
@@ -227,78 +249,125 @@ impl Shared<'_> {
                 Ok(n) => n,
                 Err(e) => {
                     // Keep what arrived: the next attempt resumes from there.
-                    let _ = writer.flush();
+                    self.sink
+                        .append(&blob.sha256, stored, &pending)
+                        .map_err(sink_error)?;
                     return Err(NetError::Unreachable {
                         server: self.client.server().to_owned(),
                         detail: format!("the download of {} broke off: {e}", blob.sha256),
                     });
                 }
             };
-            if have + read as u64 > blob.bytes {
-                drop(writer);
-                remove(&partial);
+            if stored + (pending.len() + read) as u64 > blob.bytes {
+                self.sink.discard(&blob.sha256).map_err(sink_error)?;
                 return Err(NetError::Integrity {
                     sha256: blob.sha256.clone(),
                     detail: format!("more than the {} bytes the manifest lists", blob.bytes),
                 });
             }
-            writer
-                .write_all(&buffer[..read])
-                .map_err(NetError::io(format!("writing {}", partial.display())))?;
-            hasher.update(&buffer[..read]);
-            have += read as u64;
+            pending.extend_from_slice(&buffer[..read]);
             self.advance(read as u64);
+            if pending.len() >= APPEND {
+                self.sink
+                    .append(&blob.sha256, stored, &pending)
+                    .map_err(sink_error)?;
+                stored += pending.len() as u64;
+                pending.clear();
+            }
         }
-        writer
-            .flush()
-            .map_err(NetError::io(format!("writing {}", partial.display())))?;
-        drop(writer);
-        let actual = hex::encode(hasher.finalize());
-        if have != blob.bytes || actual != blob.sha256 {
-            drop(file);
-            remove(&partial);
-            let detail = if have != blob.bytes {
-                format!("{have} bytes arrived, the manifest lists {}", blob.bytes)
-            } else {
-                format!("its sha256 is {actual}")
-            };
+        if !pending.is_empty() {
+            self.sink
+                .append(&blob.sha256, stored, &pending)
+                .map_err(sink_error)?;
+            stored += pending.len() as u64;
+        }
+        if stored != blob.bytes {
+            self.sink.discard(&blob.sha256).map_err(sink_error)?;
             return Err(NetError::Integrity {
                 sha256: blob.sha256.clone(),
-                detail,
+                detail: format!("{stored} bytes arrived, the manifest lists {}", blob.bytes),
             });
         }
-        file.sync_all()
-            .map_err(NetError::io(format!("writing {}", partial.display())))?;
-        drop(file);
-        std::fs::rename(&partial, &complete)
-            .map_err(NetError::io(format!("renaming {}", partial.display())))
+        self.sink.finish(&blob.sha256).map_err(sink_error)
     }
 }
 
-fn remove(path: &Path) {
-    if let Err(e) = std::fs::remove_file(path)
-        && e.kind() != std::io::ErrorKind::NotFound
-    {
-        tracing::warn!("could not remove {}: {e}", path.display());
+/// Blobs as files in a folder: `<sha256>.part` while arriving, `<sha256>` once verified. For
+/// tests and for the benchmark's comparison; devices store blobs in the encrypted cache.
+pub struct FolderSink {
+    dir: PathBuf,
+}
+
+impl FolderSink {
+    pub fn new(dir: impl Into<PathBuf>) -> Result<Self, NetError> {
+        let dir = dir.into();
+        std::fs::create_dir_all(&dir)
+            .map_err(NetError::io(format!("creating {}", dir.display())))?;
+        Ok(Self { dir })
+    }
+
+    pub fn path(&self, sha256: &str) -> PathBuf {
+        self.dir.join(sha256)
+    }
+
+    pub fn partial_path(&self, sha256: &str) -> PathBuf {
+        self.dir.join(format!("{sha256}.part"))
     }
 }
 
-fn hash_prefix(
-    file: &mut File,
-    length: u64,
-    hasher: &mut Sha256,
-    path: &Path,
-) -> Result<(), NetError> {
-    let mut buffer = vec![0u8; CHUNK];
-    let mut reader = (&mut *file).take(length);
-    loop {
-        let read = reader
-            .read(&mut buffer)
-            .map_err(NetError::io(format!("reading {}", path.display())))?;
-        if read == 0 {
-            return Ok(());
+fn failed(what: String) -> impl FnOnce(std::io::Error) -> SinkError {
+    move |e| SinkError::Failed(format!("{what}: {e}"))
+}
+
+impl BlobSink for FolderSink {
+    fn stored(&self, sha256: &str, bytes: u64) -> Result<Stored, SinkError> {
+        if std::fs::metadata(self.path(sha256)).is_ok_and(|m| m.len() == bytes) {
+            return Ok(Stored::Complete);
         }
-        hasher.update(&buffer[..read]);
+        Ok(Stored::Partial(
+            std::fs::metadata(self.partial_path(sha256)).map_or(0, |m| m.len()),
+        ))
+    }
+
+    fn append(&self, sha256: &str, offset: u64, data: &[u8]) -> Result<(), SinkError> {
+        let path = self.partial_path(sha256);
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(failed(format!("opening {}", path.display())))?;
+        let length = file
+            .metadata()
+            .map_err(failed(format!("reading {}", path.display())))?
+            .len();
+        if length != offset {
+            return Err(SinkError::Failed(format!(
+                "{} holds {length} bytes, the download continues at {offset}",
+                path.display()
+            )));
+        }
+        file.write_all(data)
+            .map_err(failed(format!("writing {}", path.display())))
+    }
+
+    fn finish(&self, sha256: &str) -> Result<(), SinkError> {
+        let path = self.partial_path(sha256);
+        let (actual, _) = hash_file(&path).map_err(|e| SinkError::Failed(e.to_string()))?;
+        if actual != sha256 {
+            self.discard(sha256)?;
+            return Err(SinkError::Damaged(format!("its sha256 is {actual}")));
+        }
+        std::fs::rename(&path, self.path(sha256))
+            .map_err(failed(format!("renaming {}", path.display())))
+    }
+
+    fn discard(&self, sha256: &str) -> Result<(), SinkError> {
+        match std::fs::remove_file(self.partial_path(sha256)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(SinkError::Failed(format!(
+                "removing a partial download: {e}"
+            ))),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -306,12 +375,18 @@ fn hash_prefix(
 pub fn hash_file(path: &Path) -> Result<(String, u64), NetError> {
     let mut file = File::open(path).map_err(NetError::io(format!("opening {}", path.display())))?;
     let mut hasher = Sha256::new();
-    let length = file
-        .metadata()
-        .map_err(NetError::io(format!("reading {}", path.display())))?
-        .len();
-    hash_prefix(&mut file, length, &mut hasher, path)?;
-    Ok((hex::encode(hasher.finalize()), length))
+    let mut buffer = vec![0u8; CHUNK];
+    let mut length = 0u64;
+    loop {
+        let read = file
+            .read(&mut buffer)
+            .map_err(NetError::io(format!("reading {}", path.display())))?;
+        if read == 0 {
+            return Ok((hex::encode(hasher.finalize()), length));
+        }
+        hasher.update(&buffer[..read]);
+        length += read as u64;
+    }
 }
 
 #[cfg(test)]

@@ -40,6 +40,9 @@ pub enum NetError {
     /// A downloaded blob whose bytes do not match its content address.
     #[error("downloaded content {sha256} is damaged ({detail}); it was discarded")]
     Integrity { sha256: String, detail: String },
+    /// Downloaded bytes could not be stored (disk full, cache damaged).
+    #[error("downloaded content could not be stored: {0}")]
+    Store(String),
     #[error("{what}: {source}")]
     Io {
         what: String,

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use hologuide::net::download::{DownloadOptions, Progress, Wanted, fetch_all};
+use hologuide::net::download::{DownloadOptions, FolderSink, Progress, Wanted, fetch_all};
 use hologuide::net::{
     ApiClient, ClientOptions, Connectivity, ConnectivityEvent, ConnectivitySettings, Link,
     NetError, Refusal,
@@ -153,16 +153,11 @@ fn server_blob(service: &Service, sha256: &str) -> PathBuf {
 fn a_broken_download_resumes_where_it_stopped_and_verifies_the_whole() {
     let service = Service::start();
     let (client, alice, wanted) = big_guide(&service, 3 << 20);
-    let staging = service.dir.path().join("staging");
-    std::fs::create_dir_all(&staging).unwrap();
+    let sink = FolderSink::new(service.dir.path().join("staging")).unwrap();
     let blob = &wanted[0];
     let original = std::fs::read(server_blob(&service, &blob.sha256)).unwrap();
     let half = original.len() / 2;
-    std::fs::write(
-        staging.join(format!("{}.part", blob.sha256)),
-        &original[..half],
-    )
-    .unwrap();
+    std::fs::write(sink.partial_path(&blob.sha256), &original[..half]).unwrap();
     let first = Mutex::new(None::<Progress>);
     let progress = |p: Progress| {
         let mut first = first.lock().unwrap();
@@ -170,48 +165,48 @@ fn a_broken_download_resumes_where_it_stopped_and_verifies_the_whole() {
             *first = Some(p);
         }
     };
-    let paths = fetch_all(
+    fetch_all(
         &client,
         &alice,
-        &staging,
+        &sink,
         &wanted,
         &DownloadOptions::default(),
         &progress,
     )
     .unwrap();
-    assert_eq!(std::fs::read(&paths[0]).unwrap(), original);
+    assert_eq!(std::fs::read(sink.path(&blob.sha256)).unwrap(), original);
     // The first progress counts the half already there: it was not fetched again.
     let first = first.lock().unwrap().unwrap();
     assert_eq!(first.done, half as u64, "{first:?}");
 
     // A partial copy whose bytes are wrong is caught by the hash over the whole and discarded.
-    std::fs::remove_file(&paths[0]).unwrap();
+    std::fs::remove_file(sink.path(&blob.sha256)).unwrap();
     let mut wrong = original[..half].to_vec();
     wrong[10] ^= 0xff;
-    let part = staging.join(format!("{}.part", blob.sha256));
+    let part = sink.partial_path(&blob.sha256);
     std::fs::write(&part, &wrong).unwrap();
     let error = fetch_all(
         &client,
         &alice,
-        &staging,
+        &sink,
         &wanted,
         &DownloadOptions::default(),
         &|_| {},
     )
     .unwrap_err();
     assert!(matches!(error, NetError::Integrity { .. }), "{error}");
-    assert!(!part.exists() && !staging.join(&blob.sha256).exists());
+    assert!(!part.exists() && !sink.path(&blob.sha256).exists());
     // …and the next attempt starts over and succeeds.
-    let paths = fetch_all(
+    fetch_all(
         &client,
         &alice,
-        &staging,
+        &sink,
         &wanted,
         &DownloadOptions::default(),
         &|_| {},
     )
     .unwrap();
-    assert_eq!(std::fs::read(&paths[0]).unwrap(), original);
+    assert_eq!(std::fs::read(sink.path(&blob.sha256)).unwrap(), original);
 }
 
 #[test]
@@ -223,11 +218,11 @@ fn a_tampered_blob_from_the_network_is_rejected() {
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0x01;
     std::fs::write(&on_server, &bytes).unwrap();
-    let staging = service.dir.path().join("staging");
+    let sink = FolderSink::new(service.dir.path().join("staging")).unwrap();
     let error = fetch_all(
         &client,
         &alice,
-        &staging,
+        &sink,
         &wanted,
         &DownloadOptions::default(),
         &|_| {},
@@ -235,7 +230,7 @@ fn a_tampered_blob_from_the_network_is_rejected() {
     .unwrap_err();
     assert!(matches!(error, NetError::Integrity { .. }), "{error}");
     assert!(error.to_string().contains("damaged"), "{error}");
-    assert!(!staging.join(&wanted[0].sha256).exists());
+    assert!(!sink.path(&wanted[0].sha256).exists());
 }
 
 #[test]
@@ -245,11 +240,11 @@ fn a_truncated_blob_from_the_network_is_rejected() {
     let on_server = server_blob(&service, &wanted[0].sha256);
     let bytes = std::fs::read(&on_server).unwrap();
     std::fs::write(&on_server, &bytes[..bytes.len() - 1000]).unwrap();
-    let staging = service.dir.path().join("staging");
+    let sink = FolderSink::new(service.dir.path().join("staging")).unwrap();
     let error = fetch_all(
         &client,
         &alice,
-        &staging,
+        &sink,
         &wanted,
         &DownloadOptions::default(),
         &|_| {},
@@ -264,7 +259,7 @@ fn a_truncated_blob_from_the_network_is_rejected() {
         ),
         "{error}"
     );
-    assert!(!staging.join(&wanted[0].sha256).exists());
+    assert!(!sink.path(&wanted[0].sha256).exists());
 }
 
 #[test]
@@ -277,7 +272,7 @@ fn a_download_reports_progress_up_to_the_total_and_respects_a_rate_limit() {
     fetch_all(
         &client,
         &alice,
-        &service.dir.path().join("staging"),
+        &FolderSink::new(service.dir.path().join("staging")).unwrap(),
         &wanted,
         &DownloadOptions {
             concurrency: 2,
