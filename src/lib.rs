@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod cache;
+pub mod client;
 pub mod clock;
 pub mod demo;
 pub mod guide;
