@@ -16,11 +16,13 @@
 //!
 //! No I/O beyond the database file, the index and the device-secret file; no network code.
 
+mod blobs;
 mod error;
 mod guides;
 pub mod index;
 pub mod keys;
 mod outbox;
+pub mod package;
 mod schema;
 mod store;
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::fs;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -107,7 +108,12 @@ impl Store {
             .account_by_file(&file_name)
             .map(|a| a.key_check.clone());
         let dir = path.parent().unwrap_or_else(|| Path::new("."));
-        fs::create_dir_all(dir).map_err(CacheError::io(format!("creating {}", dir.display())))?;
+        // Encrypted anyway; private too, so other local users do not even see its size change.
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(CacheError::io(format!("creating {}", dir.display())))?;
         let existing_len = fs::metadata(path).map(|m| m.len()).ok();
         if existing_len == Some(0) && recorded.is_some() {
             return Err(CacheError::Corrupt {

@@ -22,6 +22,9 @@ pub enum BenchCommand {
     Render(super::bench_render::RenderBenchArgs),
     /// Our QR decoder, plain quircs and rxing on a photo corpus (manifest.tsv).
     Qr(super::bench_qr::BenchQrArgs),
+    /// Encrypted cache read throughput against plain SQLite, and cold start offline to the
+    /// demo guide's first step.
+    Cache(super::bench_cache::CacheBenchArgs),
 }
 
 pub fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
@@ -32,6 +35,7 @@ pub fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
         } => gltf(&corpus, max_texture),
         BenchCommand::Render(args) => super::bench_render::run(args),
         BenchCommand::Qr(args) => super::bench_qr::run(args),
+        BenchCommand::Cache(args) => super::bench_cache::run(args),
     }
 }
 
