@@ -77,7 +77,8 @@ pub enum Refused {
     NotCached { username: String },
 }
 
-fn day(at: OffsetDateTime) -> String {
+/// How times are shown to the user: `2026-11-25 08:00 UTC`.
+pub fn display_time(at: OffsetDateTime) -> String {
     let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
     at.to_offset(time::UtcOffset::UTC)
         .format(&format)
@@ -120,7 +121,7 @@ pub fn offline_sign_in(
     if now >= end {
         return Err(Refused::OfflineWindowOver {
             username: account.username.clone(),
-            ended: day(end),
+            ended: display_time(end),
         });
     }
     Ok(account)
@@ -164,7 +165,7 @@ pub fn may_open_offline(
     if now >= guide.lease_expires_at {
         return Err(Refused::LeaseExpired {
             title: guide.title.clone(),
-            ended: day(guide.lease_expires_at),
+            ended: display_time(guide.lease_expires_at),
         });
     }
     Ok(())
@@ -197,7 +198,7 @@ impl AllListEntry {
             "{} — version {}, downloaded {}",
             self.title,
             self.version,
-            day(self.downloaded_at)
+            display_time(self.downloaded_at)
         );
         if let Some(note) = &self.note {
             line.push_str(" — ");
