@@ -113,6 +113,10 @@ impl Device {
             .as_ref()
             .map(|a| a.store.clone())
             .ok_or(Refused::NotSignedIn)?;
+        // Without a monitor to say the network is back, look before settling for the cache.
+        if self.link() == Link::Offline && self.reporter.is_none() {
+            self.probe();
+        }
         if let Some(server) = self.server.clone()
             && self.link() == Link::Online
         {

@@ -113,7 +113,7 @@ impl Device {
     }
 
     /// One health probe: where the banner starts.
-    fn probe(&mut self) {
+    pub(super) fn probe(&mut self) {
         let link = match &self.server {
             Some(server) => match server.health(START_PROBE) {
                 Err(e) if e.is_network() => Link::Offline,

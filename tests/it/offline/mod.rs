@@ -1,7 +1,9 @@
 //! The offline-first client (F1–F14, N1) against the real `hologuide-server` on 127.0.0.1:
 //! going offline is stopping the server, coming back is starting it again on the same port.
 
+mod flows;
 mod net;
+mod session;
 
 use std::path::{Path, PathBuf};
 
@@ -154,3 +156,63 @@ pub fn guide_package(
 }
 
 use image::ImageEncoder as _;
+
+/// A device (its own data folder and device secret) with a clock tests can move.
+pub struct TestDevice {
+    pub dir: tempfile::TempDir,
+    pub keys: std::sync::Arc<hologuide::cache::MemoryKeyStore>,
+    pub clock: std::sync::Arc<hologuide::clock::FixedClock>,
+}
+
+impl TestDevice {
+    pub fn new() -> TestDevice {
+        TestDevice {
+            dir: tempfile::tempdir().expect("a temp dir"),
+            keys: std::sync::Arc::new(hologuide::cache::MemoryKeyStore::new()),
+            clock: std::sync::Arc::new(hologuide::clock::FixedClock::new(
+                time::OffsetDateTime::now_utc(),
+            )),
+        }
+    }
+
+    pub fn config(&self) -> hologuide::client::DeviceConfig {
+        hologuide::client::DeviceConfig::new(self.dir.path(), self.keys.clone(), self.clock.clone())
+    }
+
+    /// The app as it starts: a fresh `Device` over the same data, secret and clock.
+    pub fn launch(&self) -> hologuide::client::Device {
+        hologuide::client::Device::new(self.config()).expect("the device opens")
+    }
+
+    pub fn advance_days(&self, days: i64) {
+        self.clock.advance(time::Duration::days(days));
+    }
+}
+
+/// A small guide (a 20 kB picture), published and granted to alice; returns its id.
+pub fn small_guide(service: &Service, id: &str, marker: &str) -> uuid::Uuid {
+    let package = guide_package(service.dir.path(), id, "Valve check", marker, 20_000);
+    service.publish(&package);
+    service.admin(&["guide", "grant", id, "--user", "alice"]);
+    uuid::Uuid::parse_str(id).unwrap()
+}
+
+pub const GUIDE_A: &str = "0c1d2e3f-4a5b-4c6d-8e7f-8091a2b3c4d5";
+
+pub fn no_progress(_: hologuide::net::download::Progress) {}
+
+/// Signs alice in on `device` against `service`.
+pub fn sign_in_alice(device: &mut hologuide::client::Device, service: &Service) {
+    device
+        .sign_in(Some(&service.url()), "alice", &password("alice"))
+        .expect("alice signs in");
+}
+
+/// Every step's title and body, to compare versions.
+pub fn texts(opened: &hologuide::client::Opened) -> String {
+    opened
+        .guide
+        .steps()
+        .map(|p| format!("{}\n{}\n", p.step.title, p.step.body))
+        .collect()
+}
