@@ -61,6 +61,18 @@ impl Device {
             .clone()
             .unwrap_or_else(|| last.user_id.clone());
         self.probe();
+        let now = self.config.clock.now();
+        let access_valid = session.refresh_token.is_some()
+            && session.access_token.is_some()
+            && session
+                .access_expires_at
+                .is_some_and(|at| at > now + time::Duration::seconds(30));
+        if self.link() == Link::Online && access_valid {
+            // The access token still works: no refresh now. Each refresh rotates the refresh
+            // token, and a process killed between the service's rotation and our save would
+            // lose the session; refreshing only when needed keeps that window rare.
+            return self.signed_in_from_cache(store, &session, username, true);
+        }
         if self.link() == Link::Online
             && let (Some(server), Some(refresh)) = (self.server.clone(), &session.refresh_token)
         {
@@ -90,26 +102,41 @@ impl Device {
                 .unwrap_or(OffsetDateTime::UNIX_EPOCH),
             signed_out: session.refresh_token.is_none(),
         };
-        let now = self.config.clock.now();
         let last_seen = store.time_high_water()?;
         match access::offline_sign_in(Some(&remembered), now, last_seen) {
-            Ok(_) => {
-                store.clock_rolled_back()?;
-                store.begin_app_session(self.app_session)?;
-                self.access_token = session.access_token.clone();
-                self.account = Some(Account {
-                    username: username.clone(),
-                    store,
-                });
-                self.shell.handle(ShellEvent::SignedIn {
-                    username: username.clone(),
-                });
-                Ok(Started::Offline { username })
-            }
+            Ok(_) => self.signed_in_from_cache(store, &session, username, false),
             Err(refused) => Ok(Started::No {
                 reason: refused.to_string(),
             }),
         }
+    }
+
+    fn signed_in_from_cache(
+        &mut self,
+        store: std::sync::Arc<Store>,
+        session: &Session,
+        username: String,
+        online: bool,
+    ) -> Result<Started, ClientError> {
+        if online {
+            store.confirm_clock()?;
+        } else {
+            store.clock_rolled_back()?;
+        }
+        store.begin_app_session(self.app_session)?;
+        self.access_token = session.access_token.clone();
+        self.account = Some(Account {
+            username: username.clone(),
+            store,
+        });
+        self.shell.handle(ShellEvent::SignedIn {
+            username: username.clone(),
+        });
+        Ok(if online {
+            Started::Online { username }
+        } else {
+            Started::Offline { username }
+        })
     }
 
     /// One health probe: where the banner starts.

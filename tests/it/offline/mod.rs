@@ -1,6 +1,7 @@
 //! The offline-first client (F1–F14, N1) against the real `hologuide-server` on 127.0.0.1:
 //! going offline is stopping the server, coming back is starting it again on the same port.
 
+mod cli;
 mod flows;
 mod net;
 mod session;
@@ -109,7 +110,13 @@ pub fn guide_package(
     let dir = root.join(format!("package-{id}-{marker}"));
     std::fs::create_dir_all(dir.join("media")).unwrap();
     let side = ((picture_bytes / 3) as f64).sqrt().ceil().max(1.0) as u32;
-    let mut state: u64 = 0x9e37_79b9_7f4a_7c15 ^ picture_bytes as u64 ^ marker.len() as u64;
+    // Another marker, another picture: every version has content of its own to download.
+    let mut state: u64 = marker
+        .bytes()
+        .fold(0x9e37_79b9_7f4a_7c15 ^ picture_bytes as u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        })
+        | 1;
     let pixels: Vec<u8> = (0..side * side * 3)
         .map(|_| {
             // xorshift: noise that the PNG encoder cannot shrink.

@@ -28,7 +28,7 @@ fn f4_started_offline_the_app_signs_in_to_the_last_account_used_online() {
 }
 
 #[test]
-fn f4_started_online_the_session_is_refreshed() {
+fn f4_started_online_the_last_account_is_signed_in_online() {
     let service = Service::start();
     let device = TestDevice::new();
     sign_in_alice(&mut device.launch(), &service);
