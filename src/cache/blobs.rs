@@ -133,29 +133,32 @@ impl Store {
     /// discarded (the download starts over) and [`CacheError::HashMismatch`] says so.
     pub fn finish_partial(&self, sha256: &str) -> Result<(), CacheError> {
         check_sha256(sha256)?;
-        let complete: Option<i64> = self.run(|c| {
-            Ok(c.query_row(
-                "SELECT complete FROM blobs WHERE sha256 = ?1",
-                [sha256],
-                |r| r.get(0),
-            )
-            .optional()?)
-        })?;
-        match complete {
-            None => return Err(CacheError::MissingBlob(sha256.to_owned())),
-            Some(1) => return Ok(()),
-            Some(_) => {}
-        }
-        let (actual, _) = self.hash_blob(sha256)?;
+        // Hash and mark in one transaction, so no append can slip in between.
         self.run(|c| {
+            let t = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let complete: Option<i64> = t
+                .query_row(
+                    "SELECT complete FROM blobs WHERE sha256 = ?1",
+                    [sha256],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            match complete {
+                None => return Err(CacheError::MissingBlob(sha256.to_owned())),
+                Some(1) => return Ok(()),
+                Some(_) => {}
+            }
+            let (actual, _) = hash_chunks(&t, sha256)?;
             if actual == sha256 {
-                c.execute("UPDATE blobs SET complete = 1 WHERE sha256 = ?1", [sha256])?;
+                t.execute("UPDATE blobs SET complete = 1 WHERE sha256 = ?1", [sha256])?;
+                t.commit()?;
                 Ok(())
             } else {
-                c.execute(
+                t.execute(
                     "DELETE FROM blobs WHERE sha256 = ?1 AND complete = 0",
                     [sha256],
                 )?;
+                t.commit()?;
                 Err(CacheError::HashMismatch {
                     expected: sha256.to_owned(),
                     actual,
@@ -203,20 +206,56 @@ impl Store {
 
     /// sha256 and length of whatever is stored for `sha256`, read piece by piece.
     pub(super) fn hash_blob(&self, sha256: &str) -> Result<(String, u64), CacheError> {
+        self.run(|c| Ok(hash_chunks(c, sha256)?))
+    }
+
+    /// Writes a complete blob to `sink` piece by piece, without holding all of it in memory
+    /// (large media). Returns the bytes written.
+    pub fn copy_blob_to(
+        &self,
+        sha256: &str,
+        sink: &mut dyn std::io::Write,
+    ) -> Result<u64, CacheError> {
+        check_sha256(sha256)?;
         self.run(|c| {
-            let mut hasher = Sha256::new();
-            let mut length = 0u64;
+            let complete: Option<i64> = c
+                .query_row(
+                    "SELECT complete FROM blobs WHERE sha256 = ?1",
+                    [sha256],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if complete != Some(1) {
+                return Err(CacheError::MissingBlob(sha256.to_owned()));
+            }
+            let mut written = 0u64;
             let mut statement =
                 c.prepare_cached("SELECT data FROM blob_chunks WHERE sha256 = ?1 ORDER BY offset")?;
             let mut rows = statement.query([sha256])?;
             while let Some(row) = rows.next()? {
                 let piece = row.get_ref(0)?.as_blob().map_err(rusqlite::Error::from)?;
-                hasher.update(piece);
-                length += piece.len() as u64;
+                sink.write_all(piece)
+                    .map_err(CacheError::io(format!("writing blob {sha256}")))?;
+                written += piece.len() as u64;
             }
-            Ok((hex::encode(hasher.finalize()), length))
+            Ok(written)
         })
     }
+}
+
+/// sha256 and length of whatever is stored for `sha256`, read piece by piece.
+fn hash_chunks(c: &Connection, sha256: &str) -> rusqlite::Result<(String, u64)> {
+    let mut hasher = Sha256::new();
+    let mut length = 0u64;
+    let mut statement =
+        c.prepare_cached("SELECT data FROM blob_chunks WHERE sha256 = ?1 ORDER BY offset")?;
+    let mut rows = statement.query([sha256])?;
+    while let Some(row) = rows.next()? {
+        let piece = row.get_ref(0)?.as_blob().map_err(rusqlite::Error::from)?;
+        hasher.update(piece);
+        length += piece.len() as u64;
+    }
+    Ok((hex::encode(hasher.finalize()), length))
 }
 
 fn stored_len(c: &Connection, sha256: &str) -> rusqlite::Result<u64> {

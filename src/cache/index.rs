@@ -7,6 +7,7 @@
 
 use std::fs::{self, File};
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -75,6 +76,27 @@ impl DeviceIndex {
         })
     }
 
+    /// Like [`DeviceIndex::load`], but a damaged index does not lock the user out of their
+    /// cache: it is moved aside to `accounts.json.damaged` (kept, not deleted) and an empty
+    /// index is used, losing only "who was last online" until the next online sign-in.
+    pub fn load_or_set_aside(data_dir: &Path) -> Result<Self, CacheError> {
+        match Self::load(data_dir) {
+            Ok(index) => Ok(index),
+            Err(CacheError::Index { path, detail }) if path.is_file() => {
+                let aside = data_dir.join(format!("{INDEX_FILE}.damaged"));
+                tracing::warn!(
+                    "{}: {detail}; moved to {} and starting a new one",
+                    path.display(),
+                    aside.display()
+                );
+                fs::rename(&path, &aside)
+                    .map_err(CacheError::io(format!("moving {} aside", path.display())))?;
+                Ok(Self::default())
+            }
+            Err(other) => Err(other),
+        }
+    }
+
     /// Writes the index atomically (temporary file, flush, rename).
     pub fn save(&self, data_dir: &Path) -> Result<(), CacheError> {
         fs::create_dir_all(data_dir)
@@ -84,7 +106,12 @@ impl DeviceIndex {
         // Serialising strings and timestamps cannot fail.
         let text = serde_json::to_vec_pretty(self).unwrap_or_default();
         let write = || -> std::io::Result<()> {
-            let mut file = File::create(&temporary)?;
+            // Not secret, but it names the people who use this device: theirs only.
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&temporary)?;
             file.write_all(&text)?;
             file.sync_all()?;
             fs::rename(&temporary, &path)?;

@@ -23,7 +23,10 @@ pub mod index;
 pub mod keys;
 mod outbox;
 pub mod package;
+mod report;
 mod schema;
+#[cfg(test)]
+mod session_tests;
 mod store;
 #[cfg(test)]
 mod tests;

@@ -15,7 +15,7 @@ use time::format_description::well_known::Rfc3339;
 use super::index::{AccountEntry, CACHE_DIR, DeviceIndex, db_file_name};
 use super::keys::{KeyStore, Purpose, derive_key, key_fingerprint};
 use super::schema::{self, OpenFailure};
-use super::{CacheError, CacheInfo, DEFAULT_TELEMETRY_SESSIONS, Session, VerifyReport};
+use super::{CacheError, DEFAULT_TELEMETRY_SESSIONS, Session};
 use crate::clock::Clock;
 
 /// The offline cache of one user on this device. Cheap to share (`Arc<Store>`): one connection
@@ -24,7 +24,7 @@ pub struct Store {
     pub(super) connection: Mutex<Connection>,
     pub(super) path: PathBuf,
     /// Where `accounts.json` lives; `None` for the benchmark's plain baseline.
-    data_dir: Option<PathBuf>,
+    pub(super) data_dir: Option<PathBuf>,
     user_id: String,
     pub(super) clock: Arc<dyn Clock>,
     pub(super) telemetry_sessions: AtomicUsize,
@@ -99,7 +99,7 @@ impl Store {
         let key = derive_key(&secret, user_id, Purpose::Database);
         let fingerprint = key_fingerprint(&secret, user_id);
         drop(secret);
-        let mut index = DeviceIndex::load(data_dir)?;
+        let mut index = DeviceIndex::load_or_set_aside(data_dir)?;
         let file_name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -208,15 +208,20 @@ impl Store {
     /// file was renamed by hand: refuse it the same way as a wrong key.
     fn claim_owner(&self) -> Result<(), CacheError> {
         let owner = self.run(|c| {
+            let owner: Option<String> = c
+                .query_row("SELECT value FROM meta WHERE key = 'owner'", [], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            if let Some(owner) = owner {
+                return Ok(owner);
+            }
+            // Only the first open writes: a cold start stays read-only.
             c.execute(
-                "INSERT OR IGNORE INTO meta (key, value) VALUES ('owner', ?1)",
+                "INSERT INTO meta (key, value) VALUES ('owner', ?1)",
                 [&self.user_id],
             )?;
-            Ok(
-                c.query_row("SELECT value FROM meta WHERE key = 'owner'", [], |r| {
-                    r.get::<_, String>(0)
-                })?,
-            )
+            Ok(self.user_id.clone())
         })?;
         if owner != self.user_id {
             return Err(CacheError::WrongKey {
@@ -345,7 +350,8 @@ impl Store {
 
     /// `true` when the device clock reads earlier than a time this cache has already seen
     /// (N1): leases then count as expired until the service confirms the time. Otherwise the
-    /// high-water mark moves up to now.
+    /// high-water mark moves up to now (written at most once a minute: callers may ask often,
+    /// and a roll-back worth detecting is hours or days).
     pub fn clock_rolled_back(&self) -> Result<bool, CacheError> {
         let now = self.clock.now();
         self.run(|c| {
@@ -356,12 +362,15 @@ impl Store {
                     |r| r.get(0),
                 )
                 .optional()?;
-            if let Some(last) = last.as_deref().map(parse_time).transpose()?
+            let last = last.as_deref().map(parse_time).transpose()?;
+            if let Some(last) = last
                 && now < last
             {
                 return Ok(true);
             }
-            set_high_water(c, now)?;
+            if last.is_none_or(|last| now - last >= time::Duration::minutes(1)) {
+                set_high_water(c, now)?;
+            }
             Ok(false)
         })
     }
@@ -392,108 +401,6 @@ impl Store {
     pub fn set_telemetry_session_limit(&self, sessions: usize) {
         self.telemetry_sessions
             .store(sessions.max(1), Ordering::Relaxed);
-    }
-
-    /// Sizes: file, guides, blobs, downloads under way, outbox.
-    pub fn info(&self) -> Result<CacheInfo, CacheError> {
-        let guides = self.list()?;
-        let file_bytes = ["", "-wal"]
-            .iter()
-            .filter_map(|suffix| {
-                let mut name = self.path.as_os_str().to_owned();
-                name.push(suffix);
-                fs::metadata(PathBuf::from(name)).ok().map(|m| m.len())
-            })
-            .sum();
-        self.run(|c| {
-            let count = |sql: &str| -> rusqlite::Result<(u64, u64)> {
-                c.query_row(sql, [], |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)))
-            };
-            let (blobs, blob_bytes) =
-                count("SELECT count(*), coalesce(sum(size), 0) FROM blobs WHERE complete = 1")?;
-            let (partial_blobs, partial_bytes) = count(
-                "SELECT count(DISTINCT b.sha256), coalesce(sum(length(k.data)), 0)
-                 FROM blobs b LEFT JOIN blob_chunks k ON k.sha256 = b.sha256
-                 WHERE b.complete = 0",
-            )?;
-            let (pending_telemetry, _) = count(
-                "SELECT (SELECT count(*) FROM telemetry) + (SELECT count(*) FROM telemetry_summaries), 0",
-            )?;
-            let (pending_results, _) =
-                count("SELECT count(*), 0 FROM pending_results WHERE rejected_code IS NULL")?;
-            Ok(CacheInfo {
-                path: self.path.clone(),
-                file_bytes,
-                guides,
-                blobs,
-                blob_bytes,
-                partial_blobs,
-                partial_bytes,
-                pending_telemetry,
-                pending_results,
-            })
-        })
-    }
-
-    /// Checks everything: page HMACs and b-tree structure, every blob's bytes against its
-    /// sha256 and size, every version's references.
-    pub fn verify(&self) -> Result<VerifyReport, CacheError> {
-        let mut report = VerifyReport::default();
-        let is_encrypted = self.data_dir.is_some();
-        let blobs: Vec<(String, u64)> = self.run(|c| {
-            if is_encrypted {
-                let mut statement = c.prepare("PRAGMA cipher_integrity_check")?;
-                let rows = statement.query_map([], |r| r.get::<_, String>(0))?;
-                for row in rows {
-                    report.integrity.push(row?);
-                }
-            }
-            let mut statement = c.prepare("PRAGMA integrity_check")?;
-            let rows = statement.query_map([], |r| r.get::<_, String>(0))?;
-            for row in rows {
-                let row = row?;
-                if row != "ok" {
-                    report.integrity.push(row);
-                }
-            }
-            let mut statement =
-                c.prepare("SELECT sha256, size FROM blobs WHERE complete = 1 ORDER BY sha256")?;
-            let rows = statement.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
-            Ok(rows.collect::<rusqlite::Result<_>>()?)
-        })?;
-        for (sha256, size) in blobs {
-            report.checked_blobs += 1;
-            let (actual, length) = self.hash_blob(&sha256)?;
-            if actual != sha256 || length != size {
-                report.bad_blobs.push(format!(
-                    "{sha256}: {length} bytes hashing to {actual} (expected {size} bytes)"
-                ));
-            }
-        }
-        self.run(|c| {
-            report.checked_versions =
-                c.query_row("SELECT count(*) FROM versions", [], |r| r.get::<_, i64>(0))? as u64;
-            let mut statement = c.prepare(
-                "SELECT a.guide_id, a.version, a.path, a.sha256 FROM version_assets a
-                 LEFT JOIN blobs b ON b.sha256 = a.sha256
-                 WHERE b.sha256 IS NULL OR b.complete = 0 OR b.size != a.bytes
-                 ORDER BY a.guide_id, a.version, a.path",
-            )?;
-            let rows = statement.query_map([], |r| {
-                Ok(format!(
-                    "guide {} version {}: {} (blob {}) missing or incomplete",
-                    r.get::<_, String>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?
-                ))
-            })?;
-            for row in rows {
-                report.missing_blobs.push(row?);
-            }
-            Ok(())
-        })?;
-        Ok(report)
     }
 }
 

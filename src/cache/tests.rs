@@ -7,19 +7,20 @@ use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 use super::package::{PackagedVersion, from_package};
+use super::session_tests::event;
 use super::*;
-use crate::clock::{Clock, FixedClock};
+use crate::clock::FixedClock;
 
-const START: OffsetDateTime = datetime!(2026-11-25 09:00 UTC);
+pub(super) const START: OffsetDateTime = datetime!(2026-11-25 09:00 UTC);
 
-struct Device {
-    dir: tempfile::TempDir,
-    keys: MemoryKeyStore,
-    clock: Arc<FixedClock>,
+pub(super) struct Device {
+    pub(super) dir: tempfile::TempDir,
+    pub(super) keys: MemoryKeyStore,
+    pub(super) clock: Arc<FixedClock>,
 }
 
 impl Device {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Self {
             dir: tempfile::tempdir().unwrap(),
             keys: MemoryKeyStore::with_secret([7; 32]),
@@ -27,16 +28,16 @@ impl Device {
         }
     }
 
-    fn open(&self, user: &str) -> Result<Store, CacheError> {
+    pub(super) fn open(&self, user: &str) -> Result<Store, CacheError> {
         Store::open(self.dir.path(), user, &self.keys, self.clock.clone())
     }
 }
 
-fn demo(version: u32, lease: Option<OffsetDateTime>) -> PackagedVersion {
+pub(super) fn demo(version: u32, lease: Option<OffsetDateTime>) -> PackagedVersion {
     from_package(&crate::demo::load().unwrap(), version, lease).unwrap()
 }
 
-fn store_version(store: &Store, packaged: &PackagedVersion) -> CachedVersion {
+pub(super) fn store_version(store: &Store, packaged: &PackagedVersion) -> CachedVersion {
     let writer = store.begin_version(packaged.version.clone()).unwrap();
     for (sha, bytes) in &packaged.blobs {
         writer.put_blob(sha, bytes).unwrap();
@@ -408,164 +409,6 @@ fn a_clock_set_back_counts_leases_as_expired_until_the_time_is_confirmed_online(
     );
 }
 
-fn event(kind: &str, at: OffsetDateTime, duration_ms: Option<u64>) -> TelemetryEvent {
-    TelemetryEvent {
-        id: Uuid::new_v4(),
-        kind: kind.to_owned(),
-        at,
-        guide_id: Some(crate::demo::GUIDE_ID),
-        step_id: Some("lock-out".to_owned()),
-        duration_ms,
-    }
-}
-
-#[test]
-fn telemetry_past_the_session_bound_is_summarised_not_dropped() {
-    let device = Device::new();
-    let store = device.open("alice").unwrap();
-    store.set_telemetry_session_limit(3);
-    let mut sessions = Vec::new();
-    for n in 0..5 {
-        let session = Uuid::new_v4();
-        sessions.push(session);
-        device.clock.advance(Duration::minutes(10));
-        store.begin_app_session(session).unwrap();
-        let at = device.clock.now();
-        store
-            .record_event(session, &event("session_start", at, None))
-            .unwrap();
-        for _ in 0..=n {
-            store
-                .record_event(session, &event("step_viewed", at, Some(1000)))
-                .unwrap();
-        }
-    }
-    let items = store.pending_telemetry(1000).unwrap();
-    let summaries: Vec<_> = items
-        .iter()
-        .filter_map(|i| match i {
-            OutboxItem::Summary(s) => Some(s),
-            OutboxItem::Event(_) => None,
-        })
-        .collect();
-    // Sessions 1 and 2 (1 + 2 step views, 2 starts) were folded, each when the bound was hit.
-    assert_eq!(summaries.len(), 2);
-    let total_sessions: u64 = summaries.iter().map(|s| s.sessions).sum();
-    let total_views: u64 = summaries.iter().map(|s| s.by_kind["step_viewed"]).sum();
-    let total_starts: u64 = summaries.iter().map(|s| s.by_kind["session_start"]).sum();
-    let total_ms: u64 = summaries.iter().map(|s| s.duration_ms).sum();
-    assert_eq!(
-        (total_sessions, total_views, total_starts, total_ms),
-        (2, 3, 2, 3000)
-    );
-    let events = items.len() - summaries.len();
-    assert_eq!(events, (1 + 3) + (1 + 4) + (1 + 5));
-    // Upload is idempotent: acknowledging the same ids twice removes them once.
-    let ids: Vec<Uuid> = items.iter().map(OutboxItem::id).collect();
-    assert_eq!(store.ack_telemetry(&ids).unwrap(), items.len());
-    assert_eq!(store.ack_telemetry(&ids).unwrap(), 0);
-    assert!(store.pending_telemetry(1000).unwrap().is_empty());
-}
-
-#[test]
-fn recording_the_same_telemetry_event_twice_keeps_one() {
-    let device = Device::new();
-    let store = device.open("alice").unwrap();
-    let session = Uuid::new_v4();
-    let viewed = event("step_viewed", START, Some(5));
-    store.record_event(session, &viewed).unwrap();
-    store.record_event(session, &viewed).unwrap();
-    assert_eq!(
-        store.pending_telemetry(10).unwrap(),
-        vec![OutboxItem::Event(viewed)]
-    );
-}
-
-#[test]
-fn step_results_are_kept_until_the_service_takes_them_and_rejections_keep_their_reason() {
-    let device = Device::new();
-    let store = device.open("alice").unwrap();
-    let result = |step: &str| PendingResult {
-        id: Uuid::new_v4(),
-        guide_id: crate::demo::GUIDE_ID,
-        version: 1,
-        step_id: step.to_owned(),
-        completed_at: START,
-        value: Some(serde_json::json!({"torque_nm": 12})),
-        rejected: None,
-    };
-    let (first, second) = (result("lock-out"), result("drain"));
-    store.add_result(&first).unwrap();
-    store.add_result(&first).unwrap();
-    store.add_result(&second).unwrap();
-    assert_eq!(
-        store.pending_results().unwrap(),
-        vec![first.clone(), second.clone()]
-    );
-    store.ack_results(&[first.id]).unwrap();
-    store
-        .reject_result(
-            second.id,
-            "permission_lost",
-            "You may no longer record results here.",
-        )
-        .unwrap();
-    let left = store.pending_results().unwrap();
-    assert_eq!(left.len(), 1);
-    assert_eq!(left[0].rejected.as_ref().unwrap().code, "permission_lost");
-    store.set_sync_state("profile_revision", "7").unwrap();
-    assert_eq!(
-        store.sync_state("profile_revision").unwrap().as_deref(),
-        Some("7")
-    );
-    assert_eq!(store.sync_state("other").unwrap(), None);
-}
-
-#[test]
-fn sign_out_clears_the_tokens_but_keeps_the_guides() {
-    let device = Device::new();
-    let store = device.open("alice").unwrap();
-    let stored = store_version(&store, &demo(1, None));
-    let session = Session {
-        refresh_token: Some("hgr_refresh".to_owned()),
-        refresh_expires_at: Some(START + Duration::days(90)),
-        access_token: Some("hga_access".to_owned()),
-        access_expires_at: Some(START + Duration::hours(1)),
-        last_online_sign_in: Some(START),
-    };
-    store.save_session(&session).unwrap();
-    assert_eq!(device.open("alice").unwrap().session().unwrap(), session);
-    store.sign_out().unwrap();
-    let after = store.session().unwrap();
-    assert_eq!(after.refresh_token, None);
-    assert_eq!(after.access_token, None);
-    assert_eq!(after.last_online_sign_in, Some(START));
-    assert!(store.current(stored.guide_id).unwrap().is_some());
-}
-
-#[test]
-fn the_last_account_used_online_is_in_the_device_index_without_any_token() {
-    let device = Device::new();
-    let store = device.open("alice").unwrap();
-    store
-        .save_session(&Session {
-            refresh_token: Some("hgr_secret_refresh".to_owned()),
-            ..Session::default()
-        })
-        .unwrap();
-    store
-        .remember_as_last_account(Some("Alice Martin"), Some("https://guides.example"))
-        .unwrap();
-    device.open("bob").unwrap();
-    let index = DeviceIndex::load(device.dir.path()).unwrap();
-    let last = index.last().unwrap();
-    assert_eq!(last.user_id, "alice");
-    assert_eq!(last.display_name.as_deref(), Some("Alice Martin"));
-    assert_eq!(last.last_online_at, Some(START));
-    let text = std::fs::read_to_string(DeviceIndex::path(device.dir.path())).unwrap();
-    assert!(!text.contains("hgr_"));
-}
-
 #[test]
 fn a_cache_at_schema_version_1_is_migrated_and_keeps_its_guides() {
     let device = Device::new();
@@ -638,4 +481,52 @@ fn garbage_left_by_an_interrupted_write_is_collected_but_downloads_in_progress_a
     assert_eq!(store.collect_garbage().unwrap(), 1);
     assert!(!store.has_blob(sha).unwrap());
     assert_eq!(store.partial_len(partial_sha).unwrap(), 10);
+}
+
+#[test]
+fn a_store_can_be_shared_between_threads() {
+    fn shared<T: Send + Sync>() {}
+    shared::<Store>();
+}
+
+#[test]
+fn a_large_blob_can_be_copied_out_piece_by_piece() {
+    let device = Device::new();
+    let store = device.open("alice").unwrap();
+    let bytes: Vec<u8> = (0..1_000_003u32).map(|i| (i * 7 % 251) as u8).collect();
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+    store.put_blob(&sha, &bytes).unwrap();
+    let mut copy = Vec::new();
+    assert_eq!(
+        store.copy_blob_to(&sha, &mut copy).unwrap(),
+        bytes.len() as u64
+    );
+    assert_eq!(copy, bytes);
+    let missing = "0".repeat(64);
+    assert!(matches!(
+        store.copy_blob_to(&missing, &mut Vec::new()),
+        Err(CacheError::MissingBlob(_))
+    ));
+}
+
+#[test]
+fn a_damaged_account_index_is_set_aside_and_the_cache_still_opens() {
+    let device = Device::new();
+    let stored = store_version(&device.open("alice").unwrap(), &demo(1, None));
+    let index = DeviceIndex::path(device.dir.path());
+    std::fs::write(&index, b"{ not json").unwrap();
+    assert!(matches!(
+        DeviceIndex::load(device.dir.path()),
+        Err(CacheError::Index { .. })
+    ));
+    let store = device.open("alice").unwrap();
+    assert!(store.current(stored.guide_id).unwrap().is_some());
+    let aside = device.dir.path().join("accounts.json.damaged");
+    assert_eq!(std::fs::read(aside).unwrap(), b"{ not json");
+    assert!(
+        DeviceIndex::load(device.dir.path())
+            .unwrap()
+            .account("alice")
+            .is_some()
+    );
 }
