@@ -25,6 +25,9 @@ pub enum BenchCommand {
     /// Encrypted cache read throughput against plain SQLite, and cold start offline to the
     /// demo guide's first step.
     Cache(super::bench_cache::CacheBenchArgs),
+    /// The offline-first client against a real hologuide-server on 127.0.0.1: cold start
+    /// offline to the demo's first step, and a large guide download against a raw loopback copy.
+    Client(super::bench_client::ClientBenchArgs),
 }
 
 pub fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
@@ -36,6 +39,7 @@ pub fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
         BenchCommand::Render(args) => super::bench_render::run(args),
         BenchCommand::Qr(args) => super::bench_qr::run(args),
         BenchCommand::Cache(args) => super::bench_cache::run(args),
+        BenchCommand::Client(args) => super::bench_client::run(args),
     }
 }
 

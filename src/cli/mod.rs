@@ -10,6 +10,7 @@ macro_rules! line {
 
 mod bench;
 mod bench_cache;
+mod bench_client;
 mod bench_qr;
 mod bench_render;
 mod cache;
