@@ -5,11 +5,14 @@ use std::sync::Mutex;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use hologuide::app::shell::{Shell, ShellEvent};
+use hologuide::app::{App, GuideSource};
 use hologuide::net::download::{DownloadOptions, FolderSink, Progress, Wanted, fetch_all};
 use hologuide::net::{
     ApiClient, ClientOptions, Connectivity, ConnectivityEvent, ConnectivitySettings, Link,
     NetError, Refusal,
 };
+use hologuide::scene::{CardFollower, Frame, PanelKind, Pose};
 
 use super::*;
 
@@ -73,16 +76,42 @@ fn a_dead_server_is_a_network_error_not_a_refusal() {
     assert!(error.to_string().contains("cannot be reached"), "{error}");
 }
 
-fn wait_for(events: &mpsc::Receiver<ConnectivityEvent>, wanted: ConnectivityEvent) -> Duration {
+/// Waits for `wanted`, feeding every event to the app's shell as the frame loop does, and
+/// checks that the scene then draws the banner exactly when offline.
+fn wait_for(
+    events: &mpsc::Receiver<ConnectivityEvent>,
+    shell: &mut Shell,
+    wanted: ConnectivityEvent,
+) -> Duration {
     let started = Instant::now();
     loop {
         let left = Duration::from_secs(5).saturating_sub(started.elapsed());
         match events.recv_timeout(left) {
-            Ok(event) if event == wanted => return started.elapsed(),
-            Ok(_) => {}
+            Ok(event) => {
+                let link = match event {
+                    ConnectivityEvent::Online => Link::Online,
+                    ConnectivityEvent::Offline => Link::Offline,
+                };
+                shell.handle(ShellEvent::Connectivity(link));
+                if event == wanted {
+                    assert_eq!(banner_drawn(shell), link == Link::Offline);
+                    return started.elapsed();
+                }
+            }
             Err(_) => panic!("no {wanted:?} within 5 s"),
         }
     }
+}
+
+fn banner_drawn(shell: &Shell) -> bool {
+    let guide = hologuide::demo::load().unwrap().guide;
+    let app = App::open(std::sync::Arc::new(guide), GuideSource::Demo, None);
+    let view = app.view();
+    let input = shell.scene_input(&view, Pose::standing(), &[], 0.0);
+    Frame::build(&input, &mut CardFollower::default(), 0.0)
+        .panels
+        .iter()
+        .any(|p| p.kind == PanelKind::OfflineBanner)
 }
 
 #[test]
@@ -101,6 +130,8 @@ fn f2_offline_banner_within_1_s_of_a_failed_request_and_gone_within_1_s_of_recov
         sender,
     );
     assert_eq!(monitor.link(), Link::Online);
+    let mut shell = Shell::new(monitor.link());
+    assert!(!banner_drawn(&shell));
 
     service.stop();
     // A real request fails: the banner must not wait for the next probe (5 s away online).
@@ -108,7 +139,7 @@ fn f2_offline_banner_within_1_s_of_a_failed_request_and_gone_within_1_s_of_recov
     let failed_at = Instant::now();
     assert!(failed.as_ref().is_err_and(NetError::is_network));
     monitor.reporter().report(&failed);
-    wait_for(&events, ConnectivityEvent::Offline);
+    wait_for(&events, &mut shell, ConnectivityEvent::Offline);
     let to_offline = failed_at.elapsed();
     assert!(to_offline < Duration::from_secs(1), "{to_offline:?}");
     assert_eq!(monitor.link(), Link::Offline);
@@ -117,7 +148,7 @@ fn f2_offline_banner_within_1_s_of_a_failed_request_and_gone_within_1_s_of_recov
     std::thread::sleep(Duration::from_millis(1500));
     service.resume();
     let back_at = Instant::now();
-    wait_for(&events, ConnectivityEvent::Online);
+    wait_for(&events, &mut shell, ConnectivityEvent::Online);
     let to_online = back_at.elapsed();
     assert!(to_online < Duration::from_secs(1), "{to_online:?}");
     assert_eq!(monitor.link(), Link::Online);
