@@ -282,3 +282,72 @@ fn completed_version(data: &Path, user: &str, id: uuid::Uuid) -> u32 {
     current.decode_guide().expect("the current version decodes");
     current.version
 }
+
+#[test]
+fn bad_input_gets_a_clear_message_and_a_damaged_cache_can_be_cleared() {
+    let service = Service::start();
+    let device = tempfile::tempdir().unwrap();
+    let data = device.path();
+    // A service address that is not one.
+    let mut command = client(
+        data,
+        &[
+            "login",
+            "--server",
+            "ftp://example",
+            "--user",
+            "alice",
+            "--password-stdin",
+        ],
+    );
+    let bad_server = command.output().unwrap();
+    assert_eq!(bad_server.status.code(), Some(1));
+    assert!(
+        stderr(&bad_server).contains("is not a guide service address"),
+        "{}",
+        stderr(&bad_server)
+    );
+    // A link to nowhere, a guide id that is not one.
+    let nonsense = client(data, &["open", "mailto:someone"]).output().unwrap();
+    assert_eq!(nonsense.status.code(), Some(1));
+    assert!(
+        stderr(&nonsense).contains("not a guide link"),
+        "{}",
+        stderr(&nonsense)
+    );
+
+    assert!(login(data, &service, "alice").status.success());
+    json_of(data, &["open", DEMO_ID]);
+    // The cache file damaged on disk: every command says so and how to get out; no panic.
+    let user = DeviceIndex::load(data)
+        .unwrap()
+        .last()
+        .unwrap()
+        .user_id
+        .clone();
+    let path = hologuide::cache::database_path(data, &user);
+    let mut bytes = std::fs::read(&path).unwrap();
+    for byte in bytes.iter_mut().skip(4096).take(64 * 1024) {
+        *byte ^= 0x5a;
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    for args in [&["open", DEMO_ID][..], &["status"][..], &["guides"][..]] {
+        let output = client(data, args).output().unwrap();
+        let text = stderr(&output);
+        assert!(
+            !output.status.success(),
+            "{args:?} must fail on a damaged cache"
+        );
+        assert!(!text.contains("panicked"), "{args:?}: {text}");
+        assert!(
+            text.contains("hologuide cache clear") || text.contains("another user or device"),
+            "{args:?}: {text}"
+        );
+    }
+    let cleared = client(data, &["cache", "clear"]).output().unwrap();
+    assert!(cleared.status.success(), "{}", stderr(&cleared));
+    // Back to a clean device: sign in again and the guide downloads anew.
+    assert!(login(data, &service, "alice").status.success());
+    let again = json_of(data, &["open", DEMO_ID]);
+    assert_eq!(again["opened"]["origin"], "network");
+}
