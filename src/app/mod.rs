@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 pub mod access;
 pub mod shell;
+pub mod telemetry;
 
 use crate::guide::{Guide, Hologram};
 

@@ -47,6 +47,25 @@ impl Device {
         Ok(())
     }
 
+    /// Records what a screen change of the open guide means (F9): time on the step left, the
+    /// step shown, completion.
+    pub fn record_transition(
+        &mut self,
+        guide: &crate::guide::Guide,
+        transition: &crate::app::Transition,
+        on_screen_ms: u64,
+    ) -> Result<(), ClientError> {
+        for event in crate::app::telemetry::observe(guide, transition, on_screen_ms) {
+            self.record(
+                event.kind,
+                Some(guide.id),
+                event.step_id.as_deref(),
+                event.duration_ms,
+            )?;
+        }
+        Ok(())
+    }
+
     /// Uploads the outbox when online; offline it stays for later. Items the service took, had
     /// already, or refused leave the outbox.
     pub fn upload_telemetry(&mut self) -> Result<Uploaded, ClientError> {

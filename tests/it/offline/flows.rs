@@ -152,17 +152,29 @@ fn f8_the_demo_guide_opens_without_network_and_without_an_account() {
 #[test]
 fn f9_telemetry_is_kept_offline_for_a_bounded_number_of_sessions_and_uploaded_once_online() {
     let mut service = Service::start();
-    let id = small_guide(&service, GUIDE_A, "one");
+    small_guide(&service, GUIDE_A, "one");
     let device = TestDevice::new();
-    sign_in_alice(&mut device.launch(), &service);
+    let mut first = device.launch();
+    sign_in_alice(&mut first, &service);
+    open(&mut first, GUIDE_A).unwrap();
+    // Opening online uploads nothing by itself; that run's outbox is empty.
+    drop(first);
     service.stop();
     let mut config = device.config();
     config.telemetry_sessions = 2;
     for session in 0..4 {
         let mut app = hologuide::client::Device::new(config.clone()).unwrap();
         app.start().unwrap();
-        for step in ["s1", "s2"] {
-            app.record("step_viewed", Some(id), Some(step), Some(1000 + session))
+        // The operator walks through the cached guide: two steps, then done.
+        let opened = open(&mut app, GUIDE_A).unwrap();
+        let mut walk = hologuide::app::App::open(
+            opened.guide.clone(),
+            hologuide::app::GuideSource::Local,
+            None,
+        );
+        for _ in 0..2 {
+            let moved = walk.handle(hologuide::app::Intent::Next);
+            app.record_transition(&opened.guide, &moved, 1000 + session)
                 .unwrap();
         }
         let kept = app.upload_telemetry().unwrap();
@@ -190,11 +202,12 @@ fn f9_telemetry_is_kept_offline_for_a_bounded_number_of_sessions_and_uploaded_on
     }
     assert!(summaries >= 1, "{outbox:?}");
     assert!(
-        events <= 2 * 2,
+        events <= 2 * 4,
         "at most two sessions event by event: {outbox:?}"
     );
     assert_eq!(
-        counted, 8,
+        counted,
+        4 * 4,
         "every recorded event is accounted for: {outbox:?}"
     );
     drop(app);
