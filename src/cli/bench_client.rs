@@ -223,6 +223,37 @@ pub fn run(args: ClientBenchArgs) -> anyhow::Result<ExitCode> {
     let client_rate = bytes as f64 / download.as_secs_f64();
     let raw_rate = raw_loopback(bytes)?;
 
+    // Where the time goes: the same blobs over HTTP into nothing, and through the same
+    // resumable downloader into plain files instead of the encrypted cache.
+    let api = hologuide::net::ApiClient::new(&url, &hologuide::net::ClientOptions::default())?;
+    let token = api.sign_in(USER, PASSWORD, "bench-probe")?.access_token;
+    let manifest = api.manifest(&token, opened.guide_id, opened.version)?;
+    let started = Instant::now();
+    for asset in &manifest.assets {
+        let mut response = api.blob(&token, &asset.sha256, 0)?;
+        std::io::copy(&mut response, &mut std::io::sink())?;
+    }
+    let http_rate = bytes as f64 / started.elapsed().as_secs_f64();
+    let wanted: Vec<_> = manifest
+        .assets
+        .iter()
+        .map(|a| hologuide::net::download::Wanted {
+            sha256: a.sha256.clone(),
+            bytes: a.bytes,
+        })
+        .collect();
+    let folder = hologuide::net::download::FolderSink::new(scratch.0.join("files"))?;
+    let started = Instant::now();
+    hologuide::net::download::fetch_all(
+        &api,
+        &token,
+        &folder,
+        &wanted,
+        &hologuide::net::download::DownloadOptions::default(),
+        &|_| {},
+    )?;
+    let folder_rate = bytes as f64 / started.elapsed().as_secs_f64();
+
     // Cold start offline: the CLI, as a new process each time, with the service down.
     let cli_data = scratch.0.join("cli");
     let exe = std::env::current_exe()?;
@@ -294,6 +325,18 @@ pub fn run(args: ClientBenchArgs) -> anyhow::Result<ExitCode> {
             bytes as f64 / 1e6
         ),
         client_rate / 1e6
+    );
+    line!(
+        text,
+        "{:<58} {:>8.1} MB/s",
+        "  same blobs over HTTP, discarded",
+        http_rate / 1e6
+    );
+    line!(
+        text,
+        "{:<58} {:>8.1} MB/s",
+        "  same blobs, resumable download into plain files",
+        folder_rate / 1e6
     );
     line!(
         text,
