@@ -15,6 +15,20 @@
 //! - the telemetry outbox (F9), pending step results (N5) and sync state.
 //!
 //! No I/O beyond the database file, the index and the device-secret file; no network code.
+//!
+//! How the client uses it:
+//! - start offline (F4): `DeviceIndex::load(data_dir)?.last()` names the last account used
+//!   online; [`Store::open`] with [`FileKeyStore::in_data_dir`] opens that user's cache;
+//!   [`Store::session`] has the refresh token and the last online sign-in (F10's window);
+//! - online sign-in: [`Store::save_session`], then [`Store::remember_as_last_account`];
+//!   sign-out: [`Store::sign_out`] (F5);
+//! - download: [`Store::begin_version`], [`VersionWriter::missing`] for what to fetch,
+//!   [`Store::partial_len`] / [`Store::append_partial`] / [`Store::finish_partial`] per file
+//!   (HTTP Range), [`VersionWriter::commit`];
+//! - open offline: [`Store::offline_access`] (lease, clock, refusal), [`Store::current`],
+//!   [`Store::read_blob`]; the All list: [`Store::list`] (F3);
+//! - refusals: [`Store::mark_refused`] (F13, F14); telemetry: [`Store::begin_app_session`],
+//!   [`Store::record_event`], [`Store::pending_telemetry`], [`Store::ack_telemetry`] (F9).
 
 mod blobs;
 mod error;

@@ -27,6 +27,7 @@ pub enum CacheCommand {
         user: Option<String>,
         #[command(flatten)]
         data: DataDirArg,
+        /// Print JSON (for scripts) instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -38,6 +39,7 @@ pub enum CacheCommand {
         user: Option<String>,
         #[command(flatten)]
         data: DataDirArg,
+        /// Print JSON (for scripts) instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -55,6 +57,7 @@ pub enum CacheCommand {
         all: bool,
         #[command(flatten)]
         data: DataDirArg,
+        /// Print JSON (for scripts) instead of text.
         #[arg(long)]
         json: bool,
     },

@@ -96,8 +96,10 @@ enum DevCommand {
     CacheWriteLoop {
         #[command(flatten)]
         data: data_dir::DataDirArg,
+        /// Whose cache.
         #[arg(long)]
         user: String,
+        /// Stop after this many versions.
         #[arg(long)]
         versions: Option<std::num::NonZeroU32>,
     },
@@ -105,6 +107,7 @@ enum DevCommand {
     CacheFirstStep {
         #[command(flatten)]
         data: data_dir::DataDirArg,
+        /// Whose cache.
         #[arg(long)]
         user: String,
     },
