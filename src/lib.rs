@@ -5,10 +5,12 @@
 
 pub mod app;
 pub mod cache;
+pub mod client;
 pub mod clock;
 pub mod demo;
 pub mod guide;
 pub mod model;
+pub mod net;
 pub mod platform;
 pub mod qr;
 pub mod render;

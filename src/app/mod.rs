@@ -7,6 +7,10 @@
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
+pub mod access;
+pub mod shell;
+pub mod telemetry;
+
 use crate::guide::{Guide, Hologram};
 
 /// What the operator asked for: a button on the card, a controller gesture, a key in text mode.

@@ -28,6 +28,9 @@ pub enum BenchCommand {
     /// The OpenXR backend on the project's Monado: frames submitted vs predicted, CPU time per
     /// frame in our code, launch to first frame.
     Xr(super::bench_xr::BenchXrArgs),
+    /// The offline-first client against a real hologuide-server on 127.0.0.1: cold start
+    /// offline to the demo's first step, and a large guide download against a raw loopback copy.
+    Client(super::bench_client::ClientBenchArgs),
 }
 
 pub fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
@@ -40,6 +43,7 @@ pub fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
         BenchCommand::Qr(args) => super::bench_qr::run(args),
         BenchCommand::Cache(args) => super::bench_cache::run(args),
         BenchCommand::Xr(args) => super::bench_xr::run(args),
+        BenchCommand::Client(args) => super::bench_client::run(args),
     }
 }
 

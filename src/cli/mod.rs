@@ -10,11 +10,13 @@ macro_rules! line {
 
 mod bench;
 mod bench_cache;
+mod bench_client;
 mod bench_qr;
 mod bench_render;
 mod bench_xr;
 mod cache;
 mod cache_dev;
+mod client;
 pub(crate) mod data_dir;
 mod demo;
 mod demo_render;
@@ -63,6 +65,17 @@ enum Command {
     /// Decode QR codes in image files.
     #[command(subcommand)]
     Qr(qr::QrCommand),
+    /// Sign in to a guide service (needs the network, F5).
+    Login(client::LoginArgs),
+    /// Sign out (works offline too); the guides on this device stay.
+    Logout(client::Common),
+    /// Online or offline, who is signed in, until when offline use works, cache size.
+    Status(client::Common),
+    /// The All list: every guide available offline on this device.
+    Guides(client::Common),
+    /// Open a guide by id or link: online it downloads the latest version first, offline it
+    /// opens this device's copy. Prints its steps.
+    Open(client::OpenArgs),
     /// Look into, check and clear the encrypted offline cache (per user, per guide, all).
     #[command(subcommand)]
     Cache(cache::CacheCommand),
@@ -113,6 +126,11 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Guide(command) => guide::run(command),
         Command::Doctor(args) => doctor::run(args),
         Command::Qr(command) => qr::run(command),
+        Command::Login(args) => client::login(args),
+        Command::Logout(args) => client::logout(args),
+        Command::Status(args) => client::status(args),
+        Command::Guides(args) => client::guides(args),
+        Command::Open(args) => client::open(args),
         Command::Cache(command) => cache::run(command),
         Command::Bench(command) => bench::run(command),
         Command::Dev(DevCommand::GenerateDemoModels { out }) => generate_demo_models(&out),

@@ -149,6 +149,16 @@ pub struct VersionManifest {
     pub guide: serde_json::Value,
 }
 
+/// A version manifest as a device receives it: with the offline lease granted now (N1). The
+/// device keeps the guide openable offline until `lease_expires_at`; fetching it again renews it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServedManifest {
+    #[serde(flatten)]
+    pub manifest: VersionManifest,
+    #[serde(with = "time::serde::rfc3339")]
+    pub lease_expires_at: OffsetDateTime,
+}
+
 /// Who may view a guide.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "name", rename_all = "lowercase")]

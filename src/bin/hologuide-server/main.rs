@@ -94,6 +94,10 @@ struct ServeArgs {
     /// Lifetime of access tokens, in seconds.
     #[arg(long, default_value_t = 900, value_name = "SECONDS")]
     access_token_ttl: u32,
+    /// How long a device may keep opening a guide offline after fetching it, in seconds (N1;
+    /// default 30 days). Each online open renews it.
+    #[arg(long, default_value_t = 30 * 24 * 3600, value_name = "SECONDS")]
+    offline_lease: u32,
 }
 
 fn main() -> ExitCode {
@@ -171,6 +175,7 @@ fn serve(args: ServeArgs, json: bool) -> anyhow::Result<ExitCode> {
     let config = Config {
         access_token_ttl: time::Duration::seconds(i64::from(args.access_token_ttl)),
         max_upload_bytes: args.max_upload_bytes,
+        offline_lease: time::Duration::seconds(i64::from(args.offline_lease)),
         ..Config::default()
     };
     let service = Service::open(&args.data.data, config, Arc::new(SystemClock))

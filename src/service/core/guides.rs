@@ -9,7 +9,7 @@ use super::{Service, check_name};
 use crate::guide::{GuidePackage, PackageError};
 use crate::service::error::ServiceError;
 use crate::service::model::{
-    AssetEntry, Caller, GuideSummary, Principal, Role, User, VersionManifest,
+    AssetEntry, Caller, GuideSummary, Principal, Role, ServedManifest, User, VersionManifest,
 };
 use crate::service::secrets::sha256_hex;
 use crate::service::store::{NewVersion, StoreError};
@@ -185,6 +185,21 @@ impl Service {
         self.guide_for(caller, id)?;
         self.store.version_manifest(id, version)?.ok_or_else(|| {
             ServiceError::NotFound(format!("the guide {id} has no version {version}"))
+        })
+    }
+
+    /// The manifest with the offline lease granted from now (N1): what `GET
+    /// /v1/guides/{id}/versions/{v}` answers, after the same access checks.
+    pub fn served_manifest(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        version: u32,
+    ) -> Result<ServedManifest, ServiceError> {
+        let manifest = self.manifest_for(caller, id, version)?;
+        Ok(ServedManifest {
+            manifest,
+            lease_expires_at: self.clock.now() + self.config.offline_lease,
         })
     }
 

@@ -35,6 +35,9 @@ pub struct Config {
     pub refresh_token_ttl: Duration,
     /// Largest guide package accepted by `POST /v1/guides`.
     pub max_upload_bytes: u64,
+    /// How long a device may open a guide offline after it last fetched its manifest (N1).
+    /// Every online open renews it; a device that never comes back loses the guide after this.
+    pub offline_lease: Duration,
 }
 
 impl Default for Config {
@@ -43,6 +46,7 @@ impl Default for Config {
             access_token_ttl: Duration::minutes(15),
             refresh_token_ttl: Duration::days(90),
             max_upload_bytes: 512 * 1024 * 1024,
+            offline_lease: Duration::days(30),
         }
     }
 }

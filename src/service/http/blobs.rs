@@ -72,6 +72,10 @@ pub fn parse_range(header: &str, size: u64) -> RangeRequest {
     }
 }
 
+/// Bytes read from the blob file per body frame: large frames keep a download of a big guide
+/// from paying a file read and a frame per 64 KiB (the blocking client crosses threads per frame).
+const BODY_CHUNK: usize = 512 * 1024;
+
 fn header_value(text: &str) -> HeaderValue {
     // Built from digits, hex and fixed words only: always a valid header value.
     HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
@@ -146,7 +150,7 @@ pub async fn download(
             .map_err(|e| ApiError(ServiceError::io(format!("reading blob {sha256}"))(e)))?;
     }
     response_headers.insert(header::CONTENT_LENGTH, header_value(&length.to_string()));
-    let body = Body::from_stream(ReaderStream::with_capacity(file.take(length), 64 * 1024));
+    let body = Body::from_stream(ReaderStream::with_capacity(file.take(length), BODY_CHUNK));
     Ok((status, response_headers, body).into_response())
 }
 

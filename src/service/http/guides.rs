@@ -12,7 +12,7 @@ use tokio::io::AsyncWriteExt;
 use super::{ApiError, AppState, guide_id};
 use crate::service::core::LinkTarget;
 use crate::service::error::ServiceError;
-use crate::service::model::{Caller, GuideSummary, VersionManifest};
+use crate::service::model::{Caller, GuideSummary, ServedManifest, VersionManifest};
 
 pub async fn list(
     State(state): State<AppState>,
@@ -34,7 +34,7 @@ pub async fn manifest(
     State(state): State<AppState>,
     caller: Caller,
     Path((id, version)): Path<(String, String)>,
-) -> Result<Json<VersionManifest>, ApiError> {
+) -> Result<Json<ServedManifest>, ApiError> {
     let id = guide_id(&id)?;
     let version: u32 = version.parse().map_err(|_| {
         ApiError(ServiceError::NotFound(format!(
@@ -44,7 +44,7 @@ pub async fn manifest(
     })?;
     Ok(Json(
         state
-            .run(move |s| s.manifest_for(&caller, id, version))
+            .run(move |s| s.served_manifest(&caller, id, version))
             .await?,
     ))
 }

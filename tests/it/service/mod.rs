@@ -78,8 +78,13 @@ pub struct Server {
 
 impl Server {
     pub fn start(data: &Path, extra: &[&str]) -> Server {
+        Self::start_on(data, "127.0.0.1:0", extra)
+    }
+
+    /// Listens on a given address: a restarted server must come back where devices look for it.
+    pub fn start_on(data: &Path, listen: &str, extra: &[&str]) -> Server {
         let mut child = server_cli()
-            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+            .args(["serve", "--listen", listen, "--data"])
             .arg(data)
             .args(extra)
             .stdin(Stdio::null())

@@ -1,0 +1,356 @@
+//! `hologuide bench client`: the offline-first client end to end, with the real
+//! `hologuide-server` on 127.0.0.1 (started by the benchmark, beside this program).
+//!
+//! - Cold start offline to the first step: `hologuide open <demo guide>` as a new process while
+//!   the service is down (start, probe, offline sign-in, cache read, decode). Target < 300 ms.
+//! - A guide with a large picture (100 MB by default) downloaded by a new device into its
+//!   encrypted cache, against a raw copy of as many bytes over a loopback TCP socket in the
+//!   same run. Target ≥ 50 %.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Args;
+
+use hologuide::cache::MemoryKeyStore;
+use hologuide::client::{Device, DeviceConfig, Target};
+use hologuide::clock::SystemClock;
+
+#[derive(Debug, Args)]
+pub struct ClientBenchArgs {
+    /// Size of the downloaded guide's picture, in MB.
+    #[arg(long, default_value_t = 100)]
+    megabytes: usize,
+    /// Process starts measured for the cold start.
+    #[arg(long, default_value_t = 20)]
+    starts: usize,
+}
+
+const USER: &str = "bench";
+const PASSWORD: &str = "bench-password-1";
+const GUIDE: &str = "b3c4d5e6-f708-4912-a3b4-c5d6e7f80912";
+
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn server_exe() -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe().context("finding this program")?;
+    let server = exe.with_file_name(format!("hologuide-server{}", std::env::consts::EXE_SUFFIX));
+    if !server.is_file() {
+        bail!(
+            "hologuide-server is not beside {} (build both binaries)",
+            exe.display()
+        );
+    }
+    Ok(server)
+}
+
+fn admin(data: &Path, args: &[&str]) -> anyhow::Result<()> {
+    let output = Command::new(server_exe()?)
+        .args(args)
+        .arg("--data")
+        .arg(data)
+        .stdin(Stdio::null())
+        .output()
+        .context("running hologuide-server")?;
+    if !output.status.success() {
+        bail!(
+            "hologuide-server {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(())
+}
+
+fn serve(data: &Path) -> anyhow::Result<(Server, String)> {
+    let mut child = Command::new(server_exe()?)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("starting hologuide-server")?;
+    let stdout = child.stdout.take().context("the server's output")?;
+    let server = Server(child);
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line)?;
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .with_context(|| format!("unexpected first line from the server: {line:?}"))?
+        .to_owned();
+    Ok((server, url))
+}
+
+/// A guide package whose picture is a PNG of noise (incompressible) of about `bytes`.
+fn write_package(dir: &Path, bytes: usize) -> anyhow::Result<()> {
+    use image::ImageEncoder;
+    std::fs::create_dir_all(dir.join("media"))?;
+    let side = ((bytes / 3) as f64).sqrt().ceil() as u32;
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let pixels: Vec<u8> = (0..u64::from(side) * u64::from(side) * 3)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect();
+    let file = std::fs::File::create(dir.join("media/picture.png"))?;
+    image::codecs::png::PngEncoder::new_with_quality(
+        std::io::BufWriter::new(file),
+        image::codecs::png::CompressionType::Fast,
+        image::codecs::png::FilterType::NoFilter,
+    )
+    .write_image(&pixels, side, side, image::ExtendedColorType::Rgb8)?;
+    let guide = serde_json::json!({
+        "schema_version": 1, "id": GUIDE, "version": 1, "title": "Large guide",
+        "organisation": "bench", "modified_at": "2026-11-20T08:00:00Z",
+        "tasks": [{ "id": "t", "title": "Task", "steps": [
+            { "id": "s", "title": "Look", "body": "A large picture.",
+              "media": { "path": "media/picture.png" } }
+        ]}]
+    });
+    std::fs::write(dir.join("guide.json"), serde_json::to_vec_pretty(&guide)?)?;
+    Ok(())
+}
+
+/// Bytes per second of a plain copy over a loopback TCP socket (no HTTP, no disk).
+fn raw_loopback(bytes: u64) -> anyhow::Result<f64> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let address = listener.local_addr()?;
+    let sender = std::thread::spawn(move || -> std::io::Result<()> {
+        let (mut socket, _) = listener.accept()?;
+        let chunk = vec![0x5au8; 256 * 1024];
+        let mut left = bytes;
+        while left > 0 {
+            let n = left.min(chunk.len() as u64) as usize;
+            socket.write_all(&chunk[..n])?;
+            left -= n as u64;
+        }
+        Ok(())
+    });
+    let started = Instant::now();
+    let mut socket = TcpStream::connect(address)?;
+    let mut buffer = vec![0u8; 256 * 1024];
+    let mut received = 0u64;
+    while received < bytes {
+        let n = socket.read(&mut buffer)?;
+        if n == 0 {
+            break;
+        }
+        received += n as u64;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    sender
+        .join()
+        .map_err(|_| anyhow::anyhow!("the sender thread failed"))??;
+    Ok(received as f64 / seconds)
+}
+
+fn median(mut values: Vec<Duration>) -> (Duration, Duration) {
+    values.sort();
+    let at = |p: f64| values[((values.len() as f64 - 1.0) * p).round() as usize];
+    (at(0.5), at(0.95))
+}
+
+pub fn run(args: ClientBenchArgs) -> anyhow::Result<ExitCode> {
+    let scratch = Scratch(
+        std::env::temp_dir().join(format!("hologuide-bench-client-{}", std::process::id())),
+    );
+    let data = scratch.0.join("service");
+    admin(&data, &["init"])?;
+    admin(
+        &data,
+        &[
+            "user",
+            "add",
+            USER,
+            "--role",
+            "author",
+            "--password",
+            PASSWORD,
+        ],
+    )?;
+    let demo = hologuide::demo::package_dir()?;
+    admin(
+        &data,
+        &["guide", "publish", &demo.to_string_lossy(), "--as", USER],
+    )?;
+    let package = scratch.0.join("package");
+    write_package(&package, args.megabytes * 1_000_000)?;
+    admin(
+        &data,
+        &["guide", "publish", &package.to_string_lossy(), "--as", USER],
+    )?;
+    let (server, url) = serve(&data)?;
+
+    // Download: a new device signs in and opens the large guide (everything goes through the
+    // client: refresh, metadata, manifest, blobs into the encrypted cache, commit).
+    let device_dir = scratch.0.join("device");
+    let config = DeviceConfig::new(
+        &device_dir,
+        Arc::new(MemoryKeyStore::new()),
+        Arc::new(SystemClock),
+    );
+    let mut device = Device::new(config)?;
+    device.sign_in(Some(&url), USER, PASSWORD)?;
+    let target = Target::parse(GUIDE)?;
+    let started = Instant::now();
+    let opened = device.open(&target, &|_| {})?;
+    let download = started.elapsed();
+    let bytes = opened.downloaded_bytes;
+    let client_rate = bytes as f64 / download.as_secs_f64();
+    let raw_rate = raw_loopback(bytes)?;
+
+    // Where the time goes: the same blobs over HTTP into nothing, and through the same
+    // resumable downloader into plain files instead of the encrypted cache.
+    let api = hologuide::net::ApiClient::new(&url, &hologuide::net::ClientOptions::default())?;
+    let token = api.sign_in(USER, PASSWORD, "bench-probe")?.access_token;
+    let manifest = api.manifest(&token, opened.guide_id, opened.version)?;
+    let started = Instant::now();
+    for asset in &manifest.assets {
+        let mut response = api.blob(&token, &asset.sha256, 0)?;
+        std::io::copy(&mut response, &mut std::io::sink())?;
+    }
+    let http_rate = bytes as f64 / started.elapsed().as_secs_f64();
+    let wanted: Vec<_> = manifest
+        .assets
+        .iter()
+        .map(|a| hologuide::net::download::Wanted {
+            sha256: a.sha256.clone(),
+            bytes: a.bytes,
+        })
+        .collect();
+    let folder = hologuide::net::download::FolderSink::new(scratch.0.join("files"))?;
+    let started = Instant::now();
+    hologuide::net::download::fetch_all(
+        &api,
+        &token,
+        &folder,
+        &wanted,
+        &hologuide::net::download::DownloadOptions::default(),
+        &|_| {},
+    )?;
+    let folder_rate = bytes as f64 / started.elapsed().as_secs_f64();
+
+    // Cold start offline: the CLI, as a new process each time, with the service down.
+    let cli_data = scratch.0.join("cli");
+    let exe = std::env::current_exe()?;
+    let mut login = Command::new(&exe)
+        .args([
+            "login",
+            "--server",
+            &url,
+            "--user",
+            USER,
+            "--password-stdin",
+            "--data-dir",
+        ])
+        .arg(&cli_data)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()?;
+    if let Some(mut stdin) = login.stdin.take() {
+        writeln!(stdin, "{PASSWORD}")?;
+    }
+    if !login.wait()?.success() {
+        bail!("signing in for the cold start failed");
+    }
+    let demo_id = hologuide::demo::GUIDE_ID.to_string();
+    let open_demo = || -> anyhow::Result<Duration> {
+        let started = Instant::now();
+        let output = Command::new(&exe)
+            .args(["open", &demo_id, "--data-dir"])
+            .arg(&cli_data)
+            .stdin(Stdio::null())
+            .output()?;
+        let elapsed = started.elapsed();
+        if !output.status.success() {
+            bail!("open failed: {}", String::from_utf8_lossy(&output.stderr));
+        }
+        Ok(elapsed)
+    };
+    open_demo()?;
+    drop(server);
+    let mut starts = Vec::new();
+    for _ in 0..args.starts.max(1) {
+        starts.push(open_demo()?);
+    }
+    let (cold_median, cold_p95) = median(starts);
+
+    let mut text = String::new();
+    line!(text, "{:<58} {:>12} {:>10}", "measure", "value", "target");
+    line!(
+        text,
+        "{:<58} {:>9.1} ms {:>10}",
+        format!(
+            "cold start offline to first step (median of {})",
+            args.starts.max(1)
+        ),
+        cold_median.as_secs_f64() * 1000.0,
+        "< 300 ms"
+    );
+    line!(
+        text,
+        "{:<58} {:>9.1} ms",
+        "cold start offline to first step (p95)",
+        cold_p95.as_secs_f64() * 1000.0
+    );
+    line!(
+        text,
+        "{:<58} {:>8.1} MB/s",
+        format!(
+            "guide download into the encrypted cache ({:.1} MB)",
+            bytes as f64 / 1e6
+        ),
+        client_rate / 1e6
+    );
+    line!(
+        text,
+        "{:<58} {:>8.1} MB/s",
+        "  same blobs over HTTP, discarded",
+        http_rate / 1e6
+    );
+    line!(
+        text,
+        "{:<58} {:>8.1} MB/s",
+        "  same blobs, resumable download into plain files",
+        folder_rate / 1e6
+    );
+    line!(
+        text,
+        "{:<58} {:>8.1} MB/s",
+        "raw loopback TCP copy, same bytes",
+        raw_rate / 1e6
+    );
+    line!(
+        text,
+        "{:<58} {:>10.0} % {:>10}",
+        "download / raw loopback",
+        100.0 * client_rate / raw_rate,
+        ">= 50 %"
+    );
+    super::out(&text)?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,299 @@
+//! `hologuide login|logout|status|guides|open`: the offline-first client for testers and
+//! scripts. Every command drives `hologuide::client::Device`, the same rules as the 3D app.
+
+use std::io::{BufRead, IsTerminal};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Args;
+use serde_json::json;
+use time::OffsetDateTime;
+
+use hologuide::app::access;
+use hologuide::app::shell::Origin;
+use hologuide::cache::FileKeyStore;
+use hologuide::client::{Device, DeviceConfig, Opened, Started, Target};
+use hologuide::clock::{Clock, FixedClock, SystemClock};
+
+use super::data_dir::DataDirArg;
+use super::{out, wrap};
+
+/// Test-only: the client's clock reads this RFC 3339 time instead of the system's, so the 90-day
+/// window (F10) and leases (N1) can be checked end to end. Never set it on a real device.
+pub const CLOCK_OVERRIDE_ENV: &str = "HOLOGUIDE_CLOCK_OVERRIDE";
+/// Bytes per second for guide downloads (same as `open --max-rate`).
+pub const MAX_RATE_ENV: &str = "HOLOGUIDE_MAX_DOWNLOAD_RATE";
+
+#[derive(Debug, Args)]
+pub struct Common {
+    #[command(flatten)]
+    data: DataDirArg,
+    /// Print JSON for scripts instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// The guide service, e.g. http://127.0.0.1:8443 (default: the one used last).
+    #[arg(long, value_name = "URL")]
+    server: Option<String>,
+    #[arg(long, value_name = "NAME")]
+    user: String,
+    /// Read the password from the first line of standard input instead of a prompt.
+    #[arg(long)]
+    password_stdin: bool,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Debug, Args)]
+pub struct OpenArgs {
+    /// A guide id, or a guide link (hologuide://<org>/g/<id>[/s/<step>] or https://…/l/…).
+    target: String,
+    /// Download at most this many bytes per second (metered links; also
+    /// $HOLOGUIDE_MAX_DOWNLOAD_RATE).
+    #[arg(long, value_name = "BYTES")]
+    max_rate: Option<u64>,
+    #[command(flatten)]
+    common: Common,
+}
+
+fn clock() -> anyhow::Result<Arc<dyn Clock>> {
+    match std::env::var(CLOCK_OVERRIDE_ENV) {
+        Ok(text) if !text.is_empty() => {
+            let at = OffsetDateTime::parse(&text, &time::format_description::well_known::Rfc3339)
+                .with_context(|| {
+                format!("{CLOCK_OVERRIDE_ENV}='{text}' is not an RFC 3339 time")
+            })?;
+            Ok(Arc::new(FixedClock::new(at)))
+        }
+        _ => Ok(Arc::new(SystemClock)),
+    }
+}
+
+fn device(common: &Common, max_rate: Option<u64>) -> anyhow::Result<Device> {
+    let data_dir = common.data.resolve()?;
+    let keys = Arc::new(FileKeyStore::in_data_dir(&data_dir));
+    let mut config = DeviceConfig::new(&data_dir, keys, clock()?);
+    config.download.max_rate = max_rate;
+    Ok(Device::new(config)?)
+}
+
+fn print_json(value: &serde_json::Value) -> anyhow::Result<ExitCode> {
+    out(&format!("{}\n", serde_json::to_string_pretty(value)?))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read_password(from_stdin: bool) -> anyhow::Result<String> {
+    if from_stdin || !std::io::stdin().is_terminal() {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("reading the password from standard input")?;
+        return Ok(line.trim_end_matches(['\r', '\n']).to_owned());
+    }
+    rpassword::prompt_password("Password: ").context("reading the password")
+}
+
+pub fn login(args: LoginArgs) -> anyhow::Result<ExitCode> {
+    let mut device = device(&args.common, None)?;
+    let password = read_password(args.password_stdin)?;
+    let username = device.sign_in(args.server.as_deref(), &args.user, &password)?;
+    let status = device.status()?;
+    if args.common.json {
+        return print_json(&json!({ "signed_in": username, "status": status }));
+    }
+    let mut text = String::new();
+    line!(
+        text,
+        "Signed in as {username} on {}.",
+        status.server.as_deref().unwrap_or("?")
+    );
+    if let Some(until) = status.offline_until {
+        line!(
+            text,
+            "Offline use works until {} unless you sign in online again.",
+            access::display_time(until)
+        );
+    }
+    out(&text)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn logout(common: Common) -> anyhow::Result<ExitCode> {
+    let mut device = device(&common, None)?;
+    let who = device.sign_out()?;
+    if common.json {
+        return print_json(&json!({ "signed_out": who, "link": device.link() }));
+    }
+    out(&match who {
+        Some(name) => format!(
+            "Signed out {name}. The guides on this device stay until the cache is cleared.\n"
+        ),
+        None => "Nobody was signed in.\n".to_owned(),
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn started_line(started: &Started) -> String {
+    match started {
+        Started::Online { username } => format!("Signed in as {username} (online)."),
+        Started::Offline { username } => format!("Signed in as {username} (offline)."),
+        Started::No { reason } => reason.clone(),
+    }
+}
+
+fn banner_line(device: &Device) -> &'static str {
+    if device.shell().offline_banner() {
+        "Offline banner: shown (the guide service cannot be reached)"
+    } else {
+        "Offline banner: not shown (online)"
+    }
+}
+
+pub fn status(common: Common) -> anyhow::Result<ExitCode> {
+    let mut device = device(&common, None)?;
+    let started = device.start()?;
+    let status = device.status()?;
+    if common.json {
+        return print_json(&json!({ "started": started, "status": status }));
+    }
+    let mut text = String::new();
+    line!(text, "{}", started_line(&started));
+    line!(text, "{}", banner_line(&device));
+    line!(
+        text,
+        "service: {}",
+        status.server.as_deref().unwrap_or("none yet")
+    );
+    line!(text, "device: {}", status.device_id);
+    if let Some(until) = status.offline_until {
+        line!(text, "offline use until: {}", access::display_time(until));
+    }
+    if let Some(bytes) = status.cache_bytes {
+        line!(
+            text,
+            "cache: {} guides, {bytes} bytes",
+            status.cached_guides
+        );
+    }
+    out(&text)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn guides(common: Common) -> anyhow::Result<ExitCode> {
+    let mut device = device(&common, None)?;
+    let started = device.start()?;
+    let entries = device.all_guides()?;
+    if common.json {
+        return print_json(&json!({
+            "started": started,
+            "offline_banner": device.shell().offline_banner(),
+            "guides": entries,
+            "empty_text": entries.is_empty().then_some(access::NO_GUIDES_OFFLINE),
+        }));
+    }
+    let mut text = String::new();
+    line!(text, "{}", banner_line(&device));
+    line!(text, "All");
+    for line in access::all_list_lines(&entries) {
+        line!(text, "  {line}");
+    }
+    out(&text)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn open(args: OpenArgs) -> anyhow::Result<ExitCode> {
+    let target = Target::parse(&args.target)?;
+    let max_rate = match args.max_rate {
+        Some(rate) => Some(rate),
+        None => match std::env::var(MAX_RATE_ENV) {
+            Ok(text) if !text.is_empty() => Some(text.parse().with_context(|| {
+                format!("{MAX_RATE_ENV}='{text}' is not a number of bytes per second")
+            })?),
+            _ => None,
+        },
+    };
+    let mut device = device(&args.common, max_rate)?;
+    let started = device.start()?;
+    let bar = progress_bar(args.common.json);
+    let progress = |p: hologuide::net::download::Progress| {
+        bar.set_length(p.total);
+        bar.set_position(p.done);
+    };
+    let opened = device.open(&target, &progress);
+    bar.finish_and_clear();
+    let opened = opened?;
+    if device.store().is_some() {
+        if let Err(e) = device.record("guide_opened", Some(opened.guide_id), None, None) {
+            tracing::warn!("telemetry not recorded: {e}");
+        }
+        match device.upload_telemetry() {
+            Ok(uploaded) => tracing::info!(?uploaded, "telemetry"),
+            Err(e) => tracing::warn!("telemetry stays on the device: {e}"),
+        }
+    }
+    if args.common.json {
+        let steps: Vec<_> = opened
+            .guide
+            .steps()
+            .map(|p| json!({ "id": p.step.id, "title": p.step.title, "body": p.step.body }))
+            .collect();
+        return print_json(&json!({
+            "started": started,
+            "opened": opened,
+            "steps": steps,
+            "status": device.shell().status(),
+        }));
+    }
+    out(&describe(&opened, &device))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn progress_bar(hidden: bool) -> indicatif::ProgressBar {
+    if hidden {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "downloading {bar:30} {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+fn describe(opened: &Opened, device: &Device) -> String {
+    let mut text = String::new();
+    let origin = match opened.origin {
+        Origin::Network => format!(
+            "from the guide service (latest version, {} bytes downloaded)",
+            opened.downloaded_bytes
+        ),
+        Origin::Cache => "from this device's cache".to_owned(),
+        Origin::Demo => "the bundled demo (no network or account needed)".to_owned(),
+    };
+    line!(text, "{} — version {}", opened.title, opened.version);
+    line!(text, "Opened {origin}.");
+    line!(text, "{}", banner_line(device));
+    if let Some(step) = opened.step {
+        line!(text, "The link asks for step {step}.");
+    }
+    let count = opened.guide.step_count();
+    for (index, position) in opened.guide.steps().enumerate() {
+        line!(text, "");
+        line!(
+            text,
+            "Step {} of {count}: {}",
+            index + 1,
+            position.step.title
+        );
+        for body in wrap(&position.step.body, 76) {
+            line!(text, "  {body}");
+        }
+    }
+    text
+}

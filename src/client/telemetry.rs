@@ -1,0 +1,127 @@
+//! Telemetry (F9): recorded into the cache's outbox as it happens, kept for a bounded number of
+//! app sessions (older ones summarised by the cache, not dropped), uploaded when online. Every
+//! event carries an id made here, so an upload that is resent is stored once by the service.
+
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::{ClientError, Device};
+use crate::app::access::{Link, Refused};
+use crate::cache::{OutboxItem, TelemetryEvent};
+use crate::net::wire;
+
+/// Upload batches stay well under the service's JSON body limit.
+const BATCH: usize = 500;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Uploaded {
+    pub accepted: usize,
+    pub duplicates: usize,
+    /// Refused by the service, with its reason; they leave the outbox (nothing to retry).
+    pub rejected: Vec<String>,
+    pub left: usize,
+}
+
+impl Device {
+    /// Records one event of this app session: `session_start`, `step_viewed`, `step_time`,
+    /// `guide_completed`, …
+    pub fn record(
+        &mut self,
+        kind: &str,
+        guide_id: Option<Uuid>,
+        step_id: Option<&str>,
+        duration_ms: Option<u64>,
+    ) -> Result<(), ClientError> {
+        let store = self.store().cloned().ok_or(Refused::NotSignedIn)?;
+        store.record_event(
+            self.app_session,
+            &TelemetryEvent {
+                id: Uuid::new_v4(),
+                kind: kind.to_owned(),
+                at: self.config.clock.now(),
+                guide_id,
+                step_id: step_id.map(str::to_owned),
+                duration_ms,
+            },
+        )?;
+        Ok(())
+    }
+
+    /// Records what a screen change of the open guide means (F9): time on the step left, the
+    /// step shown, completion.
+    pub fn record_transition(
+        &mut self,
+        guide: &crate::guide::Guide,
+        transition: &crate::app::Transition,
+        on_screen_ms: u64,
+    ) -> Result<(), ClientError> {
+        for event in crate::app::telemetry::observe(guide, transition, on_screen_ms) {
+            self.record(
+                event.kind,
+                Some(guide.id),
+                event.step_id.as_deref(),
+                event.duration_ms,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Uploads the outbox when online; offline it stays for later. Items the service took, had
+    /// already, or refused leave the outbox.
+    pub fn upload_telemetry(&mut self) -> Result<Uploaded, ClientError> {
+        let store = self.store().cloned().ok_or(Refused::NotSignedIn)?;
+        let mut uploaded = Uploaded::default();
+        let Some(server) = self.server.clone().filter(|_| self.link() == Link::Online) else {
+            uploaded.left = store.pending_telemetry(usize::MAX)?.len();
+            return Ok(uploaded);
+        };
+        loop {
+            let items = store.pending_telemetry(BATCH)?;
+            if items.is_empty() {
+                break;
+            }
+            let events: Vec<wire::TelemetryEvent> = items.iter().map(to_wire).collect();
+            let outcome = self.authorised(&server, |t| server.upload_telemetry(t, &events))?;
+            let mut done: Vec<Uuid> = outcome.accepted.clone();
+            done.extend(&outcome.duplicates);
+            done.extend(outcome.rejected.iter().map(|r| r.id));
+            uploaded.accepted += outcome.accepted.len();
+            uploaded.duplicates += outcome.duplicates.len();
+            uploaded.rejected.extend(
+                outcome
+                    .rejected
+                    .iter()
+                    .map(|r| format!("{}: {}", r.id, r.reason)),
+            );
+            if store.ack_telemetry(&done)? == 0 {
+                // The service answered about none of what we sent: stop rather than loop.
+                break;
+            }
+        }
+        uploaded.left = store.pending_telemetry(usize::MAX)?.len();
+        Ok(uploaded)
+    }
+}
+
+fn to_wire(item: &OutboxItem) -> wire::TelemetryEvent {
+    match item {
+        OutboxItem::Event(event) => wire::TelemetryEvent {
+            id: event.id,
+            kind: event.kind.clone(),
+            at: event.at,
+            guide_id: event.guide_id,
+            step_id: event.step_id.clone(),
+            duration_ms: event.duration_ms,
+        },
+        // The service has no summary record: one event stands for the folded sessions, its
+        // kind naming how many sessions and events it counts.
+        OutboxItem::Summary(summary) => wire::TelemetryEvent {
+            id: summary.id,
+            kind: format!("summary:{}s:{}e", summary.sessions, summary.events),
+            at: summary.last_at,
+            guide_id: None,
+            step_id: None,
+            duration_ms: Some(summary.duration_ms),
+        },
+    }
+}

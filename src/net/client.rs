@@ -1,0 +1,312 @@
+//! The HTTP client of the guide service's API (`/v1/…`), blocking, over reqwest with rustls.
+//! Every failure comes back as a typed [`NetError`]: no network, the service's refusal with its
+//! message, or an answer this device cannot read.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use reqwest::blocking::{Client, RequestBuilder, Response};
+use serde::de::DeserializeOwned;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::error::{NetError, refusal_of};
+use super::wire::{
+    ErrorBody, GuideInfo, IngestOutcome, LinkTarget, Manifest, Session, TelemetryEvent,
+};
+
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// How long to wait for a connection. Short: on a loopback or factory LAN a service that
+    /// does not accept within this is as good as absent, and the banner must show quickly (F2).
+    pub connect_timeout: Duration,
+    /// How long any single wait (the answer, the next chunk of a body) may take.
+    pub read_timeout: Duration,
+    /// PEM certificates to trust for an `https://` service with a private CA.
+    pub extra_roots_pem: Option<Vec<u8>>,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(3),
+            read_timeout: Duration::from_secs(30),
+            extra_roots_pem: None,
+        }
+    }
+}
+
+/// One guide service, by its base URL (`http://127.0.0.1:8443`).
+#[derive(Debug, Clone)]
+pub struct ApiClient {
+    http: Client,
+    base: String,
+}
+
+impl ApiClient {
+    pub fn new(server: &str, options: &ClientOptions) -> Result<Self, NetError> {
+        let base = normalise_base(server)?;
+        let mut builder = Client::builder()
+            .connect_timeout(options.connect_timeout)
+            .timeout(options.read_timeout)
+            // Loopback and plant networks: a proxy from the environment would only get in the way.
+            .no_proxy()
+            .user_agent(concat!("hologuide/", env!("CARGO_PKG_VERSION")));
+        if let Some(pem) = &options.extra_roots_pem {
+            for certificate in reqwest::Certificate::from_pem_bundle(pem).map_err(|e| {
+                NetError::InvalidServer(format!("{server} (its CA certificates: {e})"))
+            })? {
+                builder = builder.add_root_certificate(certificate);
+            }
+        }
+        let http = builder.build().map_err(|e| NetError::Protocol {
+            server: base.clone(),
+            detail: format!("the HTTP client could not be set up: {e}"),
+        })?;
+        Ok(Self { http, base })
+    }
+
+    /// The base URL, without a trailing slash.
+    pub fn server(&self) -> &str {
+        &self.base
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// `GET /v1/health` within `timeout`: the connectivity probe.
+    pub fn health(&self, timeout: Duration) -> Result<(), NetError> {
+        let response = self.send(self.http.get(self.url("/v1/health")).timeout(timeout))?;
+        self.check(response).map(|_| ())
+    }
+
+    pub fn sign_in(
+        &self,
+        username: &str,
+        password: &str,
+        device_id: &str,
+    ) -> Result<Session, NetError> {
+        let body = json!({ "username": username, "password": password, "device_id": device_id });
+        self.json(self.http.post(self.url("/v1/session")).json(&body))
+    }
+
+    /// Trades the refresh token for a new pair; the service rolls the 90-day window (F10).
+    pub fn refresh(&self, refresh_token: &str) -> Result<Session, NetError> {
+        let body = json!({ "refresh_token": refresh_token });
+        self.json(self.http.post(self.url("/v1/session/refresh")).json(&body))
+    }
+
+    pub fn sign_out(&self, access_token: &str) -> Result<(), NetError> {
+        let request = self
+            .http
+            .delete(self.url("/v1/session"))
+            .bearer_auth(access_token);
+        self.check(self.send(request)?).map(|_| ())
+    }
+
+    pub fn guides(&self, access_token: &str) -> Result<Vec<GuideInfo>, NetError> {
+        self.json(
+            self.http
+                .get(self.url("/v1/guides"))
+                .bearer_auth(access_token),
+        )
+    }
+
+    /// The guide's latest metadata; 403 when the permission is gone (F14), 410 once deactivated
+    /// (F13).
+    pub fn guide(&self, access_token: &str, id: Uuid) -> Result<GuideInfo, NetError> {
+        self.json(
+            self.http
+                .get(self.url(&format!("/v1/guides/{id}")))
+                .bearer_auth(access_token),
+        )
+    }
+
+    pub fn manifest(
+        &self,
+        access_token: &str,
+        id: Uuid,
+        version: u32,
+    ) -> Result<Manifest, NetError> {
+        let path = format!("/v1/guides/{id}/versions/{version}");
+        self.json(self.http.get(self.url(&path)).bearer_auth(access_token))
+    }
+
+    /// What a guide link names, checked by the service like any other access.
+    pub fn resolve_link(
+        &self,
+        access_token: &str,
+        organisation: &str,
+        id: Uuid,
+    ) -> Result<GuideInfo, NetError> {
+        let path = format!("/v1/links/{organisation}/g/{id}");
+        let target: LinkTarget =
+            self.json(self.http.get(self.url(&path)).bearer_auth(access_token))?;
+        Ok(target.guide)
+    }
+
+    /// Uploads telemetry; the service recognises events it already has by their ids (F9).
+    pub fn upload_telemetry(
+        &self,
+        access_token: &str,
+        events: &[TelemetryEvent],
+    ) -> Result<IngestOutcome, NetError> {
+        let body = json!({ "events": events });
+        self.json(
+            self.http
+                .post(self.url("/v1/telemetry"))
+                .bearer_auth(access_token)
+                .json(&body),
+        )
+    }
+
+    /// `GET /v1/blobs/{sha256}`, from byte `from` on when resuming. The response is checked
+    /// (2xx) but its body is left to the caller to stream.
+    pub fn blob(&self, access_token: &str, sha256: &str, from: u64) -> Result<Response, NetError> {
+        let mut request = self
+            .http
+            .get(self.url(&format!("/v1/blobs/{sha256}")))
+            .bearer_auth(access_token);
+        if from > 0 {
+            // If-Range: a server holding other bytes under this name sends them all (200).
+            request = request
+                .header(reqwest::header::RANGE, format!("bytes={from}-"))
+                .header(reqwest::header::IF_RANGE, format!("\"{sha256}\""));
+        }
+        self.check(self.send(request)?)
+    }
+
+    pub(crate) fn network_error(&self, error: &reqwest::Error) -> NetError {
+        NetError::Unreachable {
+            server: self.base.clone(),
+            detail: describe(error),
+        }
+    }
+
+    fn send(&self, request: RequestBuilder) -> Result<Response, NetError> {
+        request.send().map_err(|e| self.network_error(&e))
+    }
+
+    /// Passes 2xx answers through; turns the rest into the service's refusal.
+    fn check(&self, response: Response) -> Result<Response, NetError> {
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        let text = response.text().map_err(|e| self.network_error(&e))?;
+        Err(match serde_json::from_str::<ErrorBody>(&text) {
+            Ok(body) => NetError::Refused {
+                refusal: refusal_of(status.as_u16(), &body.error),
+                status: status.as_u16(),
+                code: body.error,
+                message: body.message,
+            },
+            // A proxy's HTML page or a gateway error: no message of ours to show.
+            Err(_)
+                if status == StatusCode::BAD_GATEWAY
+                    || status == StatusCode::SERVICE_UNAVAILABLE
+                    || status == StatusCode::GATEWAY_TIMEOUT =>
+            {
+                NetError::Unreachable {
+                    server: self.base.clone(),
+                    detail: format!("a gateway answered {status}"),
+                }
+            }
+            Err(_) => NetError::Protocol {
+                server: self.base.clone(),
+                detail: format!("status {status} with a body that is not the service's JSON"),
+            },
+        })
+    }
+
+    fn json<T: DeserializeOwned>(&self, request: RequestBuilder) -> Result<T, NetError> {
+        let response = self.check(self.send(request)?)?;
+        let bytes = response.bytes().map_err(|e| self.network_error(&e))?;
+        serde_json::from_slice(&bytes).map_err(|e| NetError::Protocol {
+            server: self.base.clone(),
+            detail: format!("malformed JSON: {e}"),
+        })
+    }
+}
+
+/// `http(s)://host[:port][/prefix]` without a trailing slash; anything else is refused before
+/// any request goes out.
+fn normalise_base(server: &str) -> Result<String, NetError> {
+    let trimmed = server.trim().trim_end_matches('/');
+    let invalid = || NetError::InvalidServer(server.chars().take(200).collect());
+    let rest = trimmed
+        .strip_prefix("http://")
+        .or_else(|| trimmed.strip_prefix("https://"))
+        .ok_or_else(invalid)?;
+    let host = rest.split('/').next().unwrap_or_default();
+    if host.is_empty() || rest.contains(['?', '#', ' ']) || reqwest::Url::parse(trimmed).is_err() {
+        return Err(invalid());
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// reqwest's error with its causes, which is where "connection refused" hides.
+fn describe(error: &reqwest::Error) -> String {
+    let mut text = if error.is_timeout() {
+        "timed out".to_owned()
+    } else if error.is_connect() {
+        "could not connect".to_owned()
+    } else {
+        "the connection failed".to_owned()
+    };
+    let mut source = std::error::Error::source(error);
+    let mut last = String::new();
+    while let Some(cause) = source {
+        last = cause.to_string();
+        source = cause.source();
+    }
+    if !last.is_empty() {
+        text.push_str(": ");
+        text.push_str(&last);
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_addresses_are_checked_before_any_request() {
+        assert_eq!(
+            normalise_base("http://127.0.0.1:8443/").unwrap(),
+            "http://127.0.0.1:8443"
+        );
+        assert_eq!(
+            normalise_base(" https://guides.example/api ").unwrap(),
+            "https://guides.example/api"
+        );
+        for bad in [
+            "",
+            "127.0.0.1:8443",
+            "ftp://x",
+            "http://",
+            "http://a b",
+            "http://x/?q",
+        ] {
+            assert!(
+                matches!(normalise_base(bad), Err(NetError::InvalidServer(_))),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn refusals_map_to_what_the_rules_need() {
+        use super::super::Refusal;
+        assert_eq!(refusal_of(403, "forbidden"), Refusal::Forbidden);
+        assert_eq!(refusal_of(410, "guide_deactivated"), Refusal::Deactivated);
+        assert_eq!(
+            refusal_of(401, "invalid_credentials"),
+            Refusal::Unauthorized
+        );
+        assert_eq!(refusal_of(404, "not_found"), Refusal::NotFound);
+        assert_eq!(refusal_of(500, "internal"), Refusal::Other);
+    }
+}

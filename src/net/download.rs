@@ -1,0 +1,417 @@
+//! Blob downloads: resumable (HTTP Range from what a broken download left), verified (size and
+//! sha256 against the content address before anyone reads them), several at a time (bounded),
+//! with one progress value over all of them.
+//!
+//! Bytes go to a [`BlobSink`] (the encrypted cache on a device): appended as they arrive, each
+//! append durable, so a process killed half-way leaves a partial blob the next download
+//! continues with a Range request; the sink checks the sha256 of the whole before it counts.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+use super::client::ApiClient;
+use super::error::NetError;
+
+/// A blob to fetch, by its content address and size (from a manifest).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wanted {
+    pub sha256: String,
+    pub bytes: u64,
+}
+
+/// Bytes received so far over all blobs of one download, out of the total.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Progress {
+    pub done: u64,
+    pub total: u64,
+}
+
+impl Progress {
+    /// 0.0 … 1.0; an empty download is complete.
+    pub fn fraction(self) -> f32 {
+        if self.total == 0 {
+            1.0
+        } else {
+            (self.done as f64 / self.total as f64).min(1.0) as f32
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct DownloadOptions {
+    /// Blobs fetched at the same time.
+    pub concurrency: usize,
+    /// Bytes per second over all blobs; `None`: as fast as the network goes. For metered links
+    /// (and for tests that must interrupt a download mid-way).
+    pub max_rate: Option<u64>,
+}
+
+impl Default for DownloadOptions {
+    fn default() -> Self {
+        Self {
+            concurrency: 4,
+            max_rate: None,
+        }
+    }
+}
+
+const CHUNK: usize = 256 * 1024;
+/// Bytes gathered before one append: fewer, larger transactions in the cache.
+const APPEND: usize = 1024 * 1024;
+
+fn is_content_address(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// What a stored blob looks like before a download starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    /// Complete and verified: nothing to fetch.
+    Complete,
+    /// This many bytes of a broken download are kept; the download continues from there.
+    Partial(u64),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SinkError {
+    /// The stored bytes do not hash to the name; the sink has discarded them.
+    Damaged(String),
+    Failed(String),
+}
+
+/// Where downloaded bytes go: the encrypted cache on a device, a folder in tests and
+/// benchmarks. Appends are durable one by one (a kill keeps what was appended) and
+/// [`BlobSink::finish`] verifies the whole against its content address.
+pub trait BlobSink: Sync {
+    fn stored(&self, sha256: &str, bytes: u64) -> Result<Stored, SinkError>;
+    /// Appends at `offset`, which is where the stored part ends.
+    fn append(&self, sha256: &str, offset: u64, data: &[u8]) -> Result<(), SinkError>;
+    /// Checks the sha256 of everything stored; damaged bytes are discarded.
+    fn finish(&self, sha256: &str) -> Result<(), SinkError>;
+    fn discard(&self, sha256: &str) -> Result<(), SinkError>;
+}
+
+/// Fetches every wanted blob into `sink`, resuming partial ones. Stops at the first error;
+/// what was appended until then stays for the next attempt.
+pub fn fetch_all(
+    client: &ApiClient,
+    access_token: &str,
+    sink: &dyn BlobSink,
+    wanted: &[Wanted],
+    options: &DownloadOptions,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<(), NetError> {
+    for blob in wanted {
+        // Names come from the service and become keys and file names: they must be what they claim.
+        if !is_content_address(&blob.sha256) {
+            return Err(NetError::Protocol {
+                server: client.server().to_owned(),
+                detail: format!(
+                    "'{}' is not a content address",
+                    blob.sha256.chars().take(80).collect::<String>()
+                ),
+            });
+        }
+    }
+    let total = wanted.iter().map(|w| w.bytes).sum();
+    let shared = Shared {
+        client,
+        access_token,
+        sink,
+        options,
+        progress,
+        total,
+        done: AtomicU64::new(0),
+        started: Instant::now(),
+        cancelled: AtomicBool::new(false),
+        queue: Mutex::new((0..wanted.len()).rev().collect()),
+        failure: Mutex::new(None),
+    };
+    progress(Progress { done: 0, total });
+    std::thread::scope(|scope| {
+        for _ in 0..options.concurrency.clamp(1, 16).min(wanted.len().max(1)) {
+            scope.spawn(|| shared.work(wanted));
+        }
+    });
+    match shared
+        .failure
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+    {
+        Some(error) => Err(error),
+        None => Ok(()),
+    }
+}
+
+struct Shared<'a> {
+    client: &'a ApiClient,
+    access_token: &'a str,
+    sink: &'a dyn BlobSink,
+    options: &'a DownloadOptions,
+    progress: &'a (dyn Fn(Progress) + Sync),
+    total: u64,
+    done: AtomicU64,
+    started: Instant,
+    cancelled: AtomicBool,
+    queue: Mutex<Vec<usize>>,
+    failure: Mutex<Option<NetError>>,
+}
+
+impl Shared<'_> {
+    fn work(&self, wanted: &[Wanted]) {
+        while !self.cancelled.load(Ordering::Acquire) {
+            let next = self.queue.lock().unwrap_or_else(|p| p.into_inner()).pop();
+            let Some(index) = next else { return };
+            if let Err(error) = self.fetch(&wanted[index]) {
+                self.cancelled.store(true, Ordering::Release);
+                self.failure
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get_or_insert(error);
+            }
+        }
+    }
+
+    fn advance(&self, bytes: u64) {
+        let done = self.done.fetch_add(bytes, Ordering::AcqRel) + bytes;
+        (self.progress)(Progress {
+            done,
+            total: self.total,
+        });
+        if let Some(rate) = self.options.max_rate.filter(|r| *r > 0) {
+            let due = Duration::from_secs_f64(done as f64 / rate as f64);
+            if let Some(wait) = due.checked_sub(self.started.elapsed()) {
+                std::thread::sleep(wait);
+            }
+        }
+    }
+
+    fn sink_error(&self, blob: &Wanted, error: SinkError) -> NetError {
+        match error {
+            SinkError::Damaged(detail) => NetError::Integrity {
+                sha256: blob.sha256.clone(),
+                detail,
+            },
+            SinkError::Failed(detail) => NetError::Store(detail),
+        }
+    }
+
+    fn fetch(&self, blob: &Wanted) -> Result<(), NetError> {
+        let sink_error = |e| self.sink_error(blob, e);
+        let mut have = match self
+            .sink
+            .stored(&blob.sha256, blob.bytes)
+            .map_err(sink_error)?
+        {
+            Stored::Complete => {
+                self.advance(blob.bytes);
+                return Ok(());
+            }
+            Stored::Partial(have) if have > blob.bytes => {
+                self.sink.discard(&blob.sha256).map_err(sink_error)?;
+                0
+            }
+            Stored::Partial(have) => have,
+        };
+        if have == blob.bytes {
+            // Killed between the last byte and the check: check now.
+            match self.sink.finish(&blob.sha256) {
+                Ok(()) => {
+                    self.advance(have);
+                    return Ok(());
+                }
+                Err(SinkError::Damaged(_)) => have = 0,
+                Err(other) => return Err(sink_error(other)),
+            }
+        }
+        let mut response = self.client.blob(self.access_token, &blob.sha256, have)?;
+        if have > 0 && response.status() != reqwest::StatusCode::PARTIAL_CONTENT {
+            // The service sent the whole blob: start over.
+            self.sink.discard(&blob.sha256).map_err(sink_error)?;
+            have = 0;
+        }
+        self.advance(have);
+        let mut buffer = vec![0u8; CHUNK];
+        let mut pending: Vec<u8> = Vec::with_capacity(APPEND);
+        let mut stored = have;
+        loop {
+            if self.cancelled.load(Ordering::Acquire) {
+                return Ok(());
+            }
+            let read = match response.read(&mut buffer) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) => {
+                    // Keep what arrived: the next attempt resumes from there.
+                    self.sink
+                        .append(&blob.sha256, stored, &pending)
+                        .map_err(sink_error)?;
+                    return Err(NetError::Unreachable {
+                        server: self.client.server().to_owned(),
+                        detail: format!("the download of {} broke off: {e}", blob.sha256),
+                    });
+                }
+            };
+            if stored + (pending.len() + read) as u64 > blob.bytes {
+                self.sink.discard(&blob.sha256).map_err(sink_error)?;
+                return Err(NetError::Integrity {
+                    sha256: blob.sha256.clone(),
+                    detail: format!("more than the {} bytes the manifest lists", blob.bytes),
+                });
+            }
+            pending.extend_from_slice(&buffer[..read]);
+            self.advance(read as u64);
+            if pending.len() >= APPEND {
+                self.sink
+                    .append(&blob.sha256, stored, &pending)
+                    .map_err(sink_error)?;
+                stored += pending.len() as u64;
+                pending.clear();
+            }
+        }
+        if !pending.is_empty() {
+            self.sink
+                .append(&blob.sha256, stored, &pending)
+                .map_err(sink_error)?;
+            stored += pending.len() as u64;
+        }
+        if stored != blob.bytes {
+            self.sink.discard(&blob.sha256).map_err(sink_error)?;
+            return Err(NetError::Integrity {
+                sha256: blob.sha256.clone(),
+                detail: format!("{stored} bytes arrived, the manifest lists {}", blob.bytes),
+            });
+        }
+        self.sink.finish(&blob.sha256).map_err(sink_error)
+    }
+}
+
+/// Blobs as files in a folder: `<sha256>.part` while arriving, `<sha256>` once verified. For
+/// tests and for the benchmark's comparison; devices store blobs in the encrypted cache.
+pub struct FolderSink {
+    dir: PathBuf,
+}
+
+impl FolderSink {
+    pub fn new(dir: impl Into<PathBuf>) -> Result<Self, NetError> {
+        let dir = dir.into();
+        std::fs::create_dir_all(&dir)
+            .map_err(NetError::io(format!("creating {}", dir.display())))?;
+        Ok(Self { dir })
+    }
+
+    pub fn path(&self, sha256: &str) -> PathBuf {
+        self.dir.join(sha256)
+    }
+
+    pub fn partial_path(&self, sha256: &str) -> PathBuf {
+        self.dir.join(format!("{sha256}.part"))
+    }
+}
+
+fn failed(what: String) -> impl FnOnce(std::io::Error) -> SinkError {
+    move |e| SinkError::Failed(format!("{what}: {e}"))
+}
+
+impl BlobSink for FolderSink {
+    fn stored(&self, sha256: &str, bytes: u64) -> Result<Stored, SinkError> {
+        if std::fs::metadata(self.path(sha256)).is_ok_and(|m| m.len() == bytes) {
+            return Ok(Stored::Complete);
+        }
+        Ok(Stored::Partial(
+            std::fs::metadata(self.partial_path(sha256)).map_or(0, |m| m.len()),
+        ))
+    }
+
+    fn append(&self, sha256: &str, offset: u64, data: &[u8]) -> Result<(), SinkError> {
+        let path = self.partial_path(sha256);
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(failed(format!("opening {}", path.display())))?;
+        let length = file
+            .metadata()
+            .map_err(failed(format!("reading {}", path.display())))?
+            .len();
+        if length != offset {
+            return Err(SinkError::Failed(format!(
+                "{} holds {length} bytes, the download continues at {offset}",
+                path.display()
+            )));
+        }
+        file.write_all(data)
+            .map_err(failed(format!("writing {}", path.display())))
+    }
+
+    fn finish(&self, sha256: &str) -> Result<(), SinkError> {
+        let path = self.partial_path(sha256);
+        let (actual, _) = hash_file(&path).map_err(|e| SinkError::Failed(e.to_string()))?;
+        if actual != sha256 {
+            self.discard(sha256)?;
+            return Err(SinkError::Damaged(format!("its sha256 is {actual}")));
+        }
+        std::fs::rename(&path, self.path(sha256))
+            .map_err(failed(format!("renaming {}", path.display())))
+    }
+
+    fn discard(&self, sha256: &str) -> Result<(), SinkError> {
+        match std::fs::remove_file(self.partial_path(sha256)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(SinkError::Failed(format!(
+                "removing a partial download: {e}"
+            ))),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// sha256 and size of a file.
+pub fn hash_file(path: &Path) -> Result<(String, u64), NetError> {
+    let mut file = File::open(path).map_err(NetError::io(format!("opening {}", path.display())))?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; CHUNK];
+    let mut length = 0u64;
+    loop {
+        let read = file
+            .read(&mut buffer)
+            .map_err(NetError::io(format!("reading {}", path.display())))?;
+        if read == 0 {
+            return Ok((hex::encode(hasher.finalize()), length));
+        }
+        hasher.update(&buffer[..read]);
+        length += read as u64;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_of_an_empty_download_is_complete() {
+        assert_eq!(Progress { done: 0, total: 0 }.fraction(), 1.0);
+        assert_eq!(Progress { done: 5, total: 10 }.fraction(), 0.5);
+        assert_eq!(
+            Progress {
+                done: 11,
+                total: 10
+            }
+            .fraction(),
+            1.0
+        );
+    }
+
+    #[test]
+    fn only_content_addresses_become_file_names() {
+        assert!(is_content_address(&"a".repeat(64)));
+        assert!(!is_content_address(&"A".repeat(64)));
+        assert!(!is_content_address("../../etc/passwd"));
+        assert!(!is_content_address(&"a".repeat(63)));
+    }
+}

@@ -1,0 +1,17 @@
+//! The device's network edge: the HTTP client of the guide service's API ([`ApiClient`]), the
+//! [`Connectivity`] monitor that drives the Offline banner (F2), and resumable, verified blob
+//! downloads ([`download`]).
+//!
+//! Everything here does blocking I/O on the caller's thread or its own worker threads; the pure
+//! rules (who may sign in, what opens offline) live in `app::access`, which only sees the
+//! outcomes reported from here.
+
+mod client;
+pub mod connectivity;
+pub mod download;
+mod error;
+pub mod wire;
+
+pub use client::{ApiClient, ClientOptions};
+pub use connectivity::{Connectivity, ConnectivityEvent, ConnectivitySettings, Link};
+pub use error::{NetError, Refusal};

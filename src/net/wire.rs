@@ -1,0 +1,111 @@
+//! The service's JSON as the device reads it. Defined here rather than borrowed from
+//! `service::model` so the device never links the server's types into its rules; unknown fields
+//! are ignored so a newer service can add some without breaking older devices.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// What `POST /v1/session` and `POST /v1/session/refresh` answer.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Session {
+    pub access_token: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub access_expires_at: OffsetDateTime,
+    pub refresh_token: String,
+    /// Rolling 90 days from the last online sign-in or refresh (F10).
+    #[serde(with = "time::serde::rfc3339")]
+    pub refresh_expires_at: OffsetDateTime,
+    pub device_id: String,
+    pub user: Account,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Account {
+    pub id: Uuid,
+    pub username: String,
+    pub role: String,
+}
+
+/// A guide's latest metadata (`GET /v1/guides/{id}`).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct GuideInfo {
+    pub id: Uuid,
+    pub organisation: String,
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    pub active: bool,
+    pub latest_version: u32,
+    pub content_hash: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub published_at: OffsetDateTime,
+    pub total_bytes: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Asset {
+    pub path: String,
+    pub sha256: String,
+    pub bytes: u64,
+}
+
+/// One version's manifest with the offline lease the service granted now (N1).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct Manifest {
+    pub guide_id: Uuid,
+    pub version: u32,
+    pub content_hash: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub published_at: OffsetDateTime,
+    pub total_bytes: u64,
+    pub assets: Vec<Asset>,
+    /// `guide.json` of this version.
+    pub guide: serde_json::Value,
+    #[serde(with = "time::serde::rfc3339")]
+    pub lease_expires_at: OffsetDateTime,
+}
+
+/// `GET /v1/links/{org}/g/{id}`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LinkTarget {
+    pub guide: GuideInfo,
+}
+
+/// A telemetry event as uploaded (F9); `id` is made on the device so a resent batch is
+/// recognised by the service.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct TelemetryEvent {
+    pub id: Uuid,
+    pub kind: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guide_id: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+}
+
+/// How an uploaded batch fared, item by item.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct IngestOutcome {
+    pub accepted: Vec<Uuid>,
+    pub duplicates: Vec<Uuid>,
+    pub rejected: Vec<Rejected>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Rejected {
+    pub id: Uuid,
+    pub code: String,
+    pub reason: String,
+}
+
+/// Every refusal of the service: `{"error": code, "message": text}`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ErrorBody {
+    pub error: String,
+    pub message: String,
+}
