@@ -12,3 +12,4 @@ pub mod qr;
 pub mod render;
 pub mod scene;
 pub mod service;
+pub mod xr;

@@ -13,6 +13,7 @@ mod bench_qr;
 mod bench_render;
 mod demo;
 mod demo_render;
+mod demo_window;
 mod doctor;
 mod guide;
 mod qr;

@@ -1,0 +1,174 @@
+//! Which card button is under the mouse: a ray from the eye through the cursor, hit against the
+//! panels of the last frame drawn. Pure (glam and scene only).
+
+use glam::{Mat4, Vec2, Vec3};
+
+use crate::scene::{ButtonAction, Frame};
+
+/// A ray in world space; `direction` is unit length.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Ray {
+    pub origin: Vec3,
+    pub direction: Vec3,
+}
+
+/// The ray through pixel `cursor` (from the window's top-left, +y down) of a `size`-pixel view
+/// drawn with `view_projection` (world → clip, wgpu depth 0..1). None for a degenerate camera.
+pub fn cursor_ray(view_projection: Mat4, cursor: Vec2, size: Vec2) -> Option<Ray> {
+    if size.x <= 0.0 || size.y <= 0.0 || !cursor.is_finite() {
+        return None;
+    }
+    let ndc = Vec2::new(2.0 * cursor.x / size.x - 1.0, 1.0 - 2.0 * cursor.y / size.y);
+    let inverse = view_projection.inverse();
+    let near = inverse.project_point3(ndc.extend(0.0));
+    let far = inverse.project_point3(ndc.extend(1.0));
+    let direction = (far - near).try_normalize()?;
+    near.is_finite().then_some(Ray {
+        origin: near,
+        direction,
+    })
+}
+
+/// The nearest button the ray hits, with whether it is enabled. Panels in front hide buttons
+/// behind them (a toast over the card catches the click).
+pub fn button_at(frame: &Frame, ray: Ray) -> Option<(ButtonAction, bool)> {
+    let mut nearest: Option<(f32, Option<(ButtonAction, bool)>)> = None;
+    for panel in &frame.panels {
+        let to_panel = panel.world.inverse();
+        if !to_panel.is_finite() {
+            continue;
+        }
+        let origin = to_panel.transform_point3(ray.origin);
+        let direction = to_panel.transform_vector3(ray.direction);
+        if direction.z.abs() < 1e-6 {
+            continue;
+        }
+        // The panel's face is its local z = 0 plane.
+        let t = -origin.z / direction.z;
+        if t <= 0.0 || nearest.is_some_and(|(best, _)| best <= t) {
+            continue;
+        }
+        let hit = origin + direction * t;
+        // Panel-local metres → top-left origin, +y down, as buttons are laid out.
+        let on_face = Vec2::new(hit.x + panel.size.x / 2.0, panel.size.y / 2.0 - hit.y);
+        if on_face.x < 0.0
+            || on_face.y < 0.0
+            || on_face.x > panel.size.x
+            || on_face.y > panel.size.y
+        {
+            continue;
+        }
+        let button = panel.buttons.iter().find(|b| {
+            let rel = on_face - b.position;
+            rel.x >= 0.0 && rel.y >= 0.0 && rel.x <= b.size.x && rel.y <= b.size.y
+        });
+        nearest = Some((t, button.map(|b| (b.action, b.enabled))));
+    }
+    nearest.and_then(|(_, button)| button)
+}
+
+/// Where the centre of the first button doing `action` appears, in pixels from the top-left;
+/// None when it is not in the frame or behind the eye. Tests click there.
+pub fn button_centre_px(
+    frame: &Frame,
+    view_projection: Mat4,
+    size: Vec2,
+    action: ButtonAction,
+) -> Option<Vec2> {
+    frame.panels.iter().find_map(|panel| {
+        let button = panel.buttons.iter().find(|b| b.action == action)?;
+        let centre = button.position + button.size / 2.0;
+        let local = Vec3::new(
+            centre.x - panel.size.x / 2.0,
+            panel.size.y / 2.0 - centre.y,
+            0.0,
+        );
+        let clip = view_projection * panel.world * local.extend(1.0);
+        if clip.w <= 0.0 {
+            return None;
+        }
+        let ndc = clip.truncate() / clip.w;
+        Some(Vec2::new(
+            (ndc.x + 1.0) / 2.0 * size.x,
+            (1.0 - ndc.y) / 2.0 * size.y,
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::num::NonZeroU32;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::app::{App, GuideSource};
+    use crate::scene::{CardFollower, SceneInput};
+    use crate::xr::window::camera::FlyCamera;
+
+    const SIZE: Vec2 = Vec2::new(800.0, 500.0);
+
+    fn demo_frame(step: u32) -> (Frame, Mat4) {
+        let package = crate::demo::load().expect("demo guide");
+        let app = App::open(
+            Arc::new(package.guide),
+            GuideSource::Demo,
+            NonZeroU32::new(step),
+        );
+        let view = app.view();
+        let head = FlyCamera::standing_operator().pose();
+        let input = SceneInput {
+            view: &view,
+            online: true,
+            all_list: None,
+            status: None,
+            head,
+            anchors: &[],
+            step_time_s: 0.0,
+        };
+        let frame = Frame::build(&input, &mut CardFollower::default(), 0.0);
+        let projection = Mat4::perspective_rh(52f32.to_radians(), SIZE.x / SIZE.y, 0.05, 100.0);
+        (frame, projection * head.to_matrix().inverse())
+    }
+
+    #[test]
+    fn clicking_the_centre_of_next_hits_next_and_of_back_hits_back() {
+        let (frame, vp) = demo_frame(2);
+        for action in [ButtonAction::Next, ButtonAction::Back] {
+            let at = button_centre_px(&frame, vp, SIZE, action).expect("button in view");
+            assert!(
+                at.x > 0.0 && at.x < SIZE.x && at.y > 0.0 && at.y < SIZE.y,
+                "{at}"
+            );
+            let ray = cursor_ray(vp, at, SIZE).expect("ray");
+            assert_eq!(button_at(&frame, ray), Some((action, true)));
+        }
+    }
+
+    #[test]
+    fn back_on_the_first_step_is_hit_but_disabled() {
+        let (frame, vp) = demo_frame(1);
+        if let Some(at) = button_centre_px(&frame, vp, SIZE, ButtonAction::Back) {
+            let ray = cursor_ray(vp, at, SIZE).expect("ray");
+            assert_eq!(button_at(&frame, ray), Some((ButtonAction::Back, false)));
+        }
+    }
+
+    #[test]
+    fn clicking_the_card_body_or_empty_space_presses_nothing() {
+        let (frame, vp) = demo_frame(2);
+        let next = button_centre_px(&frame, vp, SIZE, ButtonAction::Next).expect("next");
+        // 60 px above Next is card body text; the top-right corner is empty space.
+        for at in [next - Vec2::new(0.0, 60.0), Vec2::new(SIZE.x - 2.0, 2.0)] {
+            let ray = cursor_ray(vp, at, SIZE).expect("ray");
+            assert_eq!(button_at(&frame, ray), None, "at {at}");
+        }
+    }
+
+    #[test]
+    fn a_degenerate_view_or_cursor_gives_no_ray() {
+        let (_, vp) = demo_frame(1);
+        assert!(cursor_ray(vp, Vec2::new(f32::NAN, 1.0), SIZE).is_none());
+        assert!(cursor_ray(vp, Vec2::ONE, Vec2::ZERO).is_none());
+        assert!(cursor_ray(Mat4::ZERO, Vec2::ONE, SIZE).is_none());
+    }
+}
