@@ -133,7 +133,18 @@ fn run_window(
     package: &GuidePackage,
     args: &DemoArgs,
 ) -> Result<ExitCode, hologuide::xr::window::WindowError> {
-    use hologuide::xr::window::{self, Clock, WindowOptions};
+    use hologuide::xr::window::{self, Clock, WindowError, WindowOptions};
+    if args.capture_frame.is_some()
+        && !args
+            .out
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("png"))
+    {
+        return Err(WindowError::Write {
+            path: args.out.clone(),
+            reason: "--capture-frame writes a PNG: give --out a file name ending in .png".into(),
+        });
+    }
     let options = WindowOptions {
         size: args.size,
         online: !args.offline,

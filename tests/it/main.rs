@@ -9,3 +9,4 @@ mod render_golden;
 mod render_robustness;
 mod service;
 mod support;
+mod window;

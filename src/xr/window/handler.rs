@@ -112,6 +112,17 @@ impl<'a> Handler<'a> {
         if !errors.is_empty() {
             return Err(WindowError::Gpu(errors));
         }
+        if let Some((n, path)) = &self.options.capture
+            && *n >= self.frame
+        {
+            return Err(WindowError::Write {
+                path: path.clone(),
+                reason: format!(
+                    "frame {n} was never drawn: the window closed after {} frames",
+                    self.frame
+                ),
+            });
+        }
         Ok(Outcome { frames: self.frame })
     }
 
