@@ -67,11 +67,13 @@ enum Frontend {
     Headless,
     /// A desktop window (X11): mouse look, WASD, click Next/Back, keys N/B/R/O, Esc quits.
     Window,
+    /// On an OpenXR runtime (a headset, or Monado): the same as `hologuide run`.
+    Openxr,
     /// OpenXR when a runtime answers, else a window when a display exists, else headless.
     Auto,
 }
 
-fn parse_size(text: &str) -> Result<(u32, u32), String> {
+pub(crate) fn parse_size(text: &str) -> Result<(u32, u32), String> {
     let (w, h) = text
         .split_once('x')
         .ok_or("expected WIDTHxHEIGHT, e.g. 1280x800")?;
@@ -94,6 +96,11 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             super::demo_render::run_headless(&package, &args.out, args.offline, args.size)
         }
         Frontend::Window => run_window(&package, &args).map_err(anyhow::Error::from),
+        Frontend::Openxr => super::run_xr::run(super::run_xr::RunArgs::demo(
+            args.step,
+            args.offline,
+            args.json,
+        )),
         Frontend::Auto => run_auto(&package, &args),
         Frontend::Text => {
             let mut app = App::open(Arc::new(package.guide), GuideSource::Demo, args.step);
@@ -106,17 +113,35 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
 
 /// `--backend auto`: says in one line which backend it picked and why.
 fn run_auto(package: &GuidePackage, args: &DemoArgs) -> anyhow::Result<ExitCode> {
-    let openxr = match super::demo_window::openxr_answers() {
-        Ok(runtime) => {
-            format!("OpenXR runtime {runtime} answered, but this build has no OpenXR backend yet")
+    use hologuide::xr::openxr::probe;
+    let openxr = match probe::probe_runtime() {
+        Ok(found) if found.system.is_some() && found.vulkan => {
+            eprintln!(
+                "backend: openxr ({} answered with {})",
+                found.runtime,
+                found.system.as_deref().unwrap_or_default()
+            );
+            return super::run_xr::run(super::run_xr::RunArgs::demo(
+                args.step,
+                args.offline,
+                args.json,
+            ));
         }
-        Err(why) => format!("no OpenXR runtime answered: {why}"),
+        Ok(found) if found.system.is_none() => {
+            format!("OpenXR runtime {} has no headset", found.runtime)
+        }
+        Ok(found) => format!(
+            "OpenXR runtime {} lacks XR_KHR_vulkan_enable2",
+            found.runtime
+        ),
+        // Its message says which runtime is missing or silent, and how to start one.
+        Err(why) => why.to_string(),
     };
     let display = match super::demo_window::display_missing() {
         Some(why) => format!("no display: {why}"),
         None => {
-            eprintln!("backend: window ({openxr})");
-            match run_window(package, args) {
+            let announce = format!("backend: window ({openxr})");
+            match run_window_announced(package, args, Some(announce)) {
                 Err(e) if e.nothing_shown() => format!("the window did not open: {e}"),
                 result => return result.map_err(anyhow::Error::from),
             }
@@ -132,6 +157,16 @@ fn run_auto(package: &GuidePackage, args: &DemoArgs) -> anyhow::Result<ExitCode>
 fn run_window(
     package: &GuidePackage,
     args: &DemoArgs,
+) -> Result<ExitCode, hologuide::xr::window::WindowError> {
+    run_window_announced(package, args, None)
+}
+
+/// `announce` is printed once the window is open (auto's one line: so a window that fails to
+/// open leaves only the headless line).
+fn run_window_announced(
+    package: &GuidePackage,
+    args: &DemoArgs,
+    announce: Option<String>,
 ) -> Result<ExitCode, hologuide::xr::window::WindowError> {
     use hologuide::xr::window::{self, Clock, WindowError, WindowOptions};
     if args.capture_frame.is_some()
@@ -160,7 +195,10 @@ fn run_window(
         capture: args.capture_frame.map(|n| (n, args.out.clone())),
         shots: args.shots.clone(),
     };
-    let mut printer = super::demo_window::Printer { json: args.json };
+    let mut printer = super::demo_window::Printer {
+        json: args.json,
+        announce,
+    };
     window::run(package, options, &mut printer)?;
     Ok(ExitCode::SUCCESS)
 }

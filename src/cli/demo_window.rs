@@ -5,22 +5,6 @@ use std::path::Path;
 use hologuide::app::View;
 use hologuide::xr::window::{Cause, Observer};
 
-/// Whether an OpenXR runtime answers with a head-mounted system: its name, or why not.
-///
-/// The OpenXR backend (branch `xr`) replaces this with its own probe once it has landed; until
-/// then the same question is asked through `hologuide doctor`'s probe.
-pub fn openxr_answers() -> Result<String, String> {
-    let runtime = hologuide::platform::probe::openxr_runtime()?;
-    match runtime.system {
-        Some(system) => Ok(format!("{} ({})", runtime.runtime_name, system.name)),
-        None => Err(format!(
-            "{} has no headset: {}",
-            runtime.runtime_name,
-            runtime.system_error.unwrap_or_default()
-        )),
-    }
-}
-
 /// Why there is no display to open a window on, or None when one is named.
 pub fn display_missing() -> Option<String> {
     let named = |v: &str| std::env::var_os(v).is_some_and(|d| !d.is_empty());
@@ -36,10 +20,15 @@ pub fn display_missing() -> Option<String> {
 /// Prints what the window does: one line per screen shown (JSON with `--json`).
 pub struct Printer {
     pub json: bool,
+    /// A line to print once the window is open.
+    pub announce: Option<String>,
 }
 
 impl Observer for Printer {
     fn opened(&mut self, gpu: &str) {
+        if let Some(line) = self.announce.take() {
+            eprintln!("{line}");
+        }
         eprintln!("window open, rendering on {gpu}; N/B next/back, O offline, Esc quits");
     }
 

@@ -17,6 +17,7 @@ mod demo_window;
 mod doctor;
 mod guide;
 mod qr;
+mod run_xr;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -46,6 +47,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The XR app on an OpenXR runtime: the demo guide, or a guide package folder.
+    Run(run_xr::RunArgs),
     /// Run the bundled demo guide: replacing the filter cartridge of a coolant pump.
     Demo(demo::DemoArgs),
     /// Check, inspect and open guide packages.
@@ -78,6 +81,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     init_logging(&cli.log);
     match cli.command {
+        Command::Run(args) => run_xr::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Guide(command) => guide::run(command),
         Command::Doctor(args) => doctor::run(args),

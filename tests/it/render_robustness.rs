@@ -336,7 +336,7 @@ fn demo_auto_without_a_display_falls_back_to_headless_and_says_where_the_picture
         .find(|l| l.starts_with("backend: "))
         .unwrap_or_else(|| panic!("no backend line in {stderr}"));
     assert!(line.starts_with("backend: headless ("), "{line}");
-    assert!(line.contains("no OpenXR runtime answered"), "{line}");
+    assert!(line.contains("OpenXR runtime"), "{line}");
     assert!(line.contains("no display: DISPLAY is not set"), "{line}");
     assert!(
         line.ends_with(&format!("PNGs in {}", out.path().display())),

@@ -12,7 +12,7 @@ use winit::keyboard::{KeyCode, PhysicalKey};
 use winit::window::{Window, WindowId};
 
 use super::camera::{FlyCamera, Walk};
-use super::pick::{button_at, cursor_ray};
+use super::pick::cursor_ray;
 use super::present::Presenter;
 use super::{Cause, Clock, FOV_Y_DEG, Observer, Outcome, WindowError, WindowOptions};
 use crate::app::{App, GuideSource, Intent, View};
@@ -20,7 +20,7 @@ use crate::guide::GuidePackage;
 use crate::render::headless::HeadlessConfig;
 use crate::render::shots::STEP_TIME_S;
 use crate::render::{EyeView, EyeViews, Renderer, Targets};
-use crate::scene::{ButtonAction, CardFollower, Frame, SceneInput};
+use crate::scene::{CardFollower, Frame, SceneInput};
 
 /// A press and release closer than this (pixels) is a click; farther is a drag (looking).
 const CLICK_SLOP_PX: f64 = 4.0;
@@ -249,15 +249,11 @@ impl<'a> Handler<'a> {
         let (width, height) = live.presenter.size();
         let size = Vec2::new(width as f32, height as f32);
         let at = Vec2::new(cursor.x as f32, cursor.y as f32);
-        let hit = cursor_ray(*view_projection, at, size).and_then(|ray| button_at(frame, ray));
+        let hit = cursor_ray(*view_projection, at, size)
+            .and_then(|ray| crate::xr::pointer::hit_button(frame, ray));
         tracing::debug!(?at, ?hit, "click");
-        if let Some((action, true)) = hit {
-            let intent = match action {
-                ButtonAction::Back => Intent::Back,
-                ButtonAction::Next | ButtonAction::Finish => Intent::Next,
-                ButtonAction::Restart => Intent::Restart,
-            };
-            self.intent(intent, Cause::Click(action));
+        if let Some((action, _)) = hit {
+            self.intent(crate::xr::intent_for(action), Cause::Click(action));
         }
     }
 

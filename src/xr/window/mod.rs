@@ -23,7 +23,7 @@ use crate::guide::GuidePackage;
 use crate::render::RenderError;
 
 pub use camera::{FlyCamera, Walk};
-pub use pick::{Ray, button_at, button_centre_px, cursor_ray};
+pub use pick::{button_centre_px, cursor_ray};
 
 /// Vertical field of view of the window's camera, as the headless screenshots'.
 pub const FOV_Y_DEG: f32 = 52.0;

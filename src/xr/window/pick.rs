@@ -1,16 +1,11 @@
 //! Which card button is under the mouse: a ray from the eye through the cursor, hit against the
-//! panels of the last frame drawn. Pure (glam and scene only).
+//! panels of the last frame drawn by the shared [`hit_button`](crate::xr::pointer::hit_button).
+//! Pure (glam and scene only).
 
 use glam::{Mat4, Vec2, Vec3};
 
 use crate::scene::{ButtonAction, Frame};
-
-/// A ray in world space; `direction` is unit length.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Ray {
-    pub origin: Vec3,
-    pub direction: Vec3,
-}
+use crate::xr::pointer::Ray;
 
 /// The ray through pixel `cursor` (from the window's top-left, +y down) of a `size`-pixel view
 /// drawn with `view_projection` (world → clip, wgpu depth 0..1). None for a degenerate camera.
@@ -27,44 +22,6 @@ pub fn cursor_ray(view_projection: Mat4, cursor: Vec2, size: Vec2) -> Option<Ray
         origin: near,
         direction,
     })
-}
-
-/// The nearest button the ray hits, with whether it is enabled. Panels in front hide buttons
-/// behind them (a toast over the card catches the click).
-pub fn button_at(frame: &Frame, ray: Ray) -> Option<(ButtonAction, bool)> {
-    let mut nearest: Option<(f32, Option<(ButtonAction, bool)>)> = None;
-    for panel in &frame.panels {
-        let to_panel = panel.world.inverse();
-        if !to_panel.is_finite() {
-            continue;
-        }
-        let origin = to_panel.transform_point3(ray.origin);
-        let direction = to_panel.transform_vector3(ray.direction);
-        if direction.z.abs() < 1e-6 {
-            continue;
-        }
-        // The panel's face is its local z = 0 plane.
-        let t = -origin.z / direction.z;
-        if t <= 0.0 || nearest.is_some_and(|(best, _)| best <= t) {
-            continue;
-        }
-        let hit = origin + direction * t;
-        // Panel-local metres → top-left origin, +y down, as buttons are laid out.
-        let on_face = Vec2::new(hit.x + panel.size.x / 2.0, panel.size.y / 2.0 - hit.y);
-        if on_face.x < 0.0
-            || on_face.y < 0.0
-            || on_face.x > panel.size.x
-            || on_face.y > panel.size.y
-        {
-            continue;
-        }
-        let button = panel.buttons.iter().find(|b| {
-            let rel = on_face - b.position;
-            rel.x >= 0.0 && rel.y >= 0.0 && rel.x <= b.size.x && rel.y <= b.size.y
-        });
-        nearest = Some((t, button.map(|b| (b.action, b.enabled))));
-    }
-    nearest.and_then(|(_, button)| button)
 }
 
 /// Where the centre of the first button doing `action` appears, in pixels from the top-left;
@@ -103,6 +60,7 @@ mod tests {
     use super::*;
     use crate::app::{App, GuideSource};
     use crate::scene::{CardFollower, SceneInput};
+    use crate::xr::pointer::hit_button;
     use crate::xr::window::camera::FlyCamera;
 
     const SIZE: Vec2 = Vec2::new(800.0, 500.0);
@@ -140,17 +98,16 @@ mod tests {
                 "{at}"
             );
             let ray = cursor_ray(vp, at, SIZE).expect("ray");
-            assert_eq!(button_at(&frame, ray), Some((action, true)));
+            assert_eq!(hit_button(&frame, ray).map(|(a, _)| a), Some(action));
         }
     }
 
     #[test]
-    fn back_on_the_first_step_is_hit_but_disabled() {
+    fn clicking_back_on_the_first_step_presses_nothing() {
         let (frame, vp) = demo_frame(1);
-        if let Some(at) = button_centre_px(&frame, vp, SIZE, ButtonAction::Back) {
-            let ray = cursor_ray(vp, at, SIZE).expect("ray");
-            assert_eq!(button_at(&frame, ray), Some((ButtonAction::Back, false)));
-        }
+        let at = button_centre_px(&frame, vp, SIZE, ButtonAction::Back).expect("drawn, disabled");
+        let ray = cursor_ray(vp, at, SIZE).expect("ray");
+        assert_eq!(hit_button(&frame, ray), None);
     }
 
     #[test]
@@ -160,7 +117,7 @@ mod tests {
         // 60 px above Next is card body text; the top-right corner is empty space.
         for at in [next - Vec2::new(0.0, 60.0), Vec2::new(SIZE.x - 2.0, 2.0)] {
             let ray = cursor_ray(vp, at, SIZE).expect("ray");
-            assert_eq!(button_at(&frame, ray), None, "at {at}");
+            assert_eq!(hit_button(&frame, ray), None, "at {at}");
         }
     }
 

@@ -1,0 +1,265 @@
+//! `hologuide run` (and `demo --backend openxr`): the app on an OpenXR runtime.
+//!
+//! On these Debian 12 machines the project's Monado only loads into a process that runs on its
+//! Debian 13 tree's libraries, so when no runtime answers in this process and the project's
+//! Monado is installed, the command re-executes itself through the tree's loader — the user
+//! types the same command either way.
+
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+
+use hologuide::app::GuideSource;
+use hologuide::guide::GuidePackage;
+use hologuide::platform::monado::{INSIDE_TREE_ENV, MonadoInstall};
+use hologuide::xr::openxr::{self, Capture, Heartbeat, RunOptions, RunReport, probe};
+use hologuide::xr::script;
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct RunArgs {
+    /// A guide package folder (or .zip) to show; the bundled demo guide when left out.
+    #[arg(value_name = "GUIDE")]
+    guide: Option<PathBuf>,
+    /// Step number to start at.
+    #[arg(long, value_name = "N")]
+    step: Option<NonZeroU32>,
+    /// Show the app as if the network were lost (the Offline banner).
+    #[arg(long)]
+    offline: bool,
+    /// End the session after this many frames have been rendered.
+    #[arg(long, value_name = "N")]
+    frames: Option<u64>,
+    /// End the session after this many seconds of rendering.
+    #[arg(long, value_name = "S")]
+    seconds: Option<f64>,
+    /// Copy the left eye's image of rendered frame N (from 1) to the PNG given by --out.
+    #[arg(long, value_name = "N", requires = "out")]
+    capture_frame: Option<u64>,
+    /// Where --capture-frame writes its PNG.
+    #[arg(long, value_name = "FILE", requires = "capture_frame")]
+    out: Option<PathBuf>,
+    /// Scripted input: lines of `FRAME ACTION` (next, back, restart, step N, menu, exit),
+    /// fed through the same path as the controllers (see the README's tester section).
+    #[arg(long, value_name = "FILE")]
+    input_script: Option<PathBuf>,
+    /// Swapchain size per eye, WIDTHxHEIGHT; the runtime's recommended size by default.
+    #[arg(long, value_name = "WxH", value_parser = super::demo::parse_size)]
+    eye_size: Option<(u32, u32)>,
+    /// Head-gaze dwell before a looked-at button is pressed, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 1500)]
+    dwell_ms: u64,
+    /// The run's report as one JSON object on standard output.
+    #[arg(long)]
+    json: bool,
+}
+
+impl RunArgs {
+    /// `demo --backend openxr`: the demo guide with the demo's own options.
+    pub fn demo(step: Option<NonZeroU32>, offline: bool, json: bool) -> Self {
+        Self {
+            step,
+            offline,
+            json,
+            dwell_ms: 1500,
+            ..Self::default()
+        }
+    }
+}
+
+/// A runtime that stops answering must not leave the user with a frozen command.
+const WATCHDOG: Duration = Duration::from_secs(20);
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+fn install_signal_handlers() {
+    let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGINT, handler);
+        libc::signal(libc::SIGTERM, handler);
+    }
+}
+
+pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let (package, source) = match &args.guide {
+        Some(path) => (
+            GuidePackage::load(path).with_context(|| format!("opening {}", path.display()))?,
+            GuideSource::Local,
+        ),
+        None => (
+            hologuide::demo::load().context("opening the demo guide")?,
+            GuideSource::Demo,
+        ),
+    };
+    for warning in &package.warnings {
+        tracing::warn!(%warning, "guide");
+    }
+    let commands = match &args.input_script {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading the input script {}", path.display()))?;
+            script::parse(&text).with_context(|| format!("in {}", path.display()))?
+        }
+        None => Vec::new(),
+    };
+    if let Some(seconds) = args.seconds
+        && !(seconds.is_finite() && seconds > 0.0)
+    {
+        anyhow::bail!("--seconds must be a positive number of seconds, not {seconds}");
+    }
+    if std::env::var_os(INSIDE_TREE_ENV).is_none()
+        && let Ok(install) = MonadoInstall::locate()
+        && !runtime_answers_here()
+    {
+        return reexec_through_tree(&install);
+    }
+
+    install_signal_handlers();
+    let heartbeat = Heartbeat::default();
+    heartbeat.beat();
+    start_watchdog(heartbeat.clone());
+    let options = RunOptions {
+        package,
+        source,
+        start_step: args.step,
+        online: !args.offline,
+        frames: args.frames,
+        duration: args.seconds.map(Duration::from_secs_f64),
+        capture: args
+            .capture_frame
+            .zip(args.out.clone())
+            .map(|(frame, out)| Capture { frame, out }),
+        script: commands,
+        eye_size: args.eye_size,
+        stop: Arc::new(AtomicBool::new(false)),
+        heartbeat,
+        dwell: Duration::from_millis(args.dwell_ms),
+    };
+    let stop = options.stop.clone();
+    std::thread::Builder::new()
+        .name("signal relay".into())
+        .spawn(move || {
+            loop {
+                if STOP.load(Ordering::SeqCst) {
+                    stop.store(true, Ordering::SeqCst);
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+        .context("starting the signal relay")?;
+    let report = openxr::run_openxr(options).context("running on the OpenXR runtime")?;
+    print_report(&report, args.json)?;
+    if !report.wgpu_errors.is_empty() {
+        anyhow::bail!(
+            "the GPU reported {} error(s): {}",
+            report.wgpu_errors.len(),
+            report.wgpu_errors.join("; ")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A system runtime (not the project's Monado) that this process can load by itself.
+fn runtime_answers_here() -> bool {
+    // The tree's runtime cannot load here; asking the loader would only say so more slowly.
+    if std::env::var_os("XR_RUNTIME_JSON").is_some_and(|p| {
+        MonadoInstall::locate().is_ok_and(|i| p == i.runtime_manifest().as_os_str())
+    }) {
+        return false;
+    }
+    hologuide::platform::probe::openxr_runtime().is_ok()
+}
+
+fn reexec_through_tree(install: &MonadoInstall) -> anyhow::Result<ExitCode> {
+    let runtime_dir = probe::monado_runtime_dir();
+    if !probe::monado_service_running(&runtime_dir) {
+        anyhow::bail!(
+            "no OpenXR runtime is running: the project's Monado is installed, but monado-service has no socket in {} (start it, e.g. with `hologuide sim`)",
+            runtime_dir.display()
+        );
+    }
+    let exe = std::env::current_exe().context("finding this program")?;
+    let mut command = install.client_command(&exe, &runtime_dir, None);
+    command.args(std::env::args_os().skip(1));
+    // A tester who enabled API layers (validation) keeps them.
+    for name in [
+        "XR_API_LAYER_PATH",
+        "XR_ENABLE_API_LAYERS",
+        "XR_CORE_VALIDATION_EXPORT_TYPE",
+        "XR_CORE_VALIDATION_FILE_NAME",
+    ] {
+        if let Some(value) = std::env::var_os(name) {
+            command.env(name, value);
+        }
+    }
+    // Ctrl-C reaches the child too (same process group); this process just waits for it.
+    install_signal_handlers();
+    tracing::info!("running through the Monado tree's loader");
+    let status = command
+        .status()
+        .context("running hologuide through the Monado tree's loader")?;
+    Ok(match status.code() {
+        Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(super::EXIT_FAILURE)),
+        None => {
+            eprintln!("error: hologuide (through the Monado tree) ended by a signal: {status}");
+            ExitCode::from(super::EXIT_FAILURE)
+        }
+    })
+}
+
+fn start_watchdog(heartbeat: Heartbeat) {
+    let spawned = std::thread::Builder::new()
+        .name("watchdog".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(Duration::from_millis(250));
+                if heartbeat.since_last() > WATCHDOG {
+                    eprintln!(
+                        "error: the OpenXR runtime stopped answering (nothing for {} s); is its service (monado-service) still running?",
+                        WATCHDOG.as_secs()
+                    );
+                    std::process::exit(i32::from(super::EXIT_FAILURE));
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!("no watchdog: {e}");
+    }
+}
+
+fn print_report(report: &RunReport, json: bool) -> anyhow::Result<()> {
+    if json {
+        super::out(&format!("{}\n", serde_json::to_string(report)?))?;
+        return Ok(());
+    }
+    eprintln!(
+        "{} on {} ({}), {} {}x{} per eye{}: {} frames rendered, {} waited, {} ended; {}; ended: {}",
+        report.system,
+        report.runtime,
+        report.blend_mode,
+        report.swapchain_format,
+        report.eye_size[0],
+        report.eye_size[1],
+        if report.multiview { ", multiview" } else { "" },
+        report.frames_rendered,
+        report.frames_waited,
+        report.frames_ended,
+        report.final_screen,
+        report.ended_because
+    );
+    if let Some(path) = &report.captured {
+        println!("{}", path.display());
+    }
+    Ok(())
+}

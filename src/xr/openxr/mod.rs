@@ -1,0 +1,190 @@
+//! The OpenXR backend: `hologuide run`/`demo --backend openxr` on a real runtime.
+//!
+//! - [`instance`]: loader, instance with only the extensions we use, the HMD system, blend mode.
+//! - [`binding`]: the graphics seam; [`vulkan`] implements it (`XR_KHR_vulkan_enable2` → wgpu).
+//! - [`session`]: the session lifecycle as a state machine.
+//! - [`frame`]: the frame loop (wait → begin → locate → app/scene → render → release → end).
+//! - [`input`]: the action set (select/next/back/menu, aim pose) on the runtime's profiles.
+//! - [`probe`]: "does a runtime answer?" for `--backend auto`, bounded in time.
+//!
+//! On these Debian 12 machines the project's Monado needs the libraries of its own Debian 13
+//! tree, so a client reaches it only when started through that tree's dynamic loader
+//! ([`crate::platform::monado`]); the CLI re-executes itself that way, so users never see it.
+
+pub mod binding;
+#[cfg(windows)]
+pub mod d3d12;
+pub mod frame;
+pub mod input;
+pub mod instance;
+pub mod probe;
+pub mod session;
+pub mod vulkan;
+
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use serde::Serialize;
+use thiserror::Error;
+
+use crate::app::GuideSource;
+use crate::guide::GuidePackage;
+use crate::render::RenderError;
+use crate::xr::script::ScriptedCommand;
+
+pub use probe::{RuntimeSummary, XrUnavailable, probe_runtime};
+
+#[derive(Debug, Error)]
+pub enum XrError {
+    #[error("no OpenXR runtime answered: {0}")]
+    NoRuntime(String),
+    #[error(
+        "the OpenXR runtime has no Vulkan support ({0} is missing); hologuide renders with Vulkan on this platform"
+    )]
+    NoGraphicsBinding(&'static str),
+    #[error("the OpenXR runtime has no head-mounted display: {0}")]
+    NoSystem(String),
+    #[error("the OpenXR runtime has no stereo view configuration: {0}")]
+    NoStereo(String),
+    #[error(
+        "the OpenXR runtime offers no swapchain format hologuide can draw into (it offers {offered}; hologuide needs an 8-bit sRGB RGBA or BGRA format)"
+    )]
+    NoSwapchainFormat { offered: String },
+    #[error("Vulkan through the OpenXR runtime: {0}")]
+    Vulkan(String),
+    #[error("{call} failed: {result}")]
+    Call {
+        call: &'static str,
+        result: openxr::sys::Result,
+    },
+    #[error(
+        "the OpenXR runtime stopped answering ({call}: {result}); is the runtime's service (monado-service) still running?"
+    )]
+    RuntimeLost {
+        call: &'static str,
+        result: openxr::sys::Result,
+    },
+    #[error("the OpenXR session was lost and could not be created again: {0}")]
+    SessionLost(String),
+    #[error("rendering: {0}")]
+    Render(#[from] RenderError),
+    #[error("capturing frame {frame} to {path}: {reason}")]
+    Capture {
+        frame: u64,
+        path: PathBuf,
+        reason: String,
+    },
+}
+
+impl XrError {
+    /// An OpenXR call failed; a runtime that went away is told apart from a refused call.
+    pub fn call(call: &'static str, result: openxr::sys::Result) -> Self {
+        use openxr::sys::Result as R;
+        match result {
+            R::ERROR_INSTANCE_LOST | R::ERROR_RUNTIME_FAILURE | R::ERROR_SESSION_LOST => {
+                Self::RuntimeLost { call, result }
+            }
+            _ => Self::Call { call, result },
+        }
+    }
+}
+
+/// Time of the last sign of life from the frame loop, for a watchdog that ends a process whose
+/// runtime stopped answering (a call into a dead runtime may block forever).
+#[derive(Debug, Clone, Default)]
+pub struct Heartbeat(Arc<AtomicU64>);
+
+impl Heartbeat {
+    pub fn beat(&self) {
+        self.0.store(now_ms(), Ordering::Relaxed);
+    }
+
+    /// How long ago the last beat was (since the epoch if there was none).
+    pub fn since_last(&self) -> Duration {
+        Duration::from_millis(now_ms().saturating_sub(self.0.load(Ordering::Relaxed)))
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// A copy of the left eye's image of one frame, taken before the image goes to the runtime.
+#[derive(Debug, Clone)]
+pub struct Capture {
+    /// Frame number counted from 1 among the frames rendered.
+    pub frame: u64,
+    pub out: PathBuf,
+}
+
+/// What to show and how long to run.
+pub struct RunOptions {
+    pub package: GuidePackage,
+    pub source: GuideSource,
+    pub start_step: Option<NonZeroU32>,
+    /// F2: false shows the Offline banner.
+    pub online: bool,
+    /// Ask the runtime to end the session after this many frames were submitted.
+    pub frames: Option<u64>,
+    /// … or after this long since the first frame.
+    pub duration: Option<Duration>,
+    pub capture: Option<Capture>,
+    pub script: Vec<ScriptedCommand>,
+    /// Swapchain size per eye; the runtime's recommended size when `None`.
+    pub eye_size: Option<(u32, u32)>,
+    /// Set from outside (Ctrl-C): end the session cleanly.
+    pub stop: Arc<AtomicBool>,
+    pub heartbeat: Heartbeat,
+    /// Head-gaze dwell time before a looked-at button is pressed.
+    pub dwell: Duration,
+}
+
+/// What happened, for `--json`, tests and `bench xr`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RunReport {
+    pub runtime: String,
+    pub system: String,
+    pub graphics: String,
+    pub extensions: Vec<String>,
+    pub blend_mode: String,
+    pub reference_space: String,
+    pub swapchain_format: String,
+    pub eye_size: [u32; 2],
+    pub multiview: bool,
+    pub interaction_profiles: Vec<String>,
+    /// xrWaitFrame calls that returned, xrBeginFrame and xrEndFrame calls that succeeded.
+    pub frames_waited: u64,
+    pub frames_begun: u64,
+    pub frames_ended: u64,
+    /// Frames whose eyes were rendered and submitted in a projection layer.
+    pub frames_rendered: u64,
+    /// Display periods skipped between consecutive predicted display times.
+    pub frames_missed: u64,
+    pub display_period_ms: f64,
+    /// Session states in the order the runtime reported them.
+    pub transitions: Vec<String>,
+    /// Sessions created (more than one after a LOSS_PENDING).
+    pub sessions: u32,
+    pub wgpu_errors: Vec<String>,
+    /// Wall clock (ms since the Unix epoch) when the first frame with content was submitted.
+    pub first_frame_unix_ms: Option<u64>,
+    /// Our CPU time per rendered frame (this thread, wait excluded), milliseconds.
+    pub frame_cpu_ms: Vec<f64>,
+    /// Wall time per rendered frame from xrWaitFrame's return to xrEndFrame's, milliseconds.
+    pub frame_wall_ms: Vec<f64>,
+    /// What was on screen at the end: "step 3 of 9", "complete".
+    pub final_screen: String,
+    pub captured: Option<PathBuf>,
+    /// Why the session ended: "exit requested", "runtime asked", "Ctrl-C".
+    pub ended_because: String,
+}
+
+/// Runs the app on the OpenXR runtime of this process until the session ends.
+pub fn run_openxr(options: RunOptions) -> Result<RunReport, XrError> {
+    frame::run::<vulkan::Vulkan>(options)
+}

@@ -1,0 +1,239 @@
+//! Pointing at the card's buttons: a controller's aim ray, a hand's pinch ray, or the head's
+//! gaze held still for a moment (dwell) when nothing else is available. Pure: glam only.
+
+use glam::{Vec2, Vec3};
+
+use crate::scene::{ButtonAction, Frame};
+
+/// A ray in world space (metres); `direction` need not be normalised.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Ray {
+    pub origin: Vec3,
+    pub direction: Vec3,
+}
+
+/// The nearest enabled button the ray hits on any panel of the frame, with the distance along
+/// the ray. Panels are hit only from their face side, as they are seen.
+pub fn hit_button(frame: &Frame, ray: Ray) -> Option<(ButtonAction, f32)> {
+    if !ray.origin.is_finite() || !ray.direction.is_finite() || ray.direction.length() < 1e-6 {
+        return None;
+    }
+    let mut best: Option<(ButtonAction, f32)> = None;
+    for panel in &frame.panels {
+        if panel.buttons.is_empty() {
+            continue;
+        }
+        let to_panel = panel.world.inverse();
+        if !to_panel.is_finite() {
+            continue;
+        }
+        let origin = to_panel.transform_point3(ray.origin);
+        let direction = to_panel.transform_vector3(ray.direction);
+        // The face looks along +Z: the ray must come from in front and travel towards -Z.
+        if origin.z <= 0.0 || direction.z >= 0.0 {
+            continue;
+        }
+        let t = -origin.z / direction.z;
+        let point = origin + direction * t;
+        // Panel coordinates from its top-left corner, +y down (as the scene lays buttons out).
+        let on_panel = Vec2::new(point.x + panel.size.x / 2.0, panel.size.y / 2.0 - point.y);
+        let distance = (direction * t).length() / to_panel.transform_vector3(Vec3::X).length();
+        for button in panel.buttons.iter().filter(|b| b.enabled) {
+            let inside = on_panel.cmpge(button.position).all()
+                && on_panel.cmple(button.position + button.size).all();
+            if inside && best.is_none_or(|(_, d)| distance < d) {
+                best = Some((button.action, distance));
+            }
+        }
+    }
+    best
+}
+
+/// Head-gaze dwell: a button looked at without a break for `dwell_s` is pressed once; looking
+/// away (or at another button) starts over. The always-available input when a runtime offers
+/// no controller and no hands.
+#[derive(Debug, Clone)]
+pub struct Dwell {
+    dwell_s: f32,
+    target: Option<ButtonAction>,
+    held_s: f32,
+    fired: bool,
+}
+
+impl Dwell {
+    pub fn new(dwell_s: f32) -> Self {
+        Self {
+            dwell_s,
+            target: None,
+            held_s: 0.0,
+            fired: false,
+        }
+    }
+
+    /// How far the current dwell has got, 0..1 (for a progress ring).
+    pub fn progress(&self) -> f32 {
+        if self.target.is_none() || self.fired {
+            0.0
+        } else {
+            (self.held_s / self.dwell_s).clamp(0.0, 1.0)
+        }
+    }
+
+    /// Feeds what the gaze hits this frame; returns the button to press, once per dwell.
+    pub fn update(&mut self, looked_at: Option<ButtonAction>, dt_s: f32) -> Option<ButtonAction> {
+        if looked_at != self.target {
+            self.target = looked_at;
+            self.held_s = 0.0;
+            self.fired = false;
+            return None;
+        }
+        let target = self.target?;
+        if self.fired {
+            return None;
+        }
+        self.held_s += dt_s.max(0.0);
+        if self.held_s >= self.dwell_s {
+            self.fired = true;
+            return Some(target);
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::num::NonZeroU32;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::app::{App, GuideSource};
+    use crate::scene::{CardFollower, Pose, SceneInput};
+
+    fn demo_frame(step: u32) -> Frame {
+        let package = crate::demo::load().expect("demo guide");
+        let app = App::open(
+            Arc::new(package.guide),
+            GuideSource::Demo,
+            NonZeroU32::new(step),
+        );
+        let view = app.view();
+        let input = SceneInput {
+            view: &view,
+            online: true,
+            all_list: None,
+            status: None,
+            head: Pose::standing(),
+            anchors: &[],
+            step_time_s: 0.0,
+        };
+        Frame::build(&input, &mut CardFollower::default(), 0.0)
+    }
+
+    /// A ray from the standing head to the centre of a button of the step card.
+    fn ray_to(frame: &Frame, action: ButtonAction) -> Ray {
+        let panel = &frame.panels[0];
+        let button = panel
+            .buttons
+            .iter()
+            .find(|b| b.action == action)
+            .expect("the card has the button");
+        let centre = button.position + button.size / 2.0;
+        let local = Vec3::new(
+            centre.x - panel.size.x / 2.0,
+            panel.size.y / 2.0 - centre.y,
+            0.0,
+        );
+        let target = panel.world.transform_point3(local);
+        let origin = Pose::standing().position;
+        Ray {
+            origin,
+            direction: target - origin,
+        }
+    }
+
+    #[test]
+    fn aiming_at_the_next_button_of_the_step_card_presses_next() {
+        let frame = demo_frame(2);
+        let hit = hit_button(&frame, ray_to(&frame, ButtonAction::Next));
+        assert_eq!(hit.map(|(a, _)| a), Some(ButtonAction::Next));
+        let hit = hit_button(&frame, ray_to(&frame, ButtonAction::Back));
+        assert_eq!(hit.map(|(a, _)| a), Some(ButtonAction::Back));
+    }
+
+    #[test]
+    fn aiming_at_the_middle_of_the_card_or_away_from_it_presses_nothing() {
+        let frame = demo_frame(2);
+        let head = Pose::standing();
+        let centre = frame.panels[0].world.transform_point3(Vec3::ZERO);
+        let at_text = Ray {
+            origin: head.position,
+            direction: centre - head.position,
+        };
+        assert_eq!(hit_button(&frame, at_text), None);
+        let away = Ray {
+            origin: head.position,
+            direction: -(centre - head.position),
+        };
+        assert_eq!(hit_button(&frame, away), None);
+    }
+
+    #[test]
+    fn a_disabled_back_button_on_the_first_step_cannot_be_pressed() {
+        let frame = demo_frame(1);
+        let back = frame.panels[0]
+            .buttons
+            .iter()
+            .find(|b| b.action == ButtonAction::Back);
+        if let Some(back) = back {
+            assert!(!back.enabled);
+            assert_eq!(hit_button(&frame, ray_to(&frame, ButtonAction::Back)), None);
+        }
+    }
+
+    #[test]
+    fn a_ray_with_non_finite_numbers_hits_nothing() {
+        let frame = demo_frame(2);
+        let ray = Ray {
+            origin: Vec3::new(f32::NAN, 1.6, 0.0),
+            direction: Vec3::NEG_Z,
+        };
+        assert_eq!(hit_button(&frame, ray), None);
+        let ray = Ray {
+            origin: Vec3::ZERO,
+            direction: Vec3::ZERO,
+        };
+        assert_eq!(hit_button(&frame, ray), None);
+    }
+
+    #[test]
+    fn gaze_held_on_a_button_for_the_dwell_time_presses_it_once() {
+        let mut dwell = Dwell::new(1.0);
+        let next = Some(ButtonAction::Next);
+        assert_eq!(dwell.update(next, 0.05), None, "the first look only starts");
+        let mut pressed = Vec::new();
+        for _ in 0..40 {
+            pressed.extend(dwell.update(next, 0.05));
+        }
+        assert_eq!(
+            pressed,
+            vec![ButtonAction::Next],
+            "pressed once, not repeatedly"
+        );
+    }
+
+    #[test]
+    fn looking_away_before_the_dwell_time_starts_over() {
+        let mut dwell = Dwell::new(1.0);
+        let next = Some(ButtonAction::Next);
+        for _ in 0..15 {
+            assert_eq!(dwell.update(next, 0.05), None);
+        }
+        assert!(dwell.progress() > 0.5);
+        assert_eq!(dwell.update(None, 0.05), None);
+        assert_eq!(dwell.progress(), 0.0);
+        for _ in 0..15 {
+            assert_eq!(dwell.update(next, 0.05), None);
+        }
+        assert_eq!(dwell.update(Some(ButtonAction::Back), 0.05), None);
+    }
+}
