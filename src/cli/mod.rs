@@ -18,6 +18,7 @@ mod doctor;
 mod guide;
 mod qr;
 mod run_xr;
+mod sim;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -62,6 +63,9 @@ enum Command {
     /// Measure: glTF corpus load rate, renderer frame time, QR decode rate and speed.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// The testers' simulator: Monado with a window and keyboard/mouse headset (headless without
+    /// a display), `hologuide run` against it, Monado stopped at the end.
+    Sim(sim::SimArgs),
     /// Developer tools for this repository.
     #[command(subcommand, hide = true)]
     Dev(DevCommand),
@@ -87,6 +91,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Doctor(args) => doctor::run(args),
         Command::Qr(command) => qr::run(command),
         Command::Bench(command) => bench::run(command),
+        Command::Sim(args) => sim::run(args),
         Command::Dev(DevCommand::GenerateDemoModels { out }) => generate_demo_models(&out),
     }
 }

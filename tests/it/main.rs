@@ -8,5 +8,6 @@ mod qr;
 mod render_golden;
 mod render_robustness;
 mod service;
+mod sim;
 mod support;
 mod window;

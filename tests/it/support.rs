@@ -188,23 +188,30 @@ pub fn parse_xwd(bytes: &[u8]) -> Result<image::RgbaImage, String> {
     let bytes_per_line = field(12)? as usize;
     let masks = [field(14)?, field(15)?, field(16)?];
     let colours = field(19)? as usize;
-    if bits_per_pixel != 32 {
-        return Err(format!("{bits_per_pixel} bits per pixel, expected 32"));
-    }
+    // Xvfb's depth-24 screen comes as 32 bits per pixel, but xwd writes 24 (packed) when a
+    // window with another visual is on screen (Monado's compositor window does that).
+    let bytes_per_pixel = match bits_per_pixel {
+        24 => 3,
+        32 => 4,
+        other => return Err(format!("{other} bits per pixel, expected 24 or 32")),
+    };
     let start = header_size + colours * 12;
     let mut image = image::RgbaImage::new(width, height);
     for y in 0..height as usize {
         for x in 0..width as usize {
-            let at = start + y * bytes_per_line + x * 4;
-            let raw: [u8; 4] = bytes
-                .get(at..at + 4)
-                .and_then(|b| b.try_into().ok())
+            let at = start + y * bytes_per_line + x * bytes_per_pixel;
+            let raw = bytes
+                .get(at..at + bytes_per_pixel)
                 .ok_or("pixel data cut short")?;
-            let pixel = if byte_order == 0 {
-                u32::from_le_bytes(raw)
-            } else {
-                u32::from_be_bytes(raw)
-            };
+            let pixel = raw.iter().enumerate().fold(0u32, |v, (i, b)| {
+                // byte_order 0: least significant byte first.
+                let shift = if byte_order == 0 {
+                    8 * i
+                } else {
+                    8 * (bytes_per_pixel - 1 - i)
+                };
+                v | u32::from(*b) << shift
+            });
             let channel = |mask: u32| ((pixel & mask) >> mask.trailing_zeros()) as u8;
             image.put_pixel(
                 x as u32,
