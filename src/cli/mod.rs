@@ -11,6 +11,7 @@ macro_rules! line {
 mod bench;
 mod bench_qr;
 mod bench_render;
+mod bench_xr;
 mod demo;
 mod demo_render;
 mod demo_window;

@@ -203,6 +203,13 @@ fn reexec_through_tree(install: &MonadoInstall) -> anyhow::Result<ExitCode> {
             command.env(name, value);
         }
     }
+    // Monado's client library prints every instance and device it creates on standard error;
+    // users see hologuide's own one-line messages instead (unless they asked for Monado's).
+    for (name, value) in [("OXR_NO_PRINTING", "1"), ("XRT_LOG", "warning")] {
+        if std::env::var_os(name).is_none() {
+            command.env(name, value);
+        }
+    }
     // Ctrl-C reaches the child too (same process group); this process just waits for it.
     install_signal_handlers();
     tracing::info!("running through the Monado tree's loader");

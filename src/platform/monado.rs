@@ -161,7 +161,18 @@ impl MonadoInstall {
     /// Starts a headless service whose socket lives in `runtime_dir` (created 0700 if missing).
     /// Each caller can have its own: tests run side by side without sharing a runtime.
     pub fn start_service(&self, runtime_dir: &Path) -> Result<MonadoService, MonadoError> {
-        self.start_service_in(runtime_dir, &ServiceMode::Headless)
+        self.start_service_with(runtime_dir, &[])
+    }
+
+    /// [`Self::start_service`] with extra environment for the service, e.g. `QWERTY_ENABLE=1`
+    /// for Monado's keyboard-driven headset, which (unlike the default simulated one, which
+    /// wobbles with the clock) stays still when nobody types: frames become reproducible.
+    pub fn start_service_with(
+        &self,
+        runtime_dir: &Path,
+        extra_env: &[(&str, &str)],
+    ) -> Result<MonadoService, MonadoError> {
+        self.launch_service(runtime_dir, &ServiceMode::Headless, extra_env)
     }
 
     /// Starts the service headless or as the testers' windowed simulator (see [`ServiceMode`]).
@@ -169,6 +180,15 @@ impl MonadoInstall {
         &self,
         runtime_dir: &Path,
         mode: &ServiceMode,
+    ) -> Result<MonadoService, MonadoError> {
+        self.launch_service(runtime_dir, mode, &[])
+    }
+
+    fn launch_service(
+        &self,
+        runtime_dir: &Path,
+        mode: &ServiceMode,
+        extra_env: &[(&str, &str)],
     ) -> Result<MonadoService, MonadoError> {
         prepare_private_dir(runtime_dir)?;
         let home = runtime_dir.join("home");
@@ -189,6 +209,7 @@ impl MonadoInstall {
             .env("XDG_RUNTIME_DIR", runtime_dir)
             .env("XRT_NO_STDIN", "1")
             .env("VK_DRIVER_FILES", self.vulkan_driver())
+            .envs(extra_env.iter().copied())
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log_err);

@@ -3,6 +3,7 @@
 
 mod demo;
 mod guide_validate;
+mod openxr_frames;
 mod openxr_runtime;
 mod qr;
 mod render_golden;

@@ -11,7 +11,7 @@ use crate::support::*;
 
 /// In CI the runtime must be there (the test fails); on a developer's machine without it the
 /// test says so and passes, so `cargo test` works before `scripts/setup` has run.
-fn monado_or_skip() -> Option<MonadoInstall> {
+pub(crate) fn monado_or_skip() -> Option<MonadoInstall> {
     match MonadoInstall::locate() {
         Ok(install) => Some(install),
         Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => {
@@ -25,7 +25,7 @@ fn monado_or_skip() -> Option<MonadoInstall> {
 }
 
 /// Unix socket paths are limited to 108 bytes: keep runtime directories short.
-fn runtime_dir() -> tempfile::TempDir {
+pub(crate) fn runtime_dir() -> tempfile::TempDir {
     tempfile::Builder::new()
         .prefix("hg-xr-")
         .tempdir_in("/tmp")

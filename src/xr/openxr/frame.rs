@@ -295,6 +295,91 @@ fn create_swapchain<B: GraphicsBinding>(
     })
 }
 
+/// Draws the opening frame once into an offscreen target before the session runs: the driver
+/// compiles its pipelines and the renderer paints the card's text at first use, which would
+/// otherwise make the first frames miss their display time.
+fn warm_up<B: GraphicsBinding>(
+    graphics: &B,
+    shared: &mut Shared,
+    options: &RunOptions,
+    (width, height): (u32, u32),
+    multiview: bool,
+    blend_mode: xr::EnvironmentBlendMode,
+) -> Result<(), XrError> {
+    let Some((renderer, format)) = shared.renderer.as_mut() else {
+        return Ok(());
+    };
+    let texture = gpu::offscreen_target(graphics.device(), width, height, 2, *format);
+    let layered = texture.create_view(&wgpu::TextureViewDescriptor {
+        dimension: Some(wgpu::TextureViewDimension::D2Array),
+        ..Default::default()
+    });
+    let per_eye = [0, 1].map(|layer| {
+        texture.create_view(&wgpu::TextureViewDescriptor {
+            dimension: Some(wgpu::TextureViewDimension::D2),
+            base_array_layer: layer,
+            array_layer_count: Some(1),
+            ..Default::default()
+        })
+    });
+    let per_eye: Vec<&wgpu::TextureView> = per_eye.iter().collect();
+    let view = shared.app.view();
+    let input = SceneInput {
+        view: &view,
+        online: options.online,
+        all_list: None,
+        status: None,
+        head: shared.head,
+        anchors: &[],
+        step_time_s: 0.0,
+    };
+    // A throwaway follower: the real one is placed by the first located head pose.
+    let frame = Frame::build(&input, &mut CardFollower::default(), 0.0);
+    let eye = EyeView::from_pose(shared.head, 90.0, width as f32 / height as f32);
+    let targets = Targets {
+        eyes: &[eye, eye],
+        views: if multiview {
+            EyeViews::Layered(&layered)
+        } else {
+            EyeViews::PerEye(&per_eye)
+        },
+        width,
+        height,
+        clear: instance::clear_colour(blend_mode),
+    };
+    let mut encoder = graphics
+        .device()
+        .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+            label: Some("warm-up"),
+        });
+    let package = &options.package;
+    let read = |path: &str| package.read_asset(path).map_err(|e| e.to_string());
+    renderer.draw(&mut encoder, &frame, &targets, &read)?;
+    graphics.queue().submit([encoder.finish()]);
+    let _ = graphics.device().poll(wgpu::PollType::wait_indefinitely());
+    Ok(())
+}
+
+/// Loads and uploads every hologram of the guide before the first frame: reading and decoding
+/// a model inside the frame loop would miss frames on the step that first shows it. A broken
+/// asset is logged once here and left out when its step shows.
+fn preload_assets(renderer: &mut Renderer, options: &RunOptions) {
+    let package = &options.package;
+    let read = |path: &str| package.read_asset(path).map_err(|e| e.to_string());
+    let assets = package
+        .guide
+        .tasks
+        .iter()
+        .flat_map(|t| &t.steps)
+        .flat_map(|s| &s.holograms)
+        .map(|h| h.asset.as_str());
+    for asset in assets {
+        // The renderer logs a failure once and remembers it; nothing else to do here.
+        let _ = renderer.prepare_asset(asset, &read);
+        options.heartbeat.beat();
+    }
+}
+
 fn choose_reference_space(
     offered: &[xr::ReferenceSpaceType],
     unbounded_enabled: bool,
@@ -348,11 +433,25 @@ fn run_session<B: GraphicsBinding>(
     );
     let renderer = match shared.renderer.take() {
         Some((renderer, f)) if f == wgpu_format => renderer,
-        _ => Renderer::new(graphics.device(), graphics.queue(), wgpu_format, 1),
+        _ => {
+            let mut renderer = Renderer::new(graphics.device(), graphics.queue(), wgpu_format, 1);
+            preload_assets(&mut renderer, options);
+            options.heartbeat.beat();
+            renderer
+        }
     };
     let multiview = renderer.supports_multiview();
     shared.renderer = Some((renderer, wgpu_format));
     let swapchain = create_swapchain::<B>(&session, graphics, format, wgpu_format, size)?;
+    warm_up(
+        graphics,
+        shared,
+        options,
+        size,
+        multiview,
+        context.blend_mode,
+    )?;
+    options.heartbeat.beat();
     report.swapchain_format = format!("{wgpu_format:?}");
     report.eye_size = [swapchain.width, swapchain.height];
     report.multiview = multiview;
@@ -470,7 +569,11 @@ fn run_session<B: GraphicsBinding>(
             && period > 0.0
         {
             let gap = (frame_state.predicted_display_time.as_nanos() - previous.as_nanos()) as f64;
-            report.frames_missed += ((gap / period).round() as u64).saturating_sub(1);
+            let skipped = ((gap / period).round() as u64).saturating_sub(1);
+            if skipped > 0 {
+                report.frames_missed += skipped;
+                report.missed_before_frame.push(report.frames_waited);
+            }
         }
         previous_display = Some(frame_state.predicted_display_time);
         stream
@@ -576,6 +679,7 @@ impl<B: GraphicsBinding> Frames<'_, B> {
         ) {
             shared.head = to_pose(head.pose);
         }
+        tracing::trace!(frame = frame_number, head = ?shared.head, "located");
 
         // Input: scripted commands for this frame, then the controllers, then head gaze.
         let mut commands: Vec<Command> = shared.player.due(frame_number).collect();

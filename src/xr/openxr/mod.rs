@@ -35,7 +35,7 @@ use crate::guide::GuidePackage;
 use crate::render::RenderError;
 use crate::xr::script::ScriptedCommand;
 
-pub use probe::{RuntimeSummary, XrUnavailable, probe_runtime};
+pub use probe::{RuntimeSummary, XrUnavailable, probe_runtime, probe_runtime_with};
 
 #[derive(Debug, Error)]
 pub enum XrError {
@@ -165,6 +165,8 @@ pub struct RunReport {
     pub frames_rendered: u64,
     /// Display periods skipped between consecutive predicted display times.
     pub frames_missed: u64,
+    /// The waited frames (counted from 1) that came after skipped display periods.
+    pub missed_before_frame: Vec<u64>,
     pub display_period_ms: f64,
     /// Session states in the order the runtime reported them.
     pub transitions: Vec<String>,

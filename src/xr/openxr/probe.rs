@@ -33,8 +33,20 @@ pub struct RuntimeSummary {
 #[error("{0}")]
 pub struct XrUnavailable(pub String);
 
-/// Asks whether a runtime answers, within [`PROBE_TIMEOUT`]; never hangs.
+/// Asks whether a runtime answers, within [`PROBE_TIMEOUT`]; never hangs. Meant for the
+/// `hologuide` binary itself (the probe through the Monado tree re-runs this program).
 pub fn probe_runtime() -> Result<RuntimeSummary, XrUnavailable> {
+    let exe = std::env::current_exe()
+        .map_err(|e| XrUnavailable(format!("cannot find this program to probe with: {e}")))?;
+    probe_runtime_with(&exe, &monado_runtime_dir())
+}
+
+/// [`probe_runtime`] with the `hologuide` binary to probe through (`hologuide doctor
+/// --openxr-probe`) and the directory where the project's monado-service has its socket.
+pub fn probe_runtime_with(
+    hologuide: &Path,
+    runtime_dir: &Path,
+) -> Result<RuntimeSummary, XrUnavailable> {
     let in_process = probe_in_process_bounded();
     if in_process.is_ok() || std::env::var_os(INSIDE_TREE_ENV).is_some() {
         return in_process;
@@ -42,9 +54,7 @@ pub fn probe_runtime() -> Result<RuntimeSummary, XrUnavailable> {
     let Ok(install) = MonadoInstall::locate() else {
         return in_process;
     };
-    let exe = std::env::current_exe()
-        .map_err(|e| XrUnavailable(format!("cannot find this program to probe with: {e}")))?;
-    probe_through_tree(&install, &exe, &monado_runtime_dir())
+    probe_through_tree(&install, hologuide, runtime_dir)
 }
 
 /// Where a running monado-service has its socket: `$XDG_RUNTIME_DIR`, else `/run/user/<uid>`.

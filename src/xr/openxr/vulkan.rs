@@ -348,3 +348,75 @@ impl GraphicsBinding for Vulkan {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_srgb_format_the_runtime_offers_is_picked_in_its_order() {
+        let offered = [
+            vk::Format::R16G16B16A16_SFLOAT.as_raw() as u32,
+            vk::Format::B8G8R8A8_SRGB.as_raw() as u32,
+            vk::Format::R8G8B8A8_SRGB.as_raw() as u32,
+        ];
+        assert_eq!(
+            Vulkan::pick_format(&offered),
+            Some((offered[1], wgpu::TextureFormat::Bgra8UnormSrgb))
+        );
+    }
+
+    #[test]
+    fn a_runtime_offering_no_srgb_format_gets_none_and_the_error_names_what_it_offered() {
+        let offered = [
+            vk::Format::R8G8B8A8_UNORM.as_raw() as u32,
+            vk::Format::D32_SFLOAT.as_raw() as u32,
+        ];
+        assert_eq!(Vulkan::pick_format(&offered), None);
+        let error = XrError::NoSwapchainFormat {
+            offered: offered
+                .iter()
+                .map(|f| Vulkan::format_name(*f))
+                .collect::<Vec<_>>()
+                .join(", "),
+        };
+        let message = error.to_string();
+        assert!(message.contains("R8G8B8A8_UNORM, D32_SFLOAT"), "{message}");
+        assert!(message.contains("8-bit sRGB"), "{message}");
+    }
+
+    #[test]
+    fn a_runtime_without_vulkan_support_is_told_in_words() {
+        let mut none = openxr::ExtensionSet::default();
+        assert!(!Vulkan::required_extension(&none));
+        Vulkan::enable_extension(&mut none);
+        assert!(Vulkan::required_extension(&none));
+        let message = XrError::NoGraphicsBinding(Vulkan::EXTENSION_NAME).to_string();
+        assert!(
+            message.contains("no Vulkan support (XR_KHR_vulkan_enable2 is missing)"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_runtime_that_went_away_is_told_apart_from_a_refused_call() {
+        use openxr::sys::Result as R;
+        for lost in [
+            R::ERROR_INSTANCE_LOST,
+            R::ERROR_RUNTIME_FAILURE,
+            R::ERROR_SESSION_LOST,
+        ] {
+            assert!(matches!(
+                XrError::call("xrWaitFrame", lost),
+                XrError::RuntimeLost { .. }
+            ));
+        }
+        let refused = XrError::call("xrCreateSwapchain", R::ERROR_SWAPCHAIN_FORMAT_UNSUPPORTED);
+        assert!(matches!(refused, XrError::Call { .. }));
+        assert!(
+            XrError::call("xrWaitFrame", R::ERROR_INSTANCE_LOST)
+                .to_string()
+                .contains("is the runtime's service (monado-service) still running?")
+        );
+    }
+}
