@@ -4,7 +4,9 @@
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+use std::process::{Child, ExitCode, ExitStatus};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
@@ -52,7 +54,10 @@ pub fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
     }
     let mut app = install.client_command(&exe, &runtime_dir, args.validation_log.as_deref());
     app.arg("run").args(&args.run);
-    let status = app.status().context("running hologuide against Monado");
+    let status = app
+        .spawn()
+        .context("running hologuide against Monado")
+        .and_then(wait_passing_signals);
     let log = service.stop();
     eprintln!("sim: monado-service stopped");
     let status = status?;
@@ -71,6 +76,38 @@ pub fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
             .filter(|c| *c != 0)
             .unwrap_or(super::EXIT_FAILURE),
     ))
+}
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+/// Waits for the app. Ctrl-C or SIGTERM sent to sim is passed on to the app as SIGINT, so it
+/// ends its session cleanly before Monado is stopped; sim itself never dies first and leaves
+/// Monado running.
+fn wait_passing_signals(mut app: Child) -> anyhow::Result<ExitStatus> {
+    let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGINT, handler);
+        libc::signal(libc::SIGTERM, handler);
+    }
+    let mut passed_on = false;
+    loop {
+        if let Some(status) = app.try_wait().context("waiting for the app")? {
+            return Ok(status);
+        }
+        if STOP.load(Ordering::SeqCst) && !passed_on {
+            passed_on = true;
+            // SAFETY: `app` is our child and not yet reaped, so its pid names no other process.
+            unsafe {
+                libc::kill(app.id() as libc::pid_t, libc::SIGINT);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Windowed when an X display is named and its socket exists (Monado's windows are X11: XCB

@@ -2,6 +2,7 @@
 //! Windowed on a virtual X display (Xvfb): Monado's compositor window is read back with xwd and
 //! its qwerty headset is moved with real X key events (xdotool). Headless without a display.
 
+use std::io::Read;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
@@ -56,11 +57,64 @@ fn geometry(x: &Xvfb, id: &str) -> ((u32, u32), (u32, u32)) {
     )
 }
 
-fn finish(child: Child) -> (std::process::Output, String) {
-    let output = child.wait_with_output().expect("sim ends");
-    let err = stderr(&output);
-    assert!(output.status.success(), "{err}");
-    (output, err)
+/// A running `hologuide sim` whose output is read as it comes (a full pipe would stall the app).
+struct Sim {
+    child: Child,
+    readers: Vec<std::thread::JoinHandle<String>>,
+}
+
+impl Sim {
+    fn start(command: &mut std::process::Command) -> Self {
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("hologuide sim starts");
+        let pipes: [Option<Box<dyn std::io::Read + Send>>; 2] = [
+            child.stdout.take().map(|p| Box::new(p) as _),
+            child.stderr.take().map(|p| Box::new(p) as _),
+        ];
+        let readers = pipes
+            .into_iter()
+            .flatten()
+            .map(|mut pipe| {
+                std::thread::spawn(move || {
+                    let mut text = String::new();
+                    let _ = pipe.read_to_string(&mut text);
+                    text
+                })
+            })
+            .collect();
+        Self { child, readers }
+    }
+
+    /// Ctrl-C (SIGINT) to sim, then its exit within a minute; its standard error.
+    fn interrupt_and_finish(mut self) -> String {
+        // SAFETY: the child is ours and not yet reaped, so its pid names no other process.
+        unsafe {
+            libc::kill(self.child.id() as libc::pid_t, libc::SIGINT);
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!("sim did not end within 60 s of Ctrl-C");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        let texts: Vec<String> = self
+            .readers
+            .into_iter()
+            .map(|r| r.join().unwrap_or_default())
+            .collect();
+        let err = texts.get(1).cloned().unwrap_or_default();
+        assert!(status.success(), "{status}: {err}");
+        err
+    }
 }
 
 /// The service's pid from sim's first line, and a check that it is gone now.
@@ -93,20 +147,17 @@ fn assert_validation_clean(log: &std::path::Path) {
 }
 
 #[test]
-fn sim_window_shows_the_step_card_in_both_eyes_and_its_keys_move_the_head() {
+fn sim_window_shows_the_step_card_in_both_eyes_and_its_keys_move_the_head_and_press_menu() {
     let x = Xvfb::start();
     let dir = tempfile::tempdir().expect("temp dir");
     let validation = dir.path().join("validation.log");
-    let child = hologuide()
-        .env("DISPLAY", &x.display)
-        .arg("sim")
-        .arg("--validation-log")
-        .arg(&validation)
-        .args(["--seconds", "40"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("hologuide sim starts");
+    let sim = Sim::start(
+        hologuide()
+            .env("DISPLAY", &x.display)
+            .arg("sim")
+            .arg("--validation-log")
+            .arg(&validation),
+    );
 
     // Monado's compositor window opens with the app's session; wait for the card in it.
     let compositor = x
@@ -146,7 +197,33 @@ fn sim_window_shows_the_step_card_in_both_eyes_and_its_keys_move_the_head() {
         "walking towards the card did not enlarge it: {before:?} → {after:?}"
     );
 
-    let (output, err) = finish(child);
+    // Left Ctrl gives the keys to the left controller; N is its menu button, which hologuide
+    // binds to the All list (khr/simple_controller /user/hand/left/input/menu/click): the card
+    // with its Next button gives way to the list.
+    x.xdotool(&["keydown", "Control_L"]).expect("keydown");
+    std::thread::sleep(Duration::from_millis(300));
+    x.xdotool(&["keydown", "n"]).expect("keydown");
+    std::thread::sleep(Duration::from_millis(500));
+    x.xdotool(&["keyup", "n"]).expect("keyup");
+    x.xdotool(&["keyup", "Control_L"]).expect("keyup");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let halves = card_pixels(&x.screenshot(), origin, size);
+        if halves
+            .iter()
+            .all(|(panel, button)| *panel > 1000 && *button < 10)
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Ctrl+N in Monado's window did not open the All list: {halves:?}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+
+    // Ctrl-C to sim: passed on to the app, which ends its session; then Monado stops.
+    let err = sim.interrupt_and_finish();
     assert!(
         err.contains("sim: Monado with its window on DISPLAY="),
         "{err}"
@@ -154,7 +231,6 @@ fn sim_window_shows_the_step_card_in_both_eyes_and_its_keys_move_the_head() {
     assert!(err.contains("Qwerty HMD"), "{err}");
     assert_service_stopped(&err);
     assert_validation_clean(&validation);
-    drop(output);
 }
 
 #[test]
