@@ -322,6 +322,8 @@ fn demo_auto_without_a_display_falls_back_to_headless_and_says_where_the_picture
         .env_remove("DISPLAY")
         .env_remove("WAYLAND_DISPLAY")
         .env_remove("XR_RUNTIME_JSON")
+        // An empty runtime folder: no monado-service of a developer's can answer.
+        .env("XDG_RUNTIME_DIR", out.path())
         .args(["demo", "--backend", "auto", "--size", "160x100", "--out"])
         .arg(out.path()));
     assert!(

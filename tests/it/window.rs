@@ -238,6 +238,24 @@ fn keys_and_clicks_on_the_card_buttons_move_through_the_steps() {
     click(1, ButtonAction::Back);
     x.xdotool(&["key", "Right"]).expect("key");
     wait_for_title(&x, &id, "step 2 of 9");
+    // O: the network is "lost" — the Offline banner. Back on step 1 the picture is the
+    // headless golden of step 1 offline.
+    let first = shots.path().join("step-01.png");
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let before = modified(&first);
+    x.xdotool(&["key", "o"]).expect("key");
+    x.xdotool(&["key", "Left"]).expect("key");
+    wait_for_title(&x, &id, "step 1 of 9");
+    let deadline = Instant::now() + PATIENCE;
+    while modified(&first) == before {
+        assert!(Instant::now() < deadline, "step 1 was not pictured again");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    wait_for_file(&first, &mut child);
+    assert_matches_golden(
+        "offline-banner-on",
+        &image::open(&first).expect("shot").into_rgba8(),
+    );
     let output = quit(&x, child);
 
     let lines: Vec<Value> = stdout(&output)
@@ -249,7 +267,11 @@ fn keys_and_clicks_on_the_card_buttons_move_through_the_steps() {
         .filter_map(|l| l["step_number"].as_u64())
         .collect();
     let causes: Vec<&str> = lines.iter().filter_map(|l| l["cause"].as_str()).collect();
-    assert_eq!(steps, [1, 2, 3, 2, 1, 2]);
+    assert_eq!(steps, [1, 2, 3, 2, 1, 2, 1]);
+    assert!(
+        lines.iter().any(|l| l["online"] == false),
+        "no offline line: {lines:?}"
+    );
     assert_eq!(
         causes,
         [
@@ -258,7 +280,8 @@ fn keys_and_clicks_on_the_card_buttons_move_through_the_steps() {
             "click Next",
             "key B",
             "click Back",
-            "key Right"
+            "key Right",
+            "key Left"
         ]
     );
 }
