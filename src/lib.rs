@@ -4,6 +4,8 @@
 //! design notes for the module map.
 
 pub mod app;
+pub mod cache;
+pub mod clock;
 pub mod demo;
 pub mod guide;
 pub mod model;

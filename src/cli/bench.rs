@@ -25,6 +25,9 @@ pub enum BenchCommand {
     /// The OpenXR backend on the project's Monado: frames submitted vs predicted, CPU time per
     /// frame in our code, launch to first frame.
     Xr(super::bench_xr::BenchXrArgs),
+    /// Encrypted cache read throughput against plain SQLite, and cold start offline to the
+    /// demo guide's first step.
+    Cache(super::bench_cache::CacheBenchArgs),
 }
 
 pub fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
@@ -36,6 +39,7 @@ pub fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
         BenchCommand::Render(args) => super::bench_render::run(args),
         BenchCommand::Qr(args) => super::bench_qr::run(args),
         BenchCommand::Xr(args) => super::bench_xr::run(args),
+        BenchCommand::Cache(args) => super::bench_cache::run(args),
     }
 }
 

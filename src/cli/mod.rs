@@ -9,9 +9,13 @@ macro_rules! line {
 }
 
 mod bench;
+mod bench_cache;
 mod bench_qr;
 mod bench_render;
 mod bench_xr;
+mod cache;
+mod cache_dev;
+pub(crate) mod data_dir;
 mod demo;
 mod demo_render;
 mod demo_window;
@@ -61,7 +65,11 @@ enum Command {
     /// Decode QR codes in image files.
     #[command(subcommand)]
     Qr(qr::QrCommand),
-    /// Measure: glTF corpus load rate, renderer frame time, QR decode rate and speed.
+    /// Look into, check and clear the encrypted offline cache (per user, per guide, all).
+    #[command(subcommand)]
+    Cache(cache::CacheCommand),
+    /// Measure: glTF corpus load rate, renderer frame time, QR decode rate and speed, cache
+    /// throughput and cold start.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
     /// The testers' simulator: Monado with a window and keyboard/mouse headset (headless without
@@ -80,6 +88,25 @@ enum DevCommand {
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
     },
+    /// Write new versions of the demo guide into a user's cache until killed (or --versions).
+    CacheWriteLoop {
+        #[command(flatten)]
+        data: data_dir::DataDirArg,
+        /// Whose cache.
+        #[arg(long)]
+        user: String,
+        /// Stop after this many versions.
+        #[arg(long)]
+        versions: Option<std::num::NonZeroU32>,
+    },
+    /// Open a user's cache and print the demo guide's first step (cold start of `bench cache`).
+    CacheFirstStep {
+        #[command(flatten)]
+        data: data_dir::DataDirArg,
+        /// Whose cache.
+        #[arg(long)]
+        user: String,
+    },
 }
 
 pub fn run() -> anyhow::Result<ExitCode> {
@@ -91,9 +118,18 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Guide(command) => guide::run(command),
         Command::Doctor(args) => doctor::run(args),
         Command::Qr(command) => qr::run(command),
+        Command::Cache(command) => cache::run(command),
         Command::Bench(command) => bench::run(command),
         Command::Sim(args) => sim::run(args),
         Command::Dev(DevCommand::GenerateDemoModels { out }) => generate_demo_models(&out),
+        Command::Dev(DevCommand::CacheWriteLoop {
+            data,
+            user,
+            versions,
+        }) => cache_dev::write_loop(&data.resolve()?, &user, versions.map(|n| n.get())),
+        Command::Dev(DevCommand::CacheFirstStep { data, user }) => {
+            cache_dev::first_step(&data.resolve()?, &user)
+        }
     }
 }
 

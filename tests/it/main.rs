@@ -1,6 +1,7 @@
 //! Integration tests: the real `hologuide` binary, real files, a real OpenXR runtime.
 //! One test binary keeps link time down.
 
+mod cache;
 mod demo;
 mod guide_validate;
 mod openxr_frames;
