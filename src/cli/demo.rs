@@ -91,6 +91,13 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     for warning in &package.warnings {
         tracing::warn!(%warning, "demo guide");
     }
+    let window_only = window_only_flags(&args);
+    if !matches!(args.frontend, Frontend::Window | Frontend::Auto) && !window_only.is_empty() {
+        anyhow::bail!(
+            "{} only work(s) with --backend window (or auto on a display)",
+            window_only.join(", ")
+        );
+    }
     match args.frontend {
         Frontend::Headless => {
             super::demo_render::run_headless(&package, &args.out, args.offline, args.size)
@@ -115,6 +122,11 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
 fn run_auto(package: &GuidePackage, args: &DemoArgs) -> anyhow::Result<ExitCode> {
     use hologuide::xr::openxr::probe;
     let openxr = match probe::probe_runtime() {
+        Ok(found) if !window_only_flags(args).is_empty() => format!(
+            "OpenXR runtime {} answered, but {} ask(s) for the window",
+            found.runtime,
+            window_only_flags(args).join(", ")
+        ),
         Ok(found) if found.system.is_some() && found.vulkan => {
             eprintln!(
                 "backend: openxr ({} answered with {})",
@@ -151,7 +163,27 @@ fn run_auto(package: &GuidePackage, args: &DemoArgs) -> anyhow::Result<ExitCode>
         "backend: headless ({openxr}; {display}) — PNGs in {}",
         args.out.display()
     );
+    let window_only = window_only_flags(args);
+    if !window_only.is_empty() {
+        anyhow::bail!(
+            "{} need(s) a window, and none could open ({openxr}; {display})",
+            window_only.join(", ")
+        );
+    }
     super::demo_render::run_headless(package, &args.out, args.offline, args.size)
+}
+
+/// The options given that only the window backend understands.
+fn window_only_flags(args: &DemoArgs) -> Vec<&'static str> {
+    [
+        (args.capture_frame.is_some(), "--capture-frame"),
+        (args.exit_after_frames.is_some(), "--exit-after-frames"),
+        (args.shots.is_some(), "--shots"),
+        (args.fixed_clock, "--fixed-clock"),
+    ]
+    .into_iter()
+    .filter_map(|(given, name)| given.then_some(name))
+    .collect()
 }
 
 fn run_window(

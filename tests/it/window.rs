@@ -403,3 +403,34 @@ fn capture_frame_writes_that_frame_and_refuses_a_path_that_is_not_png() {
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr(&output).contains(".png"), "{}", stderr(&output));
 }
+
+#[test]
+fn window_only_options_are_refused_where_no_window_can_show_them() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let png = dir.path().join("frame.png");
+    // Headless asked for: a frame number means nothing there.
+    let output = run(hologuide()
+        .args([
+            "demo",
+            "--backend",
+            "headless",
+            "--capture-frame",
+            "3",
+            "--out",
+        ])
+        .arg(&png));
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("--capture-frame only work(s) with --backend window"));
+    // Auto without a display: it does not write step PNGs into a folder named frame.png.
+    let output = run(hologuide()
+        .env_remove("DISPLAY")
+        .env_remove("XR_RUNTIME_JSON")
+        .env("XDG_RUNTIME_DIR", dir.path())
+        .args(["demo", "--capture-frame", "3", "--out"])
+        .arg(&png));
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(err.contains("--capture-frame need(s) a window"), "{err}");
+    assert!(err.contains("DISPLAY is not set"), "{err}");
+    assert!(!png.exists());
+}
