@@ -434,3 +434,61 @@ fn window_only_options_are_refused_where_no_window_can_show_them() {
     assert!(err.contains("DISPLAY is not set"), "{err}");
     assert!(!png.exists());
 }
+
+/// The card panel's colour on screen (sRGB), and the mean x of its pixels in the window.
+fn card_centre_x(screen: &image::RgbaImage, left: u32, top: u32) -> Option<f64> {
+    const PANEL: [u8; 3] = [37, 44, 56];
+    let (mut sum, mut count) = (0u64, 0u64);
+    for y in top..(top + 500).min(screen.height()) {
+        for x in left..(left + 800).min(screen.width()) {
+            let p = screen.get_pixel(x, y);
+            if (0..3).all(|c| p[c].abs_diff(PANEL[c]) <= 6) {
+                sum += u64::from(x - left);
+                count += 1;
+            }
+        }
+    }
+    (count > 2000).then(|| sum as f64 / count as f64)
+}
+
+#[test]
+fn dragging_with_the_right_button_turns_the_view_so_the_card_moves_the_other_way() {
+    let x = Xvfb::start();
+    let shots = tempfile::tempdir().expect("temp dir");
+    let mut child = start_window(&x, shots.path(), &[]);
+    let id = focused_window(&x, "step 1 of 9", &mut child);
+    wait_for_file(&shots.path().join("step-01.png"), &mut child);
+    let (left, top) = window_origin(&x, &id);
+    let (left, top) = (left as u32, top as u32);
+    let before = card_centre_x(&x.screenshot(), left, top).expect("the card on screen");
+
+    // 100 px to the right with the right button held: 0.4 rad, less than the 30° after which
+    // the card starts following, so it stays where it is in the room and moves left on screen.
+    let at = |dx: u32| ((left + 300 + dx).to_string(), (top + 250).to_string());
+    let (sx, sy) = at(0);
+    x.xdotool(&["mousemove", "--sync", &sx, &sy]).expect("move");
+    x.xdotool(&["mousedown", "3"]).expect("press");
+    for step in 1..=10 {
+        let (sx, sy) = at(step * 10);
+        x.xdotool(&["mousemove", "--sync", &sx, &sy]).expect("move");
+    }
+    x.xdotool(&["mouseup", "3"]).expect("release");
+    let deadline = Instant::now() + PATIENCE;
+    let after = loop {
+        let now = card_centre_x(&x.screenshot(), left, top);
+        if let Some(now) = now
+            && before - now > 100.0
+        {
+            break now;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the card stayed at x≈{now:?} (was {before:.0}) after the drag"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let output = quit(&x, child);
+    // A drag is not a click: no screen change besides the start.
+    assert_eq!(stdout(&output).lines().count(), 1, "{}", stdout(&output));
+    assert!(after < before);
+}
