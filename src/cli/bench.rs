@@ -22,12 +22,12 @@ pub enum BenchCommand {
     Render(super::bench_render::RenderBenchArgs),
     /// Our QR decoder, plain quircs and rxing on a photo corpus (manifest.tsv).
     Qr(super::bench_qr::BenchQrArgs),
-    /// The OpenXR backend on the project's Monado: frames submitted vs predicted, CPU time per
-    /// frame in our code, launch to first frame.
-    Xr(super::bench_xr::BenchXrArgs),
     /// Encrypted cache read throughput against plain SQLite, and cold start offline to the
     /// demo guide's first step.
     Cache(super::bench_cache::CacheBenchArgs),
+    /// The OpenXR backend on the project's Monado: frames submitted vs predicted, CPU time per
+    /// frame in our code, launch to first frame.
+    Xr(super::bench_xr::BenchXrArgs),
 }
 
 pub fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
@@ -38,8 +38,8 @@ pub fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
         } => gltf(&corpus, max_texture),
         BenchCommand::Render(args) => super::bench_render::run(args),
         BenchCommand::Qr(args) => super::bench_qr::run(args),
-        BenchCommand::Xr(args) => super::bench_xr::run(args),
         BenchCommand::Cache(args) => super::bench_cache::run(args),
+        BenchCommand::Xr(args) => super::bench_xr::run(args),
     }
 }
 

@@ -33,26 +33,27 @@ pub struct RunArgs {
     #[arg(long)]
     offline: bool,
     /// End the session after this many frames have been rendered.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     frames: Option<u64>,
     /// End the session after this many seconds of rendering.
     #[arg(long, value_name = "S")]
     seconds: Option<f64>,
     /// Copy the left eye's image of rendered frame N (from 1) to the PNG given by --out.
-    #[arg(long, value_name = "N", requires = "out")]
+    #[arg(long, value_name = "N", requires = "out", value_parser = clap::value_parser!(u64).range(1..))]
     capture_frame: Option<u64>,
     /// Where --capture-frame writes its PNG.
     #[arg(long, value_name = "FILE", requires = "capture_frame")]
     out: Option<PathBuf>,
     /// Scripted input: lines of `FRAME ACTION` (next, back, restart, step N, menu, exit),
-    /// fed through the same path as the controllers (see the README's tester section).
+    /// fed through the same path as the controllers (README: "On an OpenXR runtime").
     #[arg(long, value_name = "FILE")]
     input_script: Option<PathBuf>,
     /// Swapchain size per eye, WIDTHxHEIGHT; the runtime's recommended size by default.
     #[arg(long, value_name = "WxH", value_parser = super::demo::parse_size)]
     eye_size: Option<(u32, u32)>,
     /// Head-gaze dwell before a looked-at button is pressed, in milliseconds.
-    #[arg(long, value_name = "MS", default_value_t = 1500)]
+    #[arg(long, value_name = "MS", default_value_t = 1500,
+          value_parser = clap::value_parser!(u64).range(200..=10_000))]
     dwell_ms: u64,
     /// The run's report as one JSON object on standard output.
     #[arg(long)]
@@ -160,6 +161,14 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .context("starting the signal relay")?;
     let report = openxr::run_openxr(options).context("running on the OpenXR runtime")?;
     print_report(&report, args.json)?;
+    if let Some(frame) = args.capture_frame
+        && report.captured.is_none()
+    {
+        anyhow::bail!(
+            "frame {frame} was never rendered, so nothing was captured (the session ended after {} rendered frames)",
+            report.frames_rendered
+        );
+    }
     if !report.wgpu_errors.is_empty() {
         anyhow::bail!(
             "the GPU reported {} error(s): {}",
@@ -178,7 +187,7 @@ fn runtime_answers_here() -> bool {
     }) {
         return false;
     }
-    hologuide::platform::probe::openxr_runtime().is_ok()
+    probe::answers_in_process()
 }
 
 fn reexec_through_tree(install: &MonadoInstall) -> anyhow::Result<ExitCode> {

@@ -6,14 +6,17 @@
 
 use std::cell::OnceCell;
 
-use quircs::{Code, Quirc};
+use quircs::Code;
 
 use super::binarize::{Integral, Plane, Threshold, binarize, otsu};
+use super::corners;
+use super::found::{already_found, erase_finders};
 use super::grid::{
-    CellThreshold, ModuleMap, affine_through, cells_of, finder_affine, finder_homography,
-    homography, map, module_values, refine_with_alignment, threshold_modules,
+    CellThreshold, ModuleMap, affine_through, cells_of, finder_affine, finder_homography, map,
+    module_values, refine_with_alignment, threshold_modules,
 };
 use super::group::{Finder, candidates};
+use super::identify::Identifier;
 use super::segments::{self, Payload};
 use super::symbol::{self, Codewords};
 use super::warp::Warp;
@@ -51,18 +54,19 @@ struct Pass {
 }
 
 /// A plane and what is derived from it once for all passes over it.
-struct Level {
-    plane: Plane,
+struct Level<'a> {
+    plane: Plane<'a>,
     /// Built on the first pass with a local threshold (the first pass has a global one).
     integral: OnceCell<Integral>,
     /// Frame pixels per plane pixel.
     frame_per_pixel: f64,
 }
 
-/// Reusable QR decoder: holds `quircs`' state and the binary image buffer between frames.
+/// Reusable QR decoder: holds the finder-pattern search's state and the binary image buffer
+/// between frames.
 #[derive(Default)]
 pub struct Decoder {
-    quirc: Quirc,
+    identifier: Identifier,
     binary: Vec<u8>,
 }
 
@@ -81,18 +85,26 @@ impl Decoder {
     pub fn decode(&mut self, frame: &GrayFrame<'_>) -> Vec<Detection> {
         let longest = frame.width.max(frame.height);
         let factor = longest.div_ceil(BASE_MAX_SIDE);
-        let base = level(Plane::from_frame(frame, factor), factor as f64);
-        let base_side = base.plane.width.max(base.plane.height);
+        // Planes are made when a pass first needs them: a frame the first pass decodes pays for
+        // no other. At factor 1 the base plane is the frame itself, borrowed.
+        let base_plane = || level(Plane::from_frame(frame, factor), factor as f64);
+        let base_size = (
+            (frame.width / factor).max(1),
+            (frame.height / factor).max(1),
+        );
+        let mut base = None;
         let mut full = None;
         let mut double = None;
         let mut half = None;
 
         let mut found: Vec<Detection> = Vec::new();
-        for pass in passes(&base, factor > 1, base_side <= UPSCALE_MAX_SIDE) {
+        let upscale = base_size.0.max(base_size.1) <= UPSCALE_MAX_SIDE;
+        for pass in passes(base_size, factor > 1, upscale) {
             let level = match pass.scale {
-                Scale::Base => &base,
+                Scale::Base => &*base.get_or_insert_with(base_plane),
                 Scale::Full => full.get_or_insert_with(|| level(Plane::from_frame(frame, 1), 1.0)),
                 Scale::Double => double.get_or_insert_with(|| {
+                    let base = base.get_or_insert_with(base_plane);
                     level(base.plane.upscaled_2x(), base.frame_per_pixel / 2.0)
                 }),
                 Scale::Half => half.get_or_insert_with(|| {
@@ -105,7 +117,11 @@ impl Decoder {
             }
         }
         if found.is_empty() {
-            found.extend(whole_frame_symbol(&base));
+            found.extend(whole_frame_symbol(base.get_or_insert_with(base_plane)));
+        }
+        let full = Plane::borrowed(frame);
+        for detection in &mut found {
+            corners::refine(&full, detection);
         }
         found
     }
@@ -156,6 +172,7 @@ impl Decoder {
         /// Triples tried per pass: bounds the work in a frame full of finder-like clutter.
         const MAX_CANDIDATES: usize = 24;
         let finders: Vec<Finder> = self
+            .identifier
             .quirc
             .capstones
             .iter()
@@ -196,7 +213,9 @@ impl Decoder {
         }
     }
 
-    /// One `quircs` identify over the binary image, decoding every grid it groups.
+    /// One identification over the binary image, decoding every grid it groups: first on the
+    /// grid as found, and only if that fails on the grid refined by `quircs`' fitness search and
+    /// our re-reads.
     fn identify_round(
         &mut self,
         level: &Level,
@@ -206,22 +225,17 @@ impl Decoder {
         found: &mut Vec<Detection>,
     ) -> Outcome {
         let plane = &level.plane;
-        let codes: Vec<Option<Code>> = self
-            .quirc
-            .identify(width, height, &self.binary)
-            .map(Result::ok)
-            .collect();
+        self.identifier.identify(width, height, &self.binary);
+        let quirc = &self.identifier.quirc;
         let mut outcome = Outcome {
             undecoded: 0,
-            stray_finders: self
-                .quirc
-                .capstones
-                .iter()
-                .filter(|c| c.qr_grid < 0)
-                .count(),
+            stray_finders: quirc.capstones.iter().filter(|c| c.qr_grid < 0).count(),
         };
-        for (index, code) in codes.into_iter().enumerate() {
-            let (Some(code), Some(grid)) = (code, self.quirc.grids.get(index)) else {
+        for index in 0..quirc.grids.len() {
+            let (Some(code), Some(grid)) = (
+                self.identifier.extract(index),
+                self.identifier.quirc.grids.get(index).copied(),
+            ) else {
                 continue;
             };
             let size = code.size.max(0) as usize;
@@ -233,11 +247,25 @@ impl Decoder {
                 continue;
             }
             let capstones = grid.caps.map(|i| {
-                self.quirc.capstones.get(i).map_or([(0.0, 0.0); 4], |cap| {
-                    [(0.0, 0.0), (7.0, 0.0), (7.0, 7.0), (0.0, 7.0)].map(|(u, v)| map(&cap.c, u, v))
-                })
+                self.identifier
+                    .quirc
+                    .capstones
+                    .get(i)
+                    .map_or([(0.0, 0.0); 4], |cap| {
+                        [(0.0, 0.0), (7.0, 0.0), (7.0, 7.0), (0.0, 7.0)]
+                            .map(|(u, v)| map(&cap.c, u, v))
+                    })
             });
-            let Some((read, c)) = read(&code, plane, &grid.c, &capstones, pass.inverted) else {
+            let first = read_cells(size, &cells_of(&code))
+                .map(|found| (found, ModuleMap::Projective(grid.c)))
+                .or_else(|| reread(plane, ModuleMap::Projective(grid.c), size, pass.inverted));
+            let read = first.or_else(|| {
+                self.identifier.refine(index);
+                let refined = self.identifier.quirc.grids.get(index)?.c;
+                let code = self.identifier.extract(index)?;
+                read(&code, plane, &refined, &capstones, pass.inverted)
+            });
+            let Some((read, c)) = read else {
                 outcome.undecoded += 1;
                 continue;
             };
@@ -254,9 +282,9 @@ impl Decoder {
 fn whole_frame_symbol(level: &Level) -> Option<Detection> {
     let plane = &level.plane;
     let (w, h) = (plane.width, plane.height);
-    let threshold = otsu(plane.pixels.iter().copied());
+    let threshold = otsu((0..h).flat_map(|y| plane.row(y).iter().copied()));
     [false, true].into_iter().find_map(|inverted| {
-        let dark = |x: usize, y: usize| (plane.pixels[y * w + x] < threshold) != inverted;
+        let dark = |x: usize, y: usize| (plane.row(y)[x] < threshold) != inverted;
         let rows: Vec<usize> = (0..h).filter(|&y| (0..w).any(|x| dark(x, y))).collect();
         let cols: Vec<usize> = (0..w).filter(|&x| (0..h).any(|y| dark(x, y))).collect();
         let (&top, &bottom, &left, &right) =
@@ -325,75 +353,7 @@ struct Outcome {
     stray_finders: usize,
 }
 
-/// Whether a code with modules of `module` frame pixels centred at `at` is one already found:
-/// inside a found code with modules of about the same size (a smaller code printed inside a
-/// larger one is a different code).
-fn already_found(found: &[Detection], at: Point, module: f64) -> bool {
-    found.iter().any(|d| {
-        let side =
-            f64::from((d.corners[1].x - d.corners[0].x).hypot(d.corners[1].y - d.corners[0].y));
-        let found_module = side / f64::from(17 + 4 * u32::from(d.version));
-        let ratio = module / found_module.max(1e-6);
-        contains(&d.corners, at) && (0.6..1.7).contains(&ratio)
-    })
-}
-
-/// Paints a found code's three finder patterns (with their separators) white in the binary
-/// image, so later rounds neither find it again nor group its finders with another code's, while
-/// anything else inside it (a code printed within a code) stays visible.
-fn erase_finders(
-    binary: &mut [u8],
-    width: usize,
-    detection: &Detection,
-    to_binary: impl Fn(&Point) -> (f64, f64),
-) {
-    let n = f64::from(17 + 4 * u32::from(detection.version));
-    let corners = detection.corners.each_ref().map(to_binary);
-    let Some(c) = homography(&[(0.0, 0.0), (n, 0.0), (n, n), (0.0, n)], &corners) else {
-        return;
-    };
-    for (u, v) in [(0.0, 0.0), (n - 7.0, 0.0), (0.0, n - 7.0)] {
-        let square = [(-1.5, -1.5), (8.5, -1.5), (8.5, 8.5), (-1.5, 8.5)]
-            .map(|(du, dv)| map(&c, u + du, v + dv));
-        fill(binary, width, square);
-    }
-}
-
-/// Paints a convex quadrilateral white.
-fn fill(binary: &mut [u8], width: usize, quad: [(f64, f64); 4]) {
-    let height = binary.len() / width.max(1);
-    let quad = quad.map(|(x, y)| Point {
-        x: x as f32,
-        y: y as f32,
-    });
-    let min_x = quad
-        .iter()
-        .map(|p| p.x)
-        .fold(f32::INFINITY, f32::min)
-        .max(0.0) as usize;
-    let min_y = quad
-        .iter()
-        .map(|p| p.y)
-        .fold(f32::INFINITY, f32::min)
-        .max(0.0) as usize;
-    let max_x = (quad.iter().map(|p| p.x).fold(0.0, f32::max).max(0.0) as usize)
-        .min(width.saturating_sub(1));
-    let max_y = (quad.iter().map(|p| p.y).fold(0.0, f32::max).max(0.0) as usize)
-        .min(height.saturating_sub(1));
-    for y in min_y..=max_y {
-        for x in min_x..=max_x {
-            let p = Point {
-                x: x as f32,
-                y: y as f32,
-            };
-            if contains(&quad, p) {
-                binary[y * width + x] = 255;
-            }
-        }
-    }
-}
-
-impl Level {
+impl Level<'_> {
     /// Binary-image pixel coordinates (with the white border) to frame pixels.
     fn to_frame(&self, (x, y): (f64, f64)) -> Point {
         Point {
@@ -403,7 +363,7 @@ impl Level {
     }
 }
 
-fn level(plane: Plane, frame_per_pixel: f64) -> Level {
+fn level(plane: Plane<'_>, frame_per_pixel: f64) -> Level<'_> {
     Level {
         plane,
         integral: OnceCell::new(),
@@ -413,8 +373,8 @@ fn level(plane: Plane, frame_per_pixel: f64) -> Level {
 
 /// The passes, in the order tried: plain quircs first (it reads most clean codes at once), then
 /// local thresholds, inverted codes, small codes (upscaled) and, for large frames, full size.
-fn passes(base: &Level, shrunk: bool, upscale: bool) -> Vec<Pass> {
-    let shortest = base.plane.width.min(base.plane.height);
+fn passes((width, height): (usize, usize), shrunk: bool, upscale: bool) -> Vec<Pass> {
+    let shortest = width.min(height);
     let wide = Threshold::Local {
         radius: (shortest / 8).max(8),
         percent: 10,
@@ -460,7 +420,7 @@ fn passes(base: &Level, shrunk: bool, upscale: bool) -> Vec<Pass> {
 /// bent through every alignment pattern. Returns what was read and the grid it was read on.
 fn read(
     code: &Code,
-    plane: &Plane,
+    plane: &Plane<'_>,
     c: &[f64; 8],
     capstones: &[[(f64, f64); 4]; 3],
     inverted: bool,
@@ -493,7 +453,7 @@ fn read(
 /// Reads the modules from the grey image on grid `c`, then on `c` refined by the alignment
 /// pattern, then on a grid bent through all alignment patterns.
 fn reread_aligned(
-    plane: &Plane,
+    plane: &Plane<'_>,
     c: [f64; 8],
     size: usize,
     inverted: bool,
@@ -507,7 +467,7 @@ fn reread_aligned(
 }
 
 fn reread_warped(
-    plane: &Plane,
+    plane: &Plane<'_>,
     c: &[f64; 8],
     size: usize,
     inverted: bool,
@@ -519,7 +479,7 @@ fn reread_warped(
 /// Reads the modules from the grey image on `grid`, with an Otsu threshold over the code and
 /// then against each module's neighbourhood.
 fn reread(
-    plane: &Plane,
+    plane: &Plane<'_>,
     grid: ModuleMap,
     size: usize,
     inverted: bool,
@@ -560,27 +520,4 @@ fn read_cells(size: usize, cells: &[bool]) -> Option<Read> {
             mirrored,
         })
     })
-}
-
-/// Whether `p` lies inside the convex quadrilateral `quad` (either winding).
-fn contains(quad: &[Point; 4], p: Point) -> bool {
-    let mut sign = 0i8;
-    for i in 0..4 {
-        let (a, b) = (quad[i], quad[(i + 1) % 4]);
-        let cross = (b.x - a.x) * (p.y - a.y) - (b.y - a.y) * (p.x - a.x);
-        let s = if cross > 0.0 {
-            1
-        } else if cross < 0.0 {
-            -1
-        } else {
-            0
-        };
-        if s != 0 {
-            if sign != 0 && s != sign {
-                return false;
-            }
-            sign = s;
-        }
-    }
-    true
 }

@@ -116,7 +116,7 @@ pub(crate) fn finder_homography(
 }
 
 /// Solves 8 linear equations given as an augmented matrix (Gauss-Jordan, partial pivoting).
-fn solve8(mut a: [[f64; 9]; 8]) -> Option<[f64; 8]> {
+pub(crate) fn solve8(mut a: [[f64; 9]; 8]) -> Option<[f64; 8]> {
     for col in 0..8 {
         let pivot = (col..8).max_by(|&p, &q| a[p][col].abs().total_cmp(&a[q][col].abs()))?;
         a.swap(col, pivot);
@@ -157,7 +157,7 @@ pub(crate) fn homography(from: &[(f64, f64); 4], to: &[(f64, f64); 4]) -> Option
 /// response, then fits a homography through the three finder centres and that point, which
 /// corrects the perspective an affine grid through the finders alone misses.
 pub(crate) fn refine_with_alignment(
-    plane: &Plane,
+    plane: &Plane<'_>,
     c: &[f64; 8],
     size: usize,
     offset: f64,
@@ -201,7 +201,12 @@ impl ModuleMap {
 /// Grey value of every module (row-major, `size * size`), each the mean of five samples around
 /// the module's centre so a grid that is a fraction of a module off still reads the right value.
 /// `offset` shifts from the binary image's coordinates (with its white border) to `plane`'s.
-pub(crate) fn module_values(plane: &Plane, grid: &ModuleMap, size: usize, offset: f64) -> Vec<f32> {
+pub(crate) fn module_values(
+    plane: &Plane<'_>,
+    grid: &ModuleMap,
+    size: usize,
+    offset: f64,
+) -> Vec<f32> {
     const TAPS: [(f64, f64); 5] = [(0.5, 0.5), (0.3, 0.3), (0.7, 0.3), (0.3, 0.7), (0.7, 0.7)];
     let mut values = Vec::with_capacity(size * size);
     for v in 0..size {

@@ -1,25 +1,32 @@
 //! QR codes in camera frames (X2): a grayscale frame in, every code found out.
 //!
-//! `quircs` (used as a crate, unpatched) finds finder patterns and fits a first sampling grid;
-//! everything else is ours, each piece measured with `hologuide bench qr`: local thresholds from
-//! an integral image besides quircs' global Otsu, several scales, both polarities, a white border
-//! so codes touching the frame edge keep a quiet zone, found codes erased and the frame searched
-//! again, our own grouping of finder patterns quircs left over, re-reads of a grid that did not
-//! decode (from the grey image, on an affine grid through the finders, a homography through the
-//! alignment pattern, a grid bent through every alignment pattern; each also mirrored), a
-//! whole-frame read for tight crops, and our own error correction and segment decoding
-//! (`symbol`, `reed_solomon`, `segments`), so FNC1, Hanzi, structured append and per-segment
-//! charsets come out right and small symbols keep their misdecode protection.
+//! Finder patterns are found and grouped by `quircs`' identification, vendored in `identify`
+//! (its licence kept there) so that its costly grid refinement runs only for a grid whose first
+//! read failed; everything else is ours, each piece measured with `hologuide bench qr`: the
+//! frame read where it lies (no copy at scale 1) and first at half size when large, local
+//! thresholds from an integral image besides quircs' global Otsu, several scales, both
+//! polarities, a white border so codes touching the frame edge keep a quiet zone, found codes
+//! erased and the frame searched again, our own grouping of finder patterns quircs left over,
+//! re-reads of a grid that did not decode (from the grey image, on an affine grid through the
+//! finders, a homography through the alignment pattern, a grid bent through every alignment
+//! pattern; each also mirrored), a whole-frame read for tight crops, our own error correction and
+//! segment decoding (`symbol`, `reed_solomon`, `segments`), so FNC1, Hanzi, structured append and
+//! per-segment charsets come out right and small symbols keep their misdecode protection, and
+//! corners measured from the finder patterns' edges on the full-resolution frame (`corners`),
+//! precise enough for an anchor pose.
 //!
 //! Pure: no I/O besides [`file`] (reading photos for the CLI, benchmark and tests) and
 //! [`corpus`] (the benchmark corpus manifest).
 
 mod binarize;
+mod corners;
 pub mod corpus;
 mod detector;
 pub mod file;
+mod found;
 mod grid;
 mod group;
+mod identify;
 mod reed_solomon;
 mod segments;
 mod symbol;

@@ -77,7 +77,8 @@ mod fuzz {
 
     use proptest::prelude::*;
 
-    use super::super::{Decoder, GrayFrame, segments, symbol};
+    use super::super::binarize::Plane;
+    use super::super::{Decoder, Detection, EccLevel, GrayFrame, Point, corners, segments, symbol};
 
     /// Far above the slowest legitimate frame here (about 10 ms in a debug build); a decoder
     /// stuck in a loop trips it.
@@ -130,6 +131,47 @@ mod fuzz {
             let started = Instant::now();
             Decoder::new().decode(&frame);
             prop_assert!(started.elapsed() < HANG);
+        }
+
+        /// Corner refinement sees whatever grid a read left: collapsed, crossed, far outside
+        /// the frame or not finite. It refines or leaves the corners alone, never panics, and
+        /// never makes them non-finite.
+        #[test]
+        fn corner_refinement_of_arbitrary_quadrilaterals_never_panics(
+            coordinates in proptest::collection::vec(-300.0f32..600.0, 8),
+            not_finite in any::<bool>(),
+            version in 1u8..=40,
+            seed in any::<u64>(),
+        ) {
+            let (width, height) = (97, 61);
+            let mut state = seed | 1;
+            let pixels: Vec<u8> = (0..width * height)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    if state & 1 == 0 { 30 } else { 220 }
+                })
+                .collect();
+            let frame = GrayFrame::new(&pixels, width, height, width).unwrap();
+            let mut corners = [0, 1, 2, 3].map(|i| Point { x: coordinates[2 * i], y: coordinates[2 * i + 1] });
+            if not_finite {
+                corners[2].x = f32::NAN;
+            }
+            let mut detection = Detection {
+                payload: Vec::new(),
+                text: String::new(),
+                version,
+                ecc: EccLevel::L,
+                corners,
+                mirrored: false,
+                inverted: seed & 2 == 0,
+            };
+            if corners::refine(&Plane::from_frame(&frame, 1), &mut detection) {
+                prop_assert!(detection.corners.iter().all(|p| p.x.is_finite() && p.y.is_finite()));
+            } else {
+                prop_assert_eq!(detection.corners.map(|p| p.x.to_bits()), corners.map(|p| p.x.to_bits()));
+            }
         }
 
         #[test]
@@ -239,4 +281,43 @@ mod segment_parsing {
         assert!(parse(&pack(&[(0b0100, 4), (200, 8), (1, 8)]), 1).is_err());
         assert!(parse(&pack(&[(0b1111, 4), (0, 12)]), 1).is_err());
     }
+}
+
+/// The first look at a camera frame is at half size: each pixel the mean of its 2×2 block
+/// (rounded down), read through the frame's stride, an odd last column and row left out.
+#[test]
+fn half_size_plane_is_the_mean_of_each_2x2_block_of_a_strided_frame() {
+    use super::binarize::Plane;
+    let (width, height, stride) = (7, 5, 10);
+    let pixels: Vec<u8> = (0..stride * height).map(|i| (i * 37 % 251) as u8).collect();
+    let frame = GrayFrame::new(&pixels, width, height, stride).unwrap();
+    let half = Plane::from_frame(&frame, 2);
+    assert_eq!((half.width, half.height), (3, 2));
+    for y in 0..2 {
+        for x in 0..3 {
+            let at = |dx: usize, dy: usize| u32::from(pixels[(2 * y + dy) * stride + 2 * x + dx]);
+            let mean = (at(0, 0) + at(1, 0) + at(0, 1) + at(1, 1)) / 4;
+            assert_eq!(u32::from(half.row(y)[x]), mean, "pixel ({x}, {y})");
+        }
+    }
+    // Factor 3 (the general box filter) agrees with the same rule.
+    let third = Plane::from_frame(&frame, 3);
+    let mean: u32 = (0..3)
+        .flat_map(|dy| (0..3).map(move |dx| (dx, dy)))
+        .map(|(dx, dy)| u32::from(pixels[dy * stride + dx]))
+        .sum::<u32>()
+        / 9;
+    assert_eq!(u32::from(third.row(0)[0]), mean);
+}
+
+/// At scale 1 the decoder reads the caller's frame where it lies (the Y plane of an NV12 frame
+/// is not copied): the plane's rows are the frame's own memory.
+#[test]
+fn full_size_plane_borrows_the_frame_without_copying() {
+    use super::binarize::Plane;
+    let pixels = vec![7u8; 16 * 4];
+    let frame = GrayFrame::new(&pixels, 12, 4, 16).unwrap();
+    let plane = Plane::from_frame(&frame, 1);
+    assert!(std::ptr::eq(plane.row(2).as_ptr(), pixels[32..].as_ptr()));
+    assert_eq!(plane.row(3).len(), 12);
 }

@@ -37,7 +37,7 @@ fn alignment_score(sample: &dyn Fn(f64, f64) -> f64, u: f64, v: f64) -> f64 {
 /// Best alignment-pattern centre within ±`radius` modules of (u, v) on grid `c` shifted by
 /// `shift` pixels: its pixel position, or `None` if nothing there looks like one.
 pub(crate) fn find_alignment(
-    plane: &Plane,
+    plane: &Plane<'_>,
     c: &[f64; 8],
     shift: (f64, f64),
     (u, v): (f64, f64),
@@ -71,7 +71,7 @@ pub(crate) fn find_alignment(
 impl Warp {
     /// Fits the lattice for a `size`-module code starting from grid `c`; `None` for versions
     /// without alignment patterns or when fewer than half of them are found.
-    pub fn fit(plane: &Plane, c: &[f64; 8], size: usize, offset: f64) -> Option<Self> {
+    pub fn fit(plane: &Plane<'_>, c: &[f64; 8], size: usize, offset: f64) -> Option<Self> {
         let version = size.checked_sub(17)? / 4;
         let centres: Vec<usize> = VERSION_DB
             .get(version)?

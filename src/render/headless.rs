@@ -75,7 +75,8 @@ pub struct Headless {
 impl Headless {
     pub fn new(config: HeadlessConfig) -> Result<Self, RenderError> {
         let gpu = Gpu::headless()?;
-        let renderer = Renderer::new(&gpu.device, &gpu.queue, FORMAT, config.sample_count);
+        let mut renderer = Renderer::new(&gpu.device, &gpu.queue, FORMAT, config.sample_count);
+        renderer.adapt_to(&gpu.adapter.get_info());
         let layered = config.stereo && config.multiview && renderer.supports_multiview();
         let eyes = if layered {
             let texture =

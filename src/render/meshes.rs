@@ -188,6 +188,7 @@ pub(super) fn upload(
     layouts: &Layouts,
     fallbacks: &Fallbacks,
     model: Model,
+    anisotropy_clamp: u16,
     stats: &mut Stats,
 ) -> GpuModel {
     let mut gpu_bytes = 0;
@@ -244,7 +245,7 @@ pub(super) fn upload(
             },
             min_filter: wgpu::FilterMode::Linear,
             mipmap_filter: wgpu::MipmapFilterMode::Linear,
-            anisotropy_clamp: 4,
+            anisotropy_clamp,
             ..Default::default()
         });
         let base = view_for(material.base_colour_texture, true, stats);

@@ -152,6 +152,8 @@ pub struct Renderer {
     matrices: Vec<Mat4>,
     joints: Vec<Mat4>,
     max_texture_dimension: u32,
+    /// Anisotropic filtering of hologram textures; see `adapt_to`.
+    anisotropy_clamp: u16,
 }
 
 impl Renderer {
@@ -216,6 +218,7 @@ impl Renderer {
             matrices: Vec::new(),
             joints: Vec::new(),
             max_texture_dimension: device.limits().max_texture_dimension_2d,
+            anisotropy_clamp: 4,
             layouts,
         }
     }
@@ -285,6 +288,7 @@ impl Renderer {
                     &self.layouts,
                     &self.fallbacks,
                     model,
+                    self.anisotropy_clamp,
                     &mut self.stats,
                 );
                 self.stats.model_bytes += gpu.gpu_bytes;
@@ -609,6 +613,19 @@ impl Renderer {
     }
 
     /// Whether `draw` accepts [`EyeViews::Layered`] (the device has multiview).
+    /// Tunes texture filtering to the adapter; call before the first `prepare_asset`.
+    ///
+    /// Software rasterisers get plain trilinear filtering: anisotropic sampling costs them CPU
+    /// time per pixel, and Mesa 25's lavapipe (the Monado tree's driver) returns zero for every
+    /// anisotropic sample, which drew all textured holograms black on the OpenXR path.
+    pub fn adapt_to(&mut self, adapter: &wgpu::AdapterInfo) {
+        self.anisotropy_clamp = if adapter.device_type == wgpu::DeviceType::Cpu {
+            1
+        } else {
+            4
+        };
+    }
+
     pub fn supports_multiview(&self) -> bool {
         self.multiview.is_some()
     }

@@ -100,6 +100,38 @@ impl Dwell {
     }
 }
 
+/// A pinch of thumb and index fingertips, from hand tracking: closes below 1.5 cm, opens
+/// again above 3 cm (the gap keeps a trembling hand from pressing twice).
+#[derive(Debug, Clone, Default)]
+pub struct Pinch {
+    closed: bool,
+}
+
+impl Pinch {
+    const CLOSE_M: f32 = 0.015;
+    const OPEN_M: f32 = 0.03;
+
+    /// Feeds this frame's fingertip distance (`None`: the hand is not tracked); returns true
+    /// on the frame the pinch closes.
+    pub fn update(&mut self, fingertips_m: Option<f32>) -> bool {
+        match fingertips_m.filter(|d| d.is_finite()) {
+            None => {
+                self.closed = false;
+                false
+            }
+            Some(d) if !self.closed && d < Self::CLOSE_M => {
+                self.closed = true;
+                true
+            }
+            Some(d) if self.closed && d > Self::OPEN_M => {
+                self.closed = false;
+                false
+            }
+            Some(_) => false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::num::NonZeroU32;
@@ -235,5 +267,28 @@ mod tests {
             assert_eq!(dwell.update(next, 0.05), None);
         }
         assert_eq!(dwell.update(Some(ButtonAction::Back), 0.05), None);
+    }
+
+    #[test]
+    fn a_pinch_presses_once_and_must_open_wide_before_pressing_again() {
+        let mut pinch = Pinch::default();
+        let presses: Vec<bool> = [0.05, 0.02, 0.01, 0.012, 0.02, 0.01, 0.04, 0.01]
+            .into_iter()
+            .map(|d| pinch.update(Some(d)))
+            .collect();
+        assert_eq!(
+            presses,
+            vec![false, false, true, false, false, false, false, true]
+        );
+    }
+
+    #[test]
+    fn a_hand_lost_mid_pinch_does_not_press_when_it_comes_back_open() {
+        let mut pinch = Pinch::default();
+        assert!(pinch.update(Some(0.01)));
+        assert!(!pinch.update(None));
+        assert!(!pinch.update(Some(0.05)));
+        assert!(!pinch.update(Some(f32::NAN)));
+        assert!(pinch.update(Some(0.01)));
     }
 }

@@ -154,6 +154,18 @@ fn demo_submits_200_frames_on_monado_with_the_validation_layer_silent_and_exits_
     );
     assert_eq!(report["final_screen"], "step 1 of 9");
     assert_eq!(report["ended_because"], "frame or time limit reached");
+    // The runtime accepted our bindings for every profile it knows (a refused suggestion is
+    // logged and left out of this list).
+    assert_eq!(
+        report["interaction_profiles"],
+        serde_json::json!([
+            "/interaction_profiles/khr/simple_controller",
+            "/interaction_profiles/oculus/touch_controller",
+            "/interaction_profiles/valve/index_controller",
+            "/interaction_profiles/ext/hand_interaction_ext"
+        ]),
+        "Monado offers XR_EXT_hand_interaction, not the Microsoft one"
+    );
 
     // The session went through its whole lifecycle, and the log says so in the same order.
     let transitions: Vec<&str> = report["transitions"]
@@ -256,6 +268,19 @@ fn the_captured_left_eye_shows_the_demo_step_card_the_runtime_received() {
     assert_clean_run(&runtime, &output, &report);
     assert_eq!(report["captured"], capture.to_str().unwrap());
     check_capture_golden("openxr-demo-step-01-left-eye", &capture);
+    // The qwerty driver's controllers took our simple-controller bindings, and the right
+    // hand's aim pose (the ray that presses card buttons) was tracked while rendering.
+    let active = report["active_profiles"].as_array().unwrap();
+    assert!(
+        active
+            .iter()
+            .any(|p| p == "/user/hand/right: /interaction_profiles/khr/simple_controller"),
+        "{report:#}"
+    );
+    assert!(
+        report["frames_with_aim"].as_u64().unwrap() > 0,
+        "{report:#}"
+    );
 }
 
 #[test]
@@ -420,6 +445,11 @@ fn ctrl_c_ends_the_session_through_stopping_and_exits_with_success() {
         log.contains("STOPPING → IDLE") && log.contains("IDLE → EXITING"),
         "{log}"
     );
+    assert_eq!(
+        runtime.validation_complaints(),
+        Vec::<String>::new(),
+        "a Ctrl-C exit is as clean for the validation layer as a normal one"
+    );
 }
 
 #[test]
@@ -515,4 +545,32 @@ fn run_refuses_a_guide_folder_that_is_not_a_guide_and_names_it() {
         "{}",
         stderr(&output)
     );
+}
+
+#[test]
+fn asking_to_capture_a_frame_the_session_never_reached_is_an_error_that_says_so() {
+    let Some(install) = monado_or_skip() else {
+        return;
+    };
+    let runtime = Runtime::start(install);
+    let capture = runtime.dir.path().join("never.png");
+    let output = run(&mut runtime.hologuide(&[
+        "run",
+        "--frames",
+        "5",
+        "--capture-frame",
+        "50",
+        "--out",
+        capture.to_str().unwrap(),
+    ]));
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("frame 50 was never rendered"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!capture.exists());
+
+    let output = run(hologuide().args(["run", "--capture-frame", "0", "--out", "x.png"]));
+    assert_eq!(output.status.code(), Some(2), "clap refuses frame 0");
 }

@@ -32,6 +32,8 @@ pub trait GraphicsBinding: Sized {
 
     fn device(&self) -> &wgpu::Device;
     fn queue(&self) -> &wgpu::Queue;
+    /// The adapter the runtime chose (the renderer tunes its filtering to it).
+    fn adapter_info(&self) -> &wgpu::AdapterInfo;
     /// "llvmpipe (LLVM 19.1.7, 256 bits) on Vulkan".
     fn describe(&self) -> String;
 

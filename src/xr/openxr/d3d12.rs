@@ -23,6 +23,7 @@
 
 use wgpu::hal;
 use wgpu::hal::api::Dx12 as HalDx12;
+use windows::core::Interface as _;
 
 use super::XrError;
 use super::binding::GraphicsBinding;
@@ -54,7 +55,6 @@ impl GraphicsBinding for D3d12 {
             .graphics_requirements::<openxr::D3D12>(system)
             .map_err(|e| XrError::call("xrGetD3D12GraphicsRequirementsKHR", e))?;
         let luid = requirements.adapter_luid;
-        let wanted = (u64::from(luid.HighPart as u32) << 32) | u64::from(luid.LowPart);
         let wgpu_instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
             backends: wgpu::Backends::DX12,
             ..wgpu::InstanceDescriptor::new_without_display_handle_from_env()
@@ -63,12 +63,17 @@ impl GraphicsBinding for D3d12 {
         let adapter = pollster::block_on(wgpu_instance.enumerate_adapters(wgpu::Backends::DX12))
             .into_iter()
             .find(|a| {
-                // SAFETY: reading the adapter's description through wgpu-hal.
-                unsafe { a.as_hal::<HalDx12>() }.is_some_and(|hal| hal.luid() == wanted)
+                // SAFETY: reading the DXGI description of an adapter wgpu enumerated.
+                let description = unsafe { a.as_hal::<HalDx12>() }
+                    .and_then(|hal| unsafe { hal.as_raw().GetDesc1() }.ok());
+                description.is_some_and(|d| {
+                    d.AdapterLuid.LowPart == luid.LowPart && d.AdapterLuid.HighPart == luid.HighPart
+                })
             })
             .ok_or_else(|| {
                 XrError::NoSystem(format!(
-                    "no D3D12 adapter with the runtime's LUID {wanted:#x}"
+                    "no D3D12 adapter with the runtime's LUID {:#x}:{:#x}",
+                    luid.HighPart, luid.LowPart
                 ))
             })?;
         let info = adapter.get_info();
@@ -94,6 +99,10 @@ impl GraphicsBinding for D3d12 {
         &self.queue
     }
 
+    fn adapter_info(&self) -> &wgpu::AdapterInfo {
+        &self.info
+    }
+
     fn describe(&self) -> String {
         format!("{} on D3D12", self.info.name)
     }
@@ -103,8 +112,8 @@ impl GraphicsBinding for D3d12 {
         let device = unsafe { self.device.as_hal::<HalDx12>() };
         let queue = unsafe { self.queue.as_hal::<HalDx12>() };
         openxr::d3d::SessionCreateInfoD3D12 {
-            device: device.map_or(std::ptr::null_mut(), |d| d.raw_device().as_raw() as _),
-            queue: queue.map_or(std::ptr::null_mut(), |q| q.as_raw().as_raw() as _),
+            device: device.map_or(std::ptr::null_mut(), |d| d.raw_device().as_raw()),
+            queue: queue.map_or(std::ptr::null_mut(), |q| q.as_raw().as_raw()),
         }
     }
 
@@ -122,7 +131,7 @@ impl GraphicsBinding for D3d12 {
 
     unsafe fn wrap_image(
         &self,
-        image: *mut std::ffi::c_void,
+        image: *mut openxr::sys::platform::ID3D12Resource,
         format: wgpu::TextureFormat,
         width: u32,
         height: u32,

@@ -1,77 +1,32 @@
 //! The frame loop: wait → begin → locate views → app state and scene → render both eyes into
 //! the swapchain image (one multiview pass when the device has it) → release → end with a
-//! projection layer. Nothing here waits on network, disk or QR work: the guide's assets are
-//! read through the package (memory or its folder) by the renderer once per asset.
+//! projection layer ([`super::draw`] does one frame). Nothing here waits on network, disk or QR
+//! work: the guide's holograms are loaded before the session starts.
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use glam::{Mat4, Vec3};
 use openxr as xr;
 
 use super::binding::GraphicsBinding;
-use super::input::{Input, pose};
+use super::draw::{Frames, preload_assets, warm_up};
+use super::input::Input;
 use super::instance::{self, Context};
 use super::session::{SessionMachine, Step, state_name};
+use super::swapchain::create_swapchain;
 use super::{RunOptions, RunReport, XrError};
 use crate::app::{App, View};
-use crate::render::{EyeView, EyeViews, Renderer, Targets, gpu};
-use crate::scene::{CardFollower, Frame, Pose, SceneInput};
-use crate::xr::pointer::{Dwell, Ray, hit_button};
-use crate::xr::script::{Command, Player};
+use crate::render::Renderer;
+use crate::scene::{CardFollower, Frame, Pose};
+use crate::xr::pointer::Dwell;
+use crate::xr::script::Player;
 
-const STEREO: xr::ViewConfigurationType = xr::ViewConfigurationType::PRIMARY_STEREO;
-const NEAR: f32 = 0.05;
-const FAR: f32 = 100.0;
+pub(super) const STEREO: xr::ViewConfigurationType = xr::ViewConfigurationType::PRIMARY_STEREO;
+/// Frame timings kept for the report.
+const MAX_TIMINGS: usize = 72_000;
 /// Sessions re-created after LOSS_PENDING before giving up.
 const MAX_SESSIONS: u32 = 3;
-
-/// An asymmetric perspective projection from OpenXR's field-of-view angles: right-handed,
-/// looking along -Z, depth 0..1 (wgpu's clip space), as glam's `perspective_rh`.
-pub fn projection(fov: xr::Fovf, near: f32, far: f32) -> Mat4 {
-    let left = fov.angle_left.tan() * near;
-    let right = fov.angle_right.tan() * near;
-    let down = fov.angle_down.tan() * near;
-    let up = fov.angle_up.tan() * near;
-    let width = right - left;
-    let height = up - down;
-    Mat4::from_cols_array(&[
-        2.0 * near / width,
-        0.0,
-        0.0,
-        0.0,
-        0.0,
-        2.0 * near / height,
-        0.0,
-        0.0,
-        (right + left) / width,
-        (up + down) / height,
-        far / (near - far),
-        -1.0,
-        0.0,
-        0.0,
-        near * far / (near - far),
-        0.0,
-    ])
-}
-
-fn to_pose(p: xr::Posef) -> Pose {
-    let (position, orientation) = pose(p);
-    Pose {
-        position,
-        orientation,
-    }
-}
-
-fn eye_view(view: &xr::View) -> EyeView {
-    let pose = to_pose(view.pose);
-    EyeView {
-        view: pose.to_matrix().inverse(),
-        projection: projection(view.fov, NEAR, FAR),
-        position: pose.position,
-    }
-}
 
 /// CPU time of the calling thread (what our code costs, not what lavapipe's threads do).
 fn thread_cpu_time() -> Duration {
@@ -101,18 +56,18 @@ enum Ended {
 }
 
 /// Everything that outlives one session: the app, the renderer (and its uploaded assets).
-struct Shared {
-    app: App,
-    renderer: Option<(Renderer, wgpu::TextureFormat)>,
-    follower: CardFollower,
-    dwell: Dwell,
-    player: Player,
-    all_list: bool,
-    step_started: Option<xr::Time>,
-    last_time: Option<xr::Time>,
-    last_frame: Option<Frame>,
-    head: Pose,
-    exit_asked: bool,
+pub(super) struct Shared {
+    pub(super) app: App,
+    pub(super) renderer: Option<(Renderer, wgpu::TextureFormat)>,
+    pub(super) follower: CardFollower,
+    pub(super) dwell: Dwell,
+    pub(super) player: Player,
+    pub(super) all_list: bool,
+    pub(super) step_started: Option<xr::Time>,
+    pub(super) last_time: Option<xr::Time>,
+    pub(super) last_frame: Option<Frame>,
+    pub(super) head: Pose,
+    pub(super) exit_asked: bool,
 }
 
 pub fn run<B: GraphicsBinding>(options: RunOptions) -> Result<RunReport, XrError> {
@@ -172,7 +127,7 @@ pub fn run<B: GraphicsBinding>(options: RunOptions) -> Result<RunReport, XrError
                 if let Err(e) = wait_for_system(&context, &options) {
                     break Err(e);
                 }
-                machine = SessionMachine::new();
+                machine.restart();
             }
             Ok(Ended::Lost) => {
                 break Err(XrError::SessionLost(format!(
@@ -213,170 +168,10 @@ fn wait_for_system(context: &Context, options: &RunOptions) -> Result<(), XrErro
     }
 }
 
-fn describe(view: &View<'_>) -> String {
+pub(super) fn describe(view: &View<'_>) -> String {
     match view {
         View::Step(step) => format!("step {} of {}", step.step_number, step.step_count),
         View::Complete { .. } => "complete".to_owned(),
-    }
-}
-
-struct Swapchain<B: GraphicsBinding> {
-    handle: xr::Swapchain<B::Api>,
-    textures: Vec<wgpu::Texture>,
-    /// Per image: one view per eye (layer), and the 2-layer view for multiview.
-    eye_views: Vec<[wgpu::TextureView; 2]>,
-    layered_views: Vec<wgpu::TextureView>,
-    width: u32,
-    height: u32,
-}
-
-fn create_swapchain<B: GraphicsBinding>(
-    session: &xr::Session<B::Api>,
-    graphics: &B,
-    format: <B::Api as xr::Graphics>::Format,
-    wgpu_format: wgpu::TextureFormat,
-    (width, height): (u32, u32),
-) -> Result<Swapchain<B>, XrError> {
-    let handle = session
-        .create_swapchain(&xr::SwapchainCreateInfo {
-            create_flags: xr::SwapchainCreateFlags::EMPTY,
-            usage_flags: xr::SwapchainUsageFlags::COLOR_ATTACHMENT
-                | xr::SwapchainUsageFlags::TRANSFER_SRC,
-            format,
-            sample_count: 1,
-            width,
-            height,
-            face_count: 1,
-            array_size: 2,
-            mip_count: 1,
-        })
-        .map_err(|e| XrError::call("xrCreateSwapchain", e))?;
-    let images = handle
-        .enumerate_images()
-        .map_err(|e| XrError::call("xrEnumerateSwapchainImages", e))?;
-    let mut textures = Vec::with_capacity(images.len());
-    for image in images {
-        // SAFETY: the image belongs to `handle`, created above with this format, size, two
-        // layers and colour-attachment + transfer-source usage; the textures are dropped
-        // before the swapchain (field order of `Swapchain`, and `run_session`'s clean-up).
-        textures.push(unsafe { graphics.wrap_image(image, wgpu_format, width, height, 2)? });
-    }
-    let eye_views = textures
-        .iter()
-        .map(|t| {
-            [0, 1].map(|layer| {
-                t.create_view(&wgpu::TextureViewDescriptor {
-                    label: Some("XR eye"),
-                    dimension: Some(wgpu::TextureViewDimension::D2),
-                    base_array_layer: layer,
-                    array_layer_count: Some(1),
-                    ..Default::default()
-                })
-            })
-        })
-        .collect();
-    let layered_views = textures
-        .iter()
-        .map(|t| {
-            t.create_view(&wgpu::TextureViewDescriptor {
-                label: Some("XR both eyes"),
-                dimension: Some(wgpu::TextureViewDimension::D2Array),
-                ..Default::default()
-            })
-        })
-        .collect();
-    Ok(Swapchain {
-        handle,
-        textures,
-        eye_views,
-        layered_views,
-        width,
-        height,
-    })
-}
-
-/// Draws the opening frame once into an offscreen target before the session runs: the driver
-/// compiles its pipelines and the renderer paints the card's text at first use, which would
-/// otherwise make the first frames miss their display time.
-fn warm_up<B: GraphicsBinding>(
-    graphics: &B,
-    shared: &mut Shared,
-    options: &RunOptions,
-    (width, height): (u32, u32),
-    multiview: bool,
-    blend_mode: xr::EnvironmentBlendMode,
-) -> Result<(), XrError> {
-    let Some((renderer, format)) = shared.renderer.as_mut() else {
-        return Ok(());
-    };
-    let texture = gpu::offscreen_target(graphics.device(), width, height, 2, *format);
-    let layered = texture.create_view(&wgpu::TextureViewDescriptor {
-        dimension: Some(wgpu::TextureViewDimension::D2Array),
-        ..Default::default()
-    });
-    let per_eye = [0, 1].map(|layer| {
-        texture.create_view(&wgpu::TextureViewDescriptor {
-            dimension: Some(wgpu::TextureViewDimension::D2),
-            base_array_layer: layer,
-            array_layer_count: Some(1),
-            ..Default::default()
-        })
-    });
-    let per_eye: Vec<&wgpu::TextureView> = per_eye.iter().collect();
-    let view = shared.app.view();
-    let input = SceneInput {
-        view: &view,
-        online: options.online,
-        all_list: None,
-        status: None,
-        head: shared.head,
-        anchors: &[],
-        step_time_s: 0.0,
-    };
-    // A throwaway follower: the real one is placed by the first located head pose.
-    let frame = Frame::build(&input, &mut CardFollower::default(), 0.0);
-    let eye = EyeView::from_pose(shared.head, 90.0, width as f32 / height as f32);
-    let targets = Targets {
-        eyes: &[eye, eye],
-        views: if multiview {
-            EyeViews::Layered(&layered)
-        } else {
-            EyeViews::PerEye(&per_eye)
-        },
-        width,
-        height,
-        clear: instance::clear_colour(blend_mode),
-    };
-    let mut encoder = graphics
-        .device()
-        .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-            label: Some("warm-up"),
-        });
-    let package = &options.package;
-    let read = |path: &str| package.read_asset(path).map_err(|e| e.to_string());
-    renderer.draw(&mut encoder, &frame, &targets, &read)?;
-    graphics.queue().submit([encoder.finish()]);
-    let _ = graphics.device().poll(wgpu::PollType::wait_indefinitely());
-    Ok(())
-}
-
-/// Loads and uploads every hologram of the guide before the first frame: reading and decoding
-/// a model inside the frame loop would miss frames on the step that first shows it. A broken
-/// asset is logged once here and left out when its step shows.
-fn preload_assets(renderer: &mut Renderer, options: &RunOptions) {
-    let package = &options.package;
-    let read = |path: &str| package.read_asset(path).map_err(|e| e.to_string());
-    let assets = package
-        .guide
-        .tasks
-        .iter()
-        .flat_map(|t| &t.steps)
-        .flat_map(|s| &s.holograms)
-        .map(|h| h.asset.as_str());
-    for asset in assets {
-        // The renderer logs a failure once and remembers it; nothing else to do here.
-        let _ = renderer.prepare_asset(asset, &read);
-        options.heartbeat.beat();
     }
 }
 
@@ -431,10 +226,20 @@ fn run_session<B: GraphicsBinding>(
         width.clamp(16, view.max_image_rect_width.max(16)),
         height.clamp(16, view.max_image_rect_height.max(16)),
     );
+    if size != (width, height) {
+        tracing::warn!(
+            "eye size {width}x{height} is outside what the runtime allows (16x16 to {}x{}); using {}x{}",
+            view.max_image_rect_width,
+            view.max_image_rect_height,
+            size.0,
+            size.1
+        );
+    }
     let renderer = match shared.renderer.take() {
         Some((renderer, f)) if f == wgpu_format => renderer,
         _ => {
             let mut renderer = Renderer::new(graphics.device(), graphics.queue(), wgpu_format, 1);
+            renderer.adapt_to(graphics.adapter_info());
             preload_assets(&mut renderer, options);
             options.heartbeat.beat();
             renderer
@@ -461,6 +266,7 @@ fn run_session<B: GraphicsBinding>(
         .map_err(|e| XrError::call("xrEnumerateReferenceSpaces", e))?;
     let unbounded = context.enabled.msft_unbounded_reference_space;
     let (space_type, space_name) = choose_reference_space(&spaces, unbounded);
+    tracing::info!(offered = ?spaces, chosen = space_name, "reference space");
     report.reference_space = space_name.to_owned();
     let space = session
         .create_reference_space(space_type, xr::Posef::IDENTITY)
@@ -468,8 +274,19 @@ fn run_session<B: GraphicsBinding>(
     let view_space = session
         .create_reference_space(xr::ReferenceSpaceType::VIEW, xr::Posef::IDENTITY)
         .map_err(|e| XrError::call("xrCreateReferenceSpace", e))?;
-    let input = Input::new(instance, &session, &context.enabled_names)?;
+    if context.enabled.fb_display_refresh_rate {
+        // Logged for testers; the frame loop follows xrWaitFrame's pacing whatever the rate.
+        match (
+            session.get_display_refresh_rate(),
+            session.enumerate_display_refresh_rates(),
+        ) {
+            (Ok(rate), Ok(rates)) => tracing::info!(rate, ?rates, "display refresh rate (Hz)"),
+            (Err(e), _) | (_, Err(e)) => tracing::warn!("display refresh rate unknown: {e}"),
+        }
+    }
+    let mut input = Input::new(instance, context.system, &session, &context.enabled_names)?;
     report.interaction_profiles = input.profiles.clone();
+    report.hand_tracking = input.hand_tracking();
     tracing::info!(
         format = ?wgpu_format,
         width = swapchain.width,
@@ -484,11 +301,13 @@ fn run_session<B: GraphicsBinding>(
         swapchain,
         space: &space,
         view_space: &view_space,
-        input: &input,
+        input: &mut input,
         multiview,
     };
     let mut events = xr::EventDataBuffer::new();
     let mut previous_display: Option<xr::Time> = None;
+    let mut first_display: Option<xr::Time> = None;
+    let mut waited_here = 0u64;
     let mut first_frame_at: Option<Instant> = None;
     let outcome = 'session: loop {
         options.heartbeat.beat();
@@ -517,6 +336,10 @@ fn run_session<B: GraphicsBinding>(
                         call: "xrPollEvent (instance loss pending)",
                         result: xr::sys::Result::ERROR_INSTANCE_LOST,
                     });
+                }
+                xr::Event::InteractionProfileChanged(_) => {
+                    report.active_profiles = frames.input.current_profiles(instance, &session)?;
+                    tracing::info!(profiles = ?report.active_profiles, "interaction profiles");
                 }
                 xr::Event::EventsLost(lost) => {
                     tracing::warn!("the runtime dropped {} events", lost.lost_event_count());
@@ -569,13 +392,13 @@ fn run_session<B: GraphicsBinding>(
             && period > 0.0
         {
             let gap = (frame_state.predicted_display_time.as_nanos() - previous.as_nanos()) as f64;
-            let skipped = ((gap / period).round() as u64).saturating_sub(1);
-            if skipped > 0 {
-                report.frames_missed += skipped;
+            if gap / period >= 1.5 {
                 report.missed_before_frame.push(report.frames_waited);
             }
         }
         previous_display = Some(frame_state.predicted_display_time);
+        first_display.get_or_insert(frame_state.predicted_display_time);
+        waited_here += 1;
         stream
             .begin()
             .map_err(|e| XrError::call("xrBeginFrame", e))?;
@@ -608,16 +431,31 @@ fn run_session<B: GraphicsBinding>(
                 report.first_frame_unix_ms = Some(unix_ms());
                 first_frame_at = Some(Instant::now());
             }
-            report
-                .frame_cpu_ms
-                .push((thread_cpu_time() - started_cpu).as_secs_f64() * 1e3);
-            report
-                .frame_wall_ms
-                .push(started_wall.elapsed().as_secs_f64() * 1e3);
+            // Per-frame timings feed `bench xr`; an app left running for hours keeps only the
+            // first hour's worth (at 20 Hz), not an ever-growing list.
+            if report.frame_cpu_ms.len() < MAX_TIMINGS {
+                report
+                    .frame_cpu_ms
+                    .push((thread_cpu_time() - started_cpu).as_secs_f64() * 1e3);
+                report
+                    .frame_wall_ms
+                    .push(started_wall.elapsed().as_secs_f64() * 1e3);
+            }
         }
     };
     if report.ended_because.is_empty() {
         report.ended_because = "the runtime ended the session".to_owned();
+    }
+    // Display periods from the first predicted display time to the last, against frames
+    // waited: a late frame shifts later predictions by fractions of a period, which gaps
+    // between consecutive frames alone would round away.
+    if let (Some(first), Some(last)) = (first_display, previous_display)
+        && report.display_period_ms > 0.0
+    {
+        let span_ms = (last.as_nanos() - first.as_nanos()) as f64 / 1e6;
+        let predicted = (span_ms / report.display_period_ms).round() as u64 + 1;
+        report.frames_predicted += predicted;
+        report.frames_missed += predicted.saturating_sub(waited_here);
     }
     tracing::info!(
         "session over ({}): {} frames waited, {} ended, last state {}",
@@ -636,283 +474,9 @@ fn run_session<B: GraphicsBinding>(
     Ok(outcome)
 }
 
-struct Frames<'a, B: GraphicsBinding> {
-    session: &'a xr::Session<B::Api>,
-    swapchain: Swapchain<B>,
-    space: &'a xr::Space,
-    view_space: &'a xr::Space,
-    input: &'a Input,
-    multiview: bool,
-}
-
-impl<B: GraphicsBinding> Frames<'_, B> {
-    /// Renders one frame and ends it with a projection layer; false when the views could not
-    /// be located (the frame is then ended empty by the caller).
-    #[allow(clippy::too_many_arguments)]
-    fn render(
-        &mut self,
-        time: xr::Time,
-        graphics: &B,
-        shared: &mut Shared,
-        options: &RunOptions,
-        focused: bool,
-        frame_number: u64,
-        blend_mode: xr::EnvironmentBlendMode,
-        stream: &mut xr::FrameStream<B::Api>,
-        report: &mut RunReport,
-    ) -> Result<bool, XrError> {
-        let (flags, views) = self
-            .session
-            .locate_views(STEREO, time, self.space)
-            .map_err(|e| XrError::call("xrLocateViews", e))?;
-        let tracked = flags.contains(xr::ViewStateFlags::ORIENTATION_VALID)
-            && flags.contains(xr::ViewStateFlags::POSITION_VALID);
-        if !tracked || views.len() != 2 {
-            return Ok(false);
-        }
-        let head = self
-            .view_space
-            .locate(self.space, time)
-            .map_err(|e| XrError::call("xrLocateSpace", e))?;
-        if head.location_flags.contains(
-            xr::SpaceLocationFlags::POSITION_VALID | xr::SpaceLocationFlags::ORIENTATION_VALID,
-        ) {
-            shared.head = to_pose(head.pose);
-        }
-        tracing::trace!(frame = frame_number, head = ?shared.head, "located");
-
-        // Input: scripted commands for this frame, then the controllers, then head gaze.
-        let mut commands: Vec<Command> = shared.player.due(frame_number).collect();
-        if focused {
-            let polled = self.input.poll(self.session, self.space, time)?;
-            commands.extend(polled.commands.iter().copied());
-            if polled.select
-                && let (Some(ray), Some(frame)) = (polled.aim, shared.last_frame.as_ref())
-                && let Some((action, _)) = hit_button(frame, ray)
-            {
-                commands.push(Command::Intent(crate::xr::intent_for(action)));
-            }
-        }
-        let dt = shared.last_time.map_or(0.0, |t| {
-            ((time.as_nanos() - t.as_nanos()) as f32 / 1e9).max(0.0)
-        });
-        shared.last_time = Some(time);
-        if let Some(frame) = shared.last_frame.as_ref() {
-            let gaze = Ray {
-                origin: shared.head.position,
-                direction: shared.head.orientation * Vec3::NEG_Z,
-            };
-            if let Some(action) = shared
-                .dwell
-                .update(hit_button(frame, gaze).map(|h| h.0), dt)
-            {
-                commands.push(Command::Intent(crate::xr::intent_for(action)));
-            }
-        }
-        for command in commands {
-            match command {
-                Command::Intent(intent) => {
-                    let moved = shared.app.handle(intent);
-                    tracing::info!(?intent, "input: now on {}", describe(&shared.app.view()));
-                    if moved != crate::app::Transition::Ignored {
-                        shared.step_started = Some(time);
-                    }
-                }
-                Command::Menu => shared.all_list = !shared.all_list,
-                Command::Exit => shared.exit_asked = true,
-            }
-        }
-        let step_started = *shared.step_started.get_or_insert(time);
-
-        let view = shared.app.view();
-        let titles = [shared.app.guide().title.clone()];
-        let input = SceneInput {
-            view: &view,
-            online: options.online,
-            all_list: shared.all_list.then_some(&titles[..]),
-            status: None,
-            head: shared.head,
-            anchors: &[],
-            step_time_s: (time.as_nanos() - step_started.as_nanos()) as f32 / 1e9,
-        };
-        let frame = Frame::build(&input, &mut shared.follower, dt);
-
-        let image = self
-            .swapchain
-            .handle
-            .acquire_image()
-            .map_err(|e| XrError::call("xrAcquireSwapchainImage", e))? as usize;
-        self.swapchain
-            .handle
-            .wait_image(xr::Duration::from_nanos(1_000_000_000))
-            .map_err(|e| XrError::call("xrWaitSwapchainImage", e))?;
-        let eyes = [eye_view(&views[0]), eye_view(&views[1])];
-        let Some((renderer, format)) = shared.renderer.as_mut() else {
-            return Ok(false);
-        };
-        let per_eye: Vec<&wgpu::TextureView> = self.swapchain.eye_views[image].iter().collect();
-        let targets = Targets {
-            eyes: &eyes,
-            views: if self.multiview {
-                EyeViews::Layered(&self.swapchain.layered_views[image])
-            } else {
-                EyeViews::PerEye(&per_eye)
-            },
-            width: self.swapchain.width,
-            height: self.swapchain.height,
-            clear: instance::clear_colour(blend_mode),
-        };
-        let mut encoder =
-            graphics
-                .device()
-                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                    label: Some("XR frame"),
-                });
-        let package = &options.package;
-        let read = |path: &str| package.read_asset(path).map_err(|e| e.to_string());
-        renderer.draw(&mut encoder, &frame, &targets, &read)?;
-        graphics.queue().submit([encoder.finish()]);
-
-        if let Some(capture) = &options.capture
-            && capture.frame == frame_number
-        {
-            let texture = &self.swapchain.textures[image];
-            capture_left_eye(graphics, texture, *format, &per_eye, capture)?;
-            report.captured = Some(capture.out.clone());
-        }
-        self.swapchain
-            .handle
-            .release_image()
-            .map_err(|e| XrError::call("xrReleaseSwapchainImage", e))?;
-
-        let rect = xr::Rect2Di {
-            offset: xr::Offset2Di { x: 0, y: 0 },
-            extent: xr::Extent2Di {
-                width: self.swapchain.width as i32,
-                height: self.swapchain.height as i32,
-            },
-        };
-        let projection_views = [0, 1].map(|eye| {
-            xr::CompositionLayerProjectionView::new()
-                .pose(views[eye].pose)
-                .fov(views[eye].fov)
-                .sub_image(
-                    xr::SwapchainSubImage::new()
-                        .swapchain(&self.swapchain.handle)
-                        .image_array_index(eye as u32)
-                        .image_rect(rect),
-                )
-        });
-        let mut layer = xr::CompositionLayerProjection::new()
-            .space(self.space)
-            .views(&projection_views);
-        if blend_mode == xr::EnvironmentBlendMode::ALPHA_BLEND {
-            layer = layer.layer_flags(xr::CompositionLayerFlags::BLEND_TEXTURE_SOURCE_ALPHA);
-        }
-        stream
-            .end(time, blend_mode, &[&layer])
-            .map_err(|e| XrError::call("xrEndFrame", e))?;
-        shared.last_frame = Some(frame);
-        Ok(true)
-    }
-}
-
-/// Copies layer 0 (the left eye) of the swapchain image to a PNG, then puts the image back in
-/// the colour-attachment layout the runtime expects at release (an empty load/store pass).
-fn capture_left_eye<B: GraphicsBinding>(
-    graphics: &B,
-    texture: &wgpu::Texture,
-    format: wgpu::TextureFormat,
-    per_eye: &[&wgpu::TextureView],
-    capture: &super::Capture,
-) -> Result<(), XrError> {
-    let fail = |reason: String| XrError::Capture {
-        frame: capture.frame,
-        path: capture.out.clone(),
-        reason,
-    };
-    let mut image = gpu::read_rgba(graphics.device(), graphics.queue(), texture, 0)
-        .map_err(|e| fail(e.to_string()))?;
-    if format == wgpu::TextureFormat::Bgra8UnormSrgb {
-        for pixel in image.pixels_mut() {
-            pixel.0.swap(0, 2);
-        }
-    }
-    if let Some(parent) = capture.out.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|e| fail(e.to_string()))?;
-    }
-    image.save(&capture.out).map_err(|e| fail(e.to_string()))?;
-    let mut encoder = graphics
-        .device()
-        .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-            label: Some("back to colour attachment"),
-        });
-    for view in per_eye {
-        encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
-            label: Some("back to colour attachment"),
-            color_attachments: &[Some(wgpu::RenderPassColorAttachment {
-                view,
-                depth_slice: None,
-                resolve_target: None,
-                ops: wgpu::Operations {
-                    load: wgpu::LoadOp::Load,
-                    store: wgpu::StoreOp::Store,
-                },
-            })],
-            depth_stencil_attachment: None,
-            timestamp_writes: None,
-            occlusion_query_set: None,
-            multiview_mask: None,
-        });
-    }
-    graphics.queue().submit([encoder.finish()]);
-    tracing::info!(
-        "captured frame {} to {}",
-        capture.frame,
-        capture.out.display()
-    );
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_symmetric_field_of_view_projects_as_glam_perspective() {
-        let half = 45f32.to_radians();
-        let fov = xr::Fovf {
-            angle_left: -half,
-            angle_right: half,
-            angle_up: half,
-            angle_down: -half,
-        };
-        let ours = projection(fov, NEAR, FAR);
-        let glam = Mat4::perspective_rh(2.0 * half, 1.0, NEAR, FAR);
-        assert!(ours.abs_diff_eq(glam, 1e-5), "{ours:?} vs {glam:?}");
-    }
-
-    #[test]
-    fn an_asymmetric_field_of_view_maps_its_edges_to_the_clip_edges() {
-        let fov = xr::Fovf {
-            angle_left: -0.9,
-            angle_right: 0.6,
-            angle_up: 0.7,
-            angle_down: -0.8,
-        };
-        let m = projection(fov, NEAR, FAR);
-        let edge = |x: f32, y: f32| {
-            let p = m * glam::Vec4::new(x, y, -1.0, 1.0);
-            (p.x / p.w, p.y / p.w)
-        };
-        let (left, _) = edge(-0.9f32.tan(), 0.0);
-        let (right, _) = edge(0.6f32.tan(), 0.0);
-        let (_, up) = edge(0.0, 0.7f32.tan());
-        let (_, down) = edge(0.0, -0.8f32.tan());
-        for (got, want) in [(left, -1.0), (right, 1.0), (up, 1.0), (down, -1.0)] {
-            assert!((got - want).abs() < 1e-4, "{got} vs {want}");
-        }
-    }
 
     #[test]
     fn the_reference_space_is_unbounded_when_offered_else_local_else_stage() {

@@ -8,7 +8,7 @@ use openxr as xr;
 
 use super::XrError;
 use crate::app::Intent;
-use crate::xr::pointer::Ray;
+use crate::xr::pointer::{Pinch, Ray};
 use crate::xr::script::Command;
 
 pub struct Input {
@@ -19,6 +19,9 @@ pub struct Input {
     menu: xr::Action<bool>,
     aim: xr::Action<xr::Posef>,
     aim_space: xr::Space,
+    /// XR_EXT_hand_tracking on the right hand, where the system tracks hands.
+    hand: Option<xr::HandTracker>,
+    pinch: Pinch,
     /// Profiles whose suggested bindings the runtime accepted.
     pub profiles: Vec<String>,
 }
@@ -30,6 +33,8 @@ pub struct Polled {
     /// Select pressed this frame (acts on what the aim ray points at).
     pub select: bool,
     pub aim: Option<Ray>,
+    /// Where a tracked hand's pinch is (between thumb and index tips), when tracked.
+    pub pinch_point: Option<Vec3>,
 }
 
 type Bindings = &'static [(&'static str, &'static str)];
@@ -92,6 +97,7 @@ fn call<T>(name: &'static str, result: xr::Result<T>) -> Result<T, XrError> {
 impl Input {
     pub fn new<G: xr::Graphics>(
         instance: &xr::Instance,
+        system: xr::SystemId,
         session: &xr::Session<G>,
         enabled_extensions: &[String],
     ) -> Result<Self, XrError> {
@@ -153,7 +159,25 @@ impl Input {
             aim.create_space(session, xr::Path::NULL, xr::Posef::IDENTITY),
         )?;
         tracing::info!(profiles = ?profiles, "input bindings suggested");
+        let hand_tracking = enabled_extensions
+            .iter()
+            .any(|e| e == "XR_EXT_hand_tracking")
+            && instance.supports_hand_tracking(system).unwrap_or(false);
+        let hand = if hand_tracking {
+            match session.create_hand_tracker(xr::Hand::RIGHT) {
+                Ok(tracker) => Some(tracker),
+                Err(e) => {
+                    tracing::warn!("hand tracking offered but unavailable: {e}");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        tracing::info!(hand_tracking = hand.is_some(), "pinch to select");
         Ok(Self {
+            hand,
+            pinch: Pinch::default(),
             set,
             select,
             next,
@@ -165,9 +189,36 @@ impl Input {
         })
     }
 
+    /// The interaction profile the runtime picked for each hand ("/user/hand/right:
+    /// /interaction_profiles/khr/simple_controller"); asked again on every profile change.
+    pub fn current_profiles<G: xr::Graphics>(
+        &self,
+        instance: &xr::Instance,
+        session: &xr::Session<G>,
+    ) -> Result<Vec<String>, XrError> {
+        let mut profiles = Vec::new();
+        for hand in ["/user/hand/left", "/user/hand/right"] {
+            let path = call("xrStringToPath", instance.string_to_path(hand))?;
+            let profile = call(
+                "xrGetCurrentInteractionProfile",
+                session.current_interaction_profile(path),
+            )?;
+            if profile != xr::Path::NULL {
+                let name = call("xrPathToString", instance.path_to_string(profile))?;
+                profiles.push(format!("{hand}: {name}"));
+            }
+        }
+        Ok(profiles)
+    }
+
+    /// Whether a hand tracker runs (pinch selects).
+    pub fn hand_tracking(&self) -> bool {
+        self.hand.is_some()
+    }
+
     /// Syncs the actions (only a focused session gets input) and reads this frame's presses.
     pub fn poll<G: xr::Graphics>(
-        &self,
+        &mut self,
         session: &xr::Session<G>,
         space: &xr::Space,
         time: xr::Time,
@@ -210,6 +261,29 @@ impl Input {
                     direction: orientation * Vec3::NEG_Z,
                 });
             }
+        }
+        if let Some(hand) = &self.hand {
+            let joints = call(
+                "xrLocateHandJointsEXT",
+                space.locate_hand_joints(hand, time),
+            )?;
+            let tip = |joint: xr::HandJoint| {
+                joints.as_ref().and_then(|j| {
+                    let location = j.get(joint.into_raw() as usize)?;
+                    location
+                        .location_flags
+                        .contains(xr::SpaceLocationFlags::POSITION_VALID)
+                        .then(|| pose(location.pose).0)
+                })
+            };
+            let tips = tip(xr::HandJoint::THUMB_TIP).zip(tip(xr::HandJoint::INDEX_TIP));
+            if self
+                .pinch
+                .update(tips.map(|(thumb, index)| thumb.distance(index)))
+            {
+                polled.select = true;
+            }
+            polled.pinch_point = tips.map(|(thumb, index)| (thumb + index) / 2.0);
         }
         Ok(polled)
     }

@@ -3,8 +3,12 @@
 //! - [`instance`]: loader, instance with only the extensions we use, the HMD system, blend mode.
 //! - [`binding`]: the graphics seam; [`vulkan`] implements it (`XR_KHR_vulkan_enable2` → wgpu).
 //! - [`session`]: the session lifecycle as a state machine.
-//! - [`frame`]: the frame loop (wait → begin → locate → app/scene → render → release → end).
-//! - [`input`]: the action set (select/next/back/menu, aim pose) on the runtime's profiles.
+//! - [`frame`]: the frame loop and session handling (events, begin/end, re-creation).
+//! - [`draw`]: one frame (locate → input → app/scene → render → release → end), and what runs
+//!   once before the first (asset preload, warm-up draw).
+//! - [`swapchain`]: the 2-layer stereo swapchain wrapped for wgpu; the left-eye capture.
+//! - [`input`]: the action set (select/next/back/menu, aim pose) on the runtime's profiles,
+//!   and hand-tracking pinch.
 //! - [`probe`]: "does a runtime answer?" for `--backend auto`, bounded in time.
 //!
 //! On these Debian 12 machines the project's Monado needs the libraries of its own Debian 13
@@ -14,11 +18,13 @@
 pub mod binding;
 #[cfg(windows)]
 pub mod d3d12;
+pub mod draw;
 pub mod frame;
 pub mod input;
 pub mod instance;
 pub mod probe;
 pub mod session;
+pub mod swapchain;
 pub mod vulkan;
 
 use std::num::NonZeroU32;
@@ -157,15 +163,24 @@ pub struct RunReport {
     pub eye_size: [u32; 2],
     pub multiview: bool,
     pub interaction_profiles: Vec<String>,
+    /// What the runtime bound per hand ("/user/hand/right: /interaction_profiles/…").
+    pub active_profiles: Vec<String>,
+    /// Whether the right hand is tracked (XR_EXT_hand_tracking): a pinch selects.
+    pub hand_tracking: bool,
+    /// Frames in which a controller's aim pose was tracked (its ray can press card buttons).
+    pub frames_with_aim: u64,
     /// xrWaitFrame calls that returned, xrBeginFrame and xrEndFrame calls that succeeded.
     pub frames_waited: u64,
     pub frames_begun: u64,
     pub frames_ended: u64,
     /// Frames whose eyes were rendered and submitted in a projection layer.
     pub frames_rendered: u64,
-    /// Display periods skipped between consecutive predicted display times.
+    /// Display periods the runtime's predicted display times spanned (first to last).
+    pub frames_predicted: u64,
+    /// Predicted display periods without a frame of ours.
     pub frames_missed: u64,
-    /// The waited frames (counted from 1) that came after skipped display periods.
+    /// The waited frames (counted from 1) whose predicted time came 1.5 periods or more after
+    /// the previous one's.
     pub missed_before_frame: Vec<u64>,
     pub display_period_ms: f64,
     /// Session states in the order the runtime reported them.

@@ -70,6 +70,12 @@ pub fn monado_service_running(runtime_dir: &Path) -> bool {
     runtime_dir.join(SERVICE_SOCKET).exists()
 }
 
+/// Whether a runtime answers this process's own OpenXR loader (a system runtime), within
+/// [`PROBE_TIMEOUT`].
+pub fn answers_in_process() -> bool {
+    probe_in_process_bounded().is_ok()
+}
+
 fn probe_in_process_bounded() -> Result<RuntimeSummary, XrUnavailable> {
     let (sender, receiver) = mpsc::channel();
     // A runtime that never answers leaves this thread behind; the process goes on.

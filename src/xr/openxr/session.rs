@@ -42,6 +42,8 @@ pub fn state_name(state: SessionState) -> &'static str {
 pub struct SessionMachine {
     state: SessionState,
     running: bool,
+    /// This session was begun (READY seen) at some point.
+    began: bool,
     /// Every state entered, in order, starting from the implicit IDLE.
     history: Vec<&'static str>,
 }
@@ -57,6 +59,7 @@ impl SessionMachine {
         Self {
             state: SessionState::UNKNOWN,
             running: false,
+            began: false,
             history: Vec::new(),
         }
     }
@@ -80,9 +83,17 @@ impl SessionMachine {
         self.state == SessionState::FOCUSED
     }
 
-    /// Whether the session was ever begun (READY seen).
+    /// Whether the current session was ever begun (READY seen).
     pub fn ever_ran(&self) -> bool {
-        self.history.contains(&"READY")
+        self.began
+    }
+
+    /// A new session after LOSS_PENDING: back to the start, the history kept for the report.
+    pub fn restart(&mut self) {
+        tracing::info!("new session");
+        self.state = SessionState::UNKNOWN;
+        self.running = false;
+        self.began = false;
     }
 
     pub fn history(&self) -> &[&'static str] {
@@ -109,7 +120,10 @@ impl SessionMachine {
             _ => Step::Continue,
         };
         match step {
-            Step::Begin => self.running = true,
+            Step::Begin => {
+                self.running = true;
+                self.began = true;
+            }
             Step::End | Step::Exit | Step::Recreate => self.running = false,
             Step::Continue => {}
         }
@@ -200,5 +214,16 @@ mod tests {
         let mut machine = SessionMachine::new();
         assert_eq!(machine.advance(SessionState::READY), Step::Begin);
         assert_eq!(machine.advance(SessionState::READY), Step::Continue);
+    }
+
+    #[test]
+    fn a_new_session_after_a_loss_starts_over_and_keeps_the_history() {
+        let mut machine = SessionMachine::new();
+        machine.advance(SessionState::READY);
+        machine.advance(SessionState::LOSS_PENDING);
+        machine.restart();
+        assert!(!machine.ever_ran() && !machine.is_running());
+        assert_eq!(machine.advance(SessionState::READY), Step::Begin);
+        assert_eq!(machine.history(), ["READY", "LOSS_PENDING", "READY"]);
     }
 }

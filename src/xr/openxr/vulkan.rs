@@ -254,6 +254,10 @@ impl GraphicsBinding for Vulkan {
         &self.queue
     }
 
+    fn adapter_info(&self) -> &wgpu::AdapterInfo {
+        &self.adapter_info
+    }
+
     fn describe(&self) -> String {
         format!(
             "{} on Vulkan ({})",

@@ -1,0 +1,380 @@
+//! One frame: locate the eyes, apply input (script, controllers, gaze), lay the scene out,
+//! draw both eyes into the acquired swapchain image, release it and end the frame with a
+//! projection layer. Also what runs once before the first frame (asset preload, warm-up).
+
+use glam::{Mat4, Vec3};
+use openxr as xr;
+
+use super::binding::GraphicsBinding;
+use super::frame::{STEREO, Shared, describe};
+use super::input::{Input, pose};
+use super::instance;
+use super::swapchain::{Swapchain, capture_left_eye};
+use super::{RunOptions, RunReport, XrError};
+use crate::render::{EyeView, EyeViews, Renderer, Targets, gpu};
+use crate::scene::{CardFollower, Frame, Pose, SceneInput};
+use crate::xr::pointer::{Ray, hit_button};
+use crate::xr::script::Command;
+
+const NEAR: f32 = 0.05;
+const FAR: f32 = 100.0;
+
+/// An asymmetric perspective projection from OpenXR's field-of-view angles: right-handed,
+/// looking along -Z, depth 0..1 (wgpu's clip space), as glam's `perspective_rh`.
+pub fn projection(fov: xr::Fovf, near: f32, far: f32) -> Mat4 {
+    let left = fov.angle_left.tan() * near;
+    let right = fov.angle_right.tan() * near;
+    let down = fov.angle_down.tan() * near;
+    let up = fov.angle_up.tan() * near;
+    let width = right - left;
+    let height = up - down;
+    Mat4::from_cols_array(&[
+        2.0 * near / width,
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+        2.0 * near / height,
+        0.0,
+        0.0,
+        (right + left) / width,
+        (up + down) / height,
+        far / (near - far),
+        -1.0,
+        0.0,
+        0.0,
+        near * far / (near - far),
+        0.0,
+    ])
+}
+
+fn to_pose(p: xr::Posef) -> Pose {
+    let (position, orientation) = pose(p);
+    Pose {
+        position,
+        orientation,
+    }
+}
+
+fn eye_view(view: &xr::View) -> EyeView {
+    let pose = to_pose(view.pose);
+    EyeView {
+        view: pose.to_matrix().inverse(),
+        projection: projection(view.fov, NEAR, FAR),
+        position: pose.position,
+    }
+}
+
+/// Draws the opening frame once into an offscreen target before the session runs: the driver
+/// compiles its pipelines and the renderer paints the card's text at first use, which would
+/// otherwise make the first frames miss their display time.
+pub(super) fn warm_up<B: GraphicsBinding>(
+    graphics: &B,
+    shared: &mut Shared,
+    options: &RunOptions,
+    (width, height): (u32, u32),
+    multiview: bool,
+    blend_mode: xr::EnvironmentBlendMode,
+) -> Result<(), XrError> {
+    let Some((renderer, format)) = shared.renderer.as_mut() else {
+        return Ok(());
+    };
+    let texture = gpu::offscreen_target(graphics.device(), width, height, 2, *format);
+    let layered = texture.create_view(&wgpu::TextureViewDescriptor {
+        dimension: Some(wgpu::TextureViewDimension::D2Array),
+        ..Default::default()
+    });
+    let per_eye = [0, 1].map(|layer| {
+        texture.create_view(&wgpu::TextureViewDescriptor {
+            dimension: Some(wgpu::TextureViewDimension::D2),
+            base_array_layer: layer,
+            array_layer_count: Some(1),
+            ..Default::default()
+        })
+    });
+    let per_eye: Vec<&wgpu::TextureView> = per_eye.iter().collect();
+    let view = shared.app.view();
+    let input = SceneInput {
+        view: &view,
+        online: options.online,
+        all_list: None,
+        status: None,
+        head: shared.head,
+        anchors: &[],
+        step_time_s: 0.0,
+    };
+    // A throwaway follower: the real one is placed by the first located head pose.
+    let frame = Frame::build(&input, &mut CardFollower::default(), 0.0);
+    let eye = EyeView::from_pose(shared.head, 90.0, width as f32 / height as f32);
+    let targets = Targets {
+        eyes: &[eye, eye],
+        views: if multiview {
+            EyeViews::Layered(&layered)
+        } else {
+            EyeViews::PerEye(&per_eye)
+        },
+        width,
+        height,
+        clear: instance::clear_colour(blend_mode),
+    };
+    let mut encoder = graphics
+        .device()
+        .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+            label: Some("warm-up"),
+        });
+    let package = &options.package;
+    let read = |path: &str| package.read_asset(path).map_err(|e| e.to_string());
+    renderer.draw(&mut encoder, &frame, &targets, &read)?;
+    graphics.queue().submit([encoder.finish()]);
+    let _ = graphics.device().poll(wgpu::PollType::wait_indefinitely());
+    Ok(())
+}
+
+/// Loads and uploads every hologram of the guide before the first frame: reading and decoding
+/// a model inside the frame loop would miss frames on the step that first shows it. A broken
+/// asset is logged once here and left out when its step shows.
+pub(super) fn preload_assets(renderer: &mut Renderer, options: &RunOptions) {
+    let package = &options.package;
+    let read = |path: &str| package.read_asset(path).map_err(|e| e.to_string());
+    let assets = package
+        .guide
+        .tasks
+        .iter()
+        .flat_map(|t| &t.steps)
+        .flat_map(|s| &s.holograms)
+        .map(|h| h.asset.as_str());
+    for asset in assets {
+        // The renderer logs a failure once and remembers it; nothing else to do here.
+        let _ = renderer.prepare_asset(asset, &read);
+        options.heartbeat.beat();
+    }
+}
+
+pub(super) struct Frames<'a, B: GraphicsBinding> {
+    pub(super) session: &'a xr::Session<B::Api>,
+    pub(super) swapchain: Swapchain<B>,
+    pub(super) space: &'a xr::Space,
+    pub(super) view_space: &'a xr::Space,
+    pub(super) input: &'a mut Input,
+    pub(super) multiview: bool,
+}
+
+impl<B: GraphicsBinding> Frames<'_, B> {
+    /// Renders one frame and ends it with a projection layer; false when the views could not
+    /// be located (the frame is then ended empty by the caller).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn render(
+        &mut self,
+        time: xr::Time,
+        graphics: &B,
+        shared: &mut Shared,
+        options: &RunOptions,
+        focused: bool,
+        frame_number: u64,
+        blend_mode: xr::EnvironmentBlendMode,
+        stream: &mut xr::FrameStream<B::Api>,
+        report: &mut RunReport,
+    ) -> Result<bool, XrError> {
+        let (flags, views) = self
+            .session
+            .locate_views(STEREO, time, self.space)
+            .map_err(|e| XrError::call("xrLocateViews", e))?;
+        let tracked = flags.contains(xr::ViewStateFlags::ORIENTATION_VALID)
+            && flags.contains(xr::ViewStateFlags::POSITION_VALID);
+        if !tracked || views.len() != 2 {
+            return Ok(false);
+        }
+        let head = self
+            .view_space
+            .locate(self.space, time)
+            .map_err(|e| XrError::call("xrLocateSpace", e))?;
+        if head.location_flags.contains(
+            xr::SpaceLocationFlags::POSITION_VALID | xr::SpaceLocationFlags::ORIENTATION_VALID,
+        ) {
+            shared.head = to_pose(head.pose);
+        }
+        tracing::trace!(frame = frame_number, head = ?shared.head, "located");
+
+        // Input: scripted commands for this frame, then the controllers, then head gaze.
+        let mut commands: Vec<Command> = shared.player.due(frame_number).collect();
+        if focused {
+            let polled = self.input.poll(self.session, self.space, time)?;
+            report.frames_with_aim += u64::from(polled.aim.is_some());
+            commands.extend(polled.commands.iter().copied());
+            // A hand without an aim pose points from the head through its pinch (as a
+            // HoloLens hand ray roughly does).
+            let ray = polled.aim.or(polled.pinch_point.map(|point| Ray {
+                origin: shared.head.position,
+                direction: point - shared.head.position,
+            }));
+            if polled.select
+                && let (Some(ray), Some(frame)) = (ray, shared.last_frame.as_ref())
+                && let Some((action, _)) = hit_button(frame, ray)
+            {
+                commands.push(Command::Intent(crate::xr::intent_for(action)));
+            }
+        }
+        let dt = shared.last_time.map_or(0.0, |t| {
+            ((time.as_nanos() - t.as_nanos()) as f32 / 1e9).max(0.0)
+        });
+        shared.last_time = Some(time);
+        if let Some(frame) = shared.last_frame.as_ref() {
+            let gaze = Ray {
+                origin: shared.head.position,
+                direction: shared.head.orientation * Vec3::NEG_Z,
+            };
+            if let Some(action) = shared
+                .dwell
+                .update(hit_button(frame, gaze).map(|h| h.0), dt)
+            {
+                commands.push(Command::Intent(crate::xr::intent_for(action)));
+            }
+        }
+        for command in commands {
+            match command {
+                Command::Intent(intent) => {
+                    let moved = shared.app.handle(intent);
+                    tracing::info!(?intent, "input: now on {}", describe(&shared.app.view()));
+                    if moved != crate::app::Transition::Ignored {
+                        shared.step_started = Some(time);
+                    }
+                }
+                Command::Menu => shared.all_list = !shared.all_list,
+                Command::Exit => shared.exit_asked = true,
+            }
+        }
+        let step_started = *shared.step_started.get_or_insert(time);
+
+        let view = shared.app.view();
+        let titles = [shared.app.guide().title.clone()];
+        let input = SceneInput {
+            view: &view,
+            online: options.online,
+            all_list: shared.all_list.then_some(&titles[..]),
+            status: None,
+            head: shared.head,
+            anchors: &[],
+            step_time_s: (time.as_nanos() - step_started.as_nanos()) as f32 / 1e9,
+        };
+        let frame = Frame::build(&input, &mut shared.follower, dt);
+
+        let image = self
+            .swapchain
+            .handle
+            .acquire_image()
+            .map_err(|e| XrError::call("xrAcquireSwapchainImage", e))? as usize;
+        self.swapchain
+            .handle
+            .wait_image(xr::Duration::from_nanos(1_000_000_000))
+            .map_err(|e| XrError::call("xrWaitSwapchainImage", e))?;
+        let eyes = [eye_view(&views[0]), eye_view(&views[1])];
+        let Some((renderer, format)) = shared.renderer.as_mut() else {
+            return Ok(false);
+        };
+        let per_eye: Vec<&wgpu::TextureView> = self.swapchain.eye_views[image].iter().collect();
+        let targets = Targets {
+            eyes: &eyes,
+            views: if self.multiview {
+                EyeViews::Layered(&self.swapchain.layered_views[image])
+            } else {
+                EyeViews::PerEye(&per_eye)
+            },
+            width: self.swapchain.width,
+            height: self.swapchain.height,
+            clear: instance::clear_colour(blend_mode),
+        };
+        let mut encoder =
+            graphics
+                .device()
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("XR frame"),
+                });
+        let package = &options.package;
+        let read = |path: &str| package.read_asset(path).map_err(|e| e.to_string());
+        renderer.draw(&mut encoder, &frame, &targets, &read)?;
+        graphics.queue().submit([encoder.finish()]);
+
+        if let Some(capture) = &options.capture
+            && capture.frame == frame_number
+        {
+            let texture = &self.swapchain.textures[image];
+            capture_left_eye(graphics, texture, *format, &per_eye, capture)?;
+            report.captured = Some(capture.out.clone());
+        }
+        self.swapchain
+            .handle
+            .release_image()
+            .map_err(|e| XrError::call("xrReleaseSwapchainImage", e))?;
+
+        let rect = xr::Rect2Di {
+            offset: xr::Offset2Di { x: 0, y: 0 },
+            extent: xr::Extent2Di {
+                width: self.swapchain.width as i32,
+                height: self.swapchain.height as i32,
+            },
+        };
+        let projection_views = [0, 1].map(|eye| {
+            xr::CompositionLayerProjectionView::new()
+                .pose(views[eye].pose)
+                .fov(views[eye].fov)
+                .sub_image(
+                    xr::SwapchainSubImage::new()
+                        .swapchain(&self.swapchain.handle)
+                        .image_array_index(eye as u32)
+                        .image_rect(rect),
+                )
+        });
+        let mut layer = xr::CompositionLayerProjection::new()
+            .space(self.space)
+            .views(&projection_views);
+        if blend_mode == xr::EnvironmentBlendMode::ALPHA_BLEND {
+            layer = layer.layer_flags(xr::CompositionLayerFlags::BLEND_TEXTURE_SOURCE_ALPHA);
+        }
+        stream
+            .end(time, blend_mode, &[&layer])
+            .map_err(|e| XrError::call("xrEndFrame", e))?;
+        shared.last_frame = Some(frame);
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_symmetric_field_of_view_projects_as_glam_perspective() {
+        let half = 45f32.to_radians();
+        let fov = xr::Fovf {
+            angle_left: -half,
+            angle_right: half,
+            angle_up: half,
+            angle_down: -half,
+        };
+        let ours = projection(fov, NEAR, FAR);
+        let glam = Mat4::perspective_rh(2.0 * half, 1.0, NEAR, FAR);
+        assert!(ours.abs_diff_eq(glam, 1e-5), "{ours:?} vs {glam:?}");
+    }
+
+    #[test]
+    fn an_asymmetric_field_of_view_maps_its_edges_to_the_clip_edges() {
+        let fov = xr::Fovf {
+            angle_left: -0.9,
+            angle_right: 0.6,
+            angle_up: 0.7,
+            angle_down: -0.8,
+        };
+        let m = projection(fov, NEAR, FAR);
+        let edge = |x: f32, y: f32| {
+            let p = m * glam::Vec4::new(x, y, -1.0, 1.0);
+            (p.x / p.w, p.y / p.w)
+        };
+        let (left, _) = edge(-0.9f32.tan(), 0.0);
+        let (right, _) = edge(0.6f32.tan(), 0.0);
+        let (_, up) = edge(0.0, 0.7f32.tan());
+        let (_, down) = edge(0.0, -0.8f32.tan());
+        for (got, want) in [(left, -1.0), (right, 1.0), (up, 1.0), (down, -1.0)] {
+            assert!((got - want).abs() < 1e-4, "{got} vs {want}");
+        }
+    }
+}
