@@ -107,8 +107,19 @@ impl Xvfb {
                 .expect("Xvfb runs (scripts/setup installs it)");
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
             while std::time::Instant::now() < deadline {
+                // The socket file appears at bind(), before the server listens: wait until a
+                // client really connects.
                 if socket.exists() {
-                    return Self { display, child };
+                    let connects = Command::new("xdotool")
+                        .arg("getmouselocation")
+                        .env("DISPLAY", &display)
+                        .stdout(std::process::Stdio::null())
+                        .stderr(std::process::Stdio::null())
+                        .status()
+                        .is_ok_and(|s| s.success());
+                    if connects {
+                        return Self { display, child };
+                    }
                 }
                 if let Ok(Some(_)) = child.try_wait() {
                     break;

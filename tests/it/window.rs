@@ -81,6 +81,13 @@ fn focused_window(x: &Xvfb, title: &str, child: &mut Child) -> String {
     id
 }
 
+/// A key press and release (XTEST, as from a keyboard) in the window. The focus is given again
+/// first: without a window manager nothing else keeps it there.
+fn press(x: &Xvfb, id: &str, key: &str) {
+    x.xdotool(&["windowfocus", "--sync", id]).expect("focus");
+    x.xdotool(&["key", key]).expect("key");
+}
+
 fn wait_for_title(x: &Xvfb, id: &str, part: &str) {
     let deadline = Instant::now() + PATIENCE;
     loop {
@@ -219,7 +226,7 @@ fn keys_and_clicks_on_the_card_buttons_move_through_the_steps() {
         x.xdotool(&["click", "1"]).expect("click");
     };
 
-    x.xdotool(&["key", "n"]).expect("key");
+    press(&x, &id, "n");
     wait_for_title(&x, &id, "step 2 of 9");
     click(2, ButtonAction::Next);
     wait_for_title(&x, &id, "step 3 of 9");
@@ -230,21 +237,21 @@ fn keys_and_clicks_on_the_card_buttons_move_through_the_steps() {
         "demo-step-03",
         &image::open(&shot).expect("shot").into_rgba8(),
     );
-    x.xdotool(&["key", "b"]).expect("key");
+    press(&x, &id, "b");
     wait_for_title(&x, &id, "step 2 of 9");
     click(2, ButtonAction::Back);
     wait_for_title(&x, &id, "step 1 of 9");
     // Back on the first step is drawn disabled: clicking it changes nothing.
     click(1, ButtonAction::Back);
-    x.xdotool(&["key", "Right"]).expect("key");
+    press(&x, &id, "Right");
     wait_for_title(&x, &id, "step 2 of 9");
     // O: the network is "lost" — the Offline banner. Back on step 1 the picture is the
     // headless golden of step 1 offline.
     let first = shots.path().join("step-01.png");
     let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
     let before = modified(&first);
-    x.xdotool(&["key", "o"]).expect("key");
-    x.xdotool(&["key", "Left"]).expect("key");
+    press(&x, &id, "o");
+    press(&x, &id, "Left");
     wait_for_title(&x, &id, "step 1 of 9");
     let deadline = Instant::now() + PATIENCE;
     while modified(&first) == before {
