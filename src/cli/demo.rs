@@ -14,19 +14,21 @@ use serde_json::json;
 
 use hologuide::app::{App, GuideSource, Intent, StepView, View};
 use hologuide::demo;
+use hologuide::guide::GuidePackage;
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// How the guide is shown (`--backend` works too).
-    #[arg(long, alias = "backend", value_enum, default_value_t = Frontend::Text)]
+    /// How the guide is shown (`--backend` works too). Auto: OpenXR when a runtime answers, else
+    /// a window when a display exists, else headless PNGs.
+    #[arg(long, alias = "backend", value_enum, default_value_t = Frontend::Auto)]
     frontend: Frontend,
-    /// Folder for the headless backend's PNGs, one per step.
-    #[arg(long, value_name = "DIR", default_value = "shots")]
+    /// Headless: folder for one PNG per step. Window: the PNG file of --capture-frame.
+    #[arg(long, value_name = "PATH", default_value = "shots")]
     out: std::path::PathBuf,
     /// Show the app as if the network were lost (the Offline banner).
     #[arg(long)]
     offline: bool,
-    /// Headless image size in pixels, WIDTHxHEIGHT.
+    /// Headless image size or window size in pixels, WIDTHxHEIGHT.
     #[arg(long, value_name = "WxH", default_value = "1280x800", value_parser = parse_size)]
     size: (u32, u32),
     /// Step number to start at.
@@ -41,18 +43,33 @@ pub struct DemoArgs {
     /// One JSON object per step on standard output, for scripts.
     #[arg(long)]
     json: bool,
+    /// Window: write frame N (from 0) as a PNG to --out.
+    #[arg(long, value_name = "N")]
+    capture_frame: Option<u64>,
+    /// Window: close after N frames.
+    #[arg(long, value_name = "N")]
+    exit_after_frames: Option<u64>,
+    /// Window: write step-NN.png into DIR once each step has been shown for 0.8 s (the headless
+    /// backend's pictures, from the live window).
+    #[arg(long, value_name = "DIR")]
+    shots: Option<std::path::PathBuf>,
+    /// Window: every frame is 1/60 s after the previous one, whatever the real time (animations
+    /// and the card's movement repeat exactly; tests).
+    #[arg(long)]
+    fixed_clock: bool,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Frontend {
     /// Step cards as text in the terminal.
     Text,
     /// Rendered offscreen with wgpu (lavapipe without a GPU): one PNG per step in --out.
     Headless,
+    /// A desktop window (X11): mouse look, WASD, click Next/Back, keys N/B/R/O, Esc quits.
+    Window,
     /// On an OpenXR runtime (a headset, or Monado): the same as `hologuide run`.
     Openxr,
-    /// A window when a display exists, else headless. The window backend is not built yet, so
-    /// this renders headless and says so.
+    /// OpenXR when a runtime answers, else a window when a display exists, else headless.
     Auto,
 }
 
@@ -74,31 +91,24 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     for warning in &package.warnings {
         tracing::warn!(%warning, "demo guide");
     }
+    let window_only = window_only_flags(&args);
+    if !matches!(args.frontend, Frontend::Window | Frontend::Auto) && !window_only.is_empty() {
+        anyhow::bail!(
+            "{} only work(s) with --backend window (or auto on a display)",
+            window_only.join(", ")
+        );
+    }
     match args.frontend {
         Frontend::Headless => {
             super::demo_render::run_headless(&package, &args.out, args.offline, args.size)
         }
+        Frontend::Window => run_window(&package, &args).map_err(anyhow::Error::from),
         Frontend::Openxr => super::run_xr::run(super::run_xr::RunArgs::demo(
             args.step,
             args.offline,
             args.json,
         )),
-        Frontend::Auto => {
-            let display = ["DISPLAY", "WAYLAND_DISPLAY"]
-                .iter()
-                .any(|v| std::env::var_os(v).is_some_and(|d| !d.is_empty()));
-            if display {
-                eprintln!(
-                    "a display is available, but this build has no window backend yet: rendering headless"
-                );
-            } else {
-                eprintln!("no display: rendering headless");
-            }
-            let code =
-                super::demo_render::run_headless(&package, &args.out, args.offline, args.size)?;
-            eprintln!("the demo's steps are in {}", args.out.display());
-            Ok(code)
-        }
+        Frontend::Auto => run_auto(&package, &args),
         Frontend::Text => {
             let mut app = App::open(Arc::new(package.guide), GuideSource::Demo, args.step);
             let interactive =
@@ -106,6 +116,123 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             run_text(&mut app, interactive, args.json)
         }
     }
+}
+
+/// `--backend auto`: says in one line which backend it picked and why.
+fn run_auto(package: &GuidePackage, args: &DemoArgs) -> anyhow::Result<ExitCode> {
+    use hologuide::xr::openxr::probe;
+    let openxr = match probe::probe_runtime() {
+        Ok(found) if !window_only_flags(args).is_empty() => format!(
+            "OpenXR runtime {} answered, but {} ask(s) for the window",
+            found.runtime,
+            window_only_flags(args).join(", ")
+        ),
+        Ok(found) if found.system.is_some() && found.vulkan => {
+            eprintln!(
+                "backend: openxr ({} answered with {})",
+                found.runtime,
+                found.system.as_deref().unwrap_or_default()
+            );
+            return super::run_xr::run(super::run_xr::RunArgs::demo(
+                args.step,
+                args.offline,
+                args.json,
+            ));
+        }
+        Ok(found) if found.system.is_none() => {
+            format!("OpenXR runtime {} has no headset", found.runtime)
+        }
+        Ok(found) => format!(
+            "OpenXR runtime {} lacks XR_KHR_vulkan_enable2",
+            found.runtime
+        ),
+        // Its message says which runtime is missing or silent, and how to start one.
+        Err(why) => why.to_string(),
+    };
+    let display = match super::demo_window::display_missing() {
+        Some(why) => format!("no display: {why}"),
+        None => {
+            let announce = format!("backend: window ({openxr})");
+            match run_window_announced(package, args, Some(announce)) {
+                Err(e) if e.nothing_shown() => format!("the window did not open: {e}"),
+                result => return result.map_err(anyhow::Error::from),
+            }
+        }
+    };
+    eprintln!(
+        "backend: headless ({openxr}; {display}) — PNGs in {}",
+        args.out.display()
+    );
+    let window_only = window_only_flags(args);
+    if !window_only.is_empty() {
+        anyhow::bail!(
+            "{} need(s) a window, and none could open ({openxr}; {display})",
+            window_only.join(", ")
+        );
+    }
+    super::demo_render::run_headless(package, &args.out, args.offline, args.size)
+}
+
+/// The options given that only the window backend understands.
+fn window_only_flags(args: &DemoArgs) -> Vec<&'static str> {
+    [
+        (args.capture_frame.is_some(), "--capture-frame"),
+        (args.exit_after_frames.is_some(), "--exit-after-frames"),
+        (args.shots.is_some(), "--shots"),
+        (args.fixed_clock, "--fixed-clock"),
+    ]
+    .into_iter()
+    .filter_map(|(given, name)| given.then_some(name))
+    .collect()
+}
+
+fn run_window(
+    package: &GuidePackage,
+    args: &DemoArgs,
+) -> Result<ExitCode, hologuide::xr::window::WindowError> {
+    run_window_announced(package, args, None)
+}
+
+/// `announce` is printed once the window is open (auto's one line: so a window that fails to
+/// open leaves only the headless line).
+fn run_window_announced(
+    package: &GuidePackage,
+    args: &DemoArgs,
+    announce: Option<String>,
+) -> Result<ExitCode, hologuide::xr::window::WindowError> {
+    use hologuide::xr::window::{self, Clock, WindowError, WindowOptions};
+    if args.capture_frame.is_some()
+        && !args
+            .out
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("png"))
+    {
+        return Err(WindowError::Write {
+            path: args.out.clone(),
+            reason: "--capture-frame writes a PNG: give --out a file name ending in .png".into(),
+        });
+    }
+    let options = WindowOptions {
+        size: args.size,
+        online: !args.offline,
+        start_step: args.step,
+        clock: if args.fixed_clock {
+            Clock::Fixed {
+                frame_s: 1.0 / 60.0,
+            }
+        } else {
+            Clock::Real
+        },
+        exit_after_frames: args.exit_after_frames,
+        capture: args.capture_frame.map(|n| (n, args.out.clone())),
+        shots: args.shots.clone(),
+    };
+    let mut printer = super::demo_window::Printer {
+        json: args.json,
+        announce,
+    };
+    window::run(package, options, &mut printer)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn run_text(app: &mut App, interactive: bool, as_json: bool) -> anyhow::Result<ExitCode> {
@@ -207,7 +334,7 @@ fn render_step(step: &StepView<'_>) -> String {
     text
 }
 
-fn view_json(view: &View<'_>) -> serde_json::Value {
+pub(super) fn view_json(view: &View<'_>) -> serde_json::Value {
     match view {
         View::Step(step) => json!({
             "screen": "step",

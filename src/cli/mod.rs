@@ -20,10 +20,12 @@ mod client;
 pub(crate) mod data_dir;
 mod demo;
 mod demo_render;
+mod demo_window;
 mod doctor;
 mod guide;
 mod qr;
 mod run_xr;
+mod sim;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -83,6 +85,9 @@ enum Command {
     /// throughput and cold start.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// The testers' simulator: Monado with a window and keyboard/mouse headset (headless without
+    /// a display), `hologuide run` against it, Monado stopped at the end.
+    Sim(sim::SimArgs),
     /// Developer tools for this repository.
     #[command(subcommand, hide = true)]
     Dev(DevCommand),
@@ -133,6 +138,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Open(args) => client::open(args),
         Command::Cache(command) => cache::run(command),
         Command::Bench(command) => bench::run(command),
+        Command::Sim(args) => sim::run(args),
         Command::Dev(DevCommand::GenerateDemoModels { out }) => generate_demo_models(&out),
         Command::Dev(DevCommand::CacheWriteLoop {
             data,

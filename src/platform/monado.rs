@@ -172,6 +172,24 @@ impl MonadoInstall {
         runtime_dir: &Path,
         extra_env: &[(&str, &str)],
     ) -> Result<MonadoService, MonadoError> {
+        self.launch_service(runtime_dir, &ServiceMode::Headless, extra_env)
+    }
+
+    /// Starts the service headless or as the testers' windowed simulator (see [`ServiceMode`]).
+    pub fn start_service_in(
+        &self,
+        runtime_dir: &Path,
+        mode: &ServiceMode,
+    ) -> Result<MonadoService, MonadoError> {
+        self.launch_service(runtime_dir, mode, &[])
+    }
+
+    fn launch_service(
+        &self,
+        runtime_dir: &Path,
+        mode: &ServiceMode,
+        extra_env: &[(&str, &str)],
+    ) -> Result<MonadoService, MonadoError> {
         prepare_private_dir(runtime_dir)?;
         let home = runtime_dir.join("home");
         prepare_private_dir(&home)?;
@@ -189,14 +207,34 @@ impl MonadoInstall {
             .env("PATH", "/usr/bin:/bin")
             .env("HOME", &home)
             .env("XDG_RUNTIME_DIR", runtime_dir)
-            .env("XRT_COMPOSITOR_NULL", "1")
-            .env("SIMULATED_ENABLE", "1")
             .env("XRT_NO_STDIN", "1")
             .env("VK_DRIVER_FILES", self.vulkan_driver())
             .envs(extra_env.iter().copied())
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log_err);
+        match mode {
+            ServiceMode::Headless => {
+                command
+                    .env("XRT_COMPOSITOR_NULL", "1")
+                    .env("SIMULATED_ENABLE", "1");
+            }
+            // Measured on Monado 25 (Xvfb + lavapipe): XRT_COMPOSITOR_FORCE_XCB opens the
+            // compositor's window ("Monado", both eyes side by side) when a session starts;
+            // QWERTY_ENABLE makes the qwerty headset and controllers the devices, and their
+            // keys are read only from the SDL debug window that XRT_DEBUG_GUI opens
+            // ("Monado! ✨⚡🔥", u_debug_gui.c passes its events to qwerty_process_event).
+            ServiceMode::Windowed { display } => {
+                command
+                    .env("DISPLAY", display)
+                    .env("XRT_COMPOSITOR_FORCE_XCB", "1")
+                    .env("QWERTY_ENABLE", "1")
+                    .env("XRT_DEBUG_GUI", "1");
+            }
+        }
+        // Its own process group: Ctrl-C in a terminal reaches the app, which ends its session,
+        // and the service is stopped after it rather than under it.
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
         let child = command.spawn().map_err(MonadoError::Spawn)?;
         let mut service = MonadoService {
             child,
@@ -206,6 +244,16 @@ impl MonadoInstall {
         service.wait_until_ready(Duration::from_secs(20))?;
         Ok(service)
     }
+}
+
+/// How the service shows its frames and which devices it offers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServiceMode {
+    /// No window: the null compositor and Monado's simulated headset (CI, tests).
+    Headless,
+    /// The testers' simulator on an X display: a compositor window and a keyboard/mouse-driven
+    /// headset and controllers (Monado's qwerty driver).
+    Windowed { display: OsString },
 }
 
 fn prepare_private_dir(dir: &Path) -> Result<(), MonadoError> {

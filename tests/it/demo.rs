@@ -12,7 +12,7 @@ fn json_lines(text: &str) -> Vec<Value> {
 
 #[test]
 fn demo_walks_every_step_of_both_tasks_then_completes() {
-    let output = run(hologuide().args(["demo", "--json"]));
+    let output = run(hologuide().args(["demo", "--frontend", "text", "--json"]));
     assert!(output.status.success(), "{}", stderr(&output));
     let views = json_lines(&stdout(&output));
     let (complete, steps) = views.split_last().unwrap();
@@ -28,7 +28,7 @@ fn demo_walks_every_step_of_both_tasks_then_completes() {
 
 #[test]
 fn demo_text_mode_prints_each_step_card() {
-    let output = run(hologuide().args(["demo", "--no-wait"]));
+    let output = run(hologuide().args(["demo", "--frontend", "text", "--no-wait"]));
     assert!(output.status.success(), "{}", stderr(&output));
     let text = stdout(&output);
     assert!(text.contains("Step 1 of "), "{text}");
@@ -42,7 +42,7 @@ fn demo_follows_keys_typed_by_the_operator() {
     use std::io::Write;
     use std::process::Stdio;
     let mut child = hologuide()
-        .args(["demo", "--wait", "--json"])
+        .args(["demo", "--frontend", "text", "--wait", "--json"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -71,7 +71,7 @@ fn demo_follows_keys_typed_by_the_operator() {
 
 #[test]
 fn demo_can_start_at_a_step() {
-    let output = run(hologuide().args(["demo", "--json", "--step", "4"]));
+    let output = run(hologuide().args(["demo", "--frontend", "text", "--json", "--step", "4"]));
     let views = json_lines(&stdout(&output));
     assert_eq!(views[0]["step_number"], 4);
 }

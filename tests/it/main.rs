@@ -11,4 +11,6 @@ mod qr;
 mod render_golden;
 mod render_robustness;
 mod service;
+mod sim;
 mod support;
+mod window;

@@ -61,11 +61,19 @@ fn golden_path(name: &str) -> PathBuf {
 }
 
 fn check_golden(name: &str, actual: &image::RgbaImage) {
-    let path = golden_path(name);
     if std::env::var("HOLOGUIDE_REGENERATE_GOLDENS").as_deref() == Ok("1") {
-        actual.save(&path).expect("writing the golden image");
+        actual
+            .save(golden_path(name))
+            .expect("writing the golden image");
         return;
     }
+    assert_matches_golden(name, actual);
+}
+
+/// Compares with the golden `name` within the tolerance above; never writes it (other backends'
+/// pictures, e.g. the window's, are checked against the headless goldens).
+pub fn assert_matches_golden(name: &str, actual: &image::RgbaImage) {
+    let path = golden_path(name);
     let golden = image::open(&path)
         .unwrap_or_else(|e| {
             panic!(
