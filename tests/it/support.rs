@@ -100,7 +100,18 @@ impl Xvfb {
             }
             let display = format!(":{number}");
             let mut child = Command::new("Xvfb")
-                .args([&display, "-screen", "0", "1280x1024x24", "-nolisten", "tcp"])
+                // -noreset: an X server resets when its last client leaves, and a client that
+                // connects during the reset is refused ("Failed to open connection to X
+                // server") — our readiness probe below is such a last client.
+                .args([
+                    &display,
+                    "-screen",
+                    "0",
+                    "1280x1024x24",
+                    "-nolisten",
+                    "tcp",
+                    "-noreset",
+                ])
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null())
                 .spawn()
