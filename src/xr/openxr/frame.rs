@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use openxr as xr;
 
-use super::binding::GraphicsBinding;
+use super::binding::{GraphicsBinding, ImageUse};
 use super::draw::{Frames, preload_assets, warm_up};
 use super::input::Input;
 use super::instance::{self, Context};
@@ -247,7 +247,44 @@ fn run_session<B: GraphicsBinding>(
     };
     let multiview = renderer.supports_multiview();
     shared.renderer = Some((renderer, wgpu_format));
-    let swapchain = create_swapchain::<B>(&session, graphics, format, wgpu_format, size)?;
+    let swapchain = create_swapchain::<B>(
+        &session,
+        graphics,
+        format,
+        wgpu_format,
+        size,
+        ImageUse::Colour,
+    )?;
+    let depth = if context.enabled.khr_composition_layer_depth {
+        match B::pick_depth_format(&offered) {
+            Some((depth_format, wgpu_depth)) => {
+                let depth = create_swapchain::<B>(
+                    &session,
+                    graphics,
+                    depth_format,
+                    wgpu_depth,
+                    size,
+                    ImageUse::Depth,
+                )?;
+                tracing::info!(
+                    format = ?wgpu_depth,
+                    "depth layer on: each projection view carries its depth (XR_KHR_composition_layer_depth)"
+                );
+                report.depth_format = format!("{wgpu_depth:?}");
+                Some(depth)
+            }
+            None => {
+                tracing::info!(
+                    "depth layer off: the runtime offers no 32-bit float depth swapchain format"
+                );
+                None
+            }
+        }
+    } else {
+        tracing::info!("depth layer off: the runtime has no XR_KHR_composition_layer_depth");
+        None
+    };
+    report.depth_layer = depth.is_some();
     warm_up(
         graphics,
         shared,
@@ -299,6 +336,7 @@ fn run_session<B: GraphicsBinding>(
     let mut frames = Frames {
         session: &session,
         swapchain,
+        depth,
         space: &space,
         view_space: &view_space,
         input: &mut input,
@@ -466,11 +504,15 @@ fn run_session<B: GraphicsBinding>(
     );
     // The GPU must be done with the images before the swapchain goes.
     let _ = graphics.device().poll(wgpu::PollType::wait_indefinitely());
-    let Frames { swapchain, .. } = frames;
-    drop(swapchain.layered_views);
-    drop(swapchain.eye_views);
-    drop(swapchain.textures);
-    drop(swapchain.handle);
+    let Frames {
+        swapchain, depth, ..
+    } = frames;
+    for swapchain in std::iter::once(swapchain).chain(depth) {
+        drop(swapchain.layered_views);
+        drop(swapchain.eye_views);
+        drop(swapchain.textures);
+        drop(swapchain.handle);
+    }
     Ok(outcome)
 }
 

@@ -162,6 +162,11 @@ pub struct RunReport {
     pub swapchain_format: String,
     pub eye_size: [u32; 2],
     pub multiview: bool,
+    /// Whether each projection view carried an `XrCompositionLayerDepthInfoKHR`
+    /// (`XR_KHR_composition_layer_depth` on and a depth format offered).
+    pub depth_layer: bool,
+    /// The depth swapchain's format ("Depth32Float"); empty without a depth layer.
+    pub depth_format: String,
     pub interaction_profiles: Vec<String>,
     /// What the runtime bound per hand ("/user/hand/right: /interaction_profiles/…").
     pub active_profiles: Vec<String>,
@@ -197,6 +202,8 @@ pub struct RunReport {
     /// What was on screen at the end: "step 3 of 9", "complete".
     pub final_screen: String,
     pub captured: Option<PathBuf>,
+    /// The left eye's depth of the captured frame (16-bit grey PNG), with a depth layer.
+    pub captured_depth: Option<PathBuf>,
     /// Why the session ended: "exit requested", "runtime asked", "Ctrl-C".
     pub ended_because: String,
 }
