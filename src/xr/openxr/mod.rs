@@ -4,6 +4,7 @@
 //! - [`binding`]: the graphics seam; [`vulkan`] implements it (`XR_KHR_vulkan_enable2` → wgpu).
 //! - [`session`]: the session lifecycle as a state machine.
 //! - [`frame`]: the frame loop and session handling (events, begin/end, re-creation).
+//! - `loss`: what follows a lost session (bounded wait for the system, bounded re-creation).
 //! - [`draw`]: one frame (locate → input → app/scene → render → release → end), and what runs
 //!   once before the first (asset preload, warm-up draw).
 //! - [`swapchain`]: the 2-layer stereo swapchain wrapped for wgpu; the left-eye capture.
@@ -22,6 +23,7 @@ pub mod draw;
 pub mod frame;
 pub mod input;
 pub mod instance;
+mod loss;
 pub mod probe;
 pub mod session;
 pub mod swapchain;
