@@ -160,6 +160,10 @@ pub(super) struct Frames<'a, B: GraphicsBinding> {
     pub(super) view_space: &'a xr::Space,
     pub(super) input: &'a mut Input,
     pub(super) multiview: bool,
+    /// How long the last frame's release + xrEndFrame blocked: Monado's Vulkan client waits
+    /// there for the GPU (vkQueueWaitIdle when it cannot share a fence or semaphore, as with
+    /// lavapipe), so this is the rasterising time of the frame on a software device.
+    pub(super) last_end: std::time::Duration,
 }
 
 impl<B: GraphicsBinding> Frames<'_, B> {
@@ -337,6 +341,7 @@ impl<B: GraphicsBinding> Frames<'_, B> {
                 report.captured_depth = Some(out);
             }
         }
+        let releasing = std::time::Instant::now();
         self.swapchain
             .handle
             .release_image()
@@ -403,6 +408,7 @@ impl<B: GraphicsBinding> Frames<'_, B> {
         stream
             .end(time, blend_mode, &[&layer])
             .map_err(|e| XrError::call("xrEndFrame", e))?;
+        self.last_end = releasing.elapsed();
         shared.last_frame = Some(frame);
         Ok(true)
     }

@@ -320,6 +320,7 @@ fn run_session<B: GraphicsBinding>(
         view_space: &view_space,
         input: &mut input,
         multiview,
+        last_end: Duration::ZERO,
     };
     let mut events = xr::EventDataBuffer::new();
     let mut previous_display: Option<xr::Time> = None;
@@ -457,6 +458,9 @@ fn run_session<B: GraphicsBinding>(
                 report
                     .frame_wall_ms
                     .push(started_wall.elapsed().as_secs_f64() * 1e3);
+                report
+                    .frame_end_ms
+                    .push(frames.last_end.as_secs_f64() * 1e3);
             }
         }
     };

@@ -201,6 +201,9 @@ pub struct RunReport {
     pub frame_cpu_ms: Vec<f64>,
     /// Wall time per rendered frame from xrWaitFrame's return to xrEndFrame's, milliseconds.
     pub frame_wall_ms: Vec<f64>,
+    /// Wall time per rendered frame in xrReleaseSwapchainImage + xrEndFrame, milliseconds
+    /// (where the runtime waits for the GPU to finish the frame).
+    pub frame_end_ms: Vec<f64>,
     /// What was on screen at the end: "step 3 of 9", "complete".
     pub final_screen: String,
     pub captured: Option<PathBuf>,
