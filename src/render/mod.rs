@@ -25,6 +25,7 @@ use pipelines::{
     CameraUniform, DrawUniform, draw_bind_group, joint_buffer, uniform_bind_group, uniform_buffer,
 };
 pub use targets::{DepthViews, EyeView, EyeViews, Targets};
+use targets::{FrameTargets, Pass};
 
 pub const DEPTH_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Depth32Float;
 /// Panel faces are painted in sRGB so that text antialiasing blends perceptually.
@@ -80,23 +81,6 @@ enum Asset {
     Ready(Box<meshes::GpuModel>),
     /// Loading failed; the message was logged once and the hologram is left out.
     Failed(String),
-}
-
-/// One render pass: its colour view, the depth view if the caller gave one, its camera slot.
-struct Pass<'a> {
-    view: &'a wgpu::TextureView,
-    depth: Option<&'a wgpu::TextureView>,
-    clear: [f64; 4],
-    camera_offset: u64,
-    multiview: bool,
-}
-
-struct FrameTargets {
-    width: u32,
-    height: u32,
-    layers: u32,
-    depth: wgpu::TextureView,
-    msaa: Option<wgpu::TextureView>,
 }
 
 pub struct Renderer {
@@ -281,53 +265,6 @@ impl Renderer {
         self.assets.insert(path.to_owned(), asset);
         self.asset_order.push(path.to_owned());
         result
-    }
-
-    fn ensure_targets(&mut self, width: u32, height: u32, layers: u32) {
-        if self
-            .targets
-            .as_ref()
-            .is_some_and(|t| t.width == width && t.height == height && t.layers == layers)
-        {
-            return;
-        }
-        let dimension = if layers > 1 {
-            wgpu::TextureViewDimension::D2Array
-        } else {
-            wgpu::TextureViewDimension::D2
-        };
-        let make = |format, samples, label| {
-            self.device
-                .create_texture(&wgpu::TextureDescriptor {
-                    label: Some(label),
-                    size: wgpu::Extent3d {
-                        width,
-                        height,
-                        depth_or_array_layers: layers,
-                    },
-                    mip_level_count: 1,
-                    sample_count: samples,
-                    dimension: wgpu::TextureDimension::D2,
-                    format,
-                    usage: wgpu::TextureUsages::RENDER_ATTACHMENT,
-                    view_formats: &[],
-                })
-                .create_view(&wgpu::TextureViewDescriptor {
-                    dimension: Some(dimension),
-                    ..Default::default()
-                })
-        };
-        let depth = make(DEPTH_FORMAT, self.sample_count, "depth");
-        let msaa = (self.sample_count > 1)
-            .then(|| make(self.colour_format, self.sample_count, "msaa colour"));
-        self.stats.gpu_allocations += 1 + u64::from(self.sample_count > 1);
-        self.targets = Some(FrameTargets {
-            width,
-            height,
-            layers,
-            depth,
-            msaa,
-        });
     }
 
     /// Records the frame's commands into `encoder` (the caller submits). Holograms whose asset

@@ -1,7 +1,9 @@
 //! Where a frame goes: the eyes' cameras, their colour views and, optionally, depth views the
-//! caller keeps (an OpenXR depth swapchain).
+//! caller keeps (an OpenXR depth swapchain); and the renderer's own depth/MSAA targets.
 
 use glam::{Mat4, Vec3};
+
+use super::{DEPTH_FORMAT, Renderer};
 
 /// One eye: where it is and how it projects (OpenXR gives both per view, per frame).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -64,5 +66,72 @@ impl DepthViews<'_> {
             Self::PerEye(views) => views.get(eye).copied(),
             Self::Layered(view) => Some(*view),
         }
+    }
+}
+
+/// One render pass: its colour view, the depth view if the caller gave one, its camera slot.
+pub(super) struct Pass<'a> {
+    pub(super) view: &'a wgpu::TextureView,
+    pub(super) depth: Option<&'a wgpu::TextureView>,
+    pub(super) clear: [f64; 4],
+    pub(super) camera_offset: u64,
+    pub(super) multiview: bool,
+}
+
+/// The renderer's own depth (and MSAA colour) buffers, remade when the target size changes.
+pub(super) struct FrameTargets {
+    pub(super) width: u32,
+    pub(super) height: u32,
+    pub(super) layers: u32,
+    pub(super) depth: wgpu::TextureView,
+    pub(super) msaa: Option<wgpu::TextureView>,
+}
+
+impl Renderer {
+    pub(super) fn ensure_targets(&mut self, width: u32, height: u32, layers: u32) {
+        if self
+            .targets
+            .as_ref()
+            .is_some_and(|t| t.width == width && t.height == height && t.layers == layers)
+        {
+            return;
+        }
+        let dimension = if layers > 1 {
+            wgpu::TextureViewDimension::D2Array
+        } else {
+            wgpu::TextureViewDimension::D2
+        };
+        let make = |format, samples, label| {
+            self.device
+                .create_texture(&wgpu::TextureDescriptor {
+                    label: Some(label),
+                    size: wgpu::Extent3d {
+                        width,
+                        height,
+                        depth_or_array_layers: layers,
+                    },
+                    mip_level_count: 1,
+                    sample_count: samples,
+                    dimension: wgpu::TextureDimension::D2,
+                    format,
+                    usage: wgpu::TextureUsages::RENDER_ATTACHMENT,
+                    view_formats: &[],
+                })
+                .create_view(&wgpu::TextureViewDescriptor {
+                    dimension: Some(dimension),
+                    ..Default::default()
+                })
+        };
+        let depth = make(DEPTH_FORMAT, self.sample_count, "depth");
+        let msaa = (self.sample_count > 1)
+            .then(|| make(self.colour_format, self.sample_count, "msaa colour"));
+        self.stats.gpu_allocations += 1 + u64::from(self.sample_count > 1);
+        self.targets = Some(FrameTargets {
+            width,
+            height,
+            layers,
+            depth,
+            msaa,
+        });
     }
 }
