@@ -134,6 +134,7 @@ pub fn run(args: BenchXrArgs) -> anyhow::Result<ExitCode> {
     let period = report["display_period_ms"].as_f64().unwrap_or(f64::NAN);
     let cpu = numbers(&report, "frame_cpu_ms");
     let wall = numbers(&report, "frame_wall_ms");
+    let end = numbers(&report, "frame_end_ms");
     let summary = serde_json::json!({
         "runtime": report["runtime"],
         "system": report["system"],
@@ -152,6 +153,8 @@ pub fn run(args: BenchXrArgs) -> anyhow::Result<ExitCode> {
         "cpu_ms_p99": percentile(&cpu, 0.99),
         "wall_ms_median": percentile(&wall, 0.5),
         "wall_ms_p99": percentile(&wall, 0.99),
+        "end_ms_median": percentile(&end, 0.5),
+        "end_ms_p99": percentile(&end, 0.99),
         "launch_to_first_frame_ms_cold": cold_first,
         "launch_to_first_frame_ms_warm": warm_first,
         "wgpu_errors": report["wgpu_errors"],
@@ -183,7 +186,7 @@ pub fn run(args: BenchXrArgs) -> anyhow::Result<ExitCode> {
         }
     );
     line!(text, "{:<44} {:>12}", "measure", "value");
-    let rows: [(&str, String); 11] = [
+    let rows: [(&str, String); 13] = [
         ("display rate (Hz)", format!("{:.1}", 1000.0 / period)),
         ("seconds rendered", format!("{}", args.seconds)),
         (
@@ -207,6 +210,14 @@ pub fn run(args: BenchXrArgs) -> anyhow::Result<ExitCode> {
         (
             "wait → end wall time, p99 (ms)",
             format!("{:.2}", percentile(&wall, 0.99)),
+        ),
+        (
+            "release + xrEndFrame (GPU wait), median (ms)",
+            format!("{:.2}", percentile(&end, 0.5)),
+        ),
+        (
+            "release + xrEndFrame (GPU wait), p99 (ms)",
+            format!("{:.2}", percentile(&end, 0.99)),
         ),
         (
             "launch → first frame, cold (ms)",

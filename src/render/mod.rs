@@ -12,6 +12,7 @@ mod meshes;
 mod panels;
 mod pipelines;
 pub mod shots;
+mod targets;
 
 use std::collections::HashMap;
 
@@ -23,6 +24,8 @@ use crate::scene::Frame;
 use pipelines::{
     CameraUniform, DrawUniform, draw_bind_group, joint_buffer, uniform_bind_group, uniform_buffer,
 };
+pub use targets::{DepthViews, EyeView, EyeViews, Targets};
+use targets::{FrameTargets, Pass};
 
 pub const DEPTH_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Depth32Float;
 /// Panel faces are painted in sRGB so that text antialiasing blends perceptually.
@@ -46,46 +49,10 @@ pub enum RenderError {
     EyeCount { count: usize },
     #[error("a layered (multiview) target was given, but the device has no multiview")]
     NoMultiview,
-}
-
-/// One eye: where it is and how it projects (OpenXR gives both per view, per frame).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct EyeView {
-    /// World → eye.
-    pub view: Mat4,
-    /// Eye → clip (wgpu depth range 0..1).
-    pub projection: Mat4,
-    pub position: Vec3,
-}
-
-impl EyeView {
-    /// An eye at `pose` with a symmetric vertical field of view.
-    pub fn from_pose(pose: crate::scene::Pose, fov_y_deg: f32, aspect: f32) -> Self {
-        Self {
-            view: pose.to_matrix().inverse(),
-            projection: Mat4::perspective_rh(fov_y_deg.to_radians(), aspect, 0.05, 100.0),
-            position: pose.position,
-        }
-    }
-}
-
-/// The colour views a frame is drawn into.
-pub enum EyeViews<'a> {
-    /// One 2D view per eye (or a single view for a mirror/screenshot); one pass per view.
-    PerEye(&'a [&'a wgpu::TextureView]),
-    /// One view of a 2-layer array texture, layer = eye; both eyes in one multiview pass.
-    /// Needs [`Renderer::supports_multiview`].
-    Layered(&'a wgpu::TextureView),
-}
-
-/// Where a frame goes: the eyes' cameras and views, all `width × height`.
-pub struct Targets<'a> {
-    pub eyes: &'a [EyeView],
-    pub views: EyeViews<'a>,
-    pub width: u32,
-    pub height: u32,
-    /// Linear RGBA the views are cleared to (transparent black on additive headsets).
-    pub clear: [f64; 4],
+    #[error(
+        "the depth views given do not match the colour views (one per eye, or one layered), or the renderer multisamples ({sample_count}x) and cannot draw into a single-sample depth view"
+    )]
+    DepthMismatch { sample_count: u32 },
 }
 
 /// Counters for the benchmark and for tests of "no allocation once warm".
@@ -114,14 +81,6 @@ enum Asset {
     Ready(Box<meshes::GpuModel>),
     /// Loading failed; the message was logged once and the hologram is left out.
     Failed(String),
-}
-
-struct FrameTargets {
-    width: u32,
-    height: u32,
-    layers: u32,
-    depth: wgpu::TextureView,
-    msaa: Option<wgpu::TextureView>,
 }
 
 pub struct Renderer {
@@ -308,60 +267,29 @@ impl Renderer {
         result
     }
 
-    fn ensure_targets(&mut self, width: u32, height: u32, layers: u32) {
-        if self
-            .targets
-            .as_ref()
-            .is_some_and(|t| t.width == width && t.height == height && t.layers == layers)
-        {
-            return;
-        }
-        let dimension = if layers > 1 {
-            wgpu::TextureViewDimension::D2Array
-        } else {
-            wgpu::TextureViewDimension::D2
-        };
-        let make = |format, samples, label| {
-            self.device
-                .create_texture(&wgpu::TextureDescriptor {
-                    label: Some(label),
-                    size: wgpu::Extent3d {
-                        width,
-                        height,
-                        depth_or_array_layers: layers,
-                    },
-                    mip_level_count: 1,
-                    sample_count: samples,
-                    dimension: wgpu::TextureDimension::D2,
-                    format,
-                    usage: wgpu::TextureUsages::RENDER_ATTACHMENT,
-                    view_formats: &[],
-                })
-                .create_view(&wgpu::TextureViewDescriptor {
-                    dimension: Some(dimension),
-                    ..Default::default()
-                })
-        };
-        let depth = make(DEPTH_FORMAT, self.sample_count, "depth");
-        let msaa = (self.sample_count > 1)
-            .then(|| make(self.colour_format, self.sample_count, "msaa colour"));
-        self.stats.gpu_allocations += 1 + u64::from(self.sample_count > 1);
-        self.targets = Some(FrameTargets {
-            width,
-            height,
-            layers,
-            depth,
-            msaa,
-        });
-    }
-
     /// Records the frame's commands into `encoder` (the caller submits). Holograms whose asset
     /// `read` cannot provide, or that fail to load, are left out with one logged error.
+    /// Depth stays in the renderer's own buffer and is thrown away after the frame.
     pub fn draw(
         &mut self,
         encoder: &mut wgpu::CommandEncoder,
         frame: &Frame,
         targets: &Targets<'_>,
+        read: &AssetReader<'_>,
+    ) -> Result<(), RenderError> {
+        self.draw_with_depth(encoder, frame, targets, None, read)
+    }
+
+    /// As [`Self::draw`], but the depth of each eye is written into (and kept in) the caller's
+    /// `depth` views: an OpenXR depth swapchain that the compositor reprojects with. The views
+    /// must be [`DEPTH_FORMAT`], single-sample, the size of the colour views, and shaped like
+    /// them (one per eye, or one 2-layer view for multiview).
+    pub fn draw_with_depth(
+        &mut self,
+        encoder: &mut wgpu::CommandEncoder,
+        frame: &Frame,
+        targets: &Targets<'_>,
+        depth: Option<&DepthViews<'_>>,
         read: &AssetReader<'_>,
     ) -> Result<(), RenderError> {
         let layered = matches!(targets.views, EyeViews::Layered(_));
@@ -376,6 +304,13 @@ impl Renderer {
         }
         if layered && self.multiview.is_none() {
             return Err(RenderError::NoMultiview);
+        }
+        if let Some(depth) = depth
+            && (self.sample_count > 1 || !depth.matches(&targets.views))
+        {
+            return Err(RenderError::DepthMismatch {
+                sample_count: self.sample_count,
+            });
         }
         self.ensure_targets(targets.width, targets.height, if layered { 2 } else { 1 });
 
@@ -500,18 +435,25 @@ impl Renderer {
         match targets.views {
             EyeViews::PerEye(views) => {
                 for (eye, view) in views.iter().enumerate() {
-                    self.record_pass(
-                        encoder,
-                        frame,
+                    let pass = Pass {
                         view,
-                        targets.clear,
-                        eye as u64 * SLOT,
-                        false,
-                    );
+                        depth: depth.and_then(|d| d.eye(eye)),
+                        clear: targets.clear,
+                        camera_offset: eye as u64 * SLOT,
+                        multiview: false,
+                    };
+                    self.record_pass(encoder, frame, &pass);
                 }
             }
             EyeViews::Layered(view) => {
-                self.record_pass(encoder, frame, view, targets.clear, MULTIVIEW_CAMERAS, true);
+                let pass = Pass {
+                    view,
+                    depth: depth.and_then(|d| d.eye(0)),
+                    clear: targets.clear,
+                    camera_offset: MULTIVIEW_CAMERAS,
+                    multiview: true,
+                };
+                self.record_pass(encoder, frame, &pass);
             }
         }
         self.stats.draws += (self.draws.len() + panel_count) as u64 * view_count as u64;
@@ -520,15 +462,14 @@ impl Renderer {
     }
 
     /// One render pass: every eye of a per-eye view, or both eyes of a layered view.
-    fn record_pass(
-        &self,
-        encoder: &mut wgpu::CommandEncoder,
-        frame: &Frame,
-        view: &wgpu::TextureView,
-        clear: [f64; 4],
-        camera_offset: u64,
-        multiview: bool,
-    ) {
+    fn record_pass(&self, encoder: &mut wgpu::CommandEncoder, frame: &Frame, pass: &Pass<'_>) {
+        let &Pass {
+            view,
+            depth,
+            clear,
+            camera_offset,
+            multiview,
+        } = pass;
         let pipelines = match (multiview, &self.multiview) {
             (true, Some(p)) => p,
             _ => &self.single_view,
@@ -556,11 +497,16 @@ impl Renderer {
                     },
                 },
             })],
+            // A caller's depth view is kept for the compositor; our own is thrown away.
             depth_stencil_attachment: Some(wgpu::RenderPassDepthStencilAttachment {
-                view: &frame_targets.depth,
+                view: depth.unwrap_or(&frame_targets.depth),
                 depth_ops: Some(wgpu::Operations {
                     load: wgpu::LoadOp::Clear(1.0),
-                    store: wgpu::StoreOp::Discard,
+                    store: if depth.is_some() {
+                        wgpu::StoreOp::Store
+                    } else {
+                        wgpu::StoreOp::Discard
+                    },
                 }),
                 stencil_ops: None,
             }),

@@ -245,6 +245,37 @@ fn check_capture_golden(name: &str, actual: &Path) {
     }
 }
 
+/// Monado offers XR_KHR_composition_layer_depth and D32_SFLOAT: every projection view carried
+/// its depth, and the depth the runtime got for the captured frame has the card in front of
+/// the far plane (the clear value, 1.0) while the background stays at it.
+fn assert_depth_was_submitted_and_shows_the_card(report: &Value, depth_png: &Path) {
+    assert_eq!(report["depth_layer"], true, "{report:#}");
+    assert_eq!(report["depth_format"], "Depth32Float", "{report:#}");
+    assert_eq!(report["captured_depth"], depth_png.to_str().unwrap());
+    let depth = image::open(depth_png)
+        .unwrap_or_else(|e| panic!("{}: {e}", depth_png.display()))
+        .into_luma16();
+    // Where the golden capture (640×480) shows the card's text, and an empty corner.
+    assert_eq!(depth.dimensions(), (640, 480));
+    let card = depth.get_pixel(265, 285)[0];
+    let corner = depth.get_pixel(20, 20)[0];
+    assert!(
+        card < u16::MAX,
+        "the card is not in the depth image: {card}"
+    );
+    assert_eq!(
+        corner,
+        u16::MAX,
+        "the empty background is not at the far plane"
+    );
+    // Card and pump cover about a tenth of the eye.
+    let drawn = depth.pixels().filter(|p| p[0] < u16::MAX).count() as f64 / (640.0 * 480.0);
+    assert!(
+        (0.03..0.5).contains(&drawn),
+        "{drawn:.3} of the eye has depth"
+    );
+}
+
 #[test]
 fn the_captured_left_eye_shows_the_demo_step_card_the_runtime_received() {
     let Some(install) = monado_or_skip() else {
@@ -268,6 +299,10 @@ fn the_captured_left_eye_shows_the_demo_step_card_the_runtime_received() {
     assert_clean_run(&runtime, &output, &report);
     assert_eq!(report["captured"], capture.to_str().unwrap());
     check_capture_golden("openxr-demo-step-01-left-eye", &capture);
+    assert_depth_was_submitted_and_shows_the_card(
+        &report,
+        &runtime.dir.path().join("eye-depth.png"),
+    );
     // The qwerty driver's controllers took our simple-controller bindings, and the right
     // hand's aim pose (the ray that presses card buttons) was tracked while rendering.
     let active = report["active_profiles"].as_array().unwrap();

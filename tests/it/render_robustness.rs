@@ -346,3 +346,101 @@ fn demo_auto_without_a_display_falls_back_to_headless_and_says_where_the_picture
     );
     assert!(out.path().join("step-09.png").is_file());
 }
+
+/// A depth target the caller owns (what an OpenXR depth swapchain image is to the renderer).
+fn depth_target(device: &wgpu::Device, width: u32, height: u32) -> wgpu::Texture {
+    device.create_texture(&wgpu::TextureDescriptor {
+        label: Some("caller's depth"),
+        size: wgpu::Extent3d {
+            width,
+            height,
+            depth_or_array_layers: 1,
+        },
+        mip_level_count: 1,
+        sample_count: 1,
+        dimension: wgpu::TextureDimension::D2,
+        format: hologuide::render::DEPTH_FORMAT,
+        usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
+        view_formats: &[],
+    })
+}
+
+#[test]
+fn depth_drawn_into_a_callers_view_is_kept_and_mismatched_depth_views_are_refused() {
+    use hologuide::render::{DepthViews, EyeView, EyeViews, RenderError, Renderer, Targets, gpu};
+    let (width, height) = (64, 48);
+    let lavapipe = hologuide::render::gpu::Gpu::headless().expect("lavapipe");
+    let (device, queue) = (&lavapipe.device, &lavapipe.queue);
+    let format = hologuide::render::headless::FORMAT;
+    let colour = gpu::offscreen_target(device, width, height, 1, format);
+    let colour_view = colour.create_view(&wgpu::TextureViewDescriptor::default());
+    let depth = depth_target(device, width, height);
+    let depth_view = depth.create_view(&wgpu::TextureViewDescriptor::default());
+    let head = hologuide::scene::Pose::standing();
+    // A box straight ahead at eye height, 1.2 m away.
+    let frame = Frame {
+        panels: Vec::new(),
+        holograms: vec![HologramInstance {
+            world: Mat4::from_translation(Vec3::new(0.0, 1.6, -1.2))
+                * Mat4::from_scale(Vec3::splat(0.3)),
+            ..hologram(
+                "corpus/BoxVertexColors/glTF-Binary/BoxVertexColors.glb",
+                0.0,
+            )
+        }],
+    };
+    let eyes = [EyeView::from_pose(head, 60.0, width as f32 / height as f32)];
+    let colour_views = [&colour_view];
+    let targets = Targets {
+        eyes: &eyes,
+        views: EyeViews::PerEye(&colour_views),
+        width,
+        height,
+        clear: [0.0, 0.0, 0.0, 1.0],
+    };
+    let draw = |renderer: &mut Renderer, depth: &DepthViews<'_>| {
+        let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor::default());
+        let drawn = renderer.draw_with_depth(&mut encoder, &frame, &targets, Some(depth), &read);
+        queue.submit([encoder.finish()]);
+        drawn
+    };
+
+    let mut renderer = Renderer::new(device, queue, format, 1);
+    let depth_views = [&depth_view];
+    draw(&mut renderer, &DepthViews::PerEye(&depth_views)).expect("draws with the caller's depth");
+    let texels = gpu::read_rgba(device, queue, &depth, 0).expect("depth reads back");
+    let image = gpu::read_rgba(device, queue, &colour, 0).expect("colour reads back");
+    // Where the box was drawn (lit on the black clear), the depth is in front of the far
+    // plane; everywhere else it is the clear value.
+    let mut box_pixels = 0;
+    for (x, y, pixel) in image.enumerate_pixels() {
+        let depth = f32::from_le_bytes(texels.get_pixel(x, y).0);
+        let lit = pixel.0[..3].iter().any(|&c| c > 0);
+        box_pixels += usize::from(lit);
+        if lit {
+            assert!(depth > 0.0 && depth < 1.0, "({x}, {y}): depth {depth}");
+        } else {
+            assert_eq!(depth, 1.0, "({x}, {y}) is empty but has depth");
+        }
+    }
+    assert!(box_pixels > 50, "the box covers {box_pixels} pixels");
+    assert!(
+        lavapipe.uncaptured_errors().is_empty(),
+        "{:?}",
+        lavapipe.uncaptured_errors()
+    );
+
+    // Two depth views for one colour view, and a multisampling renderer: refused, not drawn.
+    let two = [&depth_view, &depth_view];
+    let refused = draw(&mut renderer, &DepthViews::PerEye(&two));
+    assert!(
+        matches!(refused, Err(RenderError::DepthMismatch { sample_count: 1 })),
+        "{refused:?}"
+    );
+    let mut msaa = Renderer::new(device, queue, format, 4);
+    let refused = draw(&mut msaa, &DepthViews::PerEye(&depth_views));
+    let message = refused
+        .expect_err("a 4x renderer cannot use a 1x depth view")
+        .to_string();
+    assert!(message.contains("multisamples (4x)"), "{message}");
+}

@@ -47,22 +47,60 @@ pub trait GraphicsBinding: Sized {
         offered: &[<Self::Api as openxr::Graphics>::Format],
     ) -> Option<(<Self::Api as openxr::Graphics>::Format, wgpu::TextureFormat)>;
 
+    /// The depth format of `offered` the renderer draws depth in ([`crate::render::DEPTH_FORMAT`],
+    /// 32-bit float), for the `XR_KHR_composition_layer_depth` swapchain; `None` when the
+    /// runtime does not offer it (the frame then goes without a depth layer).
+    fn pick_depth_format(
+        offered: &[<Self::Api as openxr::Graphics>::Format],
+    ) -> Option<(<Self::Api as openxr::Graphics>::Format, wgpu::TextureFormat)>;
+
     /// A format's name for messages ("R8G8B8A8_SRGB").
     fn format_name(format: <Self::Api as openxr::Graphics>::Format) -> String;
 
-    /// Wraps one swapchain image (a 2D array of `layers`) as a texture the renderer can draw
-    /// into and copy from. The runtime keeps owning the image.
+    /// Wraps one swapchain image (a 2D array texture) as a texture the renderer can draw
+    /// into (as colour or depth, per `usage`) and copy from. The runtime keeps owning the image.
     ///
     /// # Safety
-    /// `image` must be an image of a live swapchain created with `format`, `width`×`height`,
-    /// `layers` array layers, colour-attachment and transfer-source usage; the texture must be
-    /// dropped before the swapchain is destroyed.
+    /// `image` must be an image of a live swapchain created with `format`, `size` (width, height,
+    /// array layers), the attachment usage `usage` names and transfer-source usage; the
+    /// texture must be dropped before the swapchain is destroyed.
     unsafe fn wrap_image(
         &self,
         image: <Self::Api as openxr::Graphics>::SwapchainImage,
         format: wgpu::TextureFormat,
-        width: u32,
-        height: u32,
-        layers: u32,
+        size: (u32, u32, u32),
+        usage: ImageUse,
     ) -> Result<wgpu::Texture, XrError>;
+}
+
+/// What a swapchain image is drawn as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageUse {
+    Colour,
+    Depth,
+}
+
+impl ImageUse {
+    /// The wgpu usage of the wrapped texture (always copyable: the capture reads it back).
+    pub fn texture_usages(self) -> wgpu::TextureUsages {
+        wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC
+    }
+
+    /// The state the runtime hands the image out in (colour or depth attachment, per
+    /// `XR_KHR_vulkan_enable2`), which is the state wgpu starts tracking it in.
+    pub fn initial_state(self) -> wgpu::TextureUses {
+        match self {
+            Self::Colour => wgpu::TextureUses::COLOR_TARGET,
+            Self::Depth => wgpu::TextureUses::DEPTH_STENCIL_WRITE,
+        }
+    }
+
+    /// The OpenXR swapchain usage flags.
+    pub fn swapchain_usage(self) -> openxr::SwapchainUsageFlags {
+        let attachment = match self {
+            Self::Colour => openxr::SwapchainUsageFlags::COLOR_ATTACHMENT,
+            Self::Depth => openxr::SwapchainUsageFlags::DEPTH_STENCIL_ATTACHMENT,
+        };
+        attachment | openxr::SwapchainUsageFlags::TRANSFER_SRC
+    }
 }

@@ -26,10 +26,11 @@ use wgpu::hal::api::Dx12 as HalDx12;
 use windows::core::Interface as _;
 
 use super::XrError;
-use super::binding::GraphicsBinding;
+use super::binding::{GraphicsBinding, ImageUse};
 
 const DXGI_FORMAT_R8G8B8A8_UNORM_SRGB: u32 = 29;
 const DXGI_FORMAT_B8G8R8A8_UNORM_SRGB: u32 = 91;
+const DXGI_FORMAT_D32_FLOAT: u32 = 40;
 
 pub struct D3d12 {
     device: wgpu::Device,
@@ -125,6 +126,12 @@ impl GraphicsBinding for D3d12 {
         })
     }
 
+    fn pick_depth_format(offered: &[u32]) -> Option<(u32, wgpu::TextureFormat)> {
+        offered
+            .contains(&DXGI_FORMAT_D32_FLOAT)
+            .then_some((DXGI_FORMAT_D32_FLOAT, crate::render::DEPTH_FORMAT))
+    }
+
     fn format_name(format: u32) -> String {
         format!("DXGI_FORMAT {format}")
     }
@@ -133,9 +140,8 @@ impl GraphicsBinding for D3d12 {
         &self,
         image: *mut openxr::sys::platform::ID3D12Resource,
         format: wgpu::TextureFormat,
-        width: u32,
-        height: u32,
-        layers: u32,
+        (width, height, layers): (u32, u32, u32),
+        usage: ImageUse,
     ) -> Result<wgpu::Texture, XrError> {
         let size = wgpu::Extent3d {
             width,
@@ -172,10 +178,10 @@ impl GraphicsBinding for D3d12 {
                     sample_count: 1,
                     dimension: wgpu::TextureDimension::D2,
                     format,
-                    usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
+                    usage: usage.texture_usages(),
                     view_formats: &[],
                 },
-                wgpu::TextureUses::COLOR_TARGET,
+                usage.initial_state(),
             )
         })
     }

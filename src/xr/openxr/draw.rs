@@ -1,6 +1,7 @@
 //! One frame: locate the eyes, apply input (script, controllers, gaze), lay the scene out,
 //! draw both eyes into the acquired swapchain image, release it and end the frame with a
-//! projection layer. Also what runs once before the first frame (asset preload, warm-up).
+//! projection layer (each view with its depth when `XR_KHR_composition_layer_depth` is on).
+//! Also what runs once before the first frame (asset preload, warm-up).
 
 use glam::{Mat4, Vec3};
 use openxr as xr;
@@ -9,9 +10,9 @@ use super::binding::GraphicsBinding;
 use super::frame::{STEREO, Shared, describe};
 use super::input::{Input, pose};
 use super::instance;
-use super::swapchain::{Swapchain, capture_left_eye};
+use super::swapchain::{Swapchain, capture_left_depth, capture_left_eye};
 use super::{RunOptions, RunReport, XrError};
-use crate::render::{EyeView, EyeViews, Renderer, Targets, gpu};
+use crate::render::{DepthViews, EyeView, EyeViews, Renderer, Targets, gpu};
 use crate::scene::{CardFollower, Frame, Pose, SceneInput};
 use crate::xr::pointer::{Ray, hit_button};
 use crate::xr::script::Command;
@@ -153,10 +154,16 @@ pub(super) fn preload_assets(renderer: &mut Renderer, options: &RunOptions) {
 pub(super) struct Frames<'a, B: GraphicsBinding> {
     pub(super) session: &'a xr::Session<B::Api>,
     pub(super) swapchain: Swapchain<B>,
+    /// The depth swapchain, shaped like `swapchain`, when the depth layer is on.
+    pub(super) depth: Option<Swapchain<B>>,
     pub(super) space: &'a xr::Space,
     pub(super) view_space: &'a xr::Space,
     pub(super) input: &'a mut Input,
     pub(super) multiview: bool,
+    /// How long the last frame's release + xrEndFrame blocked: Monado's Vulkan client waits
+    /// there for the GPU (vkQueueWaitIdle when it cannot share a fence or semaphore, as with
+    /// lavapipe), so this is the rasterising time of the frame on a software device.
+    pub(super) last_end: std::time::Duration,
 }
 
 impl<B: GraphicsBinding> Frames<'_, B> {
@@ -267,11 +274,39 @@ impl<B: GraphicsBinding> Frames<'_, B> {
             .handle
             .wait_image(xr::Duration::from_nanos(1_000_000_000))
             .map_err(|e| XrError::call("xrWaitSwapchainImage", e))?;
+        let depth_image = match self.depth.as_mut() {
+            Some(depth) => {
+                let index = depth
+                    .handle
+                    .acquire_image()
+                    .map_err(|e| XrError::call("xrAcquireSwapchainImage (depth)", e))?
+                    as usize;
+                depth
+                    .handle
+                    .wait_image(xr::Duration::from_nanos(1_000_000_000))
+                    .map_err(|e| XrError::call("xrWaitSwapchainImage (depth)", e))?;
+                Some(index)
+            }
+            None => None,
+        };
         let eyes = [eye_view(&views[0]), eye_view(&views[1])];
         let Some((renderer, format)) = shared.renderer.as_mut() else {
             return Ok(false);
         };
         let per_eye: Vec<&wgpu::TextureView> = self.swapchain.eye_views[image].iter().collect();
+        let depth_per_eye: Vec<&wgpu::TextureView> = self
+            .depth
+            .as_ref()
+            .zip(depth_image)
+            .map(|(d, i)| d.eye_views[i].iter().collect())
+            .unwrap_or_default();
+        let depth_views = self.depth.as_ref().zip(depth_image).map(|(d, i)| {
+            if self.multiview {
+                DepthViews::Layered(&d.layered_views[i])
+            } else {
+                DepthViews::PerEye(&depth_per_eye)
+            }
+        });
         let targets = Targets {
             eyes: &eyes,
             views: if self.multiview {
@@ -291,7 +326,7 @@ impl<B: GraphicsBinding> Frames<'_, B> {
                 });
         let package = &options.package;
         let read = |path: &str| package.read_asset(path).map_err(|e| e.to_string());
-        renderer.draw(&mut encoder, &frame, &targets, &read)?;
+        renderer.draw_with_depth(&mut encoder, &frame, &targets, depth_views.as_ref(), &read)?;
         graphics.queue().submit([encoder.finish()]);
 
         if let Some(capture) = &options.capture
@@ -300,11 +335,23 @@ impl<B: GraphicsBinding> Frames<'_, B> {
             let texture = &self.swapchain.textures[image];
             capture_left_eye(graphics, texture, *format, &per_eye, capture)?;
             report.captured = Some(capture.out.clone());
+            if let (Some(depth), Some(index)) = (self.depth.as_ref(), depth_image) {
+                let texture = &depth.textures[index];
+                let out = capture_left_depth(graphics, texture, &depth_per_eye, capture)?;
+                report.captured_depth = Some(out);
+            }
         }
+        let releasing = std::time::Instant::now();
         self.swapchain
             .handle
             .release_image()
             .map_err(|e| XrError::call("xrReleaseSwapchainImage", e))?;
+        if let Some(depth) = self.depth.as_mut() {
+            depth
+                .handle
+                .release_image()
+                .map_err(|e| XrError::call("xrReleaseSwapchainImage (depth)", e))?;
+        }
 
         let rect = xr::Rect2Di {
             offset: xr::Offset2Di { x: 0, y: 0 },
@@ -313,8 +360,25 @@ impl<B: GraphicsBinding> Frames<'_, B> {
                 height: self.swapchain.height as i32,
             },
         };
+        // XR_KHR_composition_layer_depth: each eye's depth (same rect and layer as its colour),
+        // with the near/far planes and 0..1 range `projection` maps depth to.
+        let depth_infos = self.depth.as_ref().map(|depth| {
+            [0, 1].map(|eye| xr::sys::CompositionLayerDepthInfoKHR {
+                ty: xr::sys::CompositionLayerDepthInfoKHR::TYPE,
+                next: std::ptr::null(),
+                sub_image: xr::SwapchainSubImage::<B::Api>::new()
+                    .swapchain(&depth.handle)
+                    .image_array_index(eye as u32)
+                    .image_rect(rect)
+                    .into_raw(),
+                min_depth: 0.0,
+                max_depth: 1.0,
+                near_z: NEAR,
+                far_z: FAR,
+            })
+        });
         let projection_views = [0, 1].map(|eye| {
-            xr::CompositionLayerProjectionView::new()
+            let view = xr::CompositionLayerProjectionView::new()
                 .pose(views[eye].pose)
                 .fov(views[eye].fov)
                 .sub_image(
@@ -322,7 +386,18 @@ impl<B: GraphicsBinding> Frames<'_, B> {
                         .swapchain(&self.swapchain.handle)
                         .image_array_index(eye as u32)
                         .image_rect(rect),
-                )
+                );
+            match &depth_infos {
+                Some(infos) => {
+                    let mut raw = view.into_raw();
+                    raw.next = std::ptr::from_ref(&infos[eye]).cast();
+                    // SAFETY: `raw` came from the builder; the depth info it now points at lives
+                    // in `depth_infos` until after xrEndFrame below, and names a swapchain of
+                    // this session that outlives the call.
+                    unsafe { xr::CompositionLayerProjectionView::from_raw(raw) }
+                }
+                None => view,
+            }
         });
         let mut layer = xr::CompositionLayerProjection::new()
             .space(self.space)
@@ -333,6 +408,7 @@ impl<B: GraphicsBinding> Frames<'_, B> {
         stream
             .end(time, blend_mode, &[&layer])
             .map_err(|e| XrError::call("xrEndFrame", e))?;
+        self.last_end = releasing.elapsed();
         shared.last_frame = Some(frame);
         Ok(true)
     }

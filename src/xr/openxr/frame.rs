@@ -9,10 +9,11 @@ use std::time::{Duration, Instant};
 
 use openxr as xr;
 
-use super::binding::GraphicsBinding;
+use super::binding::{GraphicsBinding, ImageUse};
 use super::draw::{Frames, preload_assets, warm_up};
 use super::input::Input;
 use super::instance::{self, Context};
+use super::loss::{Ended, Next, SYSTEM_POLL, SYSTEM_TRIES, after_session, wait_for_system};
 use super::session::{SessionMachine, Step, state_name};
 use super::swapchain::create_swapchain;
 use super::{RunOptions, RunReport, XrError};
@@ -25,8 +26,6 @@ use crate::xr::script::Player;
 pub(super) const STEREO: xr::ViewConfigurationType = xr::ViewConfigurationType::PRIMARY_STEREO;
 /// Frame timings kept for the report.
 const MAX_TIMINGS: usize = 72_000;
-/// Sessions re-created after LOSS_PENDING before giving up.
-const MAX_SESSIONS: u32 = 3;
 
 /// CPU time of the calling thread (what our code costs, not what lavapipe's threads do).
 fn thread_cpu_time() -> Duration {
@@ -47,12 +46,6 @@ fn unix_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
-}
-
-/// How the session ended.
-enum Ended {
-    Exited,
-    Lost,
 }
 
 /// Everything that outlives one session: the app, the renderer (and its uploaded assets).
@@ -113,7 +106,7 @@ pub fn run<B: GraphicsBinding>(options: RunOptions) -> Result<RunReport, XrError
     let mut machine = SessionMachine::new();
     let result = loop {
         report.sessions += 1;
-        match run_session::<B>(
+        let ended = match run_session::<B>(
             &context,
             &graphics,
             &options,
@@ -121,21 +114,27 @@ pub fn run<B: GraphicsBinding>(options: RunOptions) -> Result<RunReport, XrError
             &mut machine,
             &mut report,
         ) {
-            Ok(Ended::Exited) => break Ok(()),
-            Ok(Ended::Lost) if report.sessions < MAX_SESSIONS => {
+            Ok(ended) => ended,
+            Err(e) => break Err(e),
+        };
+        match after_session(ended, report.sessions) {
+            Next::Finish => break Ok(()),
+            Next::Recreate => {
                 tracing::warn!("the session was lost; waiting for the system to come back");
-                if let Err(e) = wait_for_system(&context, &options) {
+                let system = || {
+                    context
+                        .instance
+                        .system(xr::FormFactor::HEAD_MOUNTED_DISPLAY)
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                };
+                let beat = || options.heartbeat.beat();
+                if let Err(e) = wait_for_system(system, SYSTEM_TRIES, SYSTEM_POLL, beat) {
                     break Err(e);
                 }
                 machine.restart();
             }
-            Ok(Ended::Lost) => {
-                break Err(XrError::SessionLost(format!(
-                    "lost {} times",
-                    report.sessions
-                )));
-            }
-            Err(e) => break Err(e),
+            Next::GiveUp(reason) => break Err(XrError::SessionLost(reason)),
         }
     };
     // Let the GPU finish before anything it uses goes away.
@@ -146,26 +145,6 @@ pub fn run<B: GraphicsBinding>(options: RunOptions) -> Result<RunReport, XrError
     drop(shared);
     drop(graphics);
     result.map(|()| report)
-}
-
-/// After LOSS_PENDING: the system may come back (a runtime restarting); poll for it a while.
-fn wait_for_system(context: &Context, options: &RunOptions) -> Result<(), XrError> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        options.heartbeat.beat();
-        match context
-            .instance
-            .system(xr::FormFactor::HEAD_MOUNTED_DISPLAY)
-        {
-            Ok(_) => return Ok(()),
-            Err(e) if Instant::now() > deadline => {
-                return Err(XrError::SessionLost(format!(
-                    "the system did not come back within 10 s ({e})"
-                )));
-            }
-            Err(_) => std::thread::sleep(Duration::from_millis(250)),
-        }
-    }
 }
 
 pub(super) fn describe(view: &View<'_>) -> String {
@@ -247,7 +226,44 @@ fn run_session<B: GraphicsBinding>(
     };
     let multiview = renderer.supports_multiview();
     shared.renderer = Some((renderer, wgpu_format));
-    let swapchain = create_swapchain::<B>(&session, graphics, format, wgpu_format, size)?;
+    let swapchain = create_swapchain::<B>(
+        &session,
+        graphics,
+        format,
+        wgpu_format,
+        size,
+        ImageUse::Colour,
+    )?;
+    let depth = if context.enabled.khr_composition_layer_depth {
+        match B::pick_depth_format(&offered) {
+            Some((depth_format, wgpu_depth)) => {
+                let depth = create_swapchain::<B>(
+                    &session,
+                    graphics,
+                    depth_format,
+                    wgpu_depth,
+                    size,
+                    ImageUse::Depth,
+                )?;
+                tracing::info!(
+                    format = ?wgpu_depth,
+                    "depth layer on: each projection view carries its depth (XR_KHR_composition_layer_depth)"
+                );
+                report.depth_format = format!("{wgpu_depth:?}");
+                Some(depth)
+            }
+            None => {
+                tracing::info!(
+                    "depth layer off: the runtime offers no 32-bit float depth swapchain format"
+                );
+                None
+            }
+        }
+    } else {
+        tracing::info!("depth layer off: the runtime has no XR_KHR_composition_layer_depth");
+        None
+    };
+    report.depth_layer = depth.is_some();
     warm_up(
         graphics,
         shared,
@@ -299,10 +315,12 @@ fn run_session<B: GraphicsBinding>(
     let mut frames = Frames {
         session: &session,
         swapchain,
+        depth,
         space: &space,
         view_space: &view_space,
         input: &mut input,
         multiview,
+        last_end: Duration::ZERO,
     };
     let mut events = xr::EventDataBuffer::new();
     let mut previous_display: Option<xr::Time> = None;
@@ -440,6 +458,9 @@ fn run_session<B: GraphicsBinding>(
                 report
                     .frame_wall_ms
                     .push(started_wall.elapsed().as_secs_f64() * 1e3);
+                report
+                    .frame_end_ms
+                    .push(frames.last_end.as_secs_f64() * 1e3);
             }
         }
     };
@@ -466,11 +487,15 @@ fn run_session<B: GraphicsBinding>(
     );
     // The GPU must be done with the images before the swapchain goes.
     let _ = graphics.device().poll(wgpu::PollType::wait_indefinitely());
-    let Frames { swapchain, .. } = frames;
-    drop(swapchain.layered_views);
-    drop(swapchain.eye_views);
-    drop(swapchain.textures);
-    drop(swapchain.handle);
+    let Frames {
+        swapchain, depth, ..
+    } = frames;
+    for swapchain in std::iter::once(swapchain).chain(depth) {
+        drop(swapchain.layered_views);
+        drop(swapchain.eye_views);
+        drop(swapchain.textures);
+        drop(swapchain.handle);
+    }
     Ok(outcome)
 }
 

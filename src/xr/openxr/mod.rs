@@ -4,6 +4,7 @@
 //! - [`binding`]: the graphics seam; [`vulkan`] implements it (`XR_KHR_vulkan_enable2` → wgpu).
 //! - [`session`]: the session lifecycle as a state machine.
 //! - [`frame`]: the frame loop and session handling (events, begin/end, re-creation).
+//! - `loss`: what follows a lost session (bounded wait for the system, bounded re-creation).
 //! - [`draw`]: one frame (locate → input → app/scene → render → release → end), and what runs
 //!   once before the first (asset preload, warm-up draw).
 //! - [`swapchain`]: the 2-layer stereo swapchain wrapped for wgpu; the left-eye capture.
@@ -22,6 +23,7 @@ pub mod draw;
 pub mod frame;
 pub mod input;
 pub mod instance;
+mod loss;
 pub mod probe;
 pub mod session;
 pub mod swapchain;
@@ -162,6 +164,11 @@ pub struct RunReport {
     pub swapchain_format: String,
     pub eye_size: [u32; 2],
     pub multiview: bool,
+    /// Whether each projection view carried an `XrCompositionLayerDepthInfoKHR`
+    /// (`XR_KHR_composition_layer_depth` on and a depth format offered).
+    pub depth_layer: bool,
+    /// The depth swapchain's format ("Depth32Float"); empty without a depth layer.
+    pub depth_format: String,
     pub interaction_profiles: Vec<String>,
     /// What the runtime bound per hand ("/user/hand/right: /interaction_profiles/…").
     pub active_profiles: Vec<String>,
@@ -194,9 +201,14 @@ pub struct RunReport {
     pub frame_cpu_ms: Vec<f64>,
     /// Wall time per rendered frame from xrWaitFrame's return to xrEndFrame's, milliseconds.
     pub frame_wall_ms: Vec<f64>,
+    /// Wall time per rendered frame in xrReleaseSwapchainImage + xrEndFrame, milliseconds
+    /// (where the runtime waits for the GPU to finish the frame).
+    pub frame_end_ms: Vec<f64>,
     /// What was on screen at the end: "step 3 of 9", "complete".
     pub final_screen: String,
     pub captured: Option<PathBuf>,
+    /// The left eye's depth of the captured frame (16-bit grey PNG), with a depth layer.
+    pub captured_depth: Option<PathBuf>,
     /// Why the session ended: "exit requested", "runtime asked", "Ctrl-C".
     pub ended_because: String,
 }

@@ -12,7 +12,7 @@ use wgpu::hal;
 use wgpu::hal::api::Vulkan as HalVulkan;
 
 use super::XrError;
-use super::binding::GraphicsBinding;
+use super::binding::{GraphicsBinding, ImageUse};
 
 /// Multiview is core in Vulkan 1.1: nothing older will do.
 const MIN_VERSION: u32 = vk::API_VERSION_1_1;
@@ -286,6 +286,13 @@ impl GraphicsBinding for Vulkan {
         })
     }
 
+    fn pick_depth_format(offered: &[u32]) -> Option<(u32, wgpu::TextureFormat)> {
+        let d32 = vk::Format::D32_SFLOAT.as_raw() as u32;
+        offered
+            .contains(&d32)
+            .then_some((d32, crate::render::DEPTH_FORMAT))
+    }
+
     fn format_name(format: u32) -> String {
         format!("{:?}", vk::Format::from_raw(format as i32))
     }
@@ -294,9 +301,8 @@ impl GraphicsBinding for Vulkan {
         &self,
         image: u64,
         format: wgpu::TextureFormat,
-        width: u32,
-        height: u32,
-        layers: u32,
+        (width, height, layers): (u32, u32, u32),
+        usage: ImageUse,
     ) -> Result<wgpu::Texture, XrError> {
         let size = wgpu::Extent3d {
             width,
@@ -310,7 +316,7 @@ impl GraphicsBinding for Vulkan {
             sample_count: 1,
             dimension: wgpu::TextureDimension::D2,
             format,
-            usage: wgpu::TextureUses::COLOR_TARGET | wgpu::TextureUses::COPY_SRC,
+            usage: usage.initial_state() | wgpu::TextureUses::COPY_SRC,
             memory_flags: hal::MemoryFlags::empty(),
             view_formats: Vec::new(),
         };
@@ -333,7 +339,7 @@ impl GraphicsBinding for Vulkan {
             }
         };
         // SAFETY: the hal texture was made on this device from the same descriptor; swapchain
-        // images are handed out in colour-attachment layout (XR_KHR_vulkan_enable2).
+        // images are handed out in colour- or depth-attachment layout (XR_KHR_vulkan_enable2).
         Ok(unsafe {
             self.device.create_texture_from_hal::<HalVulkan>(
                 texture,
@@ -344,10 +350,10 @@ impl GraphicsBinding for Vulkan {
                     sample_count: 1,
                     dimension: wgpu::TextureDimension::D2,
                     format,
-                    usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
+                    usage: usage.texture_usages(),
                     view_formats: &[],
                 },
-                wgpu::TextureUses::COLOR_TARGET,
+                usage.initial_state(),
             )
         })
     }
