@@ -6,6 +6,7 @@ mod demo;
 mod guide_validate;
 mod offline;
 mod openxr_frames;
+mod openxr_lifecycle;
 mod openxr_runtime;
 mod qr;
 mod render_golden;
