@@ -109,6 +109,11 @@ fn f7_a_guide_link_opens_offline_when_the_guide_was_used_online_before() {
     let by_sticker = open(&mut later, &format!("hologuide://acme/g/{GUIDE_A}/s/2")).unwrap();
     assert_eq!(by_sticker.origin, Origin::Cache);
     assert_eq!(by_sticker.step.map(|s| s.get()), Some(2));
+    // The app the sticker opens starts on step 2's card, as in the 3D app.
+    match by_sticker.app().view() {
+        hologuide::app::View::Step(card) => assert_eq!(card.step_number, 2),
+        other => panic!("expected a step card, got {other:?}"),
+    }
     let by_web_link = open(
         &mut later,
         &format!("https://guides.example.com/l/acme/g/{GUIDE_A}"),
