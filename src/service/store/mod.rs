@@ -75,6 +75,15 @@ pub struct TokenHashes {
     pub refresh_expires_at: OffsetDateTime,
 }
 
+/// The last rotation of a session's refresh token: which token it replaced, when, and the nonce
+/// the new pair was derived with (see `secrets::rotated_tokens`).
+#[derive(Debug, Clone)]
+pub struct Rotation {
+    pub previous_refresh_hash: Vec<u8>,
+    pub rotated_at: OffsetDateTime,
+    pub nonce: Vec<u8>,
+}
+
 #[derive(Debug, Clone)]
 pub struct SessionRecord {
     pub id: Uuid,
@@ -131,13 +140,20 @@ pub trait AccountStore: Send + Sync {
     fn create_session(&self, session: &NewSession) -> StoreResult<()>;
     fn session_by_access_hash(&self, hash: &[u8]) -> StoreResult<Option<SessionRecord>>;
     fn session_by_refresh_hash(&self, hash: &[u8]) -> StoreResult<Option<SessionRecord>>;
-    /// Replaces the token pair of a live session whose refresh hash is still `old_refresh_hash`;
-    /// `false` when another refresh won the race or the session was revoked.
+    /// The session whose refresh token before its last rotation hashes to `hash`, with that
+    /// rotation.
+    fn session_by_previous_refresh_hash(
+        &self,
+        hash: &[u8],
+    ) -> StoreResult<Option<(SessionRecord, Rotation)>>;
+    /// Replaces the token pair of a live session whose refresh hash is still
+    /// `rotation.previous_refresh_hash`, remembering the rotation; `false` when another refresh
+    /// won the race or the session was revoked.
     fn rotate_session(
         &self,
         session_id: Uuid,
-        old_refresh_hash: &[u8],
         tokens: &TokenHashes,
+        rotation: &Rotation,
     ) -> StoreResult<bool>;
     fn revoke_session(&self, session_id: Uuid, at: OffsetDateTime) -> StoreResult<()>;
     /// Consecutive failed sign-ins for a user name and when the last one was.

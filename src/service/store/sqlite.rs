@@ -19,6 +19,7 @@ use super::{StoreError, StoreResult};
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/001_initial.sql"),
     include_str!("migrations/002_sign_in_failures.sql"),
+    include_str!("migrations/003_refresh_grace.sql"),
 ];
 
 const READERS: usize = 4;
