@@ -23,7 +23,7 @@ pub use sqlite::SqliteStore;
 
 use super::model::{
     AssetEntry, Device, GuideSummary, Principal, Profile, ProfileSpec, Role, Stats, StepResult,
-    TelemetryEvent, User, VersionManifest,
+    TelemetryEvent, TelemetrySummary, User, VersionManifest,
 };
 use crate::guide::Guide;
 
@@ -215,6 +215,13 @@ pub trait IngestStore: Send + Sync {
         user_id: Uuid,
         device_id: &str,
         events: &[TelemetryEvent],
+        at: OffsetDateTime,
+    ) -> StoreResult<Vec<Stored>>;
+    fn store_summaries(
+        &self,
+        user_id: Uuid,
+        device_id: &str,
+        summaries: &[TelemetrySummary],
         at: OffsetDateTime,
     ) -> StoreResult<Vec<Stored>>;
     fn store_results(

@@ -20,6 +20,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/001_initial.sql"),
     include_str!("migrations/002_sign_in_failures.sql"),
     include_str!("migrations/003_refresh_grace.sql"),
+    include_str!("migrations/004_telemetry_summaries.sql"),
 ];
 
 const READERS: usize = 4;

@@ -222,12 +222,15 @@ fn f9_telemetry_is_kept_offline_for_a_bounded_number_of_sessions_and_uploaded_on
     let pending = app.upload_telemetry().unwrap();
     assert_eq!(pending.accepted, outbox.len(), "{pending:?}");
     assert_eq!(pending.left, 0);
+    // Events arrive as events, folded sessions as the service's summary records.
     let stats = service.admin(&["stats"]);
-    assert_eq!(stats["telemetry_events"], outbox.len());
+    assert_eq!(stats["telemetry_events"], events);
+    assert_eq!(stats["telemetry_summaries"], summaries);
     // Nothing is sent twice.
     let again = app.upload_telemetry().unwrap();
     assert_eq!((again.accepted, again.duplicates, again.left), (0, 0, 0));
-    assert_eq!(service.admin(&["stats"])["telemetry_events"], outbox.len());
+    assert_eq!(service.admin(&["stats"])["telemetry_events"], events);
+    assert_eq!(service.admin(&["stats"])["telemetry_summaries"], summaries);
 }
 
 #[test]
