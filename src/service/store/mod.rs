@@ -183,6 +183,10 @@ pub trait GuideStore: Send + Sync {
     /// `false` when there is no such guide.
     fn set_active(&self, id: Uuid, active: bool, at: OffsetDateTime) -> StoreResult<bool>;
     fn set_tags(&self, id: Uuid, tags: &[String], at: OffsetDateTime) -> StoreResult<bool>;
+    /// The guide's own offline lease in seconds (`None`: the service's default); `false` when
+    /// there is no such guide.
+    fn set_offline_lease(&self, id: Uuid, seconds: Option<i64>) -> StoreResult<bool>;
+    fn offline_lease(&self, id: Uuid) -> StoreResult<Option<i64>>;
     fn grant(&self, id: Uuid, to: &Principal, at: OffsetDateTime) -> StoreResult<()>;
     /// `false` when there was no such grant.
     fn revoke(&self, id: Uuid, from: &Principal) -> StoreResult<bool>;

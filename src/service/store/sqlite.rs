@@ -21,6 +21,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/002_sign_in_failures.sql"),
     include_str!("migrations/003_refresh_grace.sql"),
     include_str!("migrations/004_telemetry_summaries.sql"),
+    include_str!("migrations/005_guide_leases.sql"),
 ];
 
 const READERS: usize = 4;
