@@ -30,6 +30,8 @@ pub enum GuideSource {
     Demo,
     /// A local package opened by path (testers, authors previewing their work).
     Local,
+    /// A guide from the guide service, freshly downloaded or from this device's cache.
+    Service,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

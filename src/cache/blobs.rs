@@ -112,21 +112,46 @@ impl Store {
                     params![sha256, now],
                 )?;
             }
+            // The hash so far: kept from this process's last append, else (a resumed download)
+            // the stored prefix hashed once.
+            let mut hasher = match self.take_hasher(sha256) {
+                Some((hasher, hashed)) if hashed == stored => hasher,
+                _ => hash_chunks(&t, sha256)?.0,
+            };
             let mut at = offset;
-            for piece in bytes.chunks(CHUNK) {
-                t.execute(
+            {
+                let mut insert = t.prepare_cached(
                     "INSERT INTO blob_chunks (sha256, offset, data) VALUES (?1, ?2, ?3)",
-                    params![sha256, at as i64, piece],
                 )?;
-                at += piece.len() as u64;
+                for piece in bytes.chunks(CHUNK) {
+                    insert.execute(params![sha256, at as i64, piece])?;
+                    at += piece.len() as u64;
+                }
             }
             t.execute(
                 "UPDATE blobs SET size = ?2 WHERE sha256 = ?1",
                 params![sha256, at as i64],
             )?;
             t.commit()?;
+            // Only what was committed is hashed; a failed append leaves no state behind.
+            hasher.update(bytes);
+            self.keep_hasher(sha256, hasher, at);
             Ok(at)
         })
+    }
+
+    fn take_hasher(&self, sha256: &str) -> Option<(Sha256, u64)> {
+        self.partial_hashers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(sha256)
+    }
+
+    fn keep_hasher(&self, sha256: &str, hasher: Sha256, hashed: u64) {
+        self.partial_hashers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(sha256.to_owned(), (hasher, hashed));
     }
 
     /// Ends a resumable download: the stored bytes must hash to `sha256`, else they are
@@ -148,7 +173,12 @@ impl Store {
                 Some(1) => return Ok(()),
                 Some(_) => {}
             }
-            let (actual, _) = hash_chunks(&t, sha256)?;
+            let stored = stored_len(&t, sha256)?;
+            let hasher = match self.take_hasher(sha256) {
+                Some((hasher, hashed)) if hashed == stored => hasher,
+                _ => hash_chunks(&t, sha256)?.0,
+            };
+            let actual = hex::encode(hasher.finalize());
             if actual == sha256 {
                 t.execute("UPDATE blobs SET complete = 1 WHERE sha256 = ?1", [sha256])?;
                 t.commit()?;
@@ -170,6 +200,7 @@ impl Store {
     /// Drops what a download stored so far (complete blobs are left alone).
     pub fn discard_partial(&self, sha256: &str) -> Result<(), CacheError> {
         check_sha256(sha256)?;
+        self.take_hasher(sha256);
         self.run(|c| {
             c.execute(
                 "DELETE FROM blobs WHERE sha256 = ?1 AND complete = 0",
@@ -206,7 +237,10 @@ impl Store {
 
     /// sha256 and length of whatever is stored for `sha256`, read piece by piece.
     pub(super) fn hash_blob(&self, sha256: &str) -> Result<(String, u64), CacheError> {
-        self.run(|c| Ok(hash_chunks(c, sha256)?))
+        self.run(|c| {
+            let (hasher, length) = hash_chunks(c, sha256)?;
+            Ok((hex::encode(hasher.finalize()), length))
+        })
     }
 
     /// Writes a complete blob to `sink` piece by piece, without holding all of it in memory
@@ -243,8 +277,8 @@ impl Store {
     }
 }
 
-/// sha256 and length of whatever is stored for `sha256`, read piece by piece.
-fn hash_chunks(c: &Connection, sha256: &str) -> rusqlite::Result<(String, u64)> {
+/// sha256 state and length of whatever is stored for `sha256`, read piece by piece.
+fn hash_chunks(c: &Connection, sha256: &str) -> rusqlite::Result<(Sha256, u64)> {
     let mut hasher = Sha256::new();
     let mut length = 0u64;
     let mut statement =
@@ -255,7 +289,7 @@ fn hash_chunks(c: &Connection, sha256: &str) -> rusqlite::Result<(String, u64)> 
         hasher.update(piece);
         length += piece.len() as u64;
     }
-    Ok((hex::encode(hasher.finalize()), length))
+    Ok((hasher, length))
 }
 
 fn stored_len(c: &Connection, sha256: &str) -> rusqlite::Result<u64> {

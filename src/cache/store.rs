@@ -31,6 +31,10 @@ pub struct Store {
     /// Blobs a [`super::VersionWriter`] in this process is staging: garbage collection leaves
     /// them alone even when no committed version references them yet.
     pub(super) pinned: Mutex<HashMap<String, usize>>,
+    /// sha256 state of each partial blob appended to in this process, with the length it has
+    /// hashed: finishing a download then costs no second read of everything it wrote. A resumed
+    /// partial (no state here) has its stored prefix hashed once, at its first append.
+    pub(super) partial_hashers: Mutex<HashMap<String, (sha2::Sha256, u64)>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -201,6 +205,7 @@ impl Store {
             clock,
             telemetry_sessions: AtomicUsize::new(DEFAULT_TELEMETRY_SESSIONS),
             pinned: Mutex::new(HashMap::new()),
+            partial_hashers: Mutex::new(HashMap::new()),
         }
     }
 

@@ -260,6 +260,45 @@ fn a_resumable_download_continues_after_reopening_and_is_verified_at_the_end() {
 }
 
 #[test]
+fn a_resumed_download_whose_stored_part_was_altered_is_rejected_at_the_end() {
+    // The hash is kept incrementally in memory; a resumed partial has its stored prefix hashed
+    // again, so bytes changed while the app was not running are still caught.
+    let device = Device::new();
+    let packaged = demo(1, None);
+    let (sha, bytes) = packaged.blobs.iter().max_by_key(|(_, b)| b.len()).unwrap();
+    let half = bytes.len() / 2;
+    {
+        let store = device.open("alice").unwrap();
+        store.append_partial(sha, 0, &bytes[..half]).unwrap();
+        store
+            .run(|c| {
+                c.execute(
+                    "UPDATE blob_chunks SET data = zeroblob(length(data)) WHERE sha256 = ?1",
+                    [sha],
+                )?;
+                Ok(())
+            })
+            .unwrap();
+    }
+    let store = device.open("alice").unwrap();
+    store
+        .append_partial(sha, half as u64, &bytes[half..])
+        .unwrap();
+    assert!(matches!(
+        store.finish_partial(sha),
+        Err(CacheError::HashMismatch { .. })
+    ));
+    assert!(!store.has_blob(sha).unwrap());
+    // Started over in the same process, it completes.
+    store.append_partial(sha, 0, &bytes[..half]).unwrap();
+    store
+        .append_partial(sha, half as u64, &bytes[half..])
+        .unwrap();
+    store.finish_partial(sha).unwrap();
+    assert_eq!(&store.read_blob(sha).unwrap(), bytes);
+}
+
+#[test]
 fn a_truncated_or_tampered_download_is_rejected_by_finish_partial() {
     let device = Device::new();
     let store = device.open("alice").unwrap();

@@ -10,6 +10,7 @@ use clap::Args;
 use serde_json::json;
 use time::OffsetDateTime;
 
+use hologuide::app::View;
 use hologuide::app::access;
 use hologuide::app::shell::Origin;
 use hologuide::cache::FileKeyStore;
@@ -242,9 +243,20 @@ pub fn open(args: OpenArgs) -> anyhow::Result<ExitCode> {
             .steps()
             .map(|p| json!({ "id": p.step.id, "title": p.step.title, "body": p.step.body }))
             .collect();
+        // Where the app starts (F7): the step card a link asked for, or the first one.
+        let app = opened.app();
+        let start = match app.view() {
+            View::Step(card) => json!({
+                "step": card.step_number,
+                "title": card.title,
+                "notice": card.notice,
+            }),
+            View::Complete { .. } => serde_json::Value::Null,
+        };
         return print_json(&json!({
             "started": started,
             "opened": opened,
+            "start": start,
             "steps": steps,
             "status": device.shell().status(),
         }));
@@ -279,11 +291,32 @@ fn describe(opened: &Opened, device: &Device) -> String {
     line!(text, "{} — version {}", opened.title, opened.version);
     line!(text, "Opened {origin}.");
     line!(text, "{}", banner_line(device));
-    if let Some(step) = opened.step {
-        line!(text, "The link asks for step {step}.");
-    }
+    // The same start rule as the 3D app: the card a link asks for, else the first one.
+    let app = opened.app();
     let count = opened.guide.step_count();
-    for (index, position) in opened.guide.steps().enumerate() {
+    let View::Step(card) = app.view() else {
+        line!(text, "This guide has no steps.");
+        return text;
+    };
+    match opened.step {
+        Some(asked) if asked.get() as usize == card.step_number => line!(
+            text,
+            "Starting at step {} of {count}, as the link asks.",
+            card.step_number
+        ),
+        _ => line!(text, "Starting at step {} of {count}.", card.step_number),
+    }
+    if let Some(notice) = card.notice {
+        line!(text, "{notice}");
+    }
+    if card.step_number > 1 {
+        line!(
+            text,
+            "(Steps 1 to {} come before it; Back on the card goes there.)",
+            card.step_number - 1
+        );
+    }
+    for (index, position) in opened.guide.steps().enumerate().skip(card.step_number - 1) {
         line!(text, "");
         line!(
             text,

@@ -9,6 +9,7 @@ use uuid::Uuid;
 use super::{ClientError, Device};
 use crate::app::access::{self, AllListEntry, CachedGuideFacts, Link, Refused, ServiceVerdict};
 use crate::app::shell::{Origin, ShellEvent};
+use crate::app::{App, GuideSource};
 use crate::cache::{AssetRef, CacheError, CachedVersion, GuideStatus, NewVersion, Store};
 use crate::guide::{Guide, GuideLink};
 use crate::net::download::{BlobSink, Progress, SinkError, Stored, Wanted, fetch_all};
@@ -60,6 +61,19 @@ pub struct Opened {
     pub offline_banner: bool,
     /// Bytes fetched from the network for this open (F1).
     pub downloaded_bytes: u64,
+}
+
+impl Opened {
+    /// The app state this open starts in: the step a link asked for (F7), or the first step,
+    /// through the same [`App::open`] rule the 3D app uses (a step past the end opens step 1
+    /// with a notice saying so).
+    pub fn app(&self) -> App {
+        let source = match self.origin {
+            Origin::Demo => GuideSource::Demo,
+            Origin::Network | Origin::Cache => GuideSource::Service,
+        };
+        App::open(Arc::clone(&self.guide), source, self.step)
+    }
 }
 
 impl Device {

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::{ClientError, Device};
 use crate::app::access::{Link, Refused};
-use crate::cache::{OutboxItem, TelemetryEvent};
+use crate::cache::{OutboxItem, TelemetryEvent, TelemetrySummary};
 use crate::net::wire;
 
 /// Upload batches stay well under the service's JSON body limit.
@@ -80,8 +80,16 @@ impl Device {
             if items.is_empty() {
                 break;
             }
-            let events: Vec<wire::TelemetryEvent> = items.iter().map(to_wire).collect();
-            let outcome = self.authorised(&server, |t| server.upload_telemetry(t, &events))?;
+            let mut events = Vec::new();
+            let mut summaries = Vec::new();
+            for item in &items {
+                match item {
+                    OutboxItem::Event(event) => events.push(event_to_wire(event)),
+                    OutboxItem::Summary(summary) => summaries.push(summary_to_wire(summary)),
+                }
+            }
+            let outcome =
+                self.authorised(&server, |t| server.upload_telemetry(t, &events, &summaries))?;
             let mut done: Vec<Uuid> = outcome.accepted.clone();
             done.extend(&outcome.duplicates);
             done.extend(outcome.rejected.iter().map(|r| r.id));
@@ -103,25 +111,26 @@ impl Device {
     }
 }
 
-fn to_wire(item: &OutboxItem) -> wire::TelemetryEvent {
-    match item {
-        OutboxItem::Event(event) => wire::TelemetryEvent {
-            id: event.id,
-            kind: event.kind.clone(),
-            at: event.at,
-            guide_id: event.guide_id,
-            step_id: event.step_id.clone(),
-            duration_ms: event.duration_ms,
-        },
-        // The service has no summary record: one event stands for the folded sessions, its
-        // kind naming how many sessions and events it counts.
-        OutboxItem::Summary(summary) => wire::TelemetryEvent {
-            id: summary.id,
-            kind: format!("summary:{}s:{}e", summary.sessions, summary.events),
-            at: summary.last_at,
-            guide_id: None,
-            step_id: None,
-            duration_ms: Some(summary.duration_ms),
-        },
+fn event_to_wire(event: &TelemetryEvent) -> wire::TelemetryEvent {
+    wire::TelemetryEvent {
+        id: event.id,
+        kind: event.kind.clone(),
+        at: event.at,
+        guide_id: event.guide_id,
+        step_id: event.step_id.clone(),
+        duration_ms: event.duration_ms,
+    }
+}
+
+/// The service's own summary record: counts per kind, sessions, total duration, time range.
+fn summary_to_wire(summary: &TelemetrySummary) -> wire::TelemetrySummary {
+    wire::TelemetrySummary {
+        id: summary.id,
+        sessions: summary.sessions,
+        events: summary.events,
+        by_kind: summary.by_kind.clone(),
+        duration_ms: summary.duration_ms,
+        first_at: summary.first_at,
+        last_at: summary.last_at,
     }
 }

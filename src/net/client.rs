@@ -13,6 +13,7 @@ use uuid::Uuid;
 use super::error::{NetError, refusal_of};
 use super::wire::{
     ErrorBody, GuideInfo, IngestOutcome, LinkTarget, Manifest, Session, TelemetryEvent,
+    TelemetrySummary,
 };
 
 #[derive(Debug, Clone)]
@@ -146,13 +147,15 @@ impl ApiClient {
         Ok(target.guide)
     }
 
-    /// Uploads telemetry; the service recognises events it already has by their ids (F9).
+    /// Uploads telemetry events and summaries; the service recognises what it already has by
+    /// their ids (F9).
     pub fn upload_telemetry(
         &self,
         access_token: &str,
         events: &[TelemetryEvent],
+        summaries: &[TelemetrySummary],
     ) -> Result<IngestOutcome, NetError> {
-        let body = json!({ "events": events });
+        let body = json!({ "events": events, "summaries": summaries });
         self.json(
             self.http
                 .post(self.url("/v1/telemetry"))

@@ -62,7 +62,9 @@ impl Default for DownloadOptions {
 }
 
 const CHUNK: usize = 256 * 1024;
-/// Bytes gathered before one append: fewer, larger transactions in the cache.
+/// Bytes gathered before one append: fewer, larger transactions in the cache. A kill loses at
+/// most this much. 8 MiB was tried (release, same run): the encrypted cache did not get
+/// measurably faster (118–213 vs 147–154 MB/s, noisy) and plain files got 2× slower, so 1 MiB.
 const APPEND: usize = 1024 * 1024;
 
 fn is_content_address(text: &str) -> bool {

@@ -88,6 +88,20 @@ pub struct TelemetryEvent {
     pub duration_ms: Option<u64>,
 }
 
+/// App sessions folded into counts on the device (F9), uploaded as the service's summary record.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct TelemetrySummary {
+    pub id: Uuid,
+    pub sessions: u64,
+    pub events: u64,
+    pub by_kind: std::collections::BTreeMap<String, u64>,
+    pub duration_ms: u64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub first_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_at: OffsetDateTime,
+}
+
 /// How an uploaded batch fared, item by item.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct IngestOutcome {

@@ -261,6 +261,25 @@ pub struct TelemetryEvent {
     pub duration_ms: Option<u64>,
 }
 
+/// Telemetry of app sessions a device folded into one record when it kept more sessions than
+/// its bound (F9): how many sessions and events, per kind, their total duration and time range.
+/// `id` is made on the device, so a resent summary is stored once (N5).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetrySummary {
+    pub id: Uuid,
+    pub sessions: u64,
+    pub events: u64,
+    /// Events per kind; the counts add up to `events`.
+    pub by_kind: std::collections::BTreeMap<String, u64>,
+    /// Sum of the events' durations.
+    pub duration_ms: u64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub first_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_at: OffsetDateTime,
+}
+
 /// A step completion (with an optional recorded value) made on the device, possibly offline.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -299,5 +318,6 @@ pub struct Stats {
     pub versions: u64,
     pub blobs: u64,
     pub telemetry_events: u64,
+    pub telemetry_summaries: u64,
     pub results: u64,
 }

@@ -39,6 +39,33 @@ pub fn new_token(prefix: &str) -> Result<String, ServiceError> {
     Ok(format!("{prefix}{}", hex::encode(bytes)))
 }
 
+/// Random bytes for a rotation nonce.
+pub fn new_nonce() -> Result<[u8; 32], ServiceError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| ServiceError::Internal(format!("no randomness: {e}")))?;
+    Ok(bytes)
+}
+
+/// The (access, refresh) pair a refresh with `previous_refresh` is answered with. Derived rather
+/// than random so the service can answer a repeated refresh with the same pair while storing
+/// only hashes: it needs the previous token, which only the device has, and the nonce, which
+/// only the database has — neither alone gives the new pair.
+pub fn rotated_tokens(previous_refresh: &str, nonce: &[u8]) -> (String, String) {
+    let derive = |purpose: &[u8]| {
+        let mut hasher = Sha256::new();
+        hasher.update(b"hologuide refresh rotation v1\0");
+        hasher.update(purpose);
+        hasher.update(nonce);
+        hasher.update(previous_refresh.as_bytes());
+        hex::encode(hasher.finalize())
+    };
+    (
+        format!("{ACCESS_PREFIX}{}", derive(b"access\0")),
+        format!("{REFRESH_PREFIX}{}", derive(b"refresh\0")),
+    )
+}
+
 pub fn hash_password(password: &str) -> Result<String, ServiceError> {
     check_password_shape(password)?;
     let mut salt = [0u8; 16];

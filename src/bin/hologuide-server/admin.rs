@@ -105,6 +105,16 @@ pub enum GuideCommand {
         #[command(flatten)]
         data: DataArg,
     },
+    /// Set how long devices may open this guide offline after fetching it (N1), overriding
+    /// `serve --offline-lease`; `default` goes back to the service's setting.
+    Lease {
+        guide: Uuid,
+        /// Seconds (60 to 10 years), or `default`.
+        #[arg(value_name = "SECONDS|default")]
+        lease: String,
+        #[command(flatten)]
+        data: DataArg,
+    },
     /// Replace a guide's tags (profiles can select guides by tag).
     Tag {
         guide: Uuid,
@@ -232,6 +242,21 @@ pub fn guide(command: GuideCommand, json: bool) -> anyhow::Result<ExitCode> {
         GuideCommand::Reactivate { guide, data } => {
             let summary = open(&data.data)?.set_active(guide, true)?;
             print(json, &summary, || guide_line(&summary))
+        }
+        GuideCommand::Lease { guide, lease, data } => {
+            let lease = match lease.trim() {
+                "default" => None,
+                text => Some(time::Duration::seconds(text.parse().with_context(
+                    || format!("'{text}' is neither a number of seconds nor 'default'"),
+                )?)),
+            };
+            let effective = open(&data.data)?.set_offline_lease(guide, lease)?;
+            let seconds = effective.whole_seconds();
+            print(
+                json,
+                &serde_json::json!({ "guide": guide, "offline_lease_seconds": seconds }),
+                || format!("{guide}: opens offline for {seconds} s after each fetch"),
+            )
         }
         GuideCommand::Tag { guide, tags, data } => {
             let summary = open(&data.data)?.set_tags(guide, &tags)?;

@@ -134,12 +134,13 @@ fn run() -> anyhow::Result<ExitCode> {
             let stats = open(&data)?.stats()?;
             print(json, &stats, || {
                 format!(
-                    "{} users, {} guides, {} versions, {} blobs, {} telemetry events, {} results",
+                    "{} users, {} guides, {} versions, {} blobs, {} telemetry events, {} telemetry summaries, {} results",
                     stats.users,
                     stats.guides,
                     stats.versions,
                     stats.blobs,
                     stats.telemetry_events,
+                    stats.telemetry_summaries,
                     stats.results
                 )
             })

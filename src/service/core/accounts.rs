@@ -7,14 +7,40 @@ use super::{Service, check_name};
 use crate::service::error::ServiceError;
 use crate::service::model::{Caller, Me, Role, SessionTokens, User};
 use crate::service::secrets::{
-    ACCESS_PREFIX, MAX_TOKEN_LEN, REFRESH_PREFIX, constant_time_eq, hash_password, new_token,
-    token_hash, verify_password,
+    ACCESS_PREFIX, MAX_TOKEN_LEN, REFRESH_PREFIX, constant_time_eq, hash_password, new_nonce,
+    new_token, rotated_tokens, token_hash, verify_password,
 };
-use crate::service::store::{NewSession, NewUser, TokenHashes};
+use crate::service::store::{NewSession, NewUser, Rotation, SessionRecord, TokenHashes};
 
 /// A well-formed hash no password matches: signing in as an unknown user costs the same argon2
 /// work as a wrong password, so response time does not tell which user names exist.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$9sTbSlTio3Biev89thdrlKKiCaYsjjYVJxGAL3swxpQ";
+
+/// How long after a rotation the refresh token it replaced is still answered (with the same new
+/// pair). Long enough for a device to retry after a crash or a dropped answer; short enough that a
+/// token copied off a device is useless soon after its owner used it.
+pub const REFRESH_GRACE: Duration = Duration::seconds(60);
+
+fn invalid_refresh() -> ServiceError {
+    ServiceError::unauthorized("invalid_token", "the refresh token is not valid")
+}
+
+/// A session a refresh may continue: not signed out, within its 90 days (F10).
+fn check_live(session: &SessionRecord, now: time::OffsetDateTime) -> Result<(), ServiceError> {
+    if session.revoked {
+        return Err(ServiceError::unauthorized(
+            "token_revoked",
+            "this session was signed out; sign in again",
+        ));
+    }
+    if now >= session.refresh_expires_at {
+        return Err(ServiceError::unauthorized(
+            "refresh_expired",
+            "more than 90 days since the last online sign-in; sign in again",
+        ));
+    }
+    Ok(())
+}
 
 /// Device ids come from the client: bounded and printable.
 pub fn check_device_id(device_id: &str) -> Result<(), ServiceError> {
@@ -196,45 +222,87 @@ impl Service {
     }
 
     /// `POST /v1/session/refresh`: a new token pair; the refresh window rolls forward (F10) and
-    /// the old refresh token stops working.
-    pub fn refresh(&self, refresh_token: &str) -> Result<SessionTokens, ServiceError> {
-        let invalid =
-            || ServiceError::unauthorized("invalid_token", "the refresh token is not valid");
-        if !refresh_token.starts_with(REFRESH_PREFIX) || refresh_token.len() > MAX_TOKEN_LEN {
-            return Err(invalid());
+    /// the old refresh token stops working — except that for [`REFRESH_GRACE`] after a rotation
+    /// the token it replaced is answered again with the same new pair, so a device killed
+    /// between our answer and saving it keeps its session (idempotent refresh). Past the grace
+    /// period, or once the new token has itself been rotated, the old one is refused as before.
+    pub fn refresh(&self, presented: &str) -> Result<SessionTokens, ServiceError> {
+        if !presented.starts_with(REFRESH_PREFIX) || presented.len() > MAX_TOKEN_LEN {
+            return Err(invalid_refresh());
         }
-        let hash = token_hash(refresh_token);
-        let session = self
+        let hash = token_hash(presented);
+        let Some(session) = self
             .store
             .session_by_refresh_hash(&hash)?
             .filter(|s| constant_time_eq(&s.refresh_hash, &hash))
-            .ok_or_else(invalid)?;
-        if session.revoked {
-            return Err(ServiceError::unauthorized(
-                "token_revoked",
-                "this session was signed out; sign in again",
-            ));
-        }
+        else {
+            return self.repeated_refresh(presented, &hash);
+        };
         let now = self.clock.now();
-        if now >= session.refresh_expires_at {
-            return Err(ServiceError::unauthorized(
-                "refresh_expired",
-                "more than 90 days since the last online sign-in; sign in again",
-            ));
-        }
-        let (access_token, refresh_token, tokens) = self.new_tokens()?;
-        let (access_expires_at, refresh_expires_at) =
-            (tokens.access_expires_at, tokens.refresh_expires_at);
-        if !self.store.rotate_session(session.id, &hash, &tokens)? {
-            return Err(invalid());
+        check_live(&session, now)?;
+        let nonce = new_nonce()?;
+        let (access_token, refresh_token) = rotated_tokens(presented, &nonce);
+        let tokens = TokenHashes {
+            access_hash: token_hash(&access_token),
+            access_expires_at: now + self.config.access_token_ttl,
+            refresh_hash: token_hash(&refresh_token),
+            refresh_expires_at: now + self.config.refresh_token_ttl,
+        };
+        let rotation = Rotation {
+            previous_refresh_hash: hash.clone(),
+            rotated_at: now,
+            nonce: nonce.to_vec(),
+        };
+        if !self.store.rotate_session(session.id, &tokens, &rotation)? {
+            // A concurrent refresh with the same token won the race: answer with its pair.
+            return self.repeated_refresh(presented, &hash);
         }
         self.store
             .record_device(session.user.id, &session.device_id, now)?;
         Ok(SessionTokens {
             access_token,
-            access_expires_at,
+            access_expires_at: tokens.access_expires_at,
             refresh_token,
-            refresh_expires_at,
+            refresh_expires_at: tokens.refresh_expires_at,
+            device_id: session.device_id,
+            user: session.user,
+        })
+    }
+
+    /// A refresh token that was just rotated, presented again within [`REFRESH_GRACE`]: the
+    /// same pair as the first answer, re-derived, if that pair is still the session's current
+    /// one. Anything else is the plain "not valid" refusal.
+    fn repeated_refresh(
+        &self,
+        presented: &str,
+        hash: &[u8],
+    ) -> Result<SessionTokens, ServiceError> {
+        let Some((session, rotation)) = self
+            .store
+            .session_by_previous_refresh_hash(hash)?
+            .filter(|(_, r)| constant_time_eq(&r.previous_refresh_hash, hash))
+        else {
+            return Err(invalid_refresh());
+        };
+        let now = self.clock.now();
+        check_live(&session, now)?;
+        let age = now - rotation.rotated_at;
+        if age < Duration::ZERO || age > REFRESH_GRACE {
+            tracing::info!(session = %session.id, ?age, "a rotated refresh token came back after the grace period");
+            return Err(invalid_refresh());
+        }
+        let (access_token, refresh_token) = rotated_tokens(presented, &rotation.nonce);
+        // The new pair was rotated again (or the session re-issued): the old token is spent.
+        if !constant_time_eq(&token_hash(&refresh_token), &session.refresh_hash)
+            || !constant_time_eq(&token_hash(&access_token), &session.access_hash)
+        {
+            return Err(invalid_refresh());
+        }
+        Ok(SessionTokens {
+            access_token,
+            access_expires_at: session.access_expires_at,
+            refresh_token,
+            refresh_expires_at: session.refresh_expires_at,
             device_id: session.device_id,
             user: session.user,
         })

@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use serde::Serialize;
+use time::Duration;
 use uuid::Uuid;
 
 use super::{Service, check_name};
@@ -199,8 +200,40 @@ impl Service {
         let manifest = self.manifest_for(caller, id, version)?;
         Ok(ServedManifest {
             manifest,
-            lease_expires_at: self.clock.now() + self.config.offline_lease,
+            lease_expires_at: self.clock.now() + self.offline_lease(id)?,
         })
+    }
+
+    /// How long a device may open this guide offline after fetching it (N1): the admin's
+    /// setting for the guide, else the service's default (`serve --offline-lease`).
+    pub fn offline_lease(&self, id: Uuid) -> Result<Duration, ServiceError> {
+        Ok(self
+            .store
+            .offline_lease(id)?
+            .map_or(self.config.offline_lease, Duration::seconds))
+    }
+
+    /// Sets (or with `None` removes) a guide's own offline lease (N1), from 1 minute to 10
+    /// years: a shorter lease makes a sensitive guide stop opening offline sooner.
+    pub fn set_offline_lease(
+        &self,
+        id: Uuid,
+        lease: Option<Duration>,
+    ) -> Result<Duration, ServiceError> {
+        if let Some(lease) = lease
+            && !(Duration::minutes(1)..=Duration::days(3650)).contains(&lease)
+        {
+            return Err(ServiceError::Invalid(
+                "an offline lease must be between 60 seconds and 10 years".into(),
+            ));
+        }
+        if !self
+            .store
+            .set_offline_lease(id, lease.map(|l| l.whole_seconds()))?
+        {
+            return Err(ServiceError::NotFound(format!("there is no guide {id}")));
+        }
+        self.offline_lease(id)
     }
 
     /// Where a blob is and its size, if one of the guides holding it is open to the caller.

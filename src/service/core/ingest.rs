@@ -5,13 +5,17 @@ use uuid::Uuid;
 
 use super::Service;
 use crate::service::error::ServiceError;
-use crate::service::model::{Caller, IngestOutcome, Rejected, StepResult, TelemetryEvent};
+use crate::service::model::{
+    Caller, IngestOutcome, Rejected, StepResult, TelemetryEvent, TelemetrySummary,
+};
 use crate::service::store::{StepLookup, Stored};
 
 /// Items in one request; a device with more sends several batches.
 pub const MAX_BATCH: usize = 1_000;
 const MAX_KIND_CHARS: usize = 64;
 const MAX_STEP_ID_CHARS: usize = 128;
+/// Kinds in one summary: a device records a handful; more is not a summary of ours.
+const MAX_SUMMARY_KINDS: usize = 64;
 /// A recorded value (a reading, a checkbox, a short note) as JSON text.
 const MAX_VALUE_BYTES: usize = 16 * 1024;
 
@@ -111,6 +115,60 @@ impl Service {
                 Ok(self
                     .store
                     .store_telemetry(caller.user.id, &caller.device_id, valid, now)?)
+            },
+        )
+    }
+
+    /// The `summaries` of `POST /v1/telemetry` (F9): app sessions a device folded into counts.
+    /// Checked for consistency (counts add up, time range in order), stored once by id (N5).
+    pub fn ingest_summaries(
+        &self,
+        caller: &Caller,
+        summaries: &[TelemetrySummary],
+    ) -> Result<IngestOutcome, ServiceError> {
+        let check = |summary: &TelemetrySummary| {
+            let bad = |reason: &str| Err(invalid(summary.id, reason.to_owned()));
+            if summary.sessions == 0 {
+                return bad("a summary counts at least one app session");
+            }
+            if summary.by_kind.len() > MAX_SUMMARY_KINDS {
+                return bad("a summary names at most 64 event kinds");
+            }
+            if summary
+                .by_kind
+                .keys()
+                .any(|kind| kind.is_empty() || kind.chars().count() > MAX_KIND_CHARS)
+            {
+                return bad("each event kind must be 1–64 characters");
+            }
+            let total = summary
+                .by_kind
+                .values()
+                .try_fold(0u64, |sum, n| sum.checked_add(*n));
+            if total != Some(summary.events) {
+                return bad("the counts per kind do not add up to the number of events");
+            }
+            if summary.first_at > summary.last_at {
+                return bad("the summary's time range ends before it starts");
+            }
+            // Stored as SQLite integers.
+            if [summary.sessions, summary.events, summary.duration_ms]
+                .iter()
+                .any(|n| i64::try_from(*n).is_err())
+            {
+                return bad("a count is too large");
+            }
+            Ok(())
+        };
+        let now = self.clock.now();
+        self.ingest(
+            summaries,
+            |s| s.id,
+            check,
+            |valid| {
+                Ok(self
+                    .store
+                    .store_summaries(caller.user.id, &caller.device_id, valid, now)?)
             },
         )
     }

@@ -197,3 +197,81 @@ fn the_wait_between_attempts_is_capped() {
     assert_eq!(wait_after(40), MAX_WAIT);
     assert_eq!(wait_after(u32::MAX), MAX_WAIT);
 }
+
+fn is_invalid_token(error: &ServiceError) -> bool {
+    matches!(
+        error,
+        ServiceError::Unauthorized {
+            code: "invalid_token",
+            ..
+        }
+    )
+}
+
+#[test]
+fn a_refresh_repeated_within_the_grace_period_gets_the_same_pair_and_the_session_continues() {
+    let start = datetime!(2026-03-01 08:00 UTC);
+    let setup = setup(start);
+    let session = setup
+        .service
+        .sign_in("admin", "admin-password", "hl2")
+        .unwrap();
+    setup.set_time(start + Duration::hours(1));
+    let first = setup.service.refresh(&session.refresh_token).unwrap();
+    // The device was killed before saving `first`; it retries with the token it still has.
+    setup.set_time(start + Duration::hours(1) + Duration::seconds(59));
+    let again = setup.service.refresh(&session.refresh_token).unwrap();
+    assert_eq!(again.refresh_token, first.refresh_token);
+    assert_eq!(again.access_token, first.access_token);
+    assert_eq!(again.refresh_expires_at, first.refresh_expires_at);
+    assert_ne!(first.refresh_token, session.refresh_token);
+    // The same session continues with the pair it saved the second time.
+    let caller = setup.service.authenticate(&again.access_token).unwrap();
+    assert_eq!(caller.user.username, "admin");
+    let next = setup.service.refresh(&again.refresh_token).unwrap();
+    // Once the new token is itself rotated, the old one is spent even within the period.
+    let spent = setup.service.refresh(&session.refresh_token).unwrap_err();
+    assert!(is_invalid_token(&spent), "{spent}");
+    assert!(setup.service.authenticate(&next.access_token).is_ok());
+    assert!(setup.service.authenticate(&first.access_token).is_err());
+}
+
+#[test]
+fn a_rotated_refresh_token_presented_after_the_grace_period_is_refused() {
+    let start = datetime!(2026-03-01 08:00 UTC);
+    let setup = setup(start);
+    let session = setup
+        .service
+        .sign_in("admin", "admin-password", "hl2")
+        .unwrap();
+    let first = setup.service.refresh(&session.refresh_token).unwrap();
+    setup.set_time(start + Duration::seconds(61));
+    let late = setup.service.refresh(&session.refresh_token).unwrap_err();
+    assert!(is_invalid_token(&late), "{late}");
+    // A clock that went backwards does not reopen the window either.
+    setup.set_time(start - Duration::seconds(5));
+    let early = setup.service.refresh(&session.refresh_token).unwrap_err();
+    assert!(is_invalid_token(&early), "{early}");
+    // The refusal does not disturb the device that saved the new pair.
+    setup.set_time(start + Duration::seconds(62));
+    assert!(setup.service.refresh(&first.refresh_token).is_ok());
+    // Nor does a signed-out session come back through the grace period.
+    let other = setup
+        .service
+        .sign_in("admin", "admin-password", "hl2-b")
+        .unwrap();
+    let renewed = setup.service.refresh(&other.refresh_token).unwrap();
+    let caller = setup.service.authenticate(&renewed.access_token).unwrap();
+    setup.service.sign_out(&caller).unwrap();
+    let revoked = setup.service.refresh(&other.refresh_token).unwrap_err();
+    assert!(
+        matches!(
+            revoked,
+            ServiceError::Unauthorized {
+                code: "token_revoked",
+                ..
+            }
+        ),
+        "{revoked}"
+    );
+}

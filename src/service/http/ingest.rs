@@ -5,12 +5,16 @@ use axum::extract::State;
 use serde::Deserialize;
 
 use super::{ApiError, ApiJson, AppState};
-use crate::service::model::{Caller, IngestOutcome, StepResult, TelemetryEvent};
+use crate::service::model::{Caller, IngestOutcome, StepResult, TelemetryEvent, TelemetrySummary};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TelemetryBatch {
+    #[serde(default)]
     events: Vec<TelemetryEvent>,
+    /// Folded app sessions (F9); absent from devices that have none to send.
+    #[serde(default)]
+    summaries: Vec<TelemetrySummary>,
 }
 
 #[derive(Deserialize)]
@@ -26,7 +30,14 @@ pub async fn telemetry(
 ) -> Result<Json<IngestOutcome>, ApiError> {
     Ok(Json(
         state
-            .run(move |s| s.ingest_telemetry(&caller, &batch.events))
+            .run(move |s| {
+                let mut outcome = s.ingest_telemetry(&caller, &batch.events)?;
+                let summaries = s.ingest_summaries(&caller, &batch.summaries)?;
+                outcome.accepted.extend(summaries.accepted);
+                outcome.duplicates.extend(summaries.duplicates);
+                outcome.rejected.extend(summaries.rejected);
+                Ok(outcome)
+            })
             .await?,
     ))
 }

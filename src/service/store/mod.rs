@@ -23,7 +23,7 @@ pub use sqlite::SqliteStore;
 
 use super::model::{
     AssetEntry, Device, GuideSummary, Principal, Profile, ProfileSpec, Role, Stats, StepResult,
-    TelemetryEvent, User, VersionManifest,
+    TelemetryEvent, TelemetrySummary, User, VersionManifest,
 };
 use crate::guide::Guide;
 
@@ -73,6 +73,15 @@ pub struct TokenHashes {
     pub access_expires_at: OffsetDateTime,
     pub refresh_hash: Vec<u8>,
     pub refresh_expires_at: OffsetDateTime,
+}
+
+/// The last rotation of a session's refresh token: which token it replaced, when, and the nonce
+/// the new pair was derived with (see `secrets::rotated_tokens`).
+#[derive(Debug, Clone)]
+pub struct Rotation {
+    pub previous_refresh_hash: Vec<u8>,
+    pub rotated_at: OffsetDateTime,
+    pub nonce: Vec<u8>,
 }
 
 #[derive(Debug, Clone)]
@@ -131,13 +140,20 @@ pub trait AccountStore: Send + Sync {
     fn create_session(&self, session: &NewSession) -> StoreResult<()>;
     fn session_by_access_hash(&self, hash: &[u8]) -> StoreResult<Option<SessionRecord>>;
     fn session_by_refresh_hash(&self, hash: &[u8]) -> StoreResult<Option<SessionRecord>>;
-    /// Replaces the token pair of a live session whose refresh hash is still `old_refresh_hash`;
-    /// `false` when another refresh won the race or the session was revoked.
+    /// The session whose refresh token before its last rotation hashes to `hash`, with that
+    /// rotation.
+    fn session_by_previous_refresh_hash(
+        &self,
+        hash: &[u8],
+    ) -> StoreResult<Option<(SessionRecord, Rotation)>>;
+    /// Replaces the token pair of a live session whose refresh hash is still
+    /// `rotation.previous_refresh_hash`, remembering the rotation; `false` when another refresh
+    /// won the race or the session was revoked.
     fn rotate_session(
         &self,
         session_id: Uuid,
-        old_refresh_hash: &[u8],
         tokens: &TokenHashes,
+        rotation: &Rotation,
     ) -> StoreResult<bool>;
     fn revoke_session(&self, session_id: Uuid, at: OffsetDateTime) -> StoreResult<()>;
     /// Consecutive failed sign-ins for a user name and when the last one was.
@@ -167,6 +183,10 @@ pub trait GuideStore: Send + Sync {
     /// `false` when there is no such guide.
     fn set_active(&self, id: Uuid, active: bool, at: OffsetDateTime) -> StoreResult<bool>;
     fn set_tags(&self, id: Uuid, tags: &[String], at: OffsetDateTime) -> StoreResult<bool>;
+    /// The guide's own offline lease in seconds (`None`: the service's default); `false` when
+    /// there is no such guide.
+    fn set_offline_lease(&self, id: Uuid, seconds: Option<i64>) -> StoreResult<bool>;
+    fn offline_lease(&self, id: Uuid) -> StoreResult<Option<i64>>;
     fn grant(&self, id: Uuid, to: &Principal, at: OffsetDateTime) -> StoreResult<()>;
     /// `false` when there was no such grant.
     fn revoke(&self, id: Uuid, from: &Principal) -> StoreResult<bool>;
@@ -199,6 +219,13 @@ pub trait IngestStore: Send + Sync {
         user_id: Uuid,
         device_id: &str,
         events: &[TelemetryEvent],
+        at: OffsetDateTime,
+    ) -> StoreResult<Vec<Stored>>;
+    fn store_summaries(
+        &self,
+        user_id: Uuid,
+        device_id: &str,
+        summaries: &[TelemetrySummary],
         at: OffsetDateTime,
     ) -> StoreResult<Vec<Stored>>;
     fn store_results(

@@ -19,6 +19,9 @@ use super::{StoreError, StoreResult};
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/001_initial.sql"),
     include_str!("migrations/002_sign_in_failures.sql"),
+    include_str!("migrations/003_refresh_grace.sql"),
+    include_str!("migrations/004_telemetry_summaries.sql"),
+    include_str!("migrations/005_guide_leases.sql"),
 ];
 
 const READERS: usize = 4;
@@ -177,7 +180,17 @@ mod tests {
                 ))
             })
             .unwrap();
-        assert_eq!((version, users, failures), (2, 1, 0));
+        assert_eq!((version, users, failures), (MIGRATIONS.len() as i64, 1, 0));
+        // Schema 3 added the refresh grace columns to existing sessions; 4 and 5 their tables.
+        let (summaries, leases): (i64, i64) = store
+            .read(|c| {
+                Ok((
+                    c.query_row("SELECT COUNT(*) FROM telemetry_summaries", [], |r| r.get(0))?,
+                    c.query_row("SELECT COUNT(*) FROM guide_leases", [], |r| r.get(0))?,
+                ))
+            })
+            .unwrap();
+        assert_eq!((summaries, leases), (0, 0));
     }
 
     #[test]

@@ -6,7 +6,8 @@ use uuid::Uuid;
 
 use super::sqlite::{SqliteStore, from_unix, is_unique_violation, unix, uuid};
 use super::{
-    AccountStore, NewSession, NewUser, SessionRecord, StoreError, StoreResult, TokenHashes,
+    AccountStore, NewSession, NewUser, Rotation, SessionRecord, StoreError, StoreResult,
+    TokenHashes,
 };
 use crate::service::model::{Device, Role, User};
 
@@ -56,7 +57,7 @@ fn session_by(
     column: &str,
     hash: &[u8],
 ) -> StoreResult<Option<SessionRecord>> {
-    // `column` is one of two constants below, never input.
+    // `column` is one of the constants below, never input.
     let sql = format!(
         "SELECT s.id, s.device_id, s.access_hash, s.access_expires_at, s.refresh_hash,
                 s.refresh_expires_at, s.revoked_at IS NOT NULL,
@@ -233,24 +234,61 @@ impl AccountStore for SqliteStore {
         self.read(|c| session_by(c, "refresh_hash", hash))
     }
 
+    fn session_by_previous_refresh_hash(
+        &self,
+        hash: &[u8],
+    ) -> StoreResult<Option<(SessionRecord, Rotation)>> {
+        self.read(|c| {
+            let Some(session) = session_by(c, "previous_refresh_hash", hash)? else {
+                return Ok(None);
+            };
+            let raw = c
+                .prepare_cached(
+                    "SELECT previous_refresh_hash, rotated_at, rotation_nonce FROM sessions
+                     WHERE id = ?1 AND rotated_at IS NOT NULL AND rotation_nonce IS NOT NULL",
+                )?
+                .query_row(params![session.id.to_string()], |row| {
+                    Ok((
+                        row.get::<_, Vec<u8>>(0)?,
+                        row.get::<_, i64>(1)?,
+                        row.get::<_, Vec<u8>>(2)?,
+                    ))
+                })
+                .optional()?;
+            let Some((previous_refresh_hash, rotated_at, nonce)) = raw else {
+                return Ok(None);
+            };
+            let rotation = Rotation {
+                previous_refresh_hash,
+                rotated_at: from_unix(rotated_at)?,
+                nonce,
+            };
+            Ok(Some((session, rotation)))
+        })
+    }
+
     fn rotate_session(
         &self,
         session_id: Uuid,
-        old_refresh_hash: &[u8],
         tokens: &TokenHashes,
+        rotation: &Rotation,
     ) -> StoreResult<bool> {
         self.write(|tx| {
             let changed = tx.execute(
                 "UPDATE sessions SET access_hash = ?3, access_expires_at = ?4,
-                                     refresh_hash = ?5, refresh_expires_at = ?6
+                                     refresh_hash = ?5, refresh_expires_at = ?6,
+                                     previous_refresh_hash = ?2, rotated_at = ?7,
+                                     rotation_nonce = ?8
                  WHERE id = ?1 AND refresh_hash = ?2 AND revoked_at IS NULL",
                 params![
                     session_id.to_string(),
-                    old_refresh_hash,
+                    rotation.previous_refresh_hash,
                     tokens.access_hash,
                     unix(tokens.access_expires_at),
                     tokens.refresh_hash,
-                    unix(tokens.refresh_expires_at)
+                    unix(tokens.refresh_expires_at),
+                    unix(rotation.rotated_at),
+                    rotation.nonce,
                 ],
             )?;
             Ok(changed == 1)

@@ -318,6 +318,39 @@ impl GuideStore for SqliteStore {
         })
     }
 
+    fn set_offline_lease(&self, id: Uuid, seconds: Option<i64>) -> StoreResult<bool> {
+        self.write(|tx| {
+            let exists = tx
+                .prepare_cached("SELECT 1 FROM guides WHERE id = ?1")?
+                .exists(params![id.to_string()])?;
+            if !exists {
+                return Ok(false);
+            }
+            match seconds {
+                Some(seconds) => tx.execute(
+                    "INSERT INTO guide_leases (guide_id, seconds) VALUES (?1, ?2)
+                     ON CONFLICT (guide_id) DO UPDATE SET seconds = excluded.seconds",
+                    params![id.to_string(), seconds],
+                )?,
+                None => tx.execute(
+                    "DELETE FROM guide_leases WHERE guide_id = ?1",
+                    params![id.to_string()],
+                )?,
+            };
+            Ok(true)
+        })
+    }
+
+    fn offline_lease(&self, id: Uuid) -> StoreResult<Option<i64>> {
+        self.read(|c| {
+            Ok(
+                c.prepare_cached("SELECT seconds FROM guide_leases WHERE guide_id = ?1")?
+                    .query_row(params![id.to_string()], |row| row.get(0))
+                    .optional()?,
+            )
+        })
+    }
+
     fn set_tags(&self, id: Uuid, tags: &[String], at: OffsetDateTime) -> StoreResult<bool> {
         self.write(|tx| {
             let changed = tx.execute(

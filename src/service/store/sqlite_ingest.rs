@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::sqlite::{SqliteStore, from_unix, unix, uuid};
 use super::{IngestStore, StoreError, StoreResult, Stored};
-use crate::service::model::{Stats, StepResult, TelemetryEvent};
+use crate::service::model::{Stats, StepResult, TelemetryEvent, TelemetrySummary};
 
 /// Inserts unless the id exists; tells whether it was new, resent by its owner, or someone else's.
 fn insert_once(
@@ -16,7 +16,7 @@ fn insert_once(
     user_id: Uuid,
     insert: impl FnOnce() -> rusqlite::Result<usize>,
 ) -> StoreResult<Stored> {
-    // `table` is one of two constants below, never input.
+    // `table` is one of the constants below, never input.
     let owner: Option<String> = tx
         .prepare_cached(&format!("SELECT user_id FROM {table} WHERE id = ?1"))?
         .query_row(params![id.to_string()], |row| row.get(0))
@@ -57,6 +57,43 @@ impl IngestStore for SqliteStore {
                                 event.guide_id.map(|g| g.to_string()),
                                 event.step_id,
                                 event.duration_ms.map(|d| d as i64),
+                                unix(at)
+                            ],
+                        )
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn store_summaries(
+        &self,
+        user_id: Uuid,
+        device_id: &str,
+        summaries: &[TelemetrySummary],
+        at: OffsetDateTime,
+    ) -> StoreResult<Vec<Stored>> {
+        self.write(|tx| {
+            summaries
+                .iter()
+                .map(|summary| {
+                    let by_kind = serde_json::to_string(&summary.by_kind)
+                        .map_err(|e| StoreError::Corrupt(format!("summary counts: {e}")))?;
+                    insert_once(tx, "telemetry_summaries", summary.id, user_id, || {
+                        tx.execute(
+                            "INSERT INTO telemetry_summaries (id, user_id, device_id, sessions,
+                                 events, by_kind, duration_ms, first_at, last_at, received_at)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                            params![
+                                summary.id.to_string(),
+                                user_id.to_string(),
+                                device_id,
+                                summary.sessions as i64,
+                                summary.events as i64,
+                                by_kind,
+                                summary.duration_ms as i64,
+                                unix(summary.first_at),
+                                unix(summary.last_at),
                                 unix(at)
                             ],
                         )
@@ -148,6 +185,7 @@ impl IngestStore for SqliteStore {
                 versions: count("SELECT COUNT(*) FROM guide_versions")?,
                 blobs: count("SELECT COUNT(DISTINCT sha256) FROM version_assets")?,
                 telemetry_events: count("SELECT COUNT(*) FROM telemetry")?,
+                telemetry_summaries: count("SELECT COUNT(*) FROM telemetry_summaries")?,
                 results: count("SELECT COUNT(*) FROM results")?,
             })
         })

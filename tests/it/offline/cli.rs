@@ -154,6 +154,70 @@ fn cli_signs_in_opens_online_then_offline_and_refuses_sign_in_offline() {
     assert!(!stderr(&bad).contains("panicked"));
 }
 
+/// The first step card printed, as `Step N of M: title`.
+fn first_card(text: &str) -> &str {
+    text.lines()
+        .find(|line| line.starts_with("Step "))
+        .unwrap_or("")
+}
+
+#[test]
+fn f7_cli_open_of_a_link_to_step_3_starts_at_step_3_online_and_offline() {
+    let mut service = Service::start();
+    let device = tempfile::tempdir().unwrap();
+    let data = device.path();
+    let signed_in = login(data, &service, "alice");
+    assert!(signed_in.status.success(), "{}", stderr(&signed_in));
+    let link = format!("hologuide://hologuide-demo/g/{DEMO_ID}/s/3");
+    let step_3 = "Step 3 of 9: Relieve the pressure and drain the housing";
+
+    let online = client(data, &["open", &link]).output().unwrap();
+    assert!(online.status.success(), "{}", stderr(&online));
+    let text = stdout(&online);
+    assert!(text.contains("Opened from the guide service"), "{text}");
+    assert!(
+        text.contains("Starting at step 3 of 9, as the link asks."),
+        "{text}"
+    );
+    assert_eq!(first_card(&text), step_3, "{text}");
+    assert!(!text.contains("Step 1 of 9"), "{text}");
+
+    service.stop();
+    let offline = client(data, &["open", &link]).output().unwrap();
+    assert!(offline.status.success(), "{}", stderr(&offline));
+    let text = stdout(&offline);
+    assert!(text.contains("Opened from this device's cache."), "{text}");
+    assert!(
+        text.contains("Starting at step 3 of 9, as the link asks."),
+        "{text}"
+    );
+    assert_eq!(first_card(&text), step_3, "{text}");
+
+    let json = json_of(data, &["open", &link]);
+    assert_eq!(json["opened"]["origin"], "cache");
+    assert_eq!(json["start"]["step"], 3);
+    assert_eq!(
+        json["start"]["title"],
+        "Relieve the pressure and drain the housing"
+    );
+    assert!(json["start"]["notice"].is_null());
+
+    // A link past the end starts at step 1 and says why, like the card's notice.
+    let past = format!("hologuide://hologuide-demo/g/{DEMO_ID}/s/12");
+    let text = stdout(&client(data, &["open", &past]).output().unwrap());
+    assert!(text.contains("Starting at step 1 of 9."), "{text}");
+    assert!(text.contains("there is no step 12"), "{text}");
+    assert!(first_card(&text).starts_with("Step 1 of 9:"), "{text}");
+    let json = json_of(data, &["open", &past]);
+    assert_eq!(json["start"]["step"], 1);
+    assert!(
+        json["start"]["notice"]
+            .as_str()
+            .is_some_and(|n| n.contains("there is no step 12")),
+        "{json}"
+    );
+}
+
 #[test]
 fn cli_f10_clock_override_ends_offline_use_after_90_days() {
     let mut service = Service::start();

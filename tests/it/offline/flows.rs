@@ -109,6 +109,11 @@ fn f7_a_guide_link_opens_offline_when_the_guide_was_used_online_before() {
     let by_sticker = open(&mut later, &format!("hologuide://acme/g/{GUIDE_A}/s/2")).unwrap();
     assert_eq!(by_sticker.origin, Origin::Cache);
     assert_eq!(by_sticker.step.map(|s| s.get()), Some(2));
+    // The app the sticker opens starts on step 2's card, as in the 3D app.
+    match by_sticker.app().view() {
+        hologuide::app::View::Step(card) => assert_eq!(card.step_number, 2),
+        other => panic!("expected a step card, got {other:?}"),
+    }
     let by_web_link = open(
         &mut later,
         &format!("https://guides.example.com/l/acme/g/{GUIDE_A}"),
@@ -217,12 +222,15 @@ fn f9_telemetry_is_kept_offline_for_a_bounded_number_of_sessions_and_uploaded_on
     let pending = app.upload_telemetry().unwrap();
     assert_eq!(pending.accepted, outbox.len(), "{pending:?}");
     assert_eq!(pending.left, 0);
+    // Events arrive as events, folded sessions as the service's summary records.
     let stats = service.admin(&["stats"]);
-    assert_eq!(stats["telemetry_events"], outbox.len());
+    assert_eq!(stats["telemetry_events"], events);
+    assert_eq!(stats["telemetry_summaries"], summaries);
     // Nothing is sent twice.
     let again = app.upload_telemetry().unwrap();
     assert_eq!((again.accepted, again.duplicates, again.left), (0, 0, 0));
-    assert_eq!(service.admin(&["stats"])["telemetry_events"], outbox.len());
+    assert_eq!(service.admin(&["stats"])["telemetry_events"], events);
+    assert_eq!(service.admin(&["stats"])["telemetry_summaries"], summaries);
 }
 
 #[test]

@@ -144,17 +144,24 @@ fn an_expired_access_token_is_refused_and_a_refresh_gives_a_working_pair() {
 }
 
 #[test]
-fn a_refresh_token_works_once_its_successor_replaces_it() {
+fn a_refresh_repeated_at_once_gets_the_same_pair_and_is_refused_once_the_successor_is_used() {
     let fixture = Fixture::new();
     let session = fixture.session("alice", "hl2-1");
     let (status, renewed) = status_json(fixture.refresh(&session["refresh_token"]));
     assert_eq!(status, 200);
+    // Killed before saving the answer: the same old token, within the grace period, gets the
+    // same pair (idempotent refresh) instead of losing the session.
+    let (status, again) = status_json(fixture.refresh(&session["refresh_token"]));
+    assert_eq!(status, 200);
+    assert_eq!(again["refresh_token"], renewed["refresh_token"]);
+    assert_eq!(again["access_token"], renewed["access_token"]);
+    assert_eq!(fixture.refresh(&renewed["refresh_token"]).status(), 200);
+    // The successor was used: the old token is spent.
     assert_refused(
         fixture.refresh(&session["refresh_token"]),
         401,
         "invalid_token",
     );
-    assert_eq!(fixture.refresh(&renewed["refresh_token"]).status(), 200);
 }
 
 #[test]

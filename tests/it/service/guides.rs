@@ -543,3 +543,58 @@ fn admins_add_users_and_tag_guides_over_http() {
         .unwrap();
     assert_refused(response, 400, "invalid_request");
 }
+
+#[test]
+fn n1_an_admin_sets_a_guides_offline_lease_and_default_restores_the_services() {
+    let fixture = Fixture::new();
+    fixture.grant_demo_to("user", "alice");
+    let alice = fixture.token("alice");
+    let lease_seconds = || {
+        let (status, manifest) = status_json(
+            fixture
+                .get(&alice, &format!("/v1/guides/{DEMO_ID}/versions/1"))
+                .send()
+                .unwrap(),
+        );
+        assert_eq!(status, 200, "{manifest:#}");
+        let until = time::OffsetDateTime::parse(
+            manifest["lease_expires_at"].as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap();
+        (until - time::OffsetDateTime::now_utc()).whole_seconds()
+    };
+    let thirty_days = 30 * 24 * 3600;
+    assert!((thirty_days - 60..=thirty_days).contains(&lease_seconds()));
+
+    let set = admin_json(&fixture.data(), &["guide", "lease", DEMO_ID, "3600"]);
+    assert_eq!(set["offline_lease_seconds"], 3600);
+    assert!((3540..=3600).contains(&lease_seconds()));
+
+    // Bad input: a clear refusal, the lease unchanged.
+    for (value, says) in [
+        ("10", "between 60 seconds and 10 years"),
+        ("soon", "neither a number of seconds nor 'default'"),
+    ] {
+        let output = admin(&fixture.data(), &["guide", "lease", DEMO_ID, value]);
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(says), "{stderr}");
+    }
+    let unknown = admin(
+        &fixture.data(),
+        &[
+            "guide",
+            "lease",
+            "00000000-0000-4000-8000-000000000000",
+            "3600",
+        ],
+    );
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("there is no guide"));
+    assert!((3540..=3600).contains(&lease_seconds()));
+
+    let back = admin_json(&fixture.data(), &["guide", "lease", DEMO_ID, "default"]);
+    assert_eq!(back["offline_lease_seconds"], thirty_days);
+    assert!((thirty_days - 60..=thirty_days).contains(&lease_seconds()));
+}

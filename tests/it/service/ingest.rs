@@ -40,6 +40,73 @@ fn telemetry_sent_twice_is_stored_once() {
 }
 
 #[test]
+fn a_telemetry_summary_is_stored_once_with_its_counts_and_inconsistent_ones_are_rejected() {
+    let fixture = Fixture::new();
+    let alice = fixture.token("alice");
+    let summary = json!({
+        "id": "2b6f2a70-3c1e-4f7b-9a55-6a1d2b3c4d01",
+        "sessions": 3,
+        "events": 7,
+        "by_kind": { "session_start": 3, "step_viewed": 4 },
+        "duration_ms": 12500,
+        "first_at": "2026-11-20T08:00:00Z",
+        "last_at": "2026-11-22T17:30:00Z",
+    });
+    let batch = json!({ "summaries": [summary] });
+    let send = |batch: &Value| {
+        status_json(
+            fixture
+                .post(&alice, "/v1/telemetry")
+                .json(batch)
+                .send()
+                .unwrap(),
+        )
+    };
+    let (status, first) = send(&batch);
+    assert_eq!(status, 200, "{first:#}");
+    assert_eq!(first["accepted"], json!([summary["id"]]));
+    let (_, second) = send(&batch);
+    assert_eq!(second["accepted"], json!([]));
+    assert_eq!(second["duplicates"], json!([summary["id"]]));
+    let counts = stats(&fixture);
+    assert_eq!(counts["telemetry_summaries"], 1);
+    assert_eq!(counts["telemetry_events"], 0, "a summary is not an event");
+
+    // What the service kept is the record itself, not a kind string.
+    let db =
+        rusqlite::Connection::open(fixture.data().join(hologuide::service::DATABASE_FILE)).unwrap();
+    let (sessions, events, by_kind, duration): (i64, i64, String, i64) = db
+        .query_row(
+            "SELECT sessions, events, by_kind, duration_ms FROM telemetry_summaries",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .unwrap();
+    assert_eq!((sessions, events, duration), (3, 7, 12500));
+    let by_kind: Value = serde_json::from_str(&by_kind).unwrap();
+    assert_eq!(by_kind, json!({ "session_start": 3, "step_viewed": 4 }));
+
+    let mut wrong_sum = summary.clone();
+    wrong_sum["id"] = json!("2b6f2a70-3c1e-4f7b-9a55-6a1d2b3c4d02");
+    wrong_sum["events"] = json!(8);
+    let mut backwards = summary.clone();
+    backwards["id"] = json!("2b6f2a70-3c1e-4f7b-9a55-6a1d2b3c4d03");
+    backwards["first_at"] = json!("2026-11-23T08:00:00Z");
+    let (status, outcome) = send(&json!({ "summaries": [wrong_sum, backwards] }));
+    assert_eq!(status, 200);
+    let reasons: Vec<&str> = outcome["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(reasons.len(), 2, "{outcome:#}");
+    assert!(reasons[0].contains("do not add up"), "{reasons:?}");
+    assert!(reasons[1].contains("ends before it starts"), "{reasons:?}");
+    assert_eq!(stats(&fixture)["telemetry_summaries"], 1);
+}
+
+#[test]
 fn telemetry_about_a_guide_the_user_may_not_open_is_rejected_item_by_item() {
     let fixture = Fixture::new();
     let bob = fixture.token("bob");
