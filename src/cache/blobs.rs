@@ -39,14 +39,8 @@ impl Store {
         let now = format_time(self.clock.now());
         self.run(|c| {
             let t = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let complete: Option<i64> = t
-                .query_row(
-                    "SELECT complete FROM blobs WHERE sha256 = ?1",
-                    [sha256],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            if complete == Some(1) {
+            let complete = blob_state(&t, sha256)?;
+            if complete == Some(true) {
                 return Ok(());
             }
             // A half-finished download of the same content is replaced by the whole of it.
@@ -87,15 +81,9 @@ impl Store {
         let now = format_time(self.clock.now());
         self.run(|c| {
             let t = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let complete: Option<i64> = t
-                .query_row(
-                    "SELECT complete FROM blobs WHERE sha256 = ?1",
-                    [sha256],
-                    |r| r.get(0),
-                )
-                .optional()?;
+            let complete = blob_state(&t, sha256)?;
             let stored = stored_len(&t, sha256)?;
-            if complete == Some(1) {
+            if complete == Some(true) {
                 // Already have it all (another guide shared it): nothing to append.
                 return Ok(stored);
             }
@@ -161,16 +149,10 @@ impl Store {
         // Hash and mark in one transaction, so no append can slip in between.
         self.run(|c| {
             let t = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let complete: Option<i64> = t
-                .query_row(
-                    "SELECT complete FROM blobs WHERE sha256 = ?1",
-                    [sha256],
-                    |r| r.get(0),
-                )
-                .optional()?;
+            let complete = blob_state(&t, sha256)?;
             match complete {
                 None => return Err(CacheError::MissingBlob(sha256.to_owned())),
-                Some(1) => return Ok(()),
+                Some(true) => return Ok(()),
                 Some(_) => {}
             }
             let stored = stored_len(&t, sha256)?;
@@ -252,14 +234,8 @@ impl Store {
     ) -> Result<u64, CacheError> {
         check_sha256(sha256)?;
         self.run(|c| {
-            let complete: Option<i64> = c
-                .query_row(
-                    "SELECT complete FROM blobs WHERE sha256 = ?1",
-                    [sha256],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            if complete != Some(1) {
+            let complete = blob_state(c, sha256)?;
+            if complete != Some(true) {
                 return Err(CacheError::MissingBlob(sha256.to_owned()));
             }
             let mut written = 0u64;
@@ -290,6 +266,18 @@ fn hash_chunks(c: &Connection, sha256: &str) -> rusqlite::Result<(Sha256, u64)> 
         length += piece.len() as u64;
     }
     Ok((hasher, length))
+}
+
+/// Whether the blob is known: `None` not at all, `Some(false)` a partial download, `Some(true)`
+/// complete and verified.
+fn blob_state(c: &Connection, sha256: &str) -> rusqlite::Result<Option<bool>> {
+    c.query_row(
+        "SELECT complete FROM blobs WHERE sha256 = ?1",
+        [sha256],
+        |r| r.get::<_, i64>(0),
+    )
+    .optional()
+    .map(|state| state.map(|complete| complete == 1))
 }
 
 fn stored_len(c: &Connection, sha256: &str) -> rusqlite::Result<u64> {
