@@ -1,28 +1,87 @@
 //! Content-addressed blobs: verified writes, resumable downloads (HTTP Range survives a kill),
 //! reads. A blob is stored once, however many versions reference it.
+//!
+//! The database keeps the index (sha256, size, complete); the bytes are one encrypted file per
+//! blob in the user's blob folder ([`super::blobfile`]): `<name>.part` while a download is
+//! under way, `<name>` once verified. A row is inserted before its file is created and files
+//! are deleted only after the row's deletion commits, so a crash leaves at worst an orphan
+//! file, which [`Store::sweep_blob_files`] removes — never a row whose file was deleted.
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use std::fs;
+use std::path::PathBuf;
+
+use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
+use super::blobfile::{self, CHUNK, FileError, Writer};
 use super::guides::check_sha256;
 use super::store::format_time;
 use super::{CacheError, Store};
 
-/// Blobs are stored in pieces of at most this size, so one piece fits comfortably in memory
-/// and a resumed download appends rather than rewrites.
-const CHUNK: usize = 256 * 1024;
+/// A download under way in this process: its open file, the running sha256 and the bytes of
+/// the last, not yet whole chunk (written as a chunk once whole, or as the final one).
+pub(super) struct Partial {
+    writer: Writer,
+    hasher: Sha256,
+    len: u64,
+    tail: Vec<u8>,
+}
 
 impl Store {
+    pub(super) fn blob_path(&self, sha256: &str) -> PathBuf {
+        self.blob_dir.join(self.blob_key.file_name(sha256))
+    }
+
+    pub(super) fn part_path(&self, sha256: &str) -> PathBuf {
+        self.blob_dir
+            .join(format!("{}.part", self.blob_key.file_name(sha256)))
+    }
+
+    fn file_error(&self, sha256: &str, path: &std::path::Path) -> impl Fn(FileError) -> CacheError {
+        let sha256 = sha256.to_owned();
+        let path = path.to_owned();
+        move |error| match error {
+            FileError::Io(source) if source.kind() == std::io::ErrorKind::NotFound => {
+                CacheError::BadBlobFile {
+                    sha256: sha256.clone(),
+                    path: path.clone(),
+                    detail: "its file is missing".to_owned(),
+                }
+            }
+            FileError::Io(source) => CacheError::Io {
+                what: format!("blob file {}", path.display()),
+                source,
+            },
+            FileError::Damaged(detail) => CacheError::BadBlobFile {
+                sha256: sha256.clone(),
+                path: path.clone(),
+                detail,
+            },
+        }
+    }
+
+    fn ensure_blob_dir(&self) -> Result<(), CacheError> {
+        use std::os::unix::fs::DirBuilderExt;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.blob_dir)
+            .map_err(CacheError::io(format!(
+                "creating {}",
+                self.blob_dir.display()
+            )))
+    }
+
+    fn partials(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Partial>> {
+        self.partials
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     /// `true` when the blob is stored complete and verified.
     pub fn has_blob(&self, sha256: &str) -> Result<bool, CacheError> {
         check_sha256(sha256)?;
-        self.run(|c| {
-            Ok(c.query_row(
-                "SELECT count(*) FROM blobs WHERE sha256 = ?1 AND complete = 1",
-                [sha256],
-                |r| r.get::<_, i64>(0),
-            )? > 0)
-        })
+        self.run(|c| Ok(blob_state(c, sha256)? == Some(true)))
     }
 
     /// Stores `bytes` as the blob `sha256`, once; refused if they hash to anything else
@@ -36,27 +95,46 @@ impl Store {
                 actual,
             });
         }
+        let mut partials = self.partials();
+        if self.run(|c| Ok(blob_state(c, sha256)?))? == Some(true) {
+            return Ok(());
+        }
+        // A half-finished download of the same content is replaced by the whole of it.
+        partials.remove(sha256);
+        self.insert_partial_row(sha256)?;
+        self.ensure_blob_dir()?;
+        let part = self.part_path(sha256);
+        let complete = self.blob_path(sha256);
+        let write = || -> Result<(), FileError> {
+            let mut writer = Writer::create(&part, sha256)?;
+            let mut pieces = bytes.chunks_exact(CHUNK);
+            for piece in pieces.by_ref() {
+                writer.write_chunk(&self.blob_key, piece)?;
+            }
+            writer.finish(&self.blob_key, pieces.remainder(), &complete)
+        };
+        write().map_err(self.file_error(sha256, &part))?;
+        self.mark_complete(sha256, bytes.len() as u64)
+    }
+
+    fn insert_partial_row(&self, sha256: &str) -> Result<(), CacheError> {
         let now = format_time(self.clock.now());
         self.run(|c| {
-            let t = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let complete = blob_state(&t, sha256)?;
-            if complete == Some(true) {
-                return Ok(());
-            }
-            // A half-finished download of the same content is replaced by the whole of it.
-            t.execute("DELETE FROM blob_chunks WHERE sha256 = ?1", [sha256])?;
-            t.execute(
+            c.execute(
                 "INSERT OR REPLACE INTO blobs (sha256, size, complete, created_at)
-                 VALUES (?1, ?2, 1, ?3)",
-                params![sha256, bytes.len() as i64, now],
+                 VALUES (?1, 0, 0, ?2)",
+                params![sha256, now],
             )?;
-            let mut insert =
-                t.prepare("INSERT INTO blob_chunks (sha256, offset, data) VALUES (?1, ?2, ?3)")?;
-            for (index, piece) in bytes.chunks(CHUNK).enumerate() {
-                insert.execute(params![sha256, (index * CHUNK) as i64, piece])?;
-            }
-            drop(insert);
-            t.commit()?;
+            Ok(())
+        })
+    }
+
+    fn mark_complete(&self, sha256: &str, size: u64) -> Result<(), CacheError> {
+        self.run(|c| {
+            c.execute(
+                "UPDATE blobs SET complete = 1, size = ?2 WHERE sha256 = ?1",
+                params![sha256, size as i64],
+            )?;
             Ok(())
         })
     }
@@ -65,12 +143,50 @@ impl Store {
     /// none); an HTTP Range request continues from here. The size of a complete blob.
     pub fn partial_len(&self, sha256: &str) -> Result<u64, CacheError> {
         check_sha256(sha256)?;
-        self.run(|c| Ok(stored_len(c, sha256)?))
+        let mut partials = self.partials();
+        match self.run(|c| Ok(blob_row(c, sha256)?))? {
+            None => Ok(0),
+            Some((true, size)) => Ok(size),
+            Some((false, _)) => Ok(self.partial_state(&mut partials, sha256)?.len),
+        }
+    }
+
+    /// The in-process state of a partial download, reopening its file (after a kill) when
+    /// this process has none: whole authentic chunks are kept, a torn tail is cut off.
+    fn partial_state<'m>(
+        &self,
+        partials: &'m mut std::collections::HashMap<String, Partial>,
+        sha256: &str,
+    ) -> Result<&'m mut Partial, CacheError> {
+        if !partials.contains_key(sha256) {
+            self.ensure_blob_dir()?;
+            let part = self.part_path(sha256);
+            let mut hasher = Sha256::new();
+            let (writer, mut tail, len) = if part.exists() {
+                Writer::resume(&self.blob_key, &part, sha256, |chunk| hasher.update(chunk))
+            } else {
+                Writer::create(&part, sha256).map(|w| (w, Vec::new(), 0))
+            }
+            .map_err(self.file_error(sha256, &part))?;
+            tail.reserve(CHUNK.saturating_sub(tail.len()));
+            partials.insert(
+                sha256.to_owned(),
+                Partial {
+                    writer,
+                    hasher,
+                    len,
+                    tail,
+                },
+            );
+        }
+        partials
+            .get_mut(sha256)
+            .ok_or_else(|| CacheError::MissingBlob(sha256.to_owned()))
     }
 
     /// Appends the bytes of a download at `offset`, which must be where the stored part ends.
-    /// Each call is its own transaction: after a kill, [`Store::partial_len`] says what
-    /// survived. Returns the new stored length.
+    /// Whole chunks go to the file as they fill; after a kill, [`Store::partial_len`] says what
+    /// survived (the whole chunks). Returns the new stored length.
     pub fn append_partial(
         &self,
         sha256: &str,
@@ -78,154 +194,173 @@ impl Store {
         bytes: &[u8],
     ) -> Result<u64, CacheError> {
         check_sha256(sha256)?;
-        let now = format_time(self.clock.now());
-        self.run(|c| {
-            let t = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let complete = blob_state(&t, sha256)?;
-            let stored = stored_len(&t, sha256)?;
-            if complete == Some(true) {
-                // Already have it all (another guide shared it): nothing to append.
-                return Ok(stored);
+        let mut partials = self.partials();
+        match self.run(|c| Ok(blob_row(c, sha256)?))? {
+            // Already have it all (another guide shared it): nothing to append.
+            Some((true, size)) => return Ok(size),
+            Some((false, _)) => {}
+            None => {
+                partials.remove(sha256);
+                self.insert_partial_row(sha256)?;
+                self.ensure_blob_dir()?;
+                // A file without a row is an orphan of a crash: start over.
+                let part = self.part_path(sha256);
+                let writer =
+                    Writer::create(&part, sha256).map_err(self.file_error(sha256, &part))?;
+                partials.insert(
+                    sha256.to_owned(),
+                    Partial {
+                        writer,
+                        hasher: Sha256::new(),
+                        len: 0,
+                        tail: Vec::with_capacity(CHUNK),
+                    },
+                );
             }
-            if offset != stored {
-                return Err(CacheError::PartialOffset {
-                    sha256: sha256.to_owned(),
-                    expected: stored,
-                    got: offset,
-                });
-            }
-            if complete.is_none() {
-                t.execute(
-                    "INSERT INTO blobs (sha256, size, complete, created_at) VALUES (?1, 0, 0, ?2)",
-                    params![sha256, now],
-                )?;
-            }
-            // The hash so far: kept from this process's last append, else (a resumed download)
-            // the stored prefix hashed once.
-            let mut hasher = match self.take_hasher(sha256) {
-                Some((hasher, hashed)) if hashed == stored => hasher,
-                _ => hash_chunks(&t, sha256)?.0,
-            };
-            let mut at = offset;
-            {
-                let mut insert = t.prepare_cached(
-                    "INSERT INTO blob_chunks (sha256, offset, data) VALUES (?1, ?2, ?3)",
-                )?;
-                for piece in bytes.chunks(CHUNK) {
-                    insert.execute(params![sha256, at as i64, piece])?;
-                    at += piece.len() as u64;
+        }
+        let part = self.part_path(sha256);
+        let on_error = self.file_error(sha256, &part);
+        let state = self.partial_state(&mut partials, sha256)?;
+        if offset != state.len {
+            return Err(CacheError::PartialOffset {
+                sha256: sha256.to_owned(),
+                expected: state.len,
+                got: offset,
+            });
+        }
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            let take = (CHUNK - state.tail.len()).min(rest.len());
+            state.tail.extend_from_slice(&rest[..take]);
+            rest = &rest[take..];
+            if state.tail.len() == CHUNK {
+                let result = state.writer.write_chunk(&self.blob_key, &state.tail);
+                if let Err(error) = result {
+                    // The file's state is unknown now: reopen it from disk next time.
+                    partials.remove(sha256);
+                    return Err(on_error(error));
                 }
+                state.tail.clear();
             }
-            t.execute(
-                "UPDATE blobs SET size = ?2 WHERE sha256 = ?1",
-                params![sha256, at as i64],
-            )?;
-            t.commit()?;
-            // Only what was committed is hashed; a failed append leaves no state behind.
-            hasher.update(bytes);
-            self.keep_hasher(sha256, hasher, at);
-            Ok(at)
-        })
-    }
-
-    fn take_hasher(&self, sha256: &str) -> Option<(Sha256, u64)> {
-        self.partial_hashers
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .remove(sha256)
-    }
-
-    fn keep_hasher(&self, sha256: &str, hasher: Sha256, hashed: u64) {
-        self.partial_hashers
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .insert(sha256.to_owned(), (hasher, hashed));
+        }
+        // An append that leaves part of a chunk survives a kill too (HTTP Range resumes
+        // exactly where the last append ended); downloads in whole chunks never take this.
+        if !state.tail.is_empty()
+            && let Err(error) = state.writer.write_short(&self.blob_key, &state.tail)
+        {
+            partials.remove(sha256);
+            return Err(on_error(error));
+        }
+        state.hasher.update(bytes);
+        state.len += bytes.len() as u64;
+        Ok(state.len)
     }
 
     /// Ends a resumable download: the stored bytes must hash to `sha256`, else they are
     /// discarded (the download starts over) and [`CacheError::HashMismatch`] says so.
     pub fn finish_partial(&self, sha256: &str) -> Result<(), CacheError> {
         check_sha256(sha256)?;
-        // Hash and mark in one transaction, so no append can slip in between.
-        self.run(|c| {
-            let t = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let complete = blob_state(&t, sha256)?;
-            match complete {
-                None => return Err(CacheError::MissingBlob(sha256.to_owned())),
-                Some(true) => return Ok(()),
-                Some(_) => {}
-            }
-            let stored = stored_len(&t, sha256)?;
-            let hasher = match self.take_hasher(sha256) {
-                Some((hasher, hashed)) if hashed == stored => hasher,
-                _ => hash_chunks(&t, sha256)?.0,
-            };
-            let actual = hex::encode(hasher.finalize());
-            if actual == sha256 {
-                t.execute("UPDATE blobs SET complete = 1 WHERE sha256 = ?1", [sha256])?;
-                t.commit()?;
-                Ok(())
-            } else {
-                t.execute(
+        let mut partials = self.partials();
+        match self.run(|c| Ok(blob_state(c, sha256)?))? {
+            None => return Err(CacheError::MissingBlob(sha256.to_owned())),
+            Some(true) => return Ok(()),
+            Some(false) => {}
+        }
+        self.partial_state(&mut partials, sha256)?;
+        let Some(state) = partials.remove(sha256) else {
+            return Err(CacheError::MissingBlob(sha256.to_owned()));
+        };
+        let part = self.part_path(sha256);
+        let actual = hex::encode(state.hasher.finalize());
+        if actual != sha256 {
+            drop(state.writer);
+            self.run(|c| {
+                c.execute(
                     "DELETE FROM blobs WHERE sha256 = ?1 AND complete = 0",
                     [sha256],
                 )?;
-                t.commit()?;
-                Err(CacheError::HashMismatch {
-                    expected: sha256.to_owned(),
-                    actual,
-                })
-            }
-        })
+                Ok(())
+            })?;
+            let _ = fs::remove_file(&part);
+            return Err(CacheError::HashMismatch {
+                expected: sha256.to_owned(),
+                actual,
+            });
+        }
+        state
+            .writer
+            .finish(&self.blob_key, &state.tail, &self.blob_path(sha256))
+            .map_err(self.file_error(sha256, &part))?;
+        self.mark_complete(sha256, state.len)
     }
 
     /// Drops what a download stored so far (complete blobs are left alone).
     pub fn discard_partial(&self, sha256: &str) -> Result<(), CacheError> {
         check_sha256(sha256)?;
-        self.take_hasher(sha256);
-        self.run(|c| {
-            c.execute(
+        let mut partials = self.partials();
+        partials.remove(sha256);
+        let removed = self.run(|c| {
+            Ok(c.execute(
                 "DELETE FROM blobs WHERE sha256 = ?1 AND complete = 0",
                 [sha256],
-            )?;
-            Ok(())
-        })
+            )?)
+        })?;
+        if removed > 0 {
+            let _ = fs::remove_file(self.part_path(sha256));
+        }
+        Ok(())
     }
 
-    /// The bytes of a complete blob.
+    /// The bytes of a complete blob, authenticated chunk by chunk.
     pub fn read_blob(&self, sha256: &str) -> Result<Vec<u8>, CacheError> {
         check_sha256(sha256)?;
-        self.run(|c| {
-            let size: Option<i64> = c
-                .query_row(
-                    "SELECT size FROM blobs WHERE sha256 = ?1 AND complete = 1",
-                    [sha256],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            let Some(size) = size else {
-                return Err(CacheError::MissingBlob(sha256.to_owned()));
-            };
-            let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-            let mut statement =
-                c.prepare_cached("SELECT data FROM blob_chunks WHERE sha256 = ?1 ORDER BY offset")?;
-            let mut rows = statement.query([sha256])?;
-            while let Some(row) = rows.next()? {
-                bytes.extend_from_slice(row.get_ref(0)?.as_blob().map_err(rusqlite::Error::from)?);
+        let size = self.complete_size(sha256)?;
+        let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+        let path = self.blob_path(sha256);
+        blobfile::read(&self.blob_key, &path, sha256, size, |chunk| {
+            bytes.extend_from_slice(chunk);
+            Ok(())
+        })
+        .map_err(self.file_error(sha256, &path))?;
+        Ok(bytes)
+    }
+
+    fn complete_size(&self, sha256: &str) -> Result<u64, CacheError> {
+        match self.run(|c| Ok(blob_row(c, sha256)?))? {
+            Some((true, size)) => Ok(size),
+            _ => Err(CacheError::MissingBlob(sha256.to_owned())),
+        }
+    }
+
+    /// Decrypts the complete blob and hashes it: `Ok(Err(detail))` when its file is damaged
+    /// or its content does not hash to its name (`verify`).
+    pub(super) fn check_blob(
+        &self,
+        sha256: &str,
+        size: u64,
+    ) -> Result<Result<(), String>, CacheError> {
+        let path = self.blob_path(sha256);
+        let mut hasher = Sha256::new();
+        let result = blobfile::read(&self.blob_key, &path, sha256, size, |chunk| {
+            hasher.update(chunk);
+            Ok(())
+        })
+        .map_err(self.file_error(sha256, &path));
+        match result {
+            Ok(()) => {
+                let actual = hex::encode(hasher.finalize());
+                Ok(if actual == sha256 {
+                    Ok(())
+                } else {
+                    Err(format!("{sha256}: {size} bytes hashing to {actual}"))
+                })
             }
-            Ok(bytes)
-        })
+            Err(CacheError::BadBlobFile { detail, .. }) => Ok(Err(format!("{sha256}: {detail}"))),
+            Err(other) => Err(other),
+        }
     }
 
-    /// sha256 and length of whatever is stored for `sha256`, read piece by piece.
-    pub(super) fn hash_blob(&self, sha256: &str) -> Result<(String, u64), CacheError> {
-        self.run(|c| {
-            let (hasher, length) = hash_chunks(c, sha256)?;
-            Ok((hex::encode(hasher.finalize()), length))
-        })
-    }
-
-    /// Writes a complete blob to `sink` piece by piece, without holding all of it in memory
+    /// Writes a complete blob to `sink` chunk by chunk, without holding all of it in memory
     /// (large media). Returns the bytes written.
     pub fn copy_blob_to(
         &self,
@@ -233,58 +368,159 @@ impl Store {
         sink: &mut dyn std::io::Write,
     ) -> Result<u64, CacheError> {
         check_sha256(sha256)?;
-        self.run(|c| {
-            let complete = blob_state(c, sha256)?;
-            if complete != Some(true) {
-                return Err(CacheError::MissingBlob(sha256.to_owned()));
+        let size = self.complete_size(sha256)?;
+        let path = self.blob_path(sha256);
+        let mut sink_error = None;
+        let result = blobfile::read(&self.blob_key, &path, sha256, size, |chunk| {
+            sink.write_all(chunk).map_err(|e| {
+                let message = e.to_string();
+                sink_error = Some(e);
+                FileError::Damaged(message)
+            })
+        });
+        if let Some(source) = sink_error {
+            return Err(CacheError::Io {
+                what: format!("writing blob {sha256}"),
+                source,
+            });
+        }
+        result.map_err(self.file_error(sha256, &path))?;
+        Ok(size)
+    }
+
+    /// Deletes the files of blobs that have no row (a crash between a row's deletion and its
+    /// file's, or a partial whose row was dropped). Listing before querying: a file created
+    /// after the listing is not considered, and every listed file's row was inserted before it.
+    pub(super) fn sweep_blob_files(&self) -> Result<usize, CacheError> {
+        let entries = match fs::read_dir(&self.blob_dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => {
+                return Err(CacheError::Io {
+                    what: format!("listing {}", self.blob_dir.display()),
+                    source: e,
+                });
             }
-            let mut written = 0u64;
-            let mut statement =
-                c.prepare_cached("SELECT data FROM blob_chunks WHERE sha256 = ?1 ORDER BY offset")?;
-            let mut rows = statement.query([sha256])?;
-            while let Some(row) = rows.next()? {
-                let piece = row.get_ref(0)?.as_blob().map_err(rusqlite::Error::from)?;
-                sink.write_all(piece)
-                    .map_err(CacheError::io(format!("writing blob {sha256}")))?;
-                written += piece.len() as u64;
+        };
+        let names: Vec<String> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        let keep: std::collections::HashSet<String> = self.run(|c| {
+            let mut statement = c.prepare("SELECT sha256 FROM blobs")?;
+            let rows = statement.query_map([], |r| r.get::<_, String>(0))?;
+            let mut keep = std::collections::HashSet::new();
+            for row in rows {
+                let name = self.blob_key.file_name(&row?);
+                keep.insert(format!("{name}.part"));
+                keep.insert(name);
             }
-            Ok(written)
-        })
+            Ok(keep)
+        })?;
+        let partials = self.partials();
+        let mut removed = 0;
+        for name in names.iter().filter(|n| !keep.contains(*n)) {
+            if fs::remove_file(self.blob_dir.join(name)).is_ok() {
+                removed += 1;
+            }
+        }
+        drop(partials);
+        Ok(removed)
+    }
+
+    /// Forgets this process's downloads under way (their rows were deleted).
+    pub(super) fn forget_partials(&self) {
+        self.partials().clear();
+    }
+
+    /// Bytes of downloads under way, from their files (`info`).
+    pub(super) fn partial_bytes(&self, shas: &[String]) -> u64 {
+        shas.iter()
+            .map(|sha| blobfile::partial_len_estimate(&self.blob_key, &self.part_path(sha)))
+            .sum()
+    }
+
+    /// Moves blobs that an older hologuide kept inside the database (`blob_chunks`) into
+    /// files, one blob per transaction; downloads under way there start over.
+    pub(super) fn migrate_blob_chunks(&self) -> Result<(), CacheError> {
+        let shas: Vec<(String, bool)> = self.run(|c| {
+            let mut statement = c.prepare(
+                "SELECT sha256, complete FROM blobs b
+                 WHERE EXISTS (SELECT 1 FROM blob_chunks k WHERE k.sha256 = b.sha256)",
+            )?;
+            let rows = statement.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? == 1)))?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })?;
+        for (sha256, complete) in shas {
+            if complete {
+                let bytes = self.run(|c| Ok(chunks_of(c, &sha256)?))?;
+                // Re-marked complete by put_blob only if the bytes still hash to the name.
+                if self.put_blob_migrated(&sha256, &bytes).is_err() {
+                    self.run(|c| {
+                        c.execute("UPDATE blobs SET complete = 0 WHERE sha256 = ?1", [&sha256])?;
+                        Ok(())
+                    })?;
+                }
+            } else {
+                self.run(|c| {
+                    c.execute("UPDATE blobs SET size = 0 WHERE sha256 = ?1", [&sha256])?;
+                    Ok(())
+                })?;
+            }
+            self.run(|c| {
+                c.execute("DELETE FROM blob_chunks WHERE sha256 = ?1", [&sha256])?;
+                Ok(())
+            })?;
+        }
+        Ok(())
+    }
+
+    fn put_blob_migrated(&self, sha256: &str, bytes: &[u8]) -> Result<(), CacheError> {
+        let actual = hex::encode(Sha256::digest(bytes));
+        if actual != sha256 {
+            return Err(CacheError::HashMismatch {
+                expected: sha256.to_owned(),
+                actual,
+            });
+        }
+        self.ensure_blob_dir()?;
+        let part = self.part_path(sha256);
+        let complete = self.blob_path(sha256);
+        let write = || -> Result<(), FileError> {
+            let mut writer = Writer::create(&part, sha256)?;
+            let mut pieces = bytes.chunks_exact(CHUNK);
+            for piece in pieces.by_ref() {
+                writer.write_chunk(&self.blob_key, piece)?;
+            }
+            writer.finish(&self.blob_key, pieces.remainder(), &complete)
+        };
+        write().map_err(self.file_error(sha256, &part))?;
+        self.mark_complete(sha256, bytes.len() as u64)
     }
 }
 
-/// sha256 state and length of whatever is stored for `sha256`, read piece by piece.
-fn hash_chunks(c: &Connection, sha256: &str) -> rusqlite::Result<(Sha256, u64)> {
-    let mut hasher = Sha256::new();
-    let mut length = 0u64;
+fn chunks_of(c: &Connection, sha256: &str) -> rusqlite::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
     let mut statement =
-        c.prepare_cached("SELECT data FROM blob_chunks WHERE sha256 = ?1 ORDER BY offset")?;
+        c.prepare("SELECT data FROM blob_chunks WHERE sha256 = ?1 ORDER BY offset")?;
     let mut rows = statement.query([sha256])?;
     while let Some(row) = rows.next()? {
-        let piece = row.get_ref(0)?.as_blob().map_err(rusqlite::Error::from)?;
-        hasher.update(piece);
-        length += piece.len() as u64;
+        bytes.extend_from_slice(row.get_ref(0)?.as_blob().map_err(rusqlite::Error::from)?);
     }
-    Ok((hasher, length))
+    Ok(bytes)
 }
 
 /// Whether the blob is known: `None` not at all, `Some(false)` a partial download, `Some(true)`
 /// complete and verified.
-fn blob_state(c: &Connection, sha256: &str) -> rusqlite::Result<Option<bool>> {
-    c.query_row(
-        "SELECT complete FROM blobs WHERE sha256 = ?1",
-        [sha256],
-        |r| r.get::<_, i64>(0),
-    )
-    .optional()
-    .map(|state| state.map(|complete| complete == 1))
+pub(super) fn blob_state(c: &Connection, sha256: &str) -> rusqlite::Result<Option<bool>> {
+    Ok(blob_row(c, sha256)?.map(|(complete, _)| complete))
 }
 
-fn stored_len(c: &Connection, sha256: &str) -> rusqlite::Result<u64> {
+fn blob_row(c: &Connection, sha256: &str) -> rusqlite::Result<Option<(bool, u64)>> {
     c.query_row(
-        "SELECT coalesce(sum(length(data)), 0) FROM blob_chunks WHERE sha256 = ?1",
+        "SELECT complete, size FROM blobs WHERE sha256 = ?1",
         [sha256],
-        |r| r.get::<_, i64>(0),
+        |r| Ok((r.get::<_, i64>(0)? == 1, r.get::<_, i64>(1)? as u64)),
     )
-    .map(|n| n as u64)
+    .optional()
 }

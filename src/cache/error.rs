@@ -54,6 +54,17 @@ pub enum CacheError {
         expected: u64,
         got: u64,
     },
+    /// A blob's encrypted file fails authentication or has the wrong length (tampered,
+    /// truncated, another blob's file, another user's key) or is missing.
+    #[error(
+        "blob {sha256} in the offline cache is damaged ({detail}: {}); it will be downloaded again, or clear the cache with `hologuide cache clear`",
+        path.display()
+    )]
+    BadBlobFile {
+        sha256: String,
+        path: PathBuf,
+        detail: String,
+    },
     #[error("blob {0} is not in the cache")]
     MissingBlob(String),
     /// `commit()` found a referenced blob that was never staged and verified.

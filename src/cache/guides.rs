@@ -231,6 +231,10 @@ impl Store {
             t.commit()?;
             Ok(removed > 0)
         })
+        .and_then(|removed| {
+            self.sweep_blob_files()?;
+            Ok(removed)
+        })
     }
 
     /// Removes every guide and blob, downloads under way included; the session and the outbox
@@ -244,6 +248,8 @@ impl Store {
             t.commit()?;
             Ok(removed)
         })?;
+        self.forget_partials();
+        self.sweep_blob_files()?;
         // Give the freed pages back to the file system.
         self.run(|c| Ok(c.execute_batch("VACUUM")?))?;
         Ok(removed)
@@ -267,6 +273,11 @@ impl Store {
             };
             let deleted = delete_unreferenced(&t, &candidates, &pinned)?;
             t.commit()?;
+            Ok(deleted)
+        })
+        .and_then(|deleted| {
+            // Also the files a crash left without a row.
+            self.sweep_blob_files()?;
             Ok(deleted)
         })
     }
@@ -432,6 +443,8 @@ impl VersionWriter<'_> {
             t.commit()?;
             Ok(())
         })?;
+        // Files go only after their rows' deletion committed (see `blobs.rs`).
+        self.store.sweep_blob_files()?;
         self.store
             .current(guide_id)?
             .ok_or(CacheError::NotCached(guide_id))

@@ -63,6 +63,8 @@ pub enum Purpose {
     /// A fingerprint kept in the (non-secret) account index to tell "wrong key" from "damaged
     /// file": derived separately, so it reveals nothing about the database key.
     KeyCheck,
+    /// The AES-256-GCM key of the user's blob files (and, through HMAC, their names).
+    Blobs,
 }
 
 impl Purpose {
@@ -70,6 +72,7 @@ impl Purpose {
         match self {
             Purpose::Database => "cache-database",
             Purpose::KeyCheck => "cache-key-check",
+            Purpose::Blobs => "blobs",
         }
     }
 }

@@ -23,11 +23,14 @@ impl Store {
             };
             let (blobs, blob_bytes) =
                 count("SELECT count(*), coalesce(sum(size), 0) FROM blobs WHERE complete = 1")?;
-            let (partial_blobs, partial_bytes) = count(
-                "SELECT count(DISTINCT b.sha256), coalesce(sum(length(k.data)), 0)
-                 FROM blobs b LEFT JOIN blob_chunks k ON k.sha256 = b.sha256
-                 WHERE b.complete = 0",
-            )?;
+            let partial_shas: Vec<String> = {
+                let mut statement = c.prepare("SELECT sha256 FROM blobs WHERE complete = 0")?;
+                statement
+                    .query_map([], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()?
+            };
+            let partial_blobs = partial_shas.len() as u64;
+            let partial_bytes = self.partial_bytes(&partial_shas);
             let (pending_telemetry, _) = count(
                 "SELECT (SELECT count(*) FROM telemetry) + (SELECT count(*) FROM telemetry_summaries), 0",
             )?;
@@ -73,13 +76,12 @@ impl Store {
             let rows = statement.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
         })?;
+        // Files a crash left without a row go first, so they are never counted as sound.
+        self.sweep_blob_files()?;
         for (sha256, size) in blobs {
             report.checked_blobs += 1;
-            let (actual, length) = self.hash_blob(&sha256)?;
-            if actual != sha256 || length != size {
-                report.bad_blobs.push(format!(
-                    "{sha256}: {length} bytes hashing to {actual} (expected {size} bytes)"
-                ));
+            if let Err(detail) = self.check_blob(&sha256, size)? {
+                report.bad_blobs.push(detail);
             }
         }
         self.run(|c| {

@@ -12,6 +12,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use super::blobfile::BlobKey;
 use super::index::{AccountEntry, CACHE_DIR, DeviceIndex, db_file_name};
 use super::keys::{KeyStore, Purpose, derive_key, key_fingerprint};
 use super::schema::{self, OpenFailure};
@@ -34,7 +35,10 @@ pub struct Store {
     /// sha256 state of each partial blob appended to in this process, with the length it has
     /// hashed: finishing a download then costs no second read of everything it wrote. A resumed
     /// partial (no state here) has its stored prefix hashed once, at its first append.
-    pub(super) partial_hashers: Mutex<HashMap<String, (sha2::Sha256, u64)>>,
+    pub(super) partials: Mutex<HashMap<String, super::blobs::Partial>>,
+    /// Where the blob files live (beside the database) and their key.
+    pub(super) blob_dir: PathBuf,
+    pub(super) blob_key: BlobKey,
 }
 
 impl std::fmt::Debug for Store {
@@ -44,6 +48,11 @@ impl std::fmt::Debug for Store {
             .field("user_id", &self.user_id)
             .finish_non_exhaustive()
     }
+}
+
+/// The folder of a database's blob files: `user-<hash>.blobs` beside `user-<hash>.db`.
+pub(super) fn blob_dir(database: &Path) -> PathBuf {
+    database.with_extension("blobs")
 }
 
 /// Where `user_id`'s database lives in the data folder.
@@ -102,6 +111,7 @@ impl Store {
         let secret = keys.device_secret()?;
         let key = derive_key(&secret, user_id, Purpose::Database);
         let fingerprint = key_fingerprint(&secret, user_id);
+        let blob_key = BlobKey::new(&derive_key(&secret, user_id, Purpose::Blobs));
         drop(secret);
         let mut index = DeviceIndex::load_or_set_aside(data_dir)?;
         let file_name = path
@@ -151,8 +161,10 @@ impl Store {
             CacheError::Database(e) if schema::is_corruption(&e) => unreadable(e.to_string()),
             other => other,
         })?;
-        let store = Store::from_connection(connection, path, Some(data_dir), user_id, clock);
+        let store =
+            Store::from_connection(connection, path, Some(data_dir), user_id, clock, blob_key);
         store.claim_owner()?;
+        store.migrate_blob_chunks()?;
         if recorded.as_deref() != Some(fingerprint.as_str()) {
             index.upsert(AccountEntry {
                 user_id: user_id.to_owned(),
@@ -186,7 +198,12 @@ impl Store {
         };
         schema::migrate(&mut connection, path)?;
         Ok(Store::from_connection(
-            connection, path, None, "baseline", clock,
+            connection,
+            path,
+            None,
+            "baseline",
+            clock,
+            BlobKey::plain(),
         ))
     }
 
@@ -196,6 +213,7 @@ impl Store {
         data_dir: Option<&Path>,
         user_id: &str,
         clock: Arc<dyn Clock>,
+        blob_key: BlobKey,
     ) -> Store {
         Store {
             connection: Mutex::new(connection),
@@ -205,7 +223,9 @@ impl Store {
             clock,
             telemetry_sessions: AtomicUsize::new(DEFAULT_TELEMETRY_SESSIONS),
             pinned: Mutex::new(HashMap::new()),
-            partial_hashers: Mutex::new(HashMap::new()),
+            partials: Mutex::new(HashMap::new()),
+            blob_dir: blob_dir(path),
+            blob_key,
         }
     }
 
@@ -467,6 +487,17 @@ pub fn clear_all_users(data_dir: &Path) -> Result<usize, CacheError> {
 
 fn remove_database_files(path: &Path) -> Result<bool, CacheError> {
     let mut removed = false;
+    let blobs = blob_dir(path);
+    match fs::remove_dir_all(&blobs) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(CacheError::Io {
+                what: format!("removing {}", blobs.display()),
+                source: e,
+            });
+        }
+    }
     for suffix in ["", "-wal", "-shm", "-journal"] {
         let mut name = path.as_os_str().to_owned();
         name.push(suffix);

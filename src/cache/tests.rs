@@ -6,6 +6,7 @@ use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
+use super::blobfile;
 use super::package::{PackagedVersion, from_package};
 use super::session_tests::event;
 use super::*;
@@ -260,9 +261,10 @@ fn a_resumable_download_continues_after_reopening_and_is_verified_at_the_end() {
 }
 
 #[test]
-fn a_resumed_download_whose_stored_part_was_altered_is_rejected_at_the_end() {
-    // The hash is kept incrementally in memory; a resumed partial has its stored prefix hashed
-    // again, so bytes changed while the app was not running are still caught.
+fn a_resumed_download_whose_stored_part_was_altered_is_cut_back_and_starts_over() {
+    // The hash is kept incrementally in memory; a resumed partial has its stored chunks
+    // authenticated and hashed again, so bytes changed while the app was not running are
+    // dropped instead of being trusted.
     let device = Device::new();
     let packaged = demo(1, None);
     let (sha, bytes) = packaged.blobs.iter().max_by_key(|(_, b)| b.len()).unwrap();
@@ -270,32 +272,27 @@ fn a_resumed_download_whose_stored_part_was_altered_is_rejected_at_the_end() {
     {
         let store = device.open("alice").unwrap();
         store.append_partial(sha, 0, &bytes[..half]).unwrap();
-        store
-            .run(|c| {
-                c.execute(
-                    "UPDATE blob_chunks SET data = zeroblob(length(data)) WHERE sha256 = ?1",
-                    [sha],
-                )?;
-                Ok(())
-            })
-            .unwrap();
+        flip_last_byte(&store.part_path(sha));
     }
     let store = device.open("alice").unwrap();
-    store
-        .append_partial(sha, half as u64, &bytes[half..])
-        .unwrap();
+    assert_eq!(store.partial_len(sha).unwrap(), 0);
     assert!(matches!(
-        store.finish_partial(sha),
-        Err(CacheError::HashMismatch { .. })
+        store.append_partial(sha, half as u64, &bytes[half..]),
+        Err(CacheError::PartialOffset { expected: 0, .. })
     ));
-    assert!(!store.has_blob(sha).unwrap());
-    // Started over in the same process, it completes.
     store.append_partial(sha, 0, &bytes[..half]).unwrap();
     store
         .append_partial(sha, half as u64, &bytes[half..])
         .unwrap();
     store.finish_partial(sha).unwrap();
     assert_eq!(&store.read_blob(sha).unwrap(), bytes);
+}
+
+pub(super) fn flip_last_byte(path: &std::path::Path) {
+    let mut data = std::fs::read(path).unwrap();
+    let last = data.len() - 1;
+    data[last] ^= 1;
+    std::fs::write(path, data).unwrap();
 }
 
 #[test]
@@ -322,22 +319,14 @@ fn a_truncated_or_tampered_download_is_rejected_by_finish_partial() {
 }
 
 #[test]
-fn verify_finds_a_blob_altered_inside_the_database() {
+fn verify_finds_a_blob_whose_file_was_altered() {
     let device = Device::new();
     let store = device.open("alice").unwrap();
     let packaged = demo(1, None);
     store_version(&store, &packaged);
     assert!(store.verify().unwrap().is_sound());
     let sha = &packaged.blobs[0].0;
-    store
-        .run(|c| {
-            c.execute(
-                "UPDATE blob_chunks SET data = substr(data, 1, length(data) - 1) WHERE sha256 = ?1",
-                [sha],
-            )?;
-            Ok(())
-        })
-        .unwrap();
+    flip_last_byte(&store.blob_path(sha));
     let report = store.verify().unwrap();
     assert!(!report.is_sound());
     assert_eq!(report.bad_blobs.len(), 1, "{report:?}");
@@ -459,7 +448,16 @@ fn a_cache_at_schema_version_1_is_migrated_and_keeps_its_guides() {
         panic!("a new file opens");
     };
     schema::migrate_to(&mut connection, &path, 1).unwrap();
-    let old = Store::from_connection(connection, &path, None, "alice", device.clock.clone());
+    let blob_key =
+        blobfile::BlobKey::new(&keys::derive_key(&secret, "alice", keys::Purpose::Blobs));
+    let old = Store::from_connection(
+        connection,
+        &path,
+        None,
+        "alice",
+        device.clock.clone(),
+        blob_key,
+    );
     let stored = store_version(&old, &demo(1, None));
     drop(old);
     let store = device.open("alice").unwrap();

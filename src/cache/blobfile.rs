@@ -1,0 +1,393 @@
+//! One blob's bytes in one file, encrypted with AES-256-GCM in fixed chunks (streaming AEAD).
+//!
+//! Why files: SQLCipher authenticates and encrypts every 64 KiB page and walks a B-tree for
+//! every piece, which held downloads and reads to a small fraction of the disk's speed. A
+//! file of GCM chunks costs one AES-NI/PCLMUL pass per byte.
+//!
+//! Layout: `MAGIC` (8 bytes) ‖ nonce prefix (8 random bytes) ‖ chunks. Every chunk but the
+//! last holds exactly [`CHUNK`] bytes of plaintext; the last one holds fewer (possibly none)
+//! and is flagged final. Each chunk is ciphertext ‖ 16-byte tag, with
+//! nonce = prefix ‖ chunk index (big-endian u32) and AAD = blob sha256 ‖ chunk index ‖ final
+//! flag. So a reordered chunk fails (index), a file cut at a chunk boundary fails (no final
+//! chunk), a file moved to another blob's name fails (sha256), and another key fails (tag).
+//!
+//! Without a key (the benchmark's plain baseline) the same layout holds plaintext and no tags.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use aes_gcm::aead::AeadInPlace;
+use aes_gcm::{Aes256Gcm, KeyInit, Nonce, Tag};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use zeroize::Zeroizing;
+
+/// Plaintext bytes per chunk: large enough that the per-chunk cost (a tag, a syscall) is
+/// negligible, small enough to hold in memory.
+pub(super) const CHUNK: usize = 1 << 20;
+const TAG: usize = 16;
+const MAGIC: &[u8; 8] = b"HGBLOB1\0";
+const HEADER: u64 = 16;
+
+/// Why a blob file cannot be used; the store turns it into a [`super::CacheError`].
+#[derive(Debug)]
+pub(super) enum FileError {
+    Io(std::io::Error),
+    /// Wrong magic, wrong length, a tag that does not verify (tampered, truncated, swapped,
+    /// another user's key).
+    Damaged(String),
+}
+
+impl From<std::io::Error> for FileError {
+    fn from(error: std::io::Error) -> Self {
+        FileError::Io(error)
+    }
+}
+
+/// The blob key of one user on one device, or none for the plain baseline.
+pub(super) struct BlobKey {
+    cipher: Option<Aes256Gcm>,
+    /// Names files: HMAC(name key, sha256), so a directory listing does not reveal which
+    /// content (a guide's known model) another user has.
+    name_key: Zeroizing<[u8; 32]>,
+}
+
+impl BlobKey {
+    pub(super) fn new(key: &[u8; 32]) -> BlobKey {
+        let mut name_key = Zeroizing::new([0u8; 32]);
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key)
+            .expect("HMAC-SHA256 takes a key of any length");
+        mac.update(b"blob file names");
+        name_key.copy_from_slice(&mac.finalize().into_bytes());
+        BlobKey {
+            cipher: Some(Aes256Gcm::new(key.into())),
+            name_key,
+        }
+    }
+
+    /// No encryption: only the benchmark's baseline.
+    pub(super) fn plain() -> BlobKey {
+        BlobKey {
+            cipher: None,
+            name_key: Zeroizing::new([0u8; 32]),
+        }
+    }
+
+    /// The file name of a complete blob (a partial one adds `.part`).
+    pub(super) fn file_name(&self, sha256: &str) -> String {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.name_key.as_ref())
+            .expect("HMAC-SHA256 takes a key of any length");
+        mac.update(sha256.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    fn tag_len(&self) -> u64 {
+        if self.cipher.is_some() { TAG as u64 } else { 0 }
+    }
+}
+
+fn nonce(prefix: &[u8; 8], index: u32) -> [u8; 12] {
+    let mut nonce = [0u8; 12];
+    nonce[..8].copy_from_slice(prefix);
+    nonce[8..].copy_from_slice(&index.to_be_bytes());
+    nonce
+}
+
+fn aad(sha256: &[u8; 32], index: u32, last: bool) -> [u8; 37] {
+    let mut aad = [0u8; 37];
+    aad[..32].copy_from_slice(sha256);
+    aad[32..36].copy_from_slice(&index.to_be_bytes());
+    aad[36] = u8::from(last);
+    aad
+}
+
+/// `sha256` as 32 bytes; callers have checked it is 64 hex digits.
+pub(super) fn sha_bytes(sha256: &str) -> [u8; 32] {
+    let mut raw = [0u8; 32];
+    if hex::decode_to_slice(sha256, &mut raw).is_err() {
+        // Unreachable after `check_sha256`; a wrong AAD would only make reads fail, never pass.
+        raw = [0xff; 32];
+    }
+    raw
+}
+
+/// Bytes a file of `size` plaintext bytes has.
+pub(super) fn file_len(key: &BlobKey, size: u64) -> u64 {
+    let chunk = CHUNK as u64;
+    HEADER + (size / chunk) * (chunk + key.tag_len()) + size % chunk + key.tag_len()
+}
+
+/// Appends chunks to a `.part` file; [`Writer::finish`] writes the final chunk.
+pub(super) struct Writer {
+    file: File,
+    path: PathBuf,
+    prefix: [u8; 8],
+    sha: [u8; 32],
+    index: u32,
+    buffer: Vec<u8>,
+    unsynced: usize,
+    /// File offset where the whole chunks end.
+    end: u64,
+    /// A short, non-final chunk is written after `end` (the last append's tail, so an append
+    /// survives a kill even when it did not fill a chunk); the next write replaces it.
+    short: bool,
+}
+
+/// Bytes written between `fdatasync`s of a download: a killed process loses nothing written
+/// (the page cache survives it); this bounds what a power loss can take back.
+const SYNC_EVERY: usize = 16 * CHUNK;
+
+impl Writer {
+    /// Starts a new file at `path` (replacing any), with a fresh random nonce prefix.
+    pub(super) fn create(path: &Path, sha256: &str) -> Result<Writer, FileError> {
+        let mut prefix = [0u8; 8];
+        getrandom::fill(&mut prefix)
+            .map_err(|e| FileError::Io(std::io::Error::other(e.to_string())))?;
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(path)?;
+        file.write_all(MAGIC)?;
+        file.write_all(&prefix)?;
+        Ok(Writer {
+            file,
+            path: path.to_owned(),
+            prefix,
+            sha: sha_bytes(sha256),
+            index: 0,
+            buffer: Vec::with_capacity(CHUNK + TAG),
+            unsynced: 0,
+            end: HEADER,
+            short: false,
+        })
+    }
+
+    /// Reopens a `.part` file left by an earlier process: its whole, authentic chunks (and a
+    /// short tail chunk, if authentic) are kept and fed to `on_chunk` (to rebuild the running
+    /// sha256); a torn or unauthentic rest is cut off. Returns the writer, the tail's plaintext
+    /// (not yet a whole chunk) and the plaintext length kept.
+    pub(super) fn resume(
+        key: &BlobKey,
+        path: &Path,
+        sha256: &str,
+        mut on_chunk: impl FnMut(&[u8]),
+    ) -> Result<(Writer, Vec<u8>, u64), FileError> {
+        let mut file = OpenOptions::new().read(true).write(true).open(path)?;
+        let mut header = [0u8; HEADER as usize];
+        if file.read_exact(&mut header).is_err() || &header[..8] != MAGIC {
+            drop(file);
+            return Ok((Writer::create(path, sha256)?, Vec::new(), 0));
+        }
+        let mut prefix = [0u8; 8];
+        prefix.copy_from_slice(&header[8..]);
+        let sha = sha_bytes(sha256);
+        let stored = file.metadata()?.len() - HEADER;
+        let whole_len = CHUNK as u64 + key.tag_len();
+        let whole = stored / whole_len;
+        let mut buffer = vec![0u8; whole_len as usize];
+        let mut kept = 0u32;
+        let mut damaged = false;
+        for index in 0..whole {
+            let index = u32::try_from(index).unwrap_or(u32::MAX);
+            file.read_exact(&mut buffer)?;
+            if open_chunk(key, &prefix, &sha, index, false, &mut buffer).is_err() {
+                damaged = true;
+                break;
+            }
+            on_chunk(&buffer[..CHUNK]);
+            buffer.resize(whole_len as usize, 0);
+            kept = index + 1;
+        }
+        let end = HEADER + u64::from(kept) * whole_len;
+        let mut tail = Vec::new();
+        let rest = stored - (end - HEADER);
+        if !damaged && rest > key.tag_len() && rest < whole_len {
+            let mut short = vec![0u8; rest as usize];
+            file.read_exact(&mut short)?;
+            if open_chunk(key, &prefix, &sha, kept, false, &mut short).is_ok() {
+                on_chunk(&short);
+                tail = short;
+            }
+        }
+        file.set_len(end)?;
+        file.seek(SeekFrom::Start(end))?;
+        let len = u64::from(kept) * CHUNK as u64 + tail.len() as u64;
+        Ok((
+            Writer {
+                file,
+                path: path.to_owned(),
+                prefix,
+                sha,
+                index: kept,
+                buffer: Vec::with_capacity(CHUNK + TAG),
+                unsynced: 0,
+                end,
+                short: false,
+            },
+            tail,
+            len,
+        ))
+    }
+
+    /// Encrypts `plain` as chunk `self.index` and writes it at the end of the whole chunks
+    /// (replacing a short chunk written there); `advance` for a whole or final chunk.
+    fn seal(
+        &mut self,
+        key: &BlobKey,
+        plain: &[u8],
+        last: bool,
+        advance: bool,
+    ) -> Result<(), FileError> {
+        if self.short {
+            self.file.set_len(self.end)?;
+            self.file.seek(SeekFrom::Start(self.end))?;
+            self.short = false;
+        }
+        self.buffer.clear();
+        self.buffer.extend_from_slice(plain);
+        if let Some(cipher) = &key.cipher {
+            let nonce = nonce(&self.prefix, self.index);
+            let tag = cipher
+                .encrypt_in_place_detached(
+                    Nonce::from_slice(&nonce),
+                    &aad(&self.sha, self.index, last),
+                    &mut self.buffer,
+                )
+                .map_err(|_| FileError::Damaged("a chunk could not be encrypted".to_owned()))?;
+            self.buffer.extend_from_slice(&tag);
+        }
+        self.file.write_all(&self.buffer)?;
+        if !advance {
+            self.short = true;
+            return Ok(());
+        }
+        self.end += self.buffer.len() as u64;
+        self.index = self.index.checked_add(1).ok_or_else(|| {
+            FileError::Damaged("the blob is larger than this cache's format allows".to_owned())
+        })?;
+        Ok(())
+    }
+
+    /// Writes the bytes of a chunk not yet whole as a short, non-final chunk, so they survive
+    /// a kill; the next write replaces it. [`read`] never accepts such a chunk as a blob's end.
+    pub(super) fn write_short(&mut self, key: &BlobKey, plain: &[u8]) -> Result<(), FileError> {
+        debug_assert!(!plain.is_empty() && plain.len() < CHUNK);
+        self.seal(key, plain, false, false)
+    }
+
+    /// Appends one whole, non-final chunk (exactly [`CHUNK`] bytes).
+    pub(super) fn write_chunk(&mut self, key: &BlobKey, plain: &[u8]) -> Result<(), FileError> {
+        debug_assert_eq!(plain.len(), CHUNK);
+        self.seal(key, plain, false, true)?;
+        self.unsynced += plain.len();
+        if self.unsynced >= SYNC_EVERY {
+            self.file.sync_data()?;
+            self.unsynced = 0;
+        }
+        Ok(())
+    }
+
+    /// Writes the final chunk (fewer than [`CHUNK`] bytes), makes the file durable and renames
+    /// it to `complete` (the blob's final name).
+    pub(super) fn finish(
+        mut self,
+        key: &BlobKey,
+        tail: &[u8],
+        complete: &Path,
+    ) -> Result<(), FileError> {
+        debug_assert!(tail.len() < CHUNK);
+        self.seal(key, tail, true, true)?;
+        self.file.sync_all()?;
+        fs::rename(&self.path, complete)?;
+        if let Some(dir) = complete.parent() {
+            File::open(dir)?.sync_all()?;
+        }
+        Ok(())
+    }
+}
+
+fn open_chunk(
+    key: &BlobKey,
+    prefix: &[u8; 8],
+    sha: &[u8; 32],
+    index: u32,
+    last: bool,
+    buffer: &mut Vec<u8>,
+) -> Result<(), ()> {
+    let Some(cipher) = &key.cipher else {
+        return Ok(());
+    };
+    let split = buffer.len().checked_sub(TAG).ok_or(())?;
+    let tag = Tag::clone_from_slice(&buffer[split..]);
+    buffer.truncate(split);
+    cipher
+        .decrypt_in_place_detached(
+            Nonce::from_slice(&nonce(prefix, index)),
+            &aad(sha, index, last),
+            buffer,
+            &tag,
+        )
+        .map_err(|_| ())
+}
+
+/// Reads the complete blob file `path` of `size` plaintext bytes, chunk by chunk, handing each
+/// authenticated chunk to `sink`. Any damage is an error before the damaged chunk is handed on.
+pub(super) fn read(
+    key: &BlobKey,
+    path: &Path,
+    sha256: &str,
+    size: u64,
+    mut sink: impl FnMut(&[u8]) -> Result<(), FileError>,
+) -> Result<(), FileError> {
+    let mut file = File::open(path)?;
+    let expected = file_len(key, size);
+    let actual = file.metadata()?.len();
+    if actual != expected {
+        return Err(FileError::Damaged(format!(
+            "the file has {actual} bytes where {size} bytes of content need {expected} (truncated or replaced)"
+        )));
+    }
+    let mut header = [0u8; HEADER as usize];
+    file.read_exact(&mut header)?;
+    if &header[..8] != MAGIC {
+        return Err(FileError::Damaged(
+            "it is not a hologuide blob file".to_owned(),
+        ));
+    }
+    let mut prefix = [0u8; 8];
+    prefix.copy_from_slice(&header[8..]);
+    let sha = sha_bytes(sha256);
+    let chunks = size / CHUNK as u64 + 1;
+    let mut buffer = Vec::with_capacity(CHUNK + TAG);
+    for index in 0..chunks {
+        let last = index + 1 == chunks;
+        let plain = if last {
+            size % CHUNK as u64
+        } else {
+            CHUNK as u64
+        };
+        buffer.resize(plain as usize + key.tag_len() as usize, 0);
+        file.read_exact(&mut buffer)?;
+        let index =
+            u32::try_from(index).map_err(|_| FileError::Damaged("too many chunks".to_owned()))?;
+        open_chunk(key, &prefix, &sha, index, last, &mut buffer).map_err(|()| {
+            FileError::Damaged(format!(
+                "chunk {index} does not authenticate (tampered, truncated, another blob's file or another user's key)"
+            ))
+        })?;
+        sink(&buffer)?;
+    }
+    Ok(())
+}
+
+/// The plaintext bytes in a `.part` file (what survived a kill), without authenticating
+/// them; `hologuide cache info` only.
+pub(super) fn partial_len_estimate(key: &BlobKey, path: &Path) -> u64 {
+    let stored = fs::metadata(path).map_or(0, |m| m.len().saturating_sub(HEADER));
+    let whole_len = CHUNK as u64 + key.tag_len();
+    stored / whole_len * CHUNK as u64 + (stored % whole_len).saturating_sub(key.tag_len())
+}
