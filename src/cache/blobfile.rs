@@ -26,7 +26,7 @@ use zeroize::Zeroizing;
 
 /// Plaintext bytes per chunk: large enough that the per-chunk cost (a tag, a syscall) is
 /// negligible, small enough to hold in memory.
-pub(super) const CHUNK: usize = 1 << 20;
+pub(super) const CHUNK: usize = 64 * 1024;
 const TAG: usize = 16;
 const MAGIC: &[u8; 8] = b"HGBLOB1\0";
 const HEADER: u64 = 16;
@@ -137,7 +137,7 @@ pub(super) struct Writer {
 
 /// Bytes written between `fdatasync`s of a download: a killed process loses nothing written
 /// (the page cache survives it); this bounds what a power loss can take back.
-const SYNC_EVERY: usize = 16 * CHUNK;
+const SYNC_EVERY: usize = 16 << 20;
 
 impl Writer {
     /// Starts a new file at `path` (replacing any), with a fresh random nonce prefix.
