@@ -30,6 +30,8 @@
 //! - refusals: [`Store::mark_refused`] (F13, F14); telemetry: [`Store::begin_app_session`],
 //!   [`Store::record_event`], [`Store::pending_telemetry`], [`Store::ack_telemetry`] (F9).
 
+#[cfg(test)]
+mod blob_file_tests;
 mod blobfile;
 mod blobs;
 mod error;
