@@ -392,6 +392,9 @@ impl Store {
     /// file's, or a partial whose row was dropped). Listing before querying: a file created
     /// after the listing is not considered, and every listed file's row was inserted before it.
     pub(super) fn sweep_blob_files(&self) -> Result<usize, CacheError> {
+        // Held throughout: a blob this process re-creates under an orphan's name while the
+        // sweep runs must not lose its new file.
+        let partials = self.partials();
         let entries = match fs::read_dir(&self.blob_dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
@@ -417,7 +420,6 @@ impl Store {
             }
             Ok(keep)
         })?;
-        let partials = self.partials();
         let mut removed = 0;
         for name in names.iter().filter(|n| !keep.contains(*n)) {
             if fs::remove_file(self.blob_dir.join(name)).is_ok() {
