@@ -415,8 +415,8 @@ fn bench_cache_prints_the_throughput_and_cold_start_tables_and_leaves_nothing_be
     assert!(output.status.success(), "{}", stderr(&output));
     let text = stdout(&output);
     for expected in [
-        "plain SQLite (baseline)",
-        "SQLCipher (the cache)",
+        "unencrypted (baseline)",
+        "encrypted (the cache)",
         "encrypted / plain:",
         "to first step",
         "target < 300 ms",
