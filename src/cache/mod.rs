@@ -2,7 +2,10 @@
 //!
 //! One SQLCipher database per (user, device) under `<data>/cache/`, keyed with
 //! HKDF-SHA256(device secret, user id) ([`keys`]); a small unencrypted [`DeviceIndex`] beside it
-//! says which account was used online last (F4) and holds nothing secret.
+//! says which account was used online last (F4) and holds nothing secret. The bytes of guide
+//! files are not in the database but in `user-<hash>.blobs/` beside it, one AES-256-GCM file
+//! per blob in 64 KiB chunks under a separate HKDF key, named by a keyed hash ([`blobfile`]):
+//! SQLCipher's per-page cost held downloads and reads far below their targets.
 //!
 //! What [`Store`] keeps:
 //! - the session (refresh token, access token, last online sign-in) — [`Session`];
@@ -14,7 +17,8 @@
 //! - the clock's high-water mark, to detect a clock set backwards (N1);
 //! - the telemetry outbox (F9), pending step results (N5) and sync state.
 //!
-//! No I/O beyond the database file, the index and the device-secret file; no network code.
+//! No I/O beyond the database file, the blob files, the index and the device-secret file; no
+//! network code.
 //!
 //! How the client uses it:
 //! - start offline (F4): `DeviceIndex::load(data_dir)?.last()` names the last account used
