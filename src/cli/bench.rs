@@ -22,8 +22,8 @@ pub enum BenchCommand {
     Render(super::bench_render::RenderBenchArgs),
     /// Our QR decoder, plain quircs and rxing on a photo corpus (manifest.tsv).
     Qr(super::bench_qr::BenchQrArgs),
-    /// Encrypted cache read throughput against the same cache unencrypted, and cold start offline to the
-    /// demo guide's first step.
+    /// Encrypted cache read throughput against the same cache unencrypted, and cold start
+    /// offline to the demo guide's first step.
     Cache(super::bench_cache::CacheBenchArgs),
     /// The OpenXR backend on the project's Monado: frames submitted vs predicted, CPU time per
     /// frame in our code, launch to first frame.
