@@ -51,7 +51,8 @@ fn a_blob_file_with_one_byte_flipped_is_refused_by_read_and_verify() {
     assert!(store.verify().unwrap().is_sound());
     let path = store.blob_path(&sha);
     let mut data = std::fs::read(&path).unwrap();
-    data[16 + CHUNK + 7] ^= 0x20;
+    // Header 16 bytes, then chunks of nonce 12 ‖ ciphertext ‖ tag 16.
+    data[16 + (CHUNK + 28) + 7 + 12] ^= 0x20;
     std::fs::write(&path, data).unwrap();
     assert_refused(&store, &sha, "a byte flipped in the second chunk");
 }
@@ -62,7 +63,7 @@ fn a_blob_file_truncated_at_a_chunk_boundary_or_mid_chunk_is_refused() {
     let store = device.open("alice").unwrap();
     let (sha, bytes) = blob(2, 3 * CHUNK + 100);
     let path = store.blob_path(&sha);
-    let whole_chunk = (CHUNK + 16) as u64;
+    let whole_chunk = (CHUNK + 28) as u64;
     for (why, len) in [
         ("cut after two whole chunks", 16 + 2 * whole_chunk),
         (

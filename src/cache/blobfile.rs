@@ -6,12 +6,14 @@
 //!
 //! The cipher is ring's AES-256-GCM (see [`BlobKey`]).
 //!
-//! Layout: `MAGIC` (8 bytes) ‖ nonce prefix (8 random bytes) ‖ chunks. Every chunk but the
-//! last holds exactly [`CHUNK`] bytes of plaintext; the last one holds fewer (possibly none)
-//! and is flagged final. Each chunk is ciphertext ‖ 16-byte tag, with
-//! nonce = prefix ‖ chunk index (big-endian u32) and AAD = blob sha256 ‖ chunk index ‖ final
-//! flag. So a reordered chunk fails (index), a file cut at a chunk boundary fails (no final
-//! chunk), a file moved to another blob's name fails (sha256), and another key fails (tag).
+//! Layout: `MAGIC` (8 bytes) ‖ 8 random bytes (a file id) ‖ chunks. Every chunk but the last
+//! holds exactly [`CHUNK`] bytes of plaintext; the last one holds fewer (possibly none) and is
+//! flagged final. Each chunk is nonce (12 random bytes, fresh at every encryption: a short
+//! chunk is rewritten as a download grows) ‖ ciphertext ‖ 16-byte tag, with
+//! AAD = blob sha256 ‖ chunk index (big-endian u32) ‖ final flag. So a reordered chunk fails
+//! (index), a file cut at a chunk boundary fails (no final chunk), a file moved to another
+//! blob's name fails (sha256), and another key fails (tag). NIST's bound for random 96-bit
+//! nonces, 2^32 encryptions per key, is 256 TiB of 64 KiB chunks per user and device.
 //!
 //! Without a key (the benchmark's plain baseline) the same layout holds plaintext and no tags.
 
@@ -29,7 +31,8 @@ use zeroize::Zeroizing;
 /// negligible, small enough to hold in memory.
 pub(super) const CHUNK: usize = 64 * 1024;
 const TAG: usize = 16;
-const MAGIC: &[u8; 8] = b"HGBLOB1\0";
+const NONCE: usize = 12;
+const MAGIC: &[u8; 8] = b"HGBLOB2\0";
 const HEADER: u64 = 16;
 
 /// Why a blob file cannot be used; the store turns it into a [`super::CacheError`].
@@ -87,16 +90,14 @@ impl BlobKey {
         hex::encode(mac.finalize().into_bytes())
     }
 
-    fn tag_len(&self) -> u64 {
-        if self.cipher.is_some() { TAG as u64 } else { 0 }
+    /// Bytes a chunk has beyond its plaintext: its nonce and its tag.
+    fn overhead(&self) -> u64 {
+        if self.cipher.is_some() {
+            (NONCE + TAG) as u64
+        } else {
+            0
+        }
     }
-}
-
-fn nonce(prefix: &[u8; 8], index: u32) -> [u8; 12] {
-    let mut nonce = [0u8; 12];
-    nonce[..8].copy_from_slice(prefix);
-    nonce[8..].copy_from_slice(&index.to_be_bytes());
-    nonce
 }
 
 fn aad(sha256: &[u8; 32], index: u32, last: bool) -> [u8; 37] {
@@ -120,14 +121,13 @@ pub(super) fn sha_bytes(sha256: &str) -> [u8; 32] {
 /// Bytes a file of `size` plaintext bytes has.
 pub(super) fn file_len(key: &BlobKey, size: u64) -> u64 {
     let chunk = CHUNK as u64;
-    HEADER + (size / chunk) * (chunk + key.tag_len()) + size % chunk + key.tag_len()
+    HEADER + (size / chunk) * (chunk + key.overhead()) + size % chunk + key.overhead()
 }
 
 /// Appends chunks to a `.part` file; [`Writer::finish`] writes the final chunk.
 pub(super) struct Writer {
     file: File,
     path: PathBuf,
-    prefix: [u8; 8],
     sha: [u8; 32],
     index: u32,
     buffer: Vec<u8>,
@@ -144,8 +144,9 @@ pub(super) struct Writer {
 const SYNC_EVERY: usize = 16 << 20;
 
 impl Writer {
-    /// Starts a new file at `path` (replacing any), with a fresh random nonce prefix.
+    /// Starts a new file at `path` (replacing any).
     pub(super) fn create(path: &Path, sha256: &str) -> Result<Writer, FileError> {
+        // Random bytes that tell two files apart; not secret, not used by the cipher.
         let mut prefix = [0u8; 8];
         getrandom::fill(&mut prefix)
             .map_err(|e| FileError::Io(std::io::Error::other(e.to_string())))?;
@@ -160,7 +161,6 @@ impl Writer {
         Ok(Writer {
             file,
             path: path.to_owned(),
-            prefix,
             sha: sha_bytes(sha256),
             index: 0,
             buffer: Vec::with_capacity(CHUNK + TAG),
@@ -186,11 +186,9 @@ impl Writer {
             drop(file);
             return Ok((Writer::create(path, sha256)?, Vec::new(), 0));
         }
-        let mut prefix = [0u8; 8];
-        prefix.copy_from_slice(&header[8..]);
         let sha = sha_bytes(sha256);
         let stored = file.metadata()?.len() - HEADER;
-        let whole_len = CHUNK as u64 + key.tag_len();
+        let whole_len = CHUNK as u64 + key.overhead();
         let whole = stored / whole_len;
         let mut buffer = vec![0u8; whole_len as usize];
         let mut kept = 0u32;
@@ -198,7 +196,7 @@ impl Writer {
         for index in 0..whole {
             let index = u32::try_from(index).unwrap_or(u32::MAX);
             file.read_exact(&mut buffer)?;
-            if open_chunk(key, &prefix, &sha, index, false, &mut buffer).is_err() {
+            if open_chunk(key, &sha, index, false, &mut buffer).is_err() {
                 damaged = true;
                 break;
             }
@@ -209,10 +207,10 @@ impl Writer {
         let end = HEADER + u64::from(kept) * whole_len;
         let mut tail = Vec::new();
         let rest = stored - (end - HEADER);
-        if !damaged && rest > key.tag_len() && rest < whole_len {
+        if !damaged && rest > key.overhead() && rest < whole_len {
             let mut short = vec![0u8; rest as usize];
             file.read_exact(&mut short)?;
-            if open_chunk(key, &prefix, &sha, kept, false, &mut short).is_ok() {
+            if open_chunk(key, &sha, kept, false, &mut short).is_ok() {
                 on_chunk(&short);
                 tail = short;
             }
@@ -224,7 +222,6 @@ impl Writer {
             Writer {
                 file,
                 path: path.to_owned(),
-                prefix,
                 sha,
                 index: kept,
                 buffer: Vec::with_capacity(CHUNK + TAG),
@@ -252,16 +249,25 @@ impl Writer {
             self.short = false;
         }
         self.buffer.clear();
-        self.buffer.extend_from_slice(plain);
         if let Some(cipher) = &key.cipher {
+            // A fresh random nonce for every encryption, stored with the chunk: a short chunk
+            // is rewritten as it grows and a torn one is rewritten after a kill, so a nonce
+            // derived from the chunk index would be reused with other plaintext.
+            let mut nonce = [0u8; NONCE];
+            getrandom::fill(&mut nonce)
+                .map_err(|e| FileError::Io(std::io::Error::other(e.to_string())))?;
+            self.buffer.extend_from_slice(&nonce);
+            self.buffer.extend_from_slice(plain);
             let tag = cipher
                 .seal_in_place_separate_tag(
-                    Nonce::assume_unique_for_key(nonce(&self.prefix, self.index)),
+                    Nonce::assume_unique_for_key(nonce),
                     Aad::from(aad(&self.sha, self.index, last)),
-                    &mut self.buffer,
+                    &mut self.buffer[NONCE..],
                 )
                 .map_err(|_| FileError::Damaged("a chunk could not be encrypted".to_owned()))?;
             self.buffer.extend_from_slice(tag.as_ref());
+        } else {
+            self.buffer.extend_from_slice(plain);
         }
         self.file.write_all(&self.buffer)?;
         if !advance {
@@ -315,7 +321,6 @@ impl Writer {
 
 fn open_chunk(
     key: &BlobKey,
-    prefix: &[u8; 8],
     sha: &[u8; 32],
     index: u32,
     last: bool,
@@ -324,19 +329,24 @@ fn open_chunk(
     let Some(cipher) = &key.cipher else {
         return Ok(());
     };
-    let split = buffer.len().checked_sub(TAG).ok_or(())?;
+    if buffer.len() < NONCE + TAG {
+        return Err(());
+    }
+    let split = buffer.len() - TAG;
     let tag = Tag::try_from(&buffer[split..]).map_err(|_| ())?;
-    buffer.truncate(split);
+    let nonce = Nonce::try_assume_unique_for_key(&buffer[..NONCE]).map_err(|_| ())?;
+    // ring writes the plaintext to the start of the slice.
     cipher
         .open_in_place_separate_tag(
-            Nonce::assume_unique_for_key(nonce(prefix, index)),
+            nonce,
             Aad::from(aad(sha, index, last)),
             tag,
-            buffer,
-            0..,
+            &mut buffer[..split],
+            NONCE..,
         )
-        .map(|_| ())
-        .map_err(|_| ())
+        .map_err(|_| ())?;
+    buffer.truncate(split - NONCE);
+    Ok(())
 }
 
 /// Reads the complete blob file `path` of `size` plaintext bytes, chunk by chunk, handing each
@@ -363,8 +373,6 @@ pub(super) fn read(
             "it is not a hologuide blob file".to_owned(),
         ));
     }
-    let mut prefix = [0u8; 8];
-    prefix.copy_from_slice(&header[8..]);
     let sha = sha_bytes(sha256);
     let chunks = size / CHUNK as u64 + 1;
     let mut buffer = Vec::with_capacity(CHUNK + TAG);
@@ -375,11 +383,11 @@ pub(super) fn read(
         } else {
             CHUNK as u64
         };
-        buffer.resize(plain as usize + key.tag_len() as usize, 0);
+        buffer.resize(plain as usize + key.overhead() as usize, 0);
         file.read_exact(&mut buffer)?;
         let index =
             u32::try_from(index).map_err(|_| FileError::Damaged("too many chunks".to_owned()))?;
-        open_chunk(key, &prefix, &sha, index, last, &mut buffer).map_err(|()| {
+        open_chunk(key, &sha, index, last, &mut buffer).map_err(|()| {
             FileError::Damaged(format!(
                 "chunk {index} does not authenticate (tampered, truncated, another blob's file or another user's key)"
             ))
@@ -393,6 +401,6 @@ pub(super) fn read(
 /// them; `hologuide cache info` only.
 pub(super) fn partial_len_estimate(key: &BlobKey, path: &Path) -> u64 {
     let stored = fs::metadata(path).map_or(0, |m| m.len().saturating_sub(HEADER));
-    let whole_len = CHUNK as u64 + key.tag_len();
-    stored / whole_len * CHUNK as u64 + (stored % whole_len).saturating_sub(key.tag_len())
+    let whole_len = CHUNK as u64 + key.overhead();
+    stored / whole_len * CHUNK as u64 + (stored % whole_len).saturating_sub(key.overhead())
 }
