@@ -222,3 +222,51 @@ fn blobs_kept_in_the_database_by_an_older_cache_are_moved_into_files_on_open() {
     assert_eq!(left, 0);
     assert!(store.verify().unwrap().is_sound());
 }
+
+#[test]
+fn large_blobs_read_on_several_threads_are_exact_at_every_chunk_boundary() {
+    let device = Device::new();
+    let store = device.open("alice").unwrap();
+    // Around the parallel threshold (1 MiB = 16 chunks), whole and part chunks, and the empty
+    // blob; 33 chunks split unevenly over the threads.
+    for len in [
+        0,
+        1,
+        CHUNK,
+        16 * CHUNK,
+        16 * CHUNK + 1,
+        33 * CHUNK - 1,
+        33 * CHUNK,
+    ] {
+        let (sha, bytes) = blob((len % 251) as u8, len);
+        store.put_blob(&sha, &bytes).unwrap();
+        assert_eq!(store.read_blob(&sha).unwrap(), bytes, "{len} bytes");
+        let path = store.blob_path(&sha);
+        for threads in [1, 2, 3, 8] {
+            let read = blobfile::read_all(&store.blob_key, &path, &sha, len as u64, threads);
+            assert_eq!(read.unwrap(), bytes, "{len} bytes on {threads} threads");
+        }
+    }
+}
+
+#[test]
+fn a_flipped_byte_in_the_last_thread_s_run_fails_the_whole_parallel_read() {
+    let device = Device::new();
+    let store = device.open("alice").unwrap();
+    let (sha, bytes) = blob(11, 40 * CHUNK + 5);
+    store.put_blob(&sha, &bytes).unwrap();
+    let path = store.blob_path(&sha);
+    let mut data = std::fs::read(&path).unwrap();
+    // Chunk 39, read by the last of several threads.
+    data[16 + 39 * (CHUNK + 28) + 12 + 100] ^= 0x01;
+    std::fs::write(&path, data).unwrap();
+    for threads in [1, 2, 4] {
+        let error = blobfile::read_all(&store.blob_key, &path, &sha, bytes.len() as u64, threads)
+            .unwrap_err();
+        assert!(
+            matches!(&error, blobfile::FileError::Damaged(d) if d.contains("chunk 39")),
+            "{threads} threads: {error:?}"
+        );
+    }
+    assert_refused(&store, &sha, "a byte flipped in chunk 39");
+}

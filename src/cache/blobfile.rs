@@ -19,6 +19,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
+use std::mem::MaybeUninit;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -131,7 +132,8 @@ pub(super) struct Writer {
     sha: [u8; 32],
     index: u32,
     buffer: Vec<u8>,
-    unsynced: usize,
+    /// Bytes appended since the last [`Writer::start_writeback`].
+    unwritten: u64,
     /// File offset where the whole chunks end.
     end: u64,
     /// A short, non-final chunk is written after `end` (the last append's tail, so an append
@@ -139,9 +141,14 @@ pub(super) struct Writer {
     short: bool,
 }
 
-/// Bytes written between `fdatasync`s of a download: a killed process loses nothing written
-/// (the page cache survives it); this bounds what a power loss can take back.
-const SYNC_EVERY: usize = 16 << 20;
+/// Bytes appended between two requests to start writing them to disk (see
+/// [`Writer::start_writeback`]); a killed process loses nothing written either way (the page
+/// cache survives it).
+const WRITEBACK_EVERY: u64 = 16 << 20;
+
+fn too_large() -> FileError {
+    FileError::Damaged("the blob is larger than this cache's format allows".to_owned())
+}
 
 impl Writer {
     /// Starts a new file at `path` (replacing any).
@@ -163,8 +170,8 @@ impl Writer {
             path: path.to_owned(),
             sha: sha_bytes(sha256),
             index: 0,
-            buffer: Vec::with_capacity(CHUNK + TAG),
-            unsynced: 0,
+            buffer: Vec::new(),
+            unwritten: 0,
             end: HEADER,
             short: false,
         })
@@ -224,14 +231,58 @@ impl Writer {
                 path: path.to_owned(),
                 sha,
                 index: kept,
-                buffer: Vec::with_capacity(CHUNK + TAG),
-                unsynced: 0,
+                buffer: Vec::new(),
+                unwritten: 0,
                 end,
                 short: false,
             },
             tail,
             len,
         ))
+    }
+
+    /// Appends chunk `self.index + n` (nonce ‖ ciphertext ‖ tag, or the plaintext without a
+    /// key) to the write buffer.
+    fn seal_into_buffer(
+        &mut self,
+        key: &BlobKey,
+        n: u32,
+        plain: &[u8],
+        last: bool,
+    ) -> Result<(), FileError> {
+        let Some(cipher) = &key.cipher else {
+            self.buffer.extend_from_slice(plain);
+            return Ok(());
+        };
+        let index = self.index.checked_add(n).ok_or_else(too_large)?;
+        // A fresh random nonce for every encryption, stored with the chunk: a short chunk is
+        // rewritten as it grows and a torn one is rewritten after a kill, so a nonce derived
+        // from the chunk index would be reused with other plaintext.
+        let mut nonce = [0u8; NONCE];
+        getrandom::fill(&mut nonce)
+            .map_err(|e| FileError::Io(std::io::Error::other(e.to_string())))?;
+        self.buffer.extend_from_slice(&nonce);
+        let start = self.buffer.len();
+        self.buffer.extend_from_slice(plain);
+        let tag = cipher
+            .seal_in_place_separate_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(aad(&self.sha, index, last)),
+                &mut self.buffer[start..],
+            )
+            .map_err(|_| FileError::Damaged("a chunk could not be encrypted".to_owned()))?;
+        self.buffer.extend_from_slice(tag.as_ref());
+        Ok(())
+    }
+
+    /// Drops a short chunk written after the whole ones; the next write goes in its place.
+    fn cut_short_chunk(&mut self) -> Result<(), FileError> {
+        if self.short {
+            self.file.set_len(self.end)?;
+            self.file.seek(SeekFrom::Start(self.end))?;
+            self.short = false;
+        }
+        Ok(())
     }
 
     /// Encrypts `plain` as chunk `self.index` and writes it at the end of the whole chunks
@@ -243,41 +294,16 @@ impl Writer {
         last: bool,
         advance: bool,
     ) -> Result<(), FileError> {
-        if self.short {
-            self.file.set_len(self.end)?;
-            self.file.seek(SeekFrom::Start(self.end))?;
-            self.short = false;
-        }
+        self.cut_short_chunk()?;
         self.buffer.clear();
-        if let Some(cipher) = &key.cipher {
-            // A fresh random nonce for every encryption, stored with the chunk: a short chunk
-            // is rewritten as it grows and a torn one is rewritten after a kill, so a nonce
-            // derived from the chunk index would be reused with other plaintext.
-            let mut nonce = [0u8; NONCE];
-            getrandom::fill(&mut nonce)
-                .map_err(|e| FileError::Io(std::io::Error::other(e.to_string())))?;
-            self.buffer.extend_from_slice(&nonce);
-            self.buffer.extend_from_slice(plain);
-            let tag = cipher
-                .seal_in_place_separate_tag(
-                    Nonce::assume_unique_for_key(nonce),
-                    Aad::from(aad(&self.sha, self.index, last)),
-                    &mut self.buffer[NONCE..],
-                )
-                .map_err(|_| FileError::Damaged("a chunk could not be encrypted".to_owned()))?;
-            self.buffer.extend_from_slice(tag.as_ref());
-        } else {
-            self.buffer.extend_from_slice(plain);
-        }
+        self.seal_into_buffer(key, 0, plain, last)?;
         self.file.write_all(&self.buffer)?;
         if !advance {
             self.short = true;
             return Ok(());
         }
         self.end += self.buffer.len() as u64;
-        self.index = self.index.checked_add(1).ok_or_else(|| {
-            FileError::Damaged("the blob is larger than this cache's format allows".to_owned())
-        })?;
+        self.index = self.index.checked_add(1).ok_or_else(too_large)?;
         Ok(())
     }
 
@@ -288,16 +314,55 @@ impl Writer {
         self.seal(key, plain, false, false)
     }
 
-    /// Appends one whole, non-final chunk (exactly [`CHUNK`] bytes).
-    pub(super) fn write_chunk(&mut self, key: &BlobKey, plain: &[u8]) -> Result<(), FileError> {
-        debug_assert_eq!(plain.len(), CHUNK);
-        self.seal(key, plain, false, true)?;
-        self.unsynced += plain.len();
-        if self.unsynced >= SYNC_EVERY {
-            self.file.sync_data()?;
-            self.unsynced = 0;
+    /// Appends whole, non-final chunks (a multiple of [`CHUNK`] bytes) with one write.
+    pub(super) fn write_chunks(&mut self, key: &BlobKey, plain: &[u8]) -> Result<(), FileError> {
+        debug_assert_eq!(plain.len() % CHUNK, 0);
+        if plain.is_empty() {
+            return Ok(());
+        }
+        self.cut_short_chunk()?;
+        self.buffer.clear();
+        let mut count = 0u32;
+        for chunk in plain.chunks(CHUNK) {
+            self.seal_into_buffer(key, count, chunk, false)?;
+            count = count.checked_add(1).ok_or_else(too_large)?;
+        }
+        self.file.write_all(&self.buffer)?;
+        self.end += self.buffer.len() as u64;
+        self.index = self.index.checked_add(count).ok_or_else(too_large)?;
+        self.unwritten += self.buffer.len() as u64;
+        if self.unwritten >= WRITEBACK_EVERY {
+            self.start_writeback();
         }
         Ok(())
+    }
+
+    /// Asks the kernel to start writing the chunks appended since the last call, without
+    /// waiting: the final `fsync` in [`Writer::finish`] then has little left to wait for, and a
+    /// power loss takes back little. Not needed for correctness — a torn file is cut back to
+    /// its authentic chunks on resume — so a file system that refuses is only logged.
+    fn start_writeback(&mut self) {
+        use std::os::fd::AsRawFd;
+        let from = self.end - self.unwritten;
+        let (Ok(offset), Ok(bytes)) = (
+            libc::off64_t::try_from(from),
+            libc::off64_t::try_from(self.unwritten),
+        ) else {
+            return;
+        };
+        // SAFETY: a plain system call on a descriptor `self.file` keeps open; no memory is passed.
+        let result = unsafe {
+            libc::sync_file_range(
+                self.file.as_raw_fd(),
+                offset,
+                bytes,
+                libc::SYNC_FILE_RANGE_WRITE,
+            )
+        };
+        if result != 0 {
+            tracing::debug!(error = %std::io::Error::last_os_error(), "sync_file_range");
+        }
+        self.unwritten = 0;
     }
 
     /// Writes the final chunk (fewer than [`CHUNK`] bytes), makes the file durable and renames
@@ -395,6 +460,176 @@ pub(super) fn read(
         sink(&buffer)?;
     }
     Ok(())
+}
+
+/// Blobs at least this large are decrypted on several threads by [`read_all`]: below it, a
+/// thread's start costs more than it saves.
+const PARALLEL_FROM: u64 = 1 << 20;
+
+/// Reads and authenticates the complete blob file `path` of `size` plaintext bytes into memory.
+///
+/// Chunks are independent (each has its own nonce and tag), so a large blob is decrypted by up
+/// to `threads` threads at once, each reading its own run of chunks with positioned reads.
+/// Any damage is an error, and no plaintext is returned.
+pub(super) fn read_all(
+    key: &BlobKey,
+    path: &Path,
+    sha256: &str,
+    size: u64,
+    threads: usize,
+) -> Result<Vec<u8>, FileError> {
+    use std::os::unix::fs::FileExt;
+
+    let file = File::open(path)?;
+    let expected = file_len(key, size);
+    let actual = file.metadata()?.len();
+    if actual != expected {
+        return Err(FileError::Damaged(format!(
+            "the file has {actual} bytes where {size} bytes of content need {expected} (truncated or replaced)"
+        )));
+    }
+    let mut header = [0u8; HEADER as usize];
+    file.read_exact_at(&mut header, 0)?;
+    if &header[..8] != MAGIC {
+        return Err(FileError::Damaged(
+            "it is not a hologuide blob file".to_owned(),
+        ));
+    }
+    let len = usize::try_from(size)
+        .map_err(|_| FileError::Damaged(format!("{size} bytes do not fit in memory")))?;
+    let sha = sha_bytes(sha256);
+    // Not zeroed first: every byte is written by a read before anything looks at it.
+    let mut plain: Vec<u8> = Vec::with_capacity(len);
+    let stride = CHUNK as u64 + key.overhead();
+    let decrypt = |index: usize, last: bool, slot: &mut [MaybeUninit<u8>]| {
+        let offset = HEADER + index as u64 * stride;
+        // The ciphertext goes straight into its place in the result and is decrypted there.
+        let mut nonce = [0u8; NONCE];
+        let mut tag = [0u8; TAG];
+        let envelope = key.cipher.as_ref().map(|_| (&mut nonce, &mut tag));
+        let slot = read_record_at(&file, offset, slot, envelope)?;
+        let Some(cipher) = &key.cipher else {
+            return Ok(());
+        };
+        let index =
+            u32::try_from(index).map_err(|_| FileError::Damaged("too many chunks".to_owned()))?;
+        cipher
+            .open_in_place_separate_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(aad(&sha, index, last)),
+                Tag::from(tag),
+                slot,
+                0..,
+            )
+            .map_err(|_| {
+                FileError::Damaged(format!(
+                    "chunk {index} does not authenticate (tampered, truncated, another blob's file or another user's key)"
+                ))
+            })?;
+        Ok::<(), FileError>(())
+    };
+    // Whole chunks first (in runs, one per thread), then the final, shorter one (maybe empty).
+    let (whole, final_slot) = plain.spare_capacity_mut()[..len].split_at_mut(len / CHUNK * CHUNK);
+    let decrypt_run = |first: usize, run: &mut [MaybeUninit<u8>]| -> Result<(), FileError> {
+        for (n, slot) in run.chunks_mut(CHUNK).enumerate() {
+            decrypt(first + n, false, slot)?;
+        }
+        Ok(())
+    };
+    let threads = if size >= PARALLEL_FROM {
+        threads.clamp(1, 8)
+    } else {
+        1
+    };
+    let per_thread = (whole.len() / CHUNK).div_ceil(threads).max(1) * CHUNK;
+    std::thread::scope(|scope| {
+        let mut runs = whole.chunks_mut(per_thread).enumerate();
+        let first = runs.next();
+        let workers: Vec<_> = runs
+            .map(|(n, run)| scope.spawn(move || decrypt_run(n * per_thread / CHUNK, run)))
+            .collect();
+        let mut result = first.map_or(Ok(()), |(_, run)| decrypt_run(0, run));
+        for worker in workers {
+            let outcome = worker.join().unwrap_or_else(|_| {
+                Err(FileError::Damaged("a decrypting thread failed".to_owned()))
+            });
+            if result.is_ok() {
+                result = outcome;
+            }
+        }
+        result
+    })?;
+    decrypt(len / CHUNK, true, final_slot)?;
+    // SAFETY: the whole runs and the final slot together are the first `len` bytes of the
+    // spare capacity, and each was filled completely by `read_record_at` (we return early on
+    // any failure, before this line).
+    unsafe { plain.set_len(len) };
+    Ok(plain)
+}
+
+/// Reads one chunk record at `offset` with positioned, vectored reads: the chunk's bytes go
+/// straight into `body` (where the plaintext belongs), and, for an encrypted file, the nonce
+/// before them and the tag after them into `envelope`. Returns `body`, now initialised.
+fn read_record_at<'b>(
+    file: &File,
+    offset: u64,
+    body: &'b mut [MaybeUninit<u8>],
+    envelope: Option<(&mut [u8; NONCE], &mut [u8; TAG])>,
+) -> std::io::Result<&'b mut [u8]> {
+    use std::os::fd::AsRawFd;
+
+    let body_part = (body.as_mut_ptr().cast::<u8>(), body.len());
+    let mut parts = Vec::with_capacity(3);
+    match envelope {
+        Some((nonce, tag)) => parts.extend([
+            (nonce.as_mut_ptr(), NONCE),
+            body_part,
+            (tag.as_mut_ptr(), TAG),
+        ]),
+        None => parts.push(body_part),
+    }
+    let total: usize = parts.iter().map(|(_, len)| len).sum();
+    let mut done = 0usize;
+    while done < total {
+        // The parts not yet filled, the first one maybe partly.
+        let mut skip = done;
+        let iovecs: Vec<libc::iovec> = parts
+            .iter()
+            .filter_map(|&(base, len)| {
+                if skip >= len {
+                    skip -= len;
+                    return None;
+                }
+                let part = libc::iovec {
+                    // Within the part: `skip < len`.
+                    iov_base: base.wrapping_add(skip).cast(),
+                    iov_len: len - skip,
+                };
+                skip = 0;
+                Some(part)
+            })
+            .collect();
+        let position = libc::off_t::try_from(offset + done as u64)
+            .map_err(|_| std::io::Error::other("a blob file offset beyond off_t"))?;
+        let count = libc::c_int::try_from(iovecs.len()).unwrap_or(3);
+        // SAFETY: every iovec points into a distinct buffer that is live, writable and mutably
+        // borrowed for the whole call (`body` for 'b, the envelope's arrays by the caller), with
+        // the length that is left of it; the descriptor stays open while `file` is borrowed.
+        let read = unsafe { libc::preadv(file.as_raw_fd(), iovecs.as_ptr(), count, position) };
+        match read {
+            n if n > 0 => done += n as usize,
+            0 => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+            _ => {
+                let error = std::io::Error::last_os_error();
+                if error.kind() != std::io::ErrorKind::Interrupted {
+                    return Err(error);
+                }
+            }
+        }
+    }
+    // SAFETY: the loop above ended with all `total` bytes read, which include all of `body`;
+    // bytes written by the kernel are initialised.
+    Ok(unsafe { std::slice::from_raw_parts_mut(body.as_mut_ptr().cast::<u8>(), body.len()) })
 }
 
 /// The plaintext bytes in a `.part` file (what survived a kill), without authenticating

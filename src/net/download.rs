@@ -61,10 +61,11 @@ impl Default for DownloadOptions {
     }
 }
 
+/// Bytes read for [`hash_file`] at a time.
 const CHUNK: usize = 256 * 1024;
-/// Bytes gathered before one append: fewer, larger transactions in the cache. A kill loses at
-/// most this much. 8 MiB was tried (release, same run): the encrypted cache did not get
-/// measurably faster (118–213 vs 147–154 MB/s, noisy) and plain files got 2× slower, so 1 MiB.
+/// Bytes gathered before one append: fewer, larger appends (the cache hashes a large one on
+/// another thread while it encrypts). A kill loses at most this much. 8 MiB was tried
+/// (release, same run): the encrypted cache did not get measurably faster, so 1 MiB.
 const APPEND: usize = 1024 * 1024;
 
 fn is_content_address(text: &str) -> bool {
@@ -239,49 +240,50 @@ impl Shared<'_> {
             have = 0;
         }
         self.advance(have);
-        let mut buffer = vec![0u8; CHUNK];
-        let mut pending: Vec<u8> = Vec::with_capacity(APPEND);
+        // Read straight into the buffer handed to the sink: one copy from the HTTP body.
+        let mut buffer = vec![0u8; APPEND];
         let mut stored = have;
         loop {
             if self.cancelled.load(Ordering::Acquire) {
                 return Ok(());
             }
-            let read = match response.read(&mut buffer) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) => {
-                    // Keep what arrived: the next attempt resumes from there.
-                    self.sink
-                        .append(&blob.sha256, stored, &pending)
-                        .map_err(sink_error)?;
-                    return Err(NetError::Unreachable {
-                        server: self.client.server().to_owned(),
-                        detail: format!("the download of {} broke off: {e}", blob.sha256),
-                    });
+            let mut filled = 0;
+            let mut broke_off = None;
+            while filled < buffer.len() {
+                match response.read(&mut buffer[filled..]) {
+                    Ok(0) => break,
+                    Ok(n) => filled += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        broke_off = Some(e);
+                        break;
+                    }
                 }
-            };
-            if stored + (pending.len() + read) as u64 > blob.bytes {
+            }
+            if stored + filled as u64 > blob.bytes {
                 self.sink.discard(&blob.sha256).map_err(sink_error)?;
                 return Err(NetError::Integrity {
                     sha256: blob.sha256.clone(),
                     detail: format!("more than the {} bytes the manifest lists", blob.bytes),
                 });
             }
-            pending.extend_from_slice(&buffer[..read]);
-            self.advance(read as u64);
-            if pending.len() >= APPEND {
+            if filled > 0 {
+                // Kept even when the connection broke: the next attempt resumes from there.
                 self.sink
-                    .append(&blob.sha256, stored, &pending)
+                    .append(&blob.sha256, stored, &buffer[..filled])
                     .map_err(sink_error)?;
-                stored += pending.len() as u64;
-                pending.clear();
+                stored += filled as u64;
+                self.advance(filled as u64);
             }
-        }
-        if !pending.is_empty() {
-            self.sink
-                .append(&blob.sha256, stored, &pending)
-                .map_err(sink_error)?;
-            stored += pending.len() as u64;
+            if let Some(e) = broke_off {
+                return Err(NetError::Unreachable {
+                    server: self.client.server().to_owned(),
+                    detail: format!("the download of {} broke off: {e}", blob.sha256),
+                });
+            }
+            if filled < buffer.len() {
+                break;
+            }
         }
         if stored != blob.bytes {
             self.sink.discard(&blob.sha256).map_err(sink_error)?;
