@@ -24,6 +24,8 @@ use crate::support::*;
 /// The banner covers thousands of pixels in an 800×500 view; a handful of orange pixels
 /// (anti-aliasing of other colours) is not a banner.
 const BANNER_MIN_PIXELS: usize = 1500;
+/// In a 640×480 eye (a wider field of view than the window's) the banner covers about 1200.
+const EYE_BANNER_MIN_PIXELS: usize = 600;
 /// Orange pixels allowed with no banner.
 const NO_BANNER_MAX_PIXELS: usize = 20;
 
@@ -476,7 +478,8 @@ mod openxr {
             to_3 * 100.0,
             to_1 * 100.0
         );
-        assert!(to_3 < 0.01, "{to_3}");
+        // The limit of the OpenXR goldens (openxr_frames: 0.5 % beyond 24/255).
+        assert!(to_3 < 0.005, "{to_3}");
         assert!(to_1 > 3.0 * to_3.max(0.005), "{to_1} vs {to_3}");
         assert!(banner_pixels(&eye, whole(&eye)) <= NO_BANNER_MAX_PIXELS);
     }
@@ -525,7 +528,7 @@ mod openxr {
         let eye = image::open(&capture).expect("captured").into_rgba8();
         let pixels = banner_pixels(&eye, whole(&eye));
         assert!(
-            pixels >= BANNER_MIN_PIXELS,
+            pixels >= EYE_BANNER_MIN_PIXELS,
             "{pixels} banner pixels in frame 1"
         );
     }
