@@ -274,6 +274,16 @@ fn f2_window_app_shows_offline_banner_within_a_second_of_losing_the_service() {
         flipped - stopped
     );
 
+    // F9 offline: a step viewed while the service is gone is kept on the device.
+    x.xdotool(&["windowfocus", "--sync", &id]).expect("focus");
+    x.xdotool(&["key", "n"]).expect("key");
+    wait_for_line(
+        &out,
+        &mut out_seen,
+        "\"step_number\":3",
+        Duration::from_secs(60),
+    );
+
     service.resume();
     let resumed = Instant::now();
     let gone = wait_for_screen(
@@ -309,13 +319,25 @@ fn f2_window_app_shows_offline_banner_within_a_second_of_losing_the_service() {
     // Within 1 s of recovery (F2), plus the same margin.
     assert!(recovery < Duration::from_millis(2500), "{recovery:?}");
 
+    // F9: uploaded once the service is back, while the app still runs: session start, guide
+    // opened, step 1 viewed (uploaded at start); step 1's time and step 2 viewed (online);
+    // step 2's time and step 3 viewed (offline).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let stats = service.admin(&["stats"]);
+        if stats["telemetry_events"] == 7 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{stats}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
     x.xdotool(&["key", "Escape"]).expect("xdotool key");
     let status = app.0.wait().expect("hologuide ends");
     assert!(status.success(), "{}", err_seen.join("\n"));
-    // F9: session start, guide opened, step 1 viewed; step 1's time and step 2 viewed; step 2's
-    // time and the session's end, uploaded as the app closed.
+    // … and as the app closed: step 3's time and the session's end.
     let stats = service.admin(&["stats"]);
-    assert_eq!(stats["telemetry_events"], 7, "{stats}");
+    assert_eq!(stats["telemetry_events"], 9, "{stats}");
 }
 
 /// F2 from the first frame: the service is gone before the app starts, the guide opens from
