@@ -9,9 +9,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
+use hologuide::app::access::Refused;
 use hologuide::app::shell::Origin;
 use hologuide::app::{App, GuideSource, Transition};
-use hologuide::client::{LiveGuide, Opened, Target};
+use hologuide::client::{ClientError, LiveGuide, Opened, Started, Target};
 use hologuide::net::ConnectivitySettings;
 use hologuide::xr::{Content, Standalone, Surroundings};
 
@@ -82,7 +83,14 @@ pub fn open(
     };
     let opened = device.open(target, &progress);
     bar.finish_and_clear();
-    let opened = opened?;
+    let opened = match (opened, &started) {
+        // Why nobody is signed in (signed out, 90 days over, clock set back) says more than
+        // "nobody is signed in".
+        (Err(ClientError::Refused(Refused::NotSignedIn)), Started::No { reason }) => {
+            anyhow::bail!("{reason}")
+        }
+        (opened, _) => opened?,
+    };
     let assets = device
         .assets_of(&opened)
         .with_context(|| format!("reading the files of '{}'", opened.title))?;

@@ -97,10 +97,17 @@ impl LiveGuide {
         let guide_id = opened.guide_id;
         let signed_in = device.store().is_some();
         if signed_in {
-            device.record("session_start", Some(guide_id), None, None)?;
-            device.record("guide_opened", Some(guide_id), None, None)?;
-            if let Some(step) = step_id(&guide, start) {
-                device.record("step_viewed", Some(guide_id), Some(&step), None)?;
+            let step = step_id(&guide, start);
+            let recorded = device
+                .record("session_start", Some(guide_id), None, None)
+                .and_then(|()| device.record("guide_opened", Some(guide_id), None, None))
+                .and_then(|()| match &step {
+                    Some(step) => device.record("step_viewed", Some(guide_id), Some(step), None),
+                    None => Ok(()),
+                });
+            // Telemetry that cannot be kept must not keep the operator from the guide.
+            if let Err(e) = recorded {
+                tracing::warn!("telemetry not recorded: {e}");
             }
         }
         let (notes, inbox) = mpsc::channel();
