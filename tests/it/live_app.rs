@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use hologuide::app::access::Refused;
 
-use crate::offline::{DEMO_ID, GUIDE_A, Service, password, small_guide};
+use crate::offline::{DEMO_ID, GUIDE_A, Service, guide_package, password, small_guide};
 use crate::support::*;
 
 /// The banner covers thousands of pixels in an 800×500 view; a handful of orange pixels
@@ -492,6 +492,64 @@ fn n1_f10_f14_run_refuses_a_cached_guide_with_the_reason_the_rules_give() {
     refused(&offline, &["permission"]);
     let words = |o: &Output| stderr(o).lines().last().unwrap_or_default().to_owned();
     assert_eq!(words(&online), words(&offline));
+}
+
+/// F12 in the 3D app: an author's new version reaches the app only when the guide is opened
+/// online again; offline it shows the version it has.
+#[test]
+fn f12_window_app_shows_the_latest_version_only_when_opened_online_again() {
+    let mut service = Service::start();
+    small_guide(&service, GUIDE_A, "one");
+    let device = tempfile::tempdir().unwrap();
+    login(device.path(), &service, "alice");
+    let x = Xvfb::start();
+    let show = || -> (Value, Value) {
+        let output = run(client(
+            device.path(),
+            &[
+                "run",
+                "--backend",
+                "window",
+                "--size",
+                "320x200",
+                "--frames",
+                "1",
+                "--json",
+                GUIDE_A,
+            ],
+        )
+        .env("DISPLAY", &x.display));
+        assert!(output.status.success(), "{}", stderr(&output));
+        let lines: Vec<Value> = stdout(&output)
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("JSON line"))
+            .collect();
+        (lines[0]["opened"].clone(), lines[1].clone())
+    };
+    let (opened, card) = show();
+    assert_eq!(
+        (opened["origin"].as_str(), opened["version"].as_u64()),
+        (Some("network"), Some(1))
+    );
+    assert_eq!(card["title"], "First step one", "{card}");
+
+    service.stop();
+    let package = guide_package(service.dir.path(), GUIDE_A, "Valve check", "two", 20_000);
+    service.publish(&package);
+    let (opened, card) = show();
+    assert_eq!(
+        (opened["origin"].as_str(), opened["version"].as_u64()),
+        (Some("cache"), Some(1))
+    );
+    assert_eq!(card["title"], "First step one", "{card}");
+
+    service.resume();
+    let (opened, card) = show();
+    assert_eq!(
+        (opened["origin"].as_str(), opened["version"].as_u64()),
+        (Some("network"), Some(2))
+    );
+    assert_eq!(card["title"], "First step two", "{card}");
 }
 
 mod openxr {
