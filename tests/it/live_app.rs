@@ -664,4 +664,77 @@ mod openxr {
             "{pixels} banner pixels in frame 1"
         );
     }
+
+    /// F2 live on OpenXR: the service goes away during the session; the frames after the
+    /// monitor noticed carry the banner, without the frame loop waiting on the network.
+    #[test]
+    fn f2_openxr_app_shows_the_banner_once_the_service_is_lost_during_the_session() {
+        let Some(install) = monado_or_skip() else {
+            return;
+        };
+        let mut service = Service::start();
+        let device = tempfile::tempdir().unwrap();
+        login(device.path(), &service, "alice");
+        let runtime = Runtime::start_still(install);
+        let mut command = runtime.hologuide(&[
+            "--log",
+            "info",
+            "run",
+            DEMO_ID,
+            "--data-dir",
+            device.path().to_str().unwrap(),
+            "--frames",
+            "240",
+            "--json",
+        ]);
+        let mut app = App(command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("hologuide starts"));
+        let stdout_pipe = app.0.stdout.take().unwrap();
+        let report_text = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = BufReader::new(stdout_pipe).read_to_string(&mut text);
+            text
+        });
+        let err = timestamped_lines(app.0.stderr.take().unwrap());
+        let mut seen = Vec::new();
+        wait_for_line(&err, &mut seen, "FOCUSED", Duration::from_secs(60));
+        service.stop();
+        let flipped = wait_for_line(
+            &err,
+            &mut seen,
+            "connectivity changed",
+            Duration::from_secs(10),
+        );
+        let shown = wait_for_line(
+            &err,
+            &mut seen,
+            "Offline banner shown",
+            Duration::from_secs(10),
+        );
+        eprintln!(
+            "F2 on OpenXR: first frame with the banner {:.3} s after the monitor found the service gone",
+            shown.saturating_duration_since(flipped).as_secs_f64()
+        );
+        assert!(shown.saturating_duration_since(flipped) < Duration::from_secs(1));
+        let status = app.0.wait().expect("hologuide ends");
+        assert!(status.success(), "{}", seen.join("\n"));
+        let report: Value =
+            serde_json::from_str(report_text.join().unwrap().trim()).expect("JSON report");
+        assert_eq!(report["offline_banner_first_frame"], false, "{report:#}");
+        assert_eq!(report["offline_banner_last_frame"], true, "{report:#}");
+        let with = report["frames_with_offline_banner"].as_u64().unwrap();
+        let all = report["frames_rendered"].as_u64().unwrap();
+        assert!(
+            0 < with && with < all,
+            "{with} of {all} frames with the banner"
+        );
+        assert_eq!(
+            runtime.validation_complaints(),
+            Vec::<String>::new(),
+            "validation layer messages"
+        );
+    }
 }
