@@ -146,3 +146,41 @@ fn opened_line(opened: &Opened) -> String {
         }
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_path_that_exists_is_a_package_and_anything_else_a_guide_of_the_service() {
+        let dir = std::env::temp_dir();
+        let path = dir.to_str().expect("a UTF-8 temp dir");
+        assert!(matches!(choose(Some(path)), Ok(Chosen::Package(p)) if p == dir));
+        assert!(matches!(choose(None), Ok(Chosen::Demo)));
+        let id = "5d3c9a7e-2f41-4b8e-9c6a-0e7f1a2b3c4d";
+        assert!(matches!(
+            choose(Some(id)),
+            Ok(Chosen::Service(Target::Guide(_)))
+        ));
+        let link = format!("hologuide://acme/g/{id}/s/3");
+        match choose(Some(&link)) {
+            Ok(Chosen::Service(Target::Link(link))) => {
+                assert_eq!(link.step.map(NonZeroU32::get), Some(3));
+            }
+            _ => panic!("{link} is a guide link"),
+        }
+    }
+
+    #[test]
+    fn a_missing_path_that_is_no_id_or_link_is_refused_with_what_was_tried() {
+        let Err(error) = choose(Some("guides/pump-v2")) else {
+            panic!("a missing folder is not a guide");
+        };
+        let text = format!("{error:#}");
+        assert!(
+            text.contains("'guides/pump-v2' is no guide package"),
+            "{text}"
+        );
+        assert!(text.contains("guide id or guide link"), "{text}");
+    }
+}

@@ -434,6 +434,12 @@ fn print_report(
         report.final_screen,
         report.ended_because
     );
+    if report.frames_with_offline_banner > 0 {
+        eprintln!(
+            "Offline banner in {} of {} frames",
+            report.frames_with_offline_banner, report.frames_rendered
+        );
+    }
     if let Some(path) = &report.captured {
         println!("{}", path.display());
     }
