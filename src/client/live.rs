@@ -69,7 +69,7 @@ enum Note {
 pub struct LiveGuide {
     monitor: Option<Connectivity>,
     notes: Sender<Note>,
-    worker: Option<JoinHandle<Device>>,
+    worker: Option<JoinHandle<()>>,
 }
 
 impl LiveGuide {
@@ -147,23 +147,18 @@ impl LiveGuide {
         // A worker that is gone has already said why in the log.
         let _ = self.notes.send(Note::Screen(transition.clone()));
     }
-
-    /// Ends the session: the time on the last screen and `session_end` are recorded, the outbox
-    /// is uploaded if the service answers, the monitor stops. The device comes back.
-    pub fn finish(mut self) -> Option<Device> {
-        let _ = self.notes.send(Note::End);
-        let device = self.worker.take().and_then(|w| w.join().ok());
-        self.monitor.take();
-        device
-    }
 }
 
+/// Ends the session when the front end lets go of it: the time on the last screen and
+/// `session_end` are recorded, the outbox is uploaded if the service answers (bounded by the
+/// client's timeouts), then the monitor stops.
 impl Drop for LiveGuide {
     fn drop(&mut self) {
         if let Some(worker) = self.worker.take() {
             let _ = self.notes.send(Note::End);
             let _ = worker.join();
         }
+        self.monitor.take();
     }
 }
 
@@ -190,7 +185,7 @@ struct Worker {
 }
 
 impl Worker {
-    fn run(mut self, inbox: &Receiver<Note>, events: &Receiver<ConnectivityEvent>) -> Device {
+    fn run(mut self, inbox: &Receiver<Note>, events: &Receiver<ConnectivityEvent>) {
         self.upload();
         loop {
             match inbox.recv_timeout(WORKER_TICK) {
@@ -211,7 +206,6 @@ impl Worker {
             }
         }
         self.end();
-        self.device
     }
 
     fn screen_changed(&mut self, transition: &Transition) {
