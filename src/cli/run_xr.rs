@@ -137,7 +137,13 @@ fn install_signal_handlers() {
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let chosen = run_service::choose(args.guide.as_deref())?;
+    let chosen = match run_service::choose(args.guide.as_deref()) {
+        Ok(chosen) => chosen,
+        Err(why) => {
+            eprintln!("error: {why}");
+            return Ok(ExitCode::from(super::EXIT_INVALID));
+        }
+    };
     let foreign = args.foreign_options();
     if !foreign.is_empty() {
         anyhow::bail!(

@@ -446,8 +446,9 @@ fn run_of_a_guide_that_cannot_open_says_why_and_exits_non_zero() {
     );
     assert!(!stderr(&not_cached).contains("panicked"));
 
+    // Refused input: exit code 2, as for a malformed link elsewhere.
     let nonsense = no_display(&["run", "--backend", "window", "no/such/package-or-link"]);
-    assert_eq!(nonsense.status.code(), Some(1));
+    assert_eq!(nonsense.status.code(), Some(2));
     let text = stderr(&nonsense);
     assert!(
         text.contains("no guide package (no such file or folder)"),
