@@ -312,7 +312,13 @@ fn run_window(args: &RunArgs, chosen: Chosen) -> anyhow::Result<ExitCode> {
     if args.json
         && let Some(opened) = &opened
     {
-        let line = serde_json::json!({ "opened": opened, "source": "service" });
+        // The demo guide opened by id without an account stays the demo (F8).
+        let source = match content.source {
+            GuideSource::Demo => "demo",
+            GuideSource::Local => "local",
+            GuideSource::Service => "service",
+        };
+        let line = serde_json::json!({ "opened": opened, "source": source });
         super::out(&format!("{line}\n"))?;
     }
     let options = WindowOptions {

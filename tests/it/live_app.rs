@@ -413,6 +413,44 @@ fn f2_window_app_opens_the_cached_guide_offline_with_the_banner_from_the_first_f
     );
 }
 
+/// F8: the demo guide opened by id on a device with no account and no service is the demo:
+/// no banner, however unreachable the network is.
+#[test]
+fn f8_window_app_opens_the_demo_by_id_without_account_or_network_and_without_banner() {
+    let device = tempfile::tempdir().unwrap();
+    let x = Xvfb::start();
+    let png = device.path().join("first.png");
+    let output = run(client(
+        device.path(),
+        &[
+            "run",
+            "--backend",
+            "window",
+            "--size",
+            "800x500",
+            "--frames",
+            "2",
+            "--json",
+        ],
+    )
+    .args(["--capture-frame", "2", "--out"])
+    .arg(&png)
+    .arg(DEMO_ID)
+    .env("DISPLAY", &x.display));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let lines: Vec<Value> = stdout(&output)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    assert_eq!(lines[0]["source"], "demo", "{lines:?}");
+    assert_eq!(lines[0]["opened"]["origin"], "demo", "{lines:?}");
+    assert_eq!(lines[1]["demo"], true, "{lines:?}");
+    assert!(!lines.iter().any(|l| l["online"] == false), "{lines:?}");
+    let frame = image::open(&png).expect("frame 2 captured").into_rgba8();
+    let pixels = banner_pixels(&frame, whole(&frame));
+    assert!(pixels <= NO_BANNER_MAX_PIXELS, "{pixels} banner pixels");
+}
+
 /// Refusals come from the same rules as `hologuide open`, with their exact text, before any
 /// window or runtime is needed; the demo guide needs neither network nor account (F8).
 #[test]
