@@ -9,15 +9,15 @@ use super::*;
 use crate::offline::{DEMO_ID, GUIDE_A, Service, small_guide};
 use crate::support::*;
 
-/// Refusals come from the same rules as `hologuide open`, with their exact text, before any
-/// window or runtime is needed; the demo guide needs neither network nor account (F8).
+/// Not signed in, not cached: refused with the shell's exact texts (exit 1) before any window
+/// or runtime is needed; a GUIDE that is nothing at all is refused input (exit 2).
 #[test]
 fn run_of_a_guide_that_cannot_open_says_why_and_exits_non_zero() {
     let mut service = Service::start();
     let device = tempfile::tempdir().unwrap();
     let no_display =
         |args: &[&str]| -> Output { run(client(device.path(), args).env_remove("DISPLAY")) };
-    let other = "0c1d2e3f-4a5b-4c6d-8e7f-8091a2b3c4d5";
+    let other = GUIDE_A;
 
     let nobody = no_display(&["run", "--backend", "window", other]);
     assert_eq!(nobody.status.code(), Some(1));
