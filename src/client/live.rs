@@ -4,8 +4,9 @@
 //! worker thread for the run: a [`Connectivity`] monitor probes the device's guide service and
 //! the frame loop reads its latest word with [`LiveGuide::online`] (an atomic load); screen
 //! changes go to the worker over a channel and are recorded in the same telemetry outbox as
-//! `hologuide open` uses, and uploaded when the service is reachable (at start, when it comes
-//! back, at the end). The monitor's [`Reporter`] is attached to the device, so an upload that
+//! `hologuide open` uses, and uploaded while the service is reachable (at start, at each screen
+//! change, when it comes back, at the end). The monitor's
+//! [`Reporter`](crate::net::connectivity::Reporter) is attached to the device, so an upload that
 //! fails turns the banner on at once.
 
 use std::sync::Arc;
@@ -223,6 +224,9 @@ impl Worker {
         {
             tracing::warn!("telemetry not recorded: {e}");
         }
+        // Sent at once while online: the operator's step is a real request, and one that fails
+        // turns the banner on at once instead of at the next probe (F2).
+        self.upload();
     }
 
     fn end(&mut self) {
