@@ -75,7 +75,12 @@ fn clock() -> anyhow::Result<Arc<dyn Clock>> {
 }
 
 fn device(common: &Common, max_rate: Option<u64>) -> anyhow::Result<Device> {
-    let data_dir = common.data.resolve()?;
+    device_in(&common.data, max_rate)
+}
+
+/// The device of the data folder `data`, as every client command opens it (`run` too).
+pub(super) fn device_in(data: &DataDirArg, max_rate: Option<u64>) -> anyhow::Result<Device> {
+    let data_dir = data.resolve()?;
     let keys = Arc::new(FileKeyStore::in_data_dir(&data_dir));
     let mut config = DeviceConfig::new(&data_dir, keys, clock()?);
     config.download.max_rate = max_rate;
@@ -265,7 +270,7 @@ pub fn open(args: OpenArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn progress_bar(hidden: bool) -> indicatif::ProgressBar {
+pub(super) fn progress_bar(hidden: bool) -> indicatif::ProgressBar {
     if hidden {
         return indicatif::ProgressBar::hidden();
     }

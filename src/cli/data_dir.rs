@@ -8,7 +8,7 @@ use clap::Args;
 /// Overrides the data folder (tests, several app instances on one machine).
 pub const DATA_DIR_ENV: &str = "HOLOGUIDE_DATA_DIR";
 
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Default, Args)]
 pub struct DataDirArg {
     /// The app's data folder: device secret, account index, offline caches. Default:
     /// $HOLOGUIDE_DATA_DIR, else the XDG data folder (~/.local/share/hologuide).

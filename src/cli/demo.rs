@@ -87,7 +87,7 @@ pub(crate) fn parse_size(text: &str) -> Result<(u32, u32), String> {
 }
 
 pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
-    let package = demo::load().context("opening the demo guide")?;
+    let package = Arc::new(demo::load().context("opening the demo guide")?);
     for warning in &package.warnings {
         tracing::warn!(%warning, "demo guide");
     }
@@ -110,7 +110,11 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         )),
         Frontend::Auto => run_auto(&package, &args),
         Frontend::Text => {
-            let mut app = App::open(Arc::new(package.guide), GuideSource::Demo, args.step);
+            let mut app = App::open(
+                Arc::new(package.guide.clone()),
+                GuideSource::Demo,
+                args.step,
+            );
             let interactive =
                 args.wait || (!args.no_wait && !args.json && std::io::stdin().is_terminal());
             run_text(&mut app, interactive, args.json)
@@ -119,7 +123,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// `--backend auto`: says in one line which backend it picked and why.
-fn run_auto(package: &GuidePackage, args: &DemoArgs) -> anyhow::Result<ExitCode> {
+fn run_auto(package: &Arc<GuidePackage>, args: &DemoArgs) -> anyhow::Result<ExitCode> {
     use hologuide::xr::openxr::probe;
     let openxr = match probe::probe_runtime() {
         Ok(found) if !window_only_flags(args).is_empty() => format!(
@@ -187,7 +191,7 @@ fn window_only_flags(args: &DemoArgs) -> Vec<&'static str> {
 }
 
 fn run_window(
-    package: &GuidePackage,
+    package: &Arc<GuidePackage>,
     args: &DemoArgs,
 ) -> Result<ExitCode, hologuide::xr::window::WindowError> {
     run_window_announced(package, args, None)
@@ -196,11 +200,12 @@ fn run_window(
 /// `announce` is printed once the window is open (auto's one line: so a window that fails to
 /// open leaves only the headless line).
 fn run_window_announced(
-    package: &GuidePackage,
+    package: &Arc<GuidePackage>,
     args: &DemoArgs,
     announce: Option<String>,
 ) -> Result<ExitCode, hologuide::xr::window::WindowError> {
     use hologuide::xr::window::{self, Clock, WindowError, WindowOptions};
+    use hologuide::xr::{Content, Standalone};
     if args.capture_frame.is_some()
         && !args
             .out
@@ -231,7 +236,8 @@ fn run_window_announced(
         json: args.json,
         announce,
     };
-    window::run(package, options, &mut printer)?;
+    let content = Content::from_package(Arc::clone(package), GuideSource::Demo);
+    window::run(&content, options, &Standalone, &mut printer)?;
     Ok(ExitCode::SUCCESS)
 }
 

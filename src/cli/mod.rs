@@ -24,6 +24,7 @@ mod demo_window;
 mod doctor;
 mod guide;
 mod qr;
+mod run_service;
 mod run_xr;
 mod sim;
 
@@ -55,7 +56,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// The XR app on an OpenXR runtime: the demo guide, or a guide package folder.
+    /// The XR app on an OpenXR runtime (or in a window): the demo guide, a guide package
+    /// folder, or a guide of the service by id or link with the live Offline banner.
     Run(run_xr::RunArgs),
     /// Run the bundled demo guide: replacing the filter cartridge of a coolant pump.
     Demo(demo::DemoArgs),

@@ -1,9 +1,11 @@
-//! `hologuide run` (and `demo --backend openxr`): the app on an OpenXR runtime.
+//! `hologuide run` (and `demo --backend openxr`): the app on an OpenXR runtime, or in a desktop
+//! window with `--backend window`.
 //!
 //! On these Debian 12 machines the project's Monado only loads into a process that runs on its
 //! Debian 13 tree's libraries, so when no runtime answers in this process and the project's
 //! Monado is installed, the command re-executes itself through the tree's loader — the user
-//! types the same command either way.
+//! types the same command either way. A guide of the service is opened after that choice, so
+//! only the process that shows it downloads it.
 
 use std::num::NonZeroU32;
 use std::path::PathBuf;
@@ -13,32 +15,44 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 use hologuide::app::GuideSource;
 use hologuide::guide::GuidePackage;
 use hologuide::platform::monado::{INSIDE_TREE_ENV, MonadoInstall};
 use hologuide::xr::openxr::{self, Capture, Heartbeat, RunOptions, RunReport, probe};
-use hologuide::xr::script;
+use hologuide::xr::{Content, Standalone, Surroundings, script};
+
+use super::data_dir::DataDirArg;
+use super::run_service::{self, Chosen};
 
 #[derive(Debug, Args, Clone, Default)]
 pub struct RunArgs {
-    /// A guide package folder (or .zip) to show; the bundled demo guide when left out.
+    /// What to show: a guide package folder (or .zip); or a guide id or guide link
+    /// (hologuide://<org>/g/<id>[/s/<step>], https://…/l/…) of the account signed in with
+    /// `hologuide login`, opened as `hologuide open` does (downloaded online, from this device's
+    /// cache offline) with the live Offline banner. The bundled demo guide when left out.
     #[arg(value_name = "GUIDE")]
-    guide: Option<PathBuf>,
-    /// Step number to start at.
+    guide: Option<String>,
+    /// Where to show it: on the OpenXR runtime, or in a desktop window (X11: mouse look, WASD,
+    /// keys N/B/R/O, Esc quits).
+    #[arg(long, value_enum, default_value_t = RunBackend::Openxr)]
+    backend: RunBackend,
+    /// Step number to start at (overrides a link's step).
     #[arg(long, value_name = "N")]
     step: Option<NonZeroU32>,
-    /// Show the app as if the network were lost (the Offline banner).
+    /// Show the Offline banner whatever the network does (a guide of the service shows it by
+    /// itself while its service cannot be reached).
     #[arg(long)]
     offline: bool,
     /// End the session after this many frames have been rendered.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     frames: Option<u64>,
-    /// End the session after this many seconds of rendering.
+    /// End the session after this many seconds of rendering (OpenXR).
     #[arg(long, value_name = "S")]
     seconds: Option<f64>,
-    /// Copy the left eye's image of rendered frame N (from 1) to the PNG given by --out.
+    /// Copy the left eye's image (the window's image) of rendered frame N (from 1) to the PNG
+    /// given by --out.
     #[arg(long, value_name = "N", requires = "out", value_parser = clap::value_parser!(u64).range(1..))]
     capture_frame: Option<u64>,
     /// Where --capture-frame writes its PNG.
@@ -51,13 +65,28 @@ pub struct RunArgs {
     /// Swapchain size per eye, WIDTHxHEIGHT; the runtime's recommended size by default.
     #[arg(long, value_name = "WxH", value_parser = super::demo::parse_size)]
     eye_size: Option<(u32, u32)>,
+    /// The window's size, WIDTHxHEIGHT (--backend window; default 1280x800).
+    #[arg(long, value_name = "WxH", value_parser = super::demo::parse_size)]
+    size: Option<(u32, u32)>,
     /// Head-gaze dwell before a looked-at button is pressed, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 1500,
           value_parser = clap::value_parser!(u64).range(200..=10_000))]
     dwell_ms: u64,
-    /// The run's report as one JSON object on standard output.
+    /// The run's report as one JSON object on standard output (the window: one JSON line per
+    /// screen shown and per change of the Offline banner).
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    data: DataDirArg,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+enum RunBackend {
+    /// On the OpenXR runtime (a headset, or Monado).
+    #[default]
+    Openxr,
+    /// In a desktop window (X11).
+    Window,
 }
 
 impl RunArgs {
@@ -70,6 +99,22 @@ impl RunArgs {
             dwell_ms: 1500,
             ..Self::default()
         }
+    }
+
+    /// The options given that the chosen backend does not understand.
+    fn foreign_options(&self) -> Vec<&'static str> {
+        let given = match self.backend {
+            RunBackend::Openxr => vec![(self.size.is_some(), "--size")],
+            RunBackend::Window => vec![
+                (self.seconds.is_some(), "--seconds"),
+                (self.input_script.is_some(), "--input-script"),
+                (self.eye_size.is_some(), "--eye-size"),
+            ],
+        };
+        given
+            .into_iter()
+            .filter_map(|(given, name)| given.then_some(name))
+            .collect()
     }
 }
 
@@ -92,19 +137,37 @@ fn install_signal_handlers() {
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let (package, source) = match &args.guide {
-        Some(path) => (
-            GuidePackage::load(path).with_context(|| format!("opening {}", path.display()))?,
-            GuideSource::Local,
-        ),
-        None => (
+    let chosen = match run_service::choose(args.guide.as_deref()) {
+        Ok(chosen) => chosen,
+        Err(why) => {
+            eprintln!("error: {why}");
+            return Ok(ExitCode::from(super::EXIT_INVALID));
+        }
+    };
+    let foreign = args.foreign_options();
+    if !foreign.is_empty() {
+        anyhow::bail!(
+            "{} do(es) not apply to --backend {}",
+            foreign.join(", "),
+            match args.backend {
+                RunBackend::Openxr => "openxr",
+                RunBackend::Window => "window",
+            }
+        );
+    }
+    if args.backend == RunBackend::Window {
+        return run_window(&args, chosen);
+    }
+    // A package is checked before anything starts; a guide of the service is opened later,
+    // in the process that shows it.
+    let package = match &chosen {
+        Chosen::Package(path) => Some((load_package(path)?, GuideSource::Local)),
+        Chosen::Demo => Some((
             hologuide::demo::load().context("opening the demo guide")?,
             GuideSource::Demo,
-        ),
+        )),
+        Chosen::Service(_) => None,
     };
-    for warning in &package.warnings {
-        tracing::warn!(%warning, "guide");
-    }
     let commands = match &args.input_script {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -125,15 +188,34 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         return reexec_through_tree(&install);
     }
 
+    let (content, surroundings, start_step, opened): (Content, Box<dyn Surroundings>, _, _) =
+        match (package, &chosen) {
+            (Some((package, source)), _) => (
+                Content::from_package(Arc::new(package), source),
+                Box::new(Standalone),
+                args.step,
+                None,
+            ),
+            (None, Chosen::Service(target)) => {
+                let opening = run_service::open(target, &args.data, args.step, args.json)?;
+                (
+                    opening.content,
+                    opening.surroundings,
+                    opening.start_step,
+                    Some(opening.opened),
+                )
+            }
+            (None, _) => anyhow::bail!("no guide to show"),
+        };
     install_signal_handlers();
     let heartbeat = Heartbeat::default();
     heartbeat.beat();
     start_watchdog(heartbeat.clone());
     let options = RunOptions {
-        package,
-        source,
-        start_step: args.step,
+        content,
+        start_step,
         online: !args.offline,
+        surroundings,
         frames: args.frames,
         duration: args.seconds.map(Duration::from_secs_f64),
         capture: args
@@ -159,8 +241,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             }
         })
         .context("starting the signal relay")?;
+    // The options (and with them a guide's telemetry worker, which uploads what it can as it
+    // ends) are dropped when the session is over.
     let report = openxr::run_openxr(options).context("running on the OpenXR runtime")?;
-    print_report(&report, args.json)?;
+    print_report(&report, opened.as_ref(), args.json)?;
     if let Some(frame) = args.capture_frame
         && report.captured.is_none()
     {
@@ -176,6 +260,85 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             report.wgpu_errors.join("; ")
         );
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn load_package(path: &std::path::Path) -> anyhow::Result<GuidePackage> {
+    let package =
+        GuidePackage::load(path).with_context(|| format!("opening {}", path.display()))?;
+    for warning in &package.warnings {
+        tracing::warn!(%warning, "guide");
+    }
+    Ok(package)
+}
+
+/// `run --backend window`: the same guide choice as on OpenXR, in a desktop window.
+fn run_window(args: &RunArgs, chosen: Chosen) -> anyhow::Result<ExitCode> {
+    use hologuide::xr::window::{self, Clock, WindowOptions};
+    if let Some(out) = &args.out
+        && !out
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("png"))
+    {
+        anyhow::bail!("--capture-frame writes a PNG: give --out a file name ending in .png");
+    }
+    let (content, surroundings, start_step, opened): (Content, Box<dyn Surroundings>, _, _) =
+        match chosen {
+            Chosen::Demo => (
+                Content::from_package(
+                    Arc::new(hologuide::demo::load().context("opening the demo guide")?),
+                    GuideSource::Demo,
+                ),
+                Box::new(Standalone),
+                args.step,
+                None,
+            ),
+            Chosen::Package(path) => (
+                Content::from_package(Arc::new(load_package(&path)?), GuideSource::Local),
+                Box::new(Standalone),
+                args.step,
+                None,
+            ),
+            Chosen::Service(target) => {
+                let opening = run_service::open(&target, &args.data, args.step, args.json)?;
+                (
+                    opening.content,
+                    opening.surroundings,
+                    opening.start_step,
+                    Some(opening.opened),
+                )
+            }
+        };
+    if args.json
+        && let Some(opened) = &opened
+    {
+        // The demo guide opened by id without an account stays the demo (F8).
+        let source = match content.source {
+            GuideSource::Demo => "demo",
+            GuideSource::Local => "local",
+            GuideSource::Service => "service",
+        };
+        let line = serde_json::json!({ "opened": opened, "source": source });
+        super::out(&format!("{line}\n"))?;
+    }
+    let options = WindowOptions {
+        size: args.size.unwrap_or((1280, 800)),
+        online: !args.offline,
+        start_step,
+        clock: Clock::Real,
+        exit_after_frames: args.frames,
+        // Counted from 1 here, as on OpenXR; the window counts from 0.
+        capture: args
+            .capture_frame
+            .zip(args.out.clone())
+            .map(|(n, out)| (n - 1, out)),
+        shots: None,
+    };
+    let mut printer = super::demo_window::Printer {
+        json: args.json,
+        announce: None,
+    };
+    window::run(&content, options, surroundings.as_ref(), &mut printer)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -254,9 +417,18 @@ fn start_watchdog(heartbeat: Heartbeat) {
     }
 }
 
-fn print_report(report: &RunReport, json: bool) -> anyhow::Result<()> {
+fn print_report(
+    report: &RunReport,
+    opened: Option<&hologuide::client::Opened>,
+    json: bool,
+) -> anyhow::Result<()> {
     if json {
-        super::out(&format!("{}\n", serde_json::to_string(report)?))?;
+        let mut value = serde_json::to_value(report)?;
+        // A guide of the service: how it was opened (origin, version, the link's step).
+        if let Some(opened) = opened {
+            value["opened"] = serde_json::to_value(opened)?;
+        }
+        super::out(&format!("{value}\n"))?;
         return Ok(());
     }
     eprintln!(
@@ -274,6 +446,12 @@ fn print_report(report: &RunReport, json: bool) -> anyhow::Result<()> {
         report.final_screen,
         report.ended_because
     );
+    if report.frames_with_offline_banner > 0 {
+        eprintln!(
+            "Offline banner in {} of {} frames",
+            report.frames_with_offline_banner, report.frames_rendered
+        );
+    }
     if let Some(path) = &report.captured {
         println!("{}", path.display());
     }

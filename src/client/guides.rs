@@ -61,6 +61,9 @@ pub struct Opened {
     pub offline_banner: bool,
     /// Bytes fetched from the network for this open (F1).
     pub downloaded_bytes: u64,
+    /// The version's files by package path (none for the demo, whose files are in the app).
+    #[serde(skip)]
+    pub assets: Vec<AssetRef>,
 }
 
 impl Opened {
@@ -114,6 +117,7 @@ impl Device {
             step: target.step(),
             offline_banner: self.shell.offline_banner(),
             downloaded_bytes: 0,
+            assets: Vec::new(),
         })
     }
 
@@ -301,6 +305,7 @@ impl Device {
             step: target.step(),
             offline_banner: self.shell.offline_banner(),
             downloaded_bytes,
+            assets: version.assets,
         })
     }
 

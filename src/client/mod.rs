@@ -14,6 +14,7 @@
 //! [`Shell`] state (banner, All list, progress, status line) follows every step.
 
 mod guides;
+mod live;
 mod session;
 mod telemetry;
 
@@ -33,6 +34,7 @@ use crate::net::download::DownloadOptions;
 use crate::net::{ApiClient, ClientOptions, NetError};
 
 pub use guides::{Opened, Target};
+pub use live::{CachedAssets, LiveGuide};
 pub use session::{Started, Status};
 pub use telemetry::Uploaded;
 

@@ -25,3 +25,24 @@ impl Guide {
         serde_json::to_string_pretty(self).expect("a guide always serialises")
     }
 }
+
+/// Where a guide's files come from: a package on disk, or this device's encrypted cache. Front
+/// ends read holograms through it without knowing which.
+pub trait AssetSource {
+    /// The bytes of the file `guide.json` names `path`, or why they cannot be read.
+    fn read(&self, path: &str) -> Result<Vec<u8>, String>;
+}
+
+impl AssetSource for GuidePackage {
+    fn read(&self, path: &str) -> Result<Vec<u8>, String> {
+        self.read_asset(path).map_err(|e| e.to_string())
+    }
+}
+
+/// A package shared between front ends (`demo --backend auto` tries the window, then
+/// headless).
+impl<T: AssetSource + ?Sized> AssetSource for std::sync::Arc<T> {
+    fn read(&self, path: &str) -> Result<Vec<u8>, String> {
+        (**self).read(path)
+    }
+}

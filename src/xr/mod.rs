@@ -7,8 +7,57 @@ pub mod pointer;
 pub mod script;
 pub mod window;
 
-use crate::app::Intent;
+use std::sync::Arc;
+
+use crate::app::{GuideSource, Intent, Transition};
+use crate::guide::{AssetSource, Guide, GuidePackage};
 use crate::scene::ButtonAction;
+
+/// What a front end shows: the guide, why it is open, and where its files come from (a package
+/// on disk, or the encrypted cache for a guide of the service).
+pub struct Content {
+    pub guide: Arc<Guide>,
+    pub source: GuideSource,
+    pub assets: Box<dyn AssetSource>,
+}
+
+impl Content {
+    /// The demo guide or a package opened by path.
+    pub fn from_package(package: Arc<GuidePackage>, source: GuideSource) -> Self {
+        Self {
+            guide: Arc::new(package.guide.clone()),
+            source,
+            assets: Box::new(package),
+        }
+    }
+
+    /// Reads an asset the guide refers to; `String` errors are what the renderer logs.
+    pub fn read_asset(&self, path: &str) -> Result<Vec<u8>, String> {
+        self.assets.read(path)
+    }
+}
+
+/// The world around a front end's frame loop: whether the guide service answers (the Offline
+/// banner, F2) and where screen changes go (telemetry, F9). Both are called from the frame
+/// loop, so both return at once: the answers come from worker threads.
+pub trait Surroundings {
+    /// F2: false while the guide service cannot be reached. Read every frame.
+    fn online(&self) -> bool;
+    /// F9: the app changed screen.
+    fn screen_changed(&self, transition: &Transition);
+}
+
+/// The demo guide and local packages: no service, so the banner shows only when asked for
+/// (`--offline`, the window's O key), and there is no account to keep telemetry for (F8).
+pub struct Standalone;
+
+impl Surroundings for Standalone {
+    fn online(&self) -> bool {
+        true
+    }
+
+    fn screen_changed(&self, _: &Transition) {}
+}
 
 /// What pressing a card button asks the app for.
 pub fn intent_for(action: ButtonAction) -> Intent {

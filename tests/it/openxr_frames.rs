@@ -196,10 +196,10 @@ fn demo_submits_200_frames_on_monado_with_the_validation_layer_silent_and_exits_
 /// checks that its picture is far from step 1's golden).
 const CHANNEL_TOLERANCE: u8 = 24;
 const MAX_DIFFERING_FRACTION: f64 = 0.005;
-const CAPTURE_SIZE: &str = "640x480";
+pub(crate) const CAPTURE_SIZE: &str = "640x480";
 
 /// Fraction of pixels that differ beyond the channel tolerance.
-fn differing_fraction(a: &image::RgbaImage, b: &image::RgbaImage) -> f64 {
+pub(crate) fn differing_fraction(a: &image::RgbaImage, b: &image::RgbaImage) -> f64 {
     let differing = a
         .pixels()
         .zip(b.pixels())
@@ -208,7 +208,7 @@ fn differing_fraction(a: &image::RgbaImage, b: &image::RgbaImage) -> f64 {
     differing as f64 / f64::from(a.width() * a.height())
 }
 
-fn golden(name: &str) -> image::RgbaImage {
+pub(crate) fn golden(name: &str) -> image::RgbaImage {
     let path = repo().join("tests/golden").join(format!("{name}.png"));
     image::open(&path)
         .unwrap_or_else(|e| {

@@ -60,7 +60,7 @@ fn wait_for_file(path: &Path, child: &mut Child) {
     }
 }
 
-fn focused_window(x: &Xvfb, title: &str, child: &mut Child) -> String {
+pub(crate) fn focused_window(x: &Xvfb, title: &str, child: &mut Child) -> String {
     let deadline = Instant::now() + PATIENCE;
     let id = loop {
         if let Some(id) = x.wait_for_window(title, Duration::from_millis(500)) {
@@ -103,14 +103,14 @@ fn wait_for_title(x: &Xvfb, id: &str, part: &str) {
     }
 }
 
-fn quit(x: &Xvfb, child: Child) -> std::process::Output {
+pub(crate) fn quit(x: &Xvfb, child: Child) -> std::process::Output {
     x.xdotool(&["key", "Escape"]).expect("xdotool key");
     let output = child.wait_with_output().expect("hologuide ends");
     assert!(output.status.success(), "{}", stderr(&output));
     output
 }
 
-fn window_origin(x: &Xvfb, id: &str) -> (i64, i64) {
+pub(crate) fn window_origin(x: &Xvfb, id: &str) -> (i64, i64) {
     let shell = x
         .xdotool(&["getwindowgeometry", "--shell", id])
         .expect("geometry");

@@ -97,7 +97,7 @@ pub(super) fn warm_up<B: GraphicsBinding>(
     let view = shared.app.view();
     let input = SceneInput {
         view: &view,
-        online: options.online,
+        online: options.online && options.surroundings.online(),
         all_list: None,
         status: None,
         head: shared.head,
@@ -123,8 +123,7 @@ pub(super) fn warm_up<B: GraphicsBinding>(
         .create_command_encoder(&wgpu::CommandEncoderDescriptor {
             label: Some("warm-up"),
         });
-    let package = &options.package;
-    let read = |path: &str| package.read_asset(path).map_err(|e| e.to_string());
+    let read = |path: &str| options.content.read_asset(path);
     renderer.draw(&mut encoder, &frame, &targets, &read)?;
     graphics.queue().submit([encoder.finish()]);
     let _ = graphics.device().poll(wgpu::PollType::wait_indefinitely());
@@ -135,9 +134,9 @@ pub(super) fn warm_up<B: GraphicsBinding>(
 /// a model inside the frame loop would miss frames on the step that first shows it. A broken
 /// asset is logged once here and left out when its step shows.
 pub(super) fn preload_assets(renderer: &mut Renderer, options: &RunOptions) {
-    let package = &options.package;
-    let read = |path: &str| package.read_asset(path).map_err(|e| e.to_string());
-    let assets = package
+    let read = |path: &str| options.content.read_asset(path);
+    let assets = options
+        .content
         .guide
         .tasks
         .iter()
@@ -244,6 +243,7 @@ impl<B: GraphicsBinding> Frames<'_, B> {
                     tracing::info!(?intent, "input: now on {}", describe(&shared.app.view()));
                     if moved != crate::app::Transition::Ignored {
                         shared.step_started = Some(time);
+                        options.surroundings.screen_changed(&moved);
                     }
                 }
                 Command::Menu => shared.all_list = !shared.all_list,
@@ -254,9 +254,20 @@ impl<B: GraphicsBinding> Frames<'_, B> {
 
         let view = shared.app.view();
         let titles = [shared.app.guide().title.clone()];
+        // F2: the monitor's latest word, read without waiting; `--offline` forces the banner.
+        let online = options.online && options.surroundings.online();
+        if shared.online != Some(online) {
+            tracing::info!(
+                frame = frame_number,
+                online,
+                "Offline banner {}",
+                if online { "removed" } else { "shown" }
+            );
+            shared.online = Some(online);
+        }
         let input = SceneInput {
             view: &view,
-            online: options.online,
+            online,
             all_list: shared.all_list.then_some(&titles[..]),
             status: None,
             head: shared.head,
@@ -324,8 +335,7 @@ impl<B: GraphicsBinding> Frames<'_, B> {
                 .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                     label: Some("XR frame"),
                 });
-        let package = &options.package;
-        let read = |path: &str| package.read_asset(path).map_err(|e| e.to_string());
+        let read = |path: &str| options.content.read_asset(path);
         renderer.draw_with_depth(&mut encoder, &frame, &targets, depth_views.as_ref(), &read)?;
         graphics.queue().submit([encoder.finish()]);
 
@@ -410,6 +420,9 @@ impl<B: GraphicsBinding> Frames<'_, B> {
             .map_err(|e| XrError::call("xrEndFrame", e))?;
         self.last_end = releasing.elapsed();
         shared.last_frame = Some(frame);
+        report.offline_banner_first_frame.get_or_insert(!online);
+        report.offline_banner_last_frame = Some(!online);
+        report.frames_with_offline_banner += u64::from(!online);
         Ok(true)
     }
 }

@@ -17,7 +17,7 @@ use super::loss::{Ended, Next, SYSTEM_POLL, SYSTEM_TRIES, after_session, wait_fo
 use super::session::{SessionMachine, Step, state_name};
 use super::swapchain::create_swapchain;
 use super::{RunOptions, RunReport, XrError};
-use crate::app::{App, View};
+use crate::app::{App, GuideSource, View};
 use crate::render::Renderer;
 use crate::scene::{CardFollower, Frame, Pose};
 use crate::xr::pointer::Dwell;
@@ -61,6 +61,8 @@ pub(super) struct Shared {
     pub(super) last_frame: Option<Frame>,
     pub(super) head: Pose,
     pub(super) exit_asked: bool,
+    /// Whether the last frame was drawn online (no Offline banner); logged when it changes.
+    pub(super) online: Option<bool>,
 }
 
 pub fn run<B: GraphicsBinding>(options: RunOptions) -> Result<RunReport, XrError> {
@@ -89,9 +91,12 @@ pub fn run<B: GraphicsBinding>(options: RunOptions) -> Result<RunReport, XrError
         blend_mode: instance::blend_mode_name(context.blend_mode).to_owned(),
         ..RunReport::default()
     };
-    let guide = Arc::new(options.package.guide.clone());
+    let guide = options.content.guide.clone();
+    let app = App::open(guide, options.content.source, options.start_step);
+    report.guide_source = source_name(options.content.source).to_owned();
+    report.first_screen = describe(&app.view());
     let mut shared = Shared {
-        app: App::open(guide, options.source, options.start_step),
+        app,
         renderer: None,
         follower: CardFollower::default(),
         dwell: Dwell::new(options.dwell.as_secs_f32()),
@@ -102,6 +107,7 @@ pub fn run<B: GraphicsBinding>(options: RunOptions) -> Result<RunReport, XrError
         last_frame: None,
         head: Pose::standing(),
         exit_asked: false,
+        online: None,
     };
     let mut machine = SessionMachine::new();
     let result = loop {
@@ -145,6 +151,14 @@ pub fn run<B: GraphicsBinding>(options: RunOptions) -> Result<RunReport, XrError
     drop(shared);
     drop(graphics);
     result.map(|()| report)
+}
+
+fn source_name(source: GuideSource) -> &'static str {
+    match source {
+        GuideSource::Demo => "demo",
+        GuideSource::Local => "local",
+        GuideSource::Service => "service",
+    }
 }
 
 pub(super) fn describe(view: &View<'_>) -> String {

@@ -38,10 +38,9 @@ use std::time::Duration;
 use serde::Serialize;
 use thiserror::Error;
 
-use crate::app::GuideSource;
-use crate::guide::GuidePackage;
 use crate::render::RenderError;
 use crate::xr::script::ScriptedCommand;
+use crate::xr::{Content, Surroundings};
 
 pub use probe::{RuntimeSummary, XrUnavailable, probe_runtime, probe_runtime_with};
 
@@ -132,11 +131,13 @@ pub struct Capture {
 
 /// What to show and how long to run.
 pub struct RunOptions {
-    pub package: GuidePackage,
-    pub source: GuideSource,
+    pub content: Content,
     pub start_step: Option<NonZeroU32>,
-    /// F2: false shows the Offline banner.
+    /// F2: false shows the Offline banner whatever `surroundings` say (`--offline`).
     pub online: bool,
+    /// The live Offline banner and telemetry of a guide of the service; [`crate::xr::Standalone`]
+    /// for the demo and local packages.
+    pub surroundings: Box<dyn Surroundings>,
     /// Ask the runtime to end the session after this many frames were submitted.
     pub frames: Option<u64>,
     /// … or after this long since the first frame.
@@ -204,8 +205,17 @@ pub struct RunReport {
     /// Wall time per rendered frame in xrReleaseSwapchainImage + xrEndFrame, milliseconds
     /// (where the runtime waits for the GPU to finish the frame).
     pub frame_end_ms: Vec<f64>,
+    /// Why the guide is open: "demo", "local" (a package by path) or "service".
+    pub guide_source: String,
+    /// What was on screen at the start: "step 3 of 9" for a link to step 3.
+    pub first_screen: String,
     /// What was on screen at the end: "step 3 of 9", "complete".
     pub final_screen: String,
+    /// F2: whether the first and the last rendered frame showed the Offline banner.
+    pub offline_banner_first_frame: Option<bool>,
+    pub offline_banner_last_frame: Option<bool>,
+    /// Rendered frames that showed the Offline banner.
+    pub frames_with_offline_banner: u64,
     pub captured: Option<PathBuf>,
     /// The left eye's depth of the captured frame (16-bit grey PNG), with a depth layer.
     pub captured_depth: Option<PathBuf>,

@@ -15,12 +15,12 @@ use super::camera::{FlyCamera, Walk};
 use super::pick::cursor_ray;
 use super::present::Presenter;
 use super::{Cause, Clock, FOV_Y_DEG, Observer, Outcome, WindowError, WindowOptions};
-use crate::app::{App, GuideSource, Intent, View};
-use crate::guide::GuidePackage;
+use crate::app::{App, Intent, View};
 use crate::render::headless::HeadlessConfig;
 use crate::render::shots::STEP_TIME_S;
 use crate::render::{EyeView, EyeViews, Renderer, Targets};
 use crate::scene::{CardFollower, Frame, SceneInput};
+use crate::xr::{Content, Surroundings};
 
 /// A press and release closer than this (pixels) is a click; farther is a drag (looking).
 const CLICK_SLOP_PX: f64 = 4.0;
@@ -45,13 +45,17 @@ enum Mouse {
 }
 
 pub struct Handler<'a> {
-    package: &'a GuidePackage,
+    content: &'a Content,
     options: WindowOptions,
+    surroundings: &'a dyn Surroundings,
     observer: &'a mut dyn Observer,
     live: Option<Live>,
     error: Option<WindowError>,
     app: App,
+    /// As asked: `--offline` and the O key; the banner also shows while the service is lost.
     online: bool,
+    /// What the last frame drew, so the observer hears of changes only.
+    drawn_online: bool,
     camera: FlyCamera,
     follower: CardFollower,
     walk: Walk,
@@ -69,19 +73,22 @@ pub struct Handler<'a> {
 
 impl<'a> Handler<'a> {
     pub fn new(
-        package: &'a GuidePackage,
+        content: &'a Content,
         options: WindowOptions,
+        surroundings: &'a dyn Surroundings,
         observer: &'a mut dyn Observer,
     ) -> Self {
         let app = App::open(
-            Arc::new(package.guide.clone()),
-            GuideSource::Demo,
+            Arc::clone(&content.guide),
+            content.source,
             options.start_step,
         );
         Self {
-            package,
+            content,
             online: options.online,
+            drawn_online: options.online,
             options,
+            surroundings,
             observer,
             live: None,
             error: None,
@@ -164,6 +171,9 @@ impl<'a> Handler<'a> {
 
     fn intent(&mut self, intent: Intent, cause: Cause) {
         let transition = self.app.handle(intent);
+        if transition != crate::app::Transition::Ignored {
+            self.surroundings.screen_changed(&transition);
+        }
         // Restart on the first step changes nothing but is still shown (the operator asked).
         if transition != crate::app::Transition::Ignored || intent == Intent::Restart {
             self.step_time_s = 0.0;
@@ -188,10 +198,7 @@ impl<'a> Handler<'a> {
             KeyCode::KeyB => self.intent(Intent::Back, Cause::Key("B")),
             KeyCode::ArrowLeft => self.intent(Intent::Back, Cause::Key("Left")),
             KeyCode::KeyR => self.intent(Intent::Restart, Cause::Key("R")),
-            KeyCode::KeyO => {
-                self.online = !self.online;
-                self.observer.online_changed(self.frame, self.online);
-            }
+            KeyCode::KeyO => self.online = !self.online,
             KeyCode::Escape => event_loop.exit(),
             _ => {}
         }
@@ -286,10 +293,16 @@ impl<'a> Handler<'a> {
             return Ok(());
         };
         let (width, height) = live.presenter.size();
+        // F2: the monitor's latest word, read without waiting.
+        let online = self.online && self.surroundings.online();
+        if online != self.drawn_online {
+            self.drawn_online = online;
+            self.observer.online_changed(self.frame, online);
+        }
         let view = self.app.view();
         let input = SceneInput {
             view: &view,
-            online: self.online,
+            online,
             all_list: None,
             status: None,
             head,
@@ -303,8 +316,8 @@ impl<'a> Handler<'a> {
         };
         let eye = EyeView::from_pose(head, FOV_Y_DEG, width as f32 / height as f32);
         let screenshot = HeadlessConfig::screenshot(width, height);
-        let package = self.package;
-        let read = |path: &str| package.read_asset(path).map_err(|e| e.to_string());
+        let content = self.content;
+        let read = |path: &str| content.read_asset(path);
         let mut encoder =
             live.presenter
                 .device

@@ -19,8 +19,8 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 use crate::app::View;
-use crate::guide::GuidePackage;
 use crate::render::RenderError;
+use crate::xr::{Content, Surroundings};
 
 pub use camera::{FlyCamera, Walk};
 pub use pick::{button_centre_px, cursor_ray};
@@ -68,7 +68,7 @@ pub enum Clock {
 pub struct WindowOptions {
     /// Inner size of the window in pixels.
     pub size: (u32, u32),
-    /// F2: false shows the Offline banner (O toggles it).
+    /// F2: false shows the Offline banner whatever the surroundings say (O toggles it).
     pub online: bool,
     pub start_step: Option<NonZeroU32>,
     pub clock: Clock,
@@ -106,6 +106,8 @@ pub trait Observer {
     fn opened(&mut self, gpu: &str);
     /// The app shows a new screen (or the same one after Restart).
     fn shown(&mut self, frame: u64, view: &View<'_>, cause: Cause);
+    /// Frame `frame` is the first drawn with (`online` false) or without the Offline banner
+    /// since the last change (the O key, or the guide service lost or back).
     fn online_changed(&mut self, frame: u64, online: bool);
     fn written(&mut self, path: &Path);
 }
@@ -117,10 +119,12 @@ pub struct Outcome {
 }
 
 /// Opens the window and runs until Esc, the window is closed, or `exit_after_frames`.
-/// One window per process: winit allows one event loop.
+/// One window per process: winit allows one event loop. `surroundings` say each frame whether
+/// the Offline banner shows and take the screen changes (F2, F9).
 pub fn run(
-    package: &GuidePackage,
+    content: &Content,
     options: WindowOptions,
+    surroundings: &dyn Surroundings,
     observer: &mut dyn Observer,
 ) -> Result<Outcome, WindowError> {
     use winit::event_loop::EventLoop;
@@ -131,7 +135,7 @@ pub fn run(
         })?;
     }
     let event_loop = EventLoop::new().map_err(|e| WindowError::NoDisplay(e.to_string()))?;
-    let mut handler = handler::Handler::new(package, options, observer);
+    let mut handler = handler::Handler::new(content, options, surroundings, observer);
     event_loop
         .run_app(&mut handler)
         .map_err(|e| WindowError::EventLoop(e.to_string()))?;
