@@ -15,11 +15,10 @@ use sha2::{Digest, Sha256};
 
 use super::blobfile::{self, CHUNK, FileError, Writer};
 use super::guides::check_sha256;
+use super::running_hash::{HashingFailed, RunningHash};
 use super::store::format_time;
 use super::{CacheError, Store};
 
-/// Appends at least this large are hashed on a second thread (a thread's start costs less).
-const PARALLEL_HASH: usize = 256 * 1024;
 /// Chunks encrypted into one buffer and written with one system call.
 const WRITE_CHUNKS: usize = 16;
 
@@ -27,7 +26,7 @@ const WRITE_CHUNKS: usize = 16;
 /// the last, not yet whole chunk (written as a chunk once whole, or as the final one).
 pub(super) struct Partial {
     writer: Writer,
-    hasher: Sha256,
+    hash: RunningHash,
     len: u64,
     tail: Vec<u8>,
 }
@@ -183,7 +182,7 @@ impl Store {
                 sha256.to_owned(),
                 Partial {
                     writer,
-                    hasher,
+                    hash: RunningHash::start(hasher).map_err(hashing_failed)?,
                     len,
                     tail,
                 },
@@ -221,7 +220,7 @@ impl Store {
                     sha256.to_owned(),
                     Partial {
                         writer,
-                        hasher: Sha256::new(),
+                        hash: RunningHash::start(Sha256::new()).map_err(hashing_failed)?,
                         len: 0,
                         tail: Vec::with_capacity(CHUNK),
                     },
@@ -240,26 +239,14 @@ impl Store {
         }
         let Partial {
             writer,
-            hasher,
+            hash,
             len,
             tail,
         } = state;
-        let key = &self.blob_key;
-        let result = if bytes.len() >= PARALLEL_HASH {
-            // The running sha256 on another thread while this one encrypts and writes: they
-            // are the two costs of a download, and a download waits on the network otherwise.
-            std::thread::scope(|scope| {
-                let hashing = scope.spawn(|| hasher.update(bytes));
-                let written = append_to_file(writer, key, tail, bytes);
-                let hashed = hashing
-                    .join()
-                    .map_err(|_| FileError::Damaged("hashing the download failed".to_owned()));
-                written.and(hashed)
-            })
-        } else {
-            hasher.update(bytes);
-            append_to_file(writer, key, tail, bytes)
-        };
+        let result = hash
+            .update(bytes)
+            .map_err(|_| FileError::Damaged("hashing the download failed".to_owned()))
+            .and_then(|()| append_to_file(writer, &self.blob_key, tail, bytes));
         if let Err(error) = result {
             // The file's state (and the running hash) is unknown now: reopen it from disk next
             // time.
@@ -285,7 +272,7 @@ impl Store {
             return Err(CacheError::MissingBlob(sha256.to_owned()));
         };
         let part = self.part_path(sha256);
-        let actual = hex::encode(state.hasher.finalize());
+        let actual = state.hash.finish().map_err(hashing_failed)?;
         if actual != sha256 {
             drop(state.writer);
             self.run(|c| {
@@ -536,6 +523,13 @@ fn append_to_file(
         Ok(())
     } else {
         writer.write_short(key, tail)
+    }
+}
+
+fn hashing_failed(_: HashingFailed) -> CacheError {
+    CacheError::Io {
+        what: "hashing a download".to_owned(),
+        source: std::io::Error::other("the hashing thread could not run"),
     }
 }
 

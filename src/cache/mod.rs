@@ -45,6 +45,7 @@ pub mod keys;
 mod outbox;
 pub mod package;
 mod report;
+mod running_hash;
 mod schema;
 #[cfg(test)]
 mod session_tests;
