@@ -97,7 +97,40 @@ impl DeviceIndex {
         }
     }
 
-    /// Writes the index atomically (temporary file, flush, rename).
+    /// Reads, changes and writes the index while holding an exclusive lock on
+    /// `.accounts.lock`, so two processes of this device (the 3D app and a CLI command, say)
+    /// signing in at the same moment both keep their entry. A damaged index is set aside as in
+    /// [`DeviceIndex::load_or_set_aside`].
+    pub fn update<T>(
+        data_dir: &Path,
+        change: impl FnOnce(&mut DeviceIndex) -> T,
+    ) -> Result<T, CacheError> {
+        let _lock = IndexLock::acquire(data_dir)?;
+        let mut index = Self::load_or_set_aside(data_dir)?;
+        let before = index.clone();
+        let result = change(&mut index);
+        if index != before {
+            index.save(data_dir)?;
+        }
+        Ok(result)
+    }
+
+    /// Deletes the index (every account forgotten), under the same lock as
+    /// [`DeviceIndex::update`].
+    pub fn delete(data_dir: &Path) -> Result<(), CacheError> {
+        let _lock = IndexLock::acquire(data_dir)?;
+        let path = Self::path(data_dir);
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(CacheError::Io {
+                what: format!("removing {}", path.display()),
+                source: e,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Writes the index atomically (temporary file, flush, rename). Callers that read the index
+    /// first go through [`DeviceIndex::update`], which holds the lock.
     pub fn save(&self, data_dir: &Path) -> Result<(), CacheError> {
         fs::create_dir_all(data_dir)
             .map_err(CacheError::io(format!("creating {}", data_dir.display())))?;
@@ -169,6 +202,42 @@ impl DeviceIndex {
         self.accounts.retain(|a| a.user_id != user_id);
         if self.last_account.as_deref() == Some(user_id) {
             self.last_account = None;
+        }
+    }
+}
+
+/// An exclusive `flock` on `<data>/.accounts.lock`, released when dropped (closing the file).
+/// Advisory: only our own processes take it, which is all that writes the index.
+struct IndexLock {
+    _file: File,
+}
+
+impl IndexLock {
+    fn acquire(data_dir: &Path) -> Result<IndexLock, CacheError> {
+        use std::os::fd::AsRawFd;
+        fs::create_dir_all(data_dir)
+            .map_err(CacheError::io(format!("creating {}", data_dir.display())))?;
+        let path = data_dir.join(".accounts.lock");
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&path)
+            .map_err(CacheError::io(format!("opening {}", path.display())))?;
+        loop {
+            // SAFETY: a plain system call on a descriptor `file` keeps open; no memory passed.
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
+                return Ok(IndexLock { _file: file });
+            }
+            let error = std::io::Error::last_os_error();
+            if error.kind() != std::io::ErrorKind::Interrupted {
+                return Err(CacheError::Io {
+                    what: format!("locking {}", path.display()),
+                    source: error,
+                });
+            }
         }
     }
 }

@@ -168,3 +168,29 @@ fn the_last_account_used_online_is_in_the_device_index_without_any_token() {
     let mode = std::fs::metadata(&path).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600);
 }
+
+#[test]
+fn accounts_signing_in_at_the_same_moment_all_keep_their_entry_in_the_index() {
+    // Each thread opens its own lock file description, as another process would.
+    let device = Device::new();
+    std::thread::scope(|scope| {
+        for n in 0..12 {
+            let device = &device;
+            scope.spawn(move || {
+                let user = format!("user-{n}");
+                let store = device.open(&user).unwrap();
+                store
+                    .remember_as_last_account(Some(&user), Some("http://127.0.0.1:1"))
+                    .unwrap();
+            });
+        }
+    });
+    let index = DeviceIndex::load(device.dir.path()).unwrap();
+    for n in 0..12 {
+        let entry = index.account(&format!("user-{n}"));
+        assert!(
+            entry.is_some_and(|e| e.last_online_at.is_some()),
+            "user-{n} lost: {index:?}"
+        );
+    }
+}

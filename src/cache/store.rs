@@ -113,7 +113,7 @@ impl Store {
         let fingerprint = key_fingerprint(&secret, user_id);
         let blob_key = BlobKey::new(&derive_key(&secret, user_id, Purpose::Blobs));
         drop(secret);
-        let mut index = DeviceIndex::load_or_set_aside(data_dir)?;
+        let index = DeviceIndex::update(data_dir, |index| index.clone())?;
         let file_name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -166,15 +166,16 @@ impl Store {
         store.claim_owner()?;
         store.migrate_blob_chunks()?;
         if recorded.as_deref() != Some(fingerprint.as_str()) {
-            index.upsert(AccountEntry {
-                user_id: user_id.to_owned(),
-                display_name: None,
-                server_url: None,
-                db_file: file_name,
-                key_check: fingerprint,
-                last_online_at: None,
-            });
-            index.save(data_dir)?;
+            DeviceIndex::update(data_dir, |index| {
+                index.upsert(AccountEntry {
+                    user_id: user_id.to_owned(),
+                    display_name: None,
+                    server_url: None,
+                    db_file: file_name,
+                    key_check: fingerprint,
+                    last_online_at: None,
+                });
+            })?;
         }
         Ok(store)
     }
@@ -351,26 +352,26 @@ impl Store {
         let Some(data_dir) = &self.data_dir else {
             return Ok(());
         };
-        let mut index = DeviceIndex::load(data_dir)?;
         let file_name = self
             .path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let key_check = index
-            .account_by_file(&file_name)
-            .map(|a| a.key_check.clone())
-            .unwrap_or_default();
-        index.upsert(AccountEntry {
-            user_id: self.user_id.clone(),
-            display_name: display_name.map(str::to_owned),
-            server_url: server_url.map(str::to_owned),
-            db_file: file_name,
-            key_check,
-            last_online_at: Some(self.clock.now()),
-        });
-        index.last_account = Some(self.user_id.clone());
-        index.save(data_dir)
+        DeviceIndex::update(data_dir, |index| {
+            let key_check = index
+                .account_by_file(&file_name)
+                .map(|a| a.key_check.clone())
+                .unwrap_or_default();
+            index.upsert(AccountEntry {
+                user_id: self.user_id.clone(),
+                display_name: display_name.map(str::to_owned),
+                server_url: server_url.map(str::to_owned),
+                db_file: file_name,
+                key_check,
+                last_online_at: Some(self.clock.now()),
+            });
+            index.last_account = Some(self.user_id.clone());
+        })
     }
 
     /// `true` when the device clock reads earlier than a time this cache has already seen
@@ -450,12 +451,11 @@ fn starts_like_plain_sqlite(path: &Path) -> bool {
 /// remove.
 pub fn clear_user(data_dir: &Path, user_id: &str) -> Result<bool, CacheError> {
     let removed = remove_database_files(&database_path(data_dir, user_id))?;
-    let mut index = DeviceIndex::load(data_dir).unwrap_or_default();
-    let had_entry = index.account(user_id).is_some();
-    if had_entry {
+    let had_entry = DeviceIndex::update(data_dir, |index| {
+        let had_entry = index.account(user_id).is_some();
         index.remove(user_id);
-        index.save(data_dir)?;
-    }
+        had_entry
+    })?;
     Ok(removed || had_entry)
 }
 
@@ -472,16 +472,7 @@ pub fn clear_all_users(data_dir: &Path) -> Result<usize, CacheError> {
             }
         }
     }
-    match fs::remove_file(DeviceIndex::path(data_dir)) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => {
-            return Err(CacheError::Io {
-                what: format!("removing {}", DeviceIndex::path(data_dir).display()),
-                source: e,
-            });
-        }
-    }
+    DeviceIndex::delete(data_dir)?;
     Ok(removed)
 }
 
