@@ -104,6 +104,18 @@ pub fn router(service: Arc<Service>) -> Router {
                 "no such endpoint; the API lives under /v1".into(),
             ))
         })
+        // Otherwise axum answers 405 with an empty body; devices show every error's message.
+        .method_not_allowed_fallback(
+            |method: axum::http::Method, uri: axum::http::Uri| async move {
+                (
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    Json(json!({
+                        "error": "method_not_allowed",
+                        "message": format!("{} does not take {method}", uri.path()),
+                    })),
+                )
+            },
+        )
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY_BYTES))
         .layer(axum::middleware::from_fn(log_request))
         .with_state(state)

@@ -179,3 +179,20 @@ fn a_blob_missing_from_disk_is_a_500_that_reveals_no_path() {
     );
     assert!(!body["message"].as_str().unwrap().contains("/"), "{body:#}");
 }
+
+#[test]
+fn a_method_an_endpoint_does_not_take_is_a_json_405_a_device_can_show() {
+    let fixture = Fixture::new();
+    let (alice, assets) = setup(&fixture);
+    let sha = assets[0]["sha256"].as_str().unwrap();
+    let response = client()
+        .delete(fixture.url(&format!("/v1/blobs/{sha}")))
+        .bearer_auth(&alice)
+        .send()
+        .unwrap();
+    let body = assert_refused(response, 405, "method_not_allowed");
+    assert!(
+        body["message"].as_str().unwrap().contains("DELETE"),
+        "{body:#}"
+    );
+}
