@@ -234,8 +234,8 @@ pub struct Session {
     pub last_online_sign_in: Option<OffsetDateTime>,
 }
 
-/// A telemetry event recorded on the device (F9); `id` is made here, so an upload that is
-/// resent is recognised by the service (the service's `TelemetryEvent`).
+/// A telemetry event recorded on the device (F9) and uploaded as it is; `id` is made here, so
+/// an upload that is resent is recognised by the service (the service's `TelemetryEvent`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TelemetryEvent {
     pub id: Uuid,
@@ -243,16 +243,17 @@ pub struct TelemetryEvent {
     pub kind: String,
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guide_id: Option<Uuid>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step_id: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<u64>,
 }
 
-/// App sessions beyond the bound, counted instead of dropped (F9).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// App sessions beyond the bound, counted instead of dropped (F9); uploaded as the service's
+/// summary record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TelemetrySummary {
     pub id: Uuid,
     pub sessions: u64,

@@ -7,8 +7,7 @@ use uuid::Uuid;
 
 use super::{ClientError, Device};
 use crate::app::access::{Link, Refused};
-use crate::cache::{OutboxItem, TelemetryEvent, TelemetrySummary};
-use crate::net::wire;
+use crate::cache::{OutboxItem, TelemetryEvent};
 
 /// Upload batches stay well under the service's JSON body limit.
 const BATCH: usize = 500;
@@ -84,8 +83,8 @@ impl Device {
             let mut summaries = Vec::new();
             for item in &items {
                 match item {
-                    OutboxItem::Event(event) => events.push(event_to_wire(event)),
-                    OutboxItem::Summary(summary) => summaries.push(summary_to_wire(summary)),
+                    OutboxItem::Event(event) => events.push(event.clone()),
+                    OutboxItem::Summary(summary) => summaries.push(summary.clone()),
                 }
             }
             let outcome =
@@ -108,29 +107,5 @@ impl Device {
         }
         uploaded.left = store.pending_telemetry(usize::MAX)?.len();
         Ok(uploaded)
-    }
-}
-
-fn event_to_wire(event: &TelemetryEvent) -> wire::TelemetryEvent {
-    wire::TelemetryEvent {
-        id: event.id,
-        kind: event.kind.clone(),
-        at: event.at,
-        guide_id: event.guide_id,
-        step_id: event.step_id.clone(),
-        duration_ms: event.duration_ms,
-    }
-}
-
-/// The service's own summary record: counts per kind, sessions, total duration, time range.
-fn summary_to_wire(summary: &TelemetrySummary) -> wire::TelemetrySummary {
-    wire::TelemetrySummary {
-        id: summary.id,
-        sessions: summary.sessions,
-        events: summary.events,
-        by_kind: summary.by_kind.clone(),
-        duration_ms: summary.duration_ms,
-        first_at: summary.first_at,
-        last_at: summary.last_at,
     }
 }

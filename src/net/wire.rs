@@ -72,35 +72,8 @@ pub struct LinkTarget {
     pub guide: GuideInfo,
 }
 
-/// A telemetry event as uploaded (F9); `id` is made on the device so a resent batch is
-/// recognised by the service.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-pub struct TelemetryEvent {
-    pub id: Uuid,
-    pub kind: String,
-    #[serde(with = "time::serde::rfc3339")]
-    pub at: OffsetDateTime,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub guide_id: Option<Uuid>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub step_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub duration_ms: Option<u64>,
-}
-
-/// App sessions folded into counts on the device (F9), uploaded as the service's summary record.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-pub struct TelemetrySummary {
-    pub id: Uuid,
-    pub sessions: u64,
-    pub events: u64,
-    pub by_kind: std::collections::BTreeMap<String, u64>,
-    pub duration_ms: u64,
-    #[serde(with = "time::serde::rfc3339")]
-    pub first_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    pub last_at: OffsetDateTime,
-}
+/// Telemetry is uploaded as the device records it (F9): one type for the outbox and the wire.
+pub use crate::cache::{TelemetryEvent, TelemetrySummary};
 
 /// How an uploaded batch fared, item by item.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
