@@ -377,7 +377,7 @@ pub fn run(args: ClientBenchArgs) -> anyhow::Result<ExitCode> {
     line!(
         text,
         "{:<58} {:>8.1} MB/s",
-        "  same blobs, same downloader into plain files (hashed after)",
+        "  same downloader into plain files, hashed after",
         folder_rate / 1e6
     );
     line!(

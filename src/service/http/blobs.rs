@@ -5,8 +5,8 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
-use tokio_util::io::ReaderStream;
+use bytes::{Bytes, BytesMut};
+use futures_util::Stream;
 
 use super::{ApiError, AppState};
 use crate::service::error::ServiceError;
@@ -74,7 +74,46 @@ pub fn parse_range(header: &str, size: u64) -> RangeRequest {
 
 /// Bytes read from the blob file per body frame: large frames keep a download of a big guide
 /// from paying a file read and a frame per 64 KiB (the blocking client crosses threads per frame).
-const BODY_CHUNK: usize = 512 * 1024;
+const BODY_CHUNK: usize = 1024 * 1024;
+/// Frames read ahead of the socket.
+const FRAMES_AHEAD: usize = 4;
+
+/// `length` bytes of `file` from `start`, read on a blocking thread straight into the frames
+/// hyper sends. (`tokio::fs` reads into its own buffer and copies out of it, one thread hop per
+/// read: measured half again the server's CPU time per download, on the same two cores as the
+/// device in tests and benchmarks.) A file shorter than its recorded size ends the body with
+/// an error, so the client sees a broken download, never wrong bytes.
+fn file_frames(
+    mut file: std::fs::File,
+    start: u64,
+    length: u64,
+) -> impl Stream<Item = std::io::Result<Bytes>> + Send + 'static {
+    use std::io::{Read, Seek, SeekFrom};
+    let (frames, receiver) = tokio::sync::mpsc::channel(FRAMES_AHEAD);
+    tokio::task::spawn_blocking(move || {
+        let mut read = || -> std::io::Result<()> {
+            file.seek(SeekFrom::Start(start))?;
+            let mut left = length;
+            while left > 0 {
+                let take = left.min(BODY_CHUNK as u64) as usize;
+                let mut frame = BytesMut::zeroed(take);
+                file.read_exact(&mut frame)?;
+                left -= take as u64;
+                if frames.blocking_send(Ok(frame.freeze())).is_err() {
+                    // The client went away.
+                    return Ok(());
+                }
+            }
+            Ok(())
+        };
+        if let Err(error) = read() {
+            let _ = frames.blocking_send(Err(error));
+        }
+    });
+    futures_util::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|frame| (frame, receiver))
+    })
+}
 
 fn header_value(text: &str) -> HeaderValue {
     // Built from digits, hex and fixed words only: always a valid header value.
@@ -116,9 +155,6 @@ pub async fn download(
         Some(text) if range_applies => parse_range(text, size),
         _ => RangeRequest::Full,
     };
-    let mut file = tokio::fs::File::open(&path)
-        .await
-        .map_err(|e| ApiError(ServiceError::io(format!("opening blob {sha256}"))(e)))?;
     response_headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/octet-stream"),
@@ -144,13 +180,10 @@ pub async fn download(
             return Ok(response);
         }
     };
-    if start > 0 {
-        file.seek(std::io::SeekFrom::Start(start))
-            .await
-            .map_err(|e| ApiError(ServiceError::io(format!("reading blob {sha256}"))(e)))?;
-    }
+    let file = std::fs::File::open(&path)
+        .map_err(|e| ApiError(ServiceError::io(format!("opening blob {sha256}"))(e)))?;
     response_headers.insert(header::CONTENT_LENGTH, header_value(&length.to_string()));
-    let body = Body::from_stream(ReaderStream::with_capacity(file.take(length), BODY_CHUNK));
+    let body = Body::from_stream(file_frames(file, start, length));
     Ok((status, response_headers, body).into_response())
 }
 
