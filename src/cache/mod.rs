@@ -38,9 +38,11 @@
 mod blob_file_tests;
 mod blobfile;
 mod blobs;
+pub mod device_keys;
 mod error;
 mod guides;
 pub mod index;
+pub mod keyring_store;
 pub mod keys;
 mod outbox;
 pub mod package;
@@ -64,6 +66,8 @@ use uuid::Uuid;
 pub use error::CacheError;
 pub use guides::VersionWriter;
 pub use index::{AccountEntry, DeviceIndex};
+pub use device_keys::{DeviceKeyStore, Preference as KeyStorePreference, SecretLocation};
+pub use keyring_store::KeyringKeyStore;
 pub use keys::{DeviceSecret, FileKeyStore, KeyStore, MemoryKeyStore};
 pub use store::{Store, clear_all_users, clear_user, database_path};
 
