@@ -45,7 +45,10 @@ impl std::fmt::Display for SecretLocation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             SecretLocation::Keyring { service, user } => {
-                write!(f, "keyring (secret service; service {service}, user {user})")
+                write!(
+                    f,
+                    "keyring (secret service; service {service}, user {user})"
+                )
             }
             SecretLocation::File(path) => write!(f, "file {}", path.display()),
         }

@@ -116,14 +116,16 @@ pub fn keyring_user_for(data_dir: &Path) -> Result<String, CacheError> {
         CacheError::KeyStore(format!("resolving the path of {}: {e}", data_dir.display()))
     })?;
     // A newline would break the marker file's lines; such paths are hashed like non-UTF-8 ones.
-    Ok(match canonical.to_str().filter(|text| !text.contains('\n')) {
-        Some(text) => text.to_owned(),
-        None => {
-            use std::os::unix::ffi::OsStrExt;
-            let digest = Sha256::digest(canonical.as_os_str().as_bytes());
-            format!("sha256:{}", hex::encode(digest))
-        }
-    })
+    Ok(
+        match canonical.to_str().filter(|text| !text.contains('\n')) {
+            Some(text) => text.to_owned(),
+            None => {
+                use std::os::unix::ffi::OsStrExt;
+                let digest = Sha256::digest(canonical.as_os_str().as_bytes());
+                format!("sha256:{}", hex::encode(digest))
+            }
+        },
+    )
 }
 
 /// One device secret in the Secret Service. Reads, stores and deletes; choosing whether a

@@ -63,10 +63,10 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+pub use device_keys::{DeviceKeyStore, Preference as KeyStorePreference, SecretLocation};
 pub use error::CacheError;
 pub use guides::VersionWriter;
 pub use index::{AccountEntry, DeviceIndex};
-pub use device_keys::{DeviceKeyStore, Preference as KeyStorePreference, SecretLocation};
 pub use keyring_store::KeyringKeyStore;
 pub use keys::{DeviceSecret, FileKeyStore, KeyStore, MemoryKeyStore};
 pub use store::{Store, clear_all_users, clear_user, database_path};
