@@ -36,46 +36,7 @@ impl KeyringHome {
     }
 
     fn start(&self) -> SecretService {
-        let socket = self.dir.path().join("run/bus");
-        let _ = std::fs::remove_file(&socket);
-        // A session bus without service directories: Debian's session.conf would let the first
-        // question to org.freedesktop.secrets activate another gnome-keyring (with the real
-        // HOME and no unlock password) before ours owns the name.
-        let config = self.dir.path().join("bus.conf");
-        std::fs::write(
-            &config,
-            format!(
-                "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"
- \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">
-<busconfig>
-  <type>session</type>
-  <listen>unix:path={}</listen>
-  <auth>EXTERNAL</auth>
-  <policy context=\"default\">
-    <allow send_destination=\"*\" eavesdrop=\"true\"/>
-    <allow eavesdrop=\"true\"/>
-    <allow own=\"*\"/>
-  </policy>
-</busconfig>
-",
-                socket.display()
-            ),
-        )
-        .unwrap();
-        let mut bus = Command::new("dbus-daemon")
-            .arg(format!("--config-file={}", config.display()))
-            .args(["--nofork", "--print-address=1"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("dbus-daemon runs (scripts/setup installs it)");
-        let mut address = String::new();
-        BufReader::new(bus.stdout.take().unwrap())
-            .read_line(&mut address)
-            .unwrap();
-        let address = address.trim().to_owned();
-        assert!(address.starts_with("unix:"), "dbus-daemon said {address:?}");
+        let (bus, address) = start_bus(&self.dir.path().join("run"));
         let home = self.dir.path().join("home");
         let mut daemon = Command::new("gnome-keyring-daemon")
             .args(["--foreground", "--components=secrets", "--unlock"])
@@ -103,6 +64,61 @@ impl KeyringHome {
         };
         service.wait_for_login_keyring();
         service
+    }
+}
+
+/// A private session bus listening in `dir`: its process and address.
+fn start_bus(dir: &Path) -> (Child, String) {
+    let socket = dir.join("bus");
+    let _ = std::fs::remove_file(&socket);
+    // A session bus without service directories: Debian's session.conf would let the first
+    // question to org.freedesktop.secrets activate another gnome-keyring (with the real
+    // HOME and no unlock password) before ours owns the name.
+    let config = dir.join("bus.conf");
+    std::fs::write(
+        &config,
+        format!(
+            "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"
+ \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">
+<busconfig>
+  <type>session</type>
+  <listen>unix:path={}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context=\"default\">
+<allow send_destination=\"*\" eavesdrop=\"true\"/>
+<allow eavesdrop=\"true\"/>
+<allow own=\"*\"/>
+  </policy>
+</busconfig>
+",
+            socket.display()
+        ),
+    )
+    .unwrap();
+    let mut bus = Command::new("dbus-daemon")
+        .arg(format!("--config-file={}", config.display()))
+        .args(["--nofork", "--print-address=1"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("dbus-daemon runs (scripts/setup installs it)");
+    let mut address = String::new();
+    BufReader::new(bus.stdout.take().unwrap())
+        .read_line(&mut address)
+        .unwrap();
+    let address = address.trim().to_owned();
+    assert!(address.starts_with("unix:"), "dbus-daemon said {address:?}");
+    (bus, address)
+}
+
+/// A child process killed (SIGKILL works on a stopped one too) and reaped when dropped.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
@@ -437,6 +453,18 @@ fn without_a_session_bus_the_secret_is_a_0600_file() {
         &["status"],
     );
     assert_eq!(status["device_secret"]["kept_in"], "file");
+
+    // A bus that takes the connection and then says nothing (a stopped daemon): the check gives
+    // up after a few seconds and the file is used; `finish` fails the test on a hang.
+    let quiet = tempfile::tempdir().unwrap();
+    let (bus, address) = start_bus(quiet.path());
+    let bus = KillOnDrop(bus);
+    // SAFETY: kill(2) on our own child's pid, which it keeps until we wait on it.
+    unsafe { libc::kill(bus.0.id() as i32, libc::SIGSTOP) };
+    let fourth = tempfile::tempdir().unwrap();
+    let status = succeed(fourth.path(), Some(&address), &["status"]);
+    assert_eq!(status["device_secret"]["kept_in"], "file");
+    drop(bus);
 
     // Forcing the keyring with no service is an error that says so; a bad value too.
     let third = tempfile::tempdir().unwrap();
