@@ -313,3 +313,129 @@ fn write_marker(data_dir: &Path, user: &str) -> Result<(), CacheError> {
     let _ = fs::remove_file(&temporary);
     result.map_err(|e| CacheError::KeyStore(format!("writing {}: {e}", path.display())))
 }
+
+/// The rules that need no session bus; the keyring itself is tested against a real secret
+/// service in `tests/it/keyring.rs`.
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(result: Result<DeviceKeyStore, CacheError>) -> String {
+        match result {
+            Ok(store) => panic!("expected a refusal, got {:?}", store.location()),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_new_data_folder_forced_to_file_gets_a_0600_secret_file_on_first_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DeviceKeyStore::for_data_dir(dir.path(), Preference::File).unwrap();
+        let path = dir.path().join(SECRET_FILE);
+        assert_eq!(store.location(), SecretLocation::File(path.clone()));
+        assert!(!path.exists(), "choosing creates nothing");
+        let first = store.device_secret().unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        let again = DeviceKeyStore::for_data_dir(dir.path(), Preference::Auto)
+            .unwrap()
+            .device_secret()
+            .unwrap();
+        assert_eq!(first.expose(), again.expose());
+        assert!(!dir.path().join(KEYRING_MARKER_FILE).exists());
+    }
+
+    #[test]
+    fn an_existing_secret_file_is_used_whatever_the_bus_offers() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = FileKeyStore::in_data_dir(dir.path())
+            .device_secret()
+            .unwrap();
+        // Auto would ask the bus for a new folder; with a file it must not matter.
+        let store = DeviceKeyStore::for_data_dir(dir.path(), Preference::Auto).unwrap();
+        assert_eq!(
+            store.location(),
+            SecretLocation::File(dir.path().join(SECRET_FILE))
+        );
+        assert_eq!(store.device_secret().unwrap().expose(), secret.expose());
+    }
+
+    #[test]
+    fn forcing_the_other_store_on_an_existing_secret_is_refused_and_nothing_moves() {
+        let dir = tempfile::tempdir().unwrap();
+        FileKeyStore::in_data_dir(dir.path())
+            .device_secret()
+            .unwrap();
+        let refused = message(DeviceKeyStore::for_data_dir(
+            dir.path(),
+            Preference::Keyring,
+        ));
+        assert!(refused.contains("HOLOGUIDE_KEYSTORE=keyring"), "{refused}");
+
+        let keyring_dir = tempfile::tempdir().unwrap();
+        write_marker(keyring_dir.path(), "/some/device").unwrap();
+        let refused = message(DeviceKeyStore::for_data_dir(
+            keyring_dir.path(),
+            Preference::File,
+        ));
+        assert!(refused.contains("HOLOGUIDE_KEYSTORE=file"), "{refused}");
+        assert!(!keyring_dir.path().join(SECRET_FILE).exists());
+    }
+
+    #[test]
+    fn a_marker_names_its_keyring_entry_and_holds_no_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        write_marker(dir.path(), "/data/device one").unwrap();
+        assert_eq!(
+            read_marker(dir.path()).unwrap().as_deref(),
+            Some("/data/device one")
+        );
+        // Written once: a second writer (a process that lost the race) changes nothing.
+        write_marker(dir.path(), "/elsewhere").unwrap();
+        assert_eq!(
+            read_marker(dir.path()).unwrap().as_deref(),
+            Some("/data/device one")
+        );
+        let leftovers: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(leftovers, [KEYRING_MARKER_FILE], "no temporary files left");
+    }
+
+    #[test]
+    fn a_damaged_marker_or_both_stores_at_once_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join(KEYRING_MARKER_FILE), "garbage\n").unwrap();
+        let refused = message(DeviceKeyStore::for_data_dir(dir.path(), Preference::Auto));
+        assert!(refused.contains("is damaged"), "{refused}");
+
+        let both = tempfile::tempdir().unwrap();
+        write_marker(both.path(), "/a").unwrap();
+        FileKeyStore::in_data_dir(both.path())
+            .device_secret()
+            .unwrap();
+        let refused = message(DeviceKeyStore::for_data_dir(both.path(), Preference::Auto));
+        assert!(
+            refused.contains("both a device secret file and a keyring marker"),
+            "{refused}"
+        );
+    }
+
+    #[test]
+    fn forgetting_a_file_secret_removes_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(forget_device_secret(dir.path()).unwrap(), None);
+        FileKeyStore::in_data_dir(dir.path())
+            .device_secret()
+            .unwrap();
+        assert_eq!(
+            forget_device_secret(dir.path()).unwrap(),
+            Some(SecretLocation::File(dir.path().join(SECRET_FILE)))
+        );
+        assert!(!dir.path().join(SECRET_FILE).exists());
+    }
+}
