@@ -489,7 +489,7 @@ fn without_a_session_bus_the_secret_is_a_0600_file() {
 }
 
 #[test]
-fn cache_clear_all_removes_the_keyring_entry() {
+fn cache_clear_all_with_forget_device_removes_the_keyring_entry() {
     let home = KeyringHome::new();
     let secrets = home.start();
     let service = Service::start();
