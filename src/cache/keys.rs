@@ -1,9 +1,11 @@
 //! Where the cache key comes from: a per-device secret behind [`KeyStore`], and HKDF-SHA256 over
 //! it with the user id, so each (user, device) pair gets its own key (F6).
 //!
-//! The OS keyring (`keyring` crate) is not offered: its Linux backends either link libdbus (a
-//! system library) or pull an async D-Bus stack, and the machines this runs on (CI, headless
-//! rigs) have no secret service to answer. [`FileKeyStore`] is what a device uses.
+//! Stores: [`FileKeyStore`] (a 0600 file in the data folder), the OS keyring
+//! ([`super::keyring_store::KeyringKeyStore`], the Secret Service over libdbus) and
+//! [`MemoryKeyStore`] (tests). A device uses [`super::device_keys::DeviceKeyStore`], which picks
+//! the keyring for a new data folder when a secret service answers, else the file, and never
+//! moves a secret once made (that would orphan every cache keyed by it).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};

@@ -17,12 +17,15 @@
 //! - the clock's high-water mark, to detect a clock set backwards (N1);
 //! - the telemetry outbox (F9), pending step results (N5) and sync state.
 //!
-//! No I/O beyond the database file, the blob files, the index and the device-secret file; no
+//! No I/O beyond the database file, the blob files, the index and the device secret (its file,
+//! or its OS keyring entry over the session D-Bus: [`device_keys`], [`keyring_store`]); no
 //! network code.
 //!
 //! How the client uses it:
 //! - start offline (F4): `DeviceIndex::load(data_dir)?.last()` names the last account used
-//!   online; [`Store::open`] with [`FileKeyStore::in_data_dir`] opens that user's cache;
+//!   online; [`Store::open`] with [`DeviceKeyStore::for_data_dir`] (the keyring where a secret
+//!   service answers, else a 0600 file; an existing secret is never moved) opens that user's
+//!   cache;
 //!   [`Store::session`] has the refresh token and the last online sign-in (F10's window);
 //! - online sign-in: [`Store::save_session`], then [`Store::remember_as_last_account`];
 //!   sign-out: [`Store::sign_out`] (F5);
@@ -38,9 +41,11 @@
 mod blob_file_tests;
 mod blobfile;
 mod blobs;
+pub mod device_keys;
 mod error;
 mod guides;
 pub mod index;
+pub mod keyring_store;
 pub mod keys;
 mod outbox;
 pub mod package;
@@ -61,9 +66,11 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+pub use device_keys::{DeviceKeyStore, Preference as KeyStorePreference, SecretLocation};
 pub use error::CacheError;
 pub use guides::VersionWriter;
 pub use index::{AccountEntry, DeviceIndex};
+pub use keyring_store::KeyringKeyStore;
 pub use keys::{DeviceSecret, FileKeyStore, KeyStore, MemoryKeyStore};
 pub use store::{Store, clear_all_users, clear_user, database_path};
 

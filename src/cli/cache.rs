@@ -9,9 +9,7 @@ use clap::Subcommand;
 use serde_json::json;
 use uuid::Uuid;
 
-use hologuide::cache::{
-    self, CacheInfo, DeviceIndex, FileKeyStore, GuideListEntry, Store, VerifyReport,
-};
+use hologuide::cache::{self, CacheInfo, DeviceIndex, GuideListEntry, Store, VerifyReport};
 use hologuide::clock::SystemClock;
 
 use super::data_dir::DataDirArg;
@@ -55,6 +53,10 @@ pub enum CacheCommand {
         /// Every user's cache on this device and the account index.
         #[arg(long, conflicts_with_all = ["user", "guide"])]
         all: bool,
+        /// With --all: also remove the device secret (its file, or its OS keyring entry), so
+        /// the device starts again with a new identity. Without it the secret stays.
+        #[arg(long, requires = "all")]
+        forget_device: bool,
         #[command(flatten)]
         data: DataDirArg,
         /// Print JSON (for scripts) instead of text.
@@ -71,9 +73,16 @@ pub fn run(command: CacheCommand) -> anyhow::Result<ExitCode> {
             user,
             guide,
             all,
+            forget_device,
             data,
             json,
-        } => clear(&data.resolve()?, user, guide, all, json),
+        } => clear(
+            &data.resolve()?,
+            user,
+            guide,
+            Scope { all, forget_device },
+            json,
+        ),
     }
 }
 
@@ -106,7 +115,7 @@ fn open_existing(data_dir: &Path, user: &str) -> anyhow::Result<Option<Store>> {
     if !cache::database_path(data_dir, user).exists() {
         return Ok(None);
     }
-    let keys = FileKeyStore::in_data_dir(data_dir);
+    let keys = super::keystore::device_key_store(data_dir)?;
     Store::open(data_dir, user, &keys, Arc::new(SystemClock))
         .map(Some)
         .with_context(|| format!("opening the offline cache of '{user}'"))
@@ -298,19 +307,43 @@ fn verify_text(path: &Path, report: &VerifyReport) -> String {
     text
 }
 
+/// `clear --all` and `--forget-device`.
+struct Scope {
+    all: bool,
+    forget_device: bool,
+}
+
 fn clear(
     data_dir: &Path,
     user: Option<String>,
     guide: Option<Uuid>,
-    all: bool,
+    scope: Scope,
     as_json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let (message, value) = if all {
+    let (message, value) = if scope.all {
         let removed = cache::clear_all_users(data_dir)?;
-        (
-            format!("Removed the offline caches of {removed} account(s)."),
-            json!({ "cleared": "all", "removed_caches": removed }),
-        )
+        let mut message = format!("Removed the offline caches of {removed} account(s).");
+        let mut value = json!({ "cleared": "all", "removed_caches": removed });
+        if scope.forget_device {
+            // After the caches: a secret removed first would leave caches nobody can read.
+            let forgotten = cache::device_keys::forget_device_secret(data_dir)
+                .context("removing the device secret")?;
+            match &forgotten {
+                Some(location) => line!(message, "\nRemoved the device secret ({location})."),
+                None => line!(message, "\nThis device had no device secret."),
+            }
+            message = message.trim_end().to_owned();
+            value["forgot_device_secret"] = match forgotten {
+                Some(cache::SecretLocation::Keyring { service, user }) => {
+                    json!({ "kept_in": "keyring", "service": service, "user": user })
+                }
+                Some(cache::SecretLocation::File(path)) => {
+                    json!({ "kept_in": "file", "path": path })
+                }
+                None => serde_json::Value::Null,
+            };
+        }
+        (message, value)
     } else {
         // A damaged index must not stop a clear: then --user is needed, or --all.
         let user = match user {

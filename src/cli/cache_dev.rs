@@ -8,8 +8,8 @@ use std::time::Instant;
 
 use anyhow::Context;
 
+use hologuide::cache::Store;
 use hologuide::cache::package::{PackagedVersion, from_package};
-use hologuide::cache::{FileKeyStore, Store};
 use hologuide::clock::SystemClock;
 
 /// Bytes of the extra file each written version carries, so a write takes long enough for a
@@ -46,7 +46,7 @@ pub fn demo_version(version: u32) -> anyhow::Result<PackagedVersion> {
 /// `committed N` after each; the extra file goes through the resumable path piece by piece,
 /// resuming what a killed predecessor left.
 pub fn write_loop(data_dir: &Path, user: &str, versions: Option<u32>) -> anyhow::Result<ExitCode> {
-    let keys = FileKeyStore::in_data_dir(data_dir);
+    let keys = super::keystore::device_key_store(data_dir)?;
     let store = Store::open(data_dir, user, &keys, Arc::new(SystemClock))?;
     let first = store
         .current(hologuide::demo::GUIDE_ID)?
@@ -77,7 +77,7 @@ pub fn write_loop(data_dir: &Path, user: &str, versions: Option<u32>) -> anyhow:
 /// step, and prints that step: what an app started offline does before its first frame.
 pub fn first_step(data_dir: &Path, user: &str) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let keys = FileKeyStore::in_data_dir(data_dir);
+    let keys = super::keystore::device_key_store(data_dir)?;
     let store = Store::open(data_dir, user, &keys, Arc::new(SystemClock))?;
     let version = store
         .current(hologuide::demo::GUIDE_ID)?

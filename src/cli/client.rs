@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 use hologuide::app::View;
 use hologuide::app::access;
 use hologuide::app::shell::Origin;
-use hologuide::cache::FileKeyStore;
+use hologuide::cache::SecretLocation;
 use hologuide::client::{Device, DeviceConfig, Opened, Started, Target};
 use hologuide::clock::{Clock, FixedClock, SystemClock};
 
@@ -80,11 +80,20 @@ fn device(common: &Common, max_rate: Option<u64>) -> anyhow::Result<Device> {
 
 /// The device of the data folder `data`, as every client command opens it (`run` too).
 pub(super) fn device_in(data: &DataDirArg, max_rate: Option<u64>) -> anyhow::Result<Device> {
+    Ok(device_and_secret_in(data, max_rate)?.0)
+}
+
+/// The device and where its secret is kept (`status` says it).
+fn device_and_secret_in(
+    data: &DataDirArg,
+    max_rate: Option<u64>,
+) -> anyhow::Result<(Device, SecretLocation)> {
     let data_dir = data.resolve()?;
-    let keys = Arc::new(FileKeyStore::in_data_dir(&data_dir));
-    let mut config = DeviceConfig::new(&data_dir, keys, clock()?);
+    let keys = super::keystore::device_key_store(&data_dir)?;
+    let location = keys.location();
+    let mut config = DeviceConfig::new(&data_dir, Arc::new(keys), clock()?);
     config.download.max_rate = max_rate;
-    Ok(Device::new(config)?)
+    Ok((Device::new(config)?, location))
 }
 
 fn print_json(value: &serde_json::Value) -> anyhow::Result<ExitCode> {
@@ -161,11 +170,21 @@ fn banner_line(device: &Device) -> &'static str {
 }
 
 pub fn status(common: Common) -> anyhow::Result<ExitCode> {
-    let mut device = device(&common, None)?;
+    let (mut device, secret) = device_and_secret_in(&common.data, None)?;
     let started = device.start()?;
     let status = device.status()?;
     if common.json {
-        return print_json(&json!({ "started": started, "status": status }));
+        let device_secret = match &secret {
+            SecretLocation::Keyring { service, user } => {
+                json!({ "kept_in": "keyring", "service": service, "user": user })
+            }
+            SecretLocation::File(path) => json!({ "kept_in": "file", "path": path }),
+        };
+        return print_json(&json!({
+            "started": started,
+            "status": status,
+            "device_secret": device_secret,
+        }));
     }
     let mut text = String::new();
     line!(text, "{}", started_line(&started));
@@ -176,6 +195,7 @@ pub fn status(common: Common) -> anyhow::Result<ExitCode> {
         status.server.as_deref().unwrap_or("none yet")
     );
     line!(text, "device: {}", status.device_id);
+    line!(text, "device secret: {secret}");
     if let Some(until) = status.offline_until {
         line!(text, "offline use until: {}", access::display_time(until));
     }

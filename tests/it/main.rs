@@ -4,6 +4,7 @@
 mod cache;
 mod demo;
 mod guide_validate;
+mod keyring;
 mod live_app;
 mod offline;
 mod openxr_frames;

@@ -3,9 +3,15 @@ use std::process::{Command, Output};
 
 /// The binary under test. `CARGO_BIN_EXE_*` rather than a path derived from this test's own
 /// executable, which is the dynamic loader when tests run through the Monado tree.
+///
+/// Its device secret is a file, whatever the machine's session bus offers, so tests behave the
+/// same on a desktop and in CI; the `keyring` tests opt into the OS keyring.
 pub fn hologuide() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_hologuide"));
-    command.env_remove("RUST_LOG");
+    command
+        .env_remove("RUST_LOG")
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .env("HOLOGUIDE_KEYSTORE", "file");
     command
 }
 
