@@ -29,7 +29,9 @@ impl Observer for Printer {
         if let Some(line) = self.announce.take() {
             eprintln!("{line}");
         }
-        eprintln!("window open, rendering on {gpu}; N/B next/back, M All list (1-9 opens), O offline, Esc quits");
+        eprintln!(
+            "window open, rendering on {gpu}; N/B next/back, M All list (1-9 opens), O offline, Esc quits"
+        );
     }
 
     fn shown(&mut self, frame: u64, view: &View<'_>, cause: Cause) {
@@ -72,9 +74,12 @@ impl Observer for Printer {
         let line = if self.json {
             serde_json::json!({ "frame": frame, "all_list": lines }).to_string()
         } else {
-            format!("All\n{}", lines.iter().map(|l| format!("  {l}\n")).collect::<String>())
-                .trim_end()
-                .to_owned()
+            format!(
+                "All\n{}",
+                lines.iter().map(|l| format!("  {l}\n")).collect::<String>()
+            )
+            .trim_end()
+            .to_owned()
         };
         let _ = super::out(&format!("{line}\n"));
     }

@@ -93,10 +93,7 @@ impl AssetSource for Prefetched {
 impl Device {
     /// Where the files of `opened` come from: the cache for a guide of the service, the app's
     /// own copy for the demo.
-    pub fn assets_of(
-        &self,
-        opened: &Opened,
-    ) -> Result<Box<dyn AssetSource + Send>, ClientError> {
+    pub fn assets_of(&self, opened: &Opened) -> Result<Box<dyn AssetSource + Send>, ClientError> {
         if opened.origin == Origin::Demo {
             return Ok(Box::new(crate::demo::load()?));
         }
@@ -377,11 +374,15 @@ impl Worker {
         let recorded = self
             .device
             .record("session_start", Some(self.guide_id), None, None)
-            .and_then(|()| self.device.record("guide_opened", Some(self.guide_id), None, None))
+            .and_then(|()| {
+                self.device
+                    .record("guide_opened", Some(self.guide_id), None, None)
+            })
             .and_then(|()| match &step {
-                Some(step) => self
-                    .device
-                    .record("step_viewed", Some(self.guide_id), Some(step), None),
+                Some(step) => {
+                    self.device
+                        .record("step_viewed", Some(self.guide_id), Some(step), None)
+                }
                 None => Ok(()),
             });
         if let Err(e) = recorded {

@@ -53,9 +53,7 @@ impl Menu {
         }
         self.wanted = true;
         self.shell.handle(ShellEvent::DismissStatus);
-        surroundings
-            .list_guides()
-            .map(|entries| self.show(entries))
+        surroundings.list_guides().map(|entries| self.show(entries))
     }
 
     pub fn close(&mut self) {
@@ -235,10 +233,10 @@ mod tests {
         let mut menu = Menu::default();
         assert!(menu.toggle(&device).is_none(), "asked, not there yet");
         assert!(!menu.is_open());
-        device
-            .answers
-            .borrow_mut()
-            .push(DeviceNews::AllList(vec![entry(1, "Pump"), entry(2, "Valve")]));
+        device.answers.borrow_mut().push(DeviceNews::AllList(vec![
+            entry(1, "Pump"),
+            entry(2, "Valve"),
+        ]));
         let changes = menu.poll(&device);
         let [MenuChange::ListShown(lines)] = &changes[..] else {
             panic!("one list shown");
