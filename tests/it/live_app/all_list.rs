@@ -1,0 +1,261 @@
+//! F3 and F7 in the 3D app: the All list shows this device's offline guides (read by
+//! `Device::all_guides` on the live worker, as `hologuide guides` reads them) and a guide chosen
+//! from it opens through `Device::open` — offline from the cache, with the banner. In the window
+//! on Xvfb (M opens the list, a number key chooses) and on Monado (input script `menu`,
+//! `open N`), against the real `hologuide-server` on 127.0.0.1.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::*;
+use crate::offline::{GUIDE_A, Service, guide_package, small_guide};
+use crate::openxr_frames::{CAPTURE_SIZE, Runtime, assert_clean_run, report};
+use crate::openxr_runtime::monado_or_skip;
+use crate::support::*;
+
+const GUIDE_B: &str = "1d2e3f4a-5b6c-4d7e-8f90-a1b2c3d4e5f6";
+/// Guide A is "Valve check"; the list is in title order, so B is entry 1 and A entry 2.
+const TITLE_B: &str = "Pump filter";
+const F3_EMPTY: &str = "No guides are available offline.";
+
+/// Two guides published and granted to alice, both opened online once on `device`.
+fn two_guides_opened_online(service: &Service, device: &Path) {
+    small_guide(service, GUIDE_A, "one");
+    let package = guide_package(service.dir.path(), GUIDE_B, TITLE_B, "two", 20_000);
+    service.publish(&package);
+    service.admin(&["guide", "grant", GUIDE_B, "--user", "alice"]);
+    login(device, service, "alice");
+    for guide in [GUIDE_A, GUIDE_B] {
+        let opened = run(&mut client(device, &["open", guide, "--json"]));
+        assert!(opened.status.success(), "{}", stderr(&opened));
+    }
+}
+
+/// `hologuide run GUIDE --backend window --json` on `x`, its output piped.
+fn window_app(device: &Path, x: &Xvfb, guide: &str) -> App {
+    App(client(
+        device,
+        &[
+            "--log",
+            "info",
+            "run",
+            "--backend",
+            "window",
+            "--size",
+            "800x500",
+            "--json",
+            guide,
+        ],
+    )
+    .env("DISPLAY", &x.display)
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("hologuide starts"))
+}
+
+fn press(x: &Xvfb, id: &str, key: &str) {
+    x.xdotool(&["windowfocus", "--sync", id]).expect("focus");
+    x.xdotool(&["key", key]).expect("key");
+}
+
+fn wait_for_title(x: &Xvfb, id: &str, part: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let title = x.xdotool(&["getwindowname", id]).unwrap_or_default();
+        if title.contains(part) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "title stayed {title:?}, expected {part:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn json_line(seen: &[String]) -> Value {
+    let line = seen.last().expect("a line was seen");
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}"))
+}
+
+/// F3 + F7 in the window: offline, the All list holds both guides opened online before (with
+/// version and download date); choosing B shows B's first step, from this device's copy, with
+/// the Offline banner.
+#[test]
+fn f3_window_all_list_shows_both_offline_guides_and_opens_the_one_chosen_with_the_banner() {
+    let mut service = Service::start();
+    let device = tempfile::tempdir().unwrap();
+    two_guides_opened_online(&service, device.path());
+    service.stop();
+
+    let x = Xvfb::start();
+    let mut app = window_app(device.path(), &x, GUIDE_A);
+    let out = timestamped_lines(app.0.stdout.take().unwrap());
+    let mut seen = Vec::new();
+    wait_for_line(&out, &mut seen, "\"opened\"", Duration::from_secs(60));
+    assert_eq!(json_line(&seen)["opened"]["origin"], "cache", "{seen:?}");
+    let id = crate::window::focused_window(&x, "step 1 of 2", &mut app.0);
+
+    press(&x, &id, "m");
+    wait_for_line(&out, &mut seen, "\"all_list\"", Duration::from_secs(60));
+    let list: Vec<String> = serde_json::from_value(json_line(&seen)["all_list"].clone()).unwrap();
+    assert_eq!(list.len(), 2, "{list:?}");
+    assert!(
+        list[0].starts_with("1. Pump filter — version 1, downloaded "),
+        "{list:?}"
+    );
+    assert!(
+        list[1].starts_with("2. Valve check — version 1, downloaded "),
+        "{list:?}"
+    );
+    // The same lines as `hologuide guides` prints for this account (its lines, numbered).
+    let guides = run(&mut client(device.path(), &["guides"]));
+    assert!(guides.status.success(), "{}", stderr(&guides));
+    for (n, line) in list.iter().enumerate() {
+        let unnumbered = line.trim_start_matches(&format!("{}. ", n + 1));
+        assert!(stdout(&guides).contains(unnumbered), "{line} vs {}", stdout(&guides));
+    }
+
+    press(&x, &id, "1");
+    wait_for_line(
+        &out,
+        &mut seen,
+        "\"guide_opened\"",
+        Duration::from_secs(60),
+    );
+    assert_eq!(json_line(&seen)["guide_opened"]["title"], TITLE_B, "{seen:?}");
+    wait_for_line(
+        &out,
+        &mut seen,
+        "chosen from the All list",
+        Duration::from_secs(10),
+    );
+    let shown = json_line(&seen);
+    assert_eq!(shown["step_number"], 1, "{shown}");
+    assert_eq!(shown["title"], "First step two", "{shown}");
+    assert!(
+        seen.iter()
+            .any(|l| l.contains("\"status\":\"Opened from this device's copy.\"")),
+        "{seen:?}"
+    );
+    // B's card is drawn with the banner: the title follows the new guide, and the screen
+    // shows the banner's orange.
+    wait_for_title(&x, &id, "Pump filter — step 1 of 2");
+    let (left, top) = crate::window::window_origin(&x, &id);
+    let area = (left as u32, top as u32, 800, 500);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let pixels = banner_pixels(&x.screenshot(), area);
+        if pixels >= BANNER_MIN_PIXELS {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{pixels} banner pixels"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // No online line ever: the banner stayed on through the swap.
+    assert!(!seen.iter().any(|l| l.contains("\"online\":true")), "{seen:?}");
+    eprintln!("{}", seen.join("\n"));
+}
+
+/// F3's empty case in the window: alice is signed in but her cache holds nothing (its only
+/// guide was cleared while the app showed it), so the All list says exactly the F3 sentence.
+#[test]
+fn f3_window_all_list_of_a_signed_in_account_with_nothing_cached_says_no_guides_exactly() {
+    let mut service = Service::start();
+    let device = tempfile::tempdir().unwrap();
+    small_guide(&service, GUIDE_A, "one");
+    login(device.path(), &service, "alice");
+    let opened = run(&mut client(device.path(), &["open", GUIDE_A, "--json"]));
+    assert!(opened.status.success(), "{}", stderr(&opened));
+    service.stop();
+
+    let x = Xvfb::start();
+    let mut app = window_app(device.path(), &x, GUIDE_A);
+    let out = timestamped_lines(app.0.stdout.take().unwrap());
+    let mut seen = Vec::new();
+    let id = crate::window::focused_window(&x, "step 1 of 2", &mut app.0);
+    let cleared = run(&mut client(
+        device.path(),
+        &["cache", "clear", "--guide", GUIDE_A, "--json"],
+    ));
+    assert!(cleared.status.success(), "{}", stderr(&cleared));
+    // `hologuide guides` agrees that nothing is left.
+    let guides = run(&mut client(device.path(), &["guides"]));
+    assert!(stdout(&guides).contains(F3_EMPTY), "{}", stdout(&guides));
+
+    press(&x, &id, "m");
+    wait_for_line(&out, &mut seen, "\"all_list\"", Duration::from_secs(60));
+    assert_eq!(json_line(&seen)["all_list"], serde_json::json!([F3_EMPTY]));
+    // Nothing to choose: a number key opens nothing, and the app goes on.
+    press(&x, &id, "1");
+    wait_for_line(&out, &mut seen, "\"status\"", Duration::from_secs(30));
+    assert_eq!(
+        json_line(&seen)["status"],
+        "There is no guide number 1 in the list (it has 0)."
+    );
+    let output = crate::window::quit(&x, std::mem::replace(&mut app.0, dummy()));
+    assert!(!stdout(&output).contains("guide_opened"));
+}
+
+/// A child that is already over, to take the app's place when the test ends it itself.
+fn dummy() -> std::process::Child {
+    std::process::Command::new("true").spawn().expect("true runs")
+}
+
+/// F3 + F7 on Monado: the input script's `menu` shows the All list and `open 1` reaches guide
+/// B, opened offline from the cache; the report names both.
+#[test]
+fn f3_openxr_app_menu_then_open_reaches_the_guide_chosen_from_the_all_list() {
+    let Some(install) = monado_or_skip() else {
+        return;
+    };
+    let mut service = Service::start();
+    let device = tempfile::tempdir().unwrap();
+    two_guides_opened_online(&service, device.path());
+    service.stop();
+
+    let runtime = Runtime::start_still(install);
+    let script = runtime.dir.path().join("input.txt");
+    std::fs::write(&script, "5 menu\n15 open 1\n").unwrap();
+    let output = run(&mut runtime.hologuide(&[
+        "run",
+        GUIDE_A,
+        "--data-dir",
+        device.path().to_str().unwrap(),
+        "--eye-size",
+        CAPTURE_SIZE,
+        "--frames",
+        "40",
+        "--input-script",
+        script.to_str().unwrap(),
+        "--json",
+    ]));
+    let report = report(&output);
+    assert_clean_run(&runtime, &output, &report);
+    assert_eq!(report["opened"]["origin"], "cache", "{report:#}");
+    let lists = report["all_lists"].as_array().expect("all_lists");
+    assert_eq!(lists.len(), 1, "{report:#}");
+    let lines: Vec<&str> = lists[0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(lines[0].starts_with("1. Pump filter — version 1"), "{lines:?}");
+    assert!(lines[1].starts_with("2. Valve check — version 1"), "{lines:?}");
+    assert_eq!(
+        report["guides_opened"],
+        serde_json::json!(["Pump filter — version 1: step 1 of 2"]),
+        "{report:#}"
+    );
+    assert_eq!(report["final_guide"], TITLE_B, "{report:#}");
+    assert_eq!(report["final_screen"], "step 1 of 2", "{report:#}");
+    assert_eq!(report["offline_banner_last_frame"], true, "{report:#}");
+}
