@@ -19,7 +19,7 @@ use crate::render::{DepthViews, EyeView, EyeViews, Renderer, Targets, gpu};
 use crate::scene::{CardFollower, Frame, Pose, SceneInput};
 use crate::xr::Content;
 use crate::xr::menu::MenuChange;
-use crate::xr::pointer::{Ray, hit_button};
+use crate::xr::pointer::{Ray, hit_button, hit_list_entry};
 use crate::xr::script::Command;
 
 const NEAR: f32 = 0.05;
@@ -219,9 +219,17 @@ impl<B: GraphicsBinding> Frames<'_, B> {
             }));
             if polled.select
                 && let (Some(ray), Some(frame)) = (ray, shared.last_frame.as_ref())
-                && let Some((action, _)) = hit_button(frame, ray)
             {
-                commands.push(Command::Intent(crate::xr::intent_for(action)));
+                // F3: an entry of the All list on screen is chosen by selecting it.
+                if let Some((number, _)) = hit_list_entry(frame, ray)
+                    && let Some(number) = u32::try_from(number)
+                        .ok()
+                        .and_then(std::num::NonZeroU32::new)
+                {
+                    commands.push(Command::Open(number));
+                } else if let Some((action, _)) = hit_button(frame, ray) {
+                    commands.push(Command::Intent(crate::xr::intent_for(action)));
+                }
             }
         }
         let dt = shared.last_time.map_or(0.0, |t| {

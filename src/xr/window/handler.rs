@@ -274,10 +274,15 @@ impl<'a> Handler<'a> {
         let (width, height) = live.presenter.size();
         let size = Vec2::new(width as f32, height as f32);
         let at = Vec2::new(cursor.x as f32, cursor.y as f32);
-        let hit = cursor_ray(*view_projection, at, size)
-            .and_then(|ray| crate::xr::pointer::hit_button(frame, ray));
-        tracing::debug!(?at, ?hit, "click");
-        if let Some((action, _)) = hit {
+        let ray = cursor_ray(*view_projection, at, size);
+        // F3: an entry of the All list on screen is chosen by clicking it.
+        let entry = ray.and_then(|ray| crate::xr::pointer::hit_list_entry(frame, ray));
+        let hit = ray.and_then(|ray| crate::xr::pointer::hit_button(frame, ray));
+        tracing::debug!(?at, ?hit, ?entry, "click");
+        if let Some((number, _)) = entry {
+            let change = self.menu.choose(number, self.surroundings);
+            self.menu_changed(change);
+        } else if let Some((action, _)) = hit {
             self.intent(crate::xr::intent_for(action), Cause::Click(action));
         }
     }

@@ -77,6 +77,53 @@ fn wait_for_title(x: &Xvfb, id: &str, part: &str) {
     }
 }
 
+/// Where entry `number` of the All list is in an 800×500 window (the left part of its line):
+/// the scene the window draws at rest with the list open, projected with the window's camera.
+fn entry_in_window(number: usize) -> (i64, i64) {
+    use std::sync::Arc;
+
+    use glam::{Mat4, Vec2, Vec3};
+    use hologuide::app::{App, GuideSource};
+    use hologuide::scene::{CardFollower, Frame, PanelKind, SceneInput};
+    use hologuide::xr::window::{FOV_Y_DEG, FlyCamera};
+
+    let package = hologuide::demo::load().expect("demo");
+    let app = App::open(Arc::new(package.guide), GuideSource::Demo, None);
+    let view = app.view();
+    let head = FlyCamera::standing_operator().pose();
+    // Where a line sits depends on its number only.
+    let lines = vec![String::from("a guide"); number];
+    let input = SceneInput {
+        view: &view,
+        online: false,
+        all_list: Some(&lines),
+        status: None,
+        head,
+        anchors: &[],
+        step_time_s: 0.0,
+    };
+    let frame = Frame::build(&input, &mut CardFollower::default(), 0.0);
+    let panel = frame
+        .panels
+        .iter()
+        .find(|p| p.kind == PanelKind::AllList)
+        .expect("the All list is drawn");
+    let text = &panel.texts[number];
+    let point = text.position + Vec2::new(0.05, text.height / 2.0);
+    let local = Vec3::new(
+        point.x - panel.size.x / 2.0,
+        panel.size.y / 2.0 - point.y,
+        0.0,
+    );
+    let size = Vec2::new(800.0, 500.0);
+    let projection = Mat4::perspective_rh(FOV_Y_DEG.to_radians(), size.x / size.y, 0.05, 100.0);
+    let clip = projection * head.to_matrix().inverse() * panel.world * local.extend(1.0);
+    let ndc = clip.truncate() / clip.w;
+    let x = (ndc.x + 1.0) / 2.0 * size.x;
+    let y = (1.0 - ndc.y) / 2.0 * size.y;
+    (x.round() as i64, y.round() as i64)
+}
+
 fn json_line(seen: &[String]) -> Value {
     let line = seen.last().expect("a line was seen");
     serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}"))
@@ -117,17 +164,20 @@ fn f3_window_all_list_shows_both_offline_guides_and_opens_the_one_chosen_with_th
     assert!(guides.status.success(), "{}", stderr(&guides));
     for (n, line) in list.iter().enumerate() {
         let unnumbered = line.trim_start_matches(&format!("{}. ", n + 1));
-        assert!(stdout(&guides).contains(unnumbered), "{line} vs {}", stdout(&guides));
+        assert!(
+            stdout(&guides).contains(unnumbered),
+            "{line} vs {}",
+            stdout(&guides)
+        );
     }
 
     press(&x, &id, "1");
-    wait_for_line(
-        &out,
-        &mut seen,
-        "\"guide_opened\"",
-        Duration::from_secs(60),
+    wait_for_line(&out, &mut seen, "\"guide_opened\"", Duration::from_secs(60));
+    assert_eq!(
+        json_line(&seen)["guide_opened"]["title"],
+        TITLE_B,
+        "{seen:?}"
     );
-    assert_eq!(json_line(&seen)["guide_opened"]["title"], TITLE_B, "{seen:?}");
     wait_for_line(
         &out,
         &mut seen,
@@ -160,7 +210,10 @@ fn f3_window_all_list_shows_both_offline_guides_and_opens_the_one_chosen_with_th
         std::thread::sleep(Duration::from_millis(100));
     }
     // No online line ever: the banner stayed on through the swap.
-    assert!(!seen.iter().any(|l| l.contains("\"online\":true")), "{seen:?}");
+    assert!(
+        !seen.iter().any(|l| l.contains("\"online\":true")),
+        "{seen:?}"
+    );
     eprintln!("{}", seen.join("\n"));
 }
 
@@ -204,9 +257,94 @@ fn f3_window_all_list_of_a_signed_in_account_with_nothing_cached_says_no_guides_
     assert!(!stdout(&output).contains("guide_opened"));
 }
 
+/// The telemetry events the service holds, as (kind, guide id), in the order received.
+fn service_events(service: &Service) -> Vec<(String, String)> {
+    let db = rusqlite::Connection::open(service.data().join(hologuide::service::DATABASE_FILE))
+        .expect("the service database opens");
+    let mut statement = db
+        .prepare("SELECT kind, coalesce(guide_id, '') FROM telemetry ORDER BY at, rowid")
+        .unwrap();
+    statement
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// F1 + F9 online: a guide chosen from the All list opens from the service, and the app's
+/// telemetry session moves to it — the first guide's session ends, the chosen guide's starts
+/// with its first step viewed, all uploaded.
+#[test]
+fn f9_window_guide_chosen_from_the_all_list_online_starts_its_own_telemetry_session() {
+    let service = Service::start();
+    let device = tempfile::tempdir().unwrap();
+    two_guides_opened_online(&service, device.path());
+    let before = service_events(&service).len();
+
+    let x = Xvfb::start();
+    let mut app = window_app(device.path(), &x, GUIDE_A);
+    let out = timestamped_lines(app.0.stdout.take().unwrap());
+    let mut seen = Vec::new();
+    wait_for_line(&out, &mut seen, "\"opened\"", Duration::from_secs(60));
+    assert_eq!(json_line(&seen)["opened"]["origin"], "network", "{seen:?}");
+    let id = crate::window::focused_window(&x, "step 1 of 2", &mut app.0);
+    press(&x, &id, "m");
+    wait_for_line(&out, &mut seen, "\"all_list\"", Duration::from_secs(60));
+    // Chosen by a click on its line, as a person would.
+    let (left, top) = crate::window::window_origin(&x, &id);
+    let (ex, ey) = entry_in_window(1);
+    let (sx, sy) = ((left + ex).to_string(), (top + ey).to_string());
+    x.xdotool(&["mousemove", "--sync", &sx, &sy])
+        .expect("mousemove");
+    x.xdotool(&["click", "1"]).expect("click");
+    wait_for_line(
+        &out,
+        &mut seen,
+        "chosen from the All list",
+        Duration::from_secs(60),
+    );
+    assert_eq!(json_line(&seen)["guide"], TITLE_B, "{seen:?}");
+    // Opened from the service, so no "from this device's copy" line.
+    assert!(
+        !seen.iter().any(|l| l.contains("device's copy")),
+        "{seen:?}"
+    );
+
+    let b = GUIDE_B.to_owned();
+    let a = GUIDE_A.to_owned();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let events = loop {
+        let events = service_events(&service);
+        if events[before..].contains(&("step_viewed".to_owned(), b.clone())) {
+            break events;
+        }
+        assert!(std::time::Instant::now() < deadline, "{events:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let session: Vec<(&str, &str)> = events[before..]
+        .iter()
+        .map(|(kind, guide)| (kind.as_str(), guide.as_str()))
+        .collect();
+    assert_eq!(
+        session,
+        vec![
+            ("session_start", a.as_str()),
+            ("guide_opened", a.as_str()),
+            ("step_viewed", a.as_str()),
+            ("step_time", a.as_str()),
+            ("session_end", a.as_str()),
+            ("session_start", b.as_str()),
+            ("guide_opened", b.as_str()),
+            ("step_viewed", b.as_str()),
+        ]
+    );
+}
+
 /// A child that is already over, to take the app's place when the test ends it itself.
 fn dummy() -> std::process::Child {
-    std::process::Command::new("true").spawn().expect("true runs")
+    std::process::Command::new("true")
+        .spawn()
+        .expect("true runs")
 }
 
 /// F3 + F7 on Monado: the input script's `menu` shows the All list and `open 1` reaches guide
@@ -248,8 +386,14 @@ fn f3_openxr_app_menu_then_open_reaches_the_guide_chosen_from_the_all_list() {
         .iter()
         .filter_map(Value::as_str)
         .collect();
-    assert!(lines[0].starts_with("1. Pump filter — version 1"), "{lines:?}");
-    assert!(lines[1].starts_with("2. Valve check — version 1"), "{lines:?}");
+    assert!(
+        lines[0].starts_with("1. Pump filter — version 1"),
+        "{lines:?}"
+    );
+    assert!(
+        lines[1].starts_with("2. Valve check — version 1"),
+        "{lines:?}"
+    );
     assert_eq!(
         report["guides_opened"],
         serde_json::json!(["Pump filter — version 1: step 1 of 2"]),
@@ -258,4 +402,12 @@ fn f3_openxr_app_menu_then_open_reaches_the_guide_chosen_from_the_all_list() {
     assert_eq!(report["final_guide"], TITLE_B, "{report:#}");
     assert_eq!(report["final_screen"], "step 1 of 2", "{report:#}");
     assert_eq!(report["offline_banner_last_frame"], true, "{report:#}");
+    eprintln!(
+        "{} on {}: All list {}; opened {}; status {}",
+        report["system"],
+        report["runtime"],
+        report["all_lists"],
+        report["guides_opened"],
+        report["statuses"]
+    );
 }
