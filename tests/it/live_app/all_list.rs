@@ -19,6 +19,8 @@ use crate::support::*;
 const GUIDE_B: &str = "1d2e3f4a-5b6c-4d7e-8f90-a1b2c3d4e5f6";
 /// Guide A is "Valve check"; the list is in title order, so B is entry 1 and A entry 2.
 const TITLE_B: &str = "Pump filter";
+/// The step card's panel as drawn (sRGB), as `live_app/window.rs` finds it.
+const CARD_SRGB: [u8; 3] = [37, 44, 56];
 const F3_EMPTY: &str = "No guides are available offline.";
 
 /// Two guides published and granted to alice, both opened online once on `device`.
@@ -55,6 +57,32 @@ fn window_app(device: &Path, x: &Xvfb, guide: &str) -> App {
     .stderr(Stdio::piped())
     .spawn()
     .expect("hologuide starts"))
+}
+
+/// The window's id once it has drawn the step card: keys sent before that may be lost.
+fn drawn_window(x: &Xvfb, app: &mut App) -> String {
+    let id = crate::window::focused_window(x, "step 1 of 2", &mut app.0);
+    let (left, top) = crate::window::window_origin(x, &id);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let screen = x.screenshot();
+        let mut card = 0;
+        for y in top as u32..(top as u32 + 500).min(screen.height()) {
+            for xx in left as u32..(left as u32 + 800).min(screen.width()) {
+                let p = screen.get_pixel(xx, y);
+                card += usize::from((0..3).all(|c| p[c].abs_diff(CARD_SRGB[c]) <= 6));
+            }
+        }
+        // The card covers far more than this in an 800×500 window.
+        if card >= 2000 {
+            return id;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no card drawn: {card} pixels"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 fn press(x: &Xvfb, id: &str, key: &str) {
@@ -145,7 +173,7 @@ fn f3_window_all_list_shows_both_offline_guides_and_opens_the_one_chosen_with_th
     let mut seen = Vec::new();
     wait_for_line(&out, &mut seen, "\"opened\"", Duration::from_secs(60));
     assert_eq!(json_line(&seen)["opened"]["origin"], "cache", "{seen:?}");
-    let id = crate::window::focused_window(&x, "step 1 of 2", &mut app.0);
+    let id = drawn_window(&x, &mut app);
 
     press(&x, &id, "m");
     wait_for_line(&out, &mut seen, "\"all_list\"", Duration::from_secs(60));
@@ -233,7 +261,7 @@ fn f3_window_all_list_of_a_signed_in_account_with_nothing_cached_says_no_guides_
     let mut app = window_app(device.path(), &x, GUIDE_A);
     let out = timestamped_lines(app.0.stdout.take().unwrap());
     let mut seen = Vec::new();
-    let id = crate::window::focused_window(&x, "step 1 of 2", &mut app.0);
+    let id = drawn_window(&x, &mut app);
     let cleared = run(&mut client(
         device.path(),
         &["cache", "clear", "--guide", GUIDE_A, "--json"],
@@ -246,15 +274,70 @@ fn f3_window_all_list_of_a_signed_in_account_with_nothing_cached_says_no_guides_
     press(&x, &id, "m");
     wait_for_line(&out, &mut seen, "\"all_list\"", Duration::from_secs(60));
     assert_eq!(json_line(&seen)["all_list"], serde_json::json!([F3_EMPTY]));
-    // Nothing to choose: a number key opens nothing, and the app goes on.
+    // Nothing to choose: a number key opens nothing, says so, and the app goes on.
     press(&x, &id, "1");
     wait_for_line(&out, &mut seen, "\"status\"", Duration::from_secs(30));
     assert_eq!(
         json_line(&seen)["status"],
         "There is no guide number 1 in the list (it has 0)."
     );
-    let output = crate::window::quit(&x, std::mem::replace(&mut app.0, dummy()));
-    assert!(!stdout(&output).contains("guide_opened"));
+    assert!(app.0.try_wait().unwrap().is_none(), "the app still runs");
+    assert!(!seen.iter().any(|l| l.contains("guide_opened")), "{seen:?}");
+}
+
+/// F14 in the 3D app: a guide whose permission alice lost stays listed offline with the
+/// service's words, exactly as `hologuide guides` shows it; choosing it shows the refusal on
+/// the status line and keeps the list and the guide on screen.
+#[test]
+fn f14_window_all_list_says_why_a_guide_is_refused_and_choosing_it_shows_the_refusal() {
+    let mut service = Service::start();
+    let device = tempfile::tempdir().unwrap();
+    two_guides_opened_online(&service, device.path());
+    service.admin(&["guide", "revoke", GUIDE_B, "--user", "alice"]);
+    let refused = run(&mut client(device.path(), &["open", GUIDE_B]));
+    assert!(!refused.status.success(), "{}", stdout(&refused));
+    service.stop();
+    let guides = run(&mut client(device.path(), &["guides"]));
+    let cli_line = stdout(&guides)
+        .lines()
+        .find(|l| l.contains(TITLE_B))
+        .expect("B is listed by the CLI")
+        .trim()
+        .to_owned();
+    assert!(cli_line.contains("permission"), "{cli_line}");
+
+    let x = Xvfb::start();
+    let mut app = window_app(device.path(), &x, GUIDE_A);
+    let out = timestamped_lines(app.0.stdout.take().unwrap());
+    let mut seen = Vec::new();
+    let id = drawn_window(&x, &mut app);
+    press(&x, &id, "m");
+    wait_for_line(&out, &mut seen, "\"all_list\"", Duration::from_secs(60));
+    let list: Vec<String> = serde_json::from_value(json_line(&seen)["all_list"].clone()).unwrap();
+    assert_eq!(list[0], format!("1. {cli_line}"), "{list:?}");
+
+    press(&x, &id, "1");
+    wait_for_line(&out, &mut seen, "permission", Duration::from_secs(60));
+    let status = json_line(&seen)["status"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    // The refusal of the service, as the list's note gives it.
+    assert!(
+        !status.is_empty() && cli_line.ends_with(&status),
+        "{status} vs {cli_line}"
+    );
+    assert!(app.0.try_wait().unwrap().is_none(), "the app still runs");
+    assert!(!seen.iter().any(|l| l.contains("guide_opened")), "{seen:?}");
+    // Another choice still works after a refusal: A opens again from the cache.
+    press(&x, &id, "2");
+    wait_for_line(
+        &out,
+        &mut seen,
+        "chosen from the All list",
+        Duration::from_secs(60),
+    );
+    assert_eq!(json_line(&seen)["guide"], "Valve check", "{seen:?}");
 }
 
 /// The telemetry events the service holds, as (kind, guide id), in the order received.
@@ -287,7 +370,7 @@ fn f9_window_guide_chosen_from_the_all_list_online_starts_its_own_telemetry_sess
     let mut seen = Vec::new();
     wait_for_line(&out, &mut seen, "\"opened\"", Duration::from_secs(60));
     assert_eq!(json_line(&seen)["opened"]["origin"], "network", "{seen:?}");
-    let id = crate::window::focused_window(&x, "step 1 of 2", &mut app.0);
+    let id = drawn_window(&x, &mut app);
     press(&x, &id, "m");
     wait_for_line(&out, &mut seen, "\"all_list\"", Duration::from_secs(60));
     // Chosen by a click on its line, as a person would.
@@ -338,13 +421,6 @@ fn f9_window_guide_chosen_from_the_all_list_online_starts_its_own_telemetry_sess
             ("step_viewed", b.as_str()),
         ]
     );
-}
-
-/// A child that is already over, to take the app's place when the test ends it itself.
-fn dummy() -> std::process::Child {
-    std::process::Command::new("true")
-        .spawn()
-        .expect("true runs")
 }
 
 /// F3 + F7 on Monado: the input script's `menu` shows the All list and `open 1` reaches guide
