@@ -274,6 +274,26 @@ fn f3_window_all_list_of_a_signed_in_account_with_nothing_cached_says_no_guides_
     press(&x, &id, "m");
     wait_for_line(&out, &mut seen, "\"all_list\"", Duration::from_secs(60));
     assert_eq!(json_line(&seen)["all_list"], serde_json::json!([F3_EMPTY]));
+    // On screen: the empty All list (heading, the exact sentence) and the banner, as the
+    // headless renderer draws it (the golden `all-list-empty`, same size and camera).
+    let (left, top) = crate::window::window_origin(&x, &id);
+    let golden = crate::openxr_frames::golden("all-list-empty");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let shown = loop {
+        let screen = image::imageops::crop_imm(&x.screenshot(), left as u32, top as u32, 800, 500)
+            .to_image();
+        let off = crate::openxr_frames::differing_fraction(&screen, &golden);
+        if off < 0.003 {
+            break screen;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the window never showed the empty All list: {:.2} % off its golden",
+            off * 100.0
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    crate::render_golden::assert_matches_golden("all-list-empty", &shown);
     // Nothing to choose: a number key opens nothing, says so, and the app goes on.
     press(&x, &id, "1");
     wait_for_line(&out, &mut seen, "\"status\"", Duration::from_secs(30));
