@@ -165,18 +165,7 @@ impl LiveGuide {
         let guide_id = opened.guide_id;
         let signed_in = device.store().is_some();
         if signed_in {
-            let step = step_id(&guide, start);
-            let recorded = device
-                .record("session_start", Some(guide_id), None, None)
-                .and_then(|()| device.record("guide_opened", Some(guide_id), None, None))
-                .and_then(|()| match &step {
-                    Some(step) => device.record("step_viewed", Some(guide_id), Some(step), None),
-                    None => Ok(()),
-                });
-            // Telemetry that cannot be kept must not keep the operator from the guide.
-            if let Err(e) = recorded {
-                tracing::warn!("telemetry not recorded: {e}");
-            }
+            record_start(&mut device, &guide, guide_id, start);
         }
         let (notes, inbox) = mpsc::channel();
         let (reply, news) = mpsc::channel();
@@ -253,6 +242,22 @@ fn step_id(guide: &Guide, screen: &Screen) -> Option<String> {
     match screen {
         Screen::Step { index } => guide.step(*index).map(|p| p.step.id.clone()),
         Screen::Complete => None,
+    }
+}
+
+/// F9: `session_start`, `guide_opened` and the first step shown (`start`) of a guide.
+fn record_start(device: &mut Device, guide: &Guide, guide_id: Uuid, start: &Screen) {
+    let step = step_id(guide, start);
+    let recorded = device
+        .record("session_start", Some(guide_id), None, None)
+        .and_then(|()| device.record("guide_opened", Some(guide_id), None, None))
+        .and_then(|()| match &step {
+            Some(step) => device.record("step_viewed", Some(guide_id), Some(step), None),
+            None => Ok(()),
+        });
+    // Telemetry that cannot be kept must not keep the operator from the guide.
+    if let Err(e) = recorded {
+        tracing::warn!("telemetry not recorded: {e}");
     }
 }
 
@@ -370,24 +375,7 @@ impl Worker {
         if !self.signed_in {
             return;
         }
-        let step = step_id(&self.guide, &self.screen);
-        let recorded = self
-            .device
-            .record("session_start", Some(self.guide_id), None, None)
-            .and_then(|()| {
-                self.device
-                    .record("guide_opened", Some(self.guide_id), None, None)
-            })
-            .and_then(|()| match &step {
-                Some(step) => {
-                    self.device
-                        .record("step_viewed", Some(self.guide_id), Some(step), None)
-                }
-                None => Ok(()),
-            });
-        if let Err(e) = recorded {
-            tracing::warn!("telemetry not recorded: {e}");
-        }
+        record_start(&mut self.device, &self.guide, self.guide_id, &self.screen);
         self.upload();
     }
 
