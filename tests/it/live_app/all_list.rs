@@ -17,8 +17,8 @@ use crate::openxr_runtime::monado_or_skip;
 use crate::support::*;
 
 const GUIDE_B: &str = "1d2e3f4a-5b6c-4d7e-8f90-a1b2c3d4e5f6";
-/// Guide A is "Valve check"; the list is in title order, so B is entry 1 and A entry 2.
-const TITLE_B: &str = "Pump filter";
+/// Guide A is "Valve check"; the list is in title order, so A is entry 1 and B entry 2.
+const TITLE_B: &str = "Water pump";
 /// The step card's panel as drawn (sRGB), as `live_app/window.rs` finds it.
 const CARD_SRGB: [u8; 3] = [37, 44, 56];
 const F3_EMPTY: &str = "No guides are available offline.";
@@ -180,11 +180,11 @@ fn f3_window_all_list_shows_both_offline_guides_and_opens_the_one_chosen_with_th
     let list: Vec<String> = serde_json::from_value(json_line(&seen)["all_list"].clone()).unwrap();
     assert_eq!(list.len(), 2, "{list:?}");
     assert!(
-        list[0].starts_with("1. Pump filter — version 1, downloaded "),
+        list[0].starts_with("1. Valve check — version 1, downloaded "),
         "{list:?}"
     );
     assert!(
-        list[1].starts_with("2. Valve check — version 1, downloaded "),
+        list[1].starts_with("2. Water pump — version 1, downloaded "),
         "{list:?}"
     );
     // The same lines as `hologuide guides` prints for this account (its lines, numbered).
@@ -199,7 +199,7 @@ fn f3_window_all_list_shows_both_offline_guides_and_opens_the_one_chosen_with_th
         );
     }
 
-    press(&x, &id, "1");
+    press(&x, &id, "2");
     wait_for_line(&out, &mut seen, "\"guide_opened\"", Duration::from_secs(60));
     assert_eq!(
         json_line(&seen)["guide_opened"]["title"],
@@ -222,7 +222,7 @@ fn f3_window_all_list_shows_both_offline_guides_and_opens_the_one_chosen_with_th
     );
     // B's card is drawn with the banner: the title follows the new guide, and the screen
     // shows the banner's orange.
-    wait_for_title(&x, &id, "Pump filter — step 1 of 2");
+    wait_for_title(&x, &id, "Water pump — step 1 of 2");
     let (left, top) = crate::window::window_origin(&x, &id);
     let area = (left as u32, top as u32, 800, 500);
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
@@ -334,9 +334,9 @@ fn f14_window_all_list_says_why_a_guide_is_refused_and_choosing_it_shows_the_ref
     press(&x, &id, "m");
     wait_for_line(&out, &mut seen, "\"all_list\"", Duration::from_secs(60));
     let list: Vec<String> = serde_json::from_value(json_line(&seen)["all_list"].clone()).unwrap();
-    assert_eq!(list[0], format!("1. {cli_line}"), "{list:?}");
+    assert_eq!(list[1], format!("2. {cli_line}"), "{list:?}");
 
-    press(&x, &id, "1");
+    press(&x, &id, "2");
     wait_for_line(&out, &mut seen, "permission", Duration::from_secs(60));
     let status = json_line(&seen)["status"]
         .as_str()
@@ -350,7 +350,7 @@ fn f14_window_all_list_says_why_a_guide_is_refused_and_choosing_it_shows_the_ref
     assert!(app.0.try_wait().unwrap().is_none(), "the app still runs");
     assert!(!seen.iter().any(|l| l.contains("guide_opened")), "{seen:?}");
     // Another choice still works after a refusal: A opens again from the cache.
-    press(&x, &id, "2");
+    press(&x, &id, "1");
     wait_for_line(
         &out,
         &mut seen,
@@ -395,7 +395,7 @@ fn f9_window_guide_chosen_from_the_all_list_online_starts_its_own_telemetry_sess
     wait_for_line(&out, &mut seen, "\"all_list\"", Duration::from_secs(60));
     // Chosen by a click on its line, as a person would.
     let (left, top) = crate::window::window_origin(&x, &id);
-    let (ex, ey) = entry_in_window(1);
+    let (ex, ey) = entry_in_window(2);
     let (sx, sy) = ((left + ex).to_string(), (top + ey).to_string());
     x.xdotool(&["mousemove", "--sync", &sx, &sy])
         .expect("mousemove");
@@ -443,7 +443,7 @@ fn f9_window_guide_chosen_from_the_all_list_online_starts_its_own_telemetry_sess
     );
 }
 
-/// F3 + F7 on Monado: the input script's `menu` shows the All list and `open 1` reaches guide
+/// F3 + F7 on Monado: the input script's `menu` shows the All list and `open 2` reaches guide
 /// B, opened offline from the cache; the report names both.
 #[test]
 fn f3_openxr_app_menu_then_open_reaches_the_guide_chosen_from_the_all_list() {
@@ -457,7 +457,8 @@ fn f3_openxr_app_menu_then_open_reaches_the_guide_chosen_from_the_all_list() {
 
     let runtime = Runtime::start_still(install);
     let script = runtime.dir.path().join("input.txt");
-    std::fs::write(&script, "5 menu\n15 open 1\n").unwrap();
+    std::fs::write(&script, "5 menu\n15 open 2\n").unwrap();
+    let capture = runtime.dir.path().join("eye.png");
     let output = run(&mut runtime.hologuide(&[
         "run",
         GUIDE_A,
@@ -469,6 +470,10 @@ fn f3_openxr_app_menu_then_open_reaches_the_guide_chosen_from_the_all_list() {
         "40",
         "--input-script",
         script.to_str().unwrap(),
+        "--capture-frame",
+        "38",
+        "--out",
+        capture.to_str().unwrap(),
         "--json",
     ]));
     let report = report(&output);
@@ -483,21 +488,28 @@ fn f3_openxr_app_menu_then_open_reaches_the_guide_chosen_from_the_all_list() {
         .filter_map(Value::as_str)
         .collect();
     assert!(
-        lines[0].starts_with("1. Pump filter — version 1"),
+        lines[0].starts_with("1. Valve check — version 1"),
         "{lines:?}"
     );
     assert!(
-        lines[1].starts_with("2. Valve check — version 1"),
+        lines[1].starts_with("2. Water pump — version 1"),
         "{lines:?}"
     );
     assert_eq!(
         report["guides_opened"],
-        serde_json::json!(["Pump filter — version 1: step 1 of 2"]),
+        serde_json::json!(["Water pump — version 1: step 1 of 2"]),
         "{report:#}"
     );
     assert_eq!(report["final_guide"], TITLE_B, "{report:#}");
     assert_eq!(report["final_screen"], "step 1 of 2", "{report:#}");
     assert_eq!(report["offline_banner_last_frame"], true, "{report:#}");
+    // B's step is on screen in the headset with the banner.
+    let eye = image::open(&capture).expect("captured").into_rgba8();
+    let pixels = banner_pixels(&eye, whole(&eye));
+    assert!(
+        pixels >= EYE_BANNER_MIN_PIXELS,
+        "{pixels} banner pixels in frame 38"
+    );
     eprintln!(
         "{} on {}: All list {}; opened {}; status {}",
         report["system"],
