@@ -128,7 +128,9 @@ pub(super) fn warm_up<B: GraphicsBinding>(
         .create_command_encoder(&wgpu::CommandEncoderDescriptor {
             label: Some("warm-up"),
         });
-    let read = |path: &str| options.content.read_asset(path);
+    // After a choice in the All list (and a lost session since), the chosen guide's files.
+    let content = shared.chosen.as_ref().unwrap_or(&options.content);
+    let read = |path: &str| content.read_asset(path);
     renderer.draw(&mut encoder, &frame, &targets, &read)?;
     graphics.queue().submit([encoder.finish()]);
     let _ = graphics.device().poll(wgpu::PollType::wait_indefinitely());
