@@ -1,6 +1,7 @@
 //! XR backends: the OpenXR runtime path (`openxr`), the desktop window (`window`), and the pure
 //! pieces every backend shares — pointing at card buttons with a ray or with head-gaze dwell
-//! (`pointer`) and scripted input for tests (`script`).
+//! (`pointer`), scripted input for tests (`script`), and the All list with the choice of
+//! another guide (`menu`).
 
 pub mod menu;
 pub mod openxr;
