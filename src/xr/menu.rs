@@ -70,8 +70,12 @@ impl Menu {
     /// Nothing happens when the list is closed, still opening another guide, or has no such
     /// entry (the status line says so).
     pub fn choose(&mut self, number: usize, surroundings: &dyn Surroundings) -> Option<MenuChange> {
-        let entries = self.shell.all_list()?;
+        let Some(entries) = self.shell.all_list() else {
+            tracing::info!("guide {number} chosen while the All list is not shown: ignored");
+            return None;
+        };
         if self.opening {
+            tracing::info!("guide {number} chosen while another guide opens: ignored");
             return None;
         }
         let Some(entry) = number.checked_sub(1).and_then(|i| entries.get(i)) else {
