@@ -29,7 +29,9 @@ impl Observer for Printer {
         if let Some(line) = self.announce.take() {
             eprintln!("{line}");
         }
-        eprintln!("window open, rendering on {gpu}; N/B next/back, O offline, Esc quits");
+        eprintln!(
+            "window open, rendering on {gpu}; N/B next/back, M All list (1-9 opens), O offline, Esc quits"
+        );
     }
 
     fn shown(&mut self, frame: u64, view: &View<'_>, cause: Cause) {
@@ -66,5 +68,38 @@ impl Observer for Printer {
 
     fn written(&mut self, path: &Path) {
         eprintln!("wrote {}", path.display());
+    }
+
+    fn all_list(&mut self, frame: u64, lines: &[String]) {
+        let line = if self.json {
+            serde_json::json!({ "frame": frame, "all_list": lines }).to_string()
+        } else {
+            format!(
+                "All\n{}",
+                lines.iter().map(|l| format!("  {l}\n")).collect::<String>()
+            )
+            .trim_end()
+            .to_owned()
+        };
+        let _ = super::out(&format!("{line}\n"));
+    }
+
+    fn guide_opened(&mut self, frame: u64, title: &str, version: u32) {
+        let line = if self.json {
+            serde_json::json!({ "frame": frame, "guide_opened": { "title": title, "version": version } })
+                .to_string()
+        } else {
+            format!("opened {title} — version {version}")
+        };
+        let _ = super::out(&format!("{line}\n"));
+    }
+
+    fn status(&mut self, frame: u64, text: &str) {
+        let line = if self.json {
+            serde_json::json!({ "frame": frame, "status": text }).to_string()
+        } else {
+            text.to_owned()
+        };
+        let _ = super::out(&format!("{line}\n"));
     }
 }

@@ -9,12 +9,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use hologuide::app::access::Refused;
+use hologuide::app::access::{AllListEntry, Refused};
 use hologuide::app::shell::Origin;
 use hologuide::app::{App, GuideSource, Transition};
-use hologuide::client::{ClientError, LiveGuide, Opened, Started, Target};
+use hologuide::client::{ClientError, LiveGuide, LiveNews, Opened, OpenedGuide, Started, Target};
 use hologuide::net::ConnectivitySettings;
-use hologuide::xr::{Content, Standalone, Surroundings};
+use hologuide::xr::{Content, DeviceNews, Standalone, Surroundings};
+use uuid::Uuid;
 
 use super::data_dir::DataDirArg;
 
@@ -53,6 +54,43 @@ impl Surroundings for Live {
 
     fn screen_changed(&self, transition: &Transition) {
         self.0.screen_changed(transition);
+    }
+
+    fn list_guides(&self) -> Option<Vec<AllListEntry>> {
+        // Read on the worker (the cache is a database): the answer comes through `news`.
+        self.0.list_guides();
+        None
+    }
+
+    fn open_guide(&self, guide: Uuid) {
+        self.0.open_guide(guide);
+    }
+
+    fn news(&self) -> Option<DeviceNews> {
+        Some(match self.0.news()? {
+            LiveNews::AllList(entries) => DeviceNews::AllList(entries),
+            LiveNews::Refused(text) => DeviceNews::Refused(text),
+            LiveNews::Opened(guide) => {
+                let OpenedGuide {
+                    opened,
+                    assets,
+                    notice,
+                } = *guide;
+                DeviceNews::Opened {
+                    content: Content {
+                        guide: opened.guide.clone(),
+                        source: match opened.origin {
+                            Origin::Demo => GuideSource::Demo,
+                            Origin::Network | Origin::Cache => GuideSource::Service,
+                        },
+                        assets,
+                    },
+                    title: opened.title,
+                    version: opened.version,
+                    notice,
+                }
+            }
+        })
     }
 }
 

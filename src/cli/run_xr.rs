@@ -35,7 +35,7 @@ pub struct RunArgs {
     #[arg(value_name = "GUIDE")]
     guide: Option<String>,
     /// Where to show it: on the OpenXR runtime, or in a desktop window (X11: mouse look, WASD,
-    /// keys N/B/R/O, Esc quits).
+    /// keys N/B/R/O, M for the All list and 1-9 to open its guides, Esc quits).
     #[arg(long, value_enum, default_value_t = RunBackend::Openxr)]
     backend: RunBackend,
     /// Step number to start at (overrides a link's step).
@@ -58,7 +58,7 @@ pub struct RunArgs {
     /// Where --capture-frame writes its PNG.
     #[arg(long, value_name = "FILE", requires = "capture_frame")]
     out: Option<PathBuf>,
-    /// Scripted input: lines of `FRAME ACTION` (next, back, restart, step N, menu, exit),
+    /// Scripted input: lines of `FRAME ACTION` (next, back, restart, step N, menu, open N, exit),
     /// fed through the same path as the controllers (README: "On an OpenXR runtime").
     #[arg(long, value_name = "FILE")]
     input_script: Option<PathBuf>,

@@ -8,6 +8,12 @@
 //! change, when it comes back, at the end). The monitor's
 //! [`Reporter`](crate::net::connectivity::Reporter) is attached to the device, so an upload that
 //! fails turns the banner on at once.
+//!
+//! The All list (F3) is computed on the same worker by [`Device::all_guides`], and a guide
+//! chosen from it is opened there by [`Device::open`] (network if online, this device's copy
+//! otherwise, the shell's refusal texts if neither): the frame loop asks and then picks the
+//! answer up with [`LiveGuide::news`] a frame or more later. Opening another guide ends the
+//! telemetry session of the one before and starts one for the new guide (F9).
 
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
@@ -16,8 +22,8 @@ use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
-use super::{ClientError, Device, Opened};
-use crate::app::access::{Link, Refused};
+use super::{ClientError, Device, Opened, Target};
+use crate::app::access::{AllListEntry, Link, Refused};
 use crate::app::shell::Origin;
 use crate::app::{Screen, Transition};
 use crate::cache::{AssetRef, Store};
@@ -46,10 +52,48 @@ impl AssetSource for CachedAssets {
     }
 }
 
+/// A guide's hologram files read ahead on the worker, so that the frame loop that shows the
+/// guide next does not wait on the encrypted cache; anything else (a model's external buffers)
+/// is read from `rest` when asked for.
+struct Prefetched {
+    files: std::collections::HashMap<String, Vec<u8>>,
+    rest: Box<dyn AssetSource + Send>,
+}
+
+impl Prefetched {
+    fn read_ahead(guide: &Guide, rest: Box<dyn AssetSource + Send>) -> Self {
+        let mut files = std::collections::HashMap::new();
+        let paths = guide
+            .tasks
+            .iter()
+            .flat_map(|t| &t.steps)
+            .flat_map(|s| &s.holograms)
+            .map(|h| h.asset.as_str());
+        for path in paths {
+            // A file that cannot be read is left to `rest`, whose error the renderer reports.
+            if !files.contains_key(path)
+                && let Ok(bytes) = rest.read(path)
+            {
+                files.insert(path.to_owned(), bytes);
+            }
+        }
+        Self { files, rest }
+    }
+}
+
+impl AssetSource for Prefetched {
+    fn read(&self, path: &str) -> Result<Vec<u8>, String> {
+        match self.files.get(path) {
+            Some(bytes) => Ok(bytes.clone()),
+            None => self.rest.read(path),
+        }
+    }
+}
+
 impl Device {
     /// Where the files of `opened` come from: the cache for a guide of the service, the app's
     /// own copy for the demo.
-    pub fn assets_of(&self, opened: &Opened) -> Result<Box<dyn AssetSource>, ClientError> {
+    pub fn assets_of(&self, opened: &Opened) -> Result<Box<dyn AssetSource + Send>, ClientError> {
         if opened.origin == Origin::Demo {
             return Ok(Box::new(crate::demo::load()?));
         }
@@ -63,13 +107,36 @@ impl Device {
 
 enum Note {
     Screen(Transition),
+    /// F3: the All list is wanted.
+    ListGuides,
+    /// A guide chosen from the All list.
+    Open(Uuid),
     End,
+}
+
+/// What the worker tells the front end, picked up with [`LiveGuide::news`].
+pub enum LiveNews {
+    /// F3: the signed-in user's cached guides (empty: the exact empty text is shown).
+    AllList(Vec<AllListEntry>),
+    /// The guide chosen from the All list is open; its files are ready to be read.
+    Opened(Box<OpenedGuide>),
+    /// The guide chosen could not be opened, or the list not read: the text to show.
+    Refused(String),
+}
+
+/// A guide opened on the worker, with its files for the renderer.
+pub struct OpenedGuide {
+    pub opened: Opened,
+    pub assets: Box<dyn AssetSource + Send>,
+    /// The line to show (e.g. "Opened from this device's copy."), if the device has one.
+    pub notice: Option<String>,
 }
 
 /// A guide of the service on screen: the live link for the banner, telemetry for the outbox.
 pub struct LiveGuide {
     monitor: Option<Connectivity>,
     notes: Sender<Note>,
+    news: Receiver<LiveNews>,
     worker: Option<JoinHandle<()>>,
 }
 
@@ -98,20 +165,10 @@ impl LiveGuide {
         let guide_id = opened.guide_id;
         let signed_in = device.store().is_some();
         if signed_in {
-            let step = step_id(&guide, start);
-            let recorded = device
-                .record("session_start", Some(guide_id), None, None)
-                .and_then(|()| device.record("guide_opened", Some(guide_id), None, None))
-                .and_then(|()| match &step {
-                    Some(step) => device.record("step_viewed", Some(guide_id), Some(step), None),
-                    None => Ok(()),
-                });
-            // Telemetry that cannot be kept must not keep the operator from the guide.
-            if let Err(e) = recorded {
-                tracing::warn!("telemetry not recorded: {e}");
-            }
+            record_start(&mut device, &guide, guide_id, start);
         }
         let (notes, inbox) = mpsc::channel();
+        let (reply, news) = mpsc::channel();
         let worker = Worker {
             device,
             guide,
@@ -120,6 +177,7 @@ impl LiveGuide {
             screen: start.clone(),
             since: Instant::now(),
             started: Instant::now(),
+            reply,
         };
         let worker = std::thread::Builder::new()
             .name("guide telemetry".into())
@@ -131,6 +189,7 @@ impl LiveGuide {
         Ok(Self {
             monitor,
             notes,
+            news,
             worker: Some(worker),
         })
     }
@@ -147,6 +206,22 @@ impl LiveGuide {
     pub fn screen_changed(&self, transition: &Transition) {
         // A worker that is gone has already said why in the log.
         let _ = self.notes.send(Note::Screen(transition.clone()));
+    }
+
+    /// F3: asks the worker for the All list; it arrives through [`Self::news`].
+    pub fn list_guides(&self) {
+        let _ = self.notes.send(Note::ListGuides);
+    }
+
+    /// Asks the worker to open `guide` (chosen from the All list); the outcome arrives through
+    /// [`Self::news`].
+    pub fn open_guide(&self, guide: Uuid) {
+        let _ = self.notes.send(Note::Open(guide));
+    }
+
+    /// The worker's next answer, if one is waiting; never waits.
+    pub fn news(&self) -> Option<LiveNews> {
+        self.news.try_recv().ok()
     }
 }
 
@@ -170,6 +245,22 @@ fn step_id(guide: &Guide, screen: &Screen) -> Option<String> {
     }
 }
 
+/// F9: `session_start`, `guide_opened` and the first step shown (`start`) of a guide.
+fn record_start(device: &mut Device, guide: &Guide, guide_id: Uuid, start: &Screen) {
+    let step = step_id(guide, start);
+    let recorded = device
+        .record("session_start", Some(guide_id), None, None)
+        .and_then(|()| device.record("guide_opened", Some(guide_id), None, None))
+        .and_then(|()| match &step {
+            Some(step) => device.record("step_viewed", Some(guide_id), Some(step), None),
+            None => Ok(()),
+        });
+    // Telemetry that cannot be kept must not keep the operator from the guide.
+    if let Err(e) = recorded {
+        tracing::warn!("telemetry not recorded: {e}");
+    }
+}
+
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
@@ -183,6 +274,8 @@ struct Worker {
     screen: Screen,
     since: Instant,
     started: Instant,
+    /// Answers to the front end; a front end that is gone no longer listens.
+    reply: Sender<LiveNews>,
 }
 
 impl Worker {
@@ -191,6 +284,8 @@ impl Worker {
         loop {
             match inbox.recv_timeout(WORKER_TICK) {
                 Ok(Note::Screen(transition)) => self.screen_changed(&transition),
+                Ok(Note::ListGuides) => self.list_guides(),
+                Ok(Note::Open(guide)) => self.open(guide),
                 Ok(Note::End) | Err(RecvTimeoutError::Disconnected) => break,
                 Err(RecvTimeoutError::Timeout) => {}
             }
@@ -226,6 +321,61 @@ impl Worker {
         }
         // Sent at once while online: the operator's step is a real request, and one that fails
         // turns the banner on at once instead of at the next probe (F2).
+        self.upload();
+    }
+
+    fn list_guides(&mut self) {
+        let news = match self.device.all_guides() {
+            Ok(entries) => LiveNews::AllList(entries),
+            Err(e) => LiveNews::Refused(format!("The guides on this device cannot be listed: {e}")),
+        };
+        let _ = self.reply.send(news);
+    }
+
+    /// Opens `guide` as `hologuide open` would; on success the session of the guide shown so
+    /// far ends and one for the new guide starts (F9).
+    fn open(&mut self, guide: Uuid) {
+        let opened = self
+            .device
+            .open(&Target::Guide(guide), &|_| {})
+            .and_then(|opened| Ok((self.device.assets_of(&opened)?, opened)));
+        let (assets, opened) = match opened {
+            Ok(done) => done,
+            Err(e) => {
+                tracing::info!("opening {guide} from the All list: {e}");
+                let _ = self.reply.send(LiveNews::Refused(e.to_string()));
+                return;
+            }
+        };
+        tracing::info!(title = %opened.title, origin = ?opened.origin, "opened from the All list");
+        let assets: Box<dyn AssetSource + Send> =
+            Box::new(Prefetched::read_ahead(&opened.guide, assets));
+        self.end();
+        self.guide = Arc::clone(&opened.guide);
+        self.guide_id = opened.guide_id;
+        self.screen = opened.app().screen().clone();
+        self.since = Instant::now();
+        self.started = Instant::now();
+        self.begin();
+        // Opened from the cache, the device says so ("Opened from this device's copy.").
+        let notice = match opened.origin {
+            Origin::Cache => self.device.shell().status().map(str::to_owned),
+            Origin::Network | Origin::Demo => None,
+        };
+        let _ = self.reply.send(LiveNews::Opened(Box::new(OpenedGuide {
+            opened,
+            assets,
+            notice,
+        })));
+    }
+
+    /// `session_start`, `guide_opened` and the first step shown of a guide opened from the
+    /// All list (as [`LiveGuide::start`] records them for the first guide).
+    fn begin(&mut self) {
+        if !self.signed_in {
+            return;
+        }
+        record_start(&mut self.device, &self.guide, self.guide_id, &self.screen);
         self.upload();
     }
 

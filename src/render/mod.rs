@@ -203,6 +203,13 @@ impl Renderer {
         }
     }
 
+    /// Lets go of every loaded asset: another guide is shown now, and its files may have the
+    /// same paths as the last one's with other content.
+    pub fn forget_assets(&mut self) {
+        self.assets.clear();
+        self.asset_order.clear();
+    }
+
     /// Loads and uploads an asset unless it is cached. A broken asset is remembered as broken
     /// (and reported once), so the rest of the guide keeps rendering.
     pub fn prepare_asset(&mut self, path: &str, read: &AssetReader<'_>) -> Result<(), String> {

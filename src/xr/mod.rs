@@ -1,7 +1,9 @@
 //! XR backends: the OpenXR runtime path (`openxr`), the desktop window (`window`), and the pure
 //! pieces every backend shares — pointing at card buttons with a ray or with head-gaze dwell
-//! (`pointer`) and scripted input for tests (`script`).
+//! (`pointer`), scripted input for tests (`script`), and the All list with the choice of
+//! another guide (`menu`).
 
+pub mod menu;
 pub mod openxr;
 pub mod pointer;
 pub mod script;
@@ -9,6 +11,9 @@ pub mod window;
 
 use std::sync::Arc;
 
+use uuid::Uuid;
+
+use crate::app::access::AllListEntry;
 use crate::app::{GuideSource, Intent, Transition};
 use crate::guide::{AssetSource, Guide, GuidePackage};
 use crate::scene::ButtonAction;
@@ -45,6 +50,37 @@ pub trait Surroundings {
     fn online(&self) -> bool;
     /// F9: the app changed screen.
     fn screen_changed(&self, transition: &Transition);
+    /// F3: the All list is wanted. `Some` is the list at once; `None` means it was asked for
+    /// and arrives through [`Self::news`]. Without an account nothing is cached, so the list is
+    /// empty (and shows the exact empty text), as `hologuide guides` prints it.
+    fn list_guides(&self) -> Option<Vec<AllListEntry>> {
+        Some(Vec::new())
+    }
+    /// A guide chosen from the All list; the outcome arrives through [`Self::news`].
+    fn open_guide(&self, guide: Uuid) {
+        tracing::info!("no guide service here to open {guide} with");
+    }
+    /// The next answer to [`Self::list_guides`] or [`Self::open_guide`]; never waits.
+    fn news(&self) -> Option<DeviceNews> {
+        None
+    }
+}
+
+/// What the device answers a front end, a frame or more after it asked.
+pub enum DeviceNews {
+    /// F3: the cached guides (empty: the exact empty text).
+    AllList(Vec<AllListEntry>),
+    /// The chosen guide is open: show it instead of the one on screen.
+    Opened {
+        content: Content,
+        /// "Pump filter — version 2", for the log and `--json`.
+        title: String,
+        version: u32,
+        /// A line to show with it ("Opened from this device's copy.").
+        notice: Option<String>,
+    },
+    /// The chosen guide cannot be opened (or the list read): the text to show.
+    Refused(String),
 }
 
 /// The demo guide and local packages: no service, so the banner shows only when asked for

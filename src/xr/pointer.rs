@@ -3,7 +3,7 @@
 
 use glam::{Vec2, Vec3};
 
-use crate::scene::{ButtonAction, Frame};
+use crate::scene::{ButtonAction, Frame, NO_GUIDES_OFFLINE, Panel, PanelKind};
 
 /// A ray in world space (metres); `direction` need not be normalised.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -15,29 +15,11 @@ pub struct Ray {
 /// The nearest enabled button the ray hits on any panel of the frame, with the distance along
 /// the ray. Panels are hit only from their face side, as they are seen.
 pub fn hit_button(frame: &Frame, ray: Ray) -> Option<(ButtonAction, f32)> {
-    if !ray.origin.is_finite() || !ray.direction.is_finite() || ray.direction.length() < 1e-6 {
-        return None;
-    }
     let mut best: Option<(ButtonAction, f32)> = None;
-    for panel in &frame.panels {
-        if panel.buttons.is_empty() {
+    for panel in frame.panels.iter().filter(|p| !p.buttons.is_empty()) {
+        let Some((on_panel, distance)) = on_face(panel, ray) else {
             continue;
-        }
-        let to_panel = panel.world.inverse();
-        if !to_panel.is_finite() {
-            continue;
-        }
-        let origin = to_panel.transform_point3(ray.origin);
-        let direction = to_panel.transform_vector3(ray.direction);
-        // The face looks along +Z: the ray must come from in front and travel towards -Z.
-        if origin.z <= 0.0 || direction.z >= 0.0 {
-            continue;
-        }
-        let t = -origin.z / direction.z;
-        let point = origin + direction * t;
-        // Panel coordinates from its top-left corner, +y down (as the scene lays buttons out).
-        let on_panel = Vec2::new(point.x + panel.size.x / 2.0, panel.size.y / 2.0 - point.y);
-        let distance = (direction * t).length() / to_panel.transform_vector3(Vec3::X).length();
+        };
         for button in panel.buttons.iter().filter(|b| b.enabled) {
             let inside = on_panel.cmpge(button.position).all()
                 && on_panel.cmple(button.position + button.size).all();
@@ -47,6 +29,49 @@ pub fn hit_button(frame: &Frame, ray: Ray) -> Option<(ButtonAction, f32)> {
         }
     }
     best
+}
+
+/// F3: the All list's entry (numbered from 1, as drawn) the ray points at, with the distance
+/// along the ray. The list's heading and its empty text are no entries.
+pub fn hit_list_entry(frame: &Frame, ray: Ray) -> Option<(usize, f32)> {
+    let panel = frame.panels.iter().find(|p| p.kind == PanelKind::AllList)?;
+    let (on_panel, distance) = on_face(panel, ray)?;
+    // The first text is the heading "All"; the entries follow it in order.
+    panel
+        .texts
+        .iter()
+        .skip(1)
+        .position(|t| {
+            t.text != NO_GUIDES_OFFLINE
+                && on_panel.cmpge(t.position).all()
+                && on_panel
+                    .cmple(t.position + Vec2::new(t.width, t.height))
+                    .all()
+        })
+        .map(|i| (i + 1, distance))
+}
+
+/// Where the ray meets the face of `panel`, in panel coordinates from its top-left corner (+y
+/// down, as the scene lays panels out), and how far along the ray.
+fn on_face(panel: &Panel, ray: Ray) -> Option<(Vec2, f32)> {
+    if !ray.origin.is_finite() || !ray.direction.is_finite() || ray.direction.length() < 1e-6 {
+        return None;
+    }
+    let to_panel = panel.world.inverse();
+    if !to_panel.is_finite() {
+        return None;
+    }
+    let origin = to_panel.transform_point3(ray.origin);
+    let direction = to_panel.transform_vector3(ray.direction);
+    // The face looks along +Z: the ray must come from in front and travel towards -Z.
+    if origin.z <= 0.0 || direction.z >= 0.0 {
+        return None;
+    }
+    let t = -origin.z / direction.z;
+    let point = origin + direction * t;
+    let on_panel = Vec2::new(point.x + panel.size.x / 2.0, panel.size.y / 2.0 - point.y);
+    let distance = (direction * t).length() / to_panel.transform_vector3(Vec3::X).length();
+    Some((on_panel, distance))
 }
 
 /// Head-gaze dwell: a button looked at without a break for `dwell_s` is pressed once; looking
@@ -181,6 +206,63 @@ mod tests {
             origin,
             direction: target - origin,
         }
+    }
+
+    fn list_frame(lines: &[String]) -> Frame {
+        let package = crate::demo::load().expect("demo guide");
+        let app = App::open(Arc::new(package.guide), GuideSource::Demo, None);
+        let view = app.view();
+        let input = SceneInput {
+            view: &view,
+            online: true,
+            all_list: Some(lines),
+            status: None,
+            head: Pose::standing(),
+            anchors: &[],
+            step_time_s: 0.0,
+        };
+        Frame::build(&input, &mut CardFollower::default(), 0.0)
+    }
+
+    /// A ray from the standing head to the middle of the left part of text `index` of the
+    /// All list panel.
+    fn ray_to_text(frame: &Frame, index: usize) -> Ray {
+        let panel = &frame.panels[0];
+        let text = &panel.texts[index];
+        let point = text.position + Vec2::new(0.05, text.height / 2.0);
+        let local = Vec3::new(
+            point.x - panel.size.x / 2.0,
+            panel.size.y / 2.0 - point.y,
+            0.0,
+        );
+        let origin = Pose::standing().position;
+        Ray {
+            origin,
+            direction: panel.world.transform_point3(local) - origin,
+        }
+    }
+
+    #[test]
+    fn f3_pointing_at_an_all_list_entry_chooses_it_and_the_heading_or_empty_text_chooses_nothing() {
+        let lines = ["1. Pump filter".to_owned(), "2. Valve check".to_owned()];
+        let frame = list_frame(&lines);
+        assert_eq!(frame.panels[0].kind, PanelKind::AllList);
+        let entry = |i| hit_list_entry(&frame, ray_to_text(&frame, i)).map(|(n, _)| n);
+        assert_eq!(entry(1), Some(1));
+        assert_eq!(entry(2), Some(2));
+        assert_eq!(entry(0), None, "the heading");
+        let away = Ray {
+            origin: Pose::standing().position,
+            direction: Vec3::Z,
+        };
+        assert_eq!(hit_list_entry(&frame, away), None);
+        let empty = list_frame(&[]);
+        assert_eq!(
+            hit_list_entry(&empty, ray_to_text(&empty, 1)),
+            None,
+            "the empty text"
+        );
+        assert_eq!(hit_list_entry(&demo_frame(1), away), None, "no list shown");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! 120      back
 //! 130      step 5
 //! 140      menu            (toggles the All list)
+//! 160      open 2          (opens the All list's guide number 2)
 //! 200      exit            (asks the runtime to end the session)
 //! ```
 //! Frame numbers rather than seconds: a frame is what a test can count on any machine.
@@ -24,6 +25,8 @@ pub enum Command {
     Intent(Intent),
     /// Open or close the All list.
     Menu,
+    /// Open the guide of this number (from 1) in the All list on screen.
+    Open(NonZeroU32),
     /// End the session (as the user quitting would).
     Exit,
 }
@@ -60,7 +63,7 @@ pub fn parse(text: &str) -> Result<Vec<ScriptedCommand>, ScriptError> {
             .ok_or_else(|| fail(format!("{frame_word:?} is not a frame number (1 or more)")))?;
         let action = words.next().ok_or_else(|| {
             fail(
-                "a frame number needs an action after it (next, back, restart, step N, menu, exit)"
+                "a frame number needs an action after it (next, back, restart, step N, menu, open N, exit)"
                     .into(),
             )
         })?;
@@ -77,9 +80,18 @@ pub fn parse(text: &str) -> Result<Vec<ScriptedCommand>, ScriptError> {
                     .map_err(|_| fail(format!("{number:?} is not a step number (1 or more)")))?;
                 Command::Intent(Intent::GoToStep(step))
             }
+            "open" => {
+                let number = words.next().unwrap_or("");
+                let entry = number.parse::<NonZeroU32>().map_err(|_| {
+                    fail(format!(
+                        "{number:?} is not a number in the All list (1 or more)"
+                    ))
+                })?;
+                Command::Open(entry)
+            }
             other => {
                 return Err(fail(format!(
-                    "unknown action {other:?} (expected next, back, restart, step N, menu or exit)"
+                    "unknown action {other:?} (expected next, back, restart, step N, menu, open N or exit)"
                 )));
             }
         };
@@ -120,17 +132,20 @@ mod tests {
 
     #[test]
     fn a_script_of_frames_and_actions_is_read_in_frame_order() {
-        let script =
-            "# advance twice\n80 next\n40 next\n\n120 step 5  # jump\n130 menu\n140 EXIT\n";
+        let script = "# advance twice\n80 next\n40 next\n\n120 step 5  # jump\n130 menu\n140 EXIT\n135 open 2\n";
         let commands = parse(script).unwrap();
         let frames: Vec<u64> = commands.iter().map(|c| c.frame).collect();
-        assert_eq!(frames, vec![40, 80, 120, 130, 140]);
+        assert_eq!(frames, vec![40, 80, 120, 130, 135, 140]);
         assert_eq!(
             commands[2].command,
             Command::Intent(Intent::GoToStep(NonZeroU32::new(5).unwrap()))
         );
         assert_eq!(commands[3].command, Command::Menu);
-        assert_eq!(commands[4].command, Command::Exit);
+        assert_eq!(
+            commands[4].command,
+            Command::Open(NonZeroU32::new(2).unwrap())
+        );
+        assert_eq!(commands[5].command, Command::Exit);
     }
 
     #[test]
@@ -144,6 +159,10 @@ mod tests {
             ("10 step 0", 1, "is not a step number"),
             ("10 next please", 1, "unexpected \"please\""),
             ("-5 next", 1, "is not a frame number"),
+            ("10 open", 1, "is not a number in the All list"),
+            ("10 open 0", 1, "is not a number in the All list"),
+            ("10 open two", 1, "is not a number in the All list"),
+            ("10 open 2 3", 1, "unexpected \"3\""),
         ];
         for (text, line, reason) in cases {
             let error = parse(text).unwrap_err();

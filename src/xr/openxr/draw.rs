@@ -3,6 +3,8 @@
 //! projection layer (each view with its depth when `XR_KHR_composition_layer_depth` is on).
 //! Also what runs once before the first frame (asset preload, warm-up).
 
+use std::sync::Arc;
+
 use glam::{Mat4, Vec3};
 use openxr as xr;
 
@@ -11,10 +13,13 @@ use super::frame::{STEREO, Shared, describe};
 use super::input::{Input, pose};
 use super::instance;
 use super::swapchain::{Swapchain, capture_left_depth, capture_left_eye};
-use super::{RunOptions, RunReport, XrError};
+use super::{Heartbeat, RunOptions, RunReport, XrError};
+use crate::app::App;
 use crate::render::{DepthViews, EyeView, EyeViews, Renderer, Targets, gpu};
 use crate::scene::{CardFollower, Frame, Pose, SceneInput};
-use crate::xr::pointer::{Ray, hit_button};
+use crate::xr::Content;
+use crate::xr::menu::MenuChange;
+use crate::xr::pointer::{Ray, hit_button, hit_list_entry};
 use crate::xr::script::Command;
 
 const NEAR: f32 = 0.05;
@@ -123,7 +128,9 @@ pub(super) fn warm_up<B: GraphicsBinding>(
         .create_command_encoder(&wgpu::CommandEncoderDescriptor {
             label: Some("warm-up"),
         });
-    let read = |path: &str| options.content.read_asset(path);
+    // After a choice in the All list (and a lost session since), the chosen guide's files.
+    let content = shared.chosen.as_ref().unwrap_or(&options.content);
+    let read = |path: &str| content.read_asset(path);
     renderer.draw(&mut encoder, &frame, &targets, &read)?;
     graphics.queue().submit([encoder.finish()]);
     let _ = graphics.device().poll(wgpu::PollType::wait_indefinitely());
@@ -133,10 +140,9 @@ pub(super) fn warm_up<B: GraphicsBinding>(
 /// Loads and uploads every hologram of the guide before the first frame: reading and decoding
 /// a model inside the frame loop would miss frames on the step that first shows it. A broken
 /// asset is logged once here and left out when its step shows.
-pub(super) fn preload_assets(renderer: &mut Renderer, options: &RunOptions) {
-    let read = |path: &str| options.content.read_asset(path);
-    let assets = options
-        .content
+pub(super) fn preload_assets(renderer: &mut Renderer, content: &Content, heartbeat: &Heartbeat) {
+    let read = |path: &str| content.read_asset(path);
+    let assets = content
         .guide
         .tasks
         .iter()
@@ -146,7 +152,7 @@ pub(super) fn preload_assets(renderer: &mut Renderer, options: &RunOptions) {
     for asset in assets {
         // The renderer logs a failure once and remembers it; nothing else to do here.
         let _ = renderer.prepare_asset(asset, &read);
-        options.heartbeat.beat();
+        heartbeat.beat();
     }
 }
 
@@ -215,9 +221,17 @@ impl<B: GraphicsBinding> Frames<'_, B> {
             }));
             if polled.select
                 && let (Some(ray), Some(frame)) = (ray, shared.last_frame.as_ref())
-                && let Some((action, _)) = hit_button(frame, ray)
             {
-                commands.push(Command::Intent(crate::xr::intent_for(action)));
+                // F3: an entry of the All list on screen is chosen by selecting it.
+                if let Some((number, _)) = hit_list_entry(frame, ray)
+                    && let Some(number) = u32::try_from(number)
+                        .ok()
+                        .and_then(std::num::NonZeroU32::new)
+                {
+                    commands.push(Command::Open(number));
+                } else if let Some((action, _)) = hit_button(frame, ray) {
+                    commands.push(Command::Intent(crate::xr::intent_for(action)));
+                }
             }
         }
         let dt = shared.last_time.map_or(0.0, |t| {
@@ -241,19 +255,31 @@ impl<B: GraphicsBinding> Frames<'_, B> {
                 Command::Intent(intent) => {
                     let moved = shared.app.handle(intent);
                     tracing::info!(?intent, "input: now on {}", describe(&shared.app.view()));
+                    shared.menu.dismiss_status();
                     if moved != crate::app::Transition::Ignored {
                         shared.step_started = Some(time);
                         options.surroundings.screen_changed(&moved);
                     }
                 }
-                Command::Menu => shared.all_list = !shared.all_list,
+                Command::Menu => {
+                    let change = shared.menu.toggle(options.surroundings.as_ref());
+                    menu_changed(change, shared, options, time, report);
+                }
+                Command::Open(number) => {
+                    let number = usize::try_from(number.get()).unwrap_or(usize::MAX);
+                    let change = shared.menu.choose(number, options.surroundings.as_ref());
+                    menu_changed(change, shared, options, time, report);
+                }
                 Command::Exit => shared.exit_asked = true,
             }
+        }
+        // The device's answers (the All list, a chosen guide) as they arrive; never waits.
+        for change in shared.menu.poll(options.surroundings.as_ref()) {
+            menu_changed(Some(change), shared, options, time, report);
         }
         let step_started = *shared.step_started.get_or_insert(time);
 
         let view = shared.app.view();
-        let titles = [shared.app.guide().title.clone()];
         // F2: the monitor's latest word, read without waiting; `--offline` forces the banner.
         let online = options.online && options.surroundings.online();
         if shared.online != Some(online) {
@@ -268,8 +294,8 @@ impl<B: GraphicsBinding> Frames<'_, B> {
         let input = SceneInput {
             view: &view,
             online,
-            all_list: shared.all_list.then_some(&titles[..]),
-            status: None,
+            all_list: shared.menu.lines(),
+            status: shared.menu.status(),
             head: shared.head,
             anchors: &[],
             step_time_s: (time.as_nanos() - step_started.as_nanos()) as f32 / 1e9,
@@ -335,7 +361,8 @@ impl<B: GraphicsBinding> Frames<'_, B> {
                 .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                     label: Some("XR frame"),
                 });
-        let read = |path: &str| options.content.read_asset(path);
+        let content = shared.chosen.as_ref().unwrap_or(&options.content);
+        let read = |path: &str| content.read_asset(path);
         renderer.draw_with_depth(&mut encoder, &frame, &targets, depth_views.as_ref(), &read)?;
         graphics.queue().submit([encoder.finish()]);
 
@@ -424,6 +451,49 @@ impl<B: GraphicsBinding> Frames<'_, B> {
         report.offline_banner_last_frame = Some(!online);
         report.frames_with_offline_banner += u64::from(!online);
         Ok(true)
+    }
+}
+
+/// What the All list did, in the report and the log; a chosen guide replaces the one shown:
+/// a new app from its first step, its holograms loaded from the files the device read ahead.
+fn menu_changed(
+    change: Option<MenuChange>,
+    shared: &mut Shared,
+    options: &RunOptions,
+    time: xr::Time,
+    report: &mut RunReport,
+) {
+    match change {
+        None => {}
+        Some(MenuChange::ListShown(lines)) => {
+            tracing::info!(?lines, "All list shown");
+            report.all_lists.push(lines);
+        }
+        Some(MenuChange::Status(text)) => {
+            tracing::info!("status: {text}");
+            report.statuses.push(text);
+        }
+        Some(MenuChange::Open {
+            content,
+            title,
+            version,
+        }) => {
+            if let Some((renderer, _)) = shared.renderer.as_mut() {
+                // Its files may share paths with the last guide's. The bytes are in memory
+                // already; parsing and uploading them costs this one frame.
+                renderer.forget_assets();
+                preload_assets(renderer, &content, &options.heartbeat);
+            }
+            shared.app = App::open(Arc::clone(&content.guide), content.source, None);
+            shared.chosen = Some(content);
+            shared.step_started = Some(time);
+            shared.last_frame = None;
+            let screen = describe(&shared.app.view());
+            tracing::info!("opened {title} — version {version} from the All list: {screen}");
+            report
+                .guides_opened
+                .push(format!("{title} — version {version}: {screen}"));
+        }
     }
 }
 

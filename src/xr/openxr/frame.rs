@@ -20,6 +20,8 @@ use super::{RunOptions, RunReport, XrError};
 use crate::app::{App, GuideSource, View};
 use crate::render::Renderer;
 use crate::scene::{CardFollower, Frame, Pose};
+use crate::xr::Content;
+use crate::xr::menu::Menu;
 use crate::xr::pointer::Dwell;
 use crate::xr::script::Player;
 
@@ -55,7 +57,10 @@ pub(super) struct Shared {
     pub(super) follower: CardFollower,
     pub(super) dwell: Dwell,
     pub(super) player: Player,
-    pub(super) all_list: bool,
+    /// F3: the All list and the status line.
+    pub(super) menu: Menu,
+    /// A guide chosen from the All list, shown instead of the options' content.
+    pub(super) chosen: Option<Content>,
     pub(super) step_started: Option<xr::Time>,
     pub(super) last_time: Option<xr::Time>,
     pub(super) last_frame: Option<Frame>,
@@ -101,7 +106,8 @@ pub fn run<B: GraphicsBinding>(options: RunOptions) -> Result<RunReport, XrError
         follower: CardFollower::default(),
         dwell: Dwell::new(options.dwell.as_secs_f32()),
         player: Player::new(options.script.clone()),
-        all_list: false,
+        menu: Menu::default(),
+        chosen: None,
         step_started: None,
         last_time: None,
         last_frame: None,
@@ -147,6 +153,7 @@ pub fn run<B: GraphicsBinding>(options: RunOptions) -> Result<RunReport, XrError
     let _ = graphics.device().poll(wgpu::PollType::wait_indefinitely());
     report.transitions = machine.history().iter().map(|s| (*s).to_owned()).collect();
     report.final_screen = describe(&shared.app.view());
+    report.final_guide = shared.app.guide().title.clone();
     report.wgpu_errors = wgpu_errors.lock().map(|l| l.clone()).unwrap_or_default();
     drop(shared);
     drop(graphics);
@@ -233,7 +240,8 @@ fn run_session<B: GraphicsBinding>(
         _ => {
             let mut renderer = Renderer::new(graphics.device(), graphics.queue(), wgpu_format, 1);
             renderer.adapt_to(graphics.adapter_info());
-            preload_assets(&mut renderer, options);
+            let content = shared.chosen.as_ref().unwrap_or(&options.content);
+            preload_assets(&mut renderer, content, &options.heartbeat);
             options.heartbeat.beat();
             renderer
         }

@@ -211,6 +211,15 @@ pub struct RunReport {
     pub first_screen: String,
     /// What was on screen at the end: "step 3 of 9", "complete".
     pub final_screen: String,
+    /// The title of the guide on screen at the end (another one after a choice in the All list).
+    pub final_guide: String,
+    /// F3: each All list shown, as its lines ("1. Pump filter — version 2, downloaded …"), or
+    /// the exact empty text.
+    pub all_lists: Vec<Vec<String>>,
+    /// Guides opened from the All list: "Valve check — version 1: step 1 of 2".
+    pub guides_opened: Vec<String>,
+    /// Lines put on the status panel (refusals, "Opened from this device's copy.").
+    pub statuses: Vec<String>,
     /// F2: whether the first and the last rendered frame showed the Offline banner.
     pub offline_banner_first_frame: Option<bool>,
     pub offline_banner_last_frame: Option<bool>,

@@ -20,6 +20,7 @@ use crate::render::headless::HeadlessConfig;
 use crate::render::shots::STEP_TIME_S;
 use crate::render::{EyeView, EyeViews, Renderer, Targets};
 use crate::scene::{CardFollower, Frame, SceneInput};
+use crate::xr::menu::{Menu, MenuChange};
 use crate::xr::{Content, Surroundings};
 
 /// A press and release closer than this (pixels) is a click; farther is a drag (looking).
@@ -46,6 +47,10 @@ enum Mouse {
 
 pub struct Handler<'a> {
     content: &'a Content,
+    /// A guide chosen from the All list, shown instead of `content`.
+    chosen: Option<Content>,
+    /// F3: the All list and the status line.
+    menu: Menu,
     options: WindowOptions,
     surroundings: &'a dyn Surroundings,
     observer: &'a mut dyn Observer,
@@ -85,6 +90,8 @@ impl<'a> Handler<'a> {
         );
         Self {
             content,
+            chosen: None,
+            menu: Menu::default(),
             online: options.online,
             drawn_online: options.online,
             options,
@@ -171,6 +178,7 @@ impl<'a> Handler<'a> {
 
     fn intent(&mut self, intent: Intent, cause: Cause) {
         let transition = self.app.handle(intent);
+        self.menu.dismiss_status();
         if transition != crate::app::Transition::Ignored {
             self.surroundings.screen_changed(&transition);
         }
@@ -199,6 +207,16 @@ impl<'a> Handler<'a> {
             KeyCode::ArrowLeft => self.intent(Intent::Back, Cause::Key("Left")),
             KeyCode::KeyR => self.intent(Intent::Restart, Cause::Key("R")),
             KeyCode::KeyO => self.online = !self.online,
+            KeyCode::KeyM => {
+                let change = self.menu.toggle(self.surroundings);
+                self.menu_changed(change);
+            }
+            _ if digit(code).is_some() && self.menu.is_open() => {
+                if let Some(number) = digit(code) {
+                    let change = self.menu.choose(number, self.surroundings);
+                    self.menu_changed(change);
+                }
+            }
             KeyCode::Escape => event_loop.exit(),
             _ => {}
         }
@@ -256,11 +274,45 @@ impl<'a> Handler<'a> {
         let (width, height) = live.presenter.size();
         let size = Vec2::new(width as f32, height as f32);
         let at = Vec2::new(cursor.x as f32, cursor.y as f32);
-        let hit = cursor_ray(*view_projection, at, size)
-            .and_then(|ray| crate::xr::pointer::hit_button(frame, ray));
-        tracing::debug!(?at, ?hit, "click");
-        if let Some((action, _)) = hit {
+        let ray = cursor_ray(*view_projection, at, size);
+        // F3: an entry of the All list on screen is chosen by clicking it.
+        let entry = ray.and_then(|ray| crate::xr::pointer::hit_list_entry(frame, ray));
+        let hit = ray.and_then(|ray| crate::xr::pointer::hit_button(frame, ray));
+        tracing::debug!(?at, ?hit, ?entry, "click");
+        if let Some((number, _)) = entry {
+            let change = self.menu.choose(number, self.surroundings);
+            self.menu_changed(change);
+        } else if let Some((action, _)) = hit {
             self.intent(crate::xr::intent_for(action), Cause::Click(action));
+        }
+    }
+
+    /// What the All list did, told to the observer; a chosen guide replaces the one shown.
+    fn menu_changed(&mut self, change: Option<MenuChange>) {
+        match change {
+            None => {}
+            Some(MenuChange::ListShown(lines)) => self.observer.all_list(self.frame, &lines),
+            Some(MenuChange::Status(text)) => self.observer.status(self.frame, &text),
+            Some(MenuChange::Open {
+                content,
+                title,
+                version,
+            }) => {
+                // Its files may share paths with the last guide's.
+                if let Some(live) = &mut self.live {
+                    live.renderer.forget_assets();
+                }
+                self.app = App::open(Arc::clone(&content.guide), content.source, None);
+                self.chosen = Some(content);
+                self.step_time_s = 0.0;
+                self.shot_taken = false;
+                self.observer.guide_opened(self.frame, &title, version);
+                let view = self.app.view();
+                if let Some(live) = &self.live {
+                    live.window.set_title(&self::title(&view));
+                }
+                self.observer.shown(self.frame, &view, Cause::Chosen);
+            }
         }
     }
 
@@ -285,6 +337,10 @@ impl<'a> Handler<'a> {
     }
 
     fn draw(&mut self, event_loop: &ActiveEventLoop) -> Result<(), WindowError> {
+        // The device's answers (the All list, a chosen guide) as they arrive; never waits.
+        for change in self.menu.poll(self.surroundings) {
+            self.menu_changed(Some(change));
+        }
         let dt = self.advance_clock();
         self.step_time_s += dt;
         self.camera.walk(self.walk, dt);
@@ -303,8 +359,8 @@ impl<'a> Handler<'a> {
         let input = SceneInput {
             view: &view,
             online,
-            all_list: None,
-            status: None,
+            all_list: self.menu.lines(),
+            status: self.menu.status(),
             head,
             anchors: &[],
             step_time_s: self.step_time_s,
@@ -316,7 +372,7 @@ impl<'a> Handler<'a> {
         };
         let eye = EyeView::from_pose(head, FOV_Y_DEG, width as f32 / height as f32);
         let screenshot = HeadlessConfig::screenshot(width, height);
-        let content = self.content;
+        let content = self.chosen.as_ref().unwrap_or(self.content);
         let read = |path: &str| content.read_asset(path);
         let mut encoder =
             live.presenter
@@ -429,6 +485,24 @@ impl ApplicationHandler for Handler<'_> {
             live.window.request_redraw();
         }
     }
+}
+
+/// The number key pressed, 1 to 9 (top row or keypad).
+fn digit(code: KeyCode) -> Option<usize> {
+    let keys = [
+        (KeyCode::Digit1, KeyCode::Numpad1),
+        (KeyCode::Digit2, KeyCode::Numpad2),
+        (KeyCode::Digit3, KeyCode::Numpad3),
+        (KeyCode::Digit4, KeyCode::Numpad4),
+        (KeyCode::Digit5, KeyCode::Numpad5),
+        (KeyCode::Digit6, KeyCode::Numpad6),
+        (KeyCode::Digit7, KeyCode::Numpad7),
+        (KeyCode::Digit8, KeyCode::Numpad8),
+        (KeyCode::Digit9, KeyCode::Numpad9),
+    ];
+    keys.iter()
+        .position(|(row, pad)| code == *row || code == *pad)
+        .map(|i| i + 1)
 }
 
 /// "hologuide — Replace the filter cartridge — step 2 of 9".

@@ -1,8 +1,8 @@
 //! The desktop window backend: the app in a winit window, drawn by the same renderer as the
 //! headless and OpenXR backends, with a mouse-and-keyboard camera.
 //!
-//! Keys: N or → next, B or ← back, R restart, O toggles the Offline banner, W/A/S/D walk,
-//! Esc quits. Mouse: drag with either button held to look around; a left click (press and
+//! Keys: N or → next, B or ← back, R restart, O toggles the Offline banner, M opens or closes
+//! the All list (F3) and 1–9 open its entry of that number, W/A/S/D walk, Esc quits. Mouse: drag with either button held to look around; a left click (press and
 //! release without dragging) on the card's Back/Next buttons presses them.
 //!
 //! The renderer draws into an offscreen texture that is then blitted to the window, so any
@@ -88,6 +88,8 @@ pub enum Cause {
     Start,
     Key(&'static str),
     Click(crate::scene::ButtonAction),
+    /// Another guide, chosen from the All list, is shown from its first step.
+    Chosen,
 }
 
 impl std::fmt::Display for Cause {
@@ -96,6 +98,7 @@ impl std::fmt::Display for Cause {
             Self::Start => write!(f, "start"),
             Self::Key(key) => write!(f, "key {key}"),
             Self::Click(action) => write!(f, "click {action:?}"),
+            Self::Chosen => write!(f, "chosen from the All list"),
         }
     }
 }
@@ -110,6 +113,19 @@ pub trait Observer {
     /// since the last change (the O key, or the guide service lost or back).
     fn online_changed(&mut self, frame: u64, online: bool);
     fn written(&mut self, path: &Path);
+    /// F3: frame `frame` shows the All list with these lines (the exact empty text when
+    /// nothing is cached).
+    fn all_list(&mut self, frame: u64, lines: &[String]) {
+        let _ = (frame, lines);
+    }
+    /// A guide chosen from the All list replaces the one shown, from frame `frame`.
+    fn guide_opened(&mut self, frame: u64, title: &str, version: u32) {
+        let _ = (frame, title, version);
+    }
+    /// The status line shows `text` from frame `frame` (a refusal, how a guide was opened).
+    fn status(&mut self, frame: u64, text: &str) {
+        let _ = (frame, text);
+    }
 }
 
 /// What happened by the time the window closed.

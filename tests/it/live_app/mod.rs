@@ -9,6 +9,7 @@
 //! `banner_detection_tells_the_offline_golden_from_the_online_one` checks the rule on the
 //! goldens: thousands of pixels with the banner, none without.
 
+mod all_list;
 mod openxr;
 mod refusals;
 mod window;
