@@ -15,7 +15,7 @@ use crate::app::View;
 use crate::guide::Hologram;
 
 pub use layout::{CardFollower, FollowSettings};
-pub use panels::{NO_GUIDES_OFFLINE, OFFLINE_BANNER_TEXT};
+pub use panels::{MORE_GUIDES, NO_GUIDES_OFFLINE, OFFLINE_BANNER_TEXT};
 
 /// Where the user's head is and where it looks (OpenXR convention: looks along its local -Z).
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -11,6 +11,8 @@ use crate::app::View;
 
 /// The exact text of F3 when no guide is cached.
 pub const NO_GUIDES_OFFLINE: &str = "No guides are available offline.";
+/// How the All list's last row starts when the list is longer than the card (not an entry).
+pub const MORE_GUIDES: &str = "… and ";
 pub const OFFLINE_BANNER_TEXT: &str = "Offline — guides you opened before still work";
 
 const CARD_SIZE: Vec2 = Vec2::new(0.64, 0.48);
@@ -238,15 +240,31 @@ pub fn all_list(pose: Pose, guides: &[String]) -> Panel {
     } else {
         let row = 0.045;
         let rows = ((CARD_SIZE.y - PAD - 0.08) / row).floor() as usize;
-        for (i, title) in guides.iter().take(rows).enumerate() {
+        // A list longer than the card says how many it leaves out rather than cut silently.
+        let shown = if guides.len() > rows {
+            rows.saturating_sub(1)
+        } else {
+            guides.len()
+        };
+        let more = (guides.len() > shown).then(|| {
+            format!(
+                "{MORE_GUIDES}{} more (`hologuide guides` lists all)",
+                guides.len() - shown
+            )
+        });
+        let lines = guides[..shown]
+            .iter()
+            .map(|title| (title.as_str(), TEXT))
+            .chain(more.as_deref().map(|more| (more, TEXT_DIM)));
+        for (i, (line, colour)) in lines.enumerate() {
             texts.push(text(
-                title.as_str(),
+                line,
                 Vec2::new(PAD, PAD + 0.08 + row * i as f32),
                 inner,
                 1.0,
                 1.0,
                 FontWeight::Regular,
-                TEXT,
+                colour,
             ));
         }
     }

@@ -240,6 +240,29 @@ fn all_list_shows_every_guide_available_offline() {
 }
 
 #[test]
+fn an_all_list_longer_than_the_card_says_how_many_guides_it_leaves_out() {
+    let app = app();
+    let view = app.view();
+    let guides: Vec<String> = (1..=20).map(|n| format!("{n}. Guide {n}")).collect();
+    let frame = frame(&SceneInput {
+        all_list: Some(&guides),
+        ..input(&view)
+    });
+    let list = panel(&frame, PanelKind::AllList).expect("All list");
+    let shown = guides
+        .iter()
+        .filter(|g| list.texts.iter().any(|t| &t.text == *g))
+        .count();
+    assert!((1..20).contains(&shown), "{shown} of 20 shown");
+    let more = format!("… and {} more", 20 - shown);
+    assert!(
+        list.texts.iter().any(|t| t.text.starts_with(&more)),
+        "{:?}",
+        list.texts.iter().map(|t| &t.text).collect::<Vec<_>>()
+    );
+}
+
+#[test]
 fn a_status_message_is_shown_as_a_toast_under_the_card() {
     let app = app();
     let view = app.view();

@@ -3,7 +3,7 @@
 
 use glam::{Vec2, Vec3};
 
-use crate::scene::{ButtonAction, Frame, NO_GUIDES_OFFLINE, Panel, PanelKind};
+use crate::scene::{ButtonAction, Frame, MORE_GUIDES, NO_GUIDES_OFFLINE, Panel, PanelKind};
 
 /// A ray in world space (metres); `direction` need not be normalised.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -43,6 +43,7 @@ pub fn hit_list_entry(frame: &Frame, ray: Ray) -> Option<(usize, f32)> {
         .skip(1)
         .position(|t| {
             t.text != NO_GUIDES_OFFLINE
+                && !t.text.starts_with(MORE_GUIDES)
                 && on_panel.cmpge(t.position).all()
                 && on_panel
                     .cmple(t.position + Vec2::new(t.width, t.height))
@@ -263,6 +264,16 @@ mod tests {
             "the empty text"
         );
         assert_eq!(hit_list_entry(&demo_frame(1), away), None, "no list shown");
+        // A list longer than the card: its last row says how many are left out, not an entry.
+        let many: Vec<String> = (1..=20).map(|n| format!("{n}. Guide {n}")).collect();
+        let long = list_frame(&many);
+        let last = long.panels[0].texts.len() - 1;
+        assert!(long.panels[0].texts[last].text.starts_with(MORE_GUIDES));
+        assert_eq!(hit_list_entry(&long, ray_to_text(&long, last)), None);
+        assert_eq!(
+            hit_list_entry(&long, ray_to_text(&long, last - 1)).map(|(n, _)| n),
+            Some(last - 1)
+        );
     }
 
     #[test]
