@@ -63,9 +63,9 @@ impl Default for DownloadOptions {
 
 /// Bytes read for [`hash_file`] at a time.
 const CHUNK: usize = 256 * 1024;
-/// Bytes gathered before one append: fewer, larger appends (the cache hashes a large one on
-/// another thread while it encrypts). A kill loses at most this much. 8 MiB was tried
-/// (release, same run): the encrypted cache did not get measurably faster, so 1 MiB.
+/// Bytes gathered before one append: fewer, larger appends (the cache encrypts 16 chunks per
+/// write, and queues each append to its hashing thread). A kill loses at most this much. 8 MiB
+/// was tried (release, same run): the encrypted cache did not get measurably faster, so 1 MiB.
 const APPEND: usize = 1024 * 1024;
 
 fn is_content_address(text: &str) -> bool {
