@@ -4,12 +4,6 @@ use serde_json::Value;
 
 use crate::support::*;
 
-fn json_lines(text: &str) -> Vec<Value> {
-    text.lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
 #[test]
 fn demo_walks_every_step_of_both_tasks_then_completes() {
     let output = run(hologuide().args(["demo", "--frontend", "text", "--json"]));

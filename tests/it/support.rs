@@ -250,3 +250,10 @@ pub fn parse_xwd(bytes: &[u8]) -> Result<image::RgbaImage, String> {
     }
     Ok(image)
 }
+
+/// Each line of a command's `--json` output as a JSON value; a line that is not JSON fails.
+pub fn json_lines(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect()
+}

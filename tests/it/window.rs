@@ -265,10 +265,7 @@ fn keys_and_clicks_on_the_card_buttons_move_through_the_steps() {
     );
     let output = quit(&x, child);
 
-    let lines: Vec<Value> = stdout(&output)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("JSON line"))
-        .collect();
+    let lines: Vec<Value> = json_lines(&stdout(&output));
     let steps: Vec<u64> = lines
         .iter()
         .filter_map(|l| l["step_number"].as_u64())

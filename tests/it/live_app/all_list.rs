@@ -5,7 +5,6 @@
 //! `open N`), against the real `hologuide-server` on 127.0.0.1.
 
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -34,29 +33,6 @@ fn two_guides_opened_online(service: &Service, device: &Path) {
         let opened = run(&mut client(device, &["open", guide, "--json"]));
         assert!(opened.status.success(), "{}", stderr(&opened));
     }
-}
-
-/// `hologuide run GUIDE --backend window --json` on `x`, its output piped.
-fn window_app(device: &Path, x: &Xvfb, guide: &str) -> App {
-    App(client(
-        device,
-        &[
-            "--log",
-            "info",
-            "run",
-            "--backend",
-            "window",
-            "--size",
-            "800x500",
-            "--json",
-            guide,
-        ],
-    )
-    .env("DISPLAY", &x.display)
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .expect("hologuide starts"))
 }
 
 /// The window's id once it has drawn the step card: keys sent before that may be lost.

@@ -159,3 +159,26 @@ impl Drop for App {
         let _ = self.0.wait();
     }
 }
+
+/// `hologuide run GUIDE --backend window --json` on `x`, its output piped.
+pub(super) fn window_app(device: &Path, x: &Xvfb, guide: &str) -> App {
+    App(client(
+        device,
+        &[
+            "--log",
+            "info",
+            "run",
+            "--backend",
+            "window",
+            "--size",
+            "800x500",
+            "--json",
+            guide,
+        ],
+    )
+    .env("DISPLAY", &x.display)
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("hologuide starts"))
+}

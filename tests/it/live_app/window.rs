@@ -63,25 +63,7 @@ fn f2_window_app_shows_offline_banner_within_a_second_of_losing_the_service() {
     let device = tempfile::tempdir().unwrap();
     login(device.path(), &service, "alice");
     let x = Xvfb::start();
-    let mut app = App(client(
-        device.path(),
-        &[
-            "--log",
-            "info",
-            "run",
-            "--backend",
-            "window",
-            "--size",
-            "800x500",
-            "--json",
-            DEMO_ID,
-        ],
-    )
-    .env("DISPLAY", &x.display)
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .expect("hologuide starts"));
+    let mut app = window_app(device.path(), &x, DEMO_ID);
     let out = timestamped_lines(app.0.stdout.take().unwrap());
     let err = timestamped_lines(app.0.stderr.take().unwrap());
     let (mut out_seen, mut err_seen) = (Vec::new(), Vec::new());
@@ -323,10 +305,7 @@ fn f2_window_app_opens_the_cached_guide_offline_with_the_banner_from_the_first_f
     .arg(DEMO_ID)
     .env("DISPLAY", &x.display));
     assert!(output.status.success(), "{}", stderr(&output));
-    let lines: Vec<Value> = stdout(&output)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("JSON line"))
-        .collect();
+    let lines: Vec<Value> = json_lines(&stdout(&output));
     assert_eq!(lines[0]["opened"]["origin"], "cache", "{lines:?}");
     assert_eq!(lines[0]["opened"]["offline_banner"], true, "{lines:?}");
     assert!(
@@ -368,10 +347,7 @@ fn f8_window_app_opens_the_demo_by_id_without_account_or_network_and_without_ban
     .arg(DEMO_ID)
     .env("DISPLAY", &x.display));
     assert!(output.status.success(), "{}", stderr(&output));
-    let lines: Vec<Value> = stdout(&output)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("JSON line"))
-        .collect();
+    let lines: Vec<Value> = json_lines(&stdout(&output));
     assert_eq!(lines[0]["source"], "demo", "{lines:?}");
     assert_eq!(lines[0]["opened"]["origin"], "demo", "{lines:?}");
     assert_eq!(lines[1]["demo"], true, "{lines:?}");
@@ -407,10 +383,7 @@ fn f12_window_app_shows_the_latest_version_only_when_opened_online_again() {
         )
         .env("DISPLAY", &x.display));
         assert!(output.status.success(), "{}", stderr(&output));
-        let lines: Vec<Value> = stdout(&output)
-            .lines()
-            .map(|l| serde_json::from_str(l).expect("JSON line"))
-            .collect();
+        let lines: Vec<Value> = json_lines(&stdout(&output));
         (lines[0]["opened"].clone(), lines[1].clone())
     };
     let (opened, card) = show();
