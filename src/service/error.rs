@@ -37,6 +37,15 @@ pub enum ServiceError {
     /// Too many failed sign-ins in a row for this user name.
     #[error("too many failed sign-ins; try again in {retry_after_secs} s")]
     TooManyAttempts { retry_after_secs: u64 },
+    /// A bounded resource (the password checks) is fully taken; try again shortly.
+    #[error("the service is busy with other {what}; try again in {retry_after_secs} s")]
+    Busy {
+        what: &'static str,
+        retry_after_secs: u64,
+    },
+    /// The client sent its request body too slowly.
+    #[error("{0}")]
+    TimedOut(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("{what}")]
@@ -61,6 +70,8 @@ impl ServiceError {
             ServiceError::TooLarge(_) => "too_large",
             ServiceError::RangeNotSatisfiable(_) => "range_not_satisfiable",
             ServiceError::TooManyAttempts { .. } => "too_many_attempts",
+            ServiceError::Busy { .. } => "busy",
+            ServiceError::TimedOut(_) => "request_timeout",
             ServiceError::Store(StoreError::Conflict(_)) => "conflict",
             ServiceError::Store(StoreError::NotFound(_)) => "not_found",
             ServiceError::Store(_) | ServiceError::Io { .. } | ServiceError::Internal(_) => {

@@ -19,6 +19,7 @@ mod core;
 pub mod error;
 pub mod http;
 pub mod model;
+pub mod passwords;
 pub mod secrets;
 pub mod serve;
 pub mod store;

@@ -321,3 +321,15 @@ pub struct Stats {
     pub telemetry_summaries: u64,
     pub results: u64,
 }
+
+/// The unit an address is counted in by per-client limits (connections, the sign-in throttle):
+/// an IPv4 address, or the /64 an IPv6 subscriber usually holds whole.
+pub fn address_block(ip: std::net::IpAddr) -> std::net::IpAddr {
+    match ip.to_canonical() {
+        std::net::IpAddr::V6(v6) => {
+            let s = v6.segments();
+            std::net::IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+        }
+        v4 => v4,
+    }
+}

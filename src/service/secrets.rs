@@ -3,8 +3,8 @@
 //! Tokens are 32 random bytes shown to the client once and stored only as their sha256: a copy of
 //! the database does not let anyone sign in. Passwords are argon2id hashes (PHC strings).
 
-use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -79,18 +79,52 @@ pub fn hash_password(password: &str) -> Result<String, ServiceError> {
         .map_err(|e| ServiceError::Internal(format!("hashing a password: {e}")))
 }
 
-/// `true` when `password` matches the stored PHC string. A damaged stored hash never matches.
-pub fn verify_password(password: &str, stored: &str) -> bool {
+/// argon2's working memory, kept by a password worker between checks (see
+/// [`super::passwords`]): allocated at the first check, grown only for a stored hash with a
+/// larger memory cost, never freed while the worker lives.
+#[derive(Default)]
+pub struct ArgonMemory(Vec<Block>);
+
+/// A stored hash asking for more memory than this is treated as damaged (never matches): 1 GiB.
+const MAX_STORED_MEMORY_BLOCKS: usize = 1024 * 1024;
+
+/// `true` when `password` matches the stored PHC string, computed in `memory`. A damaged stored
+/// hash never matches.
+pub fn verify_password_in(memory: &mut ArgonMemory, password: &str, stored: &str) -> bool {
     if password.len() > MAX_PASSWORD_LEN {
         return false;
     }
-    PasswordHash::new(stored)
-        .map(|hash| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &hash)
-                .is_ok()
-        })
-        .unwrap_or(false)
+    let Ok(hash) = PasswordHash::new(stored) else {
+        return false;
+    };
+    let (Ok(algorithm), Ok(params)) =
+        (Algorithm::try_from(hash.algorithm), Params::try_from(&hash))
+    else {
+        return false;
+    };
+    let version = match hash.version.map(Version::try_from).transpose() {
+        Ok(version) => version.unwrap_or_default(),
+        Err(_) => return false,
+    };
+    let (Some(salt), Some(expected)) = (hash.salt, hash.hash) else {
+        return false;
+    };
+    let mut salt_bytes = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    let blocks = params.block_count();
+    if blocks > MAX_STORED_MEMORY_BLOCKS {
+        return false;
+    }
+    if memory.0.len() < blocks {
+        memory.0.resize(blocks, Block::new());
+    }
+    let mut computed = vec![0u8; expected.len()];
+    Argon2::new(algorithm, version, params)
+        .hash_password_into_with_memory(password.as_bytes(), salt, &mut computed, &mut memory.0[..])
+        .is_ok()
+        && constant_time_eq(&computed, expected.as_bytes())
 }
 
 pub fn check_password_shape(password: &str) -> Result<(), ServiceError> {
@@ -115,9 +149,16 @@ mod tests {
     #[test]
     fn a_password_verifies_against_its_own_hash_only() {
         let hash = hash_password("correct horse").unwrap();
-        assert!(verify_password("correct horse", &hash));
-        assert!(!verify_password("correct horsf", &hash));
-        assert!(!verify_password("correct horse", "not a phc string"));
+        let mut memory = ArgonMemory::default();
+        assert!(verify_password_in(&mut memory, "correct horse", &hash));
+        assert!(!verify_password_in(&mut memory, "correct horsf", &hash));
+        assert!(!verify_password_in(
+            &mut memory,
+            "correct horse",
+            "not a phc string"
+        ));
+        // Memory reused for the next check gives the same answers.
+        assert!(verify_password_in(&mut memory, "correct horse", &hash));
     }
 
     #[test]

@@ -1,6 +1,6 @@
-//! `hologuide-server bench`: requests/s of `GET /v1/guides` and blob download throughput with
-//! concurrent clients on loopback, against a plain file copy of the same blob. A bounded run in
-//! a temporary data folder, removed at the end.
+//! `hologuide-server bench`: requests/s of `GET /v1/guides` and of sign-ins, and blob download
+//! throughput with concurrent clients on loopback, against a plain file copy of the same blob. A
+//! bounded run in a temporary data folder, removed at the end.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::Args;
 use hologuide::service::model::Role;
+use hologuide::service::serve::ConnectionLimits;
 use hologuide::service::{Config, Service, SystemClock};
 use serde::Serialize;
 
@@ -103,12 +104,13 @@ pub fn run(args: BenchArgs, json: bool) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let (guides_rate, blob_rate, errors) = runtime.block_on(async {
+    let (guides_rate, blob_rate, (signed_in, busy, sign_in_seconds), errors) = runtime.block_on(async {
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         let server = tokio::spawn(hologuide::service::serve::serve(
             Arc::new(service),
             SocketAddr::from(([127, 0, 0, 1], 0)),
             None,
+            ConnectionLimits::default(),
             move |address, _| {
                 let _ = ready_tx.send(address);
             },
@@ -140,10 +142,12 @@ pub fn run(args: BenchArgs, json: bool) -> anyhow::Result<ExitCode> {
             &errors,
         )
         .await;
+        let sign_ins = sign_in_load(&client, &base, args.clients, duration, &errors).await;
         server.abort();
         anyhow::Ok((
             guides.0 as f64 / guides.2,
             blobs.1 as f64 / blobs.2,
+            sign_ins,
             errors.load(Ordering::Relaxed),
         ))
     })?;
@@ -157,6 +161,18 @@ pub fn run(args: BenchArgs, json: bool) -> anyhow::Result<ExitCode> {
             value: guides_rate,
             unit: "requests/s",
             target: ">= 5000",
+        },
+        Row {
+            measurement: "POST /v1/session",
+            value: signed_in as f64 / sign_in_seconds,
+            unit: "sign-ins/s",
+            target: "",
+        },
+        Row {
+            measurement: "  answered 503 (pool full)",
+            value: busy as f64 / sign_in_seconds,
+            unit: "requests/s",
+            target: "",
         },
         Row {
             measurement: "GET /v1/blobs/{sha256}",
@@ -192,6 +208,39 @@ pub fn run(args: BenchArgs, json: bool) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// `clients` tasks each asking `once` again and again until `duration` has passed; the two
+/// counts each answer adds, summed over all tasks, and the seconds taken.
+async fn spread<F, A>(clients: usize, duration: Duration, once: F) -> (u64, u64, f64)
+where
+    F: Fn() -> A + Clone + Send + 'static,
+    A: std::future::Future<Output = (u64, u64)> + Send,
+{
+    let started = Instant::now();
+    let deadline = started + duration;
+    let tasks: Vec<_> = (0..clients)
+        .map(|_| {
+            let once = once.clone();
+            tokio::spawn(async move {
+                let (mut first, mut second) = (0u64, 0u64);
+                while Instant::now() < deadline {
+                    let (a, b) = once().await;
+                    first += a;
+                    second += b;
+                }
+                (first, second)
+            })
+        })
+        .collect();
+    let (mut first, mut second) = (0, 0);
+    for task in tasks {
+        if let Ok((a, b)) = task.await {
+            first += a;
+            second += b;
+        }
+    }
+    (first, second, started.elapsed().as_secs_f64())
+}
+
 /// `clients` tasks each requesting `url` until `duration` has passed: (responses, body bytes,
 /// seconds).
 async fn load(
@@ -202,50 +251,65 @@ async fn load(
     duration: Duration,
     errors: &Arc<AtomicU64>,
 ) -> (u64, u64, f64) {
-    let started = Instant::now();
-    let deadline = started + duration;
-    let mut tasks = Vec::new();
-    for _ in 0..clients {
-        let (client, url, token, errors) = (
-            client.clone(),
-            url.to_owned(),
-            token.to_owned(),
-            errors.clone(),
-        );
-        tasks.push(tokio::spawn(async move {
-            let (mut responses, mut bytes) = (0u64, 0u64);
-            while Instant::now() < deadline {
-                let result = async {
-                    let response = client
-                        .get(&url)
-                        .bearer_auth(&token)
-                        .send()
-                        .await?
-                        .error_for_status()?;
-                    response.bytes().await
-                }
-                .await;
-                match result {
-                    Ok(body) => {
-                        responses += 1;
-                        bytes += body.len() as u64;
-                    }
-                    Err(_) => {
-                        errors.fetch_add(1, Ordering::Relaxed);
-                    }
+    let (client, url, token, errors) = (
+        client.clone(),
+        url.to_owned(),
+        token.to_owned(),
+        errors.clone(),
+    );
+    spread(clients, duration, move || {
+        let (client, url, token, errors) =
+            (client.clone(), url.clone(), token.clone(), errors.clone());
+        async move {
+            let result = async {
+                let response = client
+                    .get(&url)
+                    .bearer_auth(&token)
+                    .send()
+                    .await?
+                    .error_for_status()?;
+                response.bytes().await
+            }
+            .await;
+            match result {
+                Ok(body) => (1, body.len() as u64),
+                Err(_) => {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                    (0, 0)
                 }
             }
-            (responses, bytes)
-        }));
-    }
-    let (mut responses, mut bytes) = (0, 0);
-    for task in tasks {
-        if let Ok((r, b)) = task.await {
-            responses += r;
-            bytes += b;
         }
-    }
-    (responses, bytes, started.elapsed().as_secs_f64())
+    })
+    .await
+}
+
+/// `clients` tasks signing in with the right password until `duration` has passed, each asking
+/// again at once when refused as busy (503: the password pool is full), so the pool is always
+/// fed: (sign-ins, busy refusals, seconds).
+async fn sign_in_load(
+    client: &reqwest::Client,
+    base: &str,
+    clients: usize,
+    duration: Duration,
+    errors: &Arc<AtomicU64>,
+) -> (u64, u64, f64) {
+    let (client, url, errors) = (client.clone(), format!("{base}/v1/session"), errors.clone());
+    let body = serde_json::json!({ "username": "bench", "password": "bench-password", "device_id": "bench" });
+    spread(clients, duration, move || {
+        let (client, url, errors, body) =
+            (client.clone(), url.clone(), errors.clone(), body.clone());
+        async move {
+            match client.post(&url).json(&body).send().await {
+                Ok(response) if response.status().as_u16() == 201 => (1, 0),
+                Ok(response) if response.status().as_u16() == 503 => (0, 1),
+                _ => {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                    (0, 0)
+                }
+            }
+        }
+    })
+    .await
 }
 
 /// Bytes/s of copying the blob file (read + write, page cache warm) for about `seconds`.

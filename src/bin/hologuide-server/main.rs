@@ -11,10 +11,12 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use hologuide::service::serve::TlsFiles;
+use hologuide::service::passwords::DEFAULT_QUEUE_PER_WORKER;
+use hologuide::service::serve::{ConnectionLimits, TlsFiles};
 use hologuide::service::{Config, Service, ServiceError, SystemClock};
 
 /// The work failed (unreadable data folder, port taken, …).
@@ -98,6 +100,50 @@ struct ServeArgs {
     /// default 30 days). Each online open renews it.
     #[arg(long, default_value_t = 30 * 24 * 3600, value_name = "SECONDS")]
     offline_lease: u32,
+    /// Password checks run at once (each holds 19 MiB); default: one per core.
+    #[arg(long, value_name = "N")]
+    password_workers: Option<usize>,
+    /// Password checks that may wait for a worker; more are answered 503 at once. Default: 4 per
+    /// worker.
+    #[arg(long, value_name = "N")]
+    password_queue: Option<usize>,
+    /// Seconds a client has to send a request head, after connecting or after its previous
+    /// answer (so also how long an idle kept-alive connection stays open).
+    #[arg(long, default_value_t = ConnectionLimits::default().header_timeout.as_secs_f64(), value_name = "SECONDS")]
+    header_timeout: f64,
+    /// Seconds any request body may take; longer only while it arrives at --min-body-rate.
+    #[arg(long, default_value_t = ConnectionLimits::default().body_grace.as_secs_f64(), value_name = "SECONDS")]
+    body_timeout: f64,
+    /// Bytes/s a request body must average once --body-timeout has passed.
+    #[arg(long, default_value_t = ConnectionLimits::default().min_body_rate, value_name = "BYTES")]
+    min_body_rate: u64,
+    /// Open connections in all (lowered to what the open-file limit allows).
+    #[arg(long, default_value_t = ConnectionLimits::default().max_connections, value_name = "N")]
+    max_connections: usize,
+    /// Open connections from one address (IPv6: one /64).
+    #[arg(long, default_value_t = ConnectionLimits::default().max_connections_per_address, value_name = "N")]
+    max_connections_per_address: usize,
+}
+
+impl ServeArgs {
+    fn limits(&self) -> anyhow::Result<ConnectionLimits> {
+        let seconds = |flag: &str, value: f64| {
+            Duration::try_from_secs_f64(value)
+                .ok()
+                .filter(|d| !d.is_zero())
+                .with_context(|| format!("--{flag} must be a positive number of seconds"))
+        };
+        if self.max_connections == 0 || self.max_connections_per_address == 0 {
+            anyhow::bail!("--max-connections and --max-connections-per-address must be at least 1");
+        }
+        Ok(ConnectionLimits {
+            header_timeout: seconds("header-timeout", self.header_timeout)?,
+            body_grace: seconds("body-timeout", self.body_timeout)?,
+            min_body_rate: self.min_body_rate,
+            max_connections: self.max_connections,
+            max_connections_per_address: self.max_connections_per_address,
+        })
+    }
 }
 
 fn main() -> ExitCode {
@@ -173,11 +219,21 @@ fn print<T: serde::Serialize>(
 }
 
 fn serve(args: ServeArgs, json: bool) -> anyhow::Result<ExitCode> {
+    let limits = args.limits()?;
+    let defaults = Config::default();
+    let password_workers = args
+        .password_workers
+        .unwrap_or(defaults.password_workers)
+        .max(1);
     let config = Config {
+        password_workers,
+        password_queue: args
+            .password_queue
+            .unwrap_or(password_workers * DEFAULT_QUEUE_PER_WORKER),
         access_token_ttl: time::Duration::seconds(i64::from(args.access_token_ttl)),
         max_upload_bytes: args.max_upload_bytes,
         offline_lease: time::Duration::seconds(i64::from(args.offline_lease)),
-        ..Config::default()
+        ..defaults
     };
     let service = Service::open(&args.data.data, config, Arc::new(SystemClock))
         .with_context(|| format!("opening the data folder {}", args.data.data.display()))?;
@@ -196,6 +252,7 @@ fn serve(args: ServeArgs, json: bool) -> anyhow::Result<ExitCode> {
         Arc::new(service),
         args.listen,
         tls,
+        limits,
         |address, tls| {
             let url = format!("{}://{address}", if tls { "https" } else { "http" });
             // Tests and scripts read this line to learn the port.

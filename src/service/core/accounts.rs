@@ -8,13 +8,9 @@ use crate::service::error::ServiceError;
 use crate::service::model::{Caller, Me, Role, SessionTokens, User};
 use crate::service::secrets::{
     ACCESS_PREFIX, MAX_TOKEN_LEN, REFRESH_PREFIX, constant_time_eq, hash_password, new_nonce,
-    new_token, rotated_tokens, token_hash, verify_password,
+    new_token, rotated_tokens, token_hash,
 };
-use crate::service::store::{NewSession, NewUser, Rotation, SessionRecord, TokenHashes};
-
-/// A well-formed hash no password matches: signing in as an unknown user costs the same argon2
-/// work as a wrong password, so response time does not tell which user names exist.
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$9sTbSlTio3Biev89thdrlKKiCaYsjjYVJxGAL3swxpQ";
+use crate::service::store::{NewUser, Rotation, SessionRecord, TokenHashes};
 
 /// How long after a rotation the refresh token it replaced is still answered (with the same new
 /// pair). Long enough for a device to retry after a crash or a dropped answer; short enough that a
@@ -57,25 +53,6 @@ pub fn check_device_id(device_id: &str) -> Result<(), ServiceError> {
     }
 }
 
-/// Failed sign-ins allowed in a row before each further attempt has to wait.
-pub const FREE_ATTEMPTS: u32 = 5;
-/// The longest wait between attempts; it doubles from 1 s after each failure past the free ones.
-pub const MAX_WAIT: Duration = Duration::minutes(15);
-/// A run of failures older than this is forgotten.
-const FORGET_AFTER: Duration = Duration::days(1);
-
-/// How long to wait after `failures` consecutive failures before trying again.
-pub fn wait_after(failures: u32) -> Duration {
-    match failures.checked_sub(FREE_ATTEMPTS) {
-        None => Duration::ZERO,
-        Some(extra) => Duration::seconds(1i64 << extra.min(20)).min(MAX_WAIT),
-    }
-}
-
-fn wrong_credentials() -> ServiceError {
-    ServiceError::unauthorized("invalid_credentials", "wrong user name or password")
-}
-
 impl Service {
     pub fn add_user(
         &self,
@@ -116,7 +93,7 @@ impl Service {
         self.user(username)
     }
 
-    fn new_tokens(&self) -> Result<(String, String, TokenHashes), ServiceError> {
+    pub(super) fn new_tokens(&self) -> Result<(String, String, TokenHashes), ServiceError> {
         let now = self.clock.now();
         let access = new_token(ACCESS_PREFIX)?;
         let refresh = new_token(REFRESH_PREFIX)?;
@@ -127,62 +104,6 @@ impl Service {
             refresh_expires_at: now + self.config.refresh_token_ttl,
         };
         Ok((access, refresh, hashes))
-    }
-
-    /// `POST /v1/session`: checks the password and opens a session for this device.
-    pub fn sign_in(
-        &self,
-        username: &str,
-        password: &str,
-        device_id: &str,
-    ) -> Result<SessionTokens, ServiceError> {
-        check_device_id(device_id)?;
-        if username.is_empty() || username.len() > 64 {
-            return Err(wrong_credentials());
-        }
-        let now = self.clock.now();
-        // Password guessing gets slower with every failure, for known and unknown names alike.
-        if let Some((failures, last)) = self.store.sign_in_failures(username)? {
-            let wait_until = last + wait_after(failures);
-            if now < wait_until {
-                return Err(ServiceError::TooManyAttempts {
-                    retry_after_secs: (wait_until - now).whole_seconds().max(1) as u64,
-                });
-            }
-        }
-        let found = self.store.user_credentials(username)?;
-        let verified = match &found {
-            Some((_, stored_hash)) => verify_password(password, stored_hash),
-            None => {
-                verify_password(password, DUMMY_HASH);
-                false
-            }
-        };
-        let Some((user, _)) = found.filter(|_| verified) else {
-            self.store
-                .record_sign_in_failure(username, now, now - FORGET_AFTER)?;
-            return Err(wrong_credentials());
-        };
-        self.store.clear_sign_in_failures(username)?;
-        let (access_token, refresh_token, tokens) = self.new_tokens()?;
-        let (access_expires_at, refresh_expires_at) =
-            (tokens.access_expires_at, tokens.refresh_expires_at);
-        self.store.create_session(&NewSession {
-            id: Uuid::new_v4(),
-            user_id: user.id,
-            device_id: device_id.to_owned(),
-            tokens,
-            created_at: now,
-        })?;
-        self.store.record_device(user.id, device_id, now)?;
-        Ok(SessionTokens {
-            access_token,
-            access_expires_at,
-            refresh_token,
-            refresh_expires_at,
-            device_id: device_id.to_owned(),
-            user,
-        })
     }
 
     /// The caller behind an access token; expired and revoked tokens are told apart so the

@@ -7,6 +7,7 @@ mod accounts;
 mod guides;
 mod ingest;
 mod profiles;
+mod sign_in;
 #[cfg(test)]
 mod tests;
 
@@ -20,6 +21,7 @@ pub use guides::LinkTarget;
 use super::blobs::BlobStore;
 use super::clock::Clock;
 use super::error::ServiceError;
+use super::passwords::{self, PasswordPool};
 use super::store::{SqliteStore, Storage};
 
 pub const DATABASE_FILE: &str = "service.db";
@@ -38,6 +40,10 @@ pub struct Config {
     /// How long a device may open a guide offline after it last fetched its manifest (N1).
     /// Every online open renews it; a device that never comes back loses the guide after this.
     pub offline_lease: Duration,
+    /// Threads checking passwords at once; each holds argon2's 19 MiB (issue 13).
+    pub password_workers: usize,
+    /// Password checks allowed to wait for a worker; more are refused with 503 at once.
+    pub password_queue: usize,
 }
 
 impl Default for Config {
@@ -47,6 +53,8 @@ impl Default for Config {
             refresh_token_ttl: Duration::days(90),
             max_upload_bytes: 512 * 1024 * 1024,
             offline_lease: Duration::days(30),
+            password_workers: passwords::default_workers(),
+            password_queue: passwords::default_workers() * passwords::DEFAULT_QUEUE_PER_WORKER,
         }
     }
 }
@@ -57,6 +65,7 @@ pub struct Service {
     clock: Arc<dyn Clock>,
     config: Config,
     data_dir: PathBuf,
+    passwords: PasswordPool,
 }
 
 impl Service {
@@ -96,10 +105,12 @@ impl Service {
         if removed > 0 {
             tracing::info!("removed {removed} temporary files left by an interrupted publish");
         }
+        let passwords = PasswordPool::start(config.password_workers, config.password_queue)?;
         Ok(Self {
             store: Arc::new(SqliteStore::open(&database)?),
             blobs,
             clock,
+            passwords,
             config,
             data_dir: data_dir.to_owned(),
         })

@@ -7,6 +7,8 @@ use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 use super::{Config, Service};
+
+const LOOPBACK: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
 use crate::service::clock::FixedClock;
 use crate::service::error::ServiceError;
 use crate::service::model::{Caller, ProfileSpec, Role, User};
@@ -86,7 +88,7 @@ fn a_refresh_within_90_days_rolls_the_window_and_one_after_is_refused() {
     let setup = setup(start);
     let session = setup
         .service
-        .sign_in("admin", "admin-password", "hl2")
+        .sign_in("admin", "admin-password", "hl2", LOOPBACK)
         .unwrap();
     setup.set_time(start + Duration::days(89));
     let renewed = setup.service.refresh(&session.refresh_token).unwrap();
@@ -115,7 +117,7 @@ fn an_access_token_stops_working_when_its_lifetime_ends() {
     let setup = setup(start);
     let session = setup
         .service
-        .sign_in("admin", "admin-password", "hl2")
+        .sign_in("admin", "admin-password", "hl2", LOOPBACK)
         .unwrap();
     let ttl = Config::default().access_token_ttl;
     setup.set_time(start + ttl - Duration::seconds(1));
@@ -135,13 +137,13 @@ fn after_five_failed_sign_ins_each_attempt_waits_longer_and_success_resets() {
     for _ in 0..5 {
         let error = setup
             .service
-            .sign_in("admin", "wrong-password", "hl2")
+            .sign_in("admin", "wrong-password", "hl2", LOOPBACK)
             .unwrap_err();
         assert_eq!(error.code(), "invalid_credentials");
     }
     let error = setup
         .service
-        .sign_in("admin", "admin-password", "hl2")
+        .sign_in("admin", "admin-password", "hl2", LOOPBACK)
         .unwrap_err();
     assert!(
         matches!(
@@ -155,11 +157,11 @@ fn after_five_failed_sign_ins_each_attempt_waits_longer_and_success_resets() {
     setup.set_time(start + Duration::seconds(1));
     setup
         .service
-        .sign_in("admin", "wrong-password", "hl2")
+        .sign_in("admin", "wrong-password", "hl2", LOOPBACK)
         .unwrap_err();
     let error = setup
         .service
-        .sign_in("admin", "admin-password", "hl2")
+        .sign_in("admin", "admin-password", "hl2", LOOPBACK)
         .unwrap_err();
     assert!(
         matches!(
@@ -174,12 +176,12 @@ fn after_five_failed_sign_ins_each_attempt_waits_longer_and_success_resets() {
     assert!(
         setup
             .service
-            .sign_in("admin", "admin-password", "hl2")
+            .sign_in("admin", "admin-password", "hl2", LOOPBACK)
             .is_ok()
     );
     let error = setup
         .service
-        .sign_in("admin", "wrong-password", "hl2")
+        .sign_in("admin", "wrong-password", "hl2", LOOPBACK)
         .unwrap_err();
     assert_eq!(
         error.code(),
@@ -190,12 +192,12 @@ fn after_five_failed_sign_ins_each_attempt_waits_longer_and_success_resets() {
 
 #[test]
 fn the_wait_between_attempts_is_capped() {
-    use super::accounts::{MAX_WAIT, wait_after};
-    assert_eq!(wait_after(4), Duration::ZERO);
-    assert_eq!(wait_after(5), Duration::seconds(1));
-    assert_eq!(wait_after(8), Duration::seconds(8));
-    assert_eq!(wait_after(40), MAX_WAIT);
-    assert_eq!(wait_after(u32::MAX), MAX_WAIT);
+    use super::sign_in::{FREE_ATTEMPTS, MAX_WAIT, wait_after};
+    assert_eq!(wait_after(4, FREE_ATTEMPTS), Duration::ZERO);
+    assert_eq!(wait_after(5, FREE_ATTEMPTS), Duration::seconds(1));
+    assert_eq!(wait_after(8, FREE_ATTEMPTS), Duration::seconds(8));
+    assert_eq!(wait_after(40, FREE_ATTEMPTS), MAX_WAIT);
+    assert_eq!(wait_after(u32::MAX, FREE_ATTEMPTS), MAX_WAIT);
 }
 
 fn is_invalid_token(error: &ServiceError) -> bool {
@@ -214,7 +216,7 @@ fn a_refresh_repeated_within_the_grace_period_gets_the_same_pair_and_the_session
     let setup = setup(start);
     let session = setup
         .service
-        .sign_in("admin", "admin-password", "hl2")
+        .sign_in("admin", "admin-password", "hl2", LOOPBACK)
         .unwrap();
     setup.set_time(start + Duration::hours(1));
     let first = setup.service.refresh(&session.refresh_token).unwrap();
@@ -242,7 +244,7 @@ fn a_rotated_refresh_token_presented_after_the_grace_period_is_refused() {
     let setup = setup(start);
     let session = setup
         .service
-        .sign_in("admin", "admin-password", "hl2")
+        .sign_in("admin", "admin-password", "hl2", LOOPBACK)
         .unwrap();
     let first = setup.service.refresh(&session.refresh_token).unwrap();
     setup.set_time(start + Duration::seconds(61));
@@ -258,7 +260,7 @@ fn a_rotated_refresh_token_presented_after_the_grace_period_is_refused() {
     // Nor does a signed-out session come back through the grace period.
     let other = setup
         .service
-        .sign_in("admin", "admin-password", "hl2-b")
+        .sign_in("admin", "admin-password", "hl2-b", LOOPBACK)
         .unwrap();
     let renewed = setup.service.refresh(&other.refresh_token).unwrap();
     let caller = setup.service.authenticate(&renewed.access_token).unwrap();
@@ -274,4 +276,38 @@ fn a_rotated_refresh_token_presented_after_the_grace_period_is_refused() {
         ),
         "{revoked}"
     );
+}
+
+#[test]
+fn a_known_devices_failures_slow_that_device_only_and_others_failures_do_not_slow_it() {
+    let start = datetime!(2026-01-01 00:00 UTC);
+    let setup = setup(start);
+    setup
+        .service
+        .sign_in("admin", "admin-password", "hl2", LOOPBACK)
+        .unwrap();
+    let elsewhere = std::net::IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 7));
+    for _ in 0..30 {
+        let _ = setup
+            .service
+            .sign_in("admin", "wrong-password", "laptop", elsewhere);
+    }
+    assert!(
+        setup
+            .service
+            .sign_in("admin", "admin-password", "hl2", elsewhere)
+            .is_ok(),
+        "the known device gets in wherever it is"
+    );
+    for _ in 0..super::sign_in::FREE_ATTEMPTS {
+        setup
+            .service
+            .sign_in("admin", "wrong-password", "hl2", LOOPBACK)
+            .unwrap_err();
+    }
+    let error = setup
+        .service
+        .sign_in("admin", "admin-password", "hl2", LOOPBACK)
+        .unwrap_err();
+    assert_eq!(error.code(), "too_many_attempts", "{error}");
 }

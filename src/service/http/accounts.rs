@@ -1,7 +1,9 @@
 //! Sign-in, refresh, sign-out, the signed-in user and their profile manifest.
 
+use std::net::SocketAddr;
+
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -26,12 +28,15 @@ pub struct Refresh {
     refresh_token: String,
 }
 
+/// The client's address counts in the sign-in throttle (behind a reverse proxy, every client
+/// has the proxy's address: forwarded headers are not trusted, anyone can write them).
 pub async fn sign_in(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     ApiJson(body): ApiJson<SignIn>,
 ) -> Result<(StatusCode, Json<SessionTokens>), ApiError> {
     let tokens = state
-        .run(move |s| s.sign_in(&body.username, &body.password, &body.device_id))
+        .run(move |s| s.sign_in(&body.username, &body.password, &body.device_id, peer.ip()))
         .await?;
     Ok((StatusCode::CREATED, Json(tokens)))
 }

@@ -25,10 +25,14 @@ use serde_json::json;
 use super::Service;
 use super::error::ServiceError;
 use super::model::{Caller, Role};
+use super::serve::BodyTooSlow;
 
 /// JSON request bodies (sign-in, telemetry batches, profile edits) are small; packages are
 /// uploaded through their own, separately limited, streaming endpoint.
 pub const MAX_JSON_BODY_BYTES: usize = 2 * 1024 * 1024;
+/// Sign-in and refresh bodies (anyone may send them) hold a name, a password and a device id,
+/// or a token: a small bound keeps what an anonymous client can make the service buffer small.
+pub const MAX_SESSION_BODY_BYTES: usize = 16 * 1024;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -59,9 +63,14 @@ pub fn router(service: Arc<Service>) -> Router {
         )
         .route(
             "/v1/session",
-            post(accounts::sign_in).delete(accounts::sign_out),
+            post(accounts::sign_in)
+                .layer(DefaultBodyLimit::max(MAX_SESSION_BODY_BYTES))
+                .delete(accounts::sign_out),
         )
-        .route("/v1/session/refresh", post(accounts::refresh))
+        .route(
+            "/v1/session/refresh",
+            post(accounts::refresh).layer(DefaultBodyLimit::max(MAX_SESSION_BODY_BYTES)),
+        )
         .route("/v1/me", get(accounts::me))
         .route("/v1/me/profile/manifest", get(accounts::profile_manifest))
         .route("/v1/me/results", get(ingest::my_results))
@@ -162,6 +171,8 @@ pub fn status_of(error: &ServiceError) -> StatusCode {
         ServiceError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
         ServiceError::RangeNotSatisfiable(_) => StatusCode::RANGE_NOT_SATISFIABLE,
         ServiceError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+        ServiceError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        ServiceError::TimedOut(_) => StatusCode::REQUEST_TIMEOUT,
         ServiceError::Store(_) | ServiceError::Io { .. } | ServiceError::Internal(_) => {
             StatusCode::INTERNAL_SERVER_ERROR
         }
@@ -190,7 +201,10 @@ impl IntoResponse for ApiError {
             body["problems"] = json!(problems);
         }
         let mut response = (status, Json(body)).into_response();
-        if let ServiceError::TooManyAttempts { retry_after_secs } = &self.0
+        if let ServiceError::TooManyAttempts { retry_after_secs }
+        | ServiceError::Busy {
+            retry_after_secs, ..
+        } = &self.0
             && let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string())
         {
             response.headers_mut().insert(header::RETRY_AFTER, value);
@@ -215,8 +229,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             Ok(Json(value)) => Ok(ApiJson(value)),
             Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                 Err(ApiError(ServiceError::TooLarge(format!(
-                    "the request body is larger than {MAX_JSON_BODY_BYTES} bytes"
+                    "the request body is larger than {MAX_JSON_BODY_BYTES} bytes \
+                     ({MAX_SESSION_BODY_BYTES} for sign-in and refresh)"
                 ))))
+            }
+            Err(rejection) if let Some(slow) = body_too_slow(&rejection) => {
+                Err(ApiError(ServiceError::TimedOut(slow)))
             }
             Err(rejection) => Err(ApiError(ServiceError::Invalid(format!(
                 "malformed JSON request: {}",
@@ -224,6 +242,18 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             )))),
         }
     }
+}
+
+/// What the connection's body timeout said, when that is why a body could not be read.
+fn body_too_slow(error: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut current = Some(error);
+    while let Some(error) = current {
+        if let Some(slow) = error.downcast_ref::<BodyTooSlow>() {
+            return Some(slow.to_string());
+        }
+        current = error.source();
+    }
+    None
 }
 
 impl FromRequestParts<AppState> for Caller {

@@ -137,6 +137,8 @@ pub trait AccountStore: Send + Sync {
     fn add_to_group(&self, user_id: Uuid, group: &str) -> StoreResult<()>;
     fn record_device(&self, user_id: Uuid, device_id: &str, at: OffsetDateTime) -> StoreResult<()>;
     fn devices(&self, user_id: Uuid) -> StoreResult<Vec<Device>>;
+    /// Whether the user has signed in (or refreshed) on this device before.
+    fn is_known_device(&self, user_id: Uuid, device_id: &str) -> StoreResult<bool>;
     fn create_session(&self, session: &NewSession) -> StoreResult<()>;
     fn session_by_access_hash(&self, hash: &[u8]) -> StoreResult<Option<SessionRecord>>;
     fn session_by_refresh_hash(&self, hash: &[u8]) -> StoreResult<Option<SessionRecord>>;
@@ -156,16 +158,17 @@ pub trait AccountStore: Send + Sync {
         rotation: &Rotation,
     ) -> StoreResult<bool>;
     fn revoke_session(&self, session_id: Uuid, at: OffsetDateTime) -> StoreResult<()>;
-    /// Consecutive failed sign-ins for a user name and when the last one was.
-    fn sign_in_failures(&self, username: &str) -> StoreResult<Option<(u32, OffsetDateTime)>>;
+    /// Consecutive failed sign-ins counted against `key` (a user name, a known device or a
+    /// source address; see `core::sign_in`) and when the last one was.
+    fn sign_in_failures(&self, key: &str) -> StoreResult<Option<(u32, OffsetDateTime)>>;
     /// Counts one more failure (forgetting failures older than `forget_before`); returns the count.
     fn record_sign_in_failure(
         &self,
-        username: &str,
+        key: &str,
         at: OffsetDateTime,
         forget_before: OffsetDateTime,
     ) -> StoreResult<u32>;
-    fn clear_sign_in_failures(&self, username: &str) -> StoreResult<()>;
+    fn clear_sign_in_failures(&self, key: &str) -> StoreResult<()>;
 }
 
 pub trait GuideStore: Send + Sync {

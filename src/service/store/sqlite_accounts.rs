@@ -181,6 +181,17 @@ impl AccountStore for SqliteStore {
         })
     }
 
+    fn is_known_device(&self, user_id: Uuid, device_id: &str) -> StoreResult<bool> {
+        self.read(|c| {
+            Ok(
+                c.prepare_cached("SELECT 1 FROM devices WHERE user_id = ?1 AND device_id = ?2")?
+                    .query_row(params![user_id.to_string(), device_id], |_| Ok(()))
+                    .optional()?
+                    .is_some(),
+            )
+        })
+    }
+
     fn devices(&self, user_id: Uuid) -> StoreResult<Vec<Device>> {
         self.read(|c| {
             let raw = c
@@ -295,13 +306,16 @@ impl AccountStore for SqliteStore {
         })
     }
 
-    fn sign_in_failures(&self, username: &str) -> StoreResult<Option<(u32, OffsetDateTime)>> {
+    // The column is still called `username` (schema 2); it holds the throttle keys of
+    // `core::sign_in` ("name:…", "device:…", "address:…"). Rows from before, keyed by bare
+    // names, match no key and are forgotten with the next failure a day later.
+    fn sign_in_failures(&self, key: &str) -> StoreResult<Option<(u32, OffsetDateTime)>> {
         self.read(|c| {
             let raw = c
                 .prepare_cached(
                     "SELECT failures, last_failure_at FROM sign_in_failures WHERE username = ?1",
                 )?
-                .query_row(params![username], |row| {
+                .query_row(params![key], |row| {
                     Ok((row.get::<_, u32>(0)?, row.get::<_, i64>(1)?))
                 })
                 .optional()?;
@@ -312,7 +326,7 @@ impl AccountStore for SqliteStore {
 
     fn record_sign_in_failure(
         &self,
-        username: &str,
+        key: &str,
         at: OffsetDateTime,
         forget_before: OffsetDateTime,
     ) -> StoreResult<u32> {
@@ -328,17 +342,17 @@ impl AccountStore for SqliteStore {
                  ON CONFLICT (username) DO UPDATE SET failures = failures + 1,
                      last_failure_at = excluded.last_failure_at
                  RETURNING failures",
-                params![username, unix(at)],
+                params![key, unix(at)],
                 |row| row.get(0),
             )?)
         })
     }
 
-    fn clear_sign_in_failures(&self, username: &str) -> StoreResult<()> {
+    fn clear_sign_in_failures(&self, key: &str) -> StoreResult<()> {
         self.write(|tx| {
             tx.execute(
                 "DELETE FROM sign_in_failures WHERE username = ?1",
-                params![username],
+                params![key],
             )?;
             Ok(())
         })

@@ -2,8 +2,10 @@
 //! port, a real reqwest client, real files. No mock of our own API anywhere.
 
 mod accounts;
+mod anonymous;
 mod blobs;
 mod cli;
+mod connections;
 mod crash;
 mod guides;
 mod ingest;
@@ -127,6 +129,10 @@ impl Server {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// SIGTERM, as a service manager stops it; waits for the exit.
