@@ -169,7 +169,7 @@ pub fn run(args: BenchArgs, json: bool) -> anyhow::Result<ExitCode> {
             target: "",
         },
         Row {
-            measurement: "  answered 503 (pool full)",
+            measurement: "POST /v1/session busy (503)",
             value: busy as f64 / sign_in_seconds,
             unit: "requests/s",
             target: "",

@@ -210,15 +210,17 @@ fn bench_measures_requests_and_blob_throughput_and_stops_by_itself() {
         names,
         [
             "GET /v1/guides",
+            "POST /v1/session",
+            "POST /v1/session busy (503)",
             "GET /v1/blobs/{sha256}",
             "plain file copy",
             "blob download / file copy"
         ]
     );
-    assert!(
-        rows.as_array()
-            .unwrap()
-            .iter()
-            .all(|r| r["value"].as_f64().unwrap() > 0.0)
-    );
+    // Every rate was measured; busy refusals happen only when the clients outnumber the
+    // password pool and its queue.
+    assert!(rows.as_array().unwrap().iter().all(|r| {
+        let value = r["value"].as_f64().unwrap();
+        value > 0.0 || (r["measurement"] == "POST /v1/session busy (503)" && value == 0.0)
+    }));
 }
