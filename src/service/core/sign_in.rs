@@ -7,9 +7,10 @@
 //! and against its source address. So an attacker guessing alice's password slows down
 //! attempts on alice from unknown devices, and from their own address, but not alice's own
 //! headset. The device id is no public name: the client derives it from its device secret (96
-//! bits of a sha256) and sends it only when signing in, and the service shows it to no one but
-//! its user; an attacker who learnt it anyway gets that device's own throttled count, not
-//! unlimited guesses.
+//! bits of a sha256) and sends it only when signing in, and the service shows it only to users
+//! signed in on that device (`GET /v1/me`); someone who learnt it anyway (another user of a
+//! shared headset) gets that device's own throttled count for the user, not more guesses, and
+//! slows no other device of hers.
 
 use std::net::IpAddr;
 
