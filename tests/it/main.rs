@@ -4,7 +4,6 @@
 mod cache;
 mod demo;
 mod guide_validate;
-mod hostile_service;
 mod keyring;
 mod live_app;
 mod offline;

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::support::hologuide;
+use super::cli::client;
 
 const GUIDE_ID: &str = "7d3c1f0a-5b2e-4c8d-9a6f-1e2d3c4b5a69";
 const USER_ID: &str = "0f8e7d6c-5b4a-4392-8171-6f5e4d3c2b1a";
@@ -333,17 +333,11 @@ struct Run {
     peak_rss_kb: i64,
 }
 
-/// Runs `hologuide args… --data-dir data` with `env`, measuring its peak memory with wait4's
+/// Runs `hologuide args… --data-dir data` with `env` (and `stdin` written to it), measuring its peak memory with wait4's
 /// rusage; kills it and fails the test past [`CASE_DEADLINE`].
 fn run_device(data: &Path, args: &[&str], env: &[(&str, &str)], stdin: &str) -> Run {
-    let mut command = hologuide();
+    let mut command = client(data, args);
     command
-        .args(args)
-        .arg("--data-dir")
-        .arg(data)
-        .env_remove("HOLOGUIDE_DATA_DIR")
-        .env_remove("HOLOGUIDE_CLOCK_OVERRIDE")
-        .env_remove("HOLOGUIDE_MAX_DOWNLOAD_RATE")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -474,11 +468,7 @@ fn assert_held(run: &Run, data: &Path, expected: &str) {
         written < DISK_BOUND,
         "{written} bytes written, bound {DISK_BOUND}"
     );
-    let verify = hologuide()
-        .args(["cache", "verify", "--data-dir"])
-        .arg(data)
-        .output()
-        .unwrap();
+    let verify = client(data, &["cache", "verify"]).output().unwrap();
     assert!(
         verify.status.success(),
         "cache verify: {}{}",
