@@ -59,8 +59,9 @@ pub struct DownloadOptions {
     /// The whole download (every blob of one guide) ends within this, or is stopped; what
     /// arrived is kept for the next attempt.
     pub deadline: Duration,
-    /// Bytes per second each blob must average over every [`DownloadOptions::rate_window`]; a
-    /// service that drips bytes is given up on after one window. 0: no minimum.
+    /// Bytes per second the download (all its blobs together) must average over every
+    /// [`DownloadOptions::rate_window`]; a service that drips bytes is given up on after one
+    /// window. 0: no minimum.
     pub min_rate: u64,
     pub rate_window: Duration,
 }
@@ -168,6 +169,8 @@ pub fn fetch_all(
         total,
         done: AtomicU64::new(0),
         started: Instant::now(),
+        received: AtomicU64::new(0),
+        pace: Mutex::new(Pace::new(options)),
         cancelled: AtomicBool::new(false),
         queue: Mutex::new((0..wanted.len()).rev().collect()),
         failure: Mutex::new(None),
@@ -197,6 +200,9 @@ struct Shared<'a> {
     total: u64,
     done: AtomicU64,
     started: Instant,
+    /// Bytes read from the network so far (resumed ones not counted), for the minimum rate.
+    received: AtomicU64,
+    pace: Mutex<Pace>,
     cancelled: AtomicBool,
     queue: Mutex<Vec<usize>>,
     failure: Mutex<Option<NetError>>,
@@ -241,12 +247,21 @@ impl Shared<'_> {
         }
     }
 
-    fn too_slow(&self, blob: &Wanted, slow: &Slow) -> NetError {
+    /// The minimum rate, over all blobs of the download: blobs fetched side by side share one
+    /// link, so each alone may well be slower.
+    fn keeps_pace(&self, now: Instant) -> Result<(), Slow> {
+        let received = self.received.load(Ordering::Acquire);
+        self.pace
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .check(received, now)
+    }
+
+    fn too_slow(&self, slow: &Slow) -> NetError {
         NetError::TooSlow {
             server: self.client.server().to_owned(),
             detail: format!(
-                "content {} arrived at {} bytes/s over {} s, below the {} bytes/s a download must keep up; what arrived is kept for the next try",
-                blob.sha256,
+                "it arrived at {} bytes/s over {} s, below the {} bytes/s a download must keep up; what arrived is kept for the next try",
                 slow.rate,
                 self.options.rate_window.as_secs_f64(),
                 slow.min_rate
@@ -328,19 +343,22 @@ impl Shared<'_> {
         // Read straight into the buffer handed to the sink: one copy from the HTTP body.
         let mut buffer = vec![0u8; APPEND];
         let mut stored = have;
-        let mut pace = Pace::new(self.options);
         loop {
             if self.cancelled.load(Ordering::Acquire) {
                 return Ok(());
             }
             let mut filled = 0;
             let mut stop = None;
+            let mut cancelled = false;
             while filled < buffer.len() {
                 let read = response.read(&mut buffer[filled..]);
                 let now = Instant::now();
                 match read {
                     Ok(0) => break,
-                    Ok(n) => filled += n,
+                    Ok(n) => {
+                        filled += n;
+                        self.received.fetch_add(n as u64, Ordering::AcqRel);
+                    }
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                     Err(_) if now >= deadline => {
                         stop = Some(self.past_deadline());
@@ -354,8 +372,12 @@ impl Shared<'_> {
                         break;
                     }
                 }
-                if let Err(slow) = pace.check(stored + filled as u64, now) {
-                    stop = Some(self.too_slow(blob, &slow));
+                if let Err(slow) = self.keeps_pace(now) {
+                    stop = Some(self.too_slow(&slow));
+                    break;
+                }
+                if self.cancelled.load(Ordering::Acquire) {
+                    cancelled = true;
                     break;
                 }
                 if now >= deadline {
@@ -381,6 +403,10 @@ impl Shared<'_> {
             if let Some(error) = stop {
                 return Err(error);
             }
+            if cancelled {
+                // Another blob failed: this one stops here, its bytes kept for resuming.
+                return Ok(());
+            }
             if filled < buffer.len() {
                 break;
             }
@@ -396,12 +422,12 @@ impl Shared<'_> {
     }
 }
 
-/// The minimum rate of one blob's download, measured over consecutive windows.
+/// The minimum rate of a download, measured over consecutive windows.
 struct Pace {
     min_rate: u64,
     window: Duration,
     window_started: Instant,
-    bytes_at_start: Option<u64>,
+    bytes_at_start: u64,
 }
 
 /// A window whose average fell below the minimum.
@@ -413,31 +439,27 @@ struct Slow {
 
 impl Pace {
     fn new(options: &DownloadOptions) -> Self {
-        // A throttle set on purpose (`max_rate`) lowers the minimum: each blob must keep a
-        // quarter of its share of the throttle.
+        // A throttle set on purpose (`max_rate`) lowers the minimum to a quarter of it.
         let min_rate = match options.max_rate.filter(|r| *r > 0) {
-            Some(cap) => options
-                .min_rate
-                .min(cap / options.concurrency.clamp(1, 16) as u64 / 4),
+            Some(cap) => options.min_rate.min(cap / 4),
             None => options.min_rate,
         };
         Self {
             min_rate,
             window: options.rate_window,
             window_started: Instant::now(),
-            bytes_at_start: None,
+            bytes_at_start: 0,
         }
     }
 
-    /// `received`: the blob's bytes so far, at `now`. Each full window must have brought
+    /// `received`: the download's bytes so far, at `now`. Each full window must have brought
     /// `min_rate × window` bytes.
     fn check(&mut self, received: u64, now: Instant) -> Result<(), Slow> {
-        let start = *self.bytes_at_start.get_or_insert(received);
         let elapsed = now.saturating_duration_since(self.window_started);
         if self.min_rate == 0 || self.window.is_zero() || elapsed < self.window {
             return Ok(());
         }
-        let brought = received.saturating_sub(start);
+        let brought = received.saturating_sub(self.bytes_at_start);
         let rate = (brought as f64 / elapsed.as_secs_f64()) as u64;
         if rate < self.min_rate {
             return Err(Slow {
@@ -446,7 +468,7 @@ impl Pace {
             });
         }
         self.window_started = now;
-        self.bytes_at_start = Some(received);
+        self.bytes_at_start = received;
         Ok(())
     }
 }
@@ -574,7 +596,7 @@ mod tests {
     }
 
     #[test]
-    fn a_blob_must_keep_the_minimum_rate_over_each_window() {
+    fn a_download_must_keep_the_minimum_rate_over_each_window() {
         let options = DownloadOptions {
             min_rate: 1000,
             rate_window: Duration::from_secs(2),
@@ -601,6 +623,22 @@ mod tests {
             ..options
         });
         assert_eq!(unbounded.check(0, at(60_000)), Ok(()));
+
+        // Throttled on purpose to 2000 bytes/s: a quarter of that is enough.
+        let mut throttled = Pace::new(&DownloadOptions {
+            max_rate: Some(2000),
+            ..options
+        });
+        let from = throttled.window_started;
+        let after = |ms| from + Duration::from_millis(ms);
+        assert_eq!(throttled.check(1000, after(2000)), Ok(()));
+        assert_eq!(
+            throttled.check(1999, after(4000)),
+            Err(Slow {
+                rate: 499,
+                min_rate: 500
+            })
+        );
     }
 
     #[test]
