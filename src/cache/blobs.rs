@@ -452,11 +452,26 @@ impl Store {
     pub(super) fn touch_partials(&self, shas: &[&str]) -> Result<(), CacheError> {
         let now = format_time(self.clock.now());
         self.run(|c| {
-            let mut touch =
-                c.prepare("UPDATE blobs SET created_at = ?2 WHERE sha256 = ?1 AND complete = 0")?;
-            for sha256 in shas {
-                touch.execute(params![sha256, now])?;
+            // Usually there is none: then no write at all.
+            let any: bool = c.query_row(
+                "SELECT EXISTS (SELECT 1 FROM blobs WHERE complete = 0)",
+                [],
+                |r| r.get(0),
+            )?;
+            if !any {
+                return Ok(());
             }
+            // One transaction for all: a guide may have 10,000 files.
+            let t = c.transaction()?;
+            {
+                let mut touch = t.prepare(
+                    "UPDATE blobs SET created_at = ?2 WHERE sha256 = ?1 AND complete = 0",
+                )?;
+                for sha256 in shas {
+                    touch.execute(params![sha256, now])?;
+                }
+            }
+            t.commit()?;
             Ok(())
         })
     }
@@ -485,10 +500,15 @@ impl Store {
             Ok(stale)
         })?;
         self.run(|c| {
-            let mut delete = c.prepare("DELETE FROM blobs WHERE sha256 = ?1 AND complete = 0")?;
-            for sha256 in &stale {
-                delete.execute([sha256])?;
+            let t = c.transaction()?;
+            {
+                let mut delete =
+                    t.prepare("DELETE FROM blobs WHERE sha256 = ?1 AND complete = 0")?;
+                for sha256 in &stale {
+                    delete.execute([sha256])?;
+                }
             }
+            t.commit()?;
             Ok(())
         })?;
         for sha256 in &stale {
