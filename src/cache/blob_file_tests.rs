@@ -270,3 +270,39 @@ fn a_flipped_byte_in_the_last_thread_s_run_fails_the_whole_parallel_read() {
     }
     assert_refused(&store, &sha, "a byte flipped in chunk 39");
 }
+
+#[test]
+fn partial_downloads_no_guide_wanted_for_a_week_are_collected_and_wanted_ones_resume() {
+    let device = Device::new();
+    let store = device.open("alice").unwrap();
+    let packaged = super::tests::demo(1, None);
+    let (abandoned, abandoned_bytes) = &packaged.blobs[0];
+    let (wanted, wanted_bytes) = &packaged.blobs[1];
+    store
+        .append_partial(abandoned, 0, &abandoned_bytes[..10])
+        .unwrap();
+    store
+        .append_partial(wanted, 0, &wanted_bytes[..10])
+        .unwrap();
+    device
+        .clock
+        .advance(PARTIAL_MAX_AGE - time::Duration::hours(1));
+    // Within the week both are kept for resuming.
+    assert_eq!(store.collect_garbage().unwrap(), 0);
+    // A download wants one of them again: its week starts over.
+    let mut version = packaged.version.clone();
+    version.assets.retain(|a| a.sha256 == *wanted);
+    drop(store.begin_version(version).unwrap());
+    device.clock.advance(time::Duration::hours(2));
+    assert_eq!(store.collect_garbage().unwrap(), 1);
+    assert_eq!(store.partial_len(abandoned).unwrap(), 0);
+    assert!(!store.part_path(abandoned).exists());
+    // The one still wanted resumes where it stopped.
+    assert_eq!(store.partial_len(wanted).unwrap(), 10);
+    store
+        .append_partial(wanted, 10, &wanted_bytes[10..])
+        .unwrap();
+    store.finish_partial(wanted).unwrap();
+    assert_eq!(&store.read_blob(wanted).unwrap(), wanted_bytes);
+    assert!(store.verify().unwrap().is_sound());
+}

@@ -16,11 +16,16 @@ use sha2::{Digest, Sha256};
 use super::blobfile::{self, CHUNK, FileError, Writer};
 use super::guides::check_sha256;
 use super::running_hash::{HashingFailed, RunningHash};
-use super::store::format_time;
+use super::store::{format_time, parse_time};
 use super::{CacheError, Store};
 
 /// Chunks encrypted into one buffer and written with one system call.
 const WRITE_CHUNKS: usize = 16;
+
+/// A partial download no guide has asked for in this long is deleted by
+/// [`Store::collect_garbage`]: its guide changed or was given up on. A week covers a device left
+/// in a drawer over a holiday; resuming within it continues where the download stopped.
+pub const PARTIAL_MAX_AGE: time::Duration = time::Duration::days(7);
 
 /// A download under way in this process: its open file, the running sha256 and the bytes of
 /// the last, not yet whole chunk (written as a chunk once whole, or as the final one).
@@ -80,6 +85,15 @@ impl Store {
         self.partials
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Bytes that can still be written where the blobs go (downloads check it first).
+    pub fn available_bytes(&self) -> Result<u64, CacheError> {
+        self.ensure_blob_dir()?;
+        crate::platform::disk::available_bytes(&self.blob_dir).map_err(CacheError::io(format!(
+            "reading the free space of {}",
+            self.blob_dir.display()
+        )))
     }
 
     /// `true` when the blob is stored complete and verified.
@@ -431,6 +445,76 @@ impl Store {
         }
         drop(partials);
         Ok(removed)
+    }
+
+    /// Marks the partial downloads among `shas` as wanted now (a download is about to resume
+    /// them): the age [`PARTIAL_MAX_AGE`] counts from the last time a guide wanted them.
+    pub(super) fn touch_partials(&self, shas: &[&str]) -> Result<(), CacheError> {
+        let now = format_time(self.clock.now());
+        self.run(|c| {
+            // Usually there is none: then no write at all.
+            let any: bool = c.query_row(
+                "SELECT EXISTS (SELECT 1 FROM blobs WHERE complete = 0)",
+                [],
+                |r| r.get(0),
+            )?;
+            if !any {
+                return Ok(());
+            }
+            // One transaction for all: a guide may have 10,000 files.
+            let t = c.transaction()?;
+            {
+                let mut touch = t.prepare(
+                    "UPDATE blobs SET created_at = ?2 WHERE sha256 = ?1 AND complete = 0",
+                )?;
+                for sha256 in shas {
+                    touch.execute(params![sha256, now])?;
+                }
+            }
+            t.commit()?;
+            Ok(())
+        })
+    }
+
+    /// Deletes the rows of partial downloads that no writer is staging and no guide wanted for
+    /// [`PARTIAL_MAX_AGE`]; their files go with the next sweep. Returns how many.
+    pub(super) fn delete_stale_partials(
+        &self,
+        pinned: &std::collections::BTreeSet<String>,
+    ) -> Result<usize, CacheError> {
+        let cutoff = self.clock.now() - PARTIAL_MAX_AGE;
+        let mut partials = self.partials();
+        let stale: Vec<String> = self.run(|c| {
+            let mut statement =
+                c.prepare("SELECT sha256, created_at FROM blobs WHERE complete = 0")?;
+            let rows = statement.query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, parse_time(&r.get::<_, String>(1)?)?))
+            })?;
+            let mut stale = Vec::new();
+            for row in rows {
+                let (sha256, wanted_at) = row?;
+                if wanted_at < cutoff && !pinned.contains(&sha256) {
+                    stale.push(sha256);
+                }
+            }
+            Ok(stale)
+        })?;
+        self.run(|c| {
+            let t = c.transaction()?;
+            {
+                let mut delete =
+                    t.prepare("DELETE FROM blobs WHERE sha256 = ?1 AND complete = 0")?;
+                for sha256 in &stale {
+                    delete.execute([sha256])?;
+                }
+            }
+            t.commit()?;
+            Ok(())
+        })?;
+        for sha256 in &stale {
+            partials.remove(sha256);
+        }
+        Ok(stale.len())
     }
 
     /// Forgets this process's downloads under way (their rows were deleted).

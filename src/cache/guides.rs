@@ -53,6 +53,9 @@ impl Store {
         for asset in &version.assets {
             *pinned.entry(asset.sha256.clone()).or_default() += 1;
         }
+        drop(pinned);
+        let shas: Vec<&str> = version.assets.iter().map(|a| a.sha256.as_str()).collect();
+        self.touch_partials(&shas)?;
         Ok(VersionWriter {
             store: self,
             version,
@@ -256,10 +259,12 @@ impl Store {
     }
 
     /// Deletes complete blobs no version references and no writer is staging (left by a
-    /// process killed between staging and commit). Downloads under way are kept. Returns how
-    /// many were deleted.
+    /// process killed between staging and commit), and partial downloads no guide wanted for
+    /// [`super::PARTIAL_MAX_AGE`]; recent partial downloads are kept for resuming.
+    /// Returns how many were deleted.
     pub fn collect_garbage(&self) -> Result<usize, CacheError> {
         let pinned = self.pinned_shas();
+        let stale = self.delete_stale_partials(&pinned)?;
         self.run(|c| {
             let t = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let candidates: BTreeSet<String> = {
@@ -276,9 +281,9 @@ impl Store {
             Ok(deleted)
         })
         .and_then(|deleted| {
-            // Also the files a crash left without a row.
+            // Also the files a crash left without a row, and those of stale partials.
             self.sweep_blob_files()?;
-            Ok(deleted)
+            Ok(deleted + stale)
         })
     }
 

@@ -25,6 +25,12 @@ use super::{out, wrap};
 pub const CLOCK_OVERRIDE_ENV: &str = "HOLOGUIDE_CLOCK_OVERRIDE";
 /// Bytes per second for guide downloads (same as `open --max-rate`).
 pub const MAX_RATE_ENV: &str = "HOLOGUIDE_MAX_DOWNLOAD_RATE";
+/// Seconds one guide's download may take in all (default 7200).
+pub const DEADLINE_ENV: &str = "HOLOGUIDE_DOWNLOAD_DEADLINE";
+/// Bytes per second a download must average over each rate window (default 16384; 0: none).
+pub const MIN_RATE_ENV: &str = "HOLOGUIDE_DOWNLOAD_MIN_RATE";
+/// Seconds of the window the minimum rate is averaged over (default 60).
+pub const RATE_WINDOW_ENV: &str = "HOLOGUIDE_DOWNLOAD_RATE_WINDOW";
 
 #[derive(Debug, Args)]
 pub struct Common {
@@ -93,7 +99,28 @@ fn device_and_secret_in(
     let location = keys.location();
     let mut config = DeviceConfig::new(&data_dir, Arc::new(keys), clock()?);
     config.download.max_rate = max_rate;
+    if let Some(seconds) = env_number(DEADLINE_ENV, "a number of seconds")? {
+        config.download.deadline = std::time::Duration::from_secs(seconds);
+    }
+    if let Some(rate) = env_number(MIN_RATE_ENV, "a number of bytes per second")? {
+        config.download.min_rate = rate;
+    }
+    if let Some(seconds) = env_number(RATE_WINDOW_ENV, "a number of seconds")? {
+        config.download.rate_window = std::time::Duration::from_secs(seconds);
+    }
     Ok((Device::new(config)?, location))
+}
+
+/// A whole number from the environment; unset or empty: `None`.
+fn env_number(name: &str, what: &str) -> anyhow::Result<Option<u64>> {
+    match std::env::var(name) {
+        Ok(text) if !text.is_empty() => text
+            .trim()
+            .parse()
+            .map(Some)
+            .with_context(|| format!("{name}='{text}' is not {what}")),
+        _ => Ok(None),
+    }
 }
 
 fn print_json(value: &serde_json::Value) -> anyhow::Result<ExitCode> {
@@ -236,12 +263,7 @@ pub fn open(args: OpenArgs) -> anyhow::Result<ExitCode> {
     let target = Target::parse(&args.target)?;
     let max_rate = match args.max_rate {
         Some(rate) => Some(rate),
-        None => match std::env::var(MAX_RATE_ENV) {
-            Ok(text) if !text.is_empty() => Some(text.parse().with_context(|| {
-                format!("{MAX_RATE_ENV}='{text}' is not a number of bytes per second")
-            })?),
-            _ => None,
-        },
+        None => env_number(MAX_RATE_ENV, "a number of bytes per second")?,
     };
     let mut device = device(&args.common, max_rate)?;
     let started = device.start()?;

@@ -13,6 +13,7 @@ use crate::app::{App, GuideSource};
 use crate::cache::{AssetRef, CacheError, CachedVersion, GuideStatus, NewVersion, Store};
 use crate::guide::{Guide, GuideLink};
 use crate::net::download::{BlobSink, Progress, SinkError, Stored, Wanted, fetch_all};
+use crate::net::limits::check_manifest;
 use crate::net::{NetError, Refusal};
 
 /// What `open` was asked for: a guide id, or a guide link from a QR code (F7).
@@ -174,6 +175,11 @@ impl Device {
             Err(ClientError::Net(e)) => return Err(self.refused_online(store, id, e)),
             Err(other) => return Err(other),
         };
+        // Checked as the service checks a package, before anything of it is stored.
+        check_manifest(&manifest).map_err(|detail| NetError::Protocol {
+            server: server.server().to_owned(),
+            detail,
+        })?;
         // The service lets us have it again (reactivated, permission given back).
         if store
             .current(id)?
@@ -415,5 +421,9 @@ impl BlobSink for CacheSink<'_> {
 
     fn discard(&self, sha256: &str) -> Result<(), SinkError> {
         self.0.discard_partial(sha256).map_err(sink_error)
+    }
+
+    fn available(&self) -> Result<u64, SinkError> {
+        self.0.available_bytes().map_err(sink_error)
     }
 }

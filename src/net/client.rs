@@ -2,6 +2,7 @@
 //! Every failure comes back as a typed [`NetError`]: no network, the service's refusal with its
 //! message, or an answer this device cannot read.
 
+use std::io::Read;
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -11,6 +12,9 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::error::{NetError, refusal_of};
+use super::limits::{
+    Bounded, MAX_ERROR_ANSWER, MAX_LIST_ANSWER, MAX_MANIFEST_ANSWER, MAX_OBJECT_ANSWER, human_bytes,
+};
 use super::wire::{
     ErrorBody, GuideInfo, IngestOutcome, LinkTarget, Manifest, Session, TelemetryEvent,
     TelemetrySummary,
@@ -42,6 +46,7 @@ impl Default for ClientOptions {
 pub struct ApiClient {
     http: Client,
     base: String,
+    read_timeout: Duration,
 }
 
 impl ApiClient {
@@ -64,7 +69,11 @@ impl ApiClient {
             server: base.clone(),
             detail: format!("the HTTP client could not be set up: {e}"),
         })?;
-        Ok(Self { http, base })
+        Ok(Self {
+            http,
+            base,
+            read_timeout: options.read_timeout,
+        })
     }
 
     /// The base URL, without a trailing slash.
@@ -89,13 +98,19 @@ impl ApiClient {
         device_id: &str,
     ) -> Result<Session, NetError> {
         let body = json!({ "username": username, "password": password, "device_id": device_id });
-        self.json(self.http.post(self.url("/v1/session")).json(&body))
+        self.json(
+            self.http.post(self.url("/v1/session")).json(&body),
+            Answer::object("the sign-in"),
+        )
     }
 
     /// Trades the refresh token for a new pair; the service rolls the 90-day window (F10).
     pub fn refresh(&self, refresh_token: &str) -> Result<Session, NetError> {
         let body = json!({ "refresh_token": refresh_token });
-        self.json(self.http.post(self.url("/v1/session/refresh")).json(&body))
+        self.json(
+            self.http.post(self.url("/v1/session/refresh")).json(&body),
+            Answer::object("the session refresh"),
+        )
     }
 
     pub fn sign_out(&self, access_token: &str) -> Result<(), NetError> {
@@ -111,6 +126,7 @@ impl ApiClient {
             self.http
                 .get(self.url("/v1/guides"))
                 .bearer_auth(access_token),
+            Answer::list("the list of guides"),
         )
     }
 
@@ -121,6 +137,7 @@ impl ApiClient {
             self.http
                 .get(self.url(&format!("/v1/guides/{id}")))
                 .bearer_auth(access_token),
+            Answer::object("the guide's details"),
         )
     }
 
@@ -131,7 +148,13 @@ impl ApiClient {
         version: u32,
     ) -> Result<Manifest, NetError> {
         let path = format!("/v1/guides/{id}/versions/{version}");
-        self.json(self.http.get(self.url(&path)).bearer_auth(access_token))
+        self.json(
+            self.http.get(self.url(&path)).bearer_auth(access_token),
+            Answer {
+                what: "the guide's manifest",
+                limit: MAX_MANIFEST_ANSWER,
+            },
+        )
     }
 
     /// What a guide link names, checked by the service like any other access.
@@ -142,8 +165,10 @@ impl ApiClient {
         id: Uuid,
     ) -> Result<GuideInfo, NetError> {
         let path = format!("/v1/links/{organisation}/g/{id}");
-        let target: LinkTarget =
-            self.json(self.http.get(self.url(&path)).bearer_auth(access_token))?;
+        let target: LinkTarget = self.json(
+            self.http.get(self.url(&path)).bearer_auth(access_token),
+            Answer::object("the guide link"),
+        )?;
         Ok(target.guide)
     }
 
@@ -161,16 +186,34 @@ impl ApiClient {
                 .post(self.url("/v1/telemetry"))
                 .bearer_auth(access_token)
                 .json(&body),
+            Answer::list("the telemetry upload"),
         )
     }
 
     /// `GET /v1/blobs/{sha256}`, from byte `from` on when resuming. The response is checked
     /// (2xx) but its body is left to the caller to stream.
     pub fn blob(&self, access_token: &str, sha256: &str, from: u64) -> Result<Response, NetError> {
+        self.blob_within(access_token, sha256, from, None)
+    }
+
+    /// [`ApiClient::blob`] within `time_left` of a download's deadline, when it has one.
+    pub fn blob_within(
+        &self,
+        access_token: &str,
+        sha256: &str,
+        from: u64,
+        time_left: Option<Duration>,
+    ) -> Result<Response, NetError> {
         let mut request = self
             .http
             .get(self.url(&format!("/v1/blobs/{sha256}")))
             .bearer_auth(access_token);
+        if let Some(time_left) = time_left.filter(|t| *t < self.read_timeout) {
+            // A request's timeout is its total time, body included, and also the longest wait
+            // for one read: set only when it is the shorter of the two, so a stalled connection
+            // is still given up after the read timeout on long downloads.
+            request = request.timeout(time_left);
+        }
         if from > 0 {
             // If-Range: a server holding other bytes under this name sends them all (200).
             request = request
@@ -197,8 +240,12 @@ impl ApiClient {
         if status.is_success() {
             return Ok(response);
         }
-        let text = response.text().map_err(|e| self.network_error(&e))?;
-        Err(match serde_json::from_str::<ErrorBody>(&text) {
+        let mut text = Vec::new();
+        response
+            .take(MAX_ERROR_ANSWER)
+            .read_to_end(&mut text)
+            .map_err(|e| self.cut_off(&e))?;
+        Err(match serde_json::from_slice::<ErrorBody>(&text) {
             Ok(body) => NetError::Refused {
                 refusal: refusal_of(status.as_u16(), &body.error),
                 status: status.as_u16(),
@@ -223,13 +270,74 @@ impl ApiClient {
         })
     }
 
-    fn json<T: DeserializeOwned>(&self, request: RequestBuilder) -> Result<T, NetError> {
+    /// Reads the answer as it arrives and stops at its bound: an endless or huge answer costs
+    /// at most `answer.limit` bytes of reading, never memory in proportion.
+    fn json<T: DeserializeOwned>(
+        &self,
+        request: RequestBuilder,
+        answer: Answer,
+    ) -> Result<T, NetError> {
         let response = self.check(self.send(request)?)?;
-        let bytes = response.bytes().map_err(|e| self.network_error(&e))?;
-        serde_json::from_slice(&bytes).map_err(|e| NetError::Protocol {
+        let too_large = || NetError::TooLarge {
             server: self.base.clone(),
-            detail: format!("malformed JSON: {e}"),
+            what: answer.what.to_owned(),
+            limit: human_bytes(answer.limit),
+        };
+        if response.content_length().is_some_and(|n| n > answer.limit) {
+            return Err(too_large());
+        }
+        let mut body = Bounded::new(response, answer.limit);
+        let parsed = serde_json::from_reader(std::io::BufReader::new(&mut body));
+        parsed.map_err(|e| {
+            if body.exceeded() {
+                too_large()
+            } else if e.is_io() {
+                NetError::Unreachable {
+                    server: self.base.clone(),
+                    detail: format!("the answer for {} broke off: {e}", answer.what),
+                }
+            } else if e.is_data() {
+                NetError::Protocol {
+                    server: self.base.clone(),
+                    detail: format!("{} does not read as expected: {e}", answer.what),
+                }
+            } else {
+                NetError::Protocol {
+                    server: self.base.clone(),
+                    detail: format!("malformed JSON in {}: {e}", answer.what),
+                }
+            }
         })
+    }
+
+    fn cut_off(&self, error: &std::io::Error) -> NetError {
+        NetError::Unreachable {
+            server: self.base.clone(),
+            detail: format!("the answer broke off: {error}"),
+        }
+    }
+}
+
+/// What a JSON answer is (for messages) and how many bytes of it are read at most.
+#[derive(Debug, Clone, Copy)]
+struct Answer {
+    what: &'static str,
+    limit: u64,
+}
+
+impl Answer {
+    fn object(what: &'static str) -> Self {
+        Self {
+            what,
+            limit: MAX_OBJECT_ANSWER,
+        }
+    }
+
+    fn list(what: &'static str) -> Self {
+        Self {
+            what,
+            limit: MAX_LIST_ANSWER,
+        }
     }
 }
 

@@ -2,6 +2,11 @@
 //! sha256 against the content address before anyone reads them), several at a time (bounded),
 //! with one progress value over all of them.
 //!
+//! Nothing the service says is taken on trust: sizes are checked against the guide bounds and the
+//! free disk space before a byte is written, no blob may grow past its declared size, and a
+//! download that crawls (below [`DownloadOptions::min_rate`]) or outlasts its
+//! [`DownloadOptions::deadline`] is stopped with a message that says which.
+//!
 //! Bytes go to a [`BlobSink`] (the encrypted cache on a device): appended as they arrive, each
 //! append durable, so a process killed half-way leaves a partial blob the next download
 //! continues with a Range request; the sink checks the sha256 of the whole before it counts.
@@ -17,6 +22,7 @@ use sha2::{Digest, Sha256};
 
 use super::client::ApiClient;
 use super::error::NetError;
+use super::limits::{FREE_SPACE_MARGIN, check_sizes, human_bytes};
 
 /// A blob to fetch, by its content address and size (from a manifest).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +56,14 @@ pub struct DownloadOptions {
     /// Bytes per second over all blobs; `None`: as fast as the network goes. For metered links
     /// (and for tests that must interrupt a download mid-way).
     pub max_rate: Option<u64>,
+    /// The whole download (every blob of one guide) ends within this, or is stopped; what
+    /// arrived is kept for the next attempt.
+    pub deadline: Duration,
+    /// Bytes per second the download (all its blobs together) must average over every
+    /// [`DownloadOptions::rate_window`]; a service that drips bytes is given up on after one
+    /// window. 0: no minimum.
+    pub min_rate: u64,
+    pub rate_window: Duration,
 }
 
 impl Default for DownloadOptions {
@@ -57,6 +71,12 @@ impl Default for DownloadOptions {
         Self {
             concurrency: 4,
             max_rate: None,
+            // A 4 GiB guide (the largest a device takes) at 10 Mbit/s takes about an hour.
+            deadline: Duration::from_secs(2 * 60 * 60),
+            // 16 KiB/s is 128 kbit/s: slower than any working plant network; a minute evens
+            // out Wi-Fi hand-overs.
+            min_rate: 16 * 1024,
+            rate_window: Duration::from_secs(60),
         }
     }
 }
@@ -98,6 +118,8 @@ pub trait BlobSink: Sync {
     /// Checks the sha256 of everything stored; damaged bytes are discarded.
     fn finish(&self, sha256: &str) -> Result<(), SinkError>;
     fn discard(&self, sha256: &str) -> Result<(), SinkError>;
+    /// Bytes that can still be written where the blobs go.
+    fn available(&self) -> Result<u64, SinkError>;
 }
 
 /// Fetches every wanted blob into `sink`, resuming partial ones. Stops at the first error;
@@ -110,19 +132,34 @@ pub fn fetch_all(
     options: &DownloadOptions,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<(), NetError> {
+    let protocol = |detail: String| NetError::Protocol {
+        server: client.server().to_owned(),
+        detail,
+    };
     for blob in wanted {
         // Names come from the service and become keys and file names: they must be what they claim.
         if !is_content_address(&blob.sha256) {
-            return Err(NetError::Protocol {
-                server: client.server().to_owned(),
-                detail: format!(
-                    "'{}' is not a content address",
-                    blob.sha256.chars().take(80).collect::<String>()
-                ),
-            });
+            return Err(protocol(format!(
+                "'{}' is not a content address",
+                blob.sha256.chars().take(80).collect::<String>()
+            )));
         }
     }
-    let total = wanted.iter().map(|w| w.bytes).sum();
+    let total =
+        check_sizes(wanted.iter().map(|w| (w.sha256.as_str(), w.bytes))).map_err(protocol)?;
+    // Before the first byte: a download that cannot fit is refused, not written until the disk
+    // is full. Counted whole, partial downloads included, so a resumed one may be refused when
+    // the disk is within the bytes it already holds.
+    let available = sink.available().map_err(|e| match e {
+        SinkError::Damaged(detail) | SinkError::Failed(detail) => NetError::Store(detail),
+    })?;
+    if total.saturating_add(FREE_SPACE_MARGIN) > available {
+        return Err(NetError::NoRoom {
+            needed: human_bytes(total),
+            available: human_bytes(available),
+            margin: human_bytes(FREE_SPACE_MARGIN),
+        });
+    }
     let shared = Shared {
         client,
         access_token,
@@ -132,6 +169,8 @@ pub fn fetch_all(
         total,
         done: AtomicU64::new(0),
         started: Instant::now(),
+        received: AtomicU64::new(0),
+        pace: Mutex::new(Pace::new(options)),
         cancelled: AtomicBool::new(false),
         queue: Mutex::new((0..wanted.len()).rev().collect()),
         failure: Mutex::new(None),
@@ -161,6 +200,9 @@ struct Shared<'a> {
     total: u64,
     done: AtomicU64,
     started: Instant,
+    /// Bytes read from the network so far (resumed ones not counted), for the minimum rate.
+    received: AtomicU64,
+    pace: Mutex<Pace>,
     cancelled: AtomicBool,
     queue: Mutex<Vec<usize>>,
     failure: Mutex<Option<NetError>>,
@@ -192,6 +234,38 @@ impl Shared<'_> {
             if let Some(wait) = due.checked_sub(self.started.elapsed()) {
                 std::thread::sleep(wait);
             }
+        }
+    }
+
+    fn past_deadline(&self) -> NetError {
+        NetError::TooSlow {
+            server: self.client.server().to_owned(),
+            detail: format!(
+                "it did not finish within {} s (the download deadline); what arrived is kept for the next try",
+                self.options.deadline.as_secs_f64()
+            ),
+        }
+    }
+
+    /// The minimum rate, over all blobs of the download: blobs fetched side by side share one
+    /// link, so each alone may well be slower.
+    fn keeps_pace(&self, now: Instant) -> Result<(), Slow> {
+        let received = self.received.load(Ordering::Acquire);
+        self.pace
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .check(received, now)
+    }
+
+    fn too_slow(&self, slow: &Slow) -> NetError {
+        NetError::TooSlow {
+            server: self.client.server().to_owned(),
+            detail: format!(
+                "it arrived at {} bytes/s over {} s, below the {} bytes/s a download must keep up; what arrived is kept for the next try",
+                slow.rate,
+                self.options.rate_window.as_secs_f64(),
+                slow.min_rate
+            ),
         }
     }
 
@@ -233,11 +307,37 @@ impl Shared<'_> {
                 Err(other) => return Err(sink_error(other)),
             }
         }
-        let mut response = self.client.blob(self.access_token, &blob.sha256, have)?;
+        let deadline = self.started + self.options.deadline;
+        let time_left = deadline.saturating_duration_since(Instant::now());
+        if time_left.is_zero() {
+            return Err(self.past_deadline());
+        }
+        let mut response = self
+            .client
+            .blob_within(self.access_token, &blob.sha256, have, Some(time_left))
+            .map_err(|e| {
+                if Instant::now() >= deadline {
+                    self.past_deadline()
+                } else {
+                    e
+                }
+            })?;
         if have > 0 && response.status() != reqwest::StatusCode::PARTIAL_CONTENT {
             // The service sent the whole blob: start over.
             self.sink.discard(&blob.sha256).map_err(sink_error)?;
             have = 0;
+        }
+        // The size the answer declares, checked before anything is written.
+        if let Some(declared) = response.content_length()
+            && declared > blob.bytes - have
+        {
+            return Err(NetError::Protocol {
+                server: self.client.server().to_owned(),
+                detail: format!(
+                    "content {} is sent as {declared} bytes from byte {have} on, the manifest lists {} in all",
+                    blob.sha256, blob.bytes
+                ),
+            });
         }
         self.advance(have);
         // Read straight into the buffer handed to the sink: one copy from the HTTP body.
@@ -248,16 +348,41 @@ impl Shared<'_> {
                 return Ok(());
             }
             let mut filled = 0;
-            let mut broke_off = None;
+            let mut stop = None;
+            let mut cancelled = false;
             while filled < buffer.len() {
-                match response.read(&mut buffer[filled..]) {
+                let read = response.read(&mut buffer[filled..]);
+                let now = Instant::now();
+                match read {
                     Ok(0) => break,
-                    Ok(n) => filled += n,
+                    Ok(n) => {
+                        filled += n;
+                        self.received.fetch_add(n as u64, Ordering::AcqRel);
+                    }
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(e) => {
-                        broke_off = Some(e);
+                    Err(_) if now >= deadline => {
+                        stop = Some(self.past_deadline());
                         break;
                     }
+                    Err(e) => {
+                        stop = Some(NetError::Unreachable {
+                            server: self.client.server().to_owned(),
+                            detail: format!("the download of {} broke off: {e}", blob.sha256),
+                        });
+                        break;
+                    }
+                }
+                if let Err(slow) = self.keeps_pace(now) {
+                    stop = Some(self.too_slow(&slow));
+                    break;
+                }
+                if self.cancelled.load(Ordering::Acquire) {
+                    cancelled = true;
+                    break;
+                }
+                if now >= deadline {
+                    stop = Some(self.past_deadline());
+                    break;
                 }
             }
             if stored + filled as u64 > blob.bytes {
@@ -268,18 +393,19 @@ impl Shared<'_> {
                 });
             }
             if filled > 0 {
-                // Kept even when the connection broke: the next attempt resumes from there.
+                // Kept even when the download stopped: the next attempt resumes from there.
                 self.sink
                     .append(&blob.sha256, stored, &buffer[..filled])
                     .map_err(sink_error)?;
                 stored += filled as u64;
                 self.advance(filled as u64);
             }
-            if let Some(e) = broke_off {
-                return Err(NetError::Unreachable {
-                    server: self.client.server().to_owned(),
-                    detail: format!("the download of {} broke off: {e}", blob.sha256),
-                });
+            if let Some(error) = stop {
+                return Err(error);
+            }
+            if cancelled {
+                // Another blob failed: this one stops here, its bytes kept for resuming.
+                return Ok(());
             }
             if filled < buffer.len() {
                 break;
@@ -293,6 +419,57 @@ impl Shared<'_> {
             });
         }
         self.sink.finish(&blob.sha256).map_err(sink_error)
+    }
+}
+
+/// The minimum rate of a download, measured over consecutive windows.
+struct Pace {
+    min_rate: u64,
+    window: Duration,
+    window_started: Instant,
+    bytes_at_start: u64,
+}
+
+/// A window whose average fell below the minimum.
+#[derive(Debug, PartialEq, Eq)]
+struct Slow {
+    rate: u64,
+    min_rate: u64,
+}
+
+impl Pace {
+    fn new(options: &DownloadOptions) -> Self {
+        // A throttle set on purpose (`max_rate`) lowers the minimum to a quarter of it.
+        let min_rate = match options.max_rate.filter(|r| *r > 0) {
+            Some(cap) => options.min_rate.min(cap / 4),
+            None => options.min_rate,
+        };
+        Self {
+            min_rate,
+            window: options.rate_window,
+            window_started: Instant::now(),
+            bytes_at_start: 0,
+        }
+    }
+
+    /// `received`: the download's bytes so far, at `now`. Each full window must have brought
+    /// `min_rate × window` bytes.
+    fn check(&mut self, received: u64, now: Instant) -> Result<(), Slow> {
+        let elapsed = now.saturating_duration_since(self.window_started);
+        if self.min_rate == 0 || self.window.is_zero() || elapsed < self.window {
+            return Ok(());
+        }
+        let brought = received.saturating_sub(self.bytes_at_start);
+        let rate = (brought as f64 / elapsed.as_secs_f64()) as u64;
+        if rate < self.min_rate {
+            return Err(Slow {
+                rate,
+                min_rate: self.min_rate,
+            });
+        }
+        self.window_started = now;
+        self.bytes_at_start = received;
+        Ok(())
     }
 }
 
@@ -365,6 +542,13 @@ impl BlobSink for FolderSink {
             .map_err(failed(format!("renaming {}", path.display())))
     }
 
+    fn available(&self) -> Result<u64, SinkError> {
+        crate::platform::disk::available_bytes(&self.dir).map_err(failed(format!(
+            "reading the free space of {}",
+            self.dir.display()
+        )))
+    }
+
     fn discard(&self, sha256: &str) -> Result<(), SinkError> {
         match std::fs::remove_file(self.partial_path(sha256)) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(SinkError::Failed(format!(
@@ -408,6 +592,52 @@ mod tests {
             }
             .fraction(),
             1.0
+        );
+    }
+
+    #[test]
+    fn a_download_must_keep_the_minimum_rate_over_each_window() {
+        let options = DownloadOptions {
+            min_rate: 1000,
+            rate_window: Duration::from_secs(2),
+            ..DownloadOptions::default()
+        };
+        let mut pace = Pace::new(&options);
+        let start = pace.window_started;
+        let at = |ms| start + Duration::from_millis(ms);
+        assert_eq!(pace.check(0, at(0)), Ok(()));
+        // Within the first window, nothing is judged.
+        assert_eq!(pace.check(1, at(1900)), Ok(()));
+        assert_eq!(pace.check(2500, at(2000)), Ok(()));
+        // The next window brings 1 byte in 2 s.
+        assert_eq!(
+            pace.check(2501, at(4000)),
+            Err(Slow {
+                rate: 0,
+                min_rate: 1000
+            })
+        );
+
+        let mut unbounded = Pace::new(&DownloadOptions {
+            min_rate: 0,
+            ..options
+        });
+        assert_eq!(unbounded.check(0, at(60_000)), Ok(()));
+
+        // Throttled on purpose to 2000 bytes/s: a quarter of that is enough.
+        let mut throttled = Pace::new(&DownloadOptions {
+            max_rate: Some(2000),
+            ..options
+        });
+        let from = throttled.window_started;
+        let after = |ms| from + Duration::from_millis(ms);
+        assert_eq!(throttled.check(1000, after(2000)), Ok(()));
+        assert_eq!(
+            throttled.check(1999, after(4000)),
+            Err(Slow {
+                rate: 499,
+                min_rate: 500
+            })
         );
     }
 

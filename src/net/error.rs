@@ -35,6 +35,29 @@ pub enum NetError {
     /// The service answered something this device cannot read.
     #[error("the guide service at {server} answered something unexpected: {detail}")]
     Protocol { server: String, detail: String },
+    /// The service sent more than this device reads for that answer: a broken or hostile
+    /// service, never a network problem.
+    #[error(
+        "the guide service at {server} answered more than {limit} for {what}; this device stops reading there"
+    )]
+    TooLarge {
+        server: String,
+        what: String,
+        limit: String,
+    },
+    /// A download stopped because it took too long or crawled: the total deadline or the
+    /// minimum rate (see `download::DownloadOptions`).
+    #[error("the download from {server} was stopped: {detail}")]
+    TooSlow { server: String, detail: String },
+    /// The download would not fit on this device; nothing was written.
+    #[error(
+        "this guide needs {needed} of storage, but the device has {available} free and keeps {margin} spare; free some space (for example `hologuide cache clear`) and try again"
+    )]
+    NoRoom {
+        needed: String,
+        available: String,
+        margin: String,
+    },
     #[error("'{0}' is not a guide service address (expected http://host:port or https://host)")]
     InvalidServer(String),
     /// A downloaded blob whose bytes do not match its content address.

@@ -59,6 +59,8 @@ pub struct Manifest {
     #[serde(with = "time::serde::rfc3339")]
     pub published_at: OffsetDateTime,
     pub total_bytes: u64,
+    /// Refused past `limits::MAX_GUIDE_ASSETS` while being read.
+    #[serde(deserialize_with = "super::limits::bounded_assets")]
     pub assets: Vec<Asset>,
     /// `guide.json` of this version.
     pub guide: serde_json::Value,

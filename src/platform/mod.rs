@@ -1,4 +1,6 @@
-//! What the machine offers: the Monado runtime install, and the probes `hologuide doctor` runs.
+//! What the machine offers: the Monado runtime install, the probes `hologuide doctor` runs, and
+//! free disk space.
 
+pub mod disk;
 pub mod monado;
 pub mod probe;

@@ -15,7 +15,8 @@ use hologuide::clock::SystemClock;
 use super::*;
 use crate::support::{hologuide, stderr, stdout};
 
-fn client(data: &Path, args: &[&str]) -> Command {
+/// `hologuide ARGS --data-dir DATA`, with none of the environment that changes what it does.
+pub(super) fn client(data: &Path, args: &[&str]) -> Command {
     let mut command = hologuide();
     command
         .args(args)
@@ -24,6 +25,9 @@ fn client(data: &Path, args: &[&str]) -> Command {
         .env_remove("HOLOGUIDE_DATA_DIR")
         .env_remove("HOLOGUIDE_CLOCK_OVERRIDE")
         .env_remove("HOLOGUIDE_MAX_DOWNLOAD_RATE")
+        .env_remove("HOLOGUIDE_DOWNLOAD_DEADLINE")
+        .env_remove("HOLOGUIDE_DOWNLOAD_MIN_RATE")
+        .env_remove("HOLOGUIDE_DOWNLOAD_RATE_WINDOW")
         .stdin(Stdio::null());
     command
 }

@@ -3,6 +3,7 @@
 
 mod cli;
 mod flows;
+mod hostile_service;
 mod net;
 mod session;
 

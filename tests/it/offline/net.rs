@@ -7,7 +7,10 @@ use std::time::{Duration, Instant};
 
 use hologuide::app::shell::{Shell, ShellEvent};
 use hologuide::app::{App, GuideSource};
-use hologuide::net::download::{DownloadOptions, FolderSink, Progress, Wanted, fetch_all};
+use hologuide::net::download::{
+    BlobSink, DownloadOptions, FolderSink, Progress, SinkError, Stored, Wanted, fetch_all,
+};
+use hologuide::net::limits::FREE_SPACE_MARGIN;
 use hologuide::net::{
     ApiClient, ClientOptions, Connectivity, ConnectivityEvent, ConnectivitySettings, Link,
     NetError, Refusal,
@@ -308,6 +311,7 @@ fn a_download_reports_progress_up_to_the_total_and_respects_a_rate_limit() {
         &DownloadOptions {
             concurrency: 2,
             max_rate: Some(4 << 20),
+            ..DownloadOptions::default()
         },
         &|p| *last.lock().unwrap() = p,
     )
@@ -316,4 +320,50 @@ fn a_download_reports_progress_up_to_the_total_and_respects_a_rate_limit() {
     assert_eq!(last, Progress { done: total, total });
     // 1 MiB at 4 MiB/s: at least a fifth of a second.
     assert!(started.elapsed() >= Duration::from_millis(200));
+}
+
+/// A staging folder on a disk with `free` bytes left, as the download sees it.
+struct NearlyFullDisk {
+    folder: FolderSink,
+    free: u64,
+}
+
+impl BlobSink for NearlyFullDisk {
+    fn stored(&self, sha256: &str, bytes: u64) -> Result<Stored, SinkError> {
+        self.folder.stored(sha256, bytes)
+    }
+    fn append(&self, sha256: &str, offset: u64, data: &[u8]) -> Result<(), SinkError> {
+        self.folder.append(sha256, offset, data)
+    }
+    fn finish(&self, sha256: &str) -> Result<(), SinkError> {
+        self.folder.finish(sha256)
+    }
+    fn discard(&self, sha256: &str) -> Result<(), SinkError> {
+        self.folder.discard(sha256)
+    }
+    fn available(&self) -> Result<u64, SinkError> {
+        Ok(self.free)
+    }
+}
+
+#[test]
+fn a_download_that_would_not_fit_on_the_disk_is_refused_before_a_byte_is_written() {
+    let service = Service::start();
+    let (client, alice, wanted) = big_guide(&service, 1 << 20);
+    let total: u64 = wanted.iter().map(|w| w.bytes).sum();
+    let staging = service.dir.path().join("staging");
+    let mut disk = NearlyFullDisk {
+        folder: FolderSink::new(&staging).unwrap(),
+        // Room for the guide, but not for the guide and the margin the device keeps.
+        free: FREE_SPACE_MARGIN + total - 1,
+    };
+    let options = DownloadOptions::default();
+    let error = fetch_all(&client, &alice, &disk, &wanted, &options, &|_| {}).unwrap_err();
+    assert!(matches!(error, NetError::NoRoom { .. }), "{error}");
+    assert!(error.to_string().contains("free some space"), "{error}");
+    assert_eq!(std::fs::read_dir(&staging).unwrap().count(), 0);
+
+    disk.free = FREE_SPACE_MARGIN + total;
+    fetch_all(&client, &alice, &disk, &wanted, &options, &|_| {}).unwrap();
+    assert!(disk.folder.path(&wanted[0].sha256).exists());
 }
