@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use hologuide::service::model::{Profile, ProfileSpec};
+use hologuide::service::model::{Profile, ProfileSpec, Scope};
 use uuid::Uuid;
 
 use super::{DataArg, open, print};
@@ -50,6 +50,9 @@ pub enum ProfileCommand {
     /// Create a profile.
     Create {
         name: String,
+        /// The organisation it belongs to; may be left out while the service has only one.
+        #[arg(long, value_name = "ORG")]
+        organisation: Option<String>,
         #[command(flatten)]
         selection: Selection,
         #[command(flatten)]
@@ -91,8 +94,9 @@ pub enum ProfileCommand {
 
 fn text(profile: &Profile) -> String {
     format!(
-        "{} (revision {}): {}\n  guides: {}\n  tags: {}\n  modified within: {}\n  members: {}",
+        "{} ({}, revision {}): {}\n  guides: {}\n  tags: {}\n  modified within: {}\n  members: {}",
         profile.name,
+        profile.organisation,
         profile.revision,
         profile.description,
         profile
@@ -113,11 +117,17 @@ pub fn run(command: ProfileCommand, json: bool) -> anyhow::Result<ExitCode> {
     match command {
         ProfileCommand::Create {
             name,
+            organisation,
             selection,
             data,
         } => {
             let spec = selection.spec(Some(name));
-            let profile = open(&data.data)?.create_profile(&spec)?;
+            let service = open(&data.data)?;
+            let organisation = match organisation {
+                Some(organisation) => organisation,
+                None => service.default_organisation()?,
+            };
+            let profile = service.create_profile(&organisation, &spec)?;
             print(json, &profile, || text(&profile))
         }
         ProfileCommand::Update {
@@ -125,21 +135,25 @@ pub fn run(command: ProfileCommand, json: bool) -> anyhow::Result<ExitCode> {
             selection,
             data,
         } => {
-            let profile = open(&data.data)?.update_profile(&name, &selection.spec(None))?;
+            let profile = open(&data.data)?.update_profile(
+                &Scope::Everywhere,
+                &name,
+                &selection.spec(None),
+            )?;
             print(json, &profile, || text(&profile))
         }
         ProfileCommand::List(data) => {
-            let profiles = open(&data.data)?.profiles()?;
+            let profiles = open(&data.data)?.profiles(&Scope::Everywhere)?;
             print(json, &profiles, || {
                 profiles.iter().map(text).collect::<Vec<_>>().join("\n")
             })
         }
         ProfileCommand::Show { name, data } => {
-            let profile = open(&data.data)?.profile(&name)?;
+            let profile = open(&data.data)?.profile(&Scope::Everywhere, &name)?;
             print(json, &profile, || text(&profile))
         }
         ProfileCommand::Delete { name, data } => {
-            open(&data.data)?.delete_profile(&name)?;
+            open(&data.data)?.delete_profile(&Scope::Everywhere, &name)?;
             print(json, &serde_json::json!({ "deleted": name }), || {
                 format!("deleted the profile '{name}'")
             })
@@ -149,7 +163,8 @@ pub fn run(command: ProfileCommand, json: bool) -> anyhow::Result<ExitCode> {
             username,
             data,
         } => {
-            let profile = open(&data.data)?.add_profile_member(&name, &username)?;
+            let profile =
+                open(&data.data)?.add_profile_member(&Scope::Everywhere, &name, &username)?;
             print(json, &profile, || text(&profile))
         }
         ProfileCommand::RemoveMember {
@@ -157,7 +172,8 @@ pub fn run(command: ProfileCommand, json: bool) -> anyhow::Result<ExitCode> {
             username,
             data,
         } => {
-            let profile = open(&data.data)?.remove_profile_member(&name, &username)?;
+            let profile =
+                open(&data.data)?.remove_profile_member(&Scope::Everywhere, &name, &username)?;
             print(json, &profile, || text(&profile))
         }
     }

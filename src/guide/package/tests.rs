@@ -78,7 +78,7 @@ proptest! {
         let mut problems = Problems::default();
         let model = AssetUse { kind: AssetKind::Model, animation: Some("bob") };
         let name = format!("models/x.{extension}");
-        check_asset(&name, &bytes, model, &JsonPath::root(), &mut problems, &|_| false);
+        check_asset(&name, &bytes, bytes.len() as u64, model, &JsonPath::root(), &mut problems, &|_| false);
         prop_assert!(problems.has_errors());
     }
 }

@@ -6,7 +6,9 @@ use time::Duration;
 
 use super::{Service, check_name};
 use crate::service::error::ServiceError;
-use crate::service::model::{Caller, Profile, ProfileGuide, ProfileManifest, ProfileSpec};
+use crate::service::model::{
+    Caller, Profile, ProfileGuide, ProfileManifest, ProfileSpec, Scope, User,
+};
 use crate::service::store::StoreError;
 
 /// A date filter longer than this is a typo, not a policy.
@@ -54,46 +56,64 @@ fn store_error(error: StoreError) -> ServiceError {
 }
 
 impl Service {
-    /// A profile selecting a guide id that does not exist is a typo; say which.
-    fn check_guides_exist(&self, spec: &ProfileSpec) -> Result<(), ServiceError> {
+    /// A profile may select only guides of its own organisation; an id that does not exist
+    /// there is a typo (or another organisation's guide, which looks the same): say which.
+    fn check_guides_exist(
+        &self,
+        spec: &ProfileSpec,
+        organisation: &str,
+    ) -> Result<(), ServiceError> {
+        let scope = Scope::Organisation(organisation.to_owned());
         for id in spec.guide_ids.iter().flatten() {
-            if self.store.guide(*id)?.is_none() {
-                return Err(ServiceError::NotFound(format!("there is no guide {id}")));
-            }
+            self.existing_guide(&scope, *id)?;
         }
         Ok(())
     }
 
-    pub fn create_profile(&self, spec: &ProfileSpec) -> Result<Profile, ServiceError> {
+    /// Creates a profile in the organisation of the admin who creates it.
+    pub fn create_profile(
+        &self,
+        organisation: &str,
+        spec: &ProfileSpec,
+    ) -> Result<Profile, ServiceError> {
         if spec.name.is_none() {
             return Err(ServiceError::Invalid("a profile needs a name".into()));
         }
         check_spec(spec)?;
-        self.check_guides_exist(spec)?;
+        self.check_guides_exist(spec, organisation)?;
         self.store
-            .create_profile(spec, self.clock.now())
+            .create_profile(spec, organisation, self.clock.now())
             .map_err(store_error)
     }
 
-    pub fn profiles(&self) -> Result<Vec<Profile>, ServiceError> {
-        Ok(self.store.profiles()?)
+    pub fn profiles(&self, scope: &Scope) -> Result<Vec<Profile>, ServiceError> {
+        Ok(self.store.profiles(scope.organisation())?)
     }
 
-    pub fn profile(&self, name: &str) -> Result<Profile, ServiceError> {
+    /// A profile an admin acting within `scope` may manage; another organisation's is unknown.
+    pub fn profile(&self, scope: &Scope, name: &str) -> Result<Profile, ServiceError> {
         self.store
             .profile(name)?
+            .filter(|profile| scope.includes(&profile.organisation))
             .ok_or_else(|| ServiceError::NotFound(format!("there is no profile '{name}'")))
     }
 
-    pub fn update_profile(&self, name: &str, spec: &ProfileSpec) -> Result<Profile, ServiceError> {
+    pub fn update_profile(
+        &self,
+        scope: &Scope,
+        name: &str,
+        spec: &ProfileSpec,
+    ) -> Result<Profile, ServiceError> {
         check_spec(spec)?;
-        self.check_guides_exist(spec)?;
+        let profile = self.profile(scope, name)?;
+        self.check_guides_exist(spec, &profile.organisation)?;
         self.store
             .update_profile(name, spec, self.clock.now())
             .map_err(store_error)
     }
 
-    pub fn delete_profile(&self, name: &str) -> Result<(), ServiceError> {
+    pub fn delete_profile(&self, scope: &Scope, name: &str) -> Result<(), ServiceError> {
+        self.profile(scope, name)?;
         if self.store.delete_profile(name)? {
             Ok(())
         } else {
@@ -103,13 +123,28 @@ impl Service {
         }
     }
 
+    /// A member of a profile is a user of its organisation; one of another is unknown there.
+    fn profile_member(&self, profile: &Profile, username: &str) -> Result<User, ServiceError> {
+        self.store
+            .user_by_name(username)?
+            .filter(|user| user.organisation == profile.organisation)
+            .ok_or_else(|| {
+                ServiceError::NotFound(format!(
+                    "the organisation '{}' has no user '{username}'",
+                    profile.organisation
+                ))
+            })
+    }
+
     /// S4: a user already in another profile is refused with a conflict naming that profile.
     pub fn add_profile_member(
         &self,
+        scope: &Scope,
         profile: &str,
         username: &str,
     ) -> Result<Profile, ServiceError> {
-        let user = self.user(username)?;
+        let found = self.profile(scope, profile)?;
+        let user = self.profile_member(&found, username)?;
         self.store
             .add_member(profile, user.id, self.clock.now())
             .map_err(|e| match e {
@@ -120,15 +155,17 @@ impl Service {
                 )),
                 other => store_error(other),
             })?;
-        self.profile(profile)
+        self.profile(scope, profile)
     }
 
     pub fn remove_profile_member(
         &self,
+        scope: &Scope,
         profile: &str,
         username: &str,
     ) -> Result<Profile, ServiceError> {
-        let user = self.user(username)?;
+        let found = self.profile(scope, profile)?;
+        let user = self.profile_member(&found, username)?;
         if !self
             .store
             .remove_member(profile, user.id, self.clock.now())
@@ -138,7 +175,7 @@ impl Service {
                 "'{username}' is not a member of the profile '{profile}'"
             )));
         }
-        self.profile(profile)
+        self.profile(scope, profile)
     }
 
     /// What the caller's device should hold now: the profile's guides (by id or tag) that the

@@ -133,19 +133,26 @@ impl GuideStore for SqliteStore {
     fn publish_version(&self, new: &NewVersion) -> StoreResult<VersionManifest> {
         self.write(|tx| {
             let id = new.guide.id;
-            let existing: Option<(u32, bool)> = tx
+            let existing: Option<(u32, bool, String)> = tx
                 .query_row(
-                    "SELECT latest_version, active FROM guides WHERE id = ?1",
+                    "SELECT latest_version, active, organisation FROM guides WHERE id = ?1",
                     params![id.to_string()],
-                    |row| Ok((row.get(0)?, row.get(1)?)),
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
                 )
                 .optional()?;
-            if let Some((_, false)) = existing {
+            // Checked here too, in the transaction, so two publishes racing for one id cannot
+            // both win (N4).
+            if let Some((_, _, owner)) = &existing
+                && *owner != new.guide.organisation
+            {
+                return Err(StoreError::OwnedElsewhere(id));
+            }
+            if let Some((_, false, _)) = existing {
                 return Err(StoreError::Conflict(format!(
                     "the guide {id} is deactivated; reactivate it before publishing a new version"
                 )));
             }
-            let version = existing.map_or(1, |(latest, _)| latest + 1);
+            let version = existing.map_or(1, |(latest, _, _)| latest + 1);
             let mut guide = new.guide.clone();
             guide.version = version;
             let at = unix(new.published_at);
@@ -154,7 +161,7 @@ impl GuideStore for SqliteStore {
                 "INSERT INTO guides (id, organisation, active, latest_version, created_by,
                                      created_at, updated_at)
                  VALUES (?1, ?2, 1, ?3, ?4, ?5, ?5)
-                 ON CONFLICT (id) DO UPDATE SET organisation = excluded.organisation,
+                 ON CONFLICT (id) DO UPDATE SET
                      latest_version = excluded.latest_version, updated_at = excluded.updated_at",
                 params![
                     id.to_string(),
@@ -216,19 +223,25 @@ impl GuideStore for SqliteStore {
         })
     }
 
-    fn guides(&self) -> StoreResult<Vec<GuideSummary>> {
+    fn guides(&self, organisation: Option<&str>) -> StoreResult<Vec<GuideSummary>> {
         self.read(|c| {
             let mut tags: HashMap<String, Vec<String>> = HashMap::new();
-            let mut statement =
-                c.prepare_cached("SELECT guide_id, tag FROM guide_tags ORDER BY tag")?;
-            let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+            // `?1 IS NULL`: every organisation (a server-wide admin, the admin command line).
+            let mut statement = c.prepare_cached(
+                "SELECT t.guide_id, t.tag FROM guide_tags t JOIN guides g ON g.id = t.guide_id
+                 WHERE ?1 IS NULL OR g.organisation = ?1 ORDER BY t.tag",
+            )?;
+            let rows =
+                statement.query_map(params![organisation], |row| Ok((row.get(0)?, row.get(1)?)))?;
             for row in rows {
                 let (guide, tag): (String, String) = row?;
                 tags.entry(guide).or_default().push(tag);
             }
             let raw = c
-                .prepare_cached(&format!("{SUMMARY_SQL} ORDER BY v.title, g.id"))?
-                .query_map([], summary_row)?
+                .prepare_cached(&format!(
+                    "{SUMMARY_SQL} WHERE ?1 IS NULL OR g.organisation = ?1 ORDER BY v.title, g.id"
+                ))?
+                .query_map(params![organisation], summary_row)?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             raw.into_iter()
                 .map(|raw| {

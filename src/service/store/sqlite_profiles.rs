@@ -14,7 +14,8 @@ pub const DEFAULT_MODIFIED_WITHIN_DAYS: u32 = 10;
 fn load(connection: &Connection, name: &str) -> StoreResult<Option<Profile>> {
     let raw = connection
         .prepare_cached(
-            "SELECT id, name, description, modified_within_days, revision, updated_at
+            "SELECT id, name, description, modified_within_days, revision, updated_at,
+                    organisation
              FROM profiles WHERE name = ?1",
         )?
         .query_row(params![name], |row| {
@@ -25,10 +26,11 @@ fn load(connection: &Connection, name: &str) -> StoreResult<Option<Profile>> {
                 row.get::<_, Option<u32>>(3)?,
                 row.get::<_, i64>(4)?,
                 row.get::<_, i64>(5)?,
+                row.get::<_, String>(6)?,
             ))
         })
         .optional()?;
-    let Some((id, name, description, days, revision, updated_at)) = raw else {
+    let Some((id, name, description, days, revision, updated_at, organisation)) = raw else {
         return Ok(None);
     };
     let strings = |sql: &str| -> StoreResult<Vec<String>> {
@@ -45,6 +47,7 @@ fn load(connection: &Connection, name: &str) -> StoreResult<Option<Profile>> {
     Ok(Some(Profile {
         id: uuid(&id)?,
         name,
+        organisation,
         description,
         guide_ids,
         tags: strings("SELECT tag FROM profile_tags WHERE profile_id = ?1 ORDER BY tag")?,
@@ -101,7 +104,12 @@ fn write_selection(tx: &Transaction<'_>, id: &str, spec: &ProfileSpec) -> StoreR
 }
 
 impl ProfileStore for SqliteStore {
-    fn create_profile(&self, spec: &ProfileSpec, at: OffsetDateTime) -> StoreResult<Profile> {
+    fn create_profile(
+        &self,
+        spec: &ProfileSpec,
+        organisation: &str,
+        at: OffsetDateTime,
+    ) -> StoreResult<Profile> {
         let name = spec.name.clone().unwrap_or_default();
         self.write(|tx| {
             let id = Uuid::new_v4().to_string();
@@ -110,14 +118,15 @@ impl ProfileStore for SqliteStore {
                 .unwrap_or(Some(DEFAULT_MODIFIED_WITHIN_DAYS));
             tx.execute(
                 "INSERT INTO profiles (id, name, description, modified_within_days, revision,
-                                       created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, 1, ?5, ?5)",
+                                       created_at, updated_at, organisation)
+                 VALUES (?1, ?2, ?3, ?4, 1, ?5, ?5, ?6)",
                 params![
                     id,
                     name,
                     spec.description.clone().unwrap_or_default(),
                     days,
-                    unix(at)
+                    unix(at),
+                    organisation
                 ],
             )
             .map_err(name_taken(&name))?;
@@ -126,11 +135,14 @@ impl ProfileStore for SqliteStore {
         })
     }
 
-    fn profiles(&self) -> StoreResult<Vec<Profile>> {
+    fn profiles(&self, organisation: Option<&str>) -> StoreResult<Vec<Profile>> {
         self.read(|c| {
             let names = c
-                .prepare_cached("SELECT name FROM profiles ORDER BY name")?
-                .query_map([], |row| row.get::<_, String>(0))?
+                .prepare_cached(
+                    "SELECT name FROM profiles WHERE ?1 IS NULL OR organisation = ?1
+                     ORDER BY name",
+                )?
+                .query_map(params![organisation], |row| row.get::<_, String>(0))?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             names.iter().map(|name| require(c, name)).collect()
         })
