@@ -129,3 +129,37 @@ fn a_package_whose_asset_expands_far_beyond_its_compressed_size_is_refused() {
         (&json!(1), &blobs_before)
     );
 }
+
+/// The service's memory must not grow with the size of a published asset: an honest 64 MiB
+/// picture (noise, which does not compress) is checked from its first bytes and streamed to
+/// the blob store. The bound is generous (a quarter of the asset) so that allocator and
+/// runtime noise never fail it; holding the asset once in memory would take all of it.
+#[test]
+fn publishing_a_large_asset_does_not_hold_it_in_the_services_memory() {
+    const PICTURE: usize = 64 * 1024 * 1024;
+    let fixture = Fixture::new();
+    let author = fixture.token("author");
+    let package = edited_demo_package(fixture.dir.path(), "large", |guide| {
+        guide["tasks"][0]["steps"][0]["media"] = json!({ "path": "media/large.png" });
+    });
+    std::fs::create_dir_all(package.join("media")).unwrap();
+    let mut picture = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+    while picture.len() < PICTURE {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        picture.extend_from_slice(&state.to_le_bytes());
+    }
+    std::fs::write(package.join("media/large.png"), &picture).unwrap();
+    drop(picture);
+    let body = zipped(&package);
+    let before = fixture.server.peak_rss_bytes();
+    let (status, manifest) = status_json(fixture.publish(&author, body));
+    assert_eq!(status, 201, "{manifest:#}");
+    let grown = fixture.server.peak_rss_bytes().saturating_sub(before);
+    assert!(
+        grown < PICTURE as u64 / 4,
+        "publishing a {PICTURE}-byte asset raised the service's peak memory by {grown} bytes"
+    );
+}

@@ -145,6 +145,19 @@ impl Server {
         format!("{}{path}", self.base)
     }
 
+    /// The most resident memory the server process has used so far (VmHWM), in bytes.
+    pub fn peak_rss_bytes(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("the server's /proc status");
+        let kib: u64 = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|value| value.trim().strip_suffix("kB"))
+            .and_then(|value| value.trim().parse().ok())
+            .expect("VmHWM in kB");
+        kib * 1024
+    }
+
     /// SIGTERM, as a service manager stops it; waits for the exit.
     pub fn terminate(mut self) -> std::process::ExitStatus {
         let pid = libc::pid_t::try_from(self.child.id()).expect("a pid fits pid_t");

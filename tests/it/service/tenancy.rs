@@ -324,3 +324,109 @@ fn only_a_server_wide_admin_made_on_the_command_line_spans_organisations() {
         "invalid_request",
     );
 }
+
+#[test]
+fn profiles_telemetry_and_results_stay_within_the_organisation() {
+    let fixture = two_organisations();
+    let admin = fixture.token("admin");
+    let (status, profile) = status_json(
+        fixture
+            .post(&admin, "/v1/admin/profiles")
+            .json(&json!({ "name": "line-1", "guide_ids": [DEMO_ID] }))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(status, 201, "{profile:#}");
+    assert_eq!(profile["organisation"], DEMO_ORG);
+    // A member is a user of the profile's organisation.
+    assert_refused(
+        fixture
+            .post(&admin, "/v1/admin/profiles/line-1/members")
+            .json(&json!({ "username": "rival-author" }))
+            .send()
+            .unwrap(),
+        404,
+        "not_found",
+    );
+
+    let rival_admin = fixture.token("rival-admin");
+    let (_, list) = status_json(
+        fixture
+            .get(&rival_admin, "/v1/admin/profiles")
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(
+        list,
+        json!([]),
+        "another organisation's profiles are not listed"
+    );
+    let url = fixture.url("/v1/admin/profiles/line-1");
+    for request in [
+        fixture.http.get(&url),
+        fixture
+            .http
+            .patch(&url)
+            .json(&json!({ "description": "mine now" })),
+        fixture.http.delete(&url),
+        fixture
+            .http
+            .post(format!("{url}/members"))
+            .json(&json!({ "username": "rival-author" })),
+    ] {
+        assert_refused(
+            request.bearer_auth(&rival_admin).send().unwrap(),
+            404,
+            "not_found",
+        );
+    }
+    // Nor may a profile select another organisation's guide.
+    assert_refused(
+        fixture
+            .post(&rival_admin, "/v1/admin/profiles")
+            .json(&json!({ "name": "rival-line", "guide_ids": [DEMO_ID] }))
+            .send()
+            .unwrap(),
+        404,
+        "not_found",
+    );
+    let (_, unchanged) = status_json(
+        fixture
+            .get(&admin, "/v1/admin/profiles/line-1")
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(unchanged["revision"], profile["revision"]);
+
+    // Telemetry and results about another organisation's guide are refused, item by item.
+    let rival = fixture.token("rival-author");
+    let event = "0b6f2a70-3c1e-4f7b-9a55-6a1d2b3c4f01";
+    let (status, outcome) = status_json(
+        fixture
+            .post(&rival, "/v1/telemetry")
+            .json(&json!({ "events": [{ "id": event, "kind": "step_viewed",
+                "at": "2026-11-24T08:00:00Z", "guide_id": DEMO_ID, "step_id": "lock-out" }] }))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(status, 200, "{outcome:#}");
+    assert_eq!(outcome["rejected"][0]["code"], "not_found", "{outcome:#}");
+    let result = "0b6f2a70-3c1e-4f7b-9a55-6a1d2b3c4f02";
+    let (status, outcome) = status_json(
+        fixture
+            .post(&rival, "/v1/results")
+            .json(
+                &json!({ "results": [{ "id": result, "guide_id": DEMO_ID, "version": 1,
+                "step_id": "lock-out", "completed_at": "2026-11-24T08:00:00Z" }] }),
+            )
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(status, 200, "{outcome:#}");
+    assert_eq!(outcome["rejected"][0]["code"], "not_found", "{outcome:#}");
+    let stats = admin_json(&fixture.data(), &["stats"]);
+    assert_eq!(
+        (&stats["telemetry_events"], &stats["results"]),
+        (&json!(0), &json!(0))
+    );
+}
