@@ -70,7 +70,7 @@ impl Service {
         Ok(())
     }
 
-    /// Creates a profile in the organisation of the admin who creates it.
+    /// Creates a profile in `organisation`; names are unique within an organisation.
     pub fn create_profile(
         &self,
         organisation: &str,
@@ -90,31 +90,28 @@ impl Service {
         Ok(self.store.profiles(scope.organisation())?)
     }
 
-    /// A profile an admin acting within `scope` may manage; another organisation's is unknown.
-    pub fn profile(&self, scope: &Scope, name: &str) -> Result<Profile, ServiceError> {
+    /// The organisation's profile of that name (another organisation's is not looked at).
+    pub fn profile(&self, organisation: &str, name: &str) -> Result<Profile, ServiceError> {
         self.store
-            .profile(name)?
-            .filter(|profile| scope.includes(&profile.organisation))
+            .profile(organisation, name)?
             .ok_or_else(|| ServiceError::NotFound(format!("there is no profile '{name}'")))
     }
 
     pub fn update_profile(
         &self,
-        scope: &Scope,
+        organisation: &str,
         name: &str,
         spec: &ProfileSpec,
     ) -> Result<Profile, ServiceError> {
         check_spec(spec)?;
-        let profile = self.profile(scope, name)?;
-        self.check_guides_exist(spec, &profile.organisation)?;
+        self.check_guides_exist(spec, organisation)?;
         self.store
-            .update_profile(name, spec, self.clock.now())
+            .update_profile(organisation, name, spec, self.clock.now())
             .map_err(store_error)
     }
 
-    pub fn delete_profile(&self, scope: &Scope, name: &str) -> Result<(), ServiceError> {
-        self.profile(scope, name)?;
-        if self.store.delete_profile(name)? {
+    pub fn delete_profile(&self, organisation: &str, name: &str) -> Result<(), ServiceError> {
+        if self.store.delete_profile(organisation, name)? {
             Ok(())
         } else {
             Err(ServiceError::NotFound(format!(
@@ -124,14 +121,17 @@ impl Service {
     }
 
     /// A member of a profile is a user of its organisation; one of another is unknown there.
-    fn profile_member(&self, profile: &Profile, username: &str) -> Result<User, ServiceError> {
+    fn organisation_member(
+        &self,
+        organisation: &str,
+        username: &str,
+    ) -> Result<User, ServiceError> {
         self.store
             .user_by_name(username)?
-            .filter(|user| user.organisation == profile.organisation)
+            .filter(|user| user.organisation == organisation)
             .ok_or_else(|| {
                 ServiceError::NotFound(format!(
-                    "the organisation '{}' has no user '{username}'",
-                    profile.organisation
+                    "the organisation '{organisation}' has no user '{username}'"
                 ))
             })
     }
@@ -139,14 +139,14 @@ impl Service {
     /// S4: a user already in another profile is refused with a conflict naming that profile.
     pub fn add_profile_member(
         &self,
-        scope: &Scope,
+        organisation: &str,
         profile: &str,
         username: &str,
     ) -> Result<Profile, ServiceError> {
-        let found = self.profile(scope, profile)?;
-        let user = self.profile_member(&found, username)?;
+        self.profile(organisation, profile)?;
+        let user = self.organisation_member(organisation, username)?;
         self.store
-            .add_member(profile, user.id, self.clock.now())
+            .add_member(organisation, profile, user.id, self.clock.now())
             .map_err(|e| match e {
                 StoreError::Conflict(message) => ServiceError::Conflict(message.replacen(
                     "the user",
@@ -155,27 +155,27 @@ impl Service {
                 )),
                 other => store_error(other),
             })?;
-        self.profile(scope, profile)
+        self.profile(organisation, profile)
     }
 
     pub fn remove_profile_member(
         &self,
-        scope: &Scope,
+        organisation: &str,
         profile: &str,
         username: &str,
     ) -> Result<Profile, ServiceError> {
-        let found = self.profile(scope, profile)?;
-        let user = self.profile_member(&found, username)?;
+        self.profile(organisation, profile)?;
+        let user = self.organisation_member(organisation, username)?;
         if !self
             .store
-            .remove_member(profile, user.id, self.clock.now())
+            .remove_member(organisation, profile, user.id, self.clock.now())
             .map_err(store_error)?
         {
             return Err(ServiceError::NotFound(format!(
                 "'{username}' is not a member of the profile '{profile}'"
             )));
         }
-        self.profile(scope, profile)
+        self.profile(organisation, profile)
     }
 
     /// What the caller's device should hold now: the profile's guides (by id or tag) that the

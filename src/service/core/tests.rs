@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::{Config, Membership, PackageOrigin, Service};
 use crate::service::clock::FixedClock;
 use crate::service::error::ServiceError;
-use crate::service::model::{Caller, ProfileSpec, Role, Scope, User};
+use crate::service::model::{Caller, ProfileSpec, Role, User};
 
 struct Setup {
     _dir: tempfile::TempDir,
@@ -73,7 +73,7 @@ fn a_profile_keeps_only_guides_published_within_its_date_filter() {
         .unwrap();
     setup
         .service
-        .add_profile_member(&Scope::Everywhere, "line-1", "admin")
+        .add_profile_member(crate::demo::ORGANISATION, "line-1", "admin")
         .unwrap();
 
     setup.set_time(datetime!(2026-11-10 08:00 UTC));
@@ -92,7 +92,7 @@ fn a_profile_keeps_only_guides_published_within_its_date_filter() {
     };
     setup
         .service
-        .update_profile(&Scope::Everywhere, "line-1", &no_filter)
+        .update_profile(crate::demo::ORGANISATION, "line-1", &no_filter)
         .unwrap();
     let manifest = setup.service.profile_manifest(&setup.caller()).unwrap();
     assert_eq!(manifest.guides.len(), 1);

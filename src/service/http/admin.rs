@@ -8,7 +8,7 @@ use serde::Deserialize;
 use super::{AdminCaller, ApiError, ApiJson, ApiPath, AppState, guide_id};
 use crate::service::Membership;
 use crate::service::error::ServiceError;
-use crate::service::model::{GuideSummary, Principal, Profile, ProfileSpec, Role, User};
+use crate::service::model::{GuideSummary, Principal, Profile, ProfileSpec, Role, Scope, User};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -154,12 +154,17 @@ pub async fn revoke(
     Ok(Json(state.run(move |s| s.revoke(&scope, id, &from)).await?))
 }
 
+/// An admin manages the profiles of their own organisation over HTTP (a server-wide admin
+/// too: another organisation's are managed with `hologuide-server profile … --organisation`).
 pub async fn profiles(
     State(state): State<AppState>,
     AdminCaller(admin): AdminCaller,
 ) -> Result<Json<Vec<Profile>>, ApiError> {
-    let scope = admin.user.scope();
-    Ok(Json(state.run(move |s| s.profiles(&scope)).await?))
+    Ok(Json(
+        state
+            .run(move |s| s.profiles(&Scope::Organisation(admin.user.organisation)))
+            .await?,
+    ))
 }
 
 pub async fn create_profile(
@@ -178,8 +183,11 @@ pub async fn profile(
     AdminCaller(admin): AdminCaller,
     ApiPath(name): ApiPath<String>,
 ) -> Result<Json<Profile>, ApiError> {
-    let scope = admin.user.scope();
-    Ok(Json(state.run(move |s| s.profile(&scope, &name)).await?))
+    Ok(Json(
+        state
+            .run(move |s| s.profile(&admin.user.organisation, &name))
+            .await?,
+    ))
 }
 
 pub async fn update_profile(
@@ -188,10 +196,9 @@ pub async fn update_profile(
     ApiPath(name): ApiPath<String>,
     ApiJson(spec): ApiJson<ProfileSpec>,
 ) -> Result<Json<Profile>, ApiError> {
-    let scope = admin.user.scope();
     Ok(Json(
         state
-            .run(move |s| s.update_profile(&scope, &name, &spec))
+            .run(move |s| s.update_profile(&admin.user.organisation, &name, &spec))
             .await?,
     ))
 }
@@ -201,8 +208,9 @@ pub async fn delete_profile(
     AdminCaller(admin): AdminCaller,
     ApiPath(name): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
-    let scope = admin.user.scope();
-    state.run(move |s| s.delete_profile(&scope, &name)).await?;
+    state
+        .run(move |s| s.delete_profile(&admin.user.organisation, &name))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -212,10 +220,9 @@ pub async fn add_member(
     ApiPath(name): ApiPath<String>,
     ApiJson(member): ApiJson<Member>,
 ) -> Result<Json<Profile>, ApiError> {
-    let scope = admin.user.scope();
     Ok(Json(
         state
-            .run(move |s| s.add_profile_member(&scope, &name, &member.username))
+            .run(move |s| s.add_profile_member(&admin.user.organisation, &name, &member.username))
             .await?,
     ))
 }
@@ -225,10 +232,9 @@ pub async fn remove_member(
     AdminCaller(admin): AdminCaller,
     ApiPath((name, username)): ApiPath<(String, String)>,
 ) -> Result<Json<Profile>, ApiError> {
-    let scope = admin.user.scope();
     Ok(Json(
         state
-            .run(move |s| s.remove_profile_member(&scope, &name, &username))
+            .run(move |s| s.remove_profile_member(&admin.user.organisation, &name, &username))
             .await?,
     ))
 }

@@ -214,17 +214,31 @@ pub trait ProfileStore: Send + Sync {
     ) -> StoreResult<Profile>;
     /// The organisation's profiles (`None`: every organisation's).
     fn profiles(&self, organisation: Option<&str>) -> StoreResult<Vec<Profile>>;
-    fn profile(&self, name: &str) -> StoreResult<Option<Profile>>;
+    /// Profile names are unique within an organisation; every lookup by name names it.
+    fn profile(&self, organisation: &str, name: &str) -> StoreResult<Option<Profile>>;
     fn update_profile(
         &self,
+        organisation: &str,
         name: &str,
         spec: &ProfileSpec,
         at: OffsetDateTime,
     ) -> StoreResult<Profile>;
-    fn delete_profile(&self, name: &str) -> StoreResult<bool>;
+    fn delete_profile(&self, organisation: &str, name: &str) -> StoreResult<bool>;
     /// S4: a conflict naming the profile the user is already in.
-    fn add_member(&self, profile: &str, user_id: Uuid, at: OffsetDateTime) -> StoreResult<()>;
-    fn remove_member(&self, profile: &str, user_id: Uuid, at: OffsetDateTime) -> StoreResult<bool>;
+    fn add_member(
+        &self,
+        organisation: &str,
+        profile: &str,
+        user_id: Uuid,
+        at: OffsetDateTime,
+    ) -> StoreResult<()>;
+    fn remove_member(
+        &self,
+        organisation: &str,
+        profile: &str,
+        user_id: Uuid,
+        at: OffsetDateTime,
+    ) -> StoreResult<bool>;
     fn profile_of(&self, user_id: Uuid) -> StoreResult<Option<Profile>>;
     fn guides_tagged(&self, tags: &[String]) -> StoreResult<Vec<Uuid>>;
 }

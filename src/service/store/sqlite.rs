@@ -250,7 +250,7 @@ mod tests {
             "into the organisation of most guides, and no server-wide admin by upgrading"
         );
         assert_eq!(alice.groups, ["line-1"]);
-        let profile = store.profile("line-1").unwrap().unwrap();
+        let profile = store.profile("acme", "line-1").unwrap().unwrap();
         assert_eq!(profile.organisation, "acme");
         assert_eq!((profile.revision, profile.members.len()), (3, 1));
         assert_eq!(profile.guide_ids.len(), 1);

@@ -384,11 +384,24 @@ fn profiles_telemetry_and_results_stay_within_the_organisation() {
     assert_refused(
         fixture
             .post(&rival_admin, "/v1/admin/profiles")
-            .json(&json!({ "name": "rival-line", "guide_ids": [DEMO_ID] }))
+            .json(&json!({ "name": "line-1", "guide_ids": [DEMO_ID] }))
             .send()
             .unwrap(),
         404,
         "not_found",
+    );
+    // Names are the organisation's own: the rival may have a "line-1" too.
+    let (status, own) = status_json(
+        fixture
+            .post(&rival_admin, "/v1/admin/profiles")
+            .json(&json!({ "name": "line-1" }))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(
+        (status, &own["organisation"]),
+        (201, &json!(RIVAL_ORG)),
+        "{own:#}"
     );
     let (_, unchanged) = status_json(
         fixture
