@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -224,24 +224,35 @@ impl GuideStore for SqliteStore {
     }
 
     fn guides(&self, organisation: Option<&str>) -> StoreResult<Vec<GuideSummary>> {
+        // Two statements rather than `?1 IS NULL OR …`, so that one organisation's list is read
+        // through its index and every organisation's (a server-wide admin, the command line)
+        // through no filter at all.
+        let (tags_sql, summaries_sql, bound): (&str, String, Vec<&str>) = match organisation {
+            Some(organisation) => (
+                "SELECT t.guide_id, t.tag FROM guide_tags t JOIN guides g ON g.id = t.guide_id
+                 WHERE g.organisation = ?1 ORDER BY t.tag",
+                format!("{SUMMARY_SQL} WHERE g.organisation = ?1 ORDER BY v.title, g.id"),
+                vec![organisation],
+            ),
+            None => (
+                "SELECT guide_id, tag FROM guide_tags ORDER BY tag",
+                format!("{SUMMARY_SQL} ORDER BY v.title, g.id"),
+                Vec::new(),
+            ),
+        };
         self.read(|c| {
             let mut tags: HashMap<String, Vec<String>> = HashMap::new();
-            // `?1 IS NULL`: every organisation (a server-wide admin, the admin command line).
-            let mut statement = c.prepare_cached(
-                "SELECT t.guide_id, t.tag FROM guide_tags t JOIN guides g ON g.id = t.guide_id
-                 WHERE ?1 IS NULL OR g.organisation = ?1 ORDER BY t.tag",
-            )?;
-            let rows =
-                statement.query_map(params![organisation], |row| Ok((row.get(0)?, row.get(1)?)))?;
+            let mut statement = c.prepare_cached(tags_sql)?;
+            let rows = statement.query_map(params_from_iter(&bound), |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })?;
             for row in rows {
                 let (guide, tag): (String, String) = row?;
                 tags.entry(guide).or_default().push(tag);
             }
             let raw = c
-                .prepare_cached(&format!(
-                    "{SUMMARY_SQL} WHERE ?1 IS NULL OR g.organisation = ?1 ORDER BY v.title, g.id"
-                ))?
-                .query_map(params![organisation], summary_row)?
+                .prepare_cached(&summaries_sql)?
+                .query_map(params_from_iter(&bound), summary_row)?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             raw.into_iter()
                 .map(|raw| {
