@@ -309,6 +309,20 @@ fn only_a_server_wide_admin_made_on_the_command_line_spans_organisations() {
     );
     assert_eq!((status, &user["organisation"]), (201, &json!(RIVAL_ORG)));
     assert_eq!(user["all_organisations"], false);
+    let (_, users) = status_json(fixture.get(&root, "/v1/admin/users").send().unwrap());
+    let mut organisations: Vec<&str> = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["organisation"].as_str().unwrap())
+        .collect();
+    organisations.sort();
+    organisations.dedup();
+    assert_eq!(
+        organisations.len(),
+        2,
+        "root lists both organisations' users: {users:#}"
+    );
     // An organisation's admin cannot make a server-wide one over HTTP.
     let admin_token = fixture.token("admin");
     assert_refused(
