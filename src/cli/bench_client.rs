@@ -214,6 +214,8 @@ pub fn run(args: ClientBenchArgs) -> anyhow::Result<ExitCode> {
             USER,
             "--role",
             "author",
+            "--organisation",
+            hologuide::demo::ORGANISATION,
             "--password",
             PASSWORD,
         ],

@@ -4,6 +4,8 @@
 //! right kind of file, not truncated, its own references present. Decoding meshes and textures is
 //! the renderer's job; it has its own, deeper validation.
 
+use std::io::{self, Read};
+
 use serde_json::Value;
 
 use super::package::safe_relative_path;
@@ -19,6 +21,44 @@ pub enum AssetKind {
 
 const GLB_MAGIC: &[u8; 4] = b"glTF";
 const GLB_JSON_CHUNK: u32 = 0x4E4F_534A;
+/// The GLB header and the JSON chunk's header.
+const GLB_HEADERS: u64 = 20;
+/// The most of a model's JSON read to check it: a whole `.gltf`, or a `.glb`'s JSON chunk.
+pub const MAX_MODEL_JSON_BYTES: u64 = 32 * 1024 * 1024;
+/// The first bytes of a picture or a video, which tell its format.
+const SIGNATURE_BYTES: u64 = 16;
+
+fn extension(name: &str) -> String {
+    name.rsplit_once('.')
+        .map(|(_, ext)| ext.to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+/// Reads what [`check_asset`] needs of a file, and no more, so that checking a large asset never
+/// holds it in memory: the first bytes of a picture or video, the headers and JSON chunk of a
+/// `.glb`, all of a `.gltf` (JSON text; up to one byte past [`MAX_MODEL_JSON_BYTES`]).
+pub fn read_head(name: &str, reader: &mut dyn Read) -> io::Result<Vec<u8>> {
+    let mut head = Vec::new();
+    match extension(name).as_str() {
+        "gltf" => {
+            reader
+                .take(MAX_MODEL_JSON_BYTES + 1)
+                .read_to_end(&mut head)?;
+        }
+        "glb" => {
+            reader.take(GLB_HEADERS).read_to_end(&mut head)?;
+            if let Some(json_length) = read_u32(&head, 12) {
+                reader
+                    .take(u64::from(json_length).min(MAX_MODEL_JSON_BYTES))
+                    .read_to_end(&mut head)?;
+            }
+        }
+        _ => {
+            reader.take(SIGNATURE_BYTES).read_to_end(&mut head)?;
+        }
+    }
+    Ok(head)
+}
 
 /// What a step asks of a file: its kind, and for a model the animation it plays.
 #[derive(Debug, Clone, Copy)]
@@ -27,26 +67,29 @@ pub struct AssetUse<'a> {
     pub animation: Option<&'a str>,
 }
 
-/// Checks one file; `exists` answers whether another file of the package exists (for `.gltf` buffers).
+/// Checks one file of `size` bytes from its `head` (see [`read_head`]); `exists` answers
+/// whether another file of the package exists (for `.gltf` buffers).
 pub fn check_asset(
     name: &str,
-    bytes: &[u8],
+    head: &[u8],
+    size: u64,
     asset_use: AssetUse<'_>,
     path: &JsonPath,
     problems: &mut Problems,
     exists: &dyn Fn(&str) -> bool,
 ) {
     let kind = asset_use.kind;
-    let extension = name
-        .rsplit_once('.')
-        .map(|(_, ext)| ext.to_ascii_lowercase())
-        .unwrap_or_default();
+    let extension = extension(name);
     let result = match (kind, extension.as_str()) {
         (AssetKind::Model, "glb" | "gltf") => {
             let document = if extension == "glb" {
-                glb_json(bytes)
+                glb_json(head, size)
+            } else if size > MAX_MODEL_JSON_BYTES {
+                Err(format!(
+                    "is a .gltf of {size} bytes; a glTF JSON model is at most {MAX_MODEL_JSON_BYTES} bytes (pack large models as .glb)"
+                ))
             } else {
-                gltf_json(name, bytes, exists)
+                gltf_json(name, head, exists)
             };
             document.map(|document| {
                 if let Err(reason) = check_animation(&document, asset_use.animation) {
@@ -54,12 +97,12 @@ pub fn check_asset(
                 }
             })
         }
-        (AssetKind::Media, "png") => sniff(bytes, 0, b"\x89PNG\r\n\x1a\n", "PNG"),
-        (AssetKind::Media, "jpg" | "jpeg") => sniff(bytes, 0, b"\xFF\xD8\xFF", "JPEG"),
+        (AssetKind::Media, "png") => sniff(head, 0, b"\x89PNG\r\n\x1a\n", "PNG"),
+        (AssetKind::Media, "jpg" | "jpeg") => sniff(head, 0, b"\xFF\xD8\xFF", "JPEG"),
         (AssetKind::Media, "webp") => {
-            sniff(bytes, 0, b"RIFF", "WebP").and_then(|()| sniff(bytes, 8, b"WEBP", "WebP"))
+            sniff(head, 0, b"RIFF", "WebP").and_then(|()| sniff(head, 8, b"WEBP", "WebP"))
         }
-        (AssetKind::Media, "mp4") => sniff(bytes, 4, b"ftyp", "MP4"),
+        (AssetKind::Media, "mp4") => sniff(head, 4, b"ftyp", "MP4"),
         (AssetKind::Model, _) => {
             problems.error(
                 Rule::UnsupportedAssetType,
@@ -100,7 +143,7 @@ fn read_u32(bytes: &[u8], offset: usize) -> Option<u32> {
 
 /// GLB container: header, lengths that match the file (a truncated download fails here), and a
 /// JSON chunk that declares glTF 2.
-fn glb_json(bytes: &[u8]) -> Result<Value, String> {
+fn glb_json(bytes: &[u8], size: u64) -> Result<Value, String> {
     if bytes.get(..4) != Some(GLB_MAGIC) {
         return Err("is not a glTF binary (no 'glTF' header)".to_owned());
     }
@@ -113,10 +156,9 @@ fn glb_json(bytes: &[u8]) -> Result<Value, String> {
             "is glTF binary version {version}; only version 2 is supported"
         ));
     }
-    if length as usize != bytes.len() {
+    if u64::from(length) != size {
         return Err(format!(
-            "says it is {length} bytes long but is {} bytes (truncated or padded)",
-            bytes.len()
+            "says it is {length} bytes long but is {size} bytes (truncated or padded)"
         ));
     }
     let (Some(json_length), Some(chunk_type)) = (read_u32(bytes, 12), read_u32(bytes, 16)) else {
@@ -124,6 +166,14 @@ fn glb_json(bytes: &[u8]) -> Result<Value, String> {
     };
     if chunk_type != GLB_JSON_CHUNK {
         return Err("does not start with a JSON chunk".to_owned());
+    }
+    if u64::from(json_length) > MAX_MODEL_JSON_BYTES {
+        return Err(format!(
+            "has a JSON chunk of {json_length} bytes; at most {MAX_MODEL_JSON_BYTES} are accepted"
+        ));
+    }
+    if GLB_HEADERS + u64::from(json_length) > size {
+        return Err("has a JSON chunk that runs past the end of the file".to_owned());
     }
     let json = 20usize
         .checked_add(json_length as usize)

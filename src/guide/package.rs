@@ -12,7 +12,7 @@ use std::sync::Mutex;
 use thiserror::Error;
 use zip::ZipArchive;
 
-use super::assets::{AssetKind, AssetUse, check_asset};
+use super::assets::{AssetKind, AssetUse, check_asset, read_head};
 use super::decode::decode;
 use super::model::Guide;
 use super::problem::{JsonPath, Problem, Problems, Rule, Severity};
@@ -25,6 +25,14 @@ pub const MAX_GUIDE_JSON_BYTES: u64 = 4 * 1024 * 1024;
 pub const MAX_ASSET_BYTES: u64 = 256 * 1024 * 1024;
 /// Entries in an archive; a zip bomb made of millions of empty files is refused up front.
 pub const MAX_ARCHIVE_ENTRIES: usize = 10_000;
+/// How many times its compressed size an archive entry may expand to. Pictures, video and
+/// models barely compress; text does up to about 10×; deflate's ceiling is about 1,000×. An
+/// entry past this is a zip bomb, however honest its declared size.
+pub const MAX_EXPANSION: u64 = 100;
+/// Entries up to this size are not held to [`MAX_EXPANSION`]: small text files compress well.
+pub const EXPANSION_FREE_BYTES: u64 = 1024 * 1024;
+/// All the entries of an archive together, uncompressed.
+pub const MAX_PACKAGE_BYTES: u64 = 1024 * 1024 * 1024;
 
 #[derive(Debug, Error)]
 pub enum PackageError {
@@ -49,6 +57,27 @@ pub enum PackageError {
         name: String,
         reason: String,
     },
+}
+
+impl PackageError {
+    /// The message without the package's location: for a package that came over the network,
+    /// kept in a temporary file whose path means nothing to its sender and must not be shown.
+    pub fn reason(&self) -> String {
+        match self {
+            PackageError::Io { source, .. } => format!("cannot read the guide package: {source}"),
+            PackageError::NotAPackage { .. } => {
+                "this is not a guide package (expected a .zip archive holding guide.json)".into()
+            }
+            PackageError::Invalid { problems, .. } => format!(
+                "the guide package has {} error(s):\n{}",
+                count_errors(problems),
+                list(problems)
+            ),
+            PackageError::Asset { name, reason, .. } => {
+                format!("cannot read '{name}' from the guide package: {reason}")
+            }
+        }
+    }
 }
 
 fn count_errors(problems: &[Problem]) -> usize {
@@ -117,6 +146,25 @@ impl GuidePackage {
     pub fn read_asset(&self, name: &str) -> Result<Vec<u8>, PackageError> {
         self.source
             .read(name, MAX_ASSET_BYTES)
+            .map_err(|reason| PackageError::Asset {
+                path: self.source.path().to_owned(),
+                name: name.to_owned(),
+                reason,
+            })
+    }
+
+    /// Streams an asset the guide refers to into `use_reader` (at most [`MAX_ASSET_BYTES`]),
+    /// so that publishing a large asset never holds it in memory. Errors `use_reader` meets
+    /// reading are the package's; its own it reports in `T`.
+    pub fn stream_asset<T>(
+        &self,
+        name: &str,
+        use_reader: impl FnOnce(&mut dyn Read) -> T,
+    ) -> Result<T, PackageError> {
+        self.source
+            .stream(name, |reader| {
+                Ok(use_reader(&mut reader.take(MAX_ASSET_BYTES)))
+            })
             .map_err(|reason| PackageError::Asset {
                 path: self.source.path().to_owned(),
                 name: name.to_owned(),
@@ -231,8 +279,8 @@ fn check_file(
             path,
             format!("'{name}' is {size} bytes; assets are at most {MAX_ASSET_BYTES} bytes"),
         ),
-        Ok(_) => match source.read(name, MAX_ASSET_BYTES) {
-            Ok(bytes) => check_asset(name, &bytes, asset_use, path, problems, &|sibling| {
+        Ok(size) => match source.stream(name, |reader| read_head(name, reader)) {
+            Ok(head) => check_asset(name, &head, size, asset_use, path, problems, &|sibling| {
                 source.size(sibling).is_ok()
             }),
             Err(reason) => problems.error(Rule::MissingAsset, path, format!("'{name}' {reason}")),
@@ -281,7 +329,16 @@ enum Source {
         entries: BTreeMap<String, usize>,
         /// Entry names that would escape the package if extracted (zip-slip).
         unsafe_entries: Vec<String>,
+        /// Compressed and uncompressed size of each entry, as the archive declares them.
+        sizes: BTreeMap<String, (u64, u64)>,
     },
+}
+
+/// The most an entry of `compressed` bytes may expand to (see [`MAX_EXPANSION`]).
+fn expansion_limit(compressed: u64) -> u64 {
+    compressed
+        .saturating_mul(MAX_EXPANSION)
+        .max(EXPANSION_FREE_BYTES)
 }
 
 impl Source {
@@ -321,6 +378,8 @@ impl Source {
         }
         let mut entries = BTreeMap::new();
         let mut unsafe_entries = Vec::new();
+        let mut sizes = BTreeMap::new();
+        let mut zip = zip;
         for index in 0..zip.len() {
             let name = match zip.name_for_index(index) {
                 Some(Ok(name)) => name.into_owned(),
@@ -335,6 +394,16 @@ impl Source {
             if name.ends_with('/') {
                 continue; // a directory entry holds no data
             }
+            let size = zip
+                .by_index_raw(index)
+                .map(|entry| (entry.compressed_size(), entry.size()))
+                .map_err(|e| {
+                    io_error(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("damaged zip archive: {e}"),
+                    ))
+                })?;
+            sizes.insert(name.clone(), size);
             match safe_relative_path(&name) {
                 Ok(()) => {
                     entries.insert(name, index);
@@ -347,6 +416,7 @@ impl Source {
             zip: Mutex::new(zip),
             entries,
             unsafe_entries,
+            sizes,
         })
     }
 
@@ -358,14 +428,43 @@ impl Source {
     }
 
     fn archive_problems(&self, problems: &mut Problems) {
-        if let Source::Archive { unsafe_entries, .. } = self {
-            for name in unsafe_entries {
+        let Source::Archive {
+            unsafe_entries,
+            sizes,
+            ..
+        } = self
+        else {
+            return;
+        };
+        for name in unsafe_entries {
+            problems.error(
+                Rule::PathEscapesPackage,
+                format!("archive entry '{name}'"),
+                "the entry's name leaves the package; the archive is unsafe to extract",
+            );
+        }
+        for (name, &(compressed, size)) in sizes {
+            if size > expansion_limit(compressed) {
                 problems.error(
-                    Rule::PathEscapesPackage,
+                    Rule::AssetTooLarge,
                     format!("archive entry '{name}'"),
-                    "the entry's name leaves the package; the archive is unsafe to extract",
+                    format!(
+                        "expands from {compressed} to {size} bytes, more than {MAX_EXPANSION} times its compressed size; the archive is refused as a zip bomb"
+                    ),
                 );
             }
+        }
+        let total = sizes
+            .values()
+            .fold(0u64, |sum, &(_, size)| sum.saturating_add(size));
+        if total > MAX_PACKAGE_BYTES {
+            problems.error(
+                Rule::AssetTooLarge,
+                "archive",
+                format!(
+                    "its entries hold {total} bytes uncompressed; a package holds at most {MAX_PACKAGE_BYTES}"
+                ),
+            );
         }
     }
 
@@ -397,9 +496,42 @@ impl Source {
                     .ok_or_else(too_large)
             }
             Source::Archive { .. } => self.with_archive_entry(name, |entry| {
-                read_limited(entry, limit)
+                // Whatever the entry declares, it never yields more than its compressed size
+                // allows.
+                let allowed = expansion_limit(entry.compressed_size());
+                read_limited(entry, limit.min(allowed))
                     .map_err(|e| format!("is damaged in the archive: {e}"))?
-                    .ok_or_else(too_large)
+                    .ok_or_else(|| {
+                        if allowed < limit {
+                            format!(
+                                "expands to more than {MAX_EXPANSION} times its compressed size"
+                            )
+                        } else {
+                            too_large()
+                        }
+                    })
+            }),
+        }
+    }
+
+    /// Hands a file of the package to `use_reader` as a stream: never more of an archive entry
+    /// than its compressed size allows ([`MAX_EXPANSION`]), nothing held in memory here.
+    fn stream<T>(
+        &self,
+        name: &str,
+        use_reader: impl FnOnce(&mut dyn Read) -> io::Result<T>,
+    ) -> Result<T, String> {
+        safe_relative_path(name).map_err(str::to_owned)?;
+        match self {
+            Source::Directory { .. } => {
+                let mut file =
+                    File::open(self.resolve_in_directory(name)?).map_err(|e| describe_io(&e))?;
+                use_reader(&mut file).map_err(|e| describe_io(&e))
+            }
+            Source::Archive { .. } => self.with_archive_entry(name, |mut entry| {
+                let allowed = expansion_limit(entry.compressed_size());
+                use_reader(&mut (&mut entry).take(allowed))
+                    .map_err(|e| format!("is damaged in the archive: {e}"))
             }),
         }
     }

@@ -5,11 +5,45 @@
 //! the same file share one, and any plain file server, CDN or object store can serve them.
 
 use std::fs::{self, File};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use super::error::ServiceError;
 use super::secrets::sha256_hex;
+
+/// Why a streamed blob was not stored.
+#[derive(Debug, thiserror::Error)]
+pub enum PutError {
+    /// Reading the source failed: the fault of the input (a damaged archive entry).
+    #[error("{0}")]
+    Source(std::io::Error),
+    /// Writing failed: the service's fault.
+    #[error(transparent)]
+    Store(#[from] ServiceError),
+}
+
+/// Copies `source` into a new file at `path`, flushed to disk; returns its sha256 and size.
+fn copy_hashing(source: &mut dyn Read, path: &Path) -> Result<(String, u64), PutError> {
+    use sha2::Digest;
+    let write_error = |e| PutError::Store(ServiceError::io("writing a blob")(e));
+    let mut file = File::create(path).map_err(write_error)?;
+    let mut hasher = sha2::Sha256::new();
+    let mut buffer = vec![0u8; 256 * 1024];
+    let mut total: u64 = 0;
+    loop {
+        let read = match source.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(read) => read,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(PutError::Source(e)),
+        };
+        hasher.update(&buffer[..read]);
+        file.write_all(&buffer[..read]).map_err(write_error)?;
+        total += read as u64;
+    }
+    file.sync_all().map_err(write_error)?;
+    Ok((hex::encode(hasher.finalize()), total))
+}
 
 #[derive(Debug, Clone)]
 pub struct BlobStore {
@@ -38,33 +72,58 @@ impl BlobStore {
     /// Stores `bytes` under their sha256 (once) and returns it.
     pub fn put(&self, bytes: &[u8]) -> Result<String, ServiceError> {
         let sha256 = sha256_hex(bytes);
-        let target = self.root.join(&sha256[..2]).join(&sha256);
-        if fs::metadata(&target).is_ok_and(|m| m.len() == bytes.len() as u64) {
+        if self.holds(&sha256, bytes.len() as u64) {
             return Ok(sha256);
         }
-        let dir = self.root.join(&sha256[..2]);
-        fs::create_dir_all(&dir)
-            .map_err(ServiceError::io(format!("creating {}", dir.display())))?;
+        match self.put_reader(&mut &bytes[..]) {
+            Ok((sha256, _)) => Ok(sha256),
+            Err(PutError::Store(error)) => Err(error),
+            Err(PutError::Source(error)) => {
+                Err(ServiceError::io("reading a blob from memory")(error))
+            }
+        }
+    }
+
+    fn holds(&self, sha256: &str, bytes: u64) -> bool {
+        let target = self.root.join(&sha256[..2]).join(sha256);
+        fs::metadata(target).is_ok_and(|m| m.len() == bytes)
+    }
+
+    /// Streams `source` into a blob (hashing as it goes, so a large asset is never held in
+    /// memory) and returns its sha256 and size.
+    pub fn put_reader(&self, source: &mut dyn Read) -> Result<(String, u64), PutError> {
         let temporary = self
             .root
             .join("tmp")
-            .join(format!("{sha256}.{}", uuid::Uuid::new_v4()));
-        let write = || -> std::io::Result<()> {
-            let mut file = File::create(&temporary)?;
-            file.write_all(bytes)?;
-            file.sync_all()?;
+            .join(format!("incoming.{}", uuid::Uuid::new_v4()));
+        let written = copy_hashing(source, &temporary);
+        let (sha256, bytes) = match written {
+            Ok(done) => done,
+            Err(error) => {
+                let _ = fs::remove_file(&temporary);
+                return Err(error);
+            }
+        };
+        if self.holds(&sha256, bytes) {
+            let _ = fs::remove_file(&temporary);
+            return Ok((sha256, bytes));
+        }
+        let dir = self.root.join(&sha256[..2]);
+        let target = dir.join(&sha256);
+        let install = || -> std::io::Result<()> {
+            fs::create_dir_all(&dir)?;
             fs::rename(&temporary, &target)?;
             // The rename itself is durable only once the directory is flushed.
             File::open(&dir)?.sync_all()
         };
-        write().map_err(|e| {
+        install().map_err(|e| {
             let _ = fs::remove_file(&temporary);
-            ServiceError::Io {
+            PutError::Store(ServiceError::Io {
                 what: format!("writing blob {sha256}"),
                 source: e,
-            }
+            })
         })?;
-        Ok(sha256)
+        Ok((sha256, bytes))
     }
 
     /// Removes temporary files (half-written blobs, uploads) left by a process that was killed,

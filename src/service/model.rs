@@ -11,7 +11,7 @@ use uuid::Uuid;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
-    /// Manages users, permissions, profiles; sees every guide.
+    /// Manages users, permissions, profiles; sees every guide of its organisation.
     Admin,
     /// Publishes guides.
     Author,
@@ -59,9 +59,51 @@ pub struct User {
     pub id: Uuid,
     pub username: String,
     pub role: Role,
+    /// The tenant the user works in (N4): guides, users and profiles of other organisations are
+    /// invisible to them.
+    pub organisation: String,
+    /// A server-wide admin, whose admin work spans every organisation. Only the admin command
+    /// line grants it (`user add --all-organisations`); never the default.
+    pub all_organisations: bool,
     pub groups: Vec<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+}
+
+impl User {
+    /// The organisations this user acts within.
+    pub fn scope(&self) -> Scope {
+        if self.all_organisations && self.role == Role::Admin {
+            Scope::Everywhere
+        } else {
+            Scope::Organisation(self.organisation.clone())
+        }
+    }
+}
+
+/// The organisations a piece of work may see and change (N4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    Organisation(String),
+    /// A server-wide admin, or the admin command line on the service's own machine.
+    Everywhere,
+}
+
+impl Scope {
+    pub fn includes(&self, organisation: &str) -> bool {
+        match self {
+            Scope::Organisation(own) => own == organisation,
+            Scope::Everywhere => true,
+        }
+    }
+
+    /// The one organisation a query is limited to; `None`: all of them.
+    pub fn organisation(&self) -> Option<&str> {
+        match self {
+            Scope::Organisation(own) => Some(own),
+            Scope::Everywhere => None,
+        }
+    }
 }
 
 /// A (user, device) pair the service has seen.
@@ -181,6 +223,8 @@ impl fmt::Display for Principal {
 pub struct Profile {
     pub id: Uuid,
     pub name: String,
+    /// The organisation whose admins manage it and whose users may be members (N4).
+    pub organisation: String,
     pub description: String,
     pub guide_ids: Vec<Uuid>,
     pub tags: Vec<String>,

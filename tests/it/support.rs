@@ -257,3 +257,18 @@ pub fn json_lines(text: &str) -> Vec<serde_json::Value> {
         .map(|l| serde_json::from_str(l).expect("JSON line"))
         .collect()
 }
+
+/// A memory figure of a running process from `/proc/<pid>/status` (`VmRSS`, or `VmHWM` for the
+/// peak so far), in bytes; `None` once the process is gone.
+pub fn process_memory_bytes(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kib: u64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))?
+        .trim()
+        .strip_suffix("kB")?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib * 1024)
+}

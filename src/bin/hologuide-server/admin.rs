@@ -6,7 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
-use hologuide::service::model::{GuideSummary, Principal, Role};
+use hologuide::service::model::{GuideSummary, Principal, Role, Scope};
+use hologuide::service::{Membership, PackageOrigin};
 use uuid::Uuid;
 
 use super::{DataArg, open, print};
@@ -29,6 +30,14 @@ pub enum UserCommand {
         /// A group the user belongs to (repeatable); permissions can be granted to groups.
         #[arg(long = "group", value_name = "GROUP")]
         groups: Vec<String>,
+        /// The organisation the user works in (N4); may be left out while the service has
+        /// only one.
+        #[arg(long, value_name = "ORG")]
+        organisation: Option<String>,
+        /// A server-wide admin, whose admin work spans every organisation (admins only; never
+        /// the default).
+        #[arg(long)]
+        all_organisations: bool,
         #[command(flatten)]
         data: DataArg,
     },
@@ -147,14 +156,35 @@ pub fn user(command: UserCommand, json: bool) -> anyhow::Result<ExitCode> {
             password_stdin,
             password,
             groups,
+            organisation,
+            all_organisations,
             data,
         } => {
             let password = read_password(password_stdin, password)?;
-            let user = open(&data.data)?
-                .add_user(&username, &password, role, &groups)
+            let service = open(&data.data)?;
+            let membership = Membership {
+                organisation: match organisation {
+                    Some(organisation) => organisation,
+                    None => service.default_organisation()?,
+                },
+                all_organisations,
+            };
+            let user = service
+                .add_user(&username, &password, role, &membership, &groups)
                 .with_context(|| format!("adding the user '{username}'"))?;
             print(json, &user, || {
-                format!("added {} '{}' ({})", user.role, user.username, user.id)
+                format!(
+                    "added {} '{}' of '{}'{} ({})",
+                    user.role,
+                    user.username,
+                    user.organisation,
+                    if user.all_organisations {
+                        ", spanning all organisations"
+                    } else {
+                        ""
+                    },
+                    user.id
+                )
             })
         }
         UserCommand::Group {
@@ -172,11 +202,19 @@ pub fn user(command: UserCommand, json: bool) -> anyhow::Result<ExitCode> {
             })
         }
         UserCommand::List(data) => {
-            let users = open(&data.data)?.users()?;
+            let users = open(&data.data)?.users(&Scope::Everywhere)?;
             print(json, &users, || {
                 users
                     .iter()
-                    .map(|u| format!("{:<24} {:<8} {}", u.username, u.role, u.groups.join(",")))
+                    .map(|u| {
+                        format!(
+                            "{:<24} {:<8} {:<20} {}",
+                            u.username,
+                            u.role,
+                            u.organisation,
+                            u.groups.join(",")
+                        )
+                    })
                     .collect::<Vec<_>>()
                     .join("\n")
             })
@@ -186,8 +224,9 @@ pub fn user(command: UserCommand, json: bool) -> anyhow::Result<ExitCode> {
 
 fn guide_line(guide: &GuideSummary) -> String {
     format!(
-        "{}  v{:<3} {:<11} {}",
+        "{}  {:<20} v{:<3} {:<11} {}",
         guide.id,
+        guide.organisation,
         guide.latest_version,
         if guide.active {
             "active"
@@ -208,7 +247,7 @@ pub fn guide(command: GuideCommand, json: bool) -> anyhow::Result<ExitCode> {
             let service = open(&data.data)?;
             let user = service.user(&publisher)?;
             let manifest = service
-                .publish(&package, &user)
+                .publish(&package, PackageOrigin::Local, &user)
                 .with_context(|| format!("publishing {}", package.display()))?;
             print(json, &manifest, || {
                 format!(
@@ -222,25 +261,25 @@ pub fn guide(command: GuideCommand, json: bool) -> anyhow::Result<ExitCode> {
             })
         }
         GuideCommand::List(data) => {
-            let guides = open(&data.data)?.all_guides()?;
+            let guides = open(&data.data)?.all_guides(&Scope::Everywhere)?;
             print(json, &guides, || {
                 guides.iter().map(guide_line).collect::<Vec<_>>().join("\n")
             })
         }
         GuideCommand::Grant { guide, who, data } => {
-            let grants = open(&data.data)?.grant(guide, &who.principal())?;
+            let grants = open(&data.data)?.grant(&Scope::Everywhere, guide, &who.principal())?;
             print(json, &grants, || grants_text(guide, &grants))
         }
         GuideCommand::Revoke { guide, who, data } => {
-            let grants = open(&data.data)?.revoke(guide, &who.principal())?;
+            let grants = open(&data.data)?.revoke(&Scope::Everywhere, guide, &who.principal())?;
             print(json, &grants, || grants_text(guide, &grants))
         }
         GuideCommand::Deactivate { guide, data } => {
-            let summary = open(&data.data)?.set_active(guide, false)?;
+            let summary = open(&data.data)?.set_active(&Scope::Everywhere, guide, false)?;
             print(json, &summary, || guide_line(&summary))
         }
         GuideCommand::Reactivate { guide, data } => {
-            let summary = open(&data.data)?.set_active(guide, true)?;
+            let summary = open(&data.data)?.set_active(&Scope::Everywhere, guide, true)?;
             print(json, &summary, || guide_line(&summary))
         }
         GuideCommand::Lease { guide, lease, data } => {
@@ -250,7 +289,8 @@ pub fn guide(command: GuideCommand, json: bool) -> anyhow::Result<ExitCode> {
                     || format!("'{text}' is neither a number of seconds nor 'default'"),
                 )?)),
             };
-            let effective = open(&data.data)?.set_offline_lease(guide, lease)?;
+            let effective =
+                open(&data.data)?.set_offline_lease(&Scope::Everywhere, guide, lease)?;
             let seconds = effective.whole_seconds();
             print(
                 json,
@@ -259,7 +299,7 @@ pub fn guide(command: GuideCommand, json: bool) -> anyhow::Result<ExitCode> {
             )
         }
         GuideCommand::Tag { guide, tags, data } => {
-            let summary = open(&data.data)?.set_tags(guide, &tags)?;
+            let summary = open(&data.data)?.set_tags(&Scope::Everywhere, guide, &tags)?;
             print(json, &summary, || {
                 format!("{}  tags: {}", summary.id, summary.tags.join(", "))
             })

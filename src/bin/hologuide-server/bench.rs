@@ -13,7 +13,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use hologuide::service::model::Role;
 use hologuide::service::serve::ConnectionLimits;
-use hologuide::service::{Config, Service, SystemClock};
+use hologuide::service::{Config, Membership, PackageOrigin, Service, SystemClock};
 use serde::Serialize;
 
 #[derive(Debug, Args)]
@@ -87,8 +87,14 @@ pub fn run(args: BenchArgs, json: bool) -> anyhow::Result<ExitCode> {
     bench_package(&package, args.blob_mib * 1024 * 1024)?;
     Service::init(&data)?;
     let service = Service::open(&data, Config::default(), Arc::new(SystemClock))?;
-    let user = service.add_user("bench", "bench-password", Role::Admin, &[])?;
-    let manifest = service.publish(&package, &user)?;
+    let user = service.add_user(
+        "bench",
+        "bench-password",
+        Role::Admin,
+        &Membership::of(hologuide::demo::ORGANISATION),
+        &[],
+    )?;
+    let manifest = service.publish(&package, PackageOrigin::Local, &user)?;
     let blob = manifest
         .assets
         .iter()

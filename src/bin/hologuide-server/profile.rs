@@ -3,7 +3,8 @@
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use hologuide::service::model::{Profile, ProfileSpec};
+use hologuide::service::Service;
+use hologuide::service::model::{Profile, ProfileSpec, Scope};
 use uuid::Uuid;
 
 use super::{DataArg, open, print};
@@ -45,6 +46,28 @@ impl Selection {
     }
 }
 
+/// Which organisation's profile a command means, and the data folder.
+#[derive(Debug, Args)]
+pub struct Place {
+    /// The organisation the profile belongs to; may be left out while the service has only one.
+    #[arg(long, value_name = "ORG")]
+    organisation: Option<String>,
+    #[command(flatten)]
+    data: DataArg,
+}
+
+impl Place {
+    /// The service, and the organisation named or else its only one.
+    fn open(self) -> anyhow::Result<(Service, String)> {
+        let service = open(&self.data.data)?;
+        let organisation = match self.organisation {
+            Some(organisation) => organisation,
+            None => service.default_organisation()?,
+        };
+        Ok((service, organisation))
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum ProfileCommand {
     /// Create a profile.
@@ -53,7 +76,7 @@ pub enum ProfileCommand {
         #[command(flatten)]
         selection: Selection,
         #[command(flatten)]
-        data: DataArg,
+        place: Place,
     },
     /// Change a profile; options not given keep their value.
     Update {
@@ -61,38 +84,40 @@ pub enum ProfileCommand {
         #[command(flatten)]
         selection: Selection,
         #[command(flatten)]
-        data: DataArg,
+        place: Place,
     },
+    /// Every organisation's profiles.
     List(DataArg),
     Show {
         name: String,
         #[command(flatten)]
-        data: DataArg,
+        place: Place,
     },
     Delete {
         name: String,
         #[command(flatten)]
-        data: DataArg,
+        place: Place,
     },
     /// Make a user a member (a user is in at most one profile, S4).
     AddMember {
         name: String,
         username: String,
         #[command(flatten)]
-        data: DataArg,
+        place: Place,
     },
     RemoveMember {
         name: String,
         username: String,
         #[command(flatten)]
-        data: DataArg,
+        place: Place,
     },
 }
 
 fn text(profile: &Profile) -> String {
     format!(
-        "{} (revision {}): {}\n  guides: {}\n  tags: {}\n  modified within: {}\n  members: {}",
+        "{} ({}, revision {}): {}\n  guides: {}\n  tags: {}\n  modified within: {}\n  members: {}",
         profile.name,
+        profile.organisation,
         profile.revision,
         profile.description,
         profile
@@ -114,32 +139,35 @@ pub fn run(command: ProfileCommand, json: bool) -> anyhow::Result<ExitCode> {
         ProfileCommand::Create {
             name,
             selection,
-            data,
+            place,
         } => {
-            let spec = selection.spec(Some(name));
-            let profile = open(&data.data)?.create_profile(&spec)?;
+            let (service, organisation) = place.open()?;
+            let profile = service.create_profile(&organisation, &selection.spec(Some(name)))?;
             print(json, &profile, || text(&profile))
         }
         ProfileCommand::Update {
             name,
             selection,
-            data,
+            place,
         } => {
-            let profile = open(&data.data)?.update_profile(&name, &selection.spec(None))?;
+            let (service, organisation) = place.open()?;
+            let profile = service.update_profile(&organisation, &name, &selection.spec(None))?;
             print(json, &profile, || text(&profile))
         }
         ProfileCommand::List(data) => {
-            let profiles = open(&data.data)?.profiles()?;
+            let profiles = open(&data.data)?.profiles(&Scope::Everywhere)?;
             print(json, &profiles, || {
                 profiles.iter().map(text).collect::<Vec<_>>().join("\n")
             })
         }
-        ProfileCommand::Show { name, data } => {
-            let profile = open(&data.data)?.profile(&name)?;
+        ProfileCommand::Show { name, place } => {
+            let (service, organisation) = place.open()?;
+            let profile = service.profile(&organisation, &name)?;
             print(json, &profile, || text(&profile))
         }
-        ProfileCommand::Delete { name, data } => {
-            open(&data.data)?.delete_profile(&name)?;
+        ProfileCommand::Delete { name, place } => {
+            let (service, organisation) = place.open()?;
+            service.delete_profile(&organisation, &name)?;
             print(json, &serde_json::json!({ "deleted": name }), || {
                 format!("deleted the profile '{name}'")
             })
@@ -147,17 +175,19 @@ pub fn run(command: ProfileCommand, json: bool) -> anyhow::Result<ExitCode> {
         ProfileCommand::AddMember {
             name,
             username,
-            data,
+            place,
         } => {
-            let profile = open(&data.data)?.add_profile_member(&name, &username)?;
+            let (service, organisation) = place.open()?;
+            let profile = service.add_profile_member(&organisation, &name, &username)?;
             print(json, &profile, || text(&profile))
         }
         ProfileCommand::RemoveMember {
             name,
             username,
-            data,
+            place,
         } => {
-            let profile = open(&data.data)?.remove_profile_member(&name, &username)?;
+            let (service, organisation) = place.open()?;
+            let profile = service.remove_profile_member(&organisation, &name, &username)?;
             print(json, &profile, || text(&profile))
         }
     }

@@ -44,6 +44,40 @@ fn safe_relative_paths_stay_inside_the_package() {
     }
 }
 
+/// An archive holding one entry of `size` zero bytes (which compress about 1,000 times).
+fn archive_with_zeros(dir: &Path, size: usize) -> PathBuf {
+    use std::io::Write;
+    let archive = dir.join("zeros.zip");
+    let mut writer = zip::ZipWriter::new(File::create(&archive).unwrap());
+    writer
+        .start_file("media/zeros.png", zip::write::SimpleFileOptions::default())
+        .unwrap();
+    writer.write_all(&vec![0u8; size]).unwrap();
+    writer.finish().unwrap();
+    archive
+}
+
+fn expansion_problems(report: &Report) -> usize {
+    report
+        .problems
+        .iter()
+        .filter(|p| p.rule == Rule::AssetTooLarge && p.message.contains("compressed size"))
+        .count()
+}
+
+#[test]
+fn an_entry_expanding_past_the_ratio_is_refused_and_a_small_one_is_not_held_to_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let bomb = validate(&archive_with_zeros(dir.path(), 4 * 1024 * 1024)).unwrap();
+    assert_eq!(expansion_problems(&bomb), 1, "{:?}", bomb.problems);
+    let small = validate(&archive_with_zeros(
+        dir.path(),
+        EXPANSION_FREE_BYTES as usize,
+    ))
+    .unwrap();
+    assert_eq!(expansion_problems(&small), 0, "{:?}", small.problems);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
@@ -78,7 +112,7 @@ proptest! {
         let mut problems = Problems::default();
         let model = AssetUse { kind: AssetKind::Model, animation: Some("bob") };
         let name = format!("models/x.{extension}");
-        check_asset(&name, &bytes, model, &JsonPath::root(), &mut problems, &|_| false);
+        check_asset(&name, &bytes, bytes.len() as u64, model, &JsonPath::root(), &mut problems, &|_| false);
         prop_assert!(problems.has_errors());
     }
 }

@@ -4,8 +4,9 @@ use time::Duration;
 use uuid::Uuid;
 
 use super::{Service, check_name};
+use crate::guide::link::is_valid_org_slug;
 use crate::service::error::ServiceError;
-use crate::service::model::{Caller, Me, Role, SessionTokens, User};
+use crate::service::model::{Caller, Me, Role, Scope, SessionTokens, User};
 use crate::service::secrets::{
     ACCESS_PREFIX, MAX_TOKEN_LEN, REFRESH_PREFIX, constant_time_eq, hash_password, new_nonce,
     new_token, rotated_tokens, token_hash,
@@ -53,15 +54,50 @@ pub fn check_device_id(device_id: &str) -> Result<(), ServiceError> {
     }
 }
 
+/// Which organisation a new user works in (N4), and whether they are a server-wide admin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Membership {
+    pub organisation: String,
+    pub all_organisations: bool,
+}
+
+impl Membership {
+    pub fn of(organisation: impl Into<String>) -> Self {
+        Self {
+            organisation: organisation.into(),
+            all_organisations: false,
+        }
+    }
+}
+
+/// Organisation names are the ones guide links carry (`hologuide://<org>/g/<id>`).
+pub fn check_organisation(name: &str) -> Result<(), ServiceError> {
+    if is_valid_org_slug(name) {
+        Ok(())
+    } else {
+        Err(ServiceError::Invalid(format!(
+            "'{}' is not an organisation name (1–63 characters of a–z, 0–9 and '-', not starting or ending with '-')",
+            name.chars().take(80).collect::<String>()
+        )))
+    }
+}
+
 impl Service {
     pub fn add_user(
         &self,
         username: &str,
         password: &str,
         role: Role,
+        membership: &Membership,
         groups: &[String],
     ) -> Result<User, ServiceError> {
         check_name("user", username)?;
+        check_organisation(&membership.organisation)?;
+        if membership.all_organisations && role != Role::Admin {
+            return Err(ServiceError::Invalid(format!(
+                "only an admin may span all organisations, not an {role}"
+            )));
+        }
         for group in groups {
             check_name("group", group)?;
         }
@@ -70,14 +106,35 @@ impl Service {
             username: username.to_owned(),
             password_hash: hash_password(password)?,
             role,
+            organisation: membership.organisation.clone(),
+            all_organisations: membership.all_organisations,
             groups: groups.to_vec(),
             created_at: self.clock.now(),
         };
         Ok(self.store.create_user(&user)?)
     }
 
-    pub fn users(&self) -> Result<Vec<User>, ServiceError> {
-        Ok(self.store.users()?)
+    /// The organisation a new user joins when none is named: the service's only one. With none
+    /// yet, or several, the admin has to say which.
+    pub fn default_organisation(&self) -> Result<String, ServiceError> {
+        let mut organisations = self.store.organisations()?;
+        match organisations.len() {
+            1 => Ok(organisations.remove(0)),
+            0 => Err(ServiceError::Invalid(
+                "the first user needs an organisation: give one with --organisation".into(),
+            )),
+            _ => Err(ServiceError::Invalid(format!(
+                "this service has several organisations ({}); say which with --organisation",
+                organisations.join(", ")
+            ))),
+        }
+    }
+
+    /// The users an admin may see: those of their organisation (all for a server-wide admin).
+    pub fn users(&self, scope: &Scope) -> Result<Vec<User>, ServiceError> {
+        let mut users = self.store.users()?;
+        users.retain(|user| scope.includes(&user.organisation));
+        Ok(users)
     }
 
     pub fn user(&self, username: &str) -> Result<User, ServiceError> {

@@ -1,6 +1,7 @@
 //! Telemetry and step results from devices, checked at sync time against the permissions of
 //! now (S6), each stored once (N5).
 
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::Service;
@@ -18,6 +19,40 @@ const MAX_STEP_ID_CHARS: usize = 128;
 const MAX_SUMMARY_KINDS: usize = 64;
 /// A recorded value (a reading, a checkbox, a short note) as JSON text.
 const MAX_VALUE_BYTES: usize = 16 * 1024;
+/// One event's duration: a step viewed for longer than 30 days is a broken clock or a forgery.
+const MAX_EVENT_DURATION_MS: u64 = 30 * 24 * 3600 * 1000;
+/// Times a device may report: 2000-01-01 up to (not including) 2100-01-01 UTC. Wide enough for
+/// any real device clock, narrow enough that year 0000 or 9999 never reaches the reports.
+const EARLIEST: OffsetDateTime = time::macros::datetime!(2000-01-01 00:00 UTC);
+const LATEST: OffsetDateTime = time::macros::datetime!(2100-01-01 00:00 UTC);
+
+/// A time field outside [`EARLIEST`, `LATEST`), named.
+fn check_time(id: Uuid, field: &str, at: OffsetDateTime) -> Result<(), Rejected> {
+    if (EARLIEST..LATEST).contains(&at) {
+        return Ok(());
+    }
+    let shown = at
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| at.to_string());
+    Err(invalid(
+        id,
+        format!("{field} is {shown}; times must be from the year 2000 up to the year 2099 (UTC)"),
+    ))
+}
+
+/// A count or duration stored as a SQLite integer (i64) and at most `max`, named.
+fn check_number(id: Uuid, field: &str, value: u64, max: u64) -> Result<(), Rejected> {
+    if value <= max.min(i64::MAX as u64) {
+        return Ok(());
+    }
+    Err(invalid(
+        id,
+        format!(
+            "{field} is {value}; it must be at most {}",
+            max.min(i64::MAX as u64)
+        ),
+    ))
+}
 
 fn check_batch(len: usize) -> Result<(), ServiceError> {
     if len > MAX_BATCH {
@@ -100,6 +135,10 @@ impl Service {
             {
                 return Err(invalid(event.id, "the step id is too long".into()));
             }
+            check_time(event.id, "at", event.at)?;
+            if let Some(duration) = event.duration_ms {
+                check_number(event.id, "duration_ms", duration, MAX_EVENT_DURATION_MS)?;
+            }
             if let Some(guide) = event.guide_id {
                 self.guide_for(caller, guide)
                     .map_err(|e| rejected(event.id, &e))?;
@@ -151,13 +190,11 @@ impl Service {
             if summary.first_at > summary.last_at {
                 return bad("the summary's time range ends before it starts");
             }
-            // Stored as SQLite integers.
-            if [summary.sessions, summary.events, summary.duration_ms]
-                .iter()
-                .any(|n| i64::try_from(*n).is_err())
-            {
-                return bad("a count is too large");
-            }
+            check_time(summary.id, "first_at", summary.first_at)?;
+            check_time(summary.id, "last_at", summary.last_at)?;
+            check_number(summary.id, "sessions", summary.sessions, u64::MAX)?;
+            check_number(summary.id, "events", summary.events, u64::MAX)?;
+            check_number(summary.id, "duration_ms", summary.duration_ms, u64::MAX)?;
             Ok(())
         };
         let now = self.clock.now();
@@ -187,6 +224,7 @@ impl Service {
                     "the step id must be 1–128 characters".into(),
                 ));
             }
+            check_time(result.id, "completed_at", result.completed_at)?;
             if result
                 .value
                 .as_ref()

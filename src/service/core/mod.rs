@@ -16,7 +16,8 @@ use std::sync::Arc;
 
 use time::Duration;
 
-pub use guides::LinkTarget;
+pub use accounts::Membership;
+pub use guides::{LinkTarget, PackageOrigin};
 
 use super::blobs::BlobStore;
 use super::clock::Clock;

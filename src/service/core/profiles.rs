@@ -6,7 +6,9 @@ use time::Duration;
 
 use super::{Service, check_name};
 use crate::service::error::ServiceError;
-use crate::service::model::{Caller, Profile, ProfileGuide, ProfileManifest, ProfileSpec};
+use crate::service::model::{
+    Caller, Profile, ProfileGuide, ProfileManifest, ProfileSpec, Scope, User,
+};
 use crate::service::store::StoreError;
 
 /// A date filter longer than this is a typo, not a policy.
@@ -54,47 +56,62 @@ fn store_error(error: StoreError) -> ServiceError {
 }
 
 impl Service {
-    /// A profile selecting a guide id that does not exist is a typo; say which.
-    fn check_guides_exist(&self, spec: &ProfileSpec) -> Result<(), ServiceError> {
+    /// A profile may select only guides of its own organisation; an id that does not exist
+    /// there is a typo (or another organisation's guide, which looks the same): say which.
+    fn check_guides_exist(
+        &self,
+        spec: &ProfileSpec,
+        organisation: &str,
+    ) -> Result<(), ServiceError> {
+        let scope = Scope::Organisation(organisation.to_owned());
         for id in spec.guide_ids.iter().flatten() {
-            if self.store.guide(*id)?.is_none() {
-                return Err(ServiceError::NotFound(format!("there is no guide {id}")));
-            }
+            self.existing_guide(&scope, *id)?;
         }
         Ok(())
     }
 
-    pub fn create_profile(&self, spec: &ProfileSpec) -> Result<Profile, ServiceError> {
+    /// Creates a profile in `organisation`; names are unique within an organisation.
+    pub fn create_profile(
+        &self,
+        organisation: &str,
+        spec: &ProfileSpec,
+    ) -> Result<Profile, ServiceError> {
         if spec.name.is_none() {
             return Err(ServiceError::Invalid("a profile needs a name".into()));
         }
         check_spec(spec)?;
-        self.check_guides_exist(spec)?;
+        self.check_guides_exist(spec, organisation)?;
         self.store
-            .create_profile(spec, self.clock.now())
+            .create_profile(spec, organisation, self.clock.now())
             .map_err(store_error)
     }
 
-    pub fn profiles(&self) -> Result<Vec<Profile>, ServiceError> {
-        Ok(self.store.profiles()?)
+    pub fn profiles(&self, scope: &Scope) -> Result<Vec<Profile>, ServiceError> {
+        Ok(self.store.profiles(scope.organisation())?)
     }
 
-    pub fn profile(&self, name: &str) -> Result<Profile, ServiceError> {
+    /// The organisation's profile of that name (another organisation's is not looked at).
+    pub fn profile(&self, organisation: &str, name: &str) -> Result<Profile, ServiceError> {
         self.store
-            .profile(name)?
+            .profile(organisation, name)?
             .ok_or_else(|| ServiceError::NotFound(format!("there is no profile '{name}'")))
     }
 
-    pub fn update_profile(&self, name: &str, spec: &ProfileSpec) -> Result<Profile, ServiceError> {
+    pub fn update_profile(
+        &self,
+        organisation: &str,
+        name: &str,
+        spec: &ProfileSpec,
+    ) -> Result<Profile, ServiceError> {
         check_spec(spec)?;
-        self.check_guides_exist(spec)?;
+        self.check_guides_exist(spec, organisation)?;
         self.store
-            .update_profile(name, spec, self.clock.now())
+            .update_profile(organisation, name, spec, self.clock.now())
             .map_err(store_error)
     }
 
-    pub fn delete_profile(&self, name: &str) -> Result<(), ServiceError> {
-        if self.store.delete_profile(name)? {
+    pub fn delete_profile(&self, organisation: &str, name: &str) -> Result<(), ServiceError> {
+        if self.store.delete_profile(organisation, name)? {
             Ok(())
         } else {
             Err(ServiceError::NotFound(format!(
@@ -103,15 +120,33 @@ impl Service {
         }
     }
 
+    /// A member of a profile is a user of its organisation; one of another is unknown there.
+    fn organisation_member(
+        &self,
+        organisation: &str,
+        username: &str,
+    ) -> Result<User, ServiceError> {
+        self.store
+            .user_by_name(username)?
+            .filter(|user| user.organisation == organisation)
+            .ok_or_else(|| {
+                ServiceError::NotFound(format!(
+                    "the organisation '{organisation}' has no user '{username}'"
+                ))
+            })
+    }
+
     /// S4: a user already in another profile is refused with a conflict naming that profile.
     pub fn add_profile_member(
         &self,
+        organisation: &str,
         profile: &str,
         username: &str,
     ) -> Result<Profile, ServiceError> {
-        let user = self.user(username)?;
+        self.profile(organisation, profile)?;
+        let user = self.organisation_member(organisation, username)?;
         self.store
-            .add_member(profile, user.id, self.clock.now())
+            .add_member(organisation, profile, user.id, self.clock.now())
             .map_err(|e| match e {
                 StoreError::Conflict(message) => ServiceError::Conflict(message.replacen(
                     "the user",
@@ -120,25 +155,27 @@ impl Service {
                 )),
                 other => store_error(other),
             })?;
-        self.profile(profile)
+        self.profile(organisation, profile)
     }
 
     pub fn remove_profile_member(
         &self,
+        organisation: &str,
         profile: &str,
         username: &str,
     ) -> Result<Profile, ServiceError> {
-        let user = self.user(username)?;
+        self.profile(organisation, profile)?;
+        let user = self.organisation_member(organisation, username)?;
         if !self
             .store
-            .remove_member(profile, user.id, self.clock.now())
+            .remove_member(organisation, profile, user.id, self.clock.now())
             .map_err(store_error)?
         {
             return Err(ServiceError::NotFound(format!(
                 "'{username}' is not a member of the profile '{profile}'"
             )));
         }
-        self.profile(profile)
+        self.profile(organisation, profile)
     }
 
     /// What the caller's device should hold now: the profile's guides (by id or tag) that the

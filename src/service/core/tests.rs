@@ -6,7 +6,7 @@ use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
-use super::{Config, Service};
+use super::{Config, Membership, PackageOrigin, Service};
 
 const LOOPBACK: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
 use crate::service::clock::FixedClock;
@@ -26,7 +26,13 @@ fn setup(start: OffsetDateTime) -> Setup {
     Service::init(dir.path()).unwrap();
     let service = Service::open(dir.path(), Config::default(), clock.clone()).unwrap();
     let admin = service
-        .add_user("admin", "admin-password", Role::Admin, &[])
+        .add_user(
+            "admin",
+            "admin-password",
+            Role::Admin,
+            &Membership::of(crate::demo::ORGANISATION),
+            &[],
+        )
         .unwrap();
     Setup {
         _dir: dir,
@@ -54,14 +60,23 @@ impl Setup {
 fn a_profile_keeps_only_guides_published_within_its_date_filter() {
     let setup = setup(datetime!(2026-11-01 08:00 UTC));
     let demo = crate::demo::package_dir().unwrap();
-    setup.service.publish(&demo, &setup.admin).unwrap();
+    setup
+        .service
+        .publish(&demo, PackageOrigin::Local, &setup.admin)
+        .unwrap();
     let spec = ProfileSpec {
         name: Some("line-1".into()),
         guide_ids: Some(vec![crate::demo::GUIDE_ID]),
         ..ProfileSpec::default()
     };
-    setup.service.create_profile(&spec).unwrap();
-    setup.service.add_profile_member("line-1", "admin").unwrap();
+    setup
+        .service
+        .create_profile(crate::demo::ORGANISATION, &spec)
+        .unwrap();
+    setup
+        .service
+        .add_profile_member(crate::demo::ORGANISATION, "line-1", "admin")
+        .unwrap();
 
     setup.set_time(datetime!(2026-11-10 08:00 UTC));
     let manifest = setup.service.profile_manifest(&setup.caller()).unwrap();
@@ -77,7 +92,10 @@ fn a_profile_keeps_only_guides_published_within_its_date_filter() {
         modified_within_days: Some(None),
         ..ProfileSpec::default()
     };
-    setup.service.update_profile("line-1", &no_filter).unwrap();
+    setup
+        .service
+        .update_profile(crate::demo::ORGANISATION, "line-1", &no_filter)
+        .unwrap();
     let manifest = setup.service.profile_manifest(&setup.caller()).unwrap();
     assert_eq!(manifest.guides.len(), 1);
 }

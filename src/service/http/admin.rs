@@ -1,13 +1,14 @@
 //! Admin endpoints: users, permissions (F14), deactivation (F13), tags, offline profiles (S1–S4).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 
-use super::{AdminCaller, ApiError, ApiJson, AppState, guide_id};
+use super::{AdminCaller, ApiError, ApiJson, ApiPath, AppState, guide_id};
+use crate::service::Membership;
 use crate::service::error::ServiceError;
-use crate::service::model::{GuideSummary, Principal, Profile, ProfileSpec, Role, User};
+use crate::service::model::{GuideSummary, Principal, Profile, ProfileSpec, Role, Scope, User};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -15,6 +16,9 @@ pub struct NewUserRequest {
     username: String,
     password: String,
     role: Role,
+    /// Defaults to the admin's own; only a server-wide admin may name another.
+    #[serde(default)]
+    organisation: Option<String>,
     #[serde(default)]
     groups: Vec<String>,
 }
@@ -33,74 +37,110 @@ pub struct Member {
 
 pub async fn users(
     State(state): State<AppState>,
-    _admin: AdminCaller,
+    AdminCaller(admin): AdminCaller,
 ) -> Result<Json<Vec<User>>, ApiError> {
-    Ok(Json(state.run(|s| s.users()).await?))
+    Ok(Json(
+        state.run(move |s| s.users(&admin.user.scope())).await?,
+    ))
 }
 
+/// A user in the admin's organisation (or, for a server-wide admin, any). Server-wide admins
+/// are made on the service's machine only (`hologuide-server user add --all-organisations`).
 pub async fn add_user(
     State(state): State<AppState>,
-    _admin: AdminCaller,
+    AdminCaller(admin): AdminCaller,
     ApiJson(body): ApiJson<NewUserRequest>,
 ) -> Result<(StatusCode, Json<User>), ApiError> {
+    let organisation = body
+        .organisation
+        .unwrap_or_else(|| admin.user.organisation.clone());
+    if !admin.user.scope().includes(&organisation) {
+        return Err(ApiError(ServiceError::Forbidden(format!(
+            "you may add users to your organisation '{}' only",
+            admin.user.organisation
+        ))));
+    }
+    let membership = Membership::of(organisation);
     let user = state
-        .run(move |s| s.add_user(&body.username, &body.password, body.role, &body.groups))
+        .run(move |s| {
+            s.add_user(
+                &body.username,
+                &body.password,
+                body.role,
+                &membership,
+                &body.groups,
+            )
+        })
         .await?;
     Ok((StatusCode::CREATED, Json(user)))
 }
 
 pub async fn deactivate(
     State(state): State<AppState>,
-    _admin: AdminCaller,
-    Path(id): Path<String>,
+    AdminCaller(admin): AdminCaller,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<GuideSummary>, ApiError> {
+    let scope = admin.user.scope();
     let id = guide_id(&id)?;
-    Ok(Json(state.run(move |s| s.set_active(id, false)).await?))
+    Ok(Json(
+        state.run(move |s| s.set_active(&scope, id, false)).await?,
+    ))
 }
 
 pub async fn reactivate(
     State(state): State<AppState>,
-    _admin: AdminCaller,
-    Path(id): Path<String>,
+    AdminCaller(admin): AdminCaller,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<GuideSummary>, ApiError> {
+    let scope = admin.user.scope();
     let id = guide_id(&id)?;
-    Ok(Json(state.run(move |s| s.set_active(id, true)).await?))
+    Ok(Json(
+        state.run(move |s| s.set_active(&scope, id, true)).await?,
+    ))
 }
 
 pub async fn set_tags(
     State(state): State<AppState>,
-    _admin: AdminCaller,
-    Path(id): Path<String>,
+    AdminCaller(admin): AdminCaller,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<Tags>,
 ) -> Result<Json<GuideSummary>, ApiError> {
+    let scope = admin.user.scope();
     let id = guide_id(&id)?;
-    Ok(Json(state.run(move |s| s.set_tags(id, &body.tags)).await?))
+    Ok(Json(
+        state
+            .run(move |s| s.set_tags(&scope, id, &body.tags))
+            .await?,
+    ))
 }
 
 pub async fn grants(
     State(state): State<AppState>,
-    _admin: AdminCaller,
-    Path(id): Path<String>,
+    AdminCaller(admin): AdminCaller,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Vec<Principal>>, ApiError> {
+    let scope = admin.user.scope();
     let id = guide_id(&id)?;
-    Ok(Json(state.run(move |s| s.grants(id)).await?))
+    Ok(Json(state.run(move |s| s.grants(&scope, id)).await?))
 }
 
 pub async fn grant(
     State(state): State<AppState>,
-    _admin: AdminCaller,
-    Path(id): Path<String>,
+    AdminCaller(admin): AdminCaller,
+    ApiPath(id): ApiPath<String>,
     ApiJson(to): ApiJson<Principal>,
 ) -> Result<Json<Vec<Principal>>, ApiError> {
+    let scope = admin.user.scope();
     let id = guide_id(&id)?;
-    Ok(Json(state.run(move |s| s.grant(id, &to)).await?))
+    Ok(Json(state.run(move |s| s.grant(&scope, id, &to)).await?))
 }
 
 pub async fn revoke(
     State(state): State<AppState>,
-    _admin: AdminCaller,
-    Path((id, kind, name)): Path<(String, String, String)>,
+    AdminCaller(admin): AdminCaller,
+    ApiPath((id, kind, name)): ApiPath<(String, String, String)>,
 ) -> Result<Json<Vec<Principal>>, ApiError> {
+    let scope = admin.user.scope();
     let id = guide_id(&id)?;
     let from = match kind.as_str() {
         "user" => Principal::User(name),
@@ -111,74 +151,90 @@ pub async fn revoke(
             )));
         }
     };
-    Ok(Json(state.run(move |s| s.revoke(id, &from)).await?))
+    Ok(Json(state.run(move |s| s.revoke(&scope, id, &from)).await?))
 }
 
+/// An admin manages the profiles of their own organisation over HTTP (a server-wide admin
+/// too: another organisation's are managed with `hologuide-server profile … --organisation`).
 pub async fn profiles(
     State(state): State<AppState>,
-    _admin: AdminCaller,
+    AdminCaller(admin): AdminCaller,
 ) -> Result<Json<Vec<Profile>>, ApiError> {
-    Ok(Json(state.run(|s| s.profiles()).await?))
+    Ok(Json(
+        state
+            .run(move |s| s.profiles(&Scope::Organisation(admin.user.organisation)))
+            .await?,
+    ))
 }
 
 pub async fn create_profile(
     State(state): State<AppState>,
-    _admin: AdminCaller,
+    AdminCaller(admin): AdminCaller,
     ApiJson(spec): ApiJson<ProfileSpec>,
 ) -> Result<(StatusCode, Json<Profile>), ApiError> {
-    let profile = state.run(move |s| s.create_profile(&spec)).await?;
+    let profile = state
+        .run(move |s| s.create_profile(&admin.user.organisation, &spec))
+        .await?;
     Ok((StatusCode::CREATED, Json(profile)))
 }
 
 pub async fn profile(
     State(state): State<AppState>,
-    _admin: AdminCaller,
-    Path(name): Path<String>,
+    AdminCaller(admin): AdminCaller,
+    ApiPath(name): ApiPath<String>,
 ) -> Result<Json<Profile>, ApiError> {
-    Ok(Json(state.run(move |s| s.profile(&name)).await?))
+    Ok(Json(
+        state
+            .run(move |s| s.profile(&admin.user.organisation, &name))
+            .await?,
+    ))
 }
 
 pub async fn update_profile(
     State(state): State<AppState>,
-    _admin: AdminCaller,
-    Path(name): Path<String>,
+    AdminCaller(admin): AdminCaller,
+    ApiPath(name): ApiPath<String>,
     ApiJson(spec): ApiJson<ProfileSpec>,
 ) -> Result<Json<Profile>, ApiError> {
     Ok(Json(
-        state.run(move |s| s.update_profile(&name, &spec)).await?,
+        state
+            .run(move |s| s.update_profile(&admin.user.organisation, &name, &spec))
+            .await?,
     ))
 }
 
 pub async fn delete_profile(
     State(state): State<AppState>,
-    _admin: AdminCaller,
-    Path(name): Path<String>,
+    AdminCaller(admin): AdminCaller,
+    ApiPath(name): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
-    state.run(move |s| s.delete_profile(&name)).await?;
+    state
+        .run(move |s| s.delete_profile(&admin.user.organisation, &name))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn add_member(
     State(state): State<AppState>,
-    _admin: AdminCaller,
-    Path(name): Path<String>,
+    AdminCaller(admin): AdminCaller,
+    ApiPath(name): ApiPath<String>,
     ApiJson(member): ApiJson<Member>,
 ) -> Result<Json<Profile>, ApiError> {
     Ok(Json(
         state
-            .run(move |s| s.add_profile_member(&name, &member.username))
+            .run(move |s| s.add_profile_member(&admin.user.organisation, &name, &member.username))
             .await?,
     ))
 }
 
 pub async fn remove_member(
     State(state): State<AppState>,
-    _admin: AdminCaller,
-    Path((name, username)): Path<(String, String)>,
+    AdminCaller(admin): AdminCaller,
+    ApiPath((name, username)): ApiPath<(String, String)>,
 ) -> Result<Json<Profile>, ApiError> {
     Ok(Json(
         state
-            .run(move |s| s.remove_profile_member(&name, &username))
+            .run(move |s| s.remove_profile_member(&admin.user.organisation, &name, &username))
             .await?,
     ))
 }

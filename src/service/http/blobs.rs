@@ -2,13 +2,13 @@
 //! device resumes a broken download where it stopped.
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
 
-use super::{ApiError, AppState};
+use super::{ApiError, ApiPath, AppState};
 use crate::service::error::ServiceError;
 use crate::service::model::Caller;
 
@@ -123,7 +123,7 @@ fn header_value(text: &str) -> HeaderValue {
 pub async fn download(
     State(state): State<AppState>,
     caller: Caller,
-    Path(sha256): Path<String>,
+    ApiPath(sha256): ApiPath<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let key = sha256.clone();

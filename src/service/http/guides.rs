@@ -4,13 +4,13 @@ use std::path::PathBuf;
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use http_body_util::BodyExt;
 use tokio::io::AsyncWriteExt;
 
-use super::{ApiError, AppState, guide_id};
-use crate::service::core::LinkTarget;
+use super::{ApiError, ApiPath, AppState, guide_id};
+use crate::service::core::{LinkTarget, PackageOrigin};
 use crate::service::error::ServiceError;
 use crate::service::model::{Caller, GuideSummary, ServedManifest, VersionManifest};
 
@@ -24,7 +24,7 @@ pub async fn list(
 pub async fn latest(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<GuideSummary>, ApiError> {
     let id = guide_id(&id)?;
     Ok(Json(state.run(move |s| s.guide_for(&caller, id)).await?))
@@ -33,7 +33,7 @@ pub async fn latest(
 pub async fn manifest(
     State(state): State<AppState>,
     caller: Caller,
-    Path((id, version)): Path<(String, String)>,
+    ApiPath((id, version)): ApiPath<(String, String)>,
 ) -> Result<Json<ServedManifest>, ApiError> {
     let id = guide_id(&id)?;
     let version: u32 = version.parse().map_err(|_| {
@@ -52,7 +52,7 @@ pub async fn manifest(
 pub async fn resolve_link(
     State(state): State<AppState>,
     caller: Caller,
-    Path((organisation, id)): Path<(String, String)>,
+    ApiPath((organisation, id)): ApiPath<(String, String)>,
 ) -> Result<Json<LinkTarget>, ApiError> {
     let id = guide_id(&id)?;
     Ok(Json(
@@ -129,7 +129,9 @@ pub async fn publish(
         .map_err(io_error("writing an upload file"))?;
     drop(file);
     let path = upload.0.clone();
-    let manifest = state.run(move |s| s.publish(&path, &caller.user)).await?;
+    let manifest = state
+        .run(move |s| s.publish(&path, PackageOrigin::Upload, &caller.user))
+        .await?;
     drop(upload);
     Ok((StatusCode::CREATED, Json(manifest)))
 }

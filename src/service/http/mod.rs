@@ -256,6 +256,30 @@ fn body_too_slow(error: &(dyn std::error::Error + 'static)) -> Option<String> {
     None
 }
 
+/// `Path<T>` whose refusals (bad percent-encoding, a segment of the wrong type) are JSON errors,
+/// as the API promises, instead of axum's plain text.
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(ApiPath(value)),
+            Err(rejection) if rejection.status().is_server_error() => {
+                Err(ApiError(ServiceError::Internal(format!(
+                    "reading the request path: {}",
+                    rejection.body_text()
+                ))))
+            }
+            Err(rejection) => Err(ApiError(ServiceError::Invalid(format!(
+                "malformed request path: {}",
+                rejection.body_text()
+            )))),
+        }
+    }
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 

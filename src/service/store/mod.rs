@@ -44,6 +44,12 @@ pub enum StoreError {
         found: i64,
         known: i64,
     },
+    /// A publish under an id another organisation's guide already has (N4). Says nothing about
+    /// that guide: not its organisation, not its title.
+    #[error(
+        "the guide id {0} is already taken by a guide you cannot publish to; give your package an id of its own"
+    )]
+    OwnedElsewhere(Uuid),
     #[error("the database holds a damaged value: {0}")]
     Corrupt(String),
 }
@@ -55,6 +61,8 @@ pub struct NewUser {
     pub username: String,
     pub password_hash: String,
     pub role: Role,
+    pub organisation: String,
+    pub all_organisations: bool,
     pub groups: Vec<String>,
     pub created_at: OffsetDateTime,
 }
@@ -134,6 +142,8 @@ pub trait AccountStore: Send + Sync {
     fn user_credentials(&self, username: &str) -> StoreResult<Option<(User, String)>>;
     fn user_by_name(&self, username: &str) -> StoreResult<Option<User>>;
     fn users(&self) -> StoreResult<Vec<User>>;
+    /// The organisations users belong to, sorted.
+    fn organisations(&self) -> StoreResult<Vec<String>>;
     fn add_to_group(&self, user_id: Uuid, group: &str) -> StoreResult<()>;
     fn record_device(&self, user_id: Uuid, device_id: &str, at: OffsetDateTime) -> StoreResult<()>;
     fn devices(&self, user_id: Uuid) -> StoreResult<Vec<Device>>;
@@ -176,7 +186,8 @@ pub trait GuideStore: Send + Sync {
     /// all in one transaction. The blobs must already be in the blob store.
     fn publish_version(&self, version: &NewVersion) -> StoreResult<VersionManifest>;
     fn guide(&self, id: Uuid) -> StoreResult<Option<GuideSummary>>;
-    fn guides(&self) -> StoreResult<Vec<GuideSummary>>;
+    /// Every guide of the organisation (`None`: of all organisations), deactivated ones too.
+    fn guides(&self, organisation: Option<&str>) -> StoreResult<Vec<GuideSummary>>;
     /// Guides the user may view through a grant to them or to one of their groups.
     fn granted_guides(&self, user_id: Uuid) -> StoreResult<HashSet<Uuid>>;
     fn version_manifest(&self, id: Uuid, version: u32) -> StoreResult<Option<VersionManifest>>;
@@ -198,19 +209,39 @@ pub trait GuideStore: Send + Sync {
 
 /// Offline profiles (S1–S4, S7).
 pub trait ProfileStore: Send + Sync {
-    fn create_profile(&self, spec: &ProfileSpec, at: OffsetDateTime) -> StoreResult<Profile>;
-    fn profiles(&self) -> StoreResult<Vec<Profile>>;
-    fn profile(&self, name: &str) -> StoreResult<Option<Profile>>;
+    fn create_profile(
+        &self,
+        spec: &ProfileSpec,
+        organisation: &str,
+        at: OffsetDateTime,
+    ) -> StoreResult<Profile>;
+    /// The organisation's profiles (`None`: every organisation's).
+    fn profiles(&self, organisation: Option<&str>) -> StoreResult<Vec<Profile>>;
+    /// Profile names are unique within an organisation; every lookup by name names it.
+    fn profile(&self, organisation: &str, name: &str) -> StoreResult<Option<Profile>>;
     fn update_profile(
         &self,
+        organisation: &str,
         name: &str,
         spec: &ProfileSpec,
         at: OffsetDateTime,
     ) -> StoreResult<Profile>;
-    fn delete_profile(&self, name: &str) -> StoreResult<bool>;
+    fn delete_profile(&self, organisation: &str, name: &str) -> StoreResult<bool>;
     /// S4: a conflict naming the profile the user is already in.
-    fn add_member(&self, profile: &str, user_id: Uuid, at: OffsetDateTime) -> StoreResult<()>;
-    fn remove_member(&self, profile: &str, user_id: Uuid, at: OffsetDateTime) -> StoreResult<bool>;
+    fn add_member(
+        &self,
+        organisation: &str,
+        profile: &str,
+        user_id: Uuid,
+        at: OffsetDateTime,
+    ) -> StoreResult<()>;
+    fn remove_member(
+        &self,
+        organisation: &str,
+        profile: &str,
+        user_id: Uuid,
+        at: OffsetDateTime,
+    ) -> StoreResult<bool>;
     fn profile_of(&self, user_id: Uuid) -> StoreResult<Option<Profile>>;
     fn guides_tagged(&self, tags: &[String]) -> StoreResult<Vec<Uuid>>;
 }

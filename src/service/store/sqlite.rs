@@ -22,6 +22,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/003_refresh_grace.sql"),
     include_str!("migrations/004_telemetry_summaries.sql"),
     include_str!("migrations/005_guide_leases.sql"),
+    include_str!("migrations/006_organisations.sql"),
 ];
 
 const READERS: usize = 4;
@@ -137,6 +138,7 @@ pub(super) fn is_unique_violation(error: &rusqlite::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::service::store::{AccountStore, GuideStore, ProfileStore};
 
     #[test]
     fn migrations_run_once_and_a_reopen_keeps_the_schema_version() {
@@ -191,6 +193,95 @@ mod tests {
             })
             .unwrap();
         assert_eq!((summaries, leases), (0, 0));
+    }
+
+    /// A database at schema 5 with `rows` (SQL) run on it, then opened by this build.
+    fn upgraded_from_schema_5(rows: &str) -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("service.db");
+        let old = Connection::open(&path).unwrap();
+        for sql in &MIGRATIONS[..5] {
+            old.execute_batch(sql).unwrap();
+        }
+        old.pragma_update(None, "user_version", 5).unwrap();
+        old.execute_batch(rows).unwrap();
+        drop(old);
+        let store = SqliteStore::open(&path).unwrap();
+        (dir, store)
+    }
+
+    const ALICE: &str = "5d3c9a7e-2f41-4b8e-9c6a-0e7f1a2b3c4d";
+    const GUIDE_A: &str = "7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c41";
+    const GUIDE_B: &str = "7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c42";
+    const GUIDE_C: &str = "7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c43";
+
+    fn guide_rows(id: &str, organisation: &str, title: &str) -> String {
+        format!(
+            "INSERT INTO guides (id, organisation, active, latest_version, created_by, created_at,
+                                 updated_at)
+             VALUES ('{id}', '{organisation}', 1, 1, '{ALICE}', 0, 0);
+             INSERT INTO guide_versions (guide_id, version, title, description, content_hash,
+                                         guide_json, total_bytes, published_by, published_at)
+             VALUES ('{id}', 1, '{title}', '', 'h', '{{}}', 0, '{ALICE}', 0);"
+        )
+    }
+
+    #[test]
+    fn schema_6_moves_users_and_profiles_into_the_organisation_most_guides_belong_to() {
+        let rows = format!(
+            "INSERT INTO users (id, username, password_hash, role, created_at)
+                 VALUES ('{ALICE}', 'alice', 'x', 'admin', 0);
+             INSERT INTO group_members (group_name, user_id) VALUES ('line-1', '{ALICE}');
+             {}{}{}
+             INSERT INTO profiles (id, name, description, modified_within_days, revision,
+                                   created_at, updated_at)
+                 VALUES ('9a1b2c3d-0000-4000-8000-000000000001', 'line-1', '', 10, 3, 0, 0);
+             INSERT INTO profile_guides (profile_id, guide_id) VALUES ('9a1b2c3d-0000-4000-8000-000000000001', '{GUIDE_A}');
+             INSERT INTO profile_members (user_id, profile_id) VALUES ('{ALICE}', '9a1b2c3d-0000-4000-8000-000000000001');",
+            guide_rows(GUIDE_A, "acme", "Pump"),
+            guide_rows(GUIDE_B, "acme", "Valve"),
+            guide_rows(GUIDE_C, "other-co", "Press"),
+        );
+        let (_dir, store) = upgraded_from_schema_5(&rows);
+        let alice = store.user_by_name("alice").unwrap().unwrap();
+        assert_eq!(
+            (alice.organisation.as_str(), alice.all_organisations),
+            ("acme", false),
+            "into the organisation of most guides, and no server-wide admin by upgrading"
+        );
+        assert_eq!(alice.groups, ["line-1"]);
+        let profile = store.profile("acme", "line-1").unwrap().unwrap();
+        assert_eq!(profile.organisation, "acme");
+        assert_eq!((profile.revision, profile.members.len()), (3, 1));
+        assert_eq!(profile.guide_ids.len(), 1);
+        // Guides keep their own organisation, titles and versions.
+        let mut guides: Vec<(String, String, u32)> = store
+            .guides(None)
+            .unwrap()
+            .into_iter()
+            .map(|g| (g.organisation, g.title, g.latest_version))
+            .collect();
+        guides.sort();
+        assert_eq!(
+            guides,
+            [
+                ("acme".into(), "Pump".into(), 1),
+                ("acme".into(), "Valve".into(), 1),
+                ("other-co".into(), "Press".into(), 1)
+            ]
+        );
+        assert_eq!(store.guides(Some("other-co")).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn schema_6_puts_the_users_of_a_service_without_guides_into_default() {
+        let (_dir, store) = upgraded_from_schema_5(&format!(
+            "INSERT INTO users (id, username, password_hash, role, created_at)
+                 VALUES ('{ALICE}', 'alice', 'x', 'operator', 0);"
+        ));
+        let alice = store.user_by_name("alice").unwrap().unwrap();
+        assert_eq!(alice.organisation, "default");
+        assert_eq!(store.organisations().unwrap(), ["default"]);
     }
 
     #[test]

@@ -11,21 +11,27 @@ use super::{
 };
 use crate::service::model::{Device, Role, User};
 
-const USER_COLUMNS: &str = "id, username, role, created_at";
+const USER_COLUMNS: &str = "id, username, role, created_at, organisation, all_organisations";
 
-/// Reads a user from the first four columns of `row` (see `USER_COLUMNS`); groups separately.
-fn user_from_row(row: &Row<'_>, offset: usize) -> rusqlite::Result<(String, String, String, i64)> {
+/// A user's columns as stored (see `USER_COLUMNS`).
+type UserRow = (String, String, String, i64, String, bool);
+
+/// Reads a user from the six columns of `row` from `offset` (see `USER_COLUMNS`); groups
+/// separately.
+fn user_from_row(row: &Row<'_>, offset: usize) -> rusqlite::Result<UserRow> {
     Ok((
         row.get(offset)?,
         row.get(offset + 1)?,
         row.get(offset + 2)?,
         row.get(offset + 3)?,
+        row.get(offset + 4)?,
+        row.get(offset + 5)?,
     ))
 }
 
 fn finish_user(
     connection: &Connection,
-    (id, username, role, created_at): (String, String, String, i64),
+    (id, username, role, created_at, organisation, all_organisations): UserRow,
 ) -> StoreResult<User> {
     let id = uuid(&id)?;
     let role: Role = role.parse().map_err(StoreError::Corrupt)?;
@@ -39,6 +45,8 @@ fn finish_user(
         id,
         username,
         role,
+        organisation,
+        all_organisations,
         groups,
         created_at: from_unix(created_at)?,
     })
@@ -61,7 +69,7 @@ fn session_by(
     let sql = format!(
         "SELECT s.id, s.device_id, s.access_hash, s.access_expires_at, s.refresh_hash,
                 s.refresh_expires_at, s.revoked_at IS NOT NULL,
-                u.id, u.username, u.role, u.created_at
+                u.id, u.username, u.role, u.created_at, u.organisation, u.all_organisations
          FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.{column} = ?1"
     );
     let raw = connection
@@ -100,14 +108,17 @@ impl AccountStore for SqliteStore {
     fn create_user(&self, user: &NewUser) -> StoreResult<User> {
         self.write(|tx| {
             tx.execute(
-                "INSERT INTO users (id, username, password_hash, role, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO users (id, username, password_hash, role, created_at, organisation,
+                                    all_organisations)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![
                     user.id.to_string(),
                     user.username,
                     user.password_hash,
                     user.role.as_str(),
-                    unix(user.created_at)
+                    unix(user.created_at),
+                    user.organisation,
+                    user.all_organisations
                 ],
             )
             .map_err(|e| {
@@ -135,7 +146,7 @@ impl AccountStore for SqliteStore {
                     "SELECT {USER_COLUMNS}, password_hash FROM users WHERE username = ?1"
                 ))?
                 .query_row(params![username], |row| {
-                    Ok((user_from_row(row, 0)?, row.get::<_, String>(4)?))
+                    Ok((user_from_row(row, 0)?, row.get::<_, String>(6)?))
                 })
                 .optional()?;
             raw.map(|(user, hash)| Ok((finish_user(c, user)?, hash)))
@@ -156,6 +167,16 @@ impl AccountStore for SqliteStore {
                 .query_map([], |row| user_from_row(row, 0))?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             raw.into_iter().map(|raw| finish_user(c, raw)).collect()
+        })
+    }
+
+    fn organisations(&self) -> StoreResult<Vec<String>> {
+        self.read(|c| {
+            Ok(
+                c.prepare_cached("SELECT DISTINCT organisation FROM users ORDER BY organisation")?
+                    .query_map([], |row| row.get(0))?
+                    .collect::<rusqlite::Result<Vec<String>>>()?,
+            )
         })
     }
 

@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -133,19 +133,26 @@ impl GuideStore for SqliteStore {
     fn publish_version(&self, new: &NewVersion) -> StoreResult<VersionManifest> {
         self.write(|tx| {
             let id = new.guide.id;
-            let existing: Option<(u32, bool)> = tx
+            let existing: Option<(u32, bool, String)> = tx
                 .query_row(
-                    "SELECT latest_version, active FROM guides WHERE id = ?1",
+                    "SELECT latest_version, active, organisation FROM guides WHERE id = ?1",
                     params![id.to_string()],
-                    |row| Ok((row.get(0)?, row.get(1)?)),
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
                 )
                 .optional()?;
-            if let Some((_, false)) = existing {
+            // Checked here too, in the transaction, so two publishes racing for one id cannot
+            // both win (N4).
+            if let Some((_, _, owner)) = &existing
+                && *owner != new.guide.organisation
+            {
+                return Err(StoreError::OwnedElsewhere(id));
+            }
+            if let Some((_, false, _)) = existing {
                 return Err(StoreError::Conflict(format!(
                     "the guide {id} is deactivated; reactivate it before publishing a new version"
                 )));
             }
-            let version = existing.map_or(1, |(latest, _)| latest + 1);
+            let version = existing.map_or(1, |(latest, _, _)| latest + 1);
             let mut guide = new.guide.clone();
             guide.version = version;
             let at = unix(new.published_at);
@@ -154,7 +161,7 @@ impl GuideStore for SqliteStore {
                 "INSERT INTO guides (id, organisation, active, latest_version, created_by,
                                      created_at, updated_at)
                  VALUES (?1, ?2, 1, ?3, ?4, ?5, ?5)
-                 ON CONFLICT (id) DO UPDATE SET organisation = excluded.organisation,
+                 ON CONFLICT (id) DO UPDATE SET
                      latest_version = excluded.latest_version, updated_at = excluded.updated_at",
                 params![
                     id.to_string(),
@@ -216,19 +223,36 @@ impl GuideStore for SqliteStore {
         })
     }
 
-    fn guides(&self) -> StoreResult<Vec<GuideSummary>> {
+    fn guides(&self, organisation: Option<&str>) -> StoreResult<Vec<GuideSummary>> {
+        // Two statements rather than `?1 IS NULL OR …`, so that one organisation's list is read
+        // through its index and every organisation's (a server-wide admin, the command line)
+        // through no filter at all.
+        let (tags_sql, summaries_sql, bound): (&str, String, Vec<&str>) = match organisation {
+            Some(organisation) => (
+                "SELECT t.guide_id, t.tag FROM guide_tags t JOIN guides g ON g.id = t.guide_id
+                 WHERE g.organisation = ?1 ORDER BY t.tag",
+                format!("{SUMMARY_SQL} WHERE g.organisation = ?1 ORDER BY v.title, g.id"),
+                vec![organisation],
+            ),
+            None => (
+                "SELECT guide_id, tag FROM guide_tags ORDER BY tag",
+                format!("{SUMMARY_SQL} ORDER BY v.title, g.id"),
+                Vec::new(),
+            ),
+        };
         self.read(|c| {
             let mut tags: HashMap<String, Vec<String>> = HashMap::new();
-            let mut statement =
-                c.prepare_cached("SELECT guide_id, tag FROM guide_tags ORDER BY tag")?;
-            let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+            let mut statement = c.prepare_cached(tags_sql)?;
+            let rows = statement.query_map(params_from_iter(&bound), |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })?;
             for row in rows {
                 let (guide, tag): (String, String) = row?;
                 tags.entry(guide).or_default().push(tag);
             }
             let raw = c
-                .prepare_cached(&format!("{SUMMARY_SQL} ORDER BY v.title, g.id"))?
-                .query_map([], summary_row)?
+                .prepare_cached(&summaries_sql)?
+                .query_map(params_from_iter(&bound), summary_row)?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             raw.into_iter()
                 .map(|raw| {

@@ -11,13 +11,22 @@ use crate::service::model::{Profile, ProfileSpec};
 /// Days of the date filter a profile gets unless told otherwise (S3).
 pub const DEFAULT_MODIFIED_WITHIN_DAYS: u32 = 10;
 
-fn load(connection: &Connection, name: &str) -> StoreResult<Option<Profile>> {
+/// The id of the organisation's profile of that name.
+fn find(connection: &Connection, organisation: &str, name: &str) -> StoreResult<Option<String>> {
+    Ok(connection
+        .prepare_cached("SELECT id FROM profiles WHERE organisation = ?1 AND name = ?2")?
+        .query_row(params![organisation, name], |row| row.get(0))
+        .optional()?)
+}
+
+fn load(connection: &Connection, id: &str) -> StoreResult<Option<Profile>> {
     let raw = connection
         .prepare_cached(
-            "SELECT id, name, description, modified_within_days, revision, updated_at
-             FROM profiles WHERE name = ?1",
+            "SELECT id, name, description, modified_within_days, revision, updated_at,
+                    organisation
+             FROM profiles WHERE id = ?1",
         )?
-        .query_row(params![name], |row| {
+        .query_row(params![id], |row| {
             Ok((
                 row.get::<_, String>(0)?,
                 row.get::<_, String>(1)?,
@@ -25,10 +34,11 @@ fn load(connection: &Connection, name: &str) -> StoreResult<Option<Profile>> {
                 row.get::<_, Option<u32>>(3)?,
                 row.get::<_, i64>(4)?,
                 row.get::<_, i64>(5)?,
+                row.get::<_, String>(6)?,
             ))
         })
         .optional()?;
-    let Some((id, name, description, days, revision, updated_at)) = raw else {
+    let Some((id, name, description, days, revision, updated_at, organisation)) = raw else {
         return Ok(None);
     };
     let strings = |sql: &str| -> StoreResult<Vec<String>> {
@@ -45,6 +55,7 @@ fn load(connection: &Connection, name: &str) -> StoreResult<Option<Profile>> {
     Ok(Some(Profile {
         id: uuid(&id)?,
         name,
+        organisation,
         description,
         guide_ids,
         tags: strings("SELECT tag FROM profile_tags WHERE profile_id = ?1 ORDER BY tag")?,
@@ -58,8 +69,16 @@ fn load(connection: &Connection, name: &str) -> StoreResult<Option<Profile>> {
     }))
 }
 
-fn require(tx: &Connection, name: &str) -> StoreResult<Profile> {
-    load(tx, name)?.ok_or_else(|| StoreError::NotFound(format!("there is no profile '{name}'")))
+fn require(tx: &Connection, organisation: &str, name: &str) -> StoreResult<Profile> {
+    find(tx, organisation, name)?
+        .map(|id| load(tx, &id))
+        .transpose()?
+        .flatten()
+        .ok_or_else(|| StoreError::NotFound(format!("there is no profile '{name}'")))
+}
+
+fn require_id(tx: &Connection, id: &str) -> StoreResult<Profile> {
+    load(tx, id)?.ok_or_else(|| StoreError::NotFound(format!("there is no profile {id}")))
 }
 
 fn name_taken(name: &str) -> impl FnOnce(rusqlite::Error) -> StoreError + '_ {
@@ -101,7 +120,12 @@ fn write_selection(tx: &Transaction<'_>, id: &str, spec: &ProfileSpec) -> StoreR
 }
 
 impl ProfileStore for SqliteStore {
-    fn create_profile(&self, spec: &ProfileSpec, at: OffsetDateTime) -> StoreResult<Profile> {
+    fn create_profile(
+        &self,
+        spec: &ProfileSpec,
+        organisation: &str,
+        at: OffsetDateTime,
+    ) -> StoreResult<Profile> {
         let name = spec.name.clone().unwrap_or_default();
         self.write(|tx| {
             let id = Uuid::new_v4().to_string();
@@ -110,44 +134,53 @@ impl ProfileStore for SqliteStore {
                 .unwrap_or(Some(DEFAULT_MODIFIED_WITHIN_DAYS));
             tx.execute(
                 "INSERT INTO profiles (id, name, description, modified_within_days, revision,
-                                       created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, 1, ?5, ?5)",
+                                       created_at, updated_at, organisation)
+                 VALUES (?1, ?2, ?3, ?4, 1, ?5, ?5, ?6)",
                 params![
                     id,
                     name,
                     spec.description.clone().unwrap_or_default(),
                     days,
-                    unix(at)
+                    unix(at),
+                    organisation
                 ],
             )
             .map_err(name_taken(&name))?;
             write_selection(tx, &id, spec)?;
-            require(tx, &name)
+            require_id(tx, &id)
         })
     }
 
-    fn profiles(&self) -> StoreResult<Vec<Profile>> {
+    fn profiles(&self, organisation: Option<&str>) -> StoreResult<Vec<Profile>> {
         self.read(|c| {
-            let names = c
-                .prepare_cached("SELECT name FROM profiles ORDER BY name")?
-                .query_map([], |row| row.get::<_, String>(0))?
+            let ids = c
+                .prepare_cached(
+                    "SELECT id FROM profiles WHERE ?1 IS NULL OR organisation = ?1
+                     ORDER BY organisation, name",
+                )?
+                .query_map(params![organisation], |row| row.get::<_, String>(0))?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            names.iter().map(|name| require(c, name)).collect()
+            ids.iter().map(|id| require_id(c, id)).collect()
         })
     }
 
-    fn profile(&self, name: &str) -> StoreResult<Option<Profile>> {
-        self.read(|c| load(c, name))
+    fn profile(&self, organisation: &str, name: &str) -> StoreResult<Option<Profile>> {
+        self.read(|c| {
+            find(c, organisation, name)?
+                .map(|id| require_id(c, &id))
+                .transpose()
+        })
     }
 
     fn update_profile(
         &self,
+        organisation: &str,
         name: &str,
         spec: &ProfileSpec,
         at: OffsetDateTime,
     ) -> StoreResult<Profile> {
         self.write(|tx| {
-            let current = require(tx, name)?;
+            let current = require(tx, organisation, name)?;
             let id = current.id.to_string();
             let new_name = spec.name.clone().unwrap_or(current.name);
             tx.execute(
@@ -165,17 +198,28 @@ impl ProfileStore for SqliteStore {
             )
             .map_err(name_taken(&new_name))?;
             write_selection(tx, &id, spec)?;
-            require(tx, &new_name)
+            require_id(tx, &id)
         })
     }
 
-    fn delete_profile(&self, name: &str) -> StoreResult<bool> {
-        self.write(|tx| Ok(tx.execute("DELETE FROM profiles WHERE name = ?1", params![name])? == 1))
+    fn delete_profile(&self, organisation: &str, name: &str) -> StoreResult<bool> {
+        self.write(|tx| {
+            Ok(tx.execute(
+                "DELETE FROM profiles WHERE organisation = ?1 AND name = ?2",
+                params![organisation, name],
+            )? == 1)
+        })
     }
 
-    fn add_member(&self, profile: &str, user_id: Uuid, at: OffsetDateTime) -> StoreResult<()> {
+    fn add_member(
+        &self,
+        organisation: &str,
+        profile: &str,
+        user_id: Uuid,
+        at: OffsetDateTime,
+    ) -> StoreResult<()> {
         self.write(|tx| {
-            let target = require(tx, profile)?;
+            let target = require(tx, organisation, profile)?;
             let current: Option<String> = tx
                 .query_row(
                     "SELECT p.name FROM profile_members m JOIN profiles p ON p.id = m.profile_id
@@ -204,9 +248,15 @@ impl ProfileStore for SqliteStore {
         })
     }
 
-    fn remove_member(&self, profile: &str, user_id: Uuid, at: OffsetDateTime) -> StoreResult<bool> {
+    fn remove_member(
+        &self,
+        organisation: &str,
+        profile: &str,
+        user_id: Uuid,
+        at: OffsetDateTime,
+    ) -> StoreResult<bool> {
         self.write(|tx| {
-            let target = require(tx, profile)?;
+            let target = require(tx, organisation, profile)?;
             let changed = tx.execute(
                 "DELETE FROM profile_members WHERE user_id = ?1 AND profile_id = ?2",
                 params![user_id.to_string(), target.id.to_string()],
@@ -221,14 +271,11 @@ impl ProfileStore for SqliteStore {
 
     fn profile_of(&self, user_id: Uuid) -> StoreResult<Option<Profile>> {
         self.read(|c| {
-            let name: Option<String> = c
-                .prepare_cached(
-                    "SELECT p.name FROM profile_members m JOIN profiles p ON p.id = m.profile_id
-                     WHERE m.user_id = ?1",
-                )?
+            let id: Option<String> = c
+                .prepare_cached("SELECT profile_id FROM profile_members WHERE user_id = ?1")?
                 .query_row(params![user_id.to_string()], |row| row.get(0))
                 .optional()?;
-            name.map(|name| require(c, &name)).transpose()
+            id.map(|id| require_id(c, &id)).transpose()
         })
     }
 

@@ -106,7 +106,11 @@ fn f7_a_guide_link_opens_offline_when_the_guide_was_used_online_before() {
     service.stop();
     let mut later = device.launch();
     later.start().unwrap();
-    let by_sticker = open(&mut later, &format!("hologuide://acme/g/{GUIDE_A}/s/2")).unwrap();
+    let by_sticker = open(
+        &mut later,
+        &format!("hologuide://hologuide-demo/g/{GUIDE_A}/s/2"),
+    )
+    .unwrap();
     assert_eq!(by_sticker.origin, Origin::Cache);
     assert_eq!(by_sticker.step.map(|s| s.get()), Some(2));
     // The app the sticker opens starts on step 2's card, as in the 3D app.
@@ -116,12 +120,12 @@ fn f7_a_guide_link_opens_offline_when_the_guide_was_used_online_before() {
     }
     let by_web_link = open(
         &mut later,
-        &format!("https://guides.example.com/l/acme/g/{GUIDE_A}"),
+        &format!("https://guides.example.com/l/hologuide-demo/g/{GUIDE_A}"),
     )
     .unwrap();
     assert_eq!(by_web_link.origin, Origin::Cache);
     // A guide never opened on this device needs the network once.
-    let never = open(&mut later, &format!("hologuide://acme/g/{other}")).unwrap_err();
+    let never = open(&mut later, &format!("hologuide://hologuide-demo/g/{other}")).unwrap_err();
     assert!(
         matches!(never, ClientError::Refused(Refused::NotCached { .. })),
         "{never}"

@@ -409,9 +409,8 @@ fn run_device(data: &Path, args: &[&str], env: &[(&str, &str)], stdin: &str) -> 
 
 /// VmHWM of a running process, in kB.
 fn peak_rss_kb(pid: libc::pid_t) -> Option<i64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
+    let bytes = crate::support::process_memory_bytes(u32::try_from(pid).ok()?, "VmHWM")?;
+    i64::try_from(bytes / 1024).ok()
 }
 
 fn folder_bytes(dir: &Path) -> u64 {

@@ -141,7 +141,7 @@ pub fn guide_package(
         "id": id,
         "version": 1,
         "title": title,
-        "organisation": "acme",
+        "organisation": crate::service::DEMO_ORG,
         "modified_at": "2026-11-20T08:15:00Z",
         "tasks": [{
             "id": "t",

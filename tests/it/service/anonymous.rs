@@ -100,22 +100,10 @@ fn one_address_guessing_across_many_names_is_slowed_for_unknown_devices_only() {
     assert_eq!(elsewhere.status(), 201);
 }
 
-/// `VmRSS` or `VmHWM` (peak) of a process, in bytes.
+/// `VmRSS` or `VmHWM` (peak) of the server, in bytes.
 fn memory_of(pid: u32, field: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status
-        .lines()
-        .find(|line| line.starts_with(field))
-        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"));
-    let kib: u64 = line
-        .trim_start_matches(field)
-        .trim_start_matches(':')
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .unwrap();
-    kib * 1024
+    crate::support::process_memory_bytes(pid, field)
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
 }
 
 /// The acceptance test. Bounds, generous on purpose: 300 MB of RSS (the pool holds one

@@ -224,3 +224,24 @@ fn bench_measures_requests_and_blob_throughput_and_stops_by_itself() {
         value > 0.0 || (r["measurement"] == "POST /v1/session busy (503)" && value == 0.0)
     }));
 }
+
+#[test]
+fn a_new_user_joins_the_only_organisation_unless_there_are_several() {
+    let (_dir, data) = data_with_users();
+    let carol = admin_json(
+        &data,
+        &["user", "add", "carol", "--password", "carols-password"],
+    );
+    assert_eq!(carol["organisation"], DEMO_ORG);
+    add_user_of(&data, "rival-works", "rival", "admin", &[]);
+    let output = admin(
+        &data,
+        &["user", "add", "dave", "--password", "daves-password"],
+    );
+    assert_eq!(output.status.code(), Some(EXIT_INVALID));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--organisation") && stderr.contains("rival-works"),
+        "{stderr}"
+    );
+}

@@ -21,11 +21,18 @@ fn large_package(dir: &Path) -> PathBuf {
     package
 }
 
-/// New picture bytes for each attempt: a blob the store has not seen has to be written.
+/// New picture bytes for each attempt: a blob the store has not seen has to be written. Noise,
+/// as a real picture barely compresses: zeros would be refused as a zip bomb.
 fn new_picture(package: &Path, seed: u32) {
     let mut picture = b"\x89PNG\r\n\x1a\n".to_vec();
-    picture.extend_from_slice(&seed.to_le_bytes());
-    picture.resize(PICTURE_BYTES, 0);
+    let mut state = 0x9E37_79B9_7F4A_7C15_u64 ^ u64::from(seed);
+    while picture.len() < PICTURE_BYTES {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        picture.extend_from_slice(&state.to_le_bytes());
+    }
+    picture.truncate(PICTURE_BYTES);
     std::fs::write(package.join("media/big.png"), picture).unwrap();
 }
 

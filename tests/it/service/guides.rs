@@ -11,15 +11,6 @@ fn demo_zip(dir: &Path) -> Vec<u8> {
     std::fs::read(archive).unwrap()
 }
 
-fn publish(fixture: &Fixture, token: &str, body: Vec<u8>) -> Response {
-    fixture
-        .post(token, "/v1/guides")
-        .header("content-type", "application/zip")
-        .body(body)
-        .send()
-        .unwrap()
-}
-
 #[test]
 fn each_publish_is_a_new_immutable_version_with_the_same_content_hash() {
     let fixture = Fixture::new();
@@ -30,7 +21,7 @@ fn each_publish_is_a_new_immutable_version_with_the_same_content_hash() {
             .send()
             .unwrap(),
     );
-    let (status, second) = status_json(publish(&fixture, &author, demo_zip(fixture.dir.path())));
+    let (status, second) = status_json(fixture.publish(&author, demo_zip(fixture.dir.path())));
     assert_eq!(status, 201, "{second:#}");
     assert_eq!(second["version"], 2);
     assert_eq!(
@@ -70,7 +61,7 @@ fn an_operator_may_not_publish() {
     let fixture = Fixture::new();
     let alice = fixture.token("alice");
     assert_refused(
-        publish(&fixture, &alice, demo_zip(fixture.dir.path())),
+        fixture.publish(&alice, demo_zip(fixture.dir.path())),
         403,
         "forbidden",
     );
@@ -92,7 +83,7 @@ fn a_package_whose_asset_path_leaves_the_package_is_refused_with_its_problems() 
     let archive = fixture.dir.path().join("escape.zip");
     zip_dir(&package, &archive);
     let body = assert_refused(
-        publish(&fixture, &author, std::fs::read(&archive).unwrap()),
+        fixture.publish(&author, std::fs::read(&archive).unwrap()),
         422,
         "invalid_package",
     );
@@ -128,7 +119,7 @@ fn an_archive_with_a_zip_slip_entry_is_refused() {
     writer.write_all(b"escaped").unwrap();
     writer.finish().unwrap();
     let body = assert_refused(
-        publish(&fixture, &author, std::fs::read(&archive).unwrap()),
+        fixture.publish(&author, std::fs::read(&archive).unwrap()),
         422,
         "invalid_package",
     );
@@ -143,7 +134,7 @@ fn a_body_that_is_not_a_package_is_a_400() {
     let fixture = Fixture::new();
     let author = fixture.token("author");
     assert_refused(
-        publish(&fixture, &author, b"plain text".to_vec()),
+        fixture.publish(&author, b"plain text".to_vec()),
         400,
         "invalid_request",
     );
@@ -154,7 +145,7 @@ fn an_upload_over_the_configured_limit_is_refused_with_413() {
     let fixture = Fixture::with_server_args(&["--max-upload-bytes", "4096"]);
     let author = fixture.token("author");
     assert_refused(
-        publish(&fixture, &author, demo_zip(fixture.dir.path())),
+        fixture.publish(&author, demo_zip(fixture.dir.path())),
         413,
         "too_large",
     );
@@ -266,7 +257,7 @@ fn a_deactivated_guide_answers_410_everywhere_until_reactivated() {
     assert_eq!(list, json!([]));
     let author = fixture.token("author");
     assert_refused(
-        publish(&fixture, &author, demo_zip(fixture.dir.path())),
+        fixture.publish(&author, demo_zip(fixture.dir.path())),
         410,
         "guide_deactivated",
     );
@@ -440,7 +431,7 @@ fn a_gltf_model_is_published_with_the_buffer_file_beside_it() {
     let archive = fixture.dir.path().join("gltf.zip");
     zip_dir(&package, &archive);
     let (status, manifest) =
-        status_json(publish(&fixture, &author, std::fs::read(&archive).unwrap()));
+        status_json(fixture.publish(&author, std::fs::read(&archive).unwrap()));
     assert_eq!(status, 201, "{manifest:#}");
     let buffer = manifest["assets"]
         .as_array()
@@ -485,7 +476,7 @@ fn a_package_larger_than_the_json_limit_publishes_over_http() {
     let archive = fixture.dir.path().join("large.zip");
     zip_dir(&package, &archive);
     let (status, manifest) =
-        status_json(publish(&fixture, &author, std::fs::read(&archive).unwrap()));
+        status_json(fixture.publish(&author, std::fs::read(&archive).unwrap()));
     assert_eq!(status, 201, "{manifest:#}");
     let big = manifest["assets"]
         .as_array()

@@ -9,7 +9,9 @@ mod connections;
 mod crash;
 mod guides;
 mod ingest;
+mod leaks;
 mod profiles;
+mod tenancy;
 mod tls;
 
 use std::io::{BufRead, BufReader};
@@ -58,8 +60,22 @@ pub fn admin_json(data: &Path, args: &[&str]) -> Value {
     serde_json::from_slice(&output.stdout).expect("--json prints JSON")
 }
 
+/// Adds a user of the demo guide's organisation.
 pub fn add_user(data: &Path, name: &str, role: &str, groups: &[&str]) {
-    let mut args = vec!["user", "add", name, "--role", role, "--password"];
+    add_user_of(data, DEMO_ORG, name, role, groups);
+}
+
+pub fn add_user_of(data: &Path, organisation: &str, name: &str, role: &str, groups: &[&str]) {
+    let mut args = vec![
+        "user",
+        "add",
+        name,
+        "--role",
+        role,
+        "--organisation",
+        organisation,
+    ];
+    args.push("--password");
     let password = password(name);
     args.push(&password);
     for group in groups {
@@ -133,6 +149,12 @@ impl Server {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// The most resident memory the server process has used so far (VmHWM), in bytes.
+    pub fn peak_rss_bytes(&self) -> u64 {
+        crate::support::process_memory_bytes(self.child.id(), "VmHWM")
+            .expect("the server's VmHWM in /proc/<pid>/status")
     }
 
     /// SIGTERM, as a service manager stops it; waits for the exit.
@@ -251,12 +273,47 @@ impl Fixture {
         self.http.post(self.url(path)).bearer_auth(token)
     }
 
+    /// `POST /v1/guides` with a zipped package as the body.
+    pub fn publish(&self, token: &str, zip: Vec<u8>) -> Response {
+        self.post(token, "/v1/guides")
+            .header("content-type", "application/zip")
+            .body(zip)
+            .send()
+            .expect("the server answers")
+    }
+
     pub fn grant_demo_to(&self, who: &str, name: &str) {
         admin_json(
             &self.data(),
             &["guide", "grant", DEMO_ID, &format!("--{who}"), name],
         );
     }
+}
+
+/// The demo guide's `guide.json`.
+pub fn demo_guide_json() -> Value {
+    serde_json::from_slice(&std::fs::read(repo().join("assets/demo/guide.json")).unwrap()).unwrap()
+}
+
+/// A copy of the demo package under `dir/name` with its `guide.json` changed by `edit`.
+pub fn edited_demo_package(dir: &Path, name: &str, edit: impl FnOnce(&mut Value)) -> PathBuf {
+    let package = dir.join(name);
+    crate::support::copy_dir(&repo().join("assets/demo"), &package);
+    let mut guide = demo_guide_json();
+    edit(&mut guide);
+    std::fs::write(
+        package.join("guide.json"),
+        serde_json::to_vec_pretty(&guide).unwrap(),
+    )
+    .unwrap();
+    package
+}
+
+/// A folder zipped into `<folder>.zip`, as the bytes of a publish body.
+pub fn zipped(package: &Path) -> Vec<u8> {
+    let archive = package.with_extension("zip");
+    crate::support::zip_dir(package, &archive);
+    std::fs::read(archive).unwrap()
 }
 
 /// Status and JSON body of a response; the body of every refusal must be JSON.
