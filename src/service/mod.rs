@@ -25,5 +25,5 @@ pub mod serve;
 pub mod store;
 
 pub use clock::{Clock, SystemClock};
-pub use core::{Config, DATABASE_FILE, Membership, PackageOrigin, Service};
+pub use core::{Config, DATABASE_FILE, DataLocation, Membership, PackageOrigin, Service};
 pub use error::ServiceError;

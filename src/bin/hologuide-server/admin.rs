@@ -161,7 +161,7 @@ pub fn user(command: UserCommand, json: bool) -> anyhow::Result<ExitCode> {
             data,
         } => {
             let password = read_password(password_stdin, password)?;
-            let service = open(&data.data)?;
+            let service = open(&data)?;
             let membership = Membership {
                 organisation: match organisation {
                     Some(organisation) => organisation,
@@ -192,7 +192,7 @@ pub fn user(command: UserCommand, json: bool) -> anyhow::Result<ExitCode> {
             group,
             data,
         } => {
-            let user = open(&data.data)?.add_to_group(&username, &group)?;
+            let user = open(&data)?.add_to_group(&username, &group)?;
             print(json, &user, || {
                 format!(
                     "'{}' is in the groups: {}",
@@ -202,7 +202,7 @@ pub fn user(command: UserCommand, json: bool) -> anyhow::Result<ExitCode> {
             })
         }
         UserCommand::List(data) => {
-            let users = open(&data.data)?.users(&Scope::Everywhere)?;
+            let users = open(&data)?.users(&Scope::Everywhere)?;
             print(json, &users, || {
                 users
                     .iter()
@@ -244,7 +244,7 @@ pub fn guide(command: GuideCommand, json: bool) -> anyhow::Result<ExitCode> {
             publisher,
             data,
         } => {
-            let service = open(&data.data)?;
+            let service = open(&data)?;
             let user = service.user(&publisher)?;
             let manifest = service
                 .publish(&package, PackageOrigin::Local, &user)
@@ -261,25 +261,25 @@ pub fn guide(command: GuideCommand, json: bool) -> anyhow::Result<ExitCode> {
             })
         }
         GuideCommand::List(data) => {
-            let guides = open(&data.data)?.all_guides(&Scope::Everywhere)?;
+            let guides = open(&data)?.all_guides(&Scope::Everywhere)?;
             print(json, &guides, || {
                 guides.iter().map(guide_line).collect::<Vec<_>>().join("\n")
             })
         }
         GuideCommand::Grant { guide, who, data } => {
-            let grants = open(&data.data)?.grant(&Scope::Everywhere, guide, &who.principal())?;
+            let grants = open(&data)?.grant(&Scope::Everywhere, guide, &who.principal())?;
             print(json, &grants, || grants_text(guide, &grants))
         }
         GuideCommand::Revoke { guide, who, data } => {
-            let grants = open(&data.data)?.revoke(&Scope::Everywhere, guide, &who.principal())?;
+            let grants = open(&data)?.revoke(&Scope::Everywhere, guide, &who.principal())?;
             print(json, &grants, || grants_text(guide, &grants))
         }
         GuideCommand::Deactivate { guide, data } => {
-            let summary = open(&data.data)?.set_active(&Scope::Everywhere, guide, false)?;
+            let summary = open(&data)?.set_active(&Scope::Everywhere, guide, false)?;
             print(json, &summary, || guide_line(&summary))
         }
         GuideCommand::Reactivate { guide, data } => {
-            let summary = open(&data.data)?.set_active(&Scope::Everywhere, guide, true)?;
+            let summary = open(&data)?.set_active(&Scope::Everywhere, guide, true)?;
             print(json, &summary, || guide_line(&summary))
         }
         GuideCommand::Lease { guide, lease, data } => {
@@ -289,8 +289,7 @@ pub fn guide(command: GuideCommand, json: bool) -> anyhow::Result<ExitCode> {
                     || format!("'{text}' is neither a number of seconds nor 'default'"),
                 )?)),
             };
-            let effective =
-                open(&data.data)?.set_offline_lease(&Scope::Everywhere, guide, lease)?;
+            let effective = open(&data)?.set_offline_lease(&Scope::Everywhere, guide, lease)?;
             let seconds = effective.whole_seconds();
             print(
                 json,
@@ -299,7 +298,7 @@ pub fn guide(command: GuideCommand, json: bool) -> anyhow::Result<ExitCode> {
             )
         }
         GuideCommand::Tag { guide, tags, data } => {
-            let summary = open(&data.data)?.set_tags(&Scope::Everywhere, guide, &tags)?;
+            let summary = open(&data)?.set_tags(&Scope::Everywhere, guide, &tags)?;
             print(json, &summary, || {
                 format!("{}  tags: {}", summary.id, summary.tags.join(", "))
             })

@@ -13,7 +13,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use hologuide::service::model::Role;
 use hologuide::service::serve::ConnectionLimits;
-use hologuide::service::{Config, Membership, PackageOrigin, Service, SystemClock};
+use hologuide::service::{Config, DataLocation, Membership, PackageOrigin, Service, SystemClock};
 use serde::Serialize;
 
 #[derive(Debug, Args)]
@@ -85,8 +85,9 @@ pub fn run(args: BenchArgs, json: bool) -> anyhow::Result<ExitCode> {
     let data = scratch.0.join("data");
     let package = scratch.0.join("package");
     bench_package(&package, args.blob_mib * 1024 * 1024)?;
-    Service::init(&data)?;
-    let service = Service::open(&data, Config::default(), Arc::new(SystemClock))?;
+    let location = DataLocation::folder(&data);
+    Service::init(&location)?;
+    let service = Service::open(&location, Config::default(), Arc::new(SystemClock))?;
     let user = service.add_user(
         "bench",
         "bench-password",

@@ -17,7 +17,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use hologuide::service::passwords::DEFAULT_QUEUE_PER_WORKER;
 use hologuide::service::serve::{ConnectionLimits, TlsFiles};
-use hologuide::service::{Config, Service, ServiceError, SystemClock};
+use hologuide::service::{Config, DataLocation, Service, ServiceError, SystemClock};
 
 /// The work failed (unreadable data folder, port taken, …).
 const EXIT_FAILURE: u8 = 1;
@@ -51,9 +51,33 @@ struct Cli {
 
 #[derive(Debug, Args, Clone)]
 struct DataArg {
-    /// The service's data folder (database and blobs).
+    /// The service's data folder (the SQLite database and the blobs).
     #[arg(long, value_name = "DIR")]
     data: PathBuf,
+    /// Keep the metadata in this PostgreSQL database instead of the folder's SQLite one, so that
+    /// several instances can share it: postgres://USER@HOST/DB (a Unix socket folder as the host,
+    /// percent-encoded).
+    #[arg(
+        long,
+        env = "HOLOGUIDE_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    database: Option<String>,
+    /// Keep the blobs in this folder instead of DIR/blobs; with several instances, one that
+    /// every instance reaches.
+    #[arg(long, value_name = "DIR")]
+    blobs: Option<PathBuf>,
+}
+
+impl DataArg {
+    fn location(&self) -> DataLocation {
+        DataLocation {
+            data_dir: self.data.clone(),
+            database_url: self.database.clone(),
+            blobs_dir: self.blobs.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -166,8 +190,10 @@ fn run() -> anyhow::Result<ExitCode> {
     init_logging(&cli.log);
     let json = cli.json;
     match cli.command {
-        Command::Init(DataArg { data }) => {
-            Service::init(&data).with_context(|| format!("initialising {}", data.display()))?;
+        Command::Init(data) => {
+            Service::init(&data.location())
+                .with_context(|| format!("initialising {}", data.data.display()))?;
+            let data = data.data;
             print(json, &serde_json::json!({ "data": data }), || {
                 format!("initialised {}", data.display())
             })
@@ -176,7 +202,7 @@ fn run() -> anyhow::Result<ExitCode> {
         Command::User(command) => admin::user(command, json),
         Command::Guide(command) => admin::guide(command, json),
         Command::Profile(command) => profile::run(command, json),
-        Command::Stats(DataArg { data }) => {
+        Command::Stats(data) => {
             let stats = open(&data)?.stats()?;
             print(json, &stats, || {
                 format!(
@@ -195,9 +221,9 @@ fn run() -> anyhow::Result<ExitCode> {
     }
 }
 
-fn open(data: &std::path::Path) -> anyhow::Result<Service> {
-    Service::open(data, Config::default(), Arc::new(SystemClock))
-        .with_context(|| format!("opening the data folder {}", data.display()))
+fn open(data: &DataArg) -> anyhow::Result<Service> {
+    Service::open(&data.location(), Config::default(), Arc::new(SystemClock))
+        .with_context(|| format!("opening the data folder {}", data.data.display()))
 }
 
 /// Prints `value` as JSON, or the human text.
@@ -235,7 +261,7 @@ fn serve(args: ServeArgs, json: bool) -> anyhow::Result<ExitCode> {
         offline_lease: time::Duration::seconds(i64::from(args.offline_lease)),
         ..defaults
     };
-    let service = Service::open(&args.data.data, config, Arc::new(SystemClock))
+    let service = Service::open(&args.data.location(), config, Arc::new(SystemClock))
         .with_context(|| format!("opening the data folder {}", args.data.data.display()))?;
     let tls = match (args.tls_cert, args.tls_key) {
         (Some(certificate), Some(private_key)) => Some(TlsFiles {

@@ -59,7 +59,7 @@ pub struct Place {
 impl Place {
     /// The service, and the organisation named or else its only one.
     fn open(self) -> anyhow::Result<(Service, String)> {
-        let service = open(&self.data.data)?;
+        let service = open(&self.data)?;
         let organisation = match self.organisation {
             Some(organisation) => organisation,
             None => service.default_organisation()?,
@@ -155,7 +155,7 @@ pub fn run(command: ProfileCommand, json: bool) -> anyhow::Result<ExitCode> {
             print(json, &profile, || text(&profile))
         }
         ProfileCommand::List(data) => {
-            let profiles = open(&data.data)?.profiles(&Scope::Everywhere)?;
+            let profiles = open(&data)?.profiles(&Scope::Everywhere)?;
             print(json, &profiles, || {
                 profiles.iter().map(text).collect::<Vec<_>>().join("\n")
             })

@@ -23,7 +23,7 @@ use super::blobs::BlobStore;
 use super::clock::Clock;
 use super::error::ServiceError;
 use super::passwords::{self, PasswordPool};
-use super::store::{SqliteStore, Storage};
+use super::store::{PostgresStore, SqliteStore, Storage};
 
 pub const DATABASE_FILE: &str = "service.db";
 pub const BLOBS_DIR: &str = "blobs";
@@ -60,6 +60,44 @@ impl Default for Config {
     }
 }
 
+/// Where the service keeps what it holds.
+#[derive(Debug, Clone)]
+pub struct DataLocation {
+    /// The data folder: the SQLite database and, unless `blobs_dir` says otherwise, the blobs.
+    pub data_dir: PathBuf,
+    /// `postgres://…`: the metadata in that PostgreSQL database instead of the folder's SQLite
+    /// database, so that several instances can share it (N4).
+    pub database_url: Option<String>,
+    /// The blobs in this folder instead; with several instances, one that all of them reach.
+    pub blobs_dir: Option<PathBuf>,
+}
+
+impl DataLocation {
+    /// Everything in one folder, on SQLite: the default.
+    pub fn folder(data_dir: &Path) -> Self {
+        Self {
+            data_dir: data_dir.to_owned(),
+            database_url: None,
+            blobs_dir: None,
+        }
+    }
+
+    fn blobs(&self) -> PathBuf {
+        self.blobs_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join(BLOBS_DIR))
+    }
+
+    /// The store, created when `create` (for `init`), else one `init` made.
+    fn open_store(&self, create: bool) -> Result<Arc<dyn Storage>, ServiceError> {
+        Ok(match &self.database_url {
+            Some(url) if create => Arc::new(PostgresStore::create(url)?),
+            Some(url) => Arc::new(PostgresStore::open(url)?),
+            None => Arc::new(SqliteStore::open(&self.data_dir.join(DATABASE_FILE))?),
+        })
+    }
+}
+
 pub struct Service {
     store: Arc<dyn Storage>,
     blobs: BlobStore,
@@ -70,8 +108,9 @@ pub struct Service {
 }
 
 impl Service {
-    /// Creates the data folder and its database (or brings an existing one up to date).
-    pub fn init(data_dir: &Path) -> Result<(), ServiceError> {
+    /// Creates the data folder and the database (or brings an existing one up to date).
+    pub fn init(location: &DataLocation) -> Result<(), ServiceError> {
+        let data_dir = &location.data_dir;
         std::fs::create_dir_all(data_dir)
             .map_err(ServiceError::io(format!("creating {}", data_dir.display())))?;
         // Password hashes, token hashes and results: for the service's account only.
@@ -82,33 +121,34 @@ impl Service {
                 ServiceError::io(format!("restricting {}", data_dir.display())),
             )?;
         }
-        SqliteStore::open(&data_dir.join(DATABASE_FILE))?;
-        BlobStore::open(&data_dir.join(BLOBS_DIR))?;
+        location.open_store(true)?;
+        BlobStore::open(&location.blobs())?;
         Ok(())
     }
 
-    /// Opens an initialised data folder; a folder `init` never ran on is refused.
+    /// Opens an initialised data folder (or PostgreSQL database); one `init` never ran on is
+    /// refused.
     pub fn open(
-        data_dir: &Path,
+        location: &DataLocation,
         config: Config,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, ServiceError> {
-        let database = data_dir.join(DATABASE_FILE);
-        if !database.is_file() {
+        let data_dir = &location.data_dir;
+        if location.database_url.is_none() && !data_dir.join(DATABASE_FILE).is_file() {
             return Err(ServiceError::NotFound(format!(
                 "{} holds no service database; run `hologuide-server init --data {}` first",
                 data_dir.display(),
                 data_dir.display()
             )));
         }
-        let blobs = BlobStore::open(&data_dir.join(BLOBS_DIR))?;
+        let blobs = BlobStore::open(&location.blobs())?;
         let removed = blobs.remove_stale_temporaries(STALE_TEMPORARY_AGE);
         if removed > 0 {
             tracing::info!("removed {removed} temporary files left by an interrupted publish");
         }
         let passwords = PasswordPool::start(config.password_workers, config.password_queue)?;
         Ok(Self {
-            store: Arc::new(SqliteStore::open(&database)?),
+            store: location.open_store(false)?,
             blobs,
             clock,
             passwords,

@@ -6,7 +6,7 @@ use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
-use super::{Config, Membership, PackageOrigin, Service};
+use super::{Config, DataLocation, Membership, PackageOrigin, Service};
 
 const LOOPBACK: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
 use crate::service::clock::FixedClock;
@@ -23,8 +23,9 @@ struct Setup {
 fn setup(start: OffsetDateTime) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(FixedClock(Mutex::new(start)));
-    Service::init(dir.path()).unwrap();
-    let service = Service::open(dir.path(), Config::default(), clock.clone()).unwrap();
+    let location = DataLocation::folder(dir.path());
+    Service::init(&location).unwrap();
+    let service = Service::open(&location, Config::default(), clock.clone()).unwrap();
     let admin = service
         .add_user(
             "admin",

@@ -1,12 +1,17 @@
 //! The service's metadata behind one trait.
 //!
 //! [`SqliteStore`] is the implementation for one machine: SQLite in WAL mode, migrations
-//! numbered by `PRAGMA user_version`. A PostgreSQL implementation of [`Storage`] is where the
-//! service goes when one machine is not enough (N4); nothing above this trait knows which
-//! database it talks to. Methods are synchronous: the HTTP layer calls them on tokio's blocking
+//! numbered by `PRAGMA user_version`. [`PostgresStore`] is where the service goes when one
+//! machine is not enough (N4): several instances on one PostgreSQL. Nothing above this trait
+//! knows which database it talks to. Methods are synchronous: the HTTP layer calls them on tokio's blocking
 //! pool. Every write that must be all-or-nothing (a publish, a profile change) is one method, so
 //! each implementation can make it one transaction.
 
+mod postgres;
+mod postgres_accounts;
+mod postgres_guides;
+mod postgres_ingest;
+mod postgres_profiles;
 mod sqlite;
 mod sqlite_accounts;
 mod sqlite_guides;
@@ -19,6 +24,7 @@ use thiserror::Error;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 use super::model::{
@@ -32,6 +38,12 @@ pub enum StoreError {
     /// The detail is the source, so that error chains print it once.
     #[error("database error")]
     Sqlite(#[from] rusqlite::Error),
+    /// The detail is the source, as for SQLite.
+    #[error("database error")]
+    Postgres(#[from] ::postgres::Error),
+    /// No connection to the PostgreSQL server (down, refused, pool timed out, bad URL).
+    #[error("cannot reach the PostgreSQL database: {0}")]
+    Connect(String),
     #[error("{0}")]
     Conflict(String),
     #[error("{0}")]

@@ -28,7 +28,7 @@ fn adding_a_user_twice_is_refused_with_exit_code_2() {
 fn a_password_is_read_from_standard_input() {
     use std::io::Write;
     let (_dir, data) = data_with_users();
-    let mut child = server_cli()
+    let mut child = server_cli_on(&data)
         .args([
             "user",
             "add",

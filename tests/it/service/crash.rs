@@ -80,7 +80,7 @@ fn a_publish_killed_at_any_moment_leaves_a_whole_version() {
     for step in 1..=10u32 {
         new_picture(&package, step);
         let before = latest_version(&data);
-        let mut child = server_cli()
+        let mut child = server_cli_on(&data)
             .args([
                 "guide",
                 "publish",

@@ -73,15 +73,7 @@ fn a_telemetry_summary_is_stored_once_with_its_counts_and_inconsistent_ones_are_
     assert_eq!(counts["telemetry_events"], 0, "a summary is not an event");
 
     // What the service kept is the record itself, not a kind string.
-    let db =
-        rusqlite::Connection::open(fixture.data().join(hologuide::service::DATABASE_FILE)).unwrap();
-    let (sessions, events, by_kind, duration): (i64, i64, String, i64) = db
-        .query_row(
-            "SELECT sessions, events, by_kind, duration_ms FROM telemetry_summaries",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-        )
-        .unwrap();
+    let (sessions, events, by_kind, duration) = super::database::stored_summary(&fixture.data());
     assert_eq!((sessions, events, duration), (3, 7, 12500));
     let by_kind: Value = serde_json::from_str(&by_kind).unwrap();
     assert_eq!(by_kind, json!({ "session_start": 3, "step_viewed": 4 }));

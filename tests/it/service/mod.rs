@@ -7,6 +7,7 @@ mod blobs;
 mod cli;
 mod connections;
 mod crash;
+mod database;
 mod guides;
 mod ingest;
 mod leaks;
@@ -35,9 +36,20 @@ pub fn server_cli() -> Command {
     command
 }
 
+/// The admin command line for the data folder `data`, on the store the suite runs against: the
+/// folder's SQLite database, or with `$HOLOGUIDE_TEST_DATABASE` (a PostgreSQL URL; `scripts/test`
+/// starts one) a PostgreSQL database of the folder's own there (see [`database`]).
+pub fn server_cli_on(data: &Path) -> Command {
+    let mut command = server_cli();
+    if let Some(url) = database::for_folder(data) {
+        command.env("HOLOGUIDE_DATABASE_URL", url);
+    }
+    command
+}
+
 /// Runs an admin command against `data` and returns its output (any exit status).
 pub fn admin(data: &Path, args: &[&str]) -> Output {
-    server_cli()
+    server_cli_on(data)
         .args(args)
         .arg("--data")
         .arg(data)
@@ -101,7 +113,7 @@ impl Server {
 
     /// Listens on a given address: a restarted server must come back where devices look for it.
     pub fn start_on(data: &Path, listen: &str, extra: &[&str]) -> Server {
-        let mut child = server_cli()
+        let mut child = server_cli_on(data)
             .args(["serve", "--listen", listen, "--data"])
             .arg(data)
             .args(extra)

@@ -1,0 +1,205 @@
+//! PostgreSQL implementation of [`Storage`] (N4): several service instances on one database.
+//!
+//! Connections come from an r2d2 pool. Every write runs in one SERIALIZABLE transaction, retried
+//! from the start when PostgreSQL reports that a concurrent transaction (from this instance or
+//! another) made it unserialisable: so a publish, a profile change or a token rotation is all or
+//! nothing, and two instances racing behave as if one went first — the guarantee SQLite's single
+//! writer gives on one machine. Throttling counters, rotation grace and profile revisions are
+//! rows here, so instances share them. Every statement binds its parameters.
+
+use std::time::Duration;
+
+use super::{StoreError, StoreResult};
+use postgres::error::SqlState;
+use postgres::{Client, IsolationLevel, NoTls, Transaction};
+use r2d2::{Pool, PooledConnection};
+use r2d2_postgres::PostgresConnectionManager;
+
+/// Migrations in order; the table `schema_migrations` lists those that ran. Append only.
+const MIGRATIONS: &[&str] = &[include_str!("migrations/postgres/001_initial.sql")];
+
+/// Connections per instance: the blocking pool runs at most this many store calls at once
+/// without waiting; PostgreSQL's default `max_connections` (100) leaves room for several
+/// instances and the admin command line.
+const POOL_SIZE: u32 = 16;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Tries of one write transaction that keeps losing serialisation races before giving up.
+const WRITE_ATTEMPTS: u32 = 20;
+/// Any lock id would do; it only has to be the same for every instance migrating this schema.
+const MIGRATION_LOCK: i64 = 0x686f_6c6f_6775_6964; // "hologuid"
+
+type Manager = PostgresConnectionManager<NoTls>;
+
+pub struct PostgresStore {
+    pool: Pool<Manager>,
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://…`) and creates the service's schema or brings it up to
+    /// date (`init`).
+    pub fn create(url: &str) -> StoreResult<Self> {
+        Self::connect(url, true)
+    }
+
+    /// Connects to a database `init` ran on and brings its schema up to date; an empty database
+    /// is refused, as SQLite's store refuses a folder without its database.
+    pub fn open(url: &str) -> StoreResult<Self> {
+        Self::connect(url, false)
+    }
+
+    fn connect(url: &str, create: bool) -> StoreResult<Self> {
+        let mut config: postgres::Config = url.parse().map_err(|e: postgres::Error| {
+            StoreError::Connect(format!("the database URL is not valid: {}", chain(&e)))
+        })?;
+        config.connect_timeout(CONNECT_TIMEOUT);
+        // One connection first, for the migrations: a wrong URL or a server that is down is
+        // reported at once, with its cause, rather than after the pool's wait.
+        let mut client = config
+            .connect(NoTls)
+            .map_err(|e| StoreError::Connect(chain(&e)))?;
+        migrate(&mut client, create)?;
+        let pool = Pool::builder()
+            .max_size(POOL_SIZE)
+            // Connections are opened as needed, not all at start: an idle instance holds few.
+            .min_idle(Some(1))
+            .connection_timeout(CONNECT_TIMEOUT)
+            .build_unchecked(PostgresConnectionManager::new(config, NoTls));
+        Ok(Self { pool })
+    }
+
+    fn connection(&self) -> StoreResult<PooledConnection<Manager>> {
+        self.pool
+            .get()
+            .map_err(|e| StoreError::Connect(e.to_string()))
+    }
+
+    pub(super) fn read<T>(
+        &self,
+        work: impl FnOnce(&mut Client) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        let mut connection = self.connection()?;
+        work(&mut connection)
+    }
+
+    /// Runs `work` in one SERIALIZABLE transaction, committed only if it succeeds; run again
+    /// from the start (so `work` must only read and write through the transaction) when it lost
+    /// a race with a concurrent transaction. For writes that read before they decide (a publish
+    /// numbers its version, a profile change checks names and members).
+    pub(super) fn write<T>(
+        &self,
+        work: impl FnMut(&mut Transaction<'_>) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        self.transaction(IsolationLevel::Serializable, work)
+    }
+
+    /// Runs `work` in one READ COMMITTED transaction: for writes whose every statement is atomic
+    /// on the rows it touches (an upsert, an `UPDATE … WHERE` the current value): a concurrent
+    /// writer of the same row waits for its lock and then sees the committed row, so nothing is
+    /// lost and nothing needs running again. A rotation of a refresh token that another instance
+    /// rotated a moment before matches no row; the same result stored at once by two instances is
+    /// one row. Many sign-in failures at once (a flood) then cost no retries.
+    pub(super) fn write_rows<T>(
+        &self,
+        work: impl FnMut(&mut Transaction<'_>) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        self.transaction(IsolationLevel::ReadCommitted, work)
+    }
+
+    fn transaction<T>(
+        &self,
+        isolation: IsolationLevel,
+        mut work: impl FnMut(&mut Transaction<'_>) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        let mut connection = self.connection()?;
+        let mut attempt = 1;
+        loop {
+            let result = (|| {
+                let mut transaction = connection
+                    .build_transaction()
+                    .isolation_level(isolation)
+                    .start()?;
+                let value = work(&mut transaction)?;
+                transaction.commit()?;
+                Ok(value)
+            })();
+            match result {
+                Err(StoreError::Postgres(e)) if attempt < WRITE_ATTEMPTS && is_retryable(&e) => {
+                    attempt += 1;
+                    // A little jitter, so that the same two transactions do not collide again.
+                    std::thread::sleep(Duration::from_millis(u64::from(attempt) * 2));
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+fn migrate(client: &mut Client, create: bool) -> StoreResult<()> {
+    let mut transaction = client.transaction()?;
+    // Two instances starting at once: the second waits here and then finds nothing to do.
+    transaction.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+    transaction.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version    BIGINT PRIMARY KEY,
+             applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+         )",
+    )?;
+    let found: i64 = transaction
+        .query_one(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            &[],
+        )?
+        .try_get(0)?;
+    if found == 0 && !create {
+        return Err(StoreError::NotFound(
+            "the PostgreSQL database holds no guide service yet; run `hologuide-server init \
+             --database …` on it first"
+                .into(),
+        ));
+    }
+    let known = MIGRATIONS.len() as i64;
+    if found > known {
+        return Err(StoreError::SchemaTooNew {
+            path: "the PostgreSQL database".into(),
+            found,
+            known,
+        });
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        transaction.batch_execute(sql)?;
+        transaction.execute(
+            "INSERT INTO schema_migrations (version) VALUES ($1)",
+            &[&(index as i64 + 1)],
+        )?;
+    }
+    transaction.commit()?;
+    Ok(())
+}
+
+fn is_retryable(error: &postgres::Error) -> bool {
+    matches!(
+        error.code(),
+        Some(&SqlState::T_R_SERIALIZATION_FAILURE) | Some(&SqlState::T_R_DEADLOCK_DETECTED)
+    )
+}
+
+pub(super) fn is_unique_violation(error: &postgres::Error) -> bool {
+    error.code() == Some(&SqlState::UNIQUE_VIOLATION)
+}
+
+/// A count or number stored as BIGINT, read back into the width the model uses.
+pub(super) fn narrow<T: TryFrom<i64>>(value: i64, what: &str) -> StoreResult<T> {
+    T::try_from(value).map_err(|_| StoreError::Corrupt(format!("{what} {value}")))
+}
+
+/// An error with its causes, for a message read without a backtrace.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

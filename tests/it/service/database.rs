@@ -1,0 +1,92 @@
+//! Which store the service suite runs against. Without `$HOLOGUIDE_TEST_DATABASE`: each data
+//! folder's own SQLite database, as a plant runs it. With it (a PostgreSQL URL naming a database
+//! its user may create databases from; `scripts/test` starts a throwaway server and sets it):
+//! every data folder gets a PostgreSQL database of its own on that server, so that tests running
+//! at once share nothing, exactly as with their folders.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::Mutex;
+
+/// The suite's PostgreSQL server, if it runs against one.
+pub fn server_url() -> Option<String> {
+    std::env::var("HOLOGUIDE_TEST_DATABASE")
+        .ok()
+        .filter(|url| !url.is_empty())
+}
+
+/// The URL of `data`'s own database (created the first time), or `None` on SQLite.
+pub fn for_folder(data: &Path) -> Option<String> {
+    let server = server_url()?;
+    // The folder's path names its database: every command on the folder finds the same one.
+    let digest = super::sha256_hex(data.as_os_str().as_encoded_bytes());
+    let name = format!("hg_{}", &digest[..24]);
+    let (base, _) = server
+        .rsplit_once('/')
+        .expect("$HOLOGUIDE_TEST_DATABASE is a URL ending in /DATABASE");
+    static CREATED: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+    let mut created = CREATED.lock().unwrap_or_else(|e| e.into_inner());
+    if created
+        .get_or_insert_with(HashSet::new)
+        .insert(name.clone())
+    {
+        let mut client = ::postgres::Client::connect(&server, ::postgres::NoTls)
+            .expect("the test PostgreSQL server answers at $HOLOGUIDE_TEST_DATABASE");
+        // The name is made here from hex digits; a statement cannot bind a database name.
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .expect("creating a test database");
+    }
+    Some(format!("{base}/{name}"))
+}
+
+/// The columns `sessions, events, by_kind, duration_ms` of the one telemetry summary `data`'s
+/// store holds, read from the database itself rather than through the service.
+pub fn stored_summary(data: &Path) -> (i64, i64, String, i64) {
+    const SQL: &str = "SELECT sessions, events, by_kind, duration_ms FROM telemetry_summaries";
+    match for_folder(data) {
+        Some(url) => {
+            let mut client = ::postgres::Client::connect(&url, ::postgres::NoTls).unwrap();
+            let row = client.query_one(SQL, &[]).unwrap();
+            (row.get(0), row.get(1), row.get(2), row.get(3))
+        }
+        None => rusqlite::Connection::open(data.join(hologuide::service::DATABASE_FILE))
+            .unwrap()
+            .query_row(SQL, [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .unwrap(),
+    }
+}
+
+/// Every byte `data`'s store holds: on SQLite the folder's files (database and write-ahead log);
+/// on PostgreSQL every row of every table, as text (where bytea columns show as hex: a scan for a
+/// secret must look for its hex form too).
+pub fn stored_bytes(data: &Path) -> Vec<u8> {
+    let mut stored = Vec::new();
+    for entry in std::fs::read_dir(data).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            stored.extend(std::fs::read(path).unwrap());
+        }
+    }
+    if let Some(url) = for_folder(data) {
+        let mut client = ::postgres::Client::connect(&url, ::postgres::NoTls).unwrap();
+        let tables = client
+            .query(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'",
+                &[],
+            )
+            .unwrap();
+        for table in tables {
+            let table: String = table.get(0);
+            for row in client
+                .query(&format!("SELECT t::text FROM {table} t"), &[])
+                .unwrap()
+            {
+                stored.extend(row.get::<_, String>(0).into_bytes());
+            }
+        }
+    }
+    stored
+}
