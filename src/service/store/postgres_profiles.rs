@@ -1,5 +1,6 @@
 //! Offline profiles in PostgreSQL (S1–S4, S7).
 
+use postgres::types::Type;
 use postgres::{GenericClient, Transaction};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -272,9 +273,10 @@ impl ProfileStore for PostgresStore {
     fn profile_of(&self, user_id: Uuid) -> StoreResult<Option<Profile>> {
         self.read(|c| {
             let id: Option<Uuid> = c
-                .query_opt(
+                // One round trip (see postgres_accounts): `GET /v1/me` asks it every time.
+                .query_typed_opt(
                     "SELECT profile_id FROM profile_members WHERE user_id = $1",
-                    &[&user_id],
+                    &[(&user_id, Type::UUID)],
                 )?
                 .map(|row| row.try_get(0))
                 .transpose()?;

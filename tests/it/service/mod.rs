@@ -10,6 +10,7 @@ mod crash;
 mod database;
 mod guides;
 mod ingest;
+mod instances;
 mod leaks;
 mod profiles;
 mod tenancy;
