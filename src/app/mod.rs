@@ -8,6 +8,12 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 
 pub mod access;
+pub mod device;
+pub mod driver;
+pub mod menu;
+pub mod pointer;
+pub mod report;
+pub mod script;
 pub mod shell;
 pub mod telemetry;
 

@@ -20,6 +20,7 @@ use uuid::Uuid;
 use super::data_dir::DataDirArg;
 
 /// What `run` was asked to show.
+#[derive(Clone)]
 pub enum Chosen {
     Demo,
     /// A package folder or archive by path (it exists).

@@ -7,11 +7,9 @@
 //! models are uploaded once per asset; panel faces are repainted only when their text changes.
 
 pub mod gpu;
-pub mod headless;
 mod meshes;
 mod panels;
 mod pipelines;
-pub mod shots;
 mod targets;
 
 use std::collections::HashMap;

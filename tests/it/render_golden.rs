@@ -17,8 +17,8 @@ use std::num::NonZeroU32;
 use std::path::PathBuf;
 
 use hologuide::guide::GuidePackage;
-use hologuide::render::headless::{Headless, HeadlessConfig};
-use hologuide::render::shots::{Situation, model_shot, step_shot};
+use hologuide::xr::headless::shots::{Situation, model_shot, step_shot};
+use hologuide::xr::headless::{Headless, HeadlessConfig};
 
 use crate::support::{gltf_corpus, repo};
 

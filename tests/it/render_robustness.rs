@@ -3,8 +3,8 @@
 
 use glam::{Mat4, Vec3};
 
-use hologuide::render::headless::{Headless, HeadlessConfig, scripted_head};
 use hologuide::scene::{CardFollower, Frame, HologramInstance, SceneInput};
+use hologuide::xr::headless::{Headless, HeadlessConfig, scripted_head};
 
 use crate::support::{gltf_corpus, hologuide, repo, run, stdout};
 
@@ -213,7 +213,7 @@ fn skinned_and_morphed_models_move_with_their_animation() {
         ),
     ] {
         let shot = |h: &mut Headless, t: f32| {
-            hologuide::render::shots::model_shot(h, asset, &read_sample, Some(animation), t)
+            hologuide::xr::headless::shots::model_shot(h, asset, &read_sample, Some(animation), t)
                 .expect("renders")
         };
         let rest = shot(&mut headless, 0.0);
@@ -371,7 +371,7 @@ fn depth_drawn_into_a_callers_view_is_kept_and_mismatched_depth_views_are_refuse
     let (width, height) = (64, 48);
     let lavapipe = hologuide::render::gpu::Gpu::headless().expect("lavapipe");
     let (device, queue) = (&lavapipe.device, &lavapipe.queue);
-    let format = hologuide::render::headless::FORMAT;
+    let format = hologuide::xr::headless::FORMAT;
     let colour = gpu::offscreen_target(device, width, height, 1, format);
     let colour_view = colour.create_view(&wgpu::TextureViewDescriptor::default());
     let depth = depth_target(device, width, height);

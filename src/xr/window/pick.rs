@@ -1,11 +1,11 @@
 //! Which card button is under the mouse: a ray from the eye through the cursor, hit against the
-//! panels of the last frame drawn by the shared [`hit_button`](crate::xr::pointer::hit_button).
+//! panels of the last frame drawn by the shared [`hit_button`](crate::app::pointer::hit_button).
 //! Pure (glam and scene only).
 
 use glam::{Mat4, Vec2, Vec3};
 
+use crate::app::pointer::Ray;
 use crate::scene::{ButtonAction, Frame};
-use crate::xr::pointer::Ray;
 
 /// The ray through pixel `cursor` (from the window's top-left, +y down) of a `size`-pixel view
 /// drawn with `view_projection` (world → clip, wgpu depth 0..1). None for a degenerate camera.
@@ -58,9 +58,9 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+    use crate::app::pointer::hit_button;
     use crate::app::{App, GuideSource};
     use crate::scene::{CardFollower, SceneInput};
-    use crate::xr::pointer::hit_button;
     use crate::xr::window::camera::FlyCamera;
 
     const SIZE: Vec2 = Vec2::new(800.0, 500.0);
