@@ -14,7 +14,7 @@ use hologuide::app::View;
 use hologuide::app::access;
 use hologuide::app::shell::Origin;
 use hologuide::cache::SecretLocation;
-use hologuide::client::{Device, DeviceConfig, Opened, Started, Target};
+use hologuide::client::{ClientError, Device, DeviceConfig, Opened, Started, Target};
 use hologuide::clock::{Clock, FixedClock, SystemClock};
 
 use super::data_dir::DataDirArg;
@@ -153,6 +153,21 @@ pub fn logout(common: Common) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// What opening a guide gave, with one refusal said better: "nobody is signed in" becomes why
+/// nobody is (signed out, the 90 days over, the clock set back) — the words `status` prints,
+/// the same in `open` and in the 3D app's `run`.
+pub(super) fn refused_as_started(
+    opened: Result<Opened, ClientError>,
+    started: &Started,
+) -> anyhow::Result<Opened> {
+    match (opened, started) {
+        (Err(ClientError::Refused(access::Refused::NotSignedIn)), Started::No { reason }) => {
+            anyhow::bail!("{reason}")
+        }
+        (opened, _) => Ok(opened?),
+    }
+}
+
 fn started_line(started: &Started) -> String {
     match started {
         Started::Online { username } => format!("Signed in as {username} (online)."),
@@ -162,10 +177,13 @@ fn started_line(started: &Started) -> String {
 }
 
 fn banner_line(device: &Device) -> &'static str {
-    if device.shell().offline_banner() {
-        "Offline banner: shown (the guide service cannot be reached)"
-    } else {
-        "Offline banner: not shown (online)"
+    match (device.shell().offline_banner(), device.server()) {
+        // Nothing to reach yet: saying it "cannot be reached" sends people after the network.
+        (true, None) => {
+            "Offline banner: shown (no guide service is set up on this device yet; `hologuide login --server URL` sets one)"
+        }
+        (true, Some(_)) => "Offline banner: shown (the guide service cannot be reached)",
+        (false, _) => "Offline banner: not shown (online)",
     }
 }
 
@@ -252,7 +270,7 @@ pub fn open(args: OpenArgs) -> anyhow::Result<ExitCode> {
     };
     let opened = device.open(&target, &progress);
     bar.finish_and_clear();
-    let opened = opened?;
+    let opened = refused_as_started(opened, &started)?;
     if device.store().is_some() {
         if let Err(e) = device.record("guide_opened", Some(opened.guide_id), None, None) {
             tracing::warn!("telemetry not recorded: {e}");

@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use hologuide::app::access::{AllListEntry, Refused};
+use hologuide::app::access::AllListEntry;
 use hologuide::app::shell::Origin;
 use hologuide::app::{App, GuideSource, Transition};
-use hologuide::client::{ClientError, LiveGuide, LiveNews, Opened, OpenedGuide, Started, Target};
+use hologuide::client::{LiveGuide, LiveNews, Opened, OpenedGuide, Target};
 use hologuide::net::ConnectivitySettings;
 use hologuide::xr::{Content, DeviceNews, Standalone, Surroundings};
 use uuid::Uuid;
@@ -123,14 +123,7 @@ pub fn open(
     };
     let opened = device.open(target, &progress);
     bar.finish_and_clear();
-    let opened = match (opened, &started) {
-        // Why nobody is signed in (signed out, 90 days over, clock set back) says more than
-        // "nobody is signed in".
-        (Err(ClientError::Refused(Refused::NotSignedIn)), Started::No { reason }) => {
-            anyhow::bail!("{reason}")
-        }
-        (opened, _) => opened?,
-    };
+    let opened = super::client::refused_as_started(opened, &started)?;
     let assets = device
         .assets_of(&opened)
         .with_context(|| format!("reading the files of '{}'", opened.title))?;

@@ -112,3 +112,49 @@ fn n1_f10_f14_run_refuses_a_cached_guide_with_the_reason_the_rules_give() {
     let words = |o: &Output| stderr(o).lines().last().unwrap_or_default().to_owned();
     assert_eq!(words(&online), words(&offline));
 }
+
+/// One state, one message (F10): 90 days after the last online sign-in, `open` of a cached
+/// guide, `run` of it and `status` give the same reason, not "No one is signed in".
+#[test]
+fn f10_after_90_days_open_run_and_status_say_the_same_reason() {
+    let mut service = Service::start();
+    small_guide(&service, GUIDE_A, "one");
+    let device = tempfile::tempdir().unwrap();
+    login(device.path(), &service, "alice");
+    let opened = run(&mut client(device.path(), &["open", GUIDE_A, "--json"]));
+    assert!(opened.status.success(), "{}", stderr(&opened));
+    service.stop();
+    let at = (time::OffsetDateTime::now_utc() + time::Duration::days(100))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let at_100_days = |args: &[&str]| -> Output {
+        run(client(device.path(), args)
+            .env_remove("DISPLAY")
+            .env("HOLOGUIDE_CLOCK_OVERRIDE", &at))
+    };
+    let status = at_100_days(&["status"]);
+    let reason = stdout(&status)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        reason.starts_with("Your offline access as alice ended on")
+            && reason.contains("90 days after your last online sign-in"),
+        "{reason}"
+    );
+    let last_line = |o: &Output| {
+        stderr(o)
+            .trim_end()
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let open = at_100_days(&["open", GUIDE_A]);
+    assert_eq!(open.status.code(), Some(1), "{}", stderr(&open));
+    assert_eq!(last_line(&open), format!("error: {reason}"));
+    let shown = at_100_days(&["run", "--backend", "window", GUIDE_A]);
+    assert_eq!(shown.status.code(), Some(1), "{}", stderr(&shown));
+    assert_eq!(last_line(&shown), format!("error: {reason}"));
+}
