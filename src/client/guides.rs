@@ -276,8 +276,8 @@ impl Device {
         let now = self.config.clock.now();
         let last_seen = store.time_high_water()?;
         access::may_open_offline(&facts, now, last_seen)?;
-        // Moves the high-water mark up to now (N1).
-        store.clock_rolled_back()?;
+        // N1: the time this copy was opened is a time the cache has seen.
+        store.advance_time_seen()?;
         self.opened(version, Origin::Cache, target, 0)
     }
 
@@ -368,7 +368,8 @@ fn verdict(status: GuideStatus, message: Option<String>) -> ServiceVerdict {
     }
 }
 
-fn facts_of(version: &CachedVersion) -> CachedGuideFacts {
+/// What N1, F13 and F14 need to know of a cached version ([`access::may_open_offline`]).
+pub fn facts_of(version: &CachedVersion) -> CachedGuideFacts {
     CachedGuideFacts {
         title: version.title.clone(),
         // Versions without a lease come from services before N1: they never expire by lease.
