@@ -17,7 +17,8 @@ use crate::scene::ButtonAction;
 pub struct Content {
     pub guide: Arc<Guide>,
     pub source: GuideSource,
-    pub assets: Box<dyn AssetSource>,
+    /// `Send`: a guide chosen from the All list is opened on the device's worker thread.
+    pub assets: Box<dyn AssetSource + Send>,
 }
 
 impl Content {

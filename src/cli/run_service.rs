@@ -9,13 +9,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use hologuide::app::access::AllListEntry;
 use hologuide::app::shell::Origin;
-use hologuide::app::{App, GuideSource, Transition};
-use hologuide::client::{LiveGuide, LiveNews, Opened, OpenedGuide, Target};
+use hologuide::app::{App, GuideSource};
+use hologuide::client::{LiveGuide, Opened, Target};
 use hologuide::net::ConnectivitySettings;
-use hologuide::xr::{Content, DeviceNews, Standalone, Surroundings};
-use uuid::Uuid;
+use hologuide::xr::{Content, Standalone, Surroundings};
 
 use super::data_dir::DataDirArg;
 
@@ -43,56 +41,6 @@ pub fn choose(guide: Option<&str>) -> Result<Chosen, String> {
             "'{text}' is no guide package (no such file or folder), guide id or guide link: {e}"
         )
     })
-}
-
-/// The live link and telemetry of a guide of the service, for the front ends.
-struct Live(LiveGuide);
-
-impl Surroundings for Live {
-    fn online(&self) -> bool {
-        self.0.online()
-    }
-
-    fn screen_changed(&self, transition: &Transition) {
-        self.0.screen_changed(transition);
-    }
-
-    fn list_guides(&self) -> Option<Vec<AllListEntry>> {
-        // Read on the worker (the cache is a database): the answer comes through `news`.
-        self.0.list_guides();
-        None
-    }
-
-    fn open_guide(&self, guide: Uuid) {
-        self.0.open_guide(guide);
-    }
-
-    fn news(&self) -> Option<DeviceNews> {
-        Some(match self.0.news()? {
-            LiveNews::AllList(entries) => DeviceNews::AllList(entries),
-            LiveNews::Refused(text) => DeviceNews::Refused(text),
-            LiveNews::Opened(guide) => {
-                let OpenedGuide {
-                    opened,
-                    assets,
-                    notice,
-                } = *guide;
-                DeviceNews::Opened {
-                    content: Content {
-                        guide: opened.guide.clone(),
-                        source: match opened.origin {
-                            Origin::Demo => GuideSource::Demo,
-                            Origin::Network | Origin::Cache => GuideSource::Service,
-                        },
-                        assets,
-                    },
-                    title: opened.title,
-                    version: opened.version,
-                    notice,
-                }
-            }
-        })
-    }
 }
 
 /// A guide of the service, open and ready to show.
@@ -127,10 +75,7 @@ pub fn open(
     let assets = device
         .assets_of(&opened)
         .with_context(|| format!("reading the files of '{}'", opened.title))?;
-    let source = match opened.origin {
-        Origin::Demo => GuideSource::Demo,
-        Origin::Network | Origin::Cache => GuideSource::Service,
-    };
+    let source = opened.source();
     let start_step = step.or(opened.step);
     if !quiet {
         eprintln!("{}", opened_line(&opened));
@@ -142,12 +87,12 @@ pub fn open(
     };
     let surroundings: Box<dyn Surroundings> = if source == GuideSource::Service {
         let start = App::open(content.guide.clone(), source, start_step);
-        Box::new(Live(LiveGuide::start(
+        Box::new(LiveGuide::start(
             device,
             &opened,
             start.screen(),
             ConnectivitySettings::default(),
-        )?))
+        )?)
     } else {
         Box::new(Standalone)
     };

@@ -71,11 +71,15 @@ impl Opened {
     /// through the same [`App::open`] rule the 3D app uses (a step past the end opens step 1
     /// with a notice saying so).
     pub fn app(&self) -> App {
-        let source = match self.origin {
+        App::open(Arc::clone(&self.guide), self.source(), self.step)
+    }
+
+    /// Why the guide is open, for the app: the demo stays the demo (F8) however it was opened.
+    pub fn source(&self) -> GuideSource {
+        match self.origin {
             Origin::Demo => GuideSource::Demo,
             Origin::Network | Origin::Cache => GuideSource::Service,
-        };
-        App::open(Arc::clone(&self.guide), source, self.step)
+        }
     }
 }
 

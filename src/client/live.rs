@@ -24,6 +24,7 @@ use uuid::Uuid;
 
 use super::{ClientError, Device, Opened, Target};
 use crate::app::access::{AllListEntry, Link, Refused};
+use crate::app::device::{Content, DeviceNews, Surroundings};
 use crate::app::shell::Origin;
 use crate::app::{Screen, Transition};
 use crate::cache::{AssetRef, Store};
@@ -114,29 +115,11 @@ enum Note {
     End,
 }
 
-/// What the worker tells the front end, picked up with [`LiveGuide::news`].
-pub enum LiveNews {
-    /// F3: the signed-in user's cached guides (empty: the exact empty text is shown).
-    AllList(Vec<AllListEntry>),
-    /// The guide chosen from the All list is open; its files are ready to be read.
-    Opened(Box<OpenedGuide>),
-    /// The guide chosen could not be opened, or the list not read: the text to show.
-    Refused(String),
-}
-
-/// A guide opened on the worker, with its files for the renderer.
-pub struct OpenedGuide {
-    pub opened: Opened,
-    pub assets: Box<dyn AssetSource + Send>,
-    /// The line to show (e.g. "Opened from this device's copy."), if the device has one.
-    pub notice: Option<String>,
-}
-
 /// A guide of the service on screen: the live link for the banner, telemetry for the outbox.
 pub struct LiveGuide {
     monitor: Option<Connectivity>,
     notes: Sender<Note>,
-    news: Receiver<LiveNews>,
+    news: Receiver<DeviceNews>,
     worker: Option<JoinHandle<()>>,
 }
 
@@ -218,9 +201,32 @@ impl LiveGuide {
     pub fn open_guide(&self, guide: Uuid) {
         let _ = self.notes.send(Note::Open(guide));
     }
+}
+
+/// The device around the 3D app while a guide of the service is shown: the live link (F2),
+/// telemetry (F9), the All list and opening a guide chosen from it (F3), each answered by the
+/// worker as [`DeviceNews`] a frame or more later.
+impl Surroundings for LiveGuide {
+    fn online(&self) -> bool {
+        LiveGuide::online(self)
+    }
+
+    fn screen_changed(&self, transition: &Transition) {
+        LiveGuide::screen_changed(self, transition);
+    }
+
+    fn list_guides(&self) -> Option<Vec<AllListEntry>> {
+        // Read on the worker (the cache is a database): the answer comes through `news`.
+        LiveGuide::list_guides(self);
+        None
+    }
+
+    fn open_guide(&self, guide: Uuid) {
+        LiveGuide::open_guide(self, guide);
+    }
 
     /// The worker's next answer, if one is waiting; never waits.
-    pub fn news(&self) -> Option<LiveNews> {
+    fn news(&self) -> Option<DeviceNews> {
         self.news.try_recv().ok()
     }
 }
@@ -275,7 +281,7 @@ struct Worker {
     since: Instant,
     started: Instant,
     /// Answers to the front end; a front end that is gone no longer listens.
-    reply: Sender<LiveNews>,
+    reply: Sender<DeviceNews>,
 }
 
 impl Worker {
@@ -326,8 +332,10 @@ impl Worker {
 
     fn list_guides(&mut self) {
         let news = match self.device.all_guides() {
-            Ok(entries) => LiveNews::AllList(entries),
-            Err(e) => LiveNews::Refused(format!("The guides on this device cannot be listed: {e}")),
+            Ok(entries) => DeviceNews::AllList(entries),
+            Err(e) => {
+                DeviceNews::Refused(format!("The guides on this device cannot be listed: {e}"))
+            }
         };
         let _ = self.reply.send(news);
     }
@@ -343,7 +351,7 @@ impl Worker {
             Ok(done) => done,
             Err(e) => {
                 tracing::info!("opening {guide} from the All list: {e}");
-                let _ = self.reply.send(LiveNews::Refused(e.to_string()));
+                let _ = self.reply.send(DeviceNews::Refused(e.to_string()));
                 return;
             }
         };
@@ -362,11 +370,16 @@ impl Worker {
             Origin::Cache => self.device.shell().status().map(str::to_owned),
             Origin::Network | Origin::Demo => None,
         };
-        let _ = self.reply.send(LiveNews::Opened(Box::new(OpenedGuide {
-            opened,
-            assets,
+        let _ = self.reply.send(DeviceNews::Opened {
+            content: Content {
+                guide: Arc::clone(&opened.guide),
+                source: opened.source(),
+                assets,
+            },
+            title: opened.title,
+            version: opened.version,
             notice,
-        })));
+        });
     }
 
     /// `session_start`, `guide_opened` and the first step shown of a guide opened from the

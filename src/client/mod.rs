@@ -34,7 +34,7 @@ use crate::net::download::DownloadOptions;
 use crate::net::{ApiClient, ClientOptions, NetError};
 
 pub use guides::{Opened, Target, facts_of};
-pub use live::{CachedAssets, LiveGuide, LiveNews, OpenedGuide};
+pub use live::{CachedAssets, LiveGuide};
 pub use session::{Started, Status};
 pub use telemetry::Uploaded;
 
