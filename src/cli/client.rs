@@ -3,26 +3,20 @@
 
 use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
 use serde_json::json;
-use time::OffsetDateTime;
 
 use hologuide::app::View;
 use hologuide::app::access;
 use hologuide::app::shell::Origin;
 use hologuide::cache::SecretLocation;
-use hologuide::client::{ClientError, Device, DeviceConfig, Opened, Started, Target};
-use hologuide::clock::{Clock, FixedClock, SystemClock};
+use hologuide::client::{ClientError, DataFolder, Device, Opened, Started, Target};
 
 use super::data_dir::DataDirArg;
 use super::{out, wrap};
 
-/// Test-only: the client's clock reads this RFC 3339 time instead of the system's, so the 90-day
-/// window (F10) and leases (N1) can be checked end to end. Never set it on a real device.
-pub const CLOCK_OVERRIDE_ENV: &str = "HOLOGUIDE_CLOCK_OVERRIDE";
 /// Bytes per second for guide downloads (same as `open --max-rate`).
 pub const MAX_RATE_ENV: &str = "HOLOGUIDE_MAX_DOWNLOAD_RATE";
 
@@ -61,19 +55,6 @@ pub struct OpenArgs {
     common: Common,
 }
 
-fn clock() -> anyhow::Result<Arc<dyn Clock>> {
-    match std::env::var(CLOCK_OVERRIDE_ENV) {
-        Ok(text) if !text.is_empty() => {
-            let at = OffsetDateTime::parse(&text, &time::format_description::well_known::Rfc3339)
-                .with_context(|| {
-                format!("{CLOCK_OVERRIDE_ENV}='{text}' is not an RFC 3339 time")
-            })?;
-            Ok(Arc::new(FixedClock::new(at)))
-        }
-        _ => Ok(Arc::new(SystemClock)),
-    }
-}
-
 fn device(common: &Common, max_rate: Option<u64>) -> anyhow::Result<Device> {
     device_in(&common.data, max_rate)
 }
@@ -88,12 +69,10 @@ fn device_and_secret_in(
     data: &DataDirArg,
     max_rate: Option<u64>,
 ) -> anyhow::Result<(Device, SecretLocation)> {
-    let data_dir = data.resolve()?;
-    let keys = super::keystore::device_key_store(&data_dir)?;
-    let location = keys.location();
-    let mut config = DeviceConfig::new(&data_dir, Arc::new(keys), clock()?);
+    let folder = DataFolder::open(&data.resolve()?)?;
+    let mut config = folder.device_config();
     config.download.max_rate = max_rate;
-    Ok((Device::new(config)?, location))
+    Ok((Device::new(config)?, folder.secret_location()))
 }
 
 fn print_json(value: &serde_json::Value) -> anyhow::Result<ExitCode> {

@@ -16,6 +16,7 @@
 mod guides;
 mod live;
 mod session;
+mod setup;
 mod telemetry;
 
 use std::path::{Path, PathBuf};
@@ -36,6 +37,7 @@ use crate::net::{ApiClient, ClientOptions, NetError};
 pub use guides::{Opened, Target, facts_of};
 pub use live::{CachedAssets, LiveGuide};
 pub use session::{Started, Status};
+pub use setup::{CLOCK_OVERRIDE_ENV, DataFolder, KEYSTORE_ENV, SetupError};
 pub use telemetry::Uploaded;
 
 #[derive(Debug, Error)]

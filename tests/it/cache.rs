@@ -482,3 +482,36 @@ fn cache_verify_passes_a_sound_cache_and_asks_whose_when_several_accounts_used_t
     assert!(stderr(&bad_guide).contains("--guide"));
     assert_eq!(open(dir.path(), "alice").unwrap().list().unwrap().len(), 1);
 }
+
+/// One device configuration for every command: `cache` opens the cache with the same clock as
+/// `status` and `open` (the testers' override included; a malformed one is refused alike).
+#[test]
+fn cache_commands_read_the_device_clock_as_every_other_command_does() {
+    let dir = tempfile::tempdir().unwrap();
+    store_demo(&open(dir.path(), "alice").unwrap(), 1);
+    for command in [&["cache", "info"][..], &["cache", "verify"], &["status"]] {
+        let output = run(hologuide()
+            .args(command)
+            .args(["--user", "alice"].iter().filter(|_| command[0] == "cache"))
+            .arg("--data-dir")
+            .arg(dir.path())
+            .env("HOLOGUIDE_CLOCK_OVERRIDE", "next tuesday"));
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{command:?}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output)
+                .contains("HOLOGUIDE_CLOCK_OVERRIDE='next tuesday' is not an RFC 3339 time"),
+            "{command:?}: {}",
+            stderr(&output)
+        );
+    }
+    let output = run(hologuide()
+        .args(["cache", "verify", "--user", "alice", "--data-dir"])
+        .arg(dir.path())
+        .env("HOLOGUIDE_CLOCK_OVERRIDE", "2027-01-01T00:00:00Z"));
+    assert!(output.status.success(), "{}", stderr(&output));
+}
