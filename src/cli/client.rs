@@ -11,6 +11,7 @@ use serde_json::json;
 use hologuide::app::View;
 use hologuide::app::access;
 use hologuide::app::shell::Origin;
+use hologuide::app::telemetry::TelemetryKind;
 use hologuide::cache::SecretLocation;
 use hologuide::client::{ClientError, DataFolder, Device, Opened, Started, Target};
 
@@ -251,7 +252,12 @@ pub fn open(args: OpenArgs) -> anyhow::Result<ExitCode> {
     bar.finish_and_clear();
     let opened = refused_as_started(opened, &started)?;
     if device.store().is_some() {
-        if let Err(e) = device.record("guide_opened", Some(opened.guide_id), None, None) {
+        if let Err(e) = device.record(
+            TelemetryKind::GuideOpened,
+            Some(opened.guide_id),
+            None,
+            None,
+        ) {
             tracing::warn!("telemetry not recorded: {e}");
         }
         match device.upload_telemetry() {

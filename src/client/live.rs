@@ -26,6 +26,7 @@ use super::{ClientError, Device, Opened, Target};
 use crate::app::access::{AllListEntry, Link, Refused};
 use crate::app::device::{Content, DeviceNews, Surroundings};
 use crate::app::shell::Origin;
+use crate::app::telemetry::TelemetryKind;
 use crate::app::{Screen, Transition};
 use crate::cache::{AssetRef, Store};
 use crate::guide::{AssetSource, Guide};
@@ -255,10 +256,12 @@ fn step_id(guide: &Guide, screen: &Screen) -> Option<String> {
 fn record_start(device: &mut Device, guide: &Guide, guide_id: Uuid, start: &Screen) {
     let step = step_id(guide, start);
     let recorded = device
-        .record("session_start", Some(guide_id), None, None)
-        .and_then(|()| device.record("guide_opened", Some(guide_id), None, None))
+        .record(TelemetryKind::SessionStart, Some(guide_id), None, None)
+        .and_then(|()| device.record(TelemetryKind::GuideOpened, Some(guide_id), None, None))
         .and_then(|()| match &step {
-            Some(step) => device.record("step_viewed", Some(guide_id), Some(step), None),
+            Some(step) => {
+                device.record(TelemetryKind::StepViewed, Some(guide_id), Some(step), None)
+            }
             None => Ok(()),
         });
     // Telemetry that cannot be kept must not keep the operator from the guide.
@@ -401,7 +404,7 @@ impl Worker {
         let session = millis(self.started.elapsed());
         let recorded = match step {
             Some(step) => self.device.record(
-                "step_time",
+                TelemetryKind::StepTime,
                 Some(self.guide_id),
                 Some(&step),
                 Some(on_screen),
@@ -409,8 +412,12 @@ impl Worker {
             None => Ok(()),
         }
         .and_then(|()| {
-            self.device
-                .record("session_end", Some(self.guide_id), None, Some(session))
+            self.device.record(
+                TelemetryKind::SessionEnd,
+                Some(self.guide_id),
+                None,
+                Some(session),
+            )
         });
         if let Err(e) = recorded {
             tracing::warn!("telemetry not recorded: {e}");

@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::{ClientError, Device};
 use crate::app::access::{Link, Refused};
+use crate::app::telemetry::TelemetryKind;
 use crate::cache::{OutboxItem, TelemetryEvent};
 
 /// Upload batches stay well under the service's JSON body limit.
@@ -26,7 +27,7 @@ impl Device {
     /// `guide_completed`, …
     pub fn record(
         &mut self,
-        kind: &str,
+        kind: TelemetryKind,
         guide_id: Option<Uuid>,
         step_id: Option<&str>,
         duration_ms: Option<u64>,
@@ -36,7 +37,7 @@ impl Device {
             self.app_session,
             &TelemetryEvent {
                 id: Uuid::new_v4(),
-                kind: kind.to_owned(),
+                kind: kind.as_str().to_owned(),
                 at: self.config.clock.now(),
                 guide_id,
                 step_id: step_id.map(str::to_owned),

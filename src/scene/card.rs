@@ -31,4 +31,3 @@ pub struct StepCard<'a> {
     pub demo: bool,
     pub notice: Option<&'a str>,
 }
-

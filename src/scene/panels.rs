@@ -6,8 +6,8 @@
 
 use glam::{Mat4, Vec2, Vec3};
 
-use super::{Button, ButtonAction, FontWeight, Panel, PanelKind, Pose, Shape, TextBlock};
 use super::CardView;
+use super::{Button, ButtonAction, FontWeight, Panel, PanelKind, Pose, Shape, TextBlock};
 
 /// The exact text of F3 when no guide is cached.
 pub const NO_GUIDES_OFFLINE: &str = "No guides are available offline.";
