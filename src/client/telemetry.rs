@@ -8,7 +8,8 @@ use uuid::Uuid;
 use super::{ClientError, Device};
 use crate::app::access::{Link, Refused};
 use crate::app::telemetry::TelemetryKind;
-use crate::cache::{OutboxItem, TelemetryEvent};
+use crate::cache::{OutboxItem, TelemetryEvent, TelemetrySummary};
+use crate::net::wire;
 
 /// Upload batches stay well under the service's JSON body limit.
 const BATCH: usize = 500;
@@ -84,8 +85,8 @@ impl Device {
             let mut summaries = Vec::new();
             for item in &items {
                 match item {
-                    OutboxItem::Event(event) => events.push(event.clone()),
-                    OutboxItem::Summary(summary) => summaries.push(summary.clone()),
+                    OutboxItem::Event(event) => events.push(wire_event(event)),
+                    OutboxItem::Summary(summary) => summaries.push(wire_summary(summary)),
                 }
             }
             let outcome =
@@ -108,5 +109,30 @@ impl Device {
         }
         uploaded.left = store.pending_telemetry(usize::MAX)?.len();
         Ok(uploaded)
+    }
+}
+
+/// An outbox event as `POST /v1/telemetry` sends it.
+fn wire_event(event: &TelemetryEvent) -> wire::TelemetryEvent {
+    wire::TelemetryEvent {
+        id: event.id,
+        kind: event.kind.clone(),
+        at: event.at,
+        guide_id: event.guide_id,
+        step_id: event.step_id.clone(),
+        duration_ms: event.duration_ms,
+    }
+}
+
+/// An outbox summary as `POST /v1/telemetry` sends it.
+fn wire_summary(summary: &TelemetrySummary) -> wire::TelemetrySummary {
+    wire::TelemetrySummary {
+        id: summary.id,
+        sessions: summary.sessions,
+        events: summary.events,
+        first_at: summary.first_at,
+        last_at: summary.last_at,
+        by_kind: summary.by_kind.clone(),
+        duration_ms: summary.duration_ms,
     }
 }
