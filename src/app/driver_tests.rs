@@ -5,13 +5,14 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use glam::{Vec2, Vec3};
+use glam::Vec3;
 use time::macros::datetime;
 use uuid::Uuid;
 
 use super::*;
 use crate::app::access::{AllListEntry, NO_GUIDES_OFFLINE};
 use crate::app::device::{DeviceNews, Standalone};
+use crate::app::pointer::aim;
 use crate::app::script::parse;
 use crate::scene::{ButtonAction, PanelKind};
 
@@ -84,42 +85,6 @@ fn screens(report: &AppReport) -> Vec<(u64, &str, &str)> {
         .collect()
 }
 
-/// A ray from `head` to the middle of the left part of text `index` of the first panel.
-fn ray_to_text(frame: &Frame, index: usize, head: Pose) -> Ray {
-    let panel = &frame.panels[0];
-    let text = &panel.texts[index];
-    let point = text.position + Vec2::new(0.05, text.height / 2.0);
-    let local = Vec3::new(
-        point.x - panel.size.x / 2.0,
-        panel.size.y / 2.0 - point.y,
-        0.0,
-    );
-    Ray {
-        origin: head.position,
-        direction: panel.world.transform_point3(local) - head.position,
-    }
-}
-
-/// A ray from `head` to the centre of a button of the step card.
-fn ray_to_button(frame: &Frame, action: ButtonAction, head: Pose) -> Ray {
-    let panel = &frame.panels[0];
-    let button = panel
-        .buttons
-        .iter()
-        .find(|b| b.action == action)
-        .expect("the card has the button");
-    let centre = button.position + button.size / 2.0;
-    let local = Vec3::new(
-        centre.x - panel.size.x / 2.0,
-        panel.size.y / 2.0 - centre.y,
-        0.0,
-    );
-    Ray {
-        origin: head.position,
-        direction: panel.world.transform_point3(local) - head.position,
-    }
-}
-
 #[test]
 fn a_whole_guide_with_the_all_list_the_offline_banner_and_a_guide_swap_runs_on_the_driver_alone() {
     let device = Rc::new(DeviceLog::default());
@@ -189,7 +154,7 @@ fn a_whole_guide_with_the_all_list_the_offline_banner_and_a_guide_swap_runs_on_t
         } else {
             ButtonAction::Next
         };
-        driver.input(Input::Select(ray_to_button(&frame, action, head)));
+        driver.input(Input::Select(aim::at_button(&frame, action, head)));
         driver.frame(head, FRAME_S);
     }
     let report = driver.report();
@@ -255,7 +220,7 @@ fn an_all_list_entry_pointed_at_is_chosen_and_a_forced_banner_stays_until_toggle
         "F3 without an account: the exact empty text"
     );
     // The empty text is no entry: pointing at it chooses nothing.
-    driver.input(Input::Select(ray_to_text(&frame, 1, head)));
+    driver.input(Input::Select(aim::at_text(&frame, 1, head)));
     assert!(driver.report().statuses.is_empty());
     driver.input(Input::ToggleOffline);
     assert!(!kinds(driver.frame(head, FRAME_S)).contains(&PanelKind::OfflineBanner));
@@ -270,7 +235,7 @@ fn an_all_list_entry_pointed_at_is_chosen_and_a_forced_banner_stays_until_toggle
 fn gaze_held_on_next_for_the_dwell_time_presses_it_once_and_the_window_setting_never_does() {
     let head_at_next = |driver: &mut Driver| {
         let frame = driver.frame(Pose::standing(), 0.0).clone();
-        let ray = ray_to_button(&frame, ButtonAction::Next, Pose::standing());
+        let ray = aim::at_button(&frame, ButtonAction::Next, Pose::standing());
         Pose {
             position: ray.origin,
             orientation: glam::Quat::from_rotation_arc(Vec3::NEG_Z, ray.direction.normalize()),

@@ -53,6 +53,22 @@ fn window_screens(lines: &[Value]) -> (Vec<(u64, String, String)>, Vec<Value>) {
     (screens, lists)
 }
 
+/// `hologuide run --backend BACKEND` of the demo with the script, 30 frames, `--json`.
+fn scripted(backend: &str, script: &str) -> std::process::Command {
+    let mut command = hologuide();
+    command.args([
+        "run",
+        "--backend",
+        backend,
+        "--size",
+        "160x100",
+        "--frames",
+        FRAMES,
+    ]);
+    command.args(["--input-script", script, "--json"]);
+    command
+}
+
 #[test]
 fn the_three_shells_show_the_same_screens_at_the_same_frames_for_the_same_script() {
     let Some(install) = monado_or_skip() else {
@@ -63,18 +79,7 @@ fn the_three_shells_show_the_same_screens_at_the_same_frames_for_the_same_script
     std::fs::write(&script, SCRIPT).unwrap();
     let script = script.to_str().unwrap();
 
-    let headless = run(hologuide().args([
-        "run",
-        "--backend",
-        "headless",
-        "--size",
-        "160x100",
-        "--frames",
-        FRAMES,
-        "--input-script",
-        script,
-        "--json",
-    ]));
+    let headless = run(&mut scripted("headless", script));
     assert!(headless.status.success(), "{}", stderr(&headless));
     let headless = report(&headless);
 
@@ -93,18 +98,7 @@ fn the_three_shells_show_the_same_screens_at_the_same_frames_for_the_same_script
     assert_clean_run(&runtime, &openxr, &openxr_report);
 
     let x = Xvfb::start();
-    let window = run(hologuide().env("DISPLAY", &x.display).args([
-        "run",
-        "--backend",
-        "window",
-        "--size",
-        "160x100",
-        "--frames",
-        FRAMES,
-        "--input-script",
-        script,
-        "--json",
-    ]));
+    let window = run(scripted("window", script).env("DISPLAY", &x.display));
     assert!(window.status.success(), "{}", stderr(&window));
     let (window_shown, window_lists) = window_screens(&json_lines(&stdout(&window)));
 
