@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::access::AllListEntry;
 use super::{GuideSource, Intent, Transition};
-use crate::guide::{AssetSource, Guide, GuidePackage};
+use crate::guide::{AssetError, AssetSource, Guide, GuidePackage};
 use crate::scene::ButtonAction;
 
 /// What a front end shows: the guide, why it is open, and where its files come from (a package
@@ -31,8 +31,8 @@ impl Content {
         }
     }
 
-    /// Reads an asset the guide refers to; `String` errors are what the renderer logs.
-    pub fn read_asset(&self, path: &str) -> Result<Vec<u8>, String> {
+    /// Reads an asset the guide refers to.
+    pub fn read_asset(&self, path: &str) -> Result<Vec<u8>, AssetError> {
         self.assets.read(path)
     }
 }

@@ -15,6 +15,7 @@ use clap::Args;
 
 use hologuide::app::GuideSource;
 use hologuide::app::driver::{Driver, DriverSettings};
+use hologuide::guide::AssetSource;
 use hologuide::xr::headless::{Headless, HeadlessConfig, scripted_head};
 use hologuide::xr::{Content, Standalone};
 
@@ -54,7 +55,7 @@ pub fn run(args: RenderBenchArgs) -> anyhow::Result<ExitCode> {
         ..HeadlessConfig::stereo_headset()
     };
     let mut headless = Headless::new(config).context("starting the renderer")?;
-    let read = |path: &str| package.read_asset(path).map_err(|e| e.to_string());
+    let read = |path: &str| package.read(path);
 
     let mut text = String::new();
     line!(text, "device: {}", headless.gpu.describe());

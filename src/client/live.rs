@@ -29,7 +29,7 @@ use crate::app::shell::Origin;
 use crate::app::telemetry::TelemetryKind;
 use crate::app::{Screen, Transition};
 use crate::cache::{AssetRef, Store};
-use crate::guide::{AssetSource, Guide};
+use crate::guide::{AssetError, AssetSource, Guide};
 use crate::net::{Connectivity, ConnectivityEvent, ConnectivitySettings};
 
 /// How often the worker looks at connectivity events when no screen changes.
@@ -42,15 +42,18 @@ pub struct CachedAssets {
 }
 
 impl AssetSource for CachedAssets {
-    fn read(&self, path: &str) -> Result<Vec<u8>, String> {
+    fn read(&self, path: &str) -> Result<Vec<u8>, AssetError> {
         let asset = self
             .assets
             .iter()
             .find(|a| a.path == path)
-            .ok_or_else(|| format!("'{path}' is not a file of this guide version"))?;
+            .ok_or_else(|| AssetError::NotInVersion(path.to_owned()))?;
         self.store
             .read_blob(&asset.sha256)
-            .map_err(|e| format!("reading '{path}' from the offline cache: {e}"))
+            .map_err(|e| AssetError::OfflineCache {
+                path: path.to_owned(),
+                source: Box::new(e),
+            })
     }
 }
 
@@ -84,7 +87,7 @@ impl Prefetched {
 }
 
 impl AssetSource for Prefetched {
-    fn read(&self, path: &str) -> Result<Vec<u8>, String> {
+    fn read(&self, path: &str) -> Result<Vec<u8>, AssetError> {
         match self.files.get(path) {
             Some(bytes) => Ok(bytes.clone()),
             None => self.rest.read(path),

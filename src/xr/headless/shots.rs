@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::{Headless, scripted_head};
 use crate::app::driver::picture;
-use crate::guide::GuidePackage;
+use crate::guide::{AssetSource, GuidePackage};
 use crate::render::RenderError;
 use crate::scene::Frame;
 
@@ -30,7 +30,7 @@ pub fn step_shot(
         head,
         STEP_TIME_S,
     );
-    let read = |path: &str| package.read_asset(path).map_err(|e| e.to_string());
+    let read = |path: &str| package.read(path);
     let mut eyes = headless.render(&frame, head, &read)?;
     eyes.truncate(1);
     eyes.pop()
