@@ -125,8 +125,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
 /// `--backend auto`: says in one line which backend it picked and why (as `run` does).
 fn run_auto(package: &Arc<GuidePackage>, args: &DemoArgs) -> anyhow::Result<ExitCode> {
     let window_only = window_only_flags(args);
-    let openxr = match super::run_xr::openxr_answers(&window_only) {
-        Ok(line) => {
+    let openxr = match super::run_xr::openxr_verdict(&window_only) {
+        super::run_xr::OpenXrVerdict::Usable(line) => {
             eprintln!("{line}");
             return super::run_xr::run(super::run_xr::RunArgs::demo(
                 args.step,
@@ -134,7 +134,7 @@ fn run_auto(package: &Arc<GuidePackage>, args: &DemoArgs) -> anyhow::Result<Exit
                 args.json,
             ));
         }
-        Err(why) => why,
+        super::run_xr::OpenXrVerdict::Unusable(why) => why,
     };
     let display = match super::demo_window::display_missing() {
         Some(why) => format!("no display: {why}"),

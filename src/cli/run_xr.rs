@@ -205,12 +205,12 @@ fn run_auto(
     chosen: Chosen,
     script: Vec<ScriptedCommand>,
 ) -> anyhow::Result<ExitCode> {
-    let openxr = match openxr_answers(&[]) {
-        Ok(line) => {
+    let openxr = match openxr_verdict(&[]) {
+        OpenXrVerdict::Usable(line) => {
             eprintln!("{line}");
             return run_on_openxr(args, chosen, script);
         }
-        Err(why) => why,
+        OpenXrVerdict::Unusable(why) => why,
     };
     let frames = args
         .frames
@@ -237,18 +237,25 @@ fn run_auto(
     run_headless(args, chosen, script)
 }
 
-/// Whether `--backend auto` can use the OpenXR runtime: the line to print when it can, else
-/// why not (one clause of the line that names the backend taken instead). `window_only`: the
-/// options given that only a window can honour.
-pub fn openxr_answers(window_only: &[&str]) -> Result<String, String> {
-    Err(match probe::probe_runtime() {
+/// What `--backend auto` found of the OpenXR runtime.
+pub enum OpenXrVerdict {
+    /// It can show the app: the one line to print.
+    Usable(String),
+    /// Why not: one clause of the line that names the backend taken instead.
+    Unusable(String),
+}
+
+/// Whether `--backend auto` can use the OpenXR runtime. `window_only`: the options given that
+/// only a window can honour.
+pub fn openxr_verdict(window_only: &[&str]) -> OpenXrVerdict {
+    OpenXrVerdict::Unusable(match probe::probe_runtime() {
         Ok(found) if !window_only.is_empty() => format!(
             "OpenXR runtime {} answered, but {} ask(s) for the window",
             found.runtime,
             window_only.join(", ")
         ),
         Ok(found) if found.system.is_some() && found.vulkan => {
-            return Ok(format!(
+            return OpenXrVerdict::Usable(format!(
                 "backend: openxr ({} answered with {})",
                 found.runtime,
                 found.system.as_deref().unwrap_or_default()
