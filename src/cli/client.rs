@@ -251,20 +251,13 @@ pub fn open(args: OpenArgs) -> anyhow::Result<ExitCode> {
     let opened = device.open(&target, &progress);
     bar.finish_and_clear();
     let opened = refused_as_started(opened, &started)?;
-    if device.store().is_some() {
-        if let Err(e) = device.record(
-            TelemetryKind::GuideOpened,
-            Some(opened.guide_id),
-            None,
-            None,
-        ) {
-            tracing::warn!("telemetry not recorded: {e}");
-        }
-        match device.upload_telemetry() {
-            Ok(uploaded) => tracing::info!(?uploaded, "telemetry"),
-            Err(e) => tracing::warn!("telemetry stays on the device: {e}"),
-        }
-    }
+    device.keep_event(
+        TelemetryKind::GuideOpened,
+        Some(opened.guide_id),
+        None,
+        None,
+    );
+    device.send_telemetry();
     if args.common.json {
         let steps: Vec<_> = opened
             .guide

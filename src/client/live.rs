@@ -150,17 +150,13 @@ impl LiveGuide {
         }
         let guide = Arc::clone(&opened.guide);
         let guide_id = opened.guide_id;
-        let signed_in = device.store().is_some();
-        if signed_in {
-            record_start(&mut device, &guide, guide_id, start);
-        }
+        record_start(&mut device, &guide, guide_id, start);
         let (notes, inbox) = mpsc::channel();
         let (reply, news) = mpsc::channel();
         let worker = Worker {
             device,
             guide,
             guide_id,
-            signed_in,
             screen: start.clone(),
             since: Instant::now(),
             started: Instant::now(),
@@ -257,19 +253,10 @@ fn step_id(guide: &Guide, screen: &Screen) -> Option<String> {
 
 /// F9: `session_start`, `guide_opened` and the first step shown (`start`) of a guide.
 fn record_start(device: &mut Device, guide: &Guide, guide_id: Uuid, start: &Screen) {
-    let step = step_id(guide, start);
-    let recorded = device
-        .record(TelemetryKind::SessionStart, Some(guide_id), None, None)
-        .and_then(|()| device.record(TelemetryKind::GuideOpened, Some(guide_id), None, None))
-        .and_then(|()| match &step {
-            Some(step) => {
-                device.record(TelemetryKind::StepViewed, Some(guide_id), Some(step), None)
-            }
-            None => Ok(()),
-        });
-    // Telemetry that cannot be kept must not keep the operator from the guide.
-    if let Err(e) = recorded {
-        tracing::warn!("telemetry not recorded: {e}");
+    device.keep_event(TelemetryKind::SessionStart, Some(guide_id), None, None);
+    device.keep_event(TelemetryKind::GuideOpened, Some(guide_id), None, None);
+    if let Some(step) = step_id(guide, start) {
+        device.keep_event(TelemetryKind::StepViewed, Some(guide_id), Some(&step), None);
     }
 }
 
@@ -281,7 +268,6 @@ struct Worker {
     device: Device,
     guide: Arc<Guide>,
     guide_id: Uuid,
-    signed_in: bool,
     /// The screen shown now, and since when (time per step, F9).
     screen: Screen,
     since: Instant,
@@ -292,7 +278,7 @@ struct Worker {
 
 impl Worker {
     fn run(mut self, inbox: &Receiver<Note>, events: &Receiver<ConnectivityEvent>) {
-        self.upload();
+        self.device.send_telemetry();
         loop {
             match inbox.recv_timeout(WORKER_TICK) {
                 Ok(Note::Screen(transition)) => self.screen_changed(&transition),
@@ -309,7 +295,7 @@ impl Worker {
                 self.device.connectivity_changed(link);
                 if link == Link::Online {
                     // F9: what was kept while offline goes up now.
-                    self.upload();
+                    self.device.send_telemetry();
                 }
             }
         }
@@ -322,18 +308,11 @@ impl Worker {
         if let Transition::Moved { to, .. } = transition {
             self.screen = to.clone();
         }
-        if !self.signed_in {
-            return;
-        }
-        if let Err(e) = self
-            .device
-            .record_transition(&self.guide, transition, on_screen)
-        {
-            tracing::warn!("telemetry not recorded: {e}");
-        }
+        self.device
+            .keep_transition(&self.guide, transition, on_screen);
         // Sent at once while online: the operator's step is a real request, and one that fails
         // turns the banner on at once instead of at the next probe (F2).
-        self.upload();
+        self.device.send_telemetry();
     }
 
     fn list_guides(&mut self) {
@@ -391,50 +370,27 @@ impl Worker {
     /// `session_start`, `guide_opened` and the first step shown of a guide opened from the
     /// All list (as [`LiveGuide::start`] records them for the first guide).
     fn begin(&mut self) {
-        if !self.signed_in {
-            return;
-        }
         record_start(&mut self.device, &self.guide, self.guide_id, &self.screen);
-        self.upload();
+        self.device.send_telemetry();
     }
 
     fn end(&mut self) {
-        if !self.signed_in {
-            return;
-        }
-        let step = step_id(&self.guide, &self.screen);
         let on_screen = millis(self.since.elapsed());
         let session = millis(self.started.elapsed());
-        let recorded = match step {
-            Some(step) => self.device.record(
+        if let Some(step) = step_id(&self.guide, &self.screen) {
+            self.device.keep_event(
                 TelemetryKind::StepTime,
                 Some(self.guide_id),
                 Some(&step),
                 Some(on_screen),
-            ),
-            None => Ok(()),
+            );
         }
-        .and_then(|()| {
-            self.device.record(
-                TelemetryKind::SessionEnd,
-                Some(self.guide_id),
-                None,
-                Some(session),
-            )
-        });
-        if let Err(e) = recorded {
-            tracing::warn!("telemetry not recorded: {e}");
-        }
-        self.upload();
-    }
-
-    fn upload(&mut self) {
-        if !self.signed_in || self.device.link() != Link::Online {
-            return;
-        }
-        match self.device.upload_telemetry() {
-            Ok(uploaded) => tracing::info!(?uploaded, "telemetry"),
-            Err(e) => tracing::warn!("telemetry stays on the device: {e}"),
-        }
+        self.device.keep_event(
+            TelemetryKind::SessionEnd,
+            Some(self.guide_id),
+            None,
+            Some(session),
+        );
+        self.device.send_telemetry();
     }
 }

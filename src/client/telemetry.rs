@@ -24,6 +24,55 @@ pub struct Uploaded {
 }
 
 impl Device {
+    /// F9's policy, in one place: telemetry is kept for a signed-in account only (without one
+    /// there is nobody to report for; the demo opened without an account stays standalone,
+    /// F8).
+    pub fn keeps_telemetry(&self) -> bool {
+        self.store().is_some()
+    }
+
+    /// Records one event if telemetry is kept ([`Self::keeps_telemetry`]); one that cannot be
+    /// kept never keeps the operator from the guide: it is logged.
+    pub fn keep_event(
+        &mut self,
+        kind: TelemetryKind,
+        guide_id: Option<Uuid>,
+        step_id: Option<&str>,
+        duration_ms: Option<u64>,
+    ) {
+        if self.keeps_telemetry()
+            && let Err(e) = self.record(kind, guide_id, step_id, duration_ms)
+        {
+            tracing::warn!("telemetry not recorded: {e}");
+        }
+    }
+
+    /// [`Self::record_transition`] under the same policy as [`Self::keep_event`].
+    pub fn keep_transition(
+        &mut self,
+        guide: &crate::guide::Guide,
+        transition: &crate::app::Transition,
+        on_screen_ms: u64,
+    ) {
+        if self.keeps_telemetry()
+            && let Err(e) = self.record_transition(guide, transition, on_screen_ms)
+        {
+            tracing::warn!("telemetry not recorded: {e}");
+        }
+    }
+
+    /// Uploads the outbox if telemetry is kept and the service answers; what is not sent stays
+    /// for later, and the outcome is logged.
+    pub fn send_telemetry(&mut self) {
+        if !self.keeps_telemetry() || self.link() != Link::Online {
+            return;
+        }
+        match self.upload_telemetry() {
+            Ok(uploaded) => tracing::info!(?uploaded, "telemetry"),
+            Err(e) => tracing::warn!("telemetry stays on the device: {e}"),
+        }
+    }
+
     /// Records one event of this app session: `session_start`, `step_viewed`, `step_time`,
     /// `guide_completed`, …
     pub fn record(
