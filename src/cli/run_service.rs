@@ -10,10 +10,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use hologuide::app::shell::Origin;
-use hologuide::app::{App, GuideSource};
-use hologuide::client::{LiveGuide, Opened, Target};
-use hologuide::net::ConnectivitySettings;
-use hologuide::xr::{Content, Standalone, Surroundings};
+use hologuide::client::{Opened, Target};
+use hologuide::xr::{Content, Surroundings};
 
 use super::data_dir::DataDirArg;
 
@@ -72,30 +70,12 @@ pub fn open(
     let opened = device.open(target, &progress);
     bar.finish_and_clear();
     let opened = super::client::refused_as_started(opened, &started)?;
-    let assets = device
-        .assets_of(&opened)
-        .with_context(|| format!("reading the files of '{}'", opened.title))?;
-    let source = opened.source();
     let start_step = step.or(opened.step);
     if !quiet {
         eprintln!("{}", opened_line(&opened));
     }
-    let content = Content {
-        guide: opened.guide.clone(),
-        source,
-        assets,
-    };
-    let surroundings: Box<dyn Surroundings> = if source == GuideSource::Service {
-        let start = App::open(content.guide.clone(), source, start_step);
-        Box::new(LiveGuide::start(
-            device,
-            &opened,
-            start.screen(),
-            ConnectivitySettings::default(),
-        )?)
-    } else {
-        Box::new(Standalone)
-    };
+    let (content, surroundings) = hologuide::client::shown_in_app(device, &opened, start_step)
+        .with_context(|| format!("reading the files of '{}'", opened.title))?;
     Ok(Opening {
         content,
         surroundings,

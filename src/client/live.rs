@@ -15,6 +15,7 @@
 //! answer up with [`LiveGuide::news`] a frame or more later. Opening another guide ends the
 //! telemetry session of the one before and starts one for the new guide (F9).
 
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
@@ -24,13 +25,41 @@ use uuid::Uuid;
 
 use super::{ClientError, Device, Opened, Target};
 use crate::app::access::{AllListEntry, Link, Refused};
-use crate::app::device::{Content, DeviceNews, Surroundings};
+use crate::app::device::{Content, DeviceNews, Standalone, Surroundings};
 use crate::app::shell::Origin;
 use crate::app::telemetry::TelemetryKind;
-use crate::app::{Screen, Transition};
+use crate::app::{App, GuideSource, Screen, Transition};
 use crate::cache::{AssetRef, Store};
 use crate::guide::{AssetError, AssetSource, Guide};
 use crate::net::{Connectivity, ConnectivityEvent, ConnectivitySettings};
+
+/// What the 3D app shows for a guide `device` opened (at `start_step`, else the guide's start):
+/// its content, and the device around it — for a guide of the service the live link and
+/// telemetry (the device moves to a worker, [`LiveGuide`]); for the demo nothing (F8).
+pub fn shown_in_app(
+    device: Device,
+    opened: &Opened,
+    start_step: Option<NonZeroU32>,
+) -> Result<(Content, Box<dyn Surroundings>), ClientError> {
+    let content = Content {
+        guide: Arc::clone(&opened.guide),
+        source: opened.source(),
+        assets: device.assets_of(opened)?,
+    };
+    let surroundings: Box<dyn Surroundings> = match content.source {
+        GuideSource::Service => {
+            let start = App::open(Arc::clone(&content.guide), content.source, start_step);
+            Box::new(LiveGuide::start(
+                device,
+                opened,
+                start.screen(),
+                ConnectivitySettings::default(),
+            )?)
+        }
+        GuideSource::Demo | GuideSource::Local => Box::new(Standalone),
+    };
+    Ok((content, surroundings))
+}
 
 /// How often the worker looks at connectivity events when no screen changes.
 const WORKER_TICK: Duration = Duration::from_millis(200);

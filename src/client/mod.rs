@@ -35,7 +35,7 @@ use crate::net::download::DownloadOptions;
 use crate::net::{ApiClient, ClientOptions, NetError};
 
 pub use guides::{Opened, Target, facts_of};
-pub use live::{CachedAssets, LiveGuide};
+pub use live::{CachedAssets, LiveGuide, shown_in_app};
 pub use session::{Started, Status};
 pub use setup::{CLOCK_OVERRIDE_ENV, DataFolder, KEYSTORE_ENV, SetupError};
 pub use telemetry::Uploaded;
