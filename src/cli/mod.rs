@@ -23,7 +23,6 @@ mod demo_render;
 mod demo_window;
 mod doctor;
 mod guide;
-mod keystore;
 mod qr;
 mod run_service;
 mod run_xr;

@@ -14,6 +14,7 @@ mod qr;
 mod render_golden;
 mod render_robustness;
 mod service;
+mod shells;
 mod sim;
 mod support;
 mod window;

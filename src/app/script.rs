@@ -17,7 +17,7 @@ use std::num::NonZeroU32;
 
 use thiserror::Error;
 
-use crate::app::Intent;
+use super::Intent;
 
 /// What an input source asks the frame loop for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
