@@ -7,6 +7,7 @@ mod decode;
 pub mod link;
 mod model;
 pub mod package;
+pub mod payload;
 mod problem;
 
 pub use assets::AssetKind;
