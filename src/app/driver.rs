@@ -19,7 +19,9 @@ use super::report::{AppReport, Cause, Observation, ScreenShown, describe};
 use super::script::{Command, Player, ScriptedCommand};
 use super::{App, GuideSource, Intent, Transition, View};
 use crate::app::access::Link;
-use crate::guide::Guide;
+use crate::camera::Sighting;
+use crate::guide::payload::guide_link_in;
+use crate::guide::{Guide, GuideLink};
 use crate::scene::{CardFollower, Frame, Pose, SceneInput};
 
 /// How a run starts.
@@ -37,7 +39,7 @@ pub struct DriverSettings {
 }
 
 /// Raw input a shell hands the driver between frames.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Input {
     /// A command from a key, a controller button or a script.
     Command(Command, Cause),
@@ -46,6 +48,8 @@ pub enum Input {
     Select(Ray),
     /// Show or hide the Offline banner by hand (the window's O key).
     ToggleOffline,
+    /// A QR code the camera saw (X2, F7), from the decoder thread: see [`Driver::sighted`].
+    QrDetected(Sighting),
 }
 
 /// What the shell must do after a driver call.
@@ -89,6 +93,14 @@ pub struct Driver {
     frame: u64,
     last_frame: Option<Frame>,
     exit_asked: bool,
+    /// The last sticker that did something (moved, asked, opened): seen again, it does nothing.
+    sticker: Option<GuideLink>,
+    /// A different guide's sticker, waiting for Select ("Open …? Select to confirm").
+    sticker_question: Option<GuideLink>,
+    /// A sticker's guide asked of the device: opened at the sticker's step when it comes.
+    sticker_opening: Option<GuideLink>,
+    /// The payload last ignored, so a garbage code in view is logged once, not every frame.
+    last_ignored: Option<Vec<u8>>,
     effects: Vec<Effect>,
     observations: Vec<Observation>,
     report: AppReport,
@@ -127,6 +139,10 @@ impl Driver {
             frame: 0,
             last_frame: None,
             exit_asked: false,
+            sticker: None,
+            sticker_question: None,
+            sticker_opening: None,
+            last_ignored: None,
             effects: Vec::new(),
             observations: Vec::new(),
         };
@@ -136,8 +152,16 @@ impl Driver {
 
     /// Handles input that arrived since the last frame; it shows from the next frame.
     pub fn input(&mut self, input: Input) {
+        // A sighting leaves a sticker's question alone; any other input answers it.
+        if self.sticker_question.is_some()
+            && !matches!(input, Input::QrDetected(_))
+            && self.answer_question(&input)
+        {
+            return;
+        }
         match input {
             Input::Command(command, cause) => self.command(command, cause),
+            Input::QrDetected(sighting) => self.sighted(&sighting),
             Input::Select(ray) => {
                 let Some(frame) = self.last_frame.as_ref() else {
                     return;
@@ -174,6 +198,10 @@ impl Driver {
         // The device's answers (the All list, a chosen guide) as they arrive; never waits.
         for change in self.menu.poll(self.surroundings.as_ref()) {
             self.menu_changed(Some(change));
+        }
+        if !self.menu.is_opening() {
+            // Refused (F7 offline: never opened on this device): the refusal is on screen.
+            self.sticker_opening = None;
         }
         // F2: the monitor's latest word, read without waiting; a forced banner wins.
         let online = self.online_wanted && self.surroundings.online();
@@ -344,12 +372,26 @@ impl Driver {
                 title,
                 version,
             }) => {
-                self.app = App::open(Arc::clone(&content.guide), content.source, None);
+                let sticker = self
+                    .sticker_opening
+                    .take()
+                    .filter(|link| link.guide == content.guide.id);
+                let start = sticker.as_ref().and_then(|link| link.step);
+                if sticker.is_none() {
+                    // Another guide by hand: a sticker of the old one may act again.
+                    self.sticker = None;
+                }
+                self.app = App::open(Arc::clone(&content.guide), content.source, start);
                 self.content = content;
                 self.last_frame = None;
                 self.effects.push(Effect::SwapAssets);
                 let screen = describe(&self.app.view());
-                tracing::info!("opened {title} — version {version} from the All list: {screen}");
+                let from = if sticker.is_some() {
+                    "a QR sticker"
+                } else {
+                    "the All list"
+                };
+                tracing::info!("opened {title} — version {version} from {from}: {screen}");
                 self.report
                     .guides_opened
                     .push(format!("{title} — version {version}: {screen}"));
@@ -358,7 +400,90 @@ impl Driver {
                     title,
                     version,
                 });
-                self.shown(Cause::Chosen);
+                self.shown(if sticker.is_some() {
+                    Cause::Sticker
+                } else {
+                    Cause::Chosen
+                });
+            }
+        }
+    }
+
+    /// A QR code seen (X2, F7). Only a guide link does anything ([`guide_link_in`]); anything
+    /// else is logged once and opens nothing. A sticker acts once: seen again (the camera sees
+    /// it every frame) it does nothing. A sticker of the guide shown goes to its step; one of
+    /// another guide asks first, so a code in passing never throws away the operator's place.
+    fn sighted(&mut self, sighting: &Sighting) {
+        let link = match guide_link_in(&sighting.payload) {
+            Ok(link) => link,
+            Err(why) => {
+                if self.last_ignored.as_deref() != Some(sighting.payload.as_slice()) {
+                    tracing::info!("QR code ignored: {why}");
+                    self.report.codes_ignored.push(why.to_string());
+                    self.last_ignored = Some(sighting.payload.clone());
+                }
+                return;
+            }
+        };
+        self.last_ignored = None;
+        if self.sticker.as_ref() == Some(&link) {
+            return;
+        }
+        tracing::info!(link = %link, "QR sticker seen");
+        self.sticker = Some(link.clone());
+        if link.guide == self.content.guide.id {
+            self.sticker_question = None;
+            if let Some(step) = link.step {
+                self.intent(Intent::GoToStep(step), Cause::Sticker);
+            }
+            return;
+        }
+        let title = self.sticker_title(&link);
+        let change = self.menu.say(format!("Open {title}? Select to confirm"));
+        self.sticker_question = Some(link);
+        self.menu_changed(Some(change));
+    }
+
+    /// The sticker's guide as the All list named it; the service is not asked from the frame
+    /// loop, so before any list it is named by what it is.
+    fn sticker_title(&self, link: &GuideLink) -> String {
+        self.menu
+            .title_of(link.guide)
+            .unwrap_or("the guide on this sticker")
+            .to_owned()
+    }
+
+    /// Input while a sticker's question is on the card: Select confirms and the device opens
+    /// the guide (F7: offline, only one this device has opened; else its refusal shows); Back
+    /// only dismisses; anything else dismisses and goes on. True when the input is used up.
+    fn answer_question(&mut self, input: &Input) -> bool {
+        let Some(link) = self.sticker_question.take() else {
+            return false;
+        };
+        match input {
+            Input::Select(_) => {
+                let title = self.sticker_title(&link);
+                tracing::info!(link = %link, "opening the sticker's guide");
+                let change = self
+                    .menu
+                    .open(link.guide, &title, self.surroundings.as_ref());
+                self.sticker_opening = Some(link);
+                self.menu_changed(Some(change));
+                true
+            }
+            Input::Command(Command::Intent(Intent::Back), _) => {
+                tracing::info!(link = %link, "sticker's question dismissed");
+                self.menu.dismiss_status();
+                true
+            }
+            Input::ToggleOffline => {
+                self.sticker_question = Some(link);
+                false
+            }
+            _ => {
+                tracing::info!(link = %link, "sticker's question dismissed");
+                self.menu.dismiss_status();
+                false
             }
         }
     }

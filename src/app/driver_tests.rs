@@ -292,3 +292,224 @@ fn restart_on_the_first_step_is_shown_again_and_resets_the_step_time() {
         })
     );
 }
+
+const DEMO_ID: &str = "5d3c9a7e-2f41-4b8e-9c6a-0e7f1a2b3c4d";
+
+fn seen(payload: &str) -> Input {
+    Input::QrDetected(crate::camera::Sighting {
+        payload: payload.as_bytes().to_vec(),
+        corners: [crate::qr::Point { x: 0.0, y: 0.0 }; 4],
+        captured_at: std::time::Duration::ZERO,
+    })
+}
+
+fn step_number(driver: &Driver) -> Option<usize> {
+    match driver.view() {
+        View::Step(s) => Some(s.step_number),
+        View::Complete { .. } => None,
+    }
+}
+
+/// Another guide of the service, with its own id (the demo's package, first task only).
+fn pump_check(id: u128) -> Content {
+    let mut package = crate::demo::load().expect("the demo guide");
+    package.guide.id = Uuid::from_u128(id);
+    package.guide.title = "Pump check".into();
+    package.guide.tasks.truncate(1);
+    Content::from_package(Arc::new(package), GuideSource::Service)
+}
+
+fn any_ray() -> Ray {
+    Ray {
+        origin: Vec3::new(0.0, 1.6, 0.0),
+        direction: Vec3::NEG_Z,
+    }
+}
+
+fn driver_with(device: &Rc<DeviceLog>) -> Driver {
+    device.online.set(true);
+    Driver::new(
+        demo_content(),
+        Box::new(Device(device.clone())),
+        DriverSettings::default(),
+    )
+}
+
+#[test]
+fn a_sticker_of_the_guide_shown_goes_to_its_step_once_and_seen_again_does_nothing() {
+    let device = Rc::new(DeviceLog::default());
+    let mut driver = driver_with(&device);
+    let head = Pose::standing();
+    driver.frame(head, 0.0);
+    let sticker = format!("hologuide://hologuide-demo/g/{DEMO_ID}/s/3");
+    driver.input(seen(&sticker));
+    driver.frame(head, FRAME_S);
+    assert_eq!(step_number(&driver), Some(3));
+    // The operator goes on; the sticker stays in view, seen every frame.
+    driver.input(Input::Command(Command::Intent(Intent::Next), Cause::Script));
+    for _ in 0..5 {
+        driver.input(seen(&sticker));
+        driver.frame(head, FRAME_S);
+    }
+    assert_eq!(step_number(&driver), Some(4), "seen again: nothing happens");
+    let report = driver.report();
+    assert_eq!(screens(&report)[1], (2, "step 3 of 9", "QR sticker"));
+    assert!(
+        device.asked.borrow().is_empty(),
+        "nothing asked of the device"
+    );
+    assert!(
+        report.statuses.is_empty(),
+        "no question for the guide shown"
+    );
+}
+
+#[test]
+fn codes_that_are_not_guide_links_open_nothing_and_are_logged_once_each() {
+    let device = Rc::new(DeviceLog::default());
+    let mut driver = driver_with(&device);
+    let head = Pose::standing();
+    driver.frame(head, 0.0);
+    let garbage = [
+        "https://example.com/careers",
+        "WIFI:T:WPA;S:floor;P:secret;;",
+        "BEGIN:VCARD\nFN:Jane\nEND:VCARD",
+        "Pump CP-200 serial 4411",
+    ];
+    for payload in garbage {
+        // In view for three frames each.
+        for _ in 0..3 {
+            driver.input(seen(payload));
+            driver.frame(head, FRAME_S);
+        }
+    }
+    let binary: Vec<u8> = (0..2953u32).map(|i| (i % 251) as u8).collect();
+    for _ in 0..3 {
+        driver.input(Input::QrDetected(crate::camera::Sighting {
+            payload: binary.clone(),
+            corners: [crate::qr::Point { x: 0.0, y: 0.0 }; 4],
+            captured_at: std::time::Duration::ZERO,
+        }));
+        driver.frame(head, FRAME_S);
+    }
+    let report = driver.report();
+    assert_eq!(
+        report.codes_ignored,
+        [
+            "a https address that is not a guide link",
+            "a Wi-Fi configuration",
+            "a contact card",
+            "plain text, not a link",
+            "2953 bytes, longer than any guide link (2048)",
+        ]
+    );
+    assert_eq!(report.screens.len(), 1, "only the start");
+    assert!(report.statuses.is_empty() && device.asked.borrow().is_empty());
+}
+
+#[test]
+fn another_guides_sticker_asks_first_and_select_opens_it_at_the_stickers_step() {
+    let device = Rc::new(DeviceLog::default());
+    let mut driver = driver_with(&device);
+    let head = Pose::standing();
+    driver.frame(head, 0.0);
+    // The All list named it once, so the question names it too.
+    driver.input(Input::Command(Command::Menu, Cause::Script));
+    device
+        .answers
+        .borrow_mut()
+        .push(DeviceNews::AllList(vec![entry(7, "Pump check")]));
+    driver.frame(head, FRAME_S);
+    driver.input(Input::Command(Command::Menu, Cause::Script));
+    let other = Uuid::from_u128(7);
+    let sticker = format!("https://guides.example.com/l/acme/g/{other}/s/2");
+    driver.input(seen(&sticker));
+    driver.frame(head, FRAME_S);
+    assert_eq!(
+        driver.report().statuses.last().map(String::as_str),
+        Some("Open Pump check? Select to confirm")
+    );
+    assert_eq!(
+        *device.asked.borrow(),
+        ["list"],
+        "nothing opened before Select"
+    );
+    assert_eq!(step_number(&driver), Some(1));
+    driver.input(Input::Select(any_ray()));
+    driver.frame(head, FRAME_S);
+    assert_eq!(device.asked.borrow().last(), Some(&format!("open {other}")));
+    device.answers.borrow_mut().push(DeviceNews::Opened {
+        content: pump_check(7),
+        title: "Pump check".into(),
+        version: 1,
+        notice: None,
+    });
+    driver.frame(head, FRAME_S);
+    assert_eq!(driver.content().guide.title, "Pump check");
+    assert_eq!(step_number(&driver), Some(2), "at the sticker's step");
+    let report = driver.report();
+    assert_eq!(screens(&report).last().map(|s| s.2), Some("QR sticker"));
+    // Still in view: its guide is shown now, nothing more happens.
+    driver.input(seen(&sticker));
+    driver.frame(head, FRAME_S);
+    assert_eq!(driver.report().screens.len(), report.screens.len());
+}
+
+#[test]
+fn back_dismisses_another_guides_question_and_opens_nothing() {
+    let device = Rc::new(DeviceLog::default());
+    let mut driver = driver_with(&device);
+    let head = Pose::standing();
+    driver.frame(head, 0.0);
+    driver.input(Input::Command(Command::Intent(Intent::Next), Cause::Script));
+    driver.input(seen(&format!("hologuide://acme/g/{}", Uuid::from_u128(9))));
+    driver.frame(head, FRAME_S);
+    assert_eq!(
+        driver.report().statuses,
+        ["Open the guide on this sticker? Select to confirm"]
+    );
+    driver.input(Input::Command(Command::Intent(Intent::Back), Cause::Script));
+    let frame = driver.frame(head, FRAME_S).clone();
+    assert_eq!(
+        step_number(&driver),
+        Some(2),
+        "Back only dismissed the question"
+    );
+    assert!(!kinds(&frame).contains(&PanelKind::Toast), "question gone");
+    driver.input(Input::Select(any_ray()));
+    driver.frame(head, FRAME_S);
+    assert!(device.asked.borrow().is_empty(), "nothing opened");
+}
+
+/// F7: offline, a sticker of a guide never opened on this device opens nothing; the device's
+/// own refusal (the one text for it, [`crate::app::access::Refused::NotCached`]) shows.
+#[test]
+fn offline_a_sticker_of_a_guide_never_opened_here_shows_the_refusal_and_opens_nothing() {
+    let device = Rc::new(DeviceLog::default());
+    let mut driver = driver_with(&device);
+    device.online.set(false);
+    let head = Pose::standing();
+    driver.frame(head, 0.0);
+    driver.input(seen(&format!(
+        "hologuide://acme/g/{}/s/4",
+        Uuid::from_u128(5)
+    )));
+    driver.frame(head, FRAME_S);
+    driver.input(Input::Select(any_ray()));
+    driver.frame(head, FRAME_S);
+    let refusal = crate::app::access::Refused::NotCached {
+        username: "ana".into(),
+    }
+    .to_string();
+    device
+        .answers
+        .borrow_mut()
+        .push(DeviceNews::Refused(refusal.clone()));
+    driver.frame(head, FRAME_S);
+    let report = driver.report();
+    assert_eq!(report.statuses.last(), Some(&refusal));
+    assert!(refusal.contains("Open it once while online"), "{refusal}");
+    assert_eq!(report.final_guide, driver.content().guide.title);
+    assert_eq!(report.screens.len(), 1, "nothing opened");
+    assert!(driver.take_effects().is_empty());
+}

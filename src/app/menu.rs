@@ -3,6 +3,8 @@
 //! The list's lines and the status line come from the app's [`Shell`], the same rules the CLI's
 //! `hologuide guides` prints with.
 
+use uuid::Uuid;
+
 use super::access::{AllListEntry, Link, all_list_lines};
 use super::device::{Content, DeviceNews, Surroundings};
 use super::shell::{Shell, ShellEvent};
@@ -29,6 +31,8 @@ pub struct Menu {
     wanted: bool,
     /// A guide was chosen and its opening has not been answered yet.
     opening: bool,
+    /// Guides and titles of the last All list received.
+    titles: Vec<(Uuid, String)>,
 }
 
 impl Menu {
@@ -37,6 +41,7 @@ impl Menu {
             shell: Shell::new(link),
             wanted: false,
             opening: false,
+            titles: Vec::new(),
         }
     }
 
@@ -92,11 +97,41 @@ impl Menu {
             self.shell.handle(ShellEvent::Notice(text.clone()));
             return Some(MenuChange::Status(text));
         };
-        let text = format!("Opening {}…", entry.title);
-        surroundings.open_guide(entry.guide_id);
+        let (guide, title) = (entry.guide_id, entry.title.clone());
+        Some(self.open(guide, &title, surroundings))
+    }
+
+    /// Asks the device to open `guide` (chosen, or a sticker's confirmed); the outcome arrives
+    /// through [`Self::poll`].
+    pub fn open(
+        &mut self,
+        guide: Uuid,
+        title: &str,
+        surroundings: &dyn Surroundings,
+    ) -> MenuChange {
+        let text = format!("Opening {title}…");
+        surroundings.open_guide(guide);
         self.opening = true;
+        self.say(text)
+    }
+
+    /// A line on the status panel (a sticker's question).
+    pub fn say(&mut self, text: String) -> MenuChange {
         self.shell.handle(ShellEvent::Notice(text.clone()));
-        Some(MenuChange::Status(text))
+        MenuChange::Status(text)
+    }
+
+    /// A guide is being opened and the device has not answered yet.
+    pub fn is_opening(&self) -> bool {
+        self.opening
+    }
+
+    /// The title of `guide` as the last All list named it (no I/O: what the device sent).
+    pub fn title_of(&self, guide: Uuid) -> Option<&str> {
+        self.titles
+            .iter()
+            .find(|(id, _)| *id == guide)
+            .map(|(_, title)| title.as_str())
     }
 
     /// The device's answers that arrived since the last frame.
@@ -156,6 +191,10 @@ impl Menu {
 
     /// The list on screen; the lines reported are those drawn, or the exact empty text.
     fn show(&mut self, entries: Vec<AllListEntry>) -> MenuChange {
+        self.titles = entries
+            .iter()
+            .map(|e| (e.guide_id, e.title.clone()))
+            .collect();
         let empty = all_list_lines(&entries);
         self.shell.handle(ShellEvent::ShowAllList(entries));
         match self.shell.all_lines() {

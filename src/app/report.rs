@@ -24,6 +24,8 @@ pub enum Cause {
     Script,
     /// Another guide, chosen from the All list, is shown from its first step.
     Chosen,
+    /// A QR sticker's guide link (X2, F7): its step, or its guide once confirmed.
+    Sticker,
 }
 
 impl std::fmt::Display for Cause {
@@ -36,6 +38,7 @@ impl std::fmt::Display for Cause {
             Self::Gaze(action) => write!(f, "gaze {action:?}"),
             Self::Script => write!(f, "script"),
             Self::Chosen => write!(f, "chosen from the All list"),
+            Self::Sticker => write!(f, "QR sticker"),
         }
     }
 }
@@ -90,6 +93,8 @@ pub struct AppReport {
     pub guides_opened: Vec<String>,
     /// Lines put on the status panel (refusals, "Opened from this device's copy.").
     pub statuses: Vec<String>,
+    /// QR codes seen that open nothing, once each in a row: "plain text, not a link".
+    pub codes_ignored: Vec<String>,
     /// F2: whether the first and the last frame showed the Offline banner.
     pub offline_banner_first_frame: Option<bool>,
     pub offline_banner_last_frame: Option<bool>,
