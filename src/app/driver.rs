@@ -9,6 +9,8 @@
 //!
 //! [`Shell`]: super::shell::Shell
 
+use std::collections::VecDeque;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
@@ -23,6 +25,9 @@ use crate::camera::Sighting;
 use crate::guide::payload::guide_link_in;
 use crate::guide::{Guide, GuideLink};
 use crate::scene::{CardFollower, Frame, Pose, SceneInput};
+
+/// Distinct ignored payloads remembered: more garbage codes than this in turn are logged again.
+const IGNORED_KEPT: usize = 32;
 
 /// How a run starts.
 #[derive(Debug, Clone, Default)]
@@ -99,8 +104,9 @@ pub struct Driver {
     sticker_question: Option<GuideLink>,
     /// A sticker's guide asked of the device: opened at the sticker's step when it comes.
     sticker_opening: Option<GuideLink>,
-    /// The payload last ignored, so a garbage code in view is logged once, not every frame.
-    last_ignored: Option<Vec<u8>>,
+    /// Payloads ignored lately (hashed, the newest last), so a garbage code in view — or a
+    /// few of them on one machine — is logged once, not every frame.
+    ignored: VecDeque<u64>,
     effects: Vec<Effect>,
     observations: Vec<Observation>,
     report: AppReport,
@@ -142,7 +148,7 @@ impl Driver {
             sticker: None,
             sticker_question: None,
             sticker_opening: None,
-            last_ignored: None,
+            ignored: VecDeque::new(),
             effects: Vec::new(),
             observations: Vec::new(),
         };
@@ -417,15 +423,20 @@ impl Driver {
         let link = match guide_link_in(&sighting.payload) {
             Ok(link) => link,
             Err(why) => {
-                if self.last_ignored.as_deref() != Some(sighting.payload.as_slice()) {
+                let mut hasher = DefaultHasher::new();
+                sighting.payload.hash(&mut hasher);
+                let key = hasher.finish();
+                if !self.ignored.contains(&key) {
                     tracing::info!("QR code ignored: {why}");
                     self.report.codes_ignored.push(why.to_string());
-                    self.last_ignored = Some(sighting.payload.clone());
+                    if self.ignored.len() == IGNORED_KEPT {
+                        self.ignored.pop_front();
+                    }
+                    self.ignored.push_back(key);
                 }
                 return;
             }
         };
-        self.last_ignored = None;
         if self.sticker.as_ref() == Some(&link) {
             return;
         }

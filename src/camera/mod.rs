@@ -87,6 +87,21 @@ pub trait CameraSource: Send {
     fn next_frame(&mut self) -> Result<CameraFrame, CameraError>;
 }
 
+/// Frames a second of sources without a clock of their own (a folder of photos).
+pub const FILES_PERIOD: Duration = Duration::from_nanos(1_000_000_000 / 30);
+
+/// The camera named on the command line (`--camera files:DIR`) and the time between its
+/// frames.
+pub fn open(spec: &str) -> Result<(Box<dyn CameraSource>, Duration), CameraError> {
+    match spec.split_once(':') {
+        Some(("files", dir)) if !dir.is_empty() => {
+            let source = files::ImageFiles::open(std::path::Path::new(dir), None, FILES_PERIOD)?;
+            Ok((Box::new(source), FILES_PERIOD))
+        }
+        _ => Err(CameraError::UnknownCamera(spec.chars().take(200).collect())),
+    }
+}
+
 /// A QR code seen in a frame, as it enters the app driver.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sighting {

@@ -20,6 +20,7 @@ use clap::{Args, ValueEnum};
 use hologuide::app::GuideSource;
 use hologuide::app::driver::{Driver, DriverSettings};
 use hologuide::app::script::{self, ScriptedCommand};
+use hologuide::camera::{self, decoding::QrWorker};
 use hologuide::guide::GuidePackage;
 use hologuide::platform::monado::{INSIDE_TREE_ENV, MonadoInstall};
 use hologuide::xr::openxr::{self, Capture, Heartbeat, RunOptions, RunReport, probe};
@@ -67,6 +68,10 @@ pub struct RunArgs {
     /// (README: "On an OpenXR runtime").
     #[arg(long, value_name = "FILE")]
     input_script: Option<PathBuf>,
+    /// QR codes from a camera (headless): files:DIR replays the photos in DIR, looped; a
+    /// sticker's guide link opens its guide (README: "QR stickers").
+    #[arg(long, value_name = "CAMERA")]
+    camera: Option<String>,
     /// Swapchain size per eye, WIDTHxHEIGHT; the runtime's recommended size by default.
     #[arg(long, value_name = "WxH", value_parser = super::demo::parse_size)]
     eye_size: Option<(u32, u32)>,
@@ -124,12 +129,19 @@ impl RunArgs {
     /// The options given that `backend` does not understand.
     fn foreign_options(&self, backend: RunBackend) -> Vec<&'static str> {
         let given = match backend {
-            RunBackend::Openxr => vec![(self.size.is_some(), "--size")],
+            RunBackend::Openxr => vec![
+                (self.size.is_some(), "--size"),
+                (self.camera.is_some(), "--camera"),
+            ],
             RunBackend::Window | RunBackend::Headless => vec![
                 (self.seconds.is_some(), "--seconds"),
                 (self.eye_size.is_some(), "--eye-size"),
+                (
+                    backend == RunBackend::Window && self.camera.is_some(),
+                    "--camera",
+                ),
             ],
-            RunBackend::Auto => Vec::new(),
+            RunBackend::Auto => vec![(self.camera.is_some(), "--camera")],
         };
         given
             .into_iter()
@@ -462,6 +474,7 @@ fn run_headless(
         size: args.size.unwrap_or((1280, 800)),
         frames: args.frames.unwrap_or(1),
         capture: args.capture_frame.zip(args.out.clone()),
+        camera: args.camera.as_deref().map(qr_camera).transpose()?,
     };
     let report = headless::run(driver, options).context("running headless")?;
     if args.json {
@@ -478,6 +491,13 @@ fn run_headless(
         println!("{}", path.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--camera`'s source, decoded on its own threads.
+fn qr_camera(spec: &str) -> anyhow::Result<QrWorker> {
+    let (source, period) =
+        camera::open(spec).with_context(|| format!("opening --camera {spec}"))?;
+    QrWorker::with_camera(source, period).context("starting the QR decoder")
 }
 
 /// A system runtime (not the project's Monado) that this process can load by itself.

@@ -2,6 +2,7 @@
 //! One test binary keeps link time down.
 
 mod cache;
+mod camera;
 mod demo;
 mod guide_validate;
 mod keyring;

@@ -7,8 +7,9 @@ use std::path::PathBuf;
 use thiserror::Error;
 
 use super::{Headless, HeadlessConfig, scripted_head};
-use crate::app::driver::{Driver, Effect};
+use crate::app::driver::{Driver, Effect, Input};
 use crate::app::report::AppReport;
+use crate::camera::decoding::QrWorker;
 use crate::render::RenderError;
 
 /// Every frame is this long after the previous one, whatever the machine (60 Hz).
@@ -33,6 +34,8 @@ pub struct HeadlessOptions {
     pub frames: u64,
     /// Frame number (from 1) whose image is written as a PNG.
     pub capture: Option<(u64, PathBuf)>,
+    /// A camera decoded on its own threads; its codes go to the driver as they come.
+    pub camera: Option<QrWorker>,
 }
 
 /// Runs the app for `options.frames` frames (or until a scripted `exit`); returns what it did.
@@ -43,6 +46,10 @@ pub fn run(mut driver: Driver, options: HeadlessOptions) -> Result<AppReport, He
     let head = scripted_head();
     while driver.frames() < options.frames && !driver.exit_asked() {
         let dt = if driver.frames() == 0 { 0.0 } else { FRAME_S };
+        // Whatever the decoder found since the last frame; never waits for it.
+        while let Some(sighting) = options.camera.as_ref().and_then(QrWorker::try_sighting) {
+            driver.input(Input::QrDetected(sighting));
+        }
         driver.frame(head, dt);
         for effect in driver.take_effects() {
             match effect {
