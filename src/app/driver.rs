@@ -98,6 +98,8 @@ pub struct Driver {
     frame: u64,
     last_frame: Option<Frame>,
     exit_asked: bool,
+    /// The head pose of the last frame: where a scripted `select` aims.
+    head: Pose,
     /// The last sticker that did something (moved, asked, opened): seen again, it does nothing.
     sticker: Option<GuideLink>,
     /// A different guide's sticker, waiting for Select ("Open …? Select to confirm").
@@ -145,6 +147,7 @@ impl Driver {
             frame: 0,
             last_frame: None,
             exit_asked: false,
+            head: Pose::IDENTITY,
             sticker: None,
             sticker_question: None,
             sticker_opening: None,
@@ -188,6 +191,7 @@ impl Driver {
     /// the scene.
     pub fn frame(&mut self, head: Pose, dt_s: f32) -> &Frame {
         let number = self.frame + 1;
+        self.head = head;
         let due: Vec<Command> = self.player.due(number).collect();
         for command in due {
             self.command(command, Cause::Script);
@@ -323,6 +327,10 @@ impl Driver {
                 self.choose(usize::try_from(number.get()).unwrap_or(usize::MAX));
             }
             Command::Exit => self.exit_asked = true,
+            Command::Select => self.input(Input::Select(Ray {
+                origin: self.head.position,
+                direction: self.head.forward(),
+            })),
         }
     }
 

@@ -513,3 +513,27 @@ fn offline_a_sticker_of_a_guide_never_opened_here_shows_the_refusal_and_opens_no
     assert_eq!(report.screens.len(), 1, "nothing opened");
     assert!(driver.take_effects().is_empty());
 }
+
+#[test]
+fn a_scripted_select_answers_a_stickers_question_as_a_pinch_would() {
+    let device = Rc::new(DeviceLog::default());
+    device.online.set(true);
+    let mut driver = Driver::new(
+        demo_content(),
+        Box::new(Device(device.clone())),
+        DriverSettings {
+            script: parse("3 select\n").expect("a valid script"),
+            ..DriverSettings::default()
+        },
+    );
+    let head = Pose::standing();
+    driver.frame(head, 0.0);
+    driver.input(seen(&format!("hologuide://acme/g/{}", Uuid::from_u128(4))));
+    driver.frame(head, FRAME_S);
+    assert!(device.asked.borrow().is_empty());
+    driver.frame(head, FRAME_S);
+    assert_eq!(
+        *device.asked.borrow(),
+        [format!("open {}", Uuid::from_u128(4))]
+    );
+}
