@@ -22,6 +22,7 @@ use super::script::{Command, Player, ScriptedCommand};
 use super::{App, GuideSource, Intent, Transition, View};
 use crate::app::access::Link;
 use crate::camera::Sighting;
+use crate::camera::decoding::QrWorker;
 use crate::guide::payload::guide_link_in;
 use crate::guide::{Guide, GuideLink};
 use crate::scene::{CardFollower, Frame, Pose, SceneInput};
@@ -183,6 +184,14 @@ impl Driver {
                 }
             }
             Input::ToggleOffline => self.online_wanted = !self.online_wanted,
+        }
+    }
+
+    /// The codes the camera's decoder found since the last frame, as [`Input::QrDetected`];
+    /// every shell calls it before [`Self::frame`]. Never waits for the decoder.
+    pub fn collect_sightings(&mut self, camera: &QrWorker) {
+        while let Some(sighting) = camera.try_sighting() {
+            self.input(Input::QrDetected(sighting));
         }
     }
 

@@ -141,6 +141,14 @@ impl QrWorker {
     }
 }
 
+impl std::fmt::Debug for QrWorker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QrWorker")
+            .field("frames_dropped", &self.frames_dropped())
+            .finish_non_exhaustive()
+    }
+}
+
 impl Drop for QrWorker {
     fn drop(&mut self) {
         self.slot.close();

@@ -211,6 +211,7 @@ fn run_window_announced(
         },
         exit_after_frames: args.exit_after_frames,
         capture: args.capture_frame.map(|n| (n, args.out.clone())),
+        camera: None,
         shots: args.shots.clone(),
     };
     let mut printer = super::demo_window::Printer {

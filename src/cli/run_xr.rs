@@ -68,7 +68,7 @@ pub struct RunArgs {
     /// backend (README: "On an OpenXR runtime").
     #[arg(long, value_name = "FILE")]
     input_script: Option<PathBuf>,
-    /// QR codes from a camera (headless): files:DIR replays the photos in DIR, looped; a
+    /// QR codes from a camera: files:DIR replays the photos in DIR, looped; a
     /// sticker's guide link opens its guide (README: "QR stickers").
     #[arg(long, value_name = "CAMERA")]
     camera: Option<String>,
@@ -129,19 +129,12 @@ impl RunArgs {
     /// The options given that `backend` does not understand.
     fn foreign_options(&self, backend: RunBackend) -> Vec<&'static str> {
         let given = match backend {
-            RunBackend::Openxr => vec![
-                (self.size.is_some(), "--size"),
-                (self.camera.is_some(), "--camera"),
-            ],
+            RunBackend::Openxr => vec![(self.size.is_some(), "--size")],
             RunBackend::Window | RunBackend::Headless => vec![
                 (self.seconds.is_some(), "--seconds"),
                 (self.eye_size.is_some(), "--eye-size"),
-                (
-                    backend == RunBackend::Window && self.camera.is_some(),
-                    "--camera",
-                ),
             ],
-            RunBackend::Auto => vec![(self.camera.is_some(), "--camera")],
+            RunBackend::Auto => Vec::new(),
         };
         given
             .into_iter()
@@ -376,6 +369,7 @@ fn run_on_openxr(
         eye_size: args.eye_size,
         stop: Arc::new(AtomicBool::new(false)),
         heartbeat,
+        camera: args.camera.as_deref().map(qr_camera).transpose()?,
     };
     let stop = options.stop.clone();
     std::thread::Builder::new()
@@ -452,6 +446,12 @@ fn run_window(
         exit_after_frames: args.frames,
         capture: args.capture_frame.zip(args.out.clone()),
         shots: None,
+        camera: args
+            .camera
+            .as_deref()
+            .map(qr_camera)
+            .transpose()?
+            .map(Arc::new),
     };
     let mut printer = super::demo_window::Printer {
         json: args.json,

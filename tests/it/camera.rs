@@ -135,3 +135,43 @@ fn qr_watch_prints_each_code_seen_with_what_the_app_would_do_as_json_lines() {
     assert_eq!(lines[1]["corners"].as_array().map(Vec::len), Some(4));
     assert!(lines[1]["captured_ms"].as_f64().unwrap() > 30.0);
 }
+
+/// The same photo through the other two shells: the window (Xvfb) and OpenXR (Monado, the
+/// validation layer on); the sighting enters the one driver either way.
+#[test]
+fn a_photo_of_the_demos_step_3_sticker_opens_step_3_in_the_window_and_on_openxr() {
+    let dir = tempfile::tempdir().unwrap();
+    write_code_png(&dir.path().join("sticker.png"), &demo_link(3));
+    let camera = format!("files:{}", dir.path().display());
+
+    let x = Xvfb::start();
+    let window = run(hologuide()
+        .env("DISPLAY", &x.display)
+        .args(["run", "--backend", "window", "--size", "160x100"])
+        .args(["--frames", "120", "--json", "--camera", &camera]));
+    assert!(window.status.success(), "{}", stderr(&window));
+    let by_sticker: Vec<Value> = json_lines(&stdout(&window))
+        .into_iter()
+        .filter(|l| l["cause"] == "QR sticker")
+        .collect();
+    assert_eq!(by_sticker.len(), 1, "window: {}", stdout(&window));
+    assert_eq!(by_sticker[0]["step_number"], 3);
+
+    let Some(install) = crate::openxr_runtime::monado_or_skip() else {
+        return;
+    };
+    let runtime = crate::openxr_frames::Runtime::start_still(install);
+    let output = run(&mut runtime.hologuide(&[
+        "run",
+        "--eye-size",
+        "160x120",
+        "--frames",
+        "120",
+        "--json",
+        "--camera",
+        &camera,
+    ]));
+    let report = crate::openxr_frames::report(&output);
+    crate::openxr_frames::assert_clean_run(&runtime, &output, &report);
+    assert_eq!(report["final_screen"], "step 3 of 9", "{report:#}");
+}

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use thiserror::Error;
 
 use super::{Headless, HeadlessConfig, scripted_head};
-use crate::app::driver::{Driver, Effect, Input};
+use crate::app::driver::{Driver, Effect};
 use crate::app::report::AppReport;
 use crate::camera::decoding::QrWorker;
 use crate::render::RenderError;
@@ -46,9 +46,8 @@ pub fn run(mut driver: Driver, options: HeadlessOptions) -> Result<AppReport, He
     let head = scripted_head();
     while driver.frames() < options.frames && !driver.exit_asked() {
         let dt = if driver.frames() == 0 { 0.0 } else { FRAME_S };
-        // Whatever the decoder found since the last frame; never waits for it.
-        while let Some(sighting) = options.camera.as_ref().and_then(QrWorker::try_sighting) {
-            driver.input(Input::QrDetected(sighting));
+        if let Some(camera) = &options.camera {
+            driver.collect_sightings(camera);
         }
         driver.frame(head, dt);
         for effect in driver.take_effects() {

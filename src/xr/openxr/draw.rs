@@ -219,6 +219,9 @@ impl<B: GraphicsBinding> Frames<'_, B> {
             ((time.as_nanos() - t.as_nanos()) as f32 / 1e9).max(0.0)
         });
         shared.last_time = Some(time);
+        if let Some(camera) = &options.camera {
+            shared.driver.collect_sightings(camera);
+        }
         shared.driver.frame(shared.head, dt);
         for effect in shared.driver.take_effects() {
             match effect {

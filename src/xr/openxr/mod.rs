@@ -140,6 +140,8 @@ pub struct RunOptions {
     /// Set from outside (Ctrl-C): end the session cleanly.
     pub stop: Arc<AtomicBool>,
     pub heartbeat: Heartbeat,
+    /// A camera decoded on its own threads; its codes go to the driver each frame.
+    pub camera: Option<crate::camera::decoding::QrWorker>,
 }
 
 /// What happened on the runtime (frames waited, ended, timings), beside what the app did, for

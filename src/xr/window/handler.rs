@@ -296,6 +296,9 @@ impl<'a> Handler<'a> {
         let dt = self.advance_clock();
         self.camera.walk(self.walk, dt);
         let head = self.camera.pose();
+        if let Some(camera) = &self.options.camera {
+            self.driver.collect_sightings(camera);
+        }
         self.driver.frame(head, dt);
         self.tell();
         let Some(live) = &mut self.live else {

@@ -79,6 +79,8 @@ pub struct WindowOptions {
     /// [`STEP_TIME_S`](crate::xr::headless::shots::STEP_TIME_S) seconds: the headless
     /// backend's pictures, taken from the live window.
     pub shots: Option<PathBuf>,
+    /// A camera decoded on its own threads; its codes go to the driver each frame.
+    pub camera: Option<std::sync::Arc<crate::camera::decoding::QrWorker>>,
 }
 
 /// Told what the window does, as it happens (the CLI prints it).
