@@ -203,7 +203,8 @@ impl Driver {
         self.head = head;
         let due: Vec<Command> = self.player.due(number).collect();
         for command in due {
-            self.command(command, Cause::Script);
+            // Through `input`, as a key would: a sticker's question is answered the same way.
+            self.input(Input::Command(command, Cause::Script));
         }
         if let (Some(dwell), Some(frame)) = (self.dwell.as_mut(), self.last_frame.as_ref()) {
             let gaze = Ray {
@@ -349,6 +350,10 @@ impl Driver {
     }
 
     fn intent(&mut self, intent: Intent, cause: Cause) {
+        // A button pressed by gaze is another action: the question it hides goes with it.
+        if let Some(link) = self.sticker_question.take() {
+            tracing::info!(link = %link, "sticker's question dismissed");
+        }
         let transition = self.app.handle(intent);
         tracing::info!(?intent, %cause, "input: now on {}", describe(&self.app.view()));
         self.menu.dismiss_status();
@@ -489,7 +494,7 @@ impl Driver {
             return false;
         };
         match input {
-            Input::Select(_) => {
+            Input::Select(_) | Input::Command(Command::Select, _) => {
                 let title = self.sticker_title(&link);
                 tracing::info!(link = %link, "opening the sticker's guide");
                 let change = self

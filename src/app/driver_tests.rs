@@ -537,3 +537,31 @@ fn a_scripted_select_answers_a_stickers_question_as_a_pinch_would() {
         [format!("open {}", Uuid::from_u128(4))]
     );
 }
+
+#[test]
+fn a_button_pressed_by_gaze_dismisses_a_stickers_question_so_a_later_select_opens_nothing() {
+    let device = Rc::new(DeviceLog::default());
+    device.online.set(true);
+    let mut driver = Driver::new(
+        demo_content(),
+        Box::new(Device(device.clone())),
+        DriverSettings {
+            dwell_s: Some(0.5),
+            ..DriverSettings::default()
+        },
+    );
+    let frame = driver.frame(Pose::standing(), 0.0).clone();
+    let ray = aim::at_button(&frame, ButtonAction::Next, Pose::standing());
+    let gaze = Pose {
+        position: ray.origin,
+        orientation: glam::Quat::from_rotation_arc(Vec3::NEG_Z, ray.direction.normalize()),
+    };
+    driver.input(seen(&format!("hologuide://acme/g/{}", Uuid::from_u128(6))));
+    for _ in 0..5 {
+        driver.frame(gaze, 0.2);
+    }
+    assert_eq!(step_number(&driver), Some(2), "the gaze pressed Next");
+    driver.input(Input::Select(any_ray()));
+    driver.frame(gaze, FRAME_S);
+    assert!(device.asked.borrow().is_empty(), "the question was gone");
+}
