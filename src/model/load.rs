@@ -7,7 +7,7 @@ use base64::Engine as _;
 use glam::{Quat, Vec3};
 use gltf::json;
 
-use super::accessor::{ViewData, read_vec};
+use super::accessor::{ViewData, check_position_accessors, read_vec};
 use super::animation::{Animation, Channel, Interpolation, Values};
 use super::geometry;
 use super::{
@@ -57,6 +57,7 @@ pub fn load_model(
     // The gltf crate's validation knows fewer extensions than we read; ours are checked above.
     root.extensions_required.clear();
     let placeholder = point_viewless_accessors_at_a_placeholder(&mut root);
+    check_position_accessors(&root).map_err(invalid)?;
     let document = gltf::Document::from_json(root).map_err(|e| invalid(format!("{e}")))?;
 
     let buffers = read_buffers(asset, &document, blob, options)?;

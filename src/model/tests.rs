@@ -164,3 +164,21 @@ fn texture_transform_is_translation_times_rotation_times_scale() {
         model.warnings
     );
 }
+
+/// Found by fuzzing (issue 22): gltf-json's validation indexed the accessor list with this
+/// index and panicked.
+#[test]
+fn a_position_attribute_naming_a_missing_accessor_is_refused_with_a_message_not_a_panic() {
+    let gltf = br#"{
+        "asset": {"version": "2.0"},
+        "accessors": [{"componentType": 5126, "count": 3, "type": "VEC3",
+                       "min": [0, 0, 0], "max": [1, 1, 1]}],
+        "meshes": [{"primitives": [{"attributes": {"POSITION": 72}}]}]
+    }"#;
+    let error = load("hostile.gltf", gltf, 1024).expect_err("refused");
+    let message = error.to_string();
+    assert!(
+        message.contains("hostile.gltf") && message.contains("POSITION names accessor 72"),
+        "{message}"
+    );
+}
