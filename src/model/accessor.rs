@@ -5,7 +5,6 @@
 //! while KHR_mesh_quantization allows normalized and integer positions, normals and UVs.
 
 use gltf::accessor::{DataType, Dimensions};
-use gltf::json;
 
 /// The bytes of each buffer view, already sliced (and decompressed where a view is compressed).
 pub(super) struct ViewData {
@@ -260,25 +259,4 @@ pub(super) fn read_indices(
         ));
     }
     Ok(indices)
-}
-
-/// gltf-json 1.4's validation reads a primitive's POSITION accessor (its `min`/`max`) before it
-/// checks that the index exists, and panics on one that does not (found by fuzzing, issue 22):
-/// such a file is refused here, before that validation runs.
-pub(super) fn check_position_accessors(root: &json::Root) -> Result<(), String> {
-    let positions = json::validation::Checked::Valid(json::mesh::Semantic::Positions);
-    for (m, mesh) in root.meshes.iter().enumerate() {
-        for (p, primitive) in mesh.primitives.iter().enumerate() {
-            if let Some(index) = primitive.attributes.get(&positions)
-                && index.value() >= root.accessors.len()
-            {
-                return Err(format!(
-                    "mesh {m} primitive {p}: POSITION names accessor {}, but the file has {} accessors",
-                    index.value(),
-                    root.accessors.len()
-                ));
-            }
-        }
-    }
-    Ok(())
 }

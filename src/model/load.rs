@@ -7,9 +7,10 @@ use base64::Engine as _;
 use glam::{Quat, Vec3};
 use gltf::json;
 
-use super::accessor::{ViewData, check_position_accessors, read_vec};
+use super::accessor::{ViewData, read_vec};
 use super::animation::{Animation, Channel, Interpolation, Values};
 use super::geometry;
+use super::guard::{check_glb_header, check_position_accessors};
 use super::{
     AlphaMode, Material, Mesh, Model, ModelError, Node, SUPPORTED_REQUIRED_EXTENSIONS,
     SamplerSettings, Skin, Texture, TextureRef, Trs, WrapMode, images,
@@ -40,10 +41,12 @@ pub fn load_model(
             reason: "the file is empty".into(),
         });
     }
-    let gltf = gltf::Gltf::from_slice_without_validation(bytes).map_err(|e| ModelError::Parse {
-        asset: asset.into(),
-        reason: e.to_string(),
-    })?;
+    let gltf = check_glb_header(bytes)
+        .and_then(|()| gltf::Gltf::from_slice_without_validation(bytes).map_err(|e| e.to_string()))
+        .map_err(|reason| ModelError::Parse {
+            asset: asset.into(),
+            reason,
+        })?;
     let blob = gltf.blob;
     let mut root = gltf.document.into_json();
     for extension in &root.extensions_required {

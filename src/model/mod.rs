@@ -11,6 +11,7 @@ pub mod animation;
 pub mod corpus;
 mod draco;
 mod geometry;
+mod guard;
 mod images;
 mod load;
 mod meshopt;
