@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod cache;
+pub mod camera;
 pub mod client;
 pub mod clock;
 pub mod demo;

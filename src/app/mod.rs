@@ -8,10 +8,16 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 
 pub mod access;
+pub mod device;
+pub mod driver;
+pub mod menu;
+pub mod pointer;
+pub mod report;
+pub mod script;
 pub mod shell;
 pub mod telemetry;
 
-use crate::guide::{Guide, Hologram};
+use crate::guide::Guide;
 
 /// What the operator asked for: a button on the card, a controller gesture, a key in text mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,34 +59,9 @@ pub struct App {
     notice: Option<String>,
 }
 
-/// What a front end shows for the current state; built fresh from the state, never stored.
-#[derive(Debug, Clone, PartialEq)]
-pub enum View<'a> {
-    Step(StepView<'a>),
-    Complete {
-        guide_title: &'a str,
-        step_count: usize,
-    },
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct StepView<'a> {
-    pub guide_title: &'a str,
-    pub task_title: &'a str,
-    /// From 1, as printed on the card.
-    pub task_number: usize,
-    pub task_count: usize,
-    pub step_number: usize,
-    pub step_count: usize,
-    pub title: &'a str,
-    pub body: &'a str,
-    pub holograms: &'a [Hologram],
-    pub can_go_back: bool,
-    /// On the last step "Next" finishes the guide.
-    pub is_last: bool,
-    pub demo: bool,
-    pub notice: Option<&'a str>,
-}
+/// What a front end shows for the current state: the step card's content, a type of the scene
+/// (which lays it out) so that the scene needs nothing of the app.
+pub use crate::scene::{CardView as View, StepCard as StepView};
 
 /// What an intent did, for logs and for front ends that animate changes.
 #[derive(Debug, Clone, PartialEq, Eq)]

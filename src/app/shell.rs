@@ -47,7 +47,8 @@ pub struct Shell {
     link: Link,
     account: Option<String>,
     all_list: Option<Vec<AllListEntry>>,
-    /// The All list's lines as shown; empty shows F3's exact text.
+    /// The All list's lines as drawn, numbered as they are chosen ("2. Valve check — …");
+    /// empty shows F3's exact text.
     #[serde(skip)]
     all_lines: Vec<String>,
     /// 0.0 … 1.0 while a download runs.
@@ -87,7 +88,11 @@ impl Shell {
             }
             ShellEvent::SignedOut => self.account = None,
             ShellEvent::ShowAllList(entries) => {
-                self.all_lines = entries.iter().map(AllListEntry::line).collect();
+                self.all_lines = entries
+                    .iter()
+                    .enumerate()
+                    .map(|(i, entry)| format!("{}. {}", i + 1, entry.line()))
+                    .collect();
                 self.all_list = Some(entries);
             }
             ShellEvent::CloseAllList => {
@@ -126,6 +131,11 @@ impl Shell {
         self.all_list.as_deref()
     }
 
+    /// The All list's lines as drawn (none while it is closed; empty: the exact empty text).
+    pub fn all_lines(&self) -> Option<&[String]> {
+        self.all_list.as_ref().map(|_| self.all_lines.as_slice())
+    }
+
     pub fn download_progress(&self) -> Option<f32> {
         self.download
     }
@@ -145,7 +155,7 @@ impl Shell {
         SceneInput {
             view,
             online: self.link == Link::Online,
-            all_list: self.all_list.as_ref().map(|_| self.all_lines.as_slice()),
+            all_list: self.all_lines(),
             status: self.status.as_deref(),
             head,
             anchors,

@@ -5,11 +5,36 @@
 use super::{Screen, Transition};
 use crate::guide::Guide;
 
+/// What the device records (F9); stored and uploaded as its snake_case name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TelemetryKind {
+    SessionStart,
+    SessionEnd,
+    GuideOpened,
+    StepViewed,
+    /// Time spent on a step, when it is left.
+    StepTime,
+    GuideCompleted,
+}
+
+impl TelemetryKind {
+    /// The name in the outbox and on the wire: `step_viewed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SessionStart => "session_start",
+            Self::SessionEnd => "session_end",
+            Self::GuideOpened => "guide_opened",
+            Self::StepViewed => "step_viewed",
+            Self::StepTime => "step_time",
+            Self::GuideCompleted => "guide_completed",
+        }
+    }
+}
+
 /// One event to record; the device adds the id, the time and the guide.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Observed {
-    /// `step_viewed`, `step_time`, `guide_completed`.
-    pub kind: &'static str,
+    pub kind: TelemetryKind,
     pub step_id: Option<String>,
     pub duration_ms: Option<u64>,
 }
@@ -30,19 +55,19 @@ pub fn observe(guide: &Guide, transition: &Transition, on_screen_ms: u64) -> Vec
     let mut events = Vec::new();
     if let Some(left) = step_id(guide, from) {
         events.push(Observed {
-            kind: "step_time",
+            kind: TelemetryKind::StepTime,
             step_id: Some(left),
             duration_ms: Some(on_screen_ms),
         });
     }
     match to {
         Screen::Step { .. } => events.push(Observed {
-            kind: "step_viewed",
+            kind: TelemetryKind::StepViewed,
             step_id: step_id(guide, to),
             duration_ms: None,
         }),
         Screen::Complete => events.push(Observed {
-            kind: "guide_completed",
+            kind: TelemetryKind::GuideCompleted,
             step_id: None,
             duration_ms: None,
         }),
@@ -67,12 +92,12 @@ mod tests {
             events,
             vec![
                 Observed {
-                    kind: "step_time",
+                    kind: TelemetryKind::StepTime,
                     step_id: Some("lock-out".into()),
                     duration_ms: Some(4200)
                 },
                 Observed {
-                    kind: "step_viewed",
+                    kind: TelemetryKind::StepViewed,
                     step_id: Some("close-valve".into()),
                     duration_ms: None
                 },
@@ -83,7 +108,10 @@ mod tests {
             last = app.handle(Intent::Next);
         }
         let done = observe(&guide, &last, 1000);
-        assert_eq!(done.last().map(|e| e.kind), Some("guide_completed"));
+        assert_eq!(
+            done.last().map(|e| e.kind),
+            Some(TelemetryKind::GuideCompleted)
+        );
         assert!(observe(&guide, &app.handle(Intent::Next), 10).is_empty());
     }
 }

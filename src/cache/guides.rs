@@ -7,10 +7,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use uuid::Uuid;
 
 use super::store::{format_time, parse_optional_time, parse_time};
-use super::{
-    AssetRef, CacheError, CachedVersion, GuideListEntry, GuideStatus, NewVersion, OfflineAccess,
-    Store,
-};
+use super::{AssetRef, CacheError, CachedVersion, GuideListEntry, GuideStatus, NewVersion, Store};
 
 pub(super) fn check_sha256(text: &str) -> Result<(), CacheError> {
     if text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
@@ -159,31 +156,6 @@ impl Store {
             })?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
-    }
-
-    /// Whether the guide may be opened offline now: cached, not refused, lease running, clock
-    /// not set back (N1, F13, F14).
-    pub fn offline_access(&self, guide_id: Uuid) -> Result<OfflineAccess, CacheError> {
-        let Some(version) = self.current(guide_id)? else {
-            return Ok(OfflineAccess::NotCached);
-        };
-        if version.status != GuideStatus::Active {
-            return Ok(OfflineAccess::Refused {
-                status: version.status,
-                message: version.status_message.unwrap_or_default(),
-            });
-        }
-        let Some(lease) = version.lease_expires_at else {
-            return Ok(OfflineAccess::Allowed);
-        };
-        if self.clock_rolled_back()? {
-            let last_seen = self.time_high_water()?.unwrap_or(lease);
-            return Ok(OfflineAccess::ClockRolledBack { last_seen });
-        }
-        if self.clock.now() >= lease {
-            return Ok(OfflineAccess::LeaseExpired(lease));
-        }
-        Ok(OfflineAccess::Allowed)
     }
 
     /// The service refused the guide (F13 deactivated, F14 permission lost): the cached copy

@@ -213,25 +213,6 @@ pub struct GuideListEntry {
     pub bytes: u64,
 }
 
-/// Whether a cached guide may be opened offline now (N1, F13, F14).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum OfflineAccess {
-    Allowed,
-    NotCached,
-    /// The service's lease ran out at this time.
-    LeaseExpired(OffsetDateTime),
-    /// The device clock is earlier than a time already seen: leases count as expired until the
-    /// service confirms the time (N1).
-    ClockRolledBack {
-        last_seen: OffsetDateTime,
-    },
-    /// Deactivated or permission lost: the cached copy stays, with the service's message.
-    Refused {
-        status: GuideStatus,
-        message: String,
-    },
-}
-
 /// The signed-in session kept in the encrypted database (F4, F5, F10).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Session {

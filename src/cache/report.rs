@@ -55,7 +55,7 @@ impl Store {
     pub fn verify(&self) -> Result<VerifyReport, CacheError> {
         let mut report = VerifyReport::default();
         let is_encrypted = self.data_dir.is_some();
-        let blobs: Vec<(String, u64)> = self.run(|c| {
+        self.run(|c| {
             if is_encrypted {
                 let mut statement = c.prepare("PRAGMA cipher_integrity_check")?;
                 let rows = statement.query_map([], |r| r.get::<_, String>(0))?;
@@ -71,6 +71,21 @@ impl Store {
                     report.integrity.push(row);
                 }
             }
+            Ok(())
+        })
+        .map_err(|e| match e {
+            // A page the full read reaches and nothing else does (a flipped byte) stops
+            // SQLCipher with a bare "SQL logic error": it is damage, said as the rest is.
+            CacheError::Database(e) => {
+                tracing::debug!("integrity check stopped: {e}");
+                CacheError::Corrupt {
+                    path: self.path.clone(),
+                    detail: "a page does not read back as it was written".to_owned(),
+                }
+            }
+            other => other,
+        })?;
+        let blobs: Vec<(String, u64)> = self.run(|c| {
             let mut statement =
                 c.prepare("SELECT sha256, size FROM blobs WHERE complete = 1 ORDER BY sha256")?;
             let rows = statement.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;

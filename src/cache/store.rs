@@ -374,11 +374,11 @@ impl Store {
         })
     }
 
-    /// `true` when the device clock reads earlier than a time this cache has already seen
-    /// (N1): leases then count as expired until the service confirms the time. Otherwise the
-    /// high-water mark moves up to now (written at most once a minute: callers may ask often,
-    /// and a roll-back worth detecting is hours or days).
-    pub fn clock_rolled_back(&self) -> Result<bool, CacheError> {
+    /// Moves the latest time this cache has seen (N1's high-water mark) up to now; never down,
+    /// and written at most once a minute (callers may ask often, and a roll-back worth
+    /// detecting is hours or days). Whether the clock was set back is the one rule
+    /// [`crate::app::access::clock_rolled_back`] applied to [`Self::time_high_water`].
+    pub fn advance_time_seen(&self) -> Result<(), CacheError> {
         let now = self.clock.now();
         self.run(|c| {
             let last: Option<String> = c
@@ -389,15 +389,10 @@ impl Store {
                 )
                 .optional()?;
             let last = last.as_deref().map(parse_time).transpose()?;
-            if let Some(last) = last
-                && now < last
-            {
-                return Ok(true);
-            }
             if last.is_none_or(|last| now - last >= time::Duration::minutes(1)) {
                 set_high_water(c, now)?;
             }
-            Ok(false)
+            Ok(())
         })
     }
 

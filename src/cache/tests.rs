@@ -10,6 +10,7 @@ use super::blobfile;
 use super::package::{PackagedVersion, from_package};
 use super::session_tests::event;
 use super::*;
+use crate::app::access::{self, Refused};
 use crate::clock::FixedClock;
 
 pub(super) const START: OffsetDateTime = datetime!(2026-11-25 09:00 UTC);
@@ -358,11 +359,8 @@ fn deactivated_guide_stays_cached_and_is_never_updated() {
     assert_eq!(current.version, 1);
     assert_eq!(current.status_message.as_deref(), Some(message));
     assert_eq!(
-        store.offline_access(stored.guide_id).unwrap(),
-        OfflineAccess::Refused {
-            status: GuideStatus::Deactivated,
-            message: message.to_owned()
-        }
+        may_open_offline(&store, stored.guide_id),
+        Err(Refused::RefusedByService(message.to_owned()))
     );
     assert_eq!(store.list().unwrap()[0].status, GuideStatus::Deactivated);
 }
@@ -393,23 +391,35 @@ fn guide_whose_permission_was_lost_behaves_the_same_and_can_be_cleared() {
     ));
 }
 
+/// N1 as the device applies it: the one rule ([`access::may_open_offline`]) on what this cache
+/// holds and the latest time it has seen.
+fn may_open_offline(store: &Store, guide_id: Uuid) -> Result<(), Refused> {
+    let version = store
+        .current(guide_id)
+        .unwrap()
+        .expect("the guide is cached");
+    let last_seen = store.time_high_water().unwrap();
+    access::may_open_offline(
+        &crate::client::facts_of(&version),
+        store.clock.now(),
+        last_seen,
+    )
+}
+
 #[test]
 fn an_expired_lease_stops_the_guide_opening_offline() {
     let device = Device::new();
     let store = device.open("alice").unwrap();
     let stored = store_version(&store, &demo(1, Some(START + Duration::days(7))));
-    assert_eq!(
-        store.offline_access(stored.guide_id).unwrap(),
-        OfflineAccess::Allowed
-    );
+    assert_eq!(may_open_offline(&store, stored.guide_id), Ok(()));
     device.clock.advance(Duration::days(7));
-    assert_eq!(
-        store.offline_access(stored.guide_id).unwrap(),
-        OfflineAccess::LeaseExpired(START + Duration::days(7))
-    );
-    assert_eq!(
-        store.offline_access(Uuid::new_v4()).unwrap(),
-        OfflineAccess::NotCached
+    assert!(matches!(
+        may_open_offline(&store, stored.guide_id),
+        Err(Refused::LeaseExpired { .. })
+    ));
+    assert!(
+        store.current(Uuid::new_v4()).unwrap().is_none(),
+        "not cached"
     );
 }
 
@@ -419,26 +429,41 @@ fn a_clock_set_back_counts_leases_as_expired_until_the_time_is_confirmed_online(
     let store = device.open("alice").unwrap();
     let stored = store_version(&store, &demo(1, Some(START + Duration::days(7))));
     device.clock.advance(Duration::days(6));
-    assert_eq!(
-        store.offline_access(stored.guide_id).unwrap(),
-        OfflineAccess::Allowed
-    );
+    assert_eq!(may_open_offline(&store, stored.guide_id), Ok(()));
+    // Opened: the cache has seen day 6.
+    store.advance_time_seen().unwrap();
     // The operator sets the clock back to stretch the lease.
     device.clock.set(START + Duration::days(1));
     let reopened = device.open("alice").unwrap();
-    assert!(reopened.clock_rolled_back().unwrap());
     assert_eq!(
-        reopened.offline_access(stored.guide_id).unwrap(),
-        OfflineAccess::ClockRolledBack {
-            last_seen: START + Duration::days(6)
-        }
+        reopened.time_high_water().unwrap(),
+        Some(START + Duration::days(6))
+    );
+    assert_eq!(
+        may_open_offline(&reopened, stored.guide_id),
+        Err(Refused::ClockRolledBack)
+    );
+    // Asking again (and advancing) never moves the mark down.
+    reopened.advance_time_seen().unwrap();
+    assert_eq!(
+        may_open_offline(&reopened, stored.guide_id),
+        Err(Refused::ClockRolledBack)
     );
     reopened.confirm_clock().unwrap();
-    assert!(!reopened.clock_rolled_back().unwrap());
-    assert_eq!(
-        reopened.offline_access(stored.guide_id).unwrap(),
-        OfflineAccess::Allowed
-    );
+    assert_eq!(may_open_offline(&reopened, stored.guide_id), Ok(()));
+}
+
+/// N1 allows the clock to drift a little (5 minutes) before calling it set back; the cache's
+/// mark and the rule agree on that.
+#[test]
+fn a_clock_a_minute_behind_the_latest_time_seen_is_not_set_back() {
+    let device = Device::new();
+    let store = device.open("alice").unwrap();
+    let stored = store_version(&store, &demo(1, Some(START + Duration::days(7))));
+    device.clock.advance(Duration::hours(1));
+    store.advance_time_seen().unwrap();
+    device.clock.set(START + Duration::minutes(59));
+    assert_eq!(may_open_offline(&store, stored.guide_id), Ok(()));
 }
 
 #[test]

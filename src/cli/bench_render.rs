@@ -13,9 +13,11 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::Args;
 
-use hologuide::app::{App, GuideSource};
-use hologuide::render::headless::{Headless, HeadlessConfig, scripted_head};
-use hologuide::scene::{CardFollower, Frame, SceneInput};
+use hologuide::app::GuideSource;
+use hologuide::app::driver::{Driver, DriverSettings};
+use hologuide::guide::AssetSource;
+use hologuide::xr::headless::{Headless, HeadlessConfig, scripted_head};
+use hologuide::xr::{Content, Standalone};
 
 #[derive(Debug, Args)]
 pub struct RenderBenchArgs {
@@ -46,14 +48,14 @@ pub fn run(args: RenderBenchArgs) -> anyhow::Result<ExitCode> {
         .and_then(|(w, h)| Some((w.parse().ok()?, h.parse().ok()?)))
         .filter(|&(w, h): &(u32, u32)| (16..=8192).contains(&w) && (16..=8192).contains(&h))
         .context("--size must be WIDTHxHEIGHT, each 16 to 8192")?;
-    let package = hologuide::demo::load().context("opening the demo guide")?;
+    let package = Arc::new(hologuide::demo::load().context("opening the demo guide")?);
     let config = HeadlessConfig {
         width,
         height,
         ..HeadlessConfig::stereo_headset()
     };
     let mut headless = Headless::new(config).context("starting the renderer")?;
-    let read = |path: &str| package.read_asset(path).map_err(|e| e.to_string());
+    let read = |path: &str| package.read(path);
 
     let mut text = String::new();
     line!(text, "device: {}", headless.gpu.describe());
@@ -89,32 +91,24 @@ pub fn run(args: RenderBenchArgs) -> anyhow::Result<ExitCode> {
     }
     line!(text, "  {:<28} {:>8.2} ms", "all", ms(load_total));
 
-    let app = App::open(
-        Arc::new(package.guide.clone()),
-        GuideSource::Demo,
-        Some(args.step),
+    // The app as every shell drives it: a still head, the step shown from the first frame.
+    let mut driver = Driver::new(
+        Content::from_package(Arc::clone(&package), GuideSource::Demo),
+        Box::new(Standalone),
+        DriverSettings {
+            start_step: Some(args.step),
+            ..DriverSettings::default()
+        },
     );
-    let view = app.view();
     let head = scripted_head();
-    let mut follower = CardFollower::default();
     let mut cpu = Vec::with_capacity(args.frames);
     let mut whole = Vec::with_capacity(args.frames);
     let mut warm_allocations = 0;
     for i in 0..args.frames + 10 {
         // Fixed clock at 60 Hz: animations advance as on a headset.
-        let time = i as f32 / 60.0;
         let started = Instant::now();
-        let input = SceneInput {
-            view: &view,
-            online: true,
-            all_list: None,
-            status: None,
-            head,
-            anchors: &[],
-            step_time_s: time,
-        };
-        let frame = Frame::build(&input, &mut follower, 1.0 / 60.0);
-        headless.submit(&frame, head, &read)?;
+        let frame = driver.frame(head, 1.0 / 60.0);
+        headless.submit(frame, head, &read)?;
         let encoded = started.elapsed();
         headless.wait()?;
         let done = started.elapsed();

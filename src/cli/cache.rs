@@ -2,7 +2,6 @@
 
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Subcommand;
@@ -10,7 +9,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use hologuide::cache::{self, CacheInfo, DeviceIndex, GuideListEntry, Store, VerifyReport};
-use hologuide::clock::SystemClock;
+use hologuide::client::DataFolder;
 
 use super::data_dir::DataDirArg;
 use super::out;
@@ -115,8 +114,8 @@ fn open_existing(data_dir: &Path, user: &str) -> anyhow::Result<Option<Store>> {
     if !cache::database_path(data_dir, user).exists() {
         return Ok(None);
     }
-    let keys = super::keystore::device_key_store(data_dir)?;
-    Store::open(data_dir, user, &keys, Arc::new(SystemClock))
+    DataFolder::open(data_dir)?
+        .open_store(user)
         .map(Some)
         .with_context(|| format!("opening the offline cache of '{user}'"))
 }

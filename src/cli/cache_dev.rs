@@ -3,14 +3,12 @@
 
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
 
-use hologuide::cache::Store;
 use hologuide::cache::package::{PackagedVersion, from_package};
-use hologuide::clock::SystemClock;
+use hologuide::client::DataFolder;
 
 /// Bytes of the extra file each written version carries, so a write takes long enough for a
 /// kill to land in the middle of it.
@@ -46,8 +44,7 @@ pub fn demo_version(version: u32) -> anyhow::Result<PackagedVersion> {
 /// `committed N` after each; the extra file goes through the resumable path piece by piece,
 /// resuming what a killed predecessor left.
 pub fn write_loop(data_dir: &Path, user: &str, versions: Option<u32>) -> anyhow::Result<ExitCode> {
-    let keys = super::keystore::device_key_store(data_dir)?;
-    let store = Store::open(data_dir, user, &keys, Arc::new(SystemClock))?;
+    let store = DataFolder::open(data_dir)?.open_store(user)?;
     let first = store
         .current(hologuide::demo::GUIDE_ID)?
         .map_or(1, |current| current.version + 1);
@@ -77,8 +74,7 @@ pub fn write_loop(data_dir: &Path, user: &str, versions: Option<u32>) -> anyhow:
 /// step, and prints that step: what an app started offline does before its first frame.
 pub fn first_step(data_dir: &Path, user: &str) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let keys = super::keystore::device_key_store(data_dir)?;
-    let store = Store::open(data_dir, user, &keys, Arc::new(SystemClock))?;
+    let store = DataFolder::open(data_dir)?.open_store(user)?;
     let version = store
         .current(hologuide::demo::GUIDE_ID)?
         .context("the demo guide is not in this cache")?;

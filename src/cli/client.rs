@@ -3,26 +3,21 @@
 
 use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
 use serde_json::json;
-use time::OffsetDateTime;
 
 use hologuide::app::View;
 use hologuide::app::access;
 use hologuide::app::shell::Origin;
+use hologuide::app::telemetry::TelemetryKind;
 use hologuide::cache::SecretLocation;
-use hologuide::client::{Device, DeviceConfig, Opened, Started, Target};
-use hologuide::clock::{Clock, FixedClock, SystemClock};
+use hologuide::client::{ClientError, DataFolder, Device, Opened, Started, Target};
 
 use super::data_dir::DataDirArg;
 use super::{out, wrap};
 
-/// Test-only: the client's clock reads this RFC 3339 time instead of the system's, so the 90-day
-/// window (F10) and leases (N1) can be checked end to end. Never set it on a real device.
-pub const CLOCK_OVERRIDE_ENV: &str = "HOLOGUIDE_CLOCK_OVERRIDE";
 /// Bytes per second for guide downloads (same as `open --max-rate`).
 pub const MAX_RATE_ENV: &str = "HOLOGUIDE_MAX_DOWNLOAD_RATE";
 /// Seconds one guide's download may take in all (default 7200).
@@ -67,19 +62,6 @@ pub struct OpenArgs {
     common: Common,
 }
 
-fn clock() -> anyhow::Result<Arc<dyn Clock>> {
-    match std::env::var(CLOCK_OVERRIDE_ENV) {
-        Ok(text) if !text.is_empty() => {
-            let at = OffsetDateTime::parse(&text, &time::format_description::well_known::Rfc3339)
-                .with_context(|| {
-                format!("{CLOCK_OVERRIDE_ENV}='{text}' is not an RFC 3339 time")
-            })?;
-            Ok(Arc::new(FixedClock::new(at)))
-        }
-        _ => Ok(Arc::new(SystemClock)),
-    }
-}
-
 fn device(common: &Common, max_rate: Option<u64>) -> anyhow::Result<Device> {
     device_in(&common.data, max_rate)
 }
@@ -94,10 +76,8 @@ fn device_and_secret_in(
     data: &DataDirArg,
     max_rate: Option<u64>,
 ) -> anyhow::Result<(Device, SecretLocation)> {
-    let data_dir = data.resolve()?;
-    let keys = super::keystore::device_key_store(&data_dir)?;
-    let location = keys.location();
-    let mut config = DeviceConfig::new(&data_dir, Arc::new(keys), clock()?);
+    let folder = DataFolder::open(&data.resolve()?)?;
+    let mut config = folder.device_config();
     config.download.max_rate = max_rate;
     if let Some(seconds) = env_number(DEADLINE_ENV, "a number of seconds")? {
         config.download.deadline = std::time::Duration::from_secs(seconds);
@@ -108,7 +88,7 @@ fn device_and_secret_in(
     if let Some(seconds) = env_number(RATE_WINDOW_ENV, "a number of seconds")? {
         config.download.rate_window = std::time::Duration::from_secs(seconds);
     }
-    Ok((Device::new(config)?, location))
+    Ok((Device::new(config)?, folder.secret_location()))
 }
 
 /// A whole number from the environment; unset or empty: `None`.
@@ -180,6 +160,21 @@ pub fn logout(common: Common) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// What opening a guide gave, with one refusal said better: "nobody is signed in" becomes why
+/// nobody is (signed out, the 90 days over, the clock set back) — the words `status` prints,
+/// the same in `open` and in the 3D app's `run`.
+pub(super) fn refused_as_started(
+    opened: Result<Opened, ClientError>,
+    started: &Started,
+) -> anyhow::Result<Opened> {
+    match (opened, started) {
+        (Err(ClientError::Refused(access::Refused::NotSignedIn)), Started::No { reason }) => {
+            anyhow::bail!("{reason}")
+        }
+        (opened, _) => Ok(opened?),
+    }
+}
+
 fn started_line(started: &Started) -> String {
     match started {
         Started::Online { username } => format!("Signed in as {username} (online)."),
@@ -189,10 +184,13 @@ fn started_line(started: &Started) -> String {
 }
 
 fn banner_line(device: &Device) -> &'static str {
-    if device.shell().offline_banner() {
-        "Offline banner: shown (the guide service cannot be reached)"
-    } else {
-        "Offline banner: not shown (online)"
+    match (device.shell().offline_banner(), device.server()) {
+        // Nothing to reach yet: saying it "cannot be reached" sends people after the network.
+        (true, None) => {
+            "Offline banner: shown (no guide service is set up on this device yet; `hologuide login --server URL` sets one)"
+        }
+        (true, Some(_)) => "Offline banner: shown (the guide service cannot be reached)",
+        (false, _) => "Offline banner: not shown (online)",
     }
 }
 
@@ -274,16 +272,14 @@ pub fn open(args: OpenArgs) -> anyhow::Result<ExitCode> {
     };
     let opened = device.open(&target, &progress);
     bar.finish_and_clear();
-    let opened = opened?;
-    if device.store().is_some() {
-        if let Err(e) = device.record("guide_opened", Some(opened.guide_id), None, None) {
-            tracing::warn!("telemetry not recorded: {e}");
-        }
-        match device.upload_telemetry() {
-            Ok(uploaded) => tracing::info!(?uploaded, "telemetry"),
-            Err(e) => tracing::warn!("telemetry stays on the device: {e}"),
-        }
-    }
+    let opened = refused_as_started(opened, &started)?;
+    device.keep_event(
+        TelemetryKind::GuideOpened,
+        Some(opened.guide_id),
+        None,
+        None,
+    );
+    device.send_telemetry();
     if args.common.json {
         let steps: Vec<_> = opened
             .guide

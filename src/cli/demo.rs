@@ -43,8 +43,8 @@ pub struct DemoArgs {
     /// One JSON object per step on standard output, for scripts.
     #[arg(long)]
     json: bool,
-    /// Window: write frame N (from 0) as a PNG to --out.
-    #[arg(long, value_name = "N")]
+    /// Window: write frame N (from 1, as every backend counts) as a PNG to --out.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     capture_frame: Option<u64>,
     /// Window: close after N frames.
     #[arg(long, value_name = "N")]
@@ -122,36 +122,19 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// `--backend auto`: says in one line which backend it picked and why.
+/// `--backend auto`: says in one line which backend it picked and why (as `run` does).
 fn run_auto(package: &Arc<GuidePackage>, args: &DemoArgs) -> anyhow::Result<ExitCode> {
-    use hologuide::xr::openxr::probe;
-    let openxr = match probe::probe_runtime() {
-        Ok(found) if !window_only_flags(args).is_empty() => format!(
-            "OpenXR runtime {} answered, but {} ask(s) for the window",
-            found.runtime,
-            window_only_flags(args).join(", ")
-        ),
-        Ok(found) if found.system.is_some() && found.vulkan => {
-            eprintln!(
-                "backend: openxr ({} answered with {})",
-                found.runtime,
-                found.system.as_deref().unwrap_or_default()
-            );
+    let window_only = window_only_flags(args);
+    let openxr = match super::run_xr::openxr_verdict(&window_only) {
+        super::run_xr::OpenXrVerdict::Usable(line) => {
+            eprintln!("{line}");
             return super::run_xr::run(super::run_xr::RunArgs::demo(
                 args.step,
                 args.offline,
                 args.json,
             ));
         }
-        Ok(found) if found.system.is_none() => {
-            format!("OpenXR runtime {} has no headset", found.runtime)
-        }
-        Ok(found) => format!(
-            "OpenXR runtime {} lacks XR_KHR_vulkan_enable2",
-            found.runtime
-        ),
-        // Its message says which runtime is missing or silent, and how to start one.
-        Err(why) => why.to_string(),
+        super::run_xr::OpenXrVerdict::Unusable(why) => why,
     };
     let display = match super::demo_window::display_missing() {
         Some(why) => format!("no display: {why}"),
@@ -167,7 +150,6 @@ fn run_auto(package: &Arc<GuidePackage>, args: &DemoArgs) -> anyhow::Result<Exit
         "backend: headless ({openxr}; {display}) — PNGs in {}",
         args.out.display()
     );
-    let window_only = window_only_flags(args);
     if !window_only.is_empty() {
         anyhow::bail!(
             "{} need(s) a window, and none could open ({openxr}; {display})",
@@ -204,7 +186,8 @@ fn run_window_announced(
     args: &DemoArgs,
     announce: Option<String>,
 ) -> Result<ExitCode, hologuide::xr::window::WindowError> {
-    use hologuide::xr::window::{self, Clock, WindowError, WindowOptions};
+    use hologuide::app::driver::{Driver, DriverSettings};
+    use hologuide::xr::window::{self, FrameClock, WindowError, WindowOptions};
     use hologuide::xr::{Content, Standalone};
     if args.capture_frame.is_some()
         && !args
@@ -219,25 +202,32 @@ fn run_window_announced(
     }
     let options = WindowOptions {
         size: args.size,
-        online: !args.offline,
-        start_step: args.step,
         clock: if args.fixed_clock {
-            Clock::Fixed {
+            FrameClock::Fixed {
                 frame_s: 1.0 / 60.0,
             }
         } else {
-            Clock::Real
+            FrameClock::Real
         },
         exit_after_frames: args.exit_after_frames,
         capture: args.capture_frame.map(|n| (n, args.out.clone())),
+        camera: None,
         shots: args.shots.clone(),
     };
     let mut printer = super::demo_window::Printer {
         json: args.json,
         announce,
     };
-    let content = Content::from_package(Arc::clone(package), GuideSource::Demo);
-    window::run(&content, options, &Standalone, &mut printer)?;
+    let driver = Driver::new(
+        Content::from_package(Arc::clone(package), GuideSource::Demo),
+        Box::new(Standalone),
+        DriverSettings {
+            start_step: args.step,
+            offline: args.offline,
+            ..DriverSettings::default()
+        },
+    );
+    window::run(driver, options, &mut printer)?;
     Ok(ExitCode::SUCCESS)
 }
 

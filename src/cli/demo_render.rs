@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use hologuide::guide::GuidePackage;
-use hologuide::render::headless::{Headless, HeadlessConfig};
-use hologuide::render::shots::{Situation, step_shot};
+use hologuide::xr::headless::shots::{Situation, step_shot};
+use hologuide::xr::headless::{Headless, HeadlessConfig};
 
 pub fn run_headless(
     package: &GuidePackage,

@@ -8,13 +8,20 @@ macro_rules! line {
     }};
 }
 
+#[cfg(feature = "dev-tools")]
 mod bench;
+#[cfg(feature = "dev-tools")]
 mod bench_cache;
+#[cfg(feature = "dev-tools")]
 mod bench_client;
+#[cfg(feature = "dev-tools")]
 mod bench_qr;
+#[cfg(feature = "dev-tools")]
 mod bench_render;
+#[cfg(feature = "dev-tools")]
 mod bench_xr;
 mod cache;
+#[cfg(feature = "dev-tools")]
 mod cache_dev;
 mod client;
 pub(crate) mod data_dir;
@@ -23,13 +30,11 @@ mod demo_render;
 mod demo_window;
 mod doctor;
 mod guide;
-mod keystore;
 mod qr;
 mod run_service;
 mod run_xr;
 mod sim;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -86,23 +91,26 @@ enum Command {
     Cache(cache::CacheCommand),
     /// Measure: glTF corpus load rate, renderer frame time, QR decode rate and speed, cache
     /// throughput and cold start.
+    #[cfg(feature = "dev-tools")]
     #[command(subcommand)]
     Bench(bench::BenchCommand),
     /// The testers' simulator: Monado with a window and keyboard/mouse headset (headless without
     /// a display), `hologuide run` against it, Monado stopped at the end.
     Sim(sim::SimArgs),
     /// Developer tools for this repository.
+    #[cfg(feature = "dev-tools")]
     #[command(subcommand, hide = true)]
     Dev(DevCommand),
 }
 
+#[cfg(feature = "dev-tools")]
 #[derive(Debug, Subcommand)]
 enum DevCommand {
     /// Write the demo guide's glTF models (reproducible: same bytes every run).
     GenerateDemoModels {
         /// Folder to write into, normally assets/demo/models.
         #[arg(long, value_name = "DIR")]
-        out: PathBuf,
+        out: std::path::PathBuf,
     },
     /// Write new versions of the demo guide into a user's cache until killed (or --versions).
     CacheWriteLoop {
@@ -140,17 +148,11 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Guides(args) => client::guides(args),
         Command::Open(args) => client::open(args),
         Command::Cache(command) => cache::run(command),
+        #[cfg(feature = "dev-tools")]
         Command::Bench(command) => bench::run(command),
         Command::Sim(args) => sim::run(args),
-        Command::Dev(DevCommand::GenerateDemoModels { out }) => generate_demo_models(&out),
-        Command::Dev(DevCommand::CacheWriteLoop {
-            data,
-            user,
-            versions,
-        }) => cache_dev::write_loop(&data.resolve()?, &user, versions.map(|n| n.get())),
-        Command::Dev(DevCommand::CacheFirstStep { data, user }) => {
-            cache_dev::first_step(&data.resolve()?, &user)
-        }
+        #[cfg(feature = "dev-tools")]
+        Command::Dev(command) => dev(command),
     }
 }
 
@@ -166,6 +168,20 @@ fn init_logging(level: &str) {
         .init();
 }
 
+#[cfg(feature = "dev-tools")]
+fn dev(command: DevCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        DevCommand::GenerateDemoModels { out } => generate_demo_models(&out),
+        DevCommand::CacheWriteLoop {
+            data,
+            user,
+            versions,
+        } => cache_dev::write_loop(&data.resolve()?, &user, versions.map(|n| n.get())),
+        DevCommand::CacheFirstStep { data, user } => cache_dev::first_step(&data.resolve()?, &user),
+    }
+}
+
+#[cfg(feature = "dev-tools")]
 fn generate_demo_models(out: &std::path::Path) -> anyhow::Result<ExitCode> {
     use anyhow::Context;
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;

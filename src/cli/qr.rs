@@ -1,4 +1,5 @@
-//! `hologuide qr decode <images…>`: codes in photos, with corners and time.
+//! `hologuide qr decode <images…>`: codes in photos, with corners and time; `hologuide qr
+//! watch --camera files:DIR`: codes a camera sees, with what the app would do with each.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -8,6 +9,8 @@ use anyhow::Context;
 use clap::Subcommand;
 use serde_json::json;
 
+use hologuide::camera;
+use hologuide::guide::payload::guide_link_in;
 use hologuide::qr::{self, Decoder, Detection};
 
 use super::{EXIT_FAILURE, out};
@@ -24,12 +27,78 @@ pub enum QrCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Decode a camera's frames as they come and print each code seen: its payload, corners,
+    /// capture time and what the app would do with it (open a guide link, or why not).
+    Watch {
+        /// files:DIR — the photos in DIR, in name order, looped, 30 a second.
+        #[arg(long, value_name = "CAMERA")]
+        camera: String,
+        /// Stop after this many frames (default: until interrupted).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        frames: Option<u64>,
+        /// One JSON object per code seen on standard output.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub fn run(command: QrCommand) -> anyhow::Result<ExitCode> {
     match command {
         QrCommand::Decode { images, json } => decode(&images, json),
+        QrCommand::Watch {
+            camera,
+            frames,
+            json,
+        } => watch(&camera, frames, json),
     }
+}
+
+/// Frames decoded here, one after the other: a tester's tool has no frame loop to spare.
+fn watch(spec: &str, frames: Option<u64>, as_json: bool) -> anyhow::Result<ExitCode> {
+    let (mut source, period) =
+        camera::open(spec).with_context(|| format!("opening --camera {spec}"))?;
+    let mut decoder = Decoder::new();
+    let mut number = 0u64;
+    while frames.is_none_or(|n| number < n) {
+        number += 1;
+        let frame = source
+            .next_frame()
+            .with_context(|| format!("reading frame {number} of {spec}"))?;
+        let gray = frame
+            .gray()
+            .with_context(|| format!("frame {number} of {spec}"))?;
+        for code in decoder.decode(&gray) {
+            let verdict = guide_link_in(&code.payload);
+            let captured_ms = frame.captured_at.as_secs_f64() * 1000.0;
+            let text = if as_json {
+                let (opens, ignored) = match &verdict {
+                    Ok(link) => (Some(link.to_string()), None),
+                    Err(why) => (None, Some(why.to_string())),
+                };
+                json!({
+                    "frame": number,
+                    "captured_ms": captured_ms,
+                    "text": code.text,
+                    "corners": code.corners.iter().map(|p| [p.x, p.y]).collect::<Vec<_>>(),
+                    "opens": opens,
+                    "ignored": ignored,
+                })
+                .to_string()
+            } else {
+                let verdict = match &verdict {
+                    Ok(link) => format!("opens {link}"),
+                    Err(why) => format!("ignored: {why}"),
+                };
+                format!(
+                    "frame {number} at {captured_ms:.0} ms: {:?} — {verdict}",
+                    code.text
+                )
+            };
+            out(&format!("{text}\n"))?;
+        }
+        std::thread::sleep(period);
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn decode(images: &[PathBuf], as_json: bool) -> anyhow::Result<ExitCode> {

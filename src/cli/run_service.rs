@@ -9,17 +9,14 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use hologuide::app::access::{AllListEntry, Refused};
 use hologuide::app::shell::Origin;
-use hologuide::app::{App, GuideSource, Transition};
-use hologuide::client::{ClientError, LiveGuide, LiveNews, Opened, OpenedGuide, Started, Target};
-use hologuide::net::ConnectivitySettings;
-use hologuide::xr::{Content, DeviceNews, Standalone, Surroundings};
-use uuid::Uuid;
+use hologuide::client::{Opened, Target};
+use hologuide::xr::{Content, Surroundings};
 
 use super::data_dir::DataDirArg;
 
 /// What `run` was asked to show.
+#[derive(Clone)]
 pub enum Chosen {
     Demo,
     /// A package folder or archive by path (it exists).
@@ -42,56 +39,6 @@ pub fn choose(guide: Option<&str>) -> Result<Chosen, String> {
             "'{text}' is no guide package (no such file or folder), guide id or guide link: {e}"
         )
     })
-}
-
-/// The live link and telemetry of a guide of the service, for the front ends.
-struct Live(LiveGuide);
-
-impl Surroundings for Live {
-    fn online(&self) -> bool {
-        self.0.online()
-    }
-
-    fn screen_changed(&self, transition: &Transition) {
-        self.0.screen_changed(transition);
-    }
-
-    fn list_guides(&self) -> Option<Vec<AllListEntry>> {
-        // Read on the worker (the cache is a database): the answer comes through `news`.
-        self.0.list_guides();
-        None
-    }
-
-    fn open_guide(&self, guide: Uuid) {
-        self.0.open_guide(guide);
-    }
-
-    fn news(&self) -> Option<DeviceNews> {
-        Some(match self.0.news()? {
-            LiveNews::AllList(entries) => DeviceNews::AllList(entries),
-            LiveNews::Refused(text) => DeviceNews::Refused(text),
-            LiveNews::Opened(guide) => {
-                let OpenedGuide {
-                    opened,
-                    assets,
-                    notice,
-                } = *guide;
-                DeviceNews::Opened {
-                    content: Content {
-                        guide: opened.guide.clone(),
-                        source: match opened.origin {
-                            Origin::Demo => GuideSource::Demo,
-                            Origin::Network | Origin::Cache => GuideSource::Service,
-                        },
-                        assets,
-                    },
-                    title: opened.title,
-                    version: opened.version,
-                    notice,
-                }
-            }
-        })
-    }
 }
 
 /// A guide of the service, open and ready to show.
@@ -122,41 +69,13 @@ pub fn open(
     };
     let opened = device.open(target, &progress);
     bar.finish_and_clear();
-    let opened = match (opened, &started) {
-        // Why nobody is signed in (signed out, 90 days over, clock set back) says more than
-        // "nobody is signed in".
-        (Err(ClientError::Refused(Refused::NotSignedIn)), Started::No { reason }) => {
-            anyhow::bail!("{reason}")
-        }
-        (opened, _) => opened?,
-    };
-    let assets = device
-        .assets_of(&opened)
-        .with_context(|| format!("reading the files of '{}'", opened.title))?;
-    let source = match opened.origin {
-        Origin::Demo => GuideSource::Demo,
-        Origin::Network | Origin::Cache => GuideSource::Service,
-    };
+    let opened = super::client::refused_as_started(opened, &started)?;
     let start_step = step.or(opened.step);
     if !quiet {
         eprintln!("{}", opened_line(&opened));
     }
-    let content = Content {
-        guide: opened.guide.clone(),
-        source,
-        assets,
-    };
-    let surroundings: Box<dyn Surroundings> = if source == GuideSource::Service {
-        let start = App::open(content.guide.clone(), source, start_step);
-        Box::new(Live(LiveGuide::start(
-            device,
-            &opened,
-            start.screen(),
-            ConnectivitySettings::default(),
-        )?))
-    } else {
-        Box::new(Standalone)
-    };
+    let (content, surroundings) = hologuide::client::shown_in_app(device, &opened, start_step)
+        .with_context(|| format!("reading the files of '{}'", opened.title))?;
     Ok(Opening {
         content,
         surroundings,

@@ -18,10 +18,13 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 
 use hologuide::app::GuideSource;
+use hologuide::app::driver::{Driver, DriverSettings};
+use hologuide::app::script::{self, ScriptedCommand};
+use hologuide::camera::{self, decoding::QrWorker};
 use hologuide::guide::GuidePackage;
 use hologuide::platform::monado::{INSIDE_TREE_ENV, MonadoInstall};
 use hologuide::xr::openxr::{self, Capture, Heartbeat, RunOptions, RunReport, probe};
-use hologuide::xr::{Content, Standalone, Surroundings, script};
+use hologuide::xr::{Content, Standalone, Surroundings};
 
 use super::data_dir::DataDirArg;
 use super::run_service::{self, Chosen};
@@ -34,8 +37,10 @@ pub struct RunArgs {
     /// cache offline) with the live Offline banner. The bundled demo guide when left out.
     #[arg(value_name = "GUIDE")]
     guide: Option<String>,
-    /// Where to show it: on the OpenXR runtime, or in a desktop window (X11: mouse look, WASD,
-    /// keys N/B/R/O, M for the All list and 1-9 to open its guides, Esc quits).
+    /// Where to show it: on the OpenXR runtime, in a desktop window (X11: mouse look, WASD,
+    /// keys N/B/R/O, M for the All list and 1-9 to open its guides, Esc quits), offscreen
+    /// (headless: a fixed clock, --frames needed), or auto: OpenXR if a runtime answers, else
+    /// the window if a display exists, else headless, said in one line.
     #[arg(long, value_enum, default_value_t = RunBackend::Openxr)]
     backend: RunBackend,
     /// Step number to start at (overrides a link's step).
@@ -58,14 +63,19 @@ pub struct RunArgs {
     /// Where --capture-frame writes its PNG.
     #[arg(long, value_name = "FILE", requires = "capture_frame")]
     out: Option<PathBuf>,
-    /// Scripted input: lines of `FRAME ACTION` (next, back, restart, step N, menu, open N, exit),
-    /// fed through the same path as the controllers (README: "On an OpenXR runtime").
+    /// Scripted input: lines of `FRAME ACTION` (next, back, restart, step N, menu, open N,
+    /// select, exit), fed through the same path as the controllers, keys and clicks, on every
+    /// backend (README: "On an OpenXR runtime").
     #[arg(long, value_name = "FILE")]
     input_script: Option<PathBuf>,
+    /// QR codes from a camera: files:DIR replays the photos in DIR, looped; a
+    /// sticker's guide link opens its guide (README: "QR stickers").
+    #[arg(long, value_name = "CAMERA")]
+    camera: Option<String>,
     /// Swapchain size per eye, WIDTHxHEIGHT; the runtime's recommended size by default.
     #[arg(long, value_name = "WxH", value_parser = super::demo::parse_size)]
     eye_size: Option<(u32, u32)>,
-    /// The window's size, WIDTHxHEIGHT (--backend window; default 1280x800).
+    /// The window's or the headless image's size, WIDTHxHEIGHT (default 1280x800).
     #[arg(long, value_name = "WxH", value_parser = super::demo::parse_size)]
     size: Option<(u32, u32)>,
     /// Head-gaze dwell before a looked-at button is pressed, in milliseconds.
@@ -87,6 +97,21 @@ enum RunBackend {
     Openxr,
     /// In a desktop window (X11).
     Window,
+    /// Offscreen, with a fixed clock and the scripted head pose (tests, machines with neither).
+    Headless,
+    /// OpenXR when a runtime answers, else a window when a display exists, else headless.
+    Auto,
+}
+
+impl RunBackend {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Openxr => "openxr",
+            Self::Window => "window",
+            Self::Headless => "headless",
+            Self::Auto => "auto",
+        }
+    }
 }
 
 impl RunArgs {
@@ -101,15 +126,15 @@ impl RunArgs {
         }
     }
 
-    /// The options given that the chosen backend does not understand.
-    fn foreign_options(&self) -> Vec<&'static str> {
-        let given = match self.backend {
+    /// The options given that `backend` does not understand.
+    fn foreign_options(&self, backend: RunBackend) -> Vec<&'static str> {
+        let given = match backend {
             RunBackend::Openxr => vec![(self.size.is_some(), "--size")],
-            RunBackend::Window => vec![
+            RunBackend::Window | RunBackend::Headless => vec![
                 (self.seconds.is_some(), "--seconds"),
-                (self.input_script.is_some(), "--input-script"),
                 (self.eye_size.is_some(), "--eye-size"),
             ],
+            RunBackend::Auto => Vec::new(),
         };
         given
             .into_iter()
@@ -144,31 +169,26 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(super::EXIT_INVALID));
         }
     };
-    let foreign = args.foreign_options();
+    let foreign = args.foreign_options(args.backend);
     if !foreign.is_empty() {
         anyhow::bail!(
             "{} do(es) not apply to --backend {}",
             foreign.join(", "),
-            match args.backend {
-                RunBackend::Openxr => "openxr",
-                RunBackend::Window => "window",
-            }
+            args.backend.name()
         );
     }
-    if args.backend == RunBackend::Window {
-        return run_window(&args, chosen);
+    if args.backend == RunBackend::Headless && args.frames.is_none() {
+        anyhow::bail!("--backend headless needs --frames N: nobody is there to close it");
     }
-    // A package is checked before anything starts; a guide of the service is opened later,
-    // in the process that shows it.
-    let package = match &chosen {
-        Chosen::Package(path) => Some((load_package(path)?, GuideSource::Local)),
-        Chosen::Demo => Some((
-            hologuide::demo::load().context("opening the demo guide")?,
-            GuideSource::Demo,
-        )),
-        Chosen::Service(_) => None,
-    };
-    let commands = match &args.input_script {
+    if let Some(out) = &args.out
+        && args.backend != RunBackend::Openxr
+        && !out
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("png"))
+    {
+        anyhow::bail!("--capture-frame writes a PNG: give --out a file name ending in .png");
+    }
+    let script = match &args.input_script {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading the input script {}", path.display()))?;
@@ -176,6 +196,153 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
         None => Vec::new(),
     };
+    match args.backend {
+        RunBackend::Openxr => run_on_openxr(&args, chosen, script),
+        RunBackend::Window => run_window(&args, chosen, script, None),
+        RunBackend::Headless => run_headless(&args, chosen, script),
+        RunBackend::Auto => run_auto(&args, chosen, script),
+    }
+}
+
+/// `--backend auto`: the same choice and the same one line as `demo --backend auto`.
+fn run_auto(
+    args: &RunArgs,
+    chosen: Chosen,
+    script: Vec<ScriptedCommand>,
+) -> anyhow::Result<ExitCode> {
+    let openxr = match openxr_verdict(&[]) {
+        OpenXrVerdict::Usable(line) => {
+            eprintln!("{line}");
+            return run_on_openxr(args, chosen, script);
+        }
+        OpenXrVerdict::Unusable(why) => why,
+    };
+    let frames = args
+        .frames
+        .map_or(String::new(), |n| format!(" for {n} frames"));
+    let display = match super::demo_window::display_missing() {
+        Some(why) => format!("no display: {why}"),
+        None => {
+            let announce = format!("backend: window ({openxr})");
+            match run_window(args, chosen.clone(), script.clone(), Some(announce)) {
+                Err(e)
+                    if e.downcast_ref::<hologuide::xr::window::WindowError>()
+                        .is_some_and(|e| e.nothing_shown()) =>
+                {
+                    format!("the window did not open: {e}")
+                }
+                result => return result,
+            }
+        }
+    };
+    eprintln!("backend: headless ({openxr}; {display}){frames}");
+    if args.frames.is_none() {
+        anyhow::bail!("headless needs --frames N: nobody is there to close it");
+    }
+    run_headless(args, chosen, script)
+}
+
+/// What `--backend auto` found of the OpenXR runtime.
+pub enum OpenXrVerdict {
+    /// It can show the app: the one line to print.
+    Usable(String),
+    /// Why not: one clause of the line that names the backend taken instead.
+    Unusable(String),
+}
+
+/// Whether `--backend auto` can use the OpenXR runtime. `window_only`: the options given that
+/// only a window can honour.
+pub fn openxr_verdict(window_only: &[&str]) -> OpenXrVerdict {
+    OpenXrVerdict::Unusable(match probe::probe_runtime() {
+        Ok(found) if !window_only.is_empty() => format!(
+            "OpenXR runtime {} answered, but {} ask(s) for the window",
+            found.runtime,
+            window_only.join(", ")
+        ),
+        Ok(found) if found.system.is_some() && found.vulkan => {
+            return OpenXrVerdict::Usable(format!(
+                "backend: openxr ({} answered with {})",
+                found.runtime,
+                found.system.as_deref().unwrap_or_default()
+            ));
+        }
+        Ok(found) if found.system.is_none() => {
+            format!("OpenXR runtime {} has no headset", found.runtime)
+        }
+        Ok(found) => format!(
+            "OpenXR runtime {} lacks XR_KHR_vulkan_enable2",
+            found.runtime
+        ),
+        // Its message says which runtime is missing or silent, and how to start one.
+        Err(why) => why.to_string(),
+    })
+}
+
+/// What to show, opened for the process that shows it: the demo, a package (checked), or a
+/// guide of the service (downloaded online, from this device's cache offline).
+struct Shown {
+    content: Content,
+    surroundings: Box<dyn Surroundings>,
+    start_step: Option<NonZeroU32>,
+    /// How a guide of the service was opened, for `--json`.
+    opened: Option<hologuide::client::Opened>,
+}
+
+fn open_chosen(args: &RunArgs, chosen: Chosen) -> anyhow::Result<Shown> {
+    let standalone = |package, source| Shown {
+        content: Content::from_package(Arc::new(package), source),
+        surroundings: Box::new(Standalone),
+        start_step: args.step,
+        opened: None,
+    };
+    Ok(match chosen {
+        Chosen::Demo => standalone(
+            hologuide::demo::load().context("opening the demo guide")?,
+            GuideSource::Demo,
+        ),
+        Chosen::Package(path) => standalone(load_package(&path)?, GuideSource::Local),
+        Chosen::Service(target) => {
+            let opening = run_service::open(&target, &args.data, args.step, args.json)?;
+            Shown {
+                content: opening.content,
+                surroundings: opening.surroundings,
+                start_step: opening.start_step,
+                opened: Some(opening.opened),
+            }
+        }
+    })
+}
+
+/// The app for what was chosen: every backend drives the same one. `dwell`: head-gaze dwell
+/// presses buttons (not in the window, where the mouse points).
+fn driver(
+    args: &RunArgs,
+    shown: Shown,
+    script: Vec<ScriptedCommand>,
+    dwell: bool,
+) -> (Driver, Option<hologuide::client::Opened>) {
+    let settings = DriverSettings {
+        start_step: shown.start_step,
+        offline: args.offline,
+        dwell_s: dwell.then(|| Duration::from_millis(args.dwell_ms).as_secs_f32()),
+        script,
+    };
+    (
+        Driver::new(shown.content, shown.surroundings, settings),
+        shown.opened,
+    )
+}
+
+fn run_on_openxr(
+    args: &RunArgs,
+    chosen: Chosen,
+    script: Vec<ScriptedCommand>,
+) -> anyhow::Result<ExitCode> {
+    // A package is checked before anything starts; a guide of the service is opened later,
+    // in the process that shows it.
+    if let Chosen::Package(path) = &chosen {
+        load_package(path)?;
+    }
     if let Some(seconds) = args.seconds
         && !(seconds.is_finite() && seconds > 0.0)
     {
@@ -187,46 +354,22 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     {
         return reexec_through_tree(&install);
     }
-
-    let (content, surroundings, start_step, opened): (Content, Box<dyn Surroundings>, _, _) =
-        match (package, &chosen) {
-            (Some((package, source)), _) => (
-                Content::from_package(Arc::new(package), source),
-                Box::new(Standalone),
-                args.step,
-                None,
-            ),
-            (None, Chosen::Service(target)) => {
-                let opening = run_service::open(target, &args.data, args.step, args.json)?;
-                (
-                    opening.content,
-                    opening.surroundings,
-                    opening.start_step,
-                    Some(opening.opened),
-                )
-            }
-            (None, _) => anyhow::bail!("no guide to show"),
-        };
+    let (driver, opened) = driver(args, open_chosen(args, chosen)?, script, true);
     install_signal_handlers();
     let heartbeat = Heartbeat::default();
     heartbeat.beat();
     start_watchdog(heartbeat.clone());
     let options = RunOptions {
-        content,
-        start_step,
-        online: !args.offline,
-        surroundings,
         frames: args.frames,
         duration: args.seconds.map(Duration::from_secs_f64),
         capture: args
             .capture_frame
             .zip(args.out.clone())
             .map(|(frame, out)| Capture { frame, out }),
-        script: commands,
         eye_size: args.eye_size,
         stop: Arc::new(AtomicBool::new(false)),
         heartbeat,
-        dwell: Duration::from_millis(args.dwell_ms),
+        camera: args.camera.as_deref().map(qr_camera).transpose()?,
     };
     let stop = options.stop.clone();
     std::thread::Builder::new()
@@ -241,9 +384,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             }
         })
         .context("starting the signal relay")?;
-    // The options (and with them a guide's telemetry worker, which uploads what it can as it
-    // ends) are dropped when the session is over.
-    let report = openxr::run_openxr(options).context("running on the OpenXR runtime")?;
+    // The driver (and with it a guide's telemetry worker, which uploads what it can as it
+    // ends) is dropped when the session is over.
+    let report = openxr::run_openxr(driver, options).context("running on the OpenXR runtime")?;
     print_report(&report, opened.as_ref(), args.json)?;
     if let Some(frame) = args.capture_frame
         && report.captured.is_none()
@@ -272,74 +415,89 @@ fn load_package(path: &std::path::Path) -> anyhow::Result<GuidePackage> {
     Ok(package)
 }
 
-/// `run --backend window`: the same guide choice as on OpenXR, in a desktop window.
-fn run_window(args: &RunArgs, chosen: Chosen) -> anyhow::Result<ExitCode> {
-    use hologuide::xr::window::{self, Clock, WindowOptions};
-    if let Some(out) = &args.out
-        && !out
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("png"))
-    {
-        anyhow::bail!("--capture-frame writes a PNG: give --out a file name ending in .png");
-    }
-    let (content, surroundings, start_step, opened): (Content, Box<dyn Surroundings>, _, _) =
-        match chosen {
-            Chosen::Demo => (
-                Content::from_package(
-                    Arc::new(hologuide::demo::load().context("opening the demo guide")?),
-                    GuideSource::Demo,
-                ),
-                Box::new(Standalone),
-                args.step,
-                None,
-            ),
-            Chosen::Package(path) => (
-                Content::from_package(Arc::new(load_package(&path)?), GuideSource::Local),
-                Box::new(Standalone),
-                args.step,
-                None,
-            ),
-            Chosen::Service(target) => {
-                let opening = run_service::open(&target, &args.data, args.step, args.json)?;
-                (
-                    opening.content,
-                    opening.surroundings,
-                    opening.start_step,
-                    Some(opening.opened),
-                )
-            }
-        };
-    if args.json
-        && let Some(opened) = &opened
-    {
+/// The first `--json` line of a guide of the service: how it was opened.
+fn print_opened(
+    opened: Option<&hologuide::client::Opened>,
+    content: &Content,
+    json: bool,
+) -> anyhow::Result<()> {
+    if json && let Some(opened) = opened {
         // The demo guide opened by id without an account stays the demo (F8).
-        let source = match content.source {
-            GuideSource::Demo => "demo",
-            GuideSource::Local => "local",
-            GuideSource::Service => "service",
-        };
+        let source = hologuide::app::driver::source_name(content.source);
         let line = serde_json::json!({ "opened": opened, "source": source });
         super::out(&format!("{line}\n"))?;
     }
+    Ok(())
+}
+
+/// `run --backend window`: the same guide choice as on OpenXR, in a desktop window.
+fn run_window(
+    args: &RunArgs,
+    chosen: Chosen,
+    script: Vec<ScriptedCommand>,
+    announce: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    use hologuide::xr::window::{self, FrameClock, WindowOptions};
+    let (driver, opened) = driver(args, open_chosen(args, chosen)?, script, false);
+    print_opened(opened.as_ref(), driver.content(), args.json)?;
     let options = WindowOptions {
         size: args.size.unwrap_or((1280, 800)),
-        online: !args.offline,
-        start_step,
-        clock: Clock::Real,
+        clock: FrameClock::Real,
         exit_after_frames: args.frames,
-        // Counted from 1 here, as on OpenXR; the window counts from 0.
-        capture: args
-            .capture_frame
-            .zip(args.out.clone())
-            .map(|(n, out)| (n - 1, out)),
+        capture: args.capture_frame.zip(args.out.clone()),
         shots: None,
+        camera: args
+            .camera
+            .as_deref()
+            .map(qr_camera)
+            .transpose()?
+            .map(Arc::new),
     };
     let mut printer = super::demo_window::Printer {
         json: args.json,
-        announce: None,
+        announce,
     };
-    window::run(&content, options, surroundings.as_ref(), &mut printer)?;
+    window::run(driver, options, &mut printer)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `run --backend headless`: the app's frame loop offscreen, the report as on OpenXR.
+fn run_headless(
+    args: &RunArgs,
+    chosen: Chosen,
+    script: Vec<ScriptedCommand>,
+) -> anyhow::Result<ExitCode> {
+    use hologuide::xr::headless::{self, HeadlessOptions};
+    let (driver, opened) = driver(args, open_chosen(args, chosen)?, script, true);
+    print_opened(opened.as_ref(), driver.content(), args.json)?;
+    let options = HeadlessOptions {
+        size: args.size.unwrap_or((1280, 800)),
+        frames: args.frames.unwrap_or(1),
+        capture: args.capture_frame.zip(args.out.clone()),
+        camera: args.camera.as_deref().map(qr_camera).transpose()?,
+    };
+    let report = headless::run(driver, options).context("running headless")?;
+    if args.json {
+        super::out(&format!("{}\n", serde_json::to_value(&report)?))?;
+    } else {
+        eprintln!(
+            "headless: {} frames; {}",
+            report.frames, report.final_screen
+        );
+    }
+    if let Some(path) = &args.out
+        && args.capture_frame.is_some()
+    {
+        println!("{}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--camera`'s source, decoded on its own threads.
+fn qr_camera(spec: &str) -> anyhow::Result<QrWorker> {
+    let (source, period) =
+        camera::open(spec).with_context(|| format!("opening --camera {spec}"))?;
+    QrWorker::with_camera(source, period).context("starting the QR decoder")
 }
 
 /// A system runtime (not the project's Monado) that this process can load by itself.
@@ -443,13 +601,13 @@ fn print_report(
         report.frames_rendered,
         report.frames_waited,
         report.frames_ended,
-        report.final_screen,
+        report.app.final_screen,
         report.ended_because
     );
-    if report.frames_with_offline_banner > 0 {
+    if report.app.frames_with_offline_banner > 0 {
         eprintln!(
             "Offline banner in {} of {} frames",
-            report.frames_with_offline_banner, report.frames_rendered
+            report.app.frames_with_offline_banner, report.frames_rendered
         );
     }
     if let Some(path) = &report.captured {

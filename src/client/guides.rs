@@ -72,11 +72,15 @@ impl Opened {
     /// through the same [`App::open`] rule the 3D app uses (a step past the end opens step 1
     /// with a notice saying so).
     pub fn app(&self) -> App {
-        let source = match self.origin {
+        App::open(Arc::clone(&self.guide), self.source(), self.step)
+    }
+
+    /// Why the guide is open, for the app: the demo stays the demo (F8) however it was opened.
+    pub fn source(&self) -> GuideSource {
+        match self.origin {
             Origin::Demo => GuideSource::Demo,
             Origin::Network | Origin::Cache => GuideSource::Service,
-        };
-        App::open(Arc::clone(&self.guide), source, self.step)
+        }
     }
 }
 
@@ -282,8 +286,8 @@ impl Device {
         let now = self.config.clock.now();
         let last_seen = store.time_high_water()?;
         access::may_open_offline(&facts, now, last_seen)?;
-        // Moves the high-water mark up to now (N1).
-        store.clock_rolled_back()?;
+        // N1: the time this copy was opened is a time the cache has seen.
+        store.advance_time_seen()?;
         self.opened(version, Origin::Cache, target, 0)
     }
 
@@ -374,7 +378,8 @@ fn verdict(status: GuideStatus, message: Option<String>) -> ServiceVerdict {
     }
 }
 
-fn facts_of(version: &CachedVersion) -> CachedGuideFacts {
+/// What N1, F13 and F14 need to know of a cached version ([`access::may_open_offline`]).
+pub fn facts_of(version: &CachedVersion) -> CachedGuideFacts {
     CachedGuideFacts {
         title: version.title.clone(),
         // Versions without a lease come from services before N1: they never expire by lease.

@@ -15,6 +15,7 @@
 //! answer up with [`LiveGuide::news`] a frame or more later. Opening another guide ends the
 //! telemetry session of the one before and starts one for the new guide (F9).
 
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
@@ -24,11 +25,41 @@ use uuid::Uuid;
 
 use super::{ClientError, Device, Opened, Target};
 use crate::app::access::{AllListEntry, Link, Refused};
+use crate::app::device::{Content, DeviceNews, Standalone, Surroundings};
 use crate::app::shell::Origin;
-use crate::app::{Screen, Transition};
+use crate::app::telemetry::TelemetryKind;
+use crate::app::{App, GuideSource, Screen, Transition};
 use crate::cache::{AssetRef, Store};
-use crate::guide::{AssetSource, Guide};
+use crate::guide::{AssetError, AssetSource, Guide};
 use crate::net::{Connectivity, ConnectivityEvent, ConnectivitySettings};
+
+/// What the 3D app shows for a guide `device` opened (at `start_step`, else the guide's start):
+/// its content, and the device around it — for a guide of the service the live link and
+/// telemetry (the device moves to a worker, [`LiveGuide`]); for the demo nothing (F8).
+pub fn shown_in_app(
+    device: Device,
+    opened: &Opened,
+    start_step: Option<NonZeroU32>,
+) -> Result<(Content, Box<dyn Surroundings>), ClientError> {
+    let content = Content {
+        guide: Arc::clone(&opened.guide),
+        source: opened.source(),
+        assets: device.assets_of(opened)?,
+    };
+    let surroundings: Box<dyn Surroundings> = match content.source {
+        GuideSource::Service => {
+            let start = App::open(Arc::clone(&content.guide), content.source, start_step);
+            Box::new(LiveGuide::start(
+                device,
+                opened,
+                start.screen(),
+                ConnectivitySettings::default(),
+            )?)
+        }
+        GuideSource::Demo | GuideSource::Local => Box::new(Standalone),
+    };
+    Ok((content, surroundings))
+}
 
 /// How often the worker looks at connectivity events when no screen changes.
 const WORKER_TICK: Duration = Duration::from_millis(200);
@@ -40,15 +71,18 @@ pub struct CachedAssets {
 }
 
 impl AssetSource for CachedAssets {
-    fn read(&self, path: &str) -> Result<Vec<u8>, String> {
+    fn read(&self, path: &str) -> Result<Vec<u8>, AssetError> {
         let asset = self
             .assets
             .iter()
             .find(|a| a.path == path)
-            .ok_or_else(|| format!("'{path}' is not a file of this guide version"))?;
+            .ok_or_else(|| AssetError::NotInVersion(path.to_owned()))?;
         self.store
             .read_blob(&asset.sha256)
-            .map_err(|e| format!("reading '{path}' from the offline cache: {e}"))
+            .map_err(|e| AssetError::OfflineCache {
+                path: path.to_owned(),
+                source: Box::new(e),
+            })
     }
 }
 
@@ -82,7 +116,7 @@ impl Prefetched {
 }
 
 impl AssetSource for Prefetched {
-    fn read(&self, path: &str) -> Result<Vec<u8>, String> {
+    fn read(&self, path: &str) -> Result<Vec<u8>, AssetError> {
         match self.files.get(path) {
             Some(bytes) => Ok(bytes.clone()),
             None => self.rest.read(path),
@@ -114,29 +148,11 @@ enum Note {
     End,
 }
 
-/// What the worker tells the front end, picked up with [`LiveGuide::news`].
-pub enum LiveNews {
-    /// F3: the signed-in user's cached guides (empty: the exact empty text is shown).
-    AllList(Vec<AllListEntry>),
-    /// The guide chosen from the All list is open; its files are ready to be read.
-    Opened(Box<OpenedGuide>),
-    /// The guide chosen could not be opened, or the list not read: the text to show.
-    Refused(String),
-}
-
-/// A guide opened on the worker, with its files for the renderer.
-pub struct OpenedGuide {
-    pub opened: Opened,
-    pub assets: Box<dyn AssetSource + Send>,
-    /// The line to show (e.g. "Opened from this device's copy."), if the device has one.
-    pub notice: Option<String>,
-}
-
 /// A guide of the service on screen: the live link for the banner, telemetry for the outbox.
 pub struct LiveGuide {
     monitor: Option<Connectivity>,
     notes: Sender<Note>,
-    news: Receiver<LiveNews>,
+    news: Receiver<DeviceNews>,
     worker: Option<JoinHandle<()>>,
 }
 
@@ -163,17 +179,13 @@ impl LiveGuide {
         }
         let guide = Arc::clone(&opened.guide);
         let guide_id = opened.guide_id;
-        let signed_in = device.store().is_some();
-        if signed_in {
-            record_start(&mut device, &guide, guide_id, start);
-        }
+        record_start(&mut device, &guide, guide_id, start);
         let (notes, inbox) = mpsc::channel();
         let (reply, news) = mpsc::channel();
         let worker = Worker {
             device,
             guide,
             guide_id,
-            signed_in,
             screen: start.clone(),
             since: Instant::now(),
             started: Instant::now(),
@@ -218,9 +230,32 @@ impl LiveGuide {
     pub fn open_guide(&self, guide: Uuid) {
         let _ = self.notes.send(Note::Open(guide));
     }
+}
+
+/// The device around the 3D app while a guide of the service is shown: the live link (F2),
+/// telemetry (F9), the All list and opening a guide chosen from it (F3), each answered by the
+/// worker as [`DeviceNews`] a frame or more later.
+impl Surroundings for LiveGuide {
+    fn online(&self) -> bool {
+        LiveGuide::online(self)
+    }
+
+    fn screen_changed(&self, transition: &Transition) {
+        LiveGuide::screen_changed(self, transition);
+    }
+
+    fn list_guides(&self) -> Option<Vec<AllListEntry>> {
+        // Read on the worker (the cache is a database): the answer comes through `news`.
+        LiveGuide::list_guides(self);
+        None
+    }
+
+    fn open_guide(&self, guide: Uuid) {
+        LiveGuide::open_guide(self, guide);
+    }
 
     /// The worker's next answer, if one is waiting; never waits.
-    pub fn news(&self) -> Option<LiveNews> {
+    fn news(&self) -> Option<DeviceNews> {
         self.news.try_recv().ok()
     }
 }
@@ -247,17 +282,10 @@ fn step_id(guide: &Guide, screen: &Screen) -> Option<String> {
 
 /// F9: `session_start`, `guide_opened` and the first step shown (`start`) of a guide.
 fn record_start(device: &mut Device, guide: &Guide, guide_id: Uuid, start: &Screen) {
-    let step = step_id(guide, start);
-    let recorded = device
-        .record("session_start", Some(guide_id), None, None)
-        .and_then(|()| device.record("guide_opened", Some(guide_id), None, None))
-        .and_then(|()| match &step {
-            Some(step) => device.record("step_viewed", Some(guide_id), Some(step), None),
-            None => Ok(()),
-        });
-    // Telemetry that cannot be kept must not keep the operator from the guide.
-    if let Err(e) = recorded {
-        tracing::warn!("telemetry not recorded: {e}");
+    device.keep_event(TelemetryKind::SessionStart, Some(guide_id), None, None);
+    device.keep_event(TelemetryKind::GuideOpened, Some(guide_id), None, None);
+    if let Some(step) = step_id(guide, start) {
+        device.keep_event(TelemetryKind::StepViewed, Some(guide_id), Some(&step), None);
     }
 }
 
@@ -269,18 +297,17 @@ struct Worker {
     device: Device,
     guide: Arc<Guide>,
     guide_id: Uuid,
-    signed_in: bool,
     /// The screen shown now, and since when (time per step, F9).
     screen: Screen,
     since: Instant,
     started: Instant,
     /// Answers to the front end; a front end that is gone no longer listens.
-    reply: Sender<LiveNews>,
+    reply: Sender<DeviceNews>,
 }
 
 impl Worker {
     fn run(mut self, inbox: &Receiver<Note>, events: &Receiver<ConnectivityEvent>) {
-        self.upload();
+        self.device.send_telemetry();
         loop {
             match inbox.recv_timeout(WORKER_TICK) {
                 Ok(Note::Screen(transition)) => self.screen_changed(&transition),
@@ -297,7 +324,7 @@ impl Worker {
                 self.device.connectivity_changed(link);
                 if link == Link::Online {
                     // F9: what was kept while offline goes up now.
-                    self.upload();
+                    self.device.send_telemetry();
                 }
             }
         }
@@ -310,24 +337,19 @@ impl Worker {
         if let Transition::Moved { to, .. } = transition {
             self.screen = to.clone();
         }
-        if !self.signed_in {
-            return;
-        }
-        if let Err(e) = self
-            .device
-            .record_transition(&self.guide, transition, on_screen)
-        {
-            tracing::warn!("telemetry not recorded: {e}");
-        }
+        self.device
+            .keep_transition(&self.guide, transition, on_screen);
         // Sent at once while online: the operator's step is a real request, and one that fails
         // turns the banner on at once instead of at the next probe (F2).
-        self.upload();
+        self.device.send_telemetry();
     }
 
     fn list_guides(&mut self) {
         let news = match self.device.all_guides() {
-            Ok(entries) => LiveNews::AllList(entries),
-            Err(e) => LiveNews::Refused(format!("The guides on this device cannot be listed: {e}")),
+            Ok(entries) => DeviceNews::AllList(entries),
+            Err(e) => {
+                DeviceNews::Refused(format!("The guides on this device cannot be listed: {e}"))
+            }
         };
         let _ = self.reply.send(news);
     }
@@ -343,7 +365,7 @@ impl Worker {
             Ok(done) => done,
             Err(e) => {
                 tracing::info!("opening {guide} from the All list: {e}");
-                let _ = self.reply.send(LiveNews::Refused(e.to_string()));
+                let _ = self.reply.send(DeviceNews::Refused(e.to_string()));
                 return;
             }
         };
@@ -362,56 +384,42 @@ impl Worker {
             Origin::Cache => self.device.shell().status().map(str::to_owned),
             Origin::Network | Origin::Demo => None,
         };
-        let _ = self.reply.send(LiveNews::Opened(Box::new(OpenedGuide {
-            opened,
-            assets,
+        let _ = self.reply.send(DeviceNews::Opened {
+            content: Content {
+                guide: Arc::clone(&opened.guide),
+                source: opened.source(),
+                assets,
+            },
+            title: opened.title,
+            version: opened.version,
             notice,
-        })));
+        });
     }
 
     /// `session_start`, `guide_opened` and the first step shown of a guide opened from the
     /// All list (as [`LiveGuide::start`] records them for the first guide).
     fn begin(&mut self) {
-        if !self.signed_in {
-            return;
-        }
         record_start(&mut self.device, &self.guide, self.guide_id, &self.screen);
-        self.upload();
+        self.device.send_telemetry();
     }
 
     fn end(&mut self) {
-        if !self.signed_in {
-            return;
-        }
-        let step = step_id(&self.guide, &self.screen);
         let on_screen = millis(self.since.elapsed());
         let session = millis(self.started.elapsed());
-        let recorded = match step {
-            Some(step) => self.device.record(
-                "step_time",
+        if let Some(step) = step_id(&self.guide, &self.screen) {
+            self.device.keep_event(
+                TelemetryKind::StepTime,
                 Some(self.guide_id),
                 Some(&step),
                 Some(on_screen),
-            ),
-            None => Ok(()),
+            );
         }
-        .and_then(|()| {
-            self.device
-                .record("session_end", Some(self.guide_id), None, Some(session))
-        });
-        if let Err(e) = recorded {
-            tracing::warn!("telemetry not recorded: {e}");
-        }
-        self.upload();
-    }
-
-    fn upload(&mut self) {
-        if !self.signed_in || self.device.link() != Link::Online {
-            return;
-        }
-        match self.device.upload_telemetry() {
-            Ok(uploaded) => tracing::info!(?uploaded, "telemetry"),
-            Err(e) => tracing::warn!("telemetry stays on the device: {e}"),
-        }
+        self.device.keep_event(
+            TelemetryKind::SessionEnd,
+            Some(self.guide_id),
+            None,
+            Some(session),
+        );
+        self.device.send_telemetry();
     }
 }

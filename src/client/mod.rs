@@ -16,6 +16,7 @@
 mod guides;
 mod live;
 mod session;
+mod setup;
 mod telemetry;
 
 use std::path::{Path, PathBuf};
@@ -33,9 +34,10 @@ use crate::net::connectivity::Reporter;
 use crate::net::download::DownloadOptions;
 use crate::net::{ApiClient, ClientOptions, NetError};
 
-pub use guides::{Opened, Target};
-pub use live::{CachedAssets, LiveGuide, LiveNews, OpenedGuide};
+pub use guides::{Opened, Target, facts_of};
+pub use live::{CachedAssets, LiveGuide, shown_in_app};
 pub use session::{Started, Status};
+pub use setup::{CLOCK_OVERRIDE_ENV, DataFolder, KEYSTORE_ENV, SetupError};
 pub use telemetry::Uploaded;
 
 #[derive(Debug, Error)]

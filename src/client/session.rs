@@ -121,7 +121,7 @@ impl Device {
         if online {
             store.confirm_clock()?;
         } else {
-            store.clock_rolled_back()?;
+            store.advance_time_seen()?;
         }
         store.begin_app_session(self.app_session)?;
         self.access_token = session.access_token.clone();

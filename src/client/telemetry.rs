@@ -7,7 +7,9 @@ use uuid::Uuid;
 
 use super::{ClientError, Device};
 use crate::app::access::{Link, Refused};
-use crate::cache::{OutboxItem, TelemetryEvent};
+use crate::app::telemetry::TelemetryKind;
+use crate::cache::{OutboxItem, TelemetryEvent, TelemetrySummary};
+use crate::net::wire;
 
 /// Upload batches stay well under the service's JSON body limit.
 const BATCH: usize = 500;
@@ -22,11 +24,60 @@ pub struct Uploaded {
 }
 
 impl Device {
+    /// F9's policy, in one place: telemetry is kept for a signed-in account only (without one
+    /// there is nobody to report for; the demo opened without an account stays standalone,
+    /// F8).
+    pub fn keeps_telemetry(&self) -> bool {
+        self.store().is_some()
+    }
+
+    /// Records one event if telemetry is kept ([`Self::keeps_telemetry`]); one that cannot be
+    /// kept never keeps the operator from the guide: it is logged.
+    pub fn keep_event(
+        &mut self,
+        kind: TelemetryKind,
+        guide_id: Option<Uuid>,
+        step_id: Option<&str>,
+        duration_ms: Option<u64>,
+    ) {
+        if self.keeps_telemetry()
+            && let Err(e) = self.record(kind, guide_id, step_id, duration_ms)
+        {
+            tracing::warn!("telemetry not recorded: {e}");
+        }
+    }
+
+    /// [`Self::record_transition`] under the same policy as [`Self::keep_event`].
+    pub fn keep_transition(
+        &mut self,
+        guide: &crate::guide::Guide,
+        transition: &crate::app::Transition,
+        on_screen_ms: u64,
+    ) {
+        if self.keeps_telemetry()
+            && let Err(e) = self.record_transition(guide, transition, on_screen_ms)
+        {
+            tracing::warn!("telemetry not recorded: {e}");
+        }
+    }
+
+    /// Uploads the outbox if telemetry is kept and the service answers; what is not sent stays
+    /// for later, and the outcome is logged.
+    pub fn send_telemetry(&mut self) {
+        if !self.keeps_telemetry() || self.link() != Link::Online {
+            return;
+        }
+        match self.upload_telemetry() {
+            Ok(uploaded) => tracing::info!(?uploaded, "telemetry"),
+            Err(e) => tracing::warn!("telemetry stays on the device: {e}"),
+        }
+    }
+
     /// Records one event of this app session: `session_start`, `step_viewed`, `step_time`,
     /// `guide_completed`, …
     pub fn record(
         &mut self,
-        kind: &str,
+        kind: TelemetryKind,
         guide_id: Option<Uuid>,
         step_id: Option<&str>,
         duration_ms: Option<u64>,
@@ -36,7 +87,7 @@ impl Device {
             self.app_session,
             &TelemetryEvent {
                 id: Uuid::new_v4(),
-                kind: kind.to_owned(),
+                kind: kind.as_str().to_owned(),
                 at: self.config.clock.now(),
                 guide_id,
                 step_id: step_id.map(str::to_owned),
@@ -83,8 +134,8 @@ impl Device {
             let mut summaries = Vec::new();
             for item in &items {
                 match item {
-                    OutboxItem::Event(event) => events.push(event.clone()),
-                    OutboxItem::Summary(summary) => summaries.push(summary.clone()),
+                    OutboxItem::Event(event) => events.push(wire_event(event)),
+                    OutboxItem::Summary(summary) => summaries.push(wire_summary(summary)),
                 }
             }
             let outcome =
@@ -107,5 +158,30 @@ impl Device {
         }
         uploaded.left = store.pending_telemetry(usize::MAX)?.len();
         Ok(uploaded)
+    }
+}
+
+/// An outbox event as `POST /v1/telemetry` sends it.
+fn wire_event(event: &TelemetryEvent) -> wire::TelemetryEvent {
+    wire::TelemetryEvent {
+        id: event.id,
+        kind: event.kind.clone(),
+        at: event.at,
+        guide_id: event.guide_id,
+        step_id: event.step_id.clone(),
+        duration_ms: event.duration_ms,
+    }
+}
+
+/// An outbox summary as `POST /v1/telemetry` sends it.
+fn wire_summary(summary: &TelemetrySummary) -> wire::TelemetrySummary {
+    wire::TelemetrySummary {
+        id: summary.id,
+        sessions: summary.sessions,
+        events: summary.events,
+        first_at: summary.first_at,
+        last_at: summary.last_at,
+        by_kind: summary.by_kind.clone(),
+        duration_ms: summary.duration_ms,
     }
 }

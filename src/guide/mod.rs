@@ -7,6 +7,7 @@ mod decode;
 pub mod link;
 mod model;
 pub mod package;
+pub mod payload;
 mod problem;
 
 pub use assets::AssetKind;
@@ -26,23 +27,51 @@ impl Guide {
     }
 }
 
+/// Why a file a guide names cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum AssetError {
+    /// From a package on disk: missing, too large, unreadable.
+    #[error(transparent)]
+    Package(#[from] PackageError),
+    /// The guide names a file its version does not have.
+    #[error("'{0}' is not a file of this guide version")]
+    NotInVersion(String),
+    /// A path that would leave the guide's folder.
+    #[error("'{path}' {reason}")]
+    UnsafePath { path: String, reason: &'static str },
+    /// A file in a folder (models beside a `.gltf`, tests).
+    #[error("reading '{path}': {source}")]
+    File {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// This device's encrypted cache could not give the file back.
+    #[error("reading '{path}' from the offline cache: {source}")]
+    OfflineCache {
+        path: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
 /// Where a guide's files come from: a package on disk, or this device's encrypted cache. Front
 /// ends read holograms through it without knowing which.
 pub trait AssetSource {
     /// The bytes of the file `guide.json` names `path`, or why they cannot be read.
-    fn read(&self, path: &str) -> Result<Vec<u8>, String>;
+    fn read(&self, path: &str) -> Result<Vec<u8>, AssetError>;
 }
 
 impl AssetSource for GuidePackage {
-    fn read(&self, path: &str) -> Result<Vec<u8>, String> {
-        self.read_asset(path).map_err(|e| e.to_string())
+    fn read(&self, path: &str) -> Result<Vec<u8>, AssetError> {
+        Ok(self.read_asset(path)?)
     }
 }
 
 /// A package shared between front ends (`demo --backend auto` tries the window, then
 /// headless).
 impl<T: AssetSource + ?Sized> AssetSource for std::sync::Arc<T> {
-    fn read(&self, path: &str) -> Result<Vec<u8>, String> {
+    fn read(&self, path: &str) -> Result<Vec<u8>, AssetError> {
         (**self).read(path)
     }
 }

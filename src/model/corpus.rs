@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::{LoadOptions, ModelError, load_model};
+use crate::guide::AssetError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Expected {
@@ -118,9 +119,17 @@ pub fn load_file(path: &Path, max_texture_dimension: u32) -> Result<super::Model
         reason: e.to_string(),
     })?;
     let base: PathBuf = path.parent().map(Path::to_owned).unwrap_or_default();
-    let resolve = move |uri: &str| -> Result<Vec<u8>, String> {
-        crate::guide::package::safe_relative_path(uri).map_err(|e| format!("{uri}: {e}"))?;
-        std::fs::read(base.join(uri)).map_err(|e| format!("{uri}: {e}"))
+    let resolve = move |uri: &str| -> Result<Vec<u8>, AssetError> {
+        crate::guide::package::safe_relative_path(uri).map_err(|reason| {
+            AssetError::UnsafePath {
+                path: uri.to_owned(),
+                reason,
+            }
+        })?;
+        std::fs::read(base.join(uri)).map_err(|source| AssetError::File {
+            path: uri.to_owned(),
+            source,
+        })
     };
     load_model(
         &name,

@@ -7,6 +7,8 @@ use base64::Engine as _;
 use glam::{Quat, Vec3};
 use gltf::json;
 
+use crate::guide::AssetError;
+
 use super::accessor::{ViewData, read_vec};
 use super::animation::{Animation, Channel, Interpolation, Values};
 use super::geometry;
@@ -17,7 +19,7 @@ use super::{
 };
 
 /// Reads files next to a `.gltf` (buffers, images) by their URI, already percent-decoded.
-pub type Resolver<'a> = dyn Fn(&str) -> Result<Vec<u8>, String> + 'a;
+pub type Resolver<'a> = dyn Fn(&str) -> Result<Vec<u8>, AssetError> + 'a;
 
 pub struct LoadOptions<'a> {
     /// Largest texture side the device accepts; bigger textures are scaled down with a warning.
@@ -132,7 +134,7 @@ fn read_uri(uri: &str, options: &LoadOptions<'_>) -> Result<Vec<u8>, String> {
     } else if uri.contains("://") {
         Err(format!("{uri}: only files inside the package can be read"))
     } else {
-        (options.resolve)(&percent_decode(uri))
+        (options.resolve)(&percent_decode(uri)).map_err(|e| e.to_string())
     }
 }
 

@@ -36,7 +36,8 @@ pub const SUPPORTED_REQUIRED_EXTENSIONS: &[&str] = &[
     "KHR_materials_iridescence",
 ];
 
-#[derive(Debug, Error)]
+/// Clone: the renderer remembers a broken model's error and gives it again when asked.
+#[derive(Debug, Clone, Error)]
 pub enum ModelError {
     #[error("{asset}: cannot be read: {reason}")]
     Read { asset: String, reason: String },

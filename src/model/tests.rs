@@ -8,8 +8,8 @@ fn test_model(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-fn no_files(uri: &str) -> Result<Vec<u8>, String> {
-    Err(format!("{uri}: not available"))
+fn no_files(uri: &str) -> Result<Vec<u8>, crate::guide::AssetError> {
+    Err(crate::guide::AssetError::NotInVersion(uri.to_owned()))
 }
 
 fn load(name: &str, bytes: &[u8], max_texture_dimension: u32) -> Result<Model, ModelError> {

@@ -74,8 +74,38 @@ pub struct LinkTarget {
     pub guide: GuideInfo,
 }
 
-/// Telemetry is uploaded as the device records it (F9): one type for the outbox and the wire.
-pub use crate::cache::{TelemetryEvent, TelemetrySummary};
+/// One telemetry event of `POST /v1/telemetry` (F9); `id` is made on the device, so an upload
+/// that is resent is recognised by the service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TelemetryEvent {
+    pub id: Uuid,
+    /// `session_start`, `step_viewed`, `guide_completed`, …
+    pub kind: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guide_id: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+}
+
+/// App sessions a device folded into counts instead of keeping them event by event (F9).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TelemetrySummary {
+    pub id: Uuid,
+    pub sessions: u64,
+    pub events: u64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub first_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_at: OffsetDateTime,
+    /// Events per kind.
+    pub by_kind: std::collections::BTreeMap<String, u64>,
+    /// Sum of the events' durations.
+    pub duration_ms: u64,
+}
 
 /// How an uploaded batch fared, item by item.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]

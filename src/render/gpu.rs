@@ -8,6 +8,9 @@ use std::sync::{Arc, Mutex};
 
 use super::RenderError;
 
+/// The colour format of offscreen targets (an sRGB format, as OpenXR swapchains are).
+pub const FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8UnormSrgb;
+
 /// A device with an uncaptured-error handler that records errors instead of panicking
 /// (wgpu's default handler panics).
 pub struct Gpu {

@@ -7,11 +7,9 @@
 //! models are uploaded once per asset; panel faces are repainted only when their text changes.
 
 pub mod gpu;
-pub mod headless;
 mod meshes;
 mod panels;
 mod pipelines;
-pub mod shots;
 mod targets;
 
 use std::collections::HashMap;
@@ -19,6 +17,7 @@ use std::collections::HashMap;
 use glam::{Mat4, Vec3};
 use thiserror::Error;
 
+use crate::guide::AssetError;
 use crate::model::{LoadOptions, ModelError, load_model};
 use crate::scene::Frame;
 use pipelines::{
@@ -75,12 +74,12 @@ pub struct Memory {
 }
 
 /// Reads a guide asset by its path inside the package.
-pub type AssetReader<'a> = dyn Fn(&str) -> Result<Vec<u8>, String> + 'a;
+pub type AssetReader<'a> = dyn Fn(&str) -> Result<Vec<u8>, AssetError> + 'a;
 
 enum Asset {
     Ready(Box<meshes::GpuModel>),
     /// Loading failed; the message was logged once and the hologram is left out.
-    Failed(String),
+    Failed(ModelError),
 }
 
 pub struct Renderer {
@@ -212,11 +211,11 @@ impl Renderer {
 
     /// Loads and uploads an asset unless it is cached. A broken asset is remembered as broken
     /// (and reported once), so the rest of the guide keeps rendering.
-    pub fn prepare_asset(&mut self, path: &str, read: &AssetReader<'_>) -> Result<(), String> {
+    pub fn prepare_asset(&mut self, path: &str, read: &AssetReader<'_>) -> Result<(), ModelError> {
         if let Some(asset) = self.assets.get(path) {
             return match asset {
                 Asset::Ready(_) => Ok(()),
-                Asset::Failed(message) => Err(message.clone()),
+                Asset::Failed(error) => Err(error.clone()),
             };
         }
         let dir = path.rsplit_once('/').map_or("", |(dir, _)| dir).to_owned();
@@ -231,7 +230,7 @@ impl Renderer {
         let loaded = read(path)
             .map_err(|e| ModelError::Read {
                 asset: path.into(),
-                reason: e,
+                reason: e.to_string(),
             })
             .and_then(|bytes| {
                 load_model(
@@ -262,12 +261,12 @@ impl Renderer {
             }
             Err(e) => {
                 tracing::error!("hologram not shown: {e}");
-                Asset::Failed(e.to_string())
+                Asset::Failed(e)
             }
         };
         let result = match &asset {
             Asset::Ready(_) => Ok(()),
-            Asset::Failed(message) => Err(message.clone()),
+            Asset::Failed(error) => Err(error.clone()),
         };
         self.assets.insert(path.to_owned(), asset);
         self.asset_order.push(path.to_owned());

@@ -6,14 +6,15 @@
 //! reader); text positions inside a panel are given from its top-left corner, +y downwards, as
 //! a page is read.
 
+mod card;
 mod layout;
 mod panels;
 
 use glam::{Mat4, Quat, Vec2, Vec3};
 
-use crate::app::View;
 use crate::guide::Hologram;
 
+pub use card::{CardView, StepCard};
 pub use layout::{CardFollower, FollowSettings};
 pub use panels::{MORE_GUIDES, NO_GUIDES_OFFLINE, OFFLINE_BANNER_TEXT};
 
@@ -64,7 +65,7 @@ pub struct KnownAnchor {
 /// Everything the layout needs besides the app's view.
 #[derive(Debug, Clone)]
 pub struct SceneInput<'a> {
-    pub view: &'a View<'a>,
+    pub view: &'a CardView<'a>,
     /// F2: the Offline banner shows while this is false.
     pub online: bool,
     /// F3: when the All list is open, the titles of the guides available offline.
@@ -190,8 +191,8 @@ impl Frame {
             None => panels.push(panels::step_card(card_pose, input.view)),
         }
         let notice = match input.view {
-            View::Step(step) => step.notice,
-            View::Complete { .. } => None,
+            CardView::Step(step) => step.notice,
+            CardView::Complete { .. } => None,
         };
         if let Some(message) = input.status.or(notice) {
             panels.push(panels::toast(card_pose, message));
@@ -200,7 +201,7 @@ impl Frame {
             panels.push(panels::offline_banner(head));
         }
         let holograms = match (input.view, input.all_list) {
-            (View::Step(step), None) => place_holograms(step.holograms, input, card_pose),
+            (CardView::Step(step), None) => place_holograms(step.holograms, input, card_pose),
             _ => Vec::new(),
         };
         Self { panels, holograms }

@@ -6,8 +6,8 @@
 
 use glam::{Mat4, Vec2, Vec3};
 
+use super::CardView;
 use super::{Button, ButtonAction, FontWeight, Panel, PanelKind, Pose, Shape, TextBlock};
-use crate::app::View;
 
 /// The exact text of F3 when no guide is cached.
 pub const NO_GUIDES_OFFLINE: &str = "No guides are available offline.";
@@ -55,7 +55,7 @@ fn text(
     }
 }
 
-pub fn step_card(pose: Pose, view: &View<'_>) -> Panel {
+pub fn step_card(pose: Pose, view: &CardView<'_>) -> Panel {
     let inner = CARD_SIZE.x - 2.0 * PAD;
     let mut texts = Vec::new();
     let mut buttons = Vec::new();
@@ -63,7 +63,7 @@ pub fn step_card(pose: Pose, view: &View<'_>) -> Panel {
     let button_size = Vec2::new(0.16, 0.06);
     let button_y = CARD_SIZE.y - PAD - button_size.y;
     match view {
-        View::Step(step) => {
+        CardView::Step(step) => {
             let mut header = step.guide_title.to_owned();
             if step.demo {
                 header.push_str("  ·  DEMO");
@@ -154,7 +154,7 @@ pub fn step_card(pose: Pose, view: &View<'_>) -> Panel {
                 primary: true,
             });
         }
-        View::Complete {
+        CardView::Complete {
             guide_title,
             step_count,
         } => {

@@ -31,7 +31,7 @@ fn app() -> App {
     App::open(Arc::new(guide), GuideSource::Demo, None)
 }
 
-fn input<'a>(view: &'a View<'a>) -> SceneInput<'a> {
+fn input<'a>(view: &'a CardView<'a>) -> SceneInput<'a> {
     SceneInput {
         view,
         online: true,

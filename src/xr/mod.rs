@@ -1,105 +1,12 @@
-//! XR backends: the OpenXR runtime path (`openxr`), the desktop window (`window`), and the pure
-//! pieces every backend shares — pointing at card buttons with a ray or with head-gaze dwell
-//! (`pointer`), scripted input for tests (`script`), and the All list with the choice of
-//! another guide (`menu`).
+//! The shells that run the guide app: the OpenXR runtime (`openxr`), the desktop window
+//! (`window`) and offscreen rendering (`headless`). Each supplies only what is its own —
+//! frames, swapchains or surfaces, head poses and raw input — and feeds the one
+//! [`Driver`](crate::app::driver::Driver), which owns the app, the All list, pointing, dwell,
+//! the card follower, the step timer and telemetry; whatever one shell shows, the others show
+//! for the same input.
 
-pub mod menu;
+pub mod headless;
 pub mod openxr;
-pub mod pointer;
-pub mod script;
 pub mod window;
 
-use std::sync::Arc;
-
-use uuid::Uuid;
-
-use crate::app::access::AllListEntry;
-use crate::app::{GuideSource, Intent, Transition};
-use crate::guide::{AssetSource, Guide, GuidePackage};
-use crate::scene::ButtonAction;
-
-/// What a front end shows: the guide, why it is open, and where its files come from (a package
-/// on disk, or the encrypted cache for a guide of the service).
-pub struct Content {
-    pub guide: Arc<Guide>,
-    pub source: GuideSource,
-    pub assets: Box<dyn AssetSource>,
-}
-
-impl Content {
-    /// The demo guide or a package opened by path.
-    pub fn from_package(package: Arc<GuidePackage>, source: GuideSource) -> Self {
-        Self {
-            guide: Arc::new(package.guide.clone()),
-            source,
-            assets: Box::new(package),
-        }
-    }
-
-    /// Reads an asset the guide refers to; `String` errors are what the renderer logs.
-    pub fn read_asset(&self, path: &str) -> Result<Vec<u8>, String> {
-        self.assets.read(path)
-    }
-}
-
-/// The world around a front end's frame loop: whether the guide service answers (the Offline
-/// banner, F2) and where screen changes go (telemetry, F9). Both are called from the frame
-/// loop, so both return at once: the answers come from worker threads.
-pub trait Surroundings {
-    /// F2: false while the guide service cannot be reached. Read every frame.
-    fn online(&self) -> bool;
-    /// F9: the app changed screen.
-    fn screen_changed(&self, transition: &Transition);
-    /// F3: the All list is wanted. `Some` is the list at once; `None` means it was asked for
-    /// and arrives through [`Self::news`]. Without an account nothing is cached, so the list is
-    /// empty (and shows the exact empty text), as `hologuide guides` prints it.
-    fn list_guides(&self) -> Option<Vec<AllListEntry>> {
-        Some(Vec::new())
-    }
-    /// A guide chosen from the All list; the outcome arrives through [`Self::news`].
-    fn open_guide(&self, guide: Uuid) {
-        tracing::info!("no guide service here to open {guide} with");
-    }
-    /// The next answer to [`Self::list_guides`] or [`Self::open_guide`]; never waits.
-    fn news(&self) -> Option<DeviceNews> {
-        None
-    }
-}
-
-/// What the device answers a front end, a frame or more after it asked.
-pub enum DeviceNews {
-    /// F3: the cached guides (empty: the exact empty text).
-    AllList(Vec<AllListEntry>),
-    /// The chosen guide is open: show it instead of the one on screen.
-    Opened {
-        content: Content,
-        /// "Pump filter — version 2", for the log and `--json`.
-        title: String,
-        version: u32,
-        /// A line to show with it ("Opened from this device's copy.").
-        notice: Option<String>,
-    },
-    /// The chosen guide cannot be opened (or the list read): the text to show.
-    Refused(String),
-}
-
-/// The demo guide and local packages: no service, so the banner shows only when asked for
-/// (`--offline`, the window's O key), and there is no account to keep telemetry for (F8).
-pub struct Standalone;
-
-impl Surroundings for Standalone {
-    fn online(&self) -> bool {
-        true
-    }
-
-    fn screen_changed(&self, _: &Transition) {}
-}
-
-/// What pressing a card button asks the app for.
-pub fn intent_for(action: ButtonAction) -> Intent {
-    match action {
-        ButtonAction::Back => Intent::Back,
-        ButtonAction::Next | ButtonAction::Finish => Intent::Next,
-        ButtonAction::Restart => Intent::Restart,
-    }
-}
+pub use crate::app::device::{Content, DeviceNews, Standalone, Surroundings, intent_for};

@@ -221,6 +221,13 @@ fn assert_damage_is_reported_and_clearable(dir: &Path, damage: &str) {
         said.contains("damaged") || said.contains("another user or device"),
         "{damage}: {said}"
     );
+    // One state, one message: every kind of damage names the file and the way out, never
+    // SQLite's own words.
+    assert!(!said.contains("SQL logic error"), "{damage}: {said}");
+    assert!(
+        said.contains("hologuide cache clear") || said.contains("another user or device"),
+        "{damage}: {said}"
+    );
     let clear = run(hologuide()
         .args(["cache", "clear", "--user", "alice", "--data-dir"])
         .arg(dir));
@@ -237,7 +244,14 @@ const PAGE: usize = 65536;
 #[test]
 fn a_corrupt_database_gives_a_clear_error_and_cache_clear_still_works() {
     type Damage = fn(&Path);
-    let damages: [(&str, Damage); 4] = [
+    let damages: [(&str, Damage); 5] = [
+        // A page only a full read (verify) reaches: the other commands still work.
+        ("one byte flipped in the last page", |db| {
+            let mut bytes = fs::read(db).unwrap();
+            let at = bytes.len() - PAGE / 2;
+            bytes[at] ^= 0x01;
+            fs::write(db, bytes).unwrap();
+        }),
         ("garbage over page 1", |db| {
             let mut bytes = fs::read(db).unwrap();
             bytes[..PAGE].fill(0x5a);
@@ -467,4 +481,37 @@ fn cache_verify_passes_a_sound_cache_and_asks_whose_when_several_accounts_used_t
     assert_eq!(bad_guide.status.code(), Some(2));
     assert!(stderr(&bad_guide).contains("--guide"));
     assert_eq!(open(dir.path(), "alice").unwrap().list().unwrap().len(), 1);
+}
+
+/// One device configuration for every command: `cache` opens the cache with the same clock as
+/// `status` and `open` (the testers' override included; a malformed one is refused alike).
+#[test]
+fn cache_commands_read_the_device_clock_as_every_other_command_does() {
+    let dir = tempfile::tempdir().unwrap();
+    store_demo(&open(dir.path(), "alice").unwrap(), 1);
+    for command in [&["cache", "info"][..], &["cache", "verify"], &["status"]] {
+        let output = run(hologuide()
+            .args(command)
+            .args(["--user", "alice"].iter().filter(|_| command[0] == "cache"))
+            .arg("--data-dir")
+            .arg(dir.path())
+            .env("HOLOGUIDE_CLOCK_OVERRIDE", "next tuesday"));
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{command:?}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output)
+                .contains("HOLOGUIDE_CLOCK_OVERRIDE='next tuesday' is not an RFC 3339 time"),
+            "{command:?}: {}",
+            stderr(&output)
+        );
+    }
+    let output = run(hologuide()
+        .args(["cache", "verify", "--user", "alice", "--data-dir"])
+        .arg(dir.path())
+        .env("HOLOGUIDE_CLOCK_OVERRIDE", "2027-01-01T00:00:00Z"));
+    assert!(output.status.success(), "{}", stderr(&output));
 }

@@ -2,6 +2,7 @@
 //! One test binary keeps link time down.
 
 mod cache;
+mod camera;
 mod demo;
 mod guide_validate;
 mod keyring;
@@ -14,6 +15,7 @@ mod qr;
 mod render_golden;
 mod render_robustness;
 mod service;
+mod shells;
 mod sim;
 mod support;
 mod window;

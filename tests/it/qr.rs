@@ -51,26 +51,6 @@ fn corpus_decode_count_never_drops_below_the_committed_floor() {
     );
 }
 
-/// An upright code rendered from the `qrcode` crate, 4 px per module with a quiet zone.
-fn write_code_png(path: &Path, text: &str) {
-    let code = qrcode::QrCode::new(text.as_bytes()).unwrap();
-    let modules = code.to_colors();
-    let (n, scale, quiet) = (code.width(), 4usize, 4usize);
-    let side = (n + 2 * quiet) * scale;
-    let mut image = image::GrayImage::from_pixel(side as u32, side as u32, image::Luma([235]));
-    for (i, color) in modules.iter().enumerate() {
-        if *color == qrcode::Color::Dark {
-            let (x, y) = ((i % n + quiet) * scale, (i / n + quiet) * scale);
-            for dy in 0..scale {
-                for dx in 0..scale {
-                    image.put_pixel((x + dx) as u32, (y + dy) as u32, image::Luma([20]));
-                }
-            }
-        }
-    }
-    image.save(path).unwrap();
-}
-
 #[test]
 fn qr_decode_reads_each_image_and_reports_bad_files_without_stopping() {
     let dir = tempfile::tempdir().unwrap();

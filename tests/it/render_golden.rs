@@ -17,8 +17,8 @@ use std::num::NonZeroU32;
 use std::path::PathBuf;
 
 use hologuide::guide::GuidePackage;
-use hologuide::render::headless::{Headless, HeadlessConfig};
-use hologuide::render::shots::{Situation, model_shot, step_shot};
+use hologuide::xr::headless::shots::{Situation, model_shot, step_shot};
+use hologuide::xr::headless::{Headless, HeadlessConfig};
 
 use crate::support::{gltf_corpus, repo};
 
@@ -209,8 +209,11 @@ fn a_status_message_renders_as_a_toast() {
     check_golden("toast-sign-in-offline", &image);
 }
 
-fn read_test_model(path: &str) -> Result<Vec<u8>, String> {
-    std::fs::read(gltf_corpus().join(path)).map_err(|e| format!("{path}: {e}"))
+fn read_test_model(path: &str) -> Result<Vec<u8>, hologuide::guide::AssetError> {
+    std::fs::read(gltf_corpus().join(path)).map_err(|source| hologuide::guide::AssetError::File {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 #[test]

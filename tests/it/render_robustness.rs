@@ -3,18 +3,23 @@
 
 use glam::{Mat4, Vec3};
 
-use hologuide::render::headless::{Headless, HeadlessConfig, scripted_head};
 use hologuide::scene::{CardFollower, Frame, HologramInstance, SceneInput};
+use hologuide::xr::headless::{Headless, HeadlessConfig, scripted_head};
+
+use hologuide::guide::{AssetError, AssetSource};
 
 use crate::support::{gltf_corpus, hologuide, repo, run, stdout};
 
 /// Test packages from `tests/data`, and corpus models under `corpus/`.
-fn read(path: &str) -> Result<Vec<u8>, String> {
+fn read(path: &str) -> Result<Vec<u8>, AssetError> {
     let file = match path.strip_prefix("corpus/") {
         Some(in_corpus) => gltf_corpus().join(in_corpus),
         None => repo().join("tests/data").join(path),
     };
-    std::fs::read(file).map_err(|e| format!("{path}: {e}"))
+    std::fs::read(file).map_err(|source| AssetError::File {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 fn hologram(asset: &str, x: f32) -> HologramInstance {
@@ -56,7 +61,8 @@ fn broken_and_missing_holograms_are_left_out_with_a_message_and_the_rest_still_r
     let truncated = headless
         .renderer
         .prepare_asset("broken/truncated-model/models/box.glb", &read)
-        .expect_err("truncated GLB refused");
+        .expect_err("truncated GLB refused")
+        .to_string();
     assert!(
         truncated.contains("broken/truncated-model/models/box.glb"),
         "{truncated}"
@@ -64,7 +70,8 @@ fn broken_and_missing_holograms_are_left_out_with_a_message_and_the_rest_still_r
     let missing = headless
         .renderer
         .prepare_asset("nowhere/missing.glb", &read)
-        .expect_err("missing file refused");
+        .expect_err("missing file refused")
+        .to_string();
     assert!(missing.contains("nowhere/missing.glb"), "{missing}");
 
     // The good box is drawn: its right third of the picture is not all background.
@@ -90,7 +97,7 @@ fn a_warm_renderer_allocates_no_gpu_resources_per_frame() {
     );
     let view = app.view();
     let mut headless = Headless::new(HeadlessConfig::screenshot(320, 200)).expect("lavapipe");
-    let read = |p: &str| package.read_asset(p).map_err(|e| e.to_string());
+    let read = |p: &str| package.read(p);
     let mut follower = CardFollower::default();
     let mut allocations = Vec::new();
     for i in 0..6 {
@@ -190,8 +197,11 @@ fn compressed_and_quantized_corpus_variants_have_the_geometry_of_the_plain_file(
     }
 }
 
-fn read_sample(path: &str) -> Result<Vec<u8>, String> {
-    std::fs::read(gltf_corpus().join(path)).map_err(|e| format!("{path}: {e}"))
+fn read_sample(path: &str) -> Result<Vec<u8>, AssetError> {
+    std::fs::read(gltf_corpus().join(path)).map_err(|source| AssetError::File {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// Pixels that differ between two pictures of the same size.
@@ -213,7 +223,7 @@ fn skinned_and_morphed_models_move_with_their_animation() {
         ),
     ] {
         let shot = |h: &mut Headless, t: f32| {
-            hologuide::render::shots::model_shot(h, asset, &read_sample, Some(animation), t)
+            hologuide::xr::headless::shots::model_shot(h, asset, &read_sample, Some(animation), t)
                 .expect("renders")
         };
         let rest = shot(&mut headless, 0.0);
@@ -246,7 +256,7 @@ fn a_multiview_pass_draws_both_eyes_as_two_single_view_passes_do() {
         step_time_s: 0.5,
     };
     let frame = Frame::build(&input, &mut CardFollower::default(), 0.0);
-    let read = |p: &str| package.read_asset(p).map_err(|e| e.to_string());
+    let read = |p: &str| package.read(p);
     let config = |multiview| HeadlessConfig {
         width: 320,
         height: 360,
@@ -371,7 +381,7 @@ fn depth_drawn_into_a_callers_view_is_kept_and_mismatched_depth_views_are_refuse
     let (width, height) = (64, 48);
     let lavapipe = hologuide::render::gpu::Gpu::headless().expect("lavapipe");
     let (device, queue) = (&lavapipe.device, &lavapipe.queue);
-    let format = hologuide::render::headless::FORMAT;
+    let format = hologuide::xr::headless::FORMAT;
     let colour = gpu::offscreen_target(device, width, height, 1, format);
     let colour_view = colour.create_view(&wgpu::TextureViewDescriptor::default());
     let depth = depth_target(device, width, height);

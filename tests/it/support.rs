@@ -272,3 +272,23 @@ pub fn process_memory_bytes(pid: u32, field: &str) -> Option<u64> {
         .ok()?;
     Some(kib * 1024)
 }
+
+/// An upright code rendered from the `qrcode` crate, 4 px per module with a quiet zone.
+pub fn write_code_png(path: &Path, text: &str) {
+    let code = qrcode::QrCode::new(text.as_bytes()).unwrap();
+    let modules = code.to_colors();
+    let (n, scale, quiet) = (code.width(), 4usize, 4usize);
+    let side = (n + 2 * quiet) * scale;
+    let mut image = image::GrayImage::from_pixel(side as u32, side as u32, image::Luma([235]));
+    for (i, color) in modules.iter().enumerate() {
+        if *color == qrcode::Color::Dark {
+            let (x, y) = ((i % n + quiet) * scale, (i / n + quiet) * scale);
+            for dy in 0..scale {
+                for dx in 0..scale {
+                    image.put_pixel((x + dx) as u32, (y + dy) as u32, image::Luma([20]));
+                }
+            }
+        }
+    }
+    image.save(path).unwrap();
+}

@@ -400,7 +400,7 @@ fn capture_frame_writes_that_frame_and_refuses_a_path_that_is_not_png() {
             "--backend",
             "window",
             "--capture-frame",
-            "0",
+            "1",
             "--out",
         ])
         .arg(dir.path().join("frame.txt")));

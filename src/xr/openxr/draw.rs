@@ -3,24 +3,21 @@
 //! projection layer (each view with its depth when `XR_KHR_composition_layer_depth` is on).
 //! Also what runs once before the first frame (asset preload, warm-up).
 
-use std::sync::Arc;
-
-use glam::{Mat4, Vec3};
+use glam::Mat4;
 use openxr as xr;
 
 use super::binding::GraphicsBinding;
-use super::frame::{STEREO, Shared, describe};
+use super::frame::{STEREO, Shared};
 use super::input::{Input, pose};
 use super::instance;
 use super::swapchain::{Swapchain, capture_left_depth, capture_left_eye};
 use super::{Heartbeat, RunOptions, RunReport, XrError};
-use crate::app::App;
+use crate::app::device::Content;
+use crate::app::driver::{self, Effect};
+use crate::app::pointer::Ray;
+use crate::app::report::Cause;
 use crate::render::{DepthViews, EyeView, EyeViews, Renderer, Targets, gpu};
-use crate::scene::{CardFollower, Frame, Pose, SceneInput};
-use crate::xr::Content;
-use crate::xr::menu::MenuChange;
-use crate::xr::pointer::{Ray, hit_button, hit_list_entry};
-use crate::xr::script::Command;
+use crate::scene::Pose;
 
 const NEAR: f32 = 0.05;
 const FAR: f32 = 100.0;
@@ -77,7 +74,6 @@ fn eye_view(view: &xr::View) -> EyeView {
 pub(super) fn warm_up<B: GraphicsBinding>(
     graphics: &B,
     shared: &mut Shared,
-    options: &RunOptions,
     (width, height): (u32, u32),
     multiview: bool,
     blend_mode: xr::EnvironmentBlendMode,
@@ -99,18 +95,8 @@ pub(super) fn warm_up<B: GraphicsBinding>(
         })
     });
     let per_eye: Vec<&wgpu::TextureView> = per_eye.iter().collect();
-    let view = shared.app.view();
-    let input = SceneInput {
-        view: &view,
-        online: options.online && options.surroundings.online(),
-        all_list: None,
-        status: None,
-        head: shared.head,
-        anchors: &[],
-        step_time_s: 0.0,
-    };
-    // A throwaway follower: the real one is placed by the first located head pose.
-    let frame = Frame::build(&input, &mut CardFollower::default(), 0.0);
+    // Not a frame of the run: the driver's card is placed by the first located head pose.
+    let frame = shared.driver.preview(shared.head);
     let eye = EyeView::from_pose(shared.head, 90.0, width as f32 / height as f32);
     let targets = Targets {
         eyes: &[eye, eye],
@@ -129,7 +115,7 @@ pub(super) fn warm_up<B: GraphicsBinding>(
             label: Some("warm-up"),
         });
     // After a choice in the All list (and a lost session since), the chosen guide's files.
-    let content = shared.chosen.as_ref().unwrap_or(&options.content);
+    let content = shared.driver.content();
     let read = |path: &str| content.read_asset(path);
     renderer.draw(&mut encoder, &frame, &targets, &read)?;
     graphics.queue().submit([encoder.finish()]);
@@ -207,12 +193,16 @@ impl<B: GraphicsBinding> Frames<'_, B> {
         }
         tracing::trace!(frame = frame_number, head = ?shared.head, "located");
 
-        // Input: scripted commands for this frame, then the controllers, then head gaze.
-        let mut commands: Vec<Command> = shared.player.due(frame_number).collect();
+        // Input: the controllers (a select points its ray); scripted input and head-gaze dwell
+        // are the driver's, applied as it builds the frame.
         if focused {
             let polled = self.input.poll(self.session, self.space, time)?;
             report.frames_with_aim += u64::from(polled.aim.is_some());
-            commands.extend(polled.commands.iter().copied());
+            for command in polled.commands.iter().copied() {
+                shared
+                    .driver
+                    .input(driver::Input::Command(command, Cause::Controller));
+            }
             // A hand without an aim pose points from the head through its pinch (as a
             // HoloLens hand ray roughly does).
             let ray = polled.aim.or(polled.pinch_point.map(|point| Ray {
@@ -220,87 +210,36 @@ impl<B: GraphicsBinding> Frames<'_, B> {
                 direction: point - shared.head.position,
             }));
             if polled.select
-                && let (Some(ray), Some(frame)) = (ray, shared.last_frame.as_ref())
+                && let Some(ray) = ray
             {
-                // F3: an entry of the All list on screen is chosen by selecting it.
-                if let Some((number, _)) = hit_list_entry(frame, ray)
-                    && let Some(number) = u32::try_from(number)
-                        .ok()
-                        .and_then(std::num::NonZeroU32::new)
-                {
-                    commands.push(Command::Open(number));
-                } else if let Some((action, _)) = hit_button(frame, ray) {
-                    commands.push(Command::Intent(crate::xr::intent_for(action)));
-                }
+                shared.driver.input(driver::Input::Select(ray));
             }
         }
         let dt = shared.last_time.map_or(0.0, |t| {
             ((time.as_nanos() - t.as_nanos()) as f32 / 1e9).max(0.0)
         });
         shared.last_time = Some(time);
-        if let Some(frame) = shared.last_frame.as_ref() {
-            let gaze = Ray {
-                origin: shared.head.position,
-                direction: shared.head.orientation * Vec3::NEG_Z,
-            };
-            if let Some(action) = shared
-                .dwell
-                .update(hit_button(frame, gaze).map(|h| h.0), dt)
-            {
-                commands.push(Command::Intent(crate::xr::intent_for(action)));
-            }
+        if let Some(camera) = &options.camera {
+            shared.driver.collect_sightings(camera);
         }
-        for command in commands {
-            match command {
-                Command::Intent(intent) => {
-                    let moved = shared.app.handle(intent);
-                    tracing::info!(?intent, "input: now on {}", describe(&shared.app.view()));
-                    shared.menu.dismiss_status();
-                    if moved != crate::app::Transition::Ignored {
-                        shared.step_started = Some(time);
-                        options.surroundings.screen_changed(&moved);
+        shared.driver.frame(shared.head, dt);
+        for effect in shared.driver.take_effects() {
+            match effect {
+                Effect::SwapAssets => {
+                    if let Some((renderer, _)) = shared.renderer.as_mut() {
+                        // Its files may share paths with the last guide's. The bytes are in
+                        // memory already; parsing and uploading them costs this one frame.
+                        renderer.forget_assets();
+                        preload_assets(renderer, shared.driver.content(), &options.heartbeat);
                     }
                 }
-                Command::Menu => {
-                    let change = shared.menu.toggle(options.surroundings.as_ref());
-                    menu_changed(change, shared, options, time, report);
-                }
-                Command::Open(number) => {
-                    let number = usize::try_from(number.get()).unwrap_or(usize::MAX);
-                    let change = shared.menu.choose(number, options.surroundings.as_ref());
-                    menu_changed(change, shared, options, time, report);
-                }
-                Command::Exit => shared.exit_asked = true,
             }
         }
-        // The device's answers (the All list, a chosen guide) as they arrive; never waits.
-        for change in shared.menu.poll(options.surroundings.as_ref()) {
-            menu_changed(Some(change), shared, options, time, report);
-        }
-        let step_started = *shared.step_started.get_or_insert(time);
-
-        let view = shared.app.view();
-        // F2: the monitor's latest word, read without waiting; `--offline` forces the banner.
-        let online = options.online && options.surroundings.online();
-        if shared.online != Some(online) {
-            tracing::info!(
-                frame = frame_number,
-                online,
-                "Offline banner {}",
-                if online { "removed" } else { "shown" }
-            );
-            shared.online = Some(online);
-        }
-        let input = SceneInput {
-            view: &view,
-            online,
-            all_list: shared.menu.lines(),
-            status: shared.menu.status(),
-            head: shared.head,
-            anchors: &[],
-            step_time_s: (time.as_nanos() - step_started.as_nanos()) as f32 / 1e9,
+        // Observations are in the driver's report; the log has them as they happened.
+        shared.driver.take_observations();
+        let Some(frame) = shared.driver.last_frame() else {
+            return Ok(false);
         };
-        let frame = Frame::build(&input, &mut shared.follower, dt);
 
         let image = self
             .swapchain
@@ -361,9 +300,9 @@ impl<B: GraphicsBinding> Frames<'_, B> {
                 .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                     label: Some("XR frame"),
                 });
-        let content = shared.chosen.as_ref().unwrap_or(&options.content);
+        let content = shared.driver.content();
         let read = |path: &str| content.read_asset(path);
-        renderer.draw_with_depth(&mut encoder, &frame, &targets, depth_views.as_ref(), &read)?;
+        renderer.draw_with_depth(&mut encoder, frame, &targets, depth_views.as_ref(), &read)?;
         graphics.queue().submit([encoder.finish()]);
 
         if let Some(capture) = &options.capture
@@ -446,54 +385,7 @@ impl<B: GraphicsBinding> Frames<'_, B> {
             .end(time, blend_mode, &[&layer])
             .map_err(|e| XrError::call("xrEndFrame", e))?;
         self.last_end = releasing.elapsed();
-        shared.last_frame = Some(frame);
-        report.offline_banner_first_frame.get_or_insert(!online);
-        report.offline_banner_last_frame = Some(!online);
-        report.frames_with_offline_banner += u64::from(!online);
         Ok(true)
-    }
-}
-
-/// What the All list did, in the report and the log; a chosen guide replaces the one shown:
-/// a new app from its first step, its holograms loaded from the files the device read ahead.
-fn menu_changed(
-    change: Option<MenuChange>,
-    shared: &mut Shared,
-    options: &RunOptions,
-    time: xr::Time,
-    report: &mut RunReport,
-) {
-    match change {
-        None => {}
-        Some(MenuChange::ListShown(lines)) => {
-            tracing::info!(?lines, "All list shown");
-            report.all_lists.push(lines);
-        }
-        Some(MenuChange::Status(text)) => {
-            tracing::info!("status: {text}");
-            report.statuses.push(text);
-        }
-        Some(MenuChange::Open {
-            content,
-            title,
-            version,
-        }) => {
-            if let Some((renderer, _)) = shared.renderer.as_mut() {
-                // Its files may share paths with the last guide's. The bytes are in memory
-                // already; parsing and uploading them costs this one frame.
-                renderer.forget_assets();
-                preload_assets(renderer, &content, &options.heartbeat);
-            }
-            shared.app = App::open(Arc::clone(&content.guide), content.source, None);
-            shared.chosen = Some(content);
-            shared.step_started = Some(time);
-            shared.last_frame = None;
-            let screen = describe(&shared.app.view());
-            tracing::info!("opened {title} — version {version} from the All list: {screen}");
-            report
-                .guides_opened
-                .push(format!("{title} — version {version}: {screen}"));
-        }
     }
 }
 

@@ -17,13 +17,9 @@ use super::loss::{Ended, Next, SYSTEM_POLL, SYSTEM_TRIES, after_session, wait_fo
 use super::session::{SessionMachine, Step, state_name};
 use super::swapchain::create_swapchain;
 use super::{RunOptions, RunReport, XrError};
-use crate::app::{App, GuideSource, View};
+use crate::app::driver::Driver;
 use crate::render::Renderer;
-use crate::scene::{CardFollower, Frame, Pose};
-use crate::xr::Content;
-use crate::xr::menu::Menu;
-use crate::xr::pointer::Dwell;
-use crate::xr::script::Player;
+use crate::scene::Pose;
 
 pub(super) const STEREO: xr::ViewConfigurationType = xr::ViewConfigurationType::PRIMARY_STEREO;
 /// Frame timings kept for the report.
@@ -52,25 +48,13 @@ fn unix_ms() -> u64 {
 
 /// Everything that outlives one session: the app, the renderer (and its uploaded assets).
 pub(super) struct Shared {
-    pub(super) app: App,
+    pub(super) driver: Driver,
     pub(super) renderer: Option<(Renderer, wgpu::TextureFormat)>,
-    pub(super) follower: CardFollower,
-    pub(super) dwell: Dwell,
-    pub(super) player: Player,
-    /// F3: the All list and the status line.
-    pub(super) menu: Menu,
-    /// A guide chosen from the All list, shown instead of the options' content.
-    pub(super) chosen: Option<Content>,
-    pub(super) step_started: Option<xr::Time>,
     pub(super) last_time: Option<xr::Time>,
-    pub(super) last_frame: Option<Frame>,
     pub(super) head: Pose,
-    pub(super) exit_asked: bool,
-    /// Whether the last frame was drawn online (no Offline banner); logged when it changes.
-    pub(super) online: Option<bool>,
 }
 
-pub fn run<B: GraphicsBinding>(options: RunOptions) -> Result<RunReport, XrError> {
+pub fn run<B: GraphicsBinding>(driver: Driver, options: RunOptions) -> Result<RunReport, XrError> {
     options.heartbeat.beat();
     let context = Context::create::<B>()?;
     options.heartbeat.beat();
@@ -96,24 +80,11 @@ pub fn run<B: GraphicsBinding>(options: RunOptions) -> Result<RunReport, XrError
         blend_mode: instance::blend_mode_name(context.blend_mode).to_owned(),
         ..RunReport::default()
     };
-    let guide = options.content.guide.clone();
-    let app = App::open(guide, options.content.source, options.start_step);
-    report.guide_source = source_name(options.content.source).to_owned();
-    report.first_screen = describe(&app.view());
     let mut shared = Shared {
-        app,
+        driver,
         renderer: None,
-        follower: CardFollower::default(),
-        dwell: Dwell::new(options.dwell.as_secs_f32()),
-        player: Player::new(options.script.clone()),
-        menu: Menu::default(),
-        chosen: None,
-        step_started: None,
         last_time: None,
-        last_frame: None,
         head: Pose::standing(),
-        exit_asked: false,
-        online: None,
     };
     let mut machine = SessionMachine::new();
     let result = loop {
@@ -152,27 +123,11 @@ pub fn run<B: GraphicsBinding>(options: RunOptions) -> Result<RunReport, XrError
     // Let the GPU finish before anything it uses goes away.
     let _ = graphics.device().poll(wgpu::PollType::wait_indefinitely());
     report.transitions = machine.history().iter().map(|s| (*s).to_owned()).collect();
-    report.final_screen = describe(&shared.app.view());
-    report.final_guide = shared.app.guide().title.clone();
+    report.app = shared.driver.report();
     report.wgpu_errors = wgpu_errors.lock().map(|l| l.clone()).unwrap_or_default();
     drop(shared);
     drop(graphics);
     result.map(|()| report)
-}
-
-fn source_name(source: GuideSource) -> &'static str {
-    match source {
-        GuideSource::Demo => "demo",
-        GuideSource::Local => "local",
-        GuideSource::Service => "service",
-    }
-}
-
-pub(super) fn describe(view: &View<'_>) -> String {
-    match view {
-        View::Step(step) => format!("step {} of {}", step.step_number, step.step_count),
-        View::Complete { .. } => "complete".to_owned(),
-    }
 }
 
 fn choose_reference_space(
@@ -240,8 +195,7 @@ fn run_session<B: GraphicsBinding>(
         _ => {
             let mut renderer = Renderer::new(graphics.device(), graphics.queue(), wgpu_format, 1);
             renderer.adapt_to(graphics.adapter_info());
-            let content = shared.chosen.as_ref().unwrap_or(&options.content);
-            preload_assets(&mut renderer, content, &options.heartbeat);
+            preload_assets(&mut renderer, shared.driver.content(), &options.heartbeat);
             options.heartbeat.beat();
             renderer
         }
@@ -286,14 +240,7 @@ fn run_session<B: GraphicsBinding>(
         None
     };
     report.depth_layer = depth.is_some();
-    warm_up(
-        graphics,
-        shared,
-        options,
-        size,
-        multiview,
-        context.blend_mode,
-    )?;
+    warm_up(graphics, shared, size, multiview, context.blend_mode)?;
     options.heartbeat.beat();
     report.swapchain_format = format!("{wgpu_format:?}");
     report.eye_size = [swapchain.width, swapchain.height];
@@ -394,7 +341,8 @@ fn run_session<B: GraphicsBinding>(
             .duration
             .zip(first_frame_at)
             .is_some_and(|(d, t)| t.elapsed() >= d);
-        let wants_exit = ctrl_c || enough_frames || enough_time || shared.exit_asked;
+        let exit_asked = shared.driver.exit_asked();
+        let wants_exit = ctrl_c || enough_frames || enough_time || exit_asked;
         if wants_exit && !machine.ever_ran() {
             // Stopped before the runtime made the session ready: nothing to wind down.
             report.ended_because = "stopped before the session ran".to_owned();
@@ -403,7 +351,7 @@ fn run_session<B: GraphicsBinding>(
         if wants_exit && machine.is_running() && report.ended_because.is_empty() {
             report.ended_because = if ctrl_c {
                 "interrupted (Ctrl-C)"
-            } else if shared.exit_asked {
+            } else if exit_asked {
                 "exit asked by input"
             } else {
                 "frame or time limit reached"

@@ -8,8 +8,8 @@ use openxr as xr;
 
 use super::XrError;
 use crate::app::Intent;
-use crate::xr::pointer::{Pinch, Ray};
-use crate::xr::script::Command;
+use crate::app::pointer::{Pinch, Ray};
+use crate::app::script::Command;
 
 pub struct Input {
     set: xr::ActionSet,

@@ -29,7 +29,6 @@ pub mod session;
 pub mod swapchain;
 pub mod vulkan;
 
-use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -38,9 +37,9 @@ use std::time::Duration;
 use serde::Serialize;
 use thiserror::Error;
 
+use crate::app::driver::Driver;
+use crate::app::report::AppReport;
 use crate::render::RenderError;
-use crate::xr::script::ScriptedCommand;
-use crate::xr::{Content, Surroundings};
 
 pub use probe::{RuntimeSummary, XrUnavailable, probe_runtime, probe_runtime_with};
 
@@ -129,31 +128,24 @@ pub struct Capture {
     pub out: PathBuf,
 }
 
-/// What to show and how long to run.
+/// How long to run and what to capture (what to show is the driver's).
 pub struct RunOptions {
-    pub content: Content,
-    pub start_step: Option<NonZeroU32>,
-    /// F2: false shows the Offline banner whatever `surroundings` say (`--offline`).
-    pub online: bool,
-    /// The live Offline banner and telemetry of a guide of the service; [`crate::xr::Standalone`]
-    /// for the demo and local packages.
-    pub surroundings: Box<dyn Surroundings>,
     /// Ask the runtime to end the session after this many frames were submitted.
     pub frames: Option<u64>,
     /// … or after this long since the first frame.
     pub duration: Option<Duration>,
     pub capture: Option<Capture>,
-    pub script: Vec<ScriptedCommand>,
     /// Swapchain size per eye; the runtime's recommended size when `None`.
     pub eye_size: Option<(u32, u32)>,
     /// Set from outside (Ctrl-C): end the session cleanly.
     pub stop: Arc<AtomicBool>,
     pub heartbeat: Heartbeat,
-    /// Head-gaze dwell time before a looked-at button is pressed.
-    pub dwell: Duration,
+    /// A camera decoded on its own threads; its codes go to the driver each frame.
+    pub camera: Option<crate::camera::decoding::QrWorker>,
 }
 
-/// What happened, for `--json`, tests and `bench xr`.
+/// What happened on the runtime (frames waited, ended, timings), beside what the app did, for
+/// `--json`, tests and `bench xr`.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RunReport {
     pub runtime: String,
@@ -205,26 +197,10 @@ pub struct RunReport {
     /// Wall time per rendered frame in xrReleaseSwapchainImage + xrEndFrame, milliseconds
     /// (where the runtime waits for the GPU to finish the frame).
     pub frame_end_ms: Vec<f64>,
-    /// Why the guide is open: "demo", "local" (a package by path) or "service".
-    pub guide_source: String,
-    /// What was on screen at the start: "step 3 of 9" for a link to step 3.
-    pub first_screen: String,
-    /// What was on screen at the end: "step 3 of 9", "complete".
-    pub final_screen: String,
-    /// The title of the guide on screen at the end (another one after a choice in the All list).
-    pub final_guide: String,
-    /// F3: each All list shown, as its lines ("1. Pump filter — version 2, downloaded …"), or
-    /// the exact empty text.
-    pub all_lists: Vec<Vec<String>>,
-    /// Guides opened from the All list: "Valve check — version 1: step 1 of 2".
-    pub guides_opened: Vec<String>,
-    /// Lines put on the status panel (refusals, "Opened from this device's copy.").
-    pub statuses: Vec<String>,
-    /// F2: whether the first and the last rendered frame showed the Offline banner.
-    pub offline_banner_first_frame: Option<bool>,
-    pub offline_banner_last_frame: Option<bool>,
-    /// Rendered frames that showed the Offline banner.
-    pub frames_with_offline_banner: u64,
+    /// What the app did: screens, All lists, guides opened, statuses, the Offline banner
+    /// (the same report every shell gives; its fields sit at the top level of `--json`).
+    #[serde(flatten)]
+    pub app: AppReport,
     pub captured: Option<PathBuf>,
     /// The left eye's depth of the captured frame (16-bit grey PNG), with a depth layer.
     pub captured_depth: Option<PathBuf>,
@@ -233,6 +209,6 @@ pub struct RunReport {
 }
 
 /// Runs the app on the OpenXR runtime of this process until the session ends.
-pub fn run_openxr(options: RunOptions) -> Result<RunReport, XrError> {
-    frame::run::<vulkan::Vulkan>(options)
+pub fn run_openxr(driver: Driver, options: RunOptions) -> Result<RunReport, XrError> {
+    frame::run::<vulkan::Vulkan>(driver, options)
 }

@@ -79,7 +79,7 @@ impl FlyCamera {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::render::headless::scripted_head;
+    use crate::xr::headless::scripted_head;
 
     #[test]
     fn window_starts_where_the_headless_screenshots_are_taken() {

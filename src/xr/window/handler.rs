@@ -14,14 +14,15 @@ use winit::window::{Window, WindowId};
 use super::camera::{FlyCamera, Walk};
 use super::pick::cursor_ray;
 use super::present::Presenter;
-use super::{Cause, Clock, FOV_Y_DEG, Observer, Outcome, WindowError, WindowOptions};
-use crate::app::{App, Intent, View};
-use crate::render::headless::HeadlessConfig;
-use crate::render::shots::STEP_TIME_S;
+use super::{FOV_Y_DEG, FrameClock, Observer, WindowError, WindowOptions};
+use crate::app::Intent;
+use crate::app::View;
+use crate::app::driver::{Driver, Effect, Input};
+use crate::app::report::{AppReport, Cause, Observation};
+use crate::app::script::Command;
 use crate::render::{EyeView, EyeViews, Renderer, Targets};
-use crate::scene::{CardFollower, Frame, SceneInput};
-use crate::xr::menu::{Menu, MenuChange};
-use crate::xr::{Content, Surroundings};
+use crate::xr::headless::HeadlessConfig;
+use crate::xr::headless::shots::STEP_TIME_S;
 
 /// A press and release closer than this (pixels) is a click; farther is a drag (looking).
 const CLICK_SLOP_PX: f64 = 4.0;
@@ -46,74 +47,43 @@ enum Mouse {
 }
 
 pub struct Handler<'a> {
-    content: &'a Content,
-    /// A guide chosen from the All list, shown instead of `content`.
-    chosen: Option<Content>,
-    /// F3: the All list and the status line.
-    menu: Menu,
+    /// The app: guide, All list, status line, banner, card follower, step timer, telemetry.
+    driver: Driver,
     options: WindowOptions,
-    surroundings: &'a dyn Surroundings,
     observer: &'a mut dyn Observer,
     live: Option<Live>,
     error: Option<WindowError>,
-    app: App,
-    /// As asked: `--offline` and the O key; the banner also shows while the service is lost.
-    online: bool,
-    /// What the last frame drew, so the observer hears of changes only.
-    drawn_online: bool,
     camera: FlyCamera,
-    follower: CardFollower,
     walk: Walk,
     mouse: Mouse,
     cursor: Option<PhysicalPosition<f64>>,
-    /// The last frame drawn and its camera (world → clip), for clicks.
-    last: Option<(Frame, Mat4)>,
-    frame: u64,
+    /// The camera (world → clip) of the last frame drawn, for clicks.
+    last_camera: Option<Mat4>,
     last_instant: Option<Instant>,
-    /// Seconds the current screen has been shown.
-    step_time_s: f32,
-    /// The current screen has had its `shots` picture taken.
-    shot_taken: bool,
+    /// The screen (counted by the driver) whose `shots` picture was taken last.
+    shot_of: Option<u64>,
 }
 
 impl<'a> Handler<'a> {
-    pub fn new(
-        content: &'a Content,
-        options: WindowOptions,
-        surroundings: &'a dyn Surroundings,
-        observer: &'a mut dyn Observer,
-    ) -> Self {
-        let app = App::open(
-            Arc::clone(&content.guide),
-            content.source,
-            options.start_step,
-        );
+    /// `driver` comes without gaze dwell: the mouse points here.
+    pub fn new(driver: Driver, options: WindowOptions, observer: &'a mut dyn Observer) -> Self {
         Self {
-            content,
-            chosen: None,
-            menu: Menu::default(),
-            online: options.online,
-            drawn_online: options.online,
+            driver,
             options,
-            surroundings,
             observer,
             live: None,
             error: None,
-            app,
             camera: FlyCamera::standing_operator(),
-            follower: CardFollower::default(),
             walk: Walk::default(),
             mouse: Mouse::Up,
             cursor: None,
-            last: None,
-            frame: 0,
+            last_camera: None,
             last_instant: None,
-            step_time_s: 0.0,
-            shot_taken: false,
+            shot_of: None,
         }
     }
 
-    pub fn finish(mut self) -> Result<Outcome, WindowError> {
+    pub fn finish(mut self) -> Result<AppReport, WindowError> {
         if let Some(error) = self.error.take() {
             return Err(error);
         }
@@ -126,18 +96,18 @@ impl<'a> Handler<'a> {
         if !errors.is_empty() {
             return Err(WindowError::Gpu(errors));
         }
+        let frames = self.driver.frames();
         if let Some((n, path)) = &self.options.capture
-            && *n >= self.frame
+            && *n > frames
         {
             return Err(WindowError::Write {
                 path: path.clone(),
                 reason: format!(
-                    "frame {n} was never drawn: the window closed after {} frames",
-                    self.frame
+                    "frame {n} was never drawn: the window closed after {frames} frames"
                 ),
             });
         }
-        Ok(Outcome { frames: self.frame })
+        Ok(self.driver.report())
     }
 
     fn fail(&mut self, event_loop: &ActiveEventLoop, error: WindowError) {
@@ -149,7 +119,7 @@ impl<'a> Handler<'a> {
     fn open(&mut self, event_loop: &ActiveEventLoop) -> Result<(), WindowError> {
         let (width, height) = self.options.size;
         let attributes = Window::default_attributes()
-            .with_title(title(&self.app.view()))
+            .with_title(title(&self.driver.view()))
             .with_inner_size(PhysicalSize::new(width, height));
         let window = Arc::new(
             event_loop
@@ -162,59 +132,77 @@ impl<'a> Handler<'a> {
         let renderer = Renderer::new(
             &presenter.device,
             &presenter.queue,
-            crate::render::headless::FORMAT,
+            crate::render::gpu::FORMAT,
             screenshot.sample_count,
         );
         self.observer.opened(presenter.describe());
-        self.observer
-            .shown(self.frame, &self.app.view(), Cause::Start);
         self.live = Some(Live {
             window,
             presenter,
             renderer,
         });
+        self.tell();
         Ok(())
     }
 
-    fn intent(&mut self, intent: Intent, cause: Cause) {
-        let transition = self.app.handle(intent);
-        self.menu.dismiss_status();
-        if transition != crate::app::Transition::Ignored {
-            self.surroundings.screen_changed(&transition);
-        }
-        // Restart on the first step changes nothing but is still shown (the operator asked).
-        if transition != crate::app::Transition::Ignored || intent == Intent::Restart {
-            self.step_time_s = 0.0;
-            self.shot_taken = false;
-            let view = self.app.view();
-            if let Some(live) = &self.live {
-                live.window.set_title(&title(&view));
+    /// Passes on what the app did (to the observer, the title, the renderer).
+    fn tell(&mut self) {
+        for effect in self.driver.take_effects() {
+            match effect {
+                // Its files may share paths with the last guide's; they load as they show.
+                Effect::SwapAssets => {
+                    if let Some(live) = &mut self.live {
+                        live.renderer.forget_assets();
+                    }
+                }
             }
-            self.observer.shown(self.frame, &view, cause);
+        }
+        for observation in self.driver.take_observations() {
+            match observation {
+                Observation::Shown { frame, cause } => {
+                    let view = self.driver.view();
+                    if let Some(live) = &self.live {
+                        live.window.set_title(&title(&view));
+                    }
+                    self.observer.shown(frame, &view, cause);
+                }
+                Observation::Online { frame, online } => {
+                    self.observer.online_changed(frame, online);
+                }
+                Observation::AllList { frame, lines } => self.observer.all_list(frame, &lines),
+                Observation::GuideOpened {
+                    frame,
+                    title,
+                    version,
+                } => self.observer.guide_opened(frame, &title, version),
+                Observation::Status { frame, text } => self.observer.status(frame, &text),
+            }
         }
     }
 
+    fn input(&mut self, input: Input) {
+        self.driver.input(input);
+        self.tell();
+    }
+
     fn key(&mut self, event_loop: &ActiveEventLoop, code: KeyCode, pressed: bool, repeat: bool) {
+        let intent = |intent, key| Input::Command(Command::Intent(intent), Cause::Key(key));
         match code {
             KeyCode::KeyW => self.walk.forward = pressed,
             KeyCode::KeyS => self.walk.back = pressed,
             KeyCode::KeyA => self.walk.left = pressed,
             KeyCode::KeyD => self.walk.right = pressed,
             _ if !pressed || repeat => {}
-            KeyCode::KeyN => self.intent(Intent::Next, Cause::Key("N")),
-            KeyCode::ArrowRight => self.intent(Intent::Next, Cause::Key("Right")),
-            KeyCode::KeyB => self.intent(Intent::Back, Cause::Key("B")),
-            KeyCode::ArrowLeft => self.intent(Intent::Back, Cause::Key("Left")),
-            KeyCode::KeyR => self.intent(Intent::Restart, Cause::Key("R")),
-            KeyCode::KeyO => self.online = !self.online,
-            KeyCode::KeyM => {
-                let change = self.menu.toggle(self.surroundings);
-                self.menu_changed(change);
-            }
-            _ if digit(code).is_some() && self.menu.is_open() => {
+            KeyCode::KeyN => self.input(intent(Intent::Next, "N")),
+            KeyCode::ArrowRight => self.input(intent(Intent::Next, "Right")),
+            KeyCode::KeyB => self.input(intent(Intent::Back, "B")),
+            KeyCode::ArrowLeft => self.input(intent(Intent::Back, "Left")),
+            KeyCode::KeyR => self.input(intent(Intent::Restart, "R")),
+            KeyCode::KeyO => self.input(Input::ToggleOffline),
+            KeyCode::KeyM => self.input(Input::Command(Command::Menu, Cause::Key("M"))),
+            _ if digit(code).is_some() && self.driver.all_list_open() => {
                 if let Some(number) = digit(code) {
-                    let change = self.menu.choose(number, self.surroundings);
-                    self.menu_changed(change);
+                    self.input(Input::Command(Command::Open(number), Cause::Key("digit")));
                 }
             }
             KeyCode::Escape => event_loop.exit(),
@@ -265,67 +253,32 @@ impl<'a> Handler<'a> {
         }
     }
 
+    /// A click points a ray from the camera through the cursor: the driver chooses what it hits.
     fn click(&mut self) {
-        let (Some(cursor), Some((frame, view_projection)), Some(live)) =
-            (self.cursor, &self.last, &self.live)
+        let (Some(cursor), Some(view_projection), Some(live)) =
+            (self.cursor, self.last_camera, &self.live)
         else {
             return;
         };
         let (width, height) = live.presenter.size();
         let size = Vec2::new(width as f32, height as f32);
         let at = Vec2::new(cursor.x as f32, cursor.y as f32);
-        let ray = cursor_ray(*view_projection, at, size);
-        // F3: an entry of the All list on screen is chosen by clicking it.
-        let entry = ray.and_then(|ray| crate::xr::pointer::hit_list_entry(frame, ray));
-        let hit = ray.and_then(|ray| crate::xr::pointer::hit_button(frame, ray));
-        tracing::debug!(?at, ?hit, ?entry, "click");
-        if let Some((number, _)) = entry {
-            let change = self.menu.choose(number, self.surroundings);
-            self.menu_changed(change);
-        } else if let Some((action, _)) = hit {
-            self.intent(crate::xr::intent_for(action), Cause::Click(action));
-        }
-    }
-
-    /// What the All list did, told to the observer; a chosen guide replaces the one shown.
-    fn menu_changed(&mut self, change: Option<MenuChange>) {
-        match change {
-            None => {}
-            Some(MenuChange::ListShown(lines)) => self.observer.all_list(self.frame, &lines),
-            Some(MenuChange::Status(text)) => self.observer.status(self.frame, &text),
-            Some(MenuChange::Open {
-                content,
-                title,
-                version,
-            }) => {
-                // Its files may share paths with the last guide's.
-                if let Some(live) = &mut self.live {
-                    live.renderer.forget_assets();
-                }
-                self.app = App::open(Arc::clone(&content.guide), content.source, None);
-                self.chosen = Some(content);
-                self.step_time_s = 0.0;
-                self.shot_taken = false;
-                self.observer.guide_opened(self.frame, &title, version);
-                let view = self.app.view();
-                if let Some(live) = &self.live {
-                    live.window.set_title(&self::title(&view));
-                }
-                self.observer.shown(self.frame, &view, Cause::Chosen);
-            }
+        tracing::debug!(?at, "click");
+        if let Some(ray) = cursor_ray(view_projection, at, size) {
+            self.input(Input::Select(ray));
         }
     }
 
     fn advance_clock(&mut self) -> f32 {
         match self.options.clock {
-            Clock::Fixed { frame_s } => {
-                if self.frame == 0 {
+            FrameClock::Fixed { frame_s } => {
+                if self.driver.frames() == 0 {
                     0.0
                 } else {
                     frame_s
                 }
             }
-            Clock::Real => {
+            FrameClock::Real => {
                 let now = Instant::now();
                 let dt = self
                     .last_instant
@@ -337,42 +290,27 @@ impl<'a> Handler<'a> {
     }
 
     fn draw(&mut self, event_loop: &ActiveEventLoop) -> Result<(), WindowError> {
-        // The device's answers (the All list, a chosen guide) as they arrive; never waits.
-        for change in self.menu.poll(self.surroundings) {
-            self.menu_changed(Some(change));
+        if self.live.is_none() {
+            return Ok(());
         }
         let dt = self.advance_clock();
-        self.step_time_s += dt;
         self.camera.walk(self.walk, dt);
         let head = self.camera.pose();
+        if let Some(camera) = &self.options.camera {
+            self.driver.collect_sightings(camera);
+        }
+        self.driver.frame(head, dt);
+        self.tell();
         let Some(live) = &mut self.live else {
             return Ok(());
         };
+        let Some(frame) = self.driver.last_frame() else {
+            return Ok(());
+        };
         let (width, height) = live.presenter.size();
-        // F2: the monitor's latest word, read without waiting.
-        let online = self.online && self.surroundings.online();
-        if online != self.drawn_online {
-            self.drawn_online = online;
-            self.observer.online_changed(self.frame, online);
-        }
-        let view = self.app.view();
-        let input = SceneInput {
-            view: &view,
-            online,
-            all_list: self.menu.lines(),
-            status: self.menu.status(),
-            head,
-            anchors: &[],
-            step_time_s: self.step_time_s,
-        };
-        let frame = Frame::build(&input, &mut self.follower, dt);
-        let step_number = match &view {
-            View::Step(step) => Some(step.step_number),
-            View::Complete { .. } => None,
-        };
         let eye = EyeView::from_pose(head, FOV_Y_DEG, width as f32 / height as f32);
         let screenshot = HeadlessConfig::screenshot(width, height);
-        let content = self.chosen.as_ref().unwrap_or(self.content);
+        let content = self.driver.content();
         let read = |path: &str| content.read_asset(path);
         let mut encoder =
             live.presenter
@@ -383,7 +321,7 @@ impl<'a> Handler<'a> {
         let offscreen_views = [&live.presenter.offscreen().view];
         live.renderer.draw(
             &mut encoder,
-            &frame,
+            frame,
             &Targets {
                 eyes: &[eye],
                 views: EyeViews::PerEye(&offscreen_views),
@@ -394,29 +332,32 @@ impl<'a> Handler<'a> {
             &read,
         )?;
         live.presenter.present(encoder)?;
+        self.last_camera = Some(eye.projection * eye.view);
 
+        let number = self.driver.frames();
         let capture_now = self
             .options
             .capture
             .as_ref()
-            .filter(|(n, _)| *n == self.frame)
+            .filter(|(n, _)| *n == number)
             .map(|(_, path)| path.clone());
         if let Some(path) = capture_now {
             self.save(&path)?;
         }
-        let shot_due = !self.shot_taken && self.step_time_s >= STEP_TIME_S - 1e-4;
+        let screen = self.driver.screens_shown();
+        let shot_due =
+            self.shot_of != Some(screen) && self.driver.step_time_s() >= STEP_TIME_S - 1e-4;
+        let step_number = match self.driver.view() {
+            View::Step(step) => Some(step.step_number),
+            View::Complete { .. } => None,
+        };
         if let (Some(dir), true, Some(n)) = (&self.options.shots, shot_due, step_number) {
             let path = dir.join(format!("step-{n:02}.png"));
-            self.shot_taken = true;
+            self.shot_of = Some(screen);
             self.save(&path)?;
         }
-        self.last = Some((frame, eye.projection * eye.view));
-        self.frame += 1;
-        if self
-            .options
-            .exit_after_frames
-            .is_some_and(|n| self.frame >= n)
-        {
+        let enough = self.options.exit_after_frames.is_some_and(|n| number >= n);
+        if enough || self.driver.exit_asked() {
             event_loop.exit();
         }
         Ok(())
@@ -488,7 +429,7 @@ impl ApplicationHandler for Handler<'_> {
 }
 
 /// The number key pressed, 1 to 9 (top row or keypad).
-fn digit(code: KeyCode) -> Option<usize> {
+fn digit(code: KeyCode) -> Option<std::num::NonZeroU32> {
     let keys = [
         (KeyCode::Digit1, KeyCode::Numpad1),
         (KeyCode::Digit2, KeyCode::Numpad2),
@@ -502,7 +443,7 @@ fn digit(code: KeyCode) -> Option<usize> {
     ];
     keys.iter()
         .position(|(row, pad)| code == *row || code == *pad)
-        .map(|i| i + 1)
+        .and_then(|i| std::num::NonZeroU32::new(i as u32 + 1))
 }
 
 /// "hologuide — Replace the filter cartridge — step 2 of 9".

@@ -13,14 +13,16 @@ mod handler;
 mod pick;
 mod present;
 
-use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
 use crate::app::View;
+use crate::app::driver::Driver;
+use crate::app::report::AppReport;
 use crate::render::RenderError;
-use crate::xr::{Content, Surroundings};
+
+pub use crate::app::report::Cause;
 
 pub use camera::{FlyCamera, Walk};
 pub use pick::{button_centre_px, cursor_ray};
@@ -56,7 +58,7 @@ impl WindowError {
 
 /// How time advances from one frame to the next.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Clock {
+pub enum FrameClock {
     /// The wall clock (people).
     Real,
     /// Every frame is this many seconds after the previous one (tests: animations and the
@@ -68,39 +70,17 @@ pub enum Clock {
 pub struct WindowOptions {
     /// Inner size of the window in pixels.
     pub size: (u32, u32),
-    /// F2: false shows the Offline banner whatever the surroundings say (O toggles it).
-    pub online: bool,
-    pub start_step: Option<NonZeroU32>,
-    pub clock: Clock,
+    pub clock: FrameClock,
     /// Close after this many frames (tests, scripts).
     pub exit_after_frames: Option<u64>,
-    /// Frame number (from 0) to read back and write as a PNG.
+    /// Frame number (from 1, as every shell counts) to read back and write as a PNG.
     pub capture: Option<(u64, PathBuf)>,
     /// A folder that gets `step-NN.png` each time a step has been shown for
-    /// [`STEP_TIME_S`](crate::render::shots::STEP_TIME_S) seconds: the headless backend's
-    /// pictures, taken from the live window.
+    /// [`STEP_TIME_S`](crate::xr::headless::shots::STEP_TIME_S) seconds: the headless
+    /// backend's pictures, taken from the live window.
     pub shots: Option<PathBuf>,
-}
-
-/// What made the app change screen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Cause {
-    Start,
-    Key(&'static str),
-    Click(crate::scene::ButtonAction),
-    /// Another guide, chosen from the All list, is shown from its first step.
-    Chosen,
-}
-
-impl std::fmt::Display for Cause {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Start => write!(f, "start"),
-            Self::Key(key) => write!(f, "key {key}"),
-            Self::Click(action) => write!(f, "click {action:?}"),
-            Self::Chosen => write!(f, "chosen from the All list"),
-        }
-    }
+    /// A camera decoded on its own threads; its codes go to the driver each frame.
+    pub camera: Option<std::sync::Arc<crate::camera::decoding::QrWorker>>,
 }
 
 /// Told what the window does, as it happens (the CLI prints it).
@@ -128,21 +108,14 @@ pub trait Observer {
     }
 }
 
-/// What happened by the time the window closed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Outcome {
-    pub frames: u64,
-}
-
 /// Opens the window and runs until Esc, the window is closed, or `exit_after_frames`.
 /// One window per process: winit allows one event loop. `surroundings` say each frame whether
 /// the Offline banner shows and take the screen changes (F2, F9).
 pub fn run(
-    content: &Content,
+    driver: Driver,
     options: WindowOptions,
-    surroundings: &dyn Surroundings,
     observer: &mut dyn Observer,
-) -> Result<Outcome, WindowError> {
+) -> Result<AppReport, WindowError> {
     use winit::event_loop::EventLoop;
     if let Some(dir) = &options.shots {
         std::fs::create_dir_all(dir).map_err(|e| WindowError::Write {
@@ -151,7 +124,7 @@ pub fn run(
         })?;
     }
     let event_loop = EventLoop::new().map_err(|e| WindowError::NoDisplay(e.to_string()))?;
-    let mut handler = handler::Handler::new(content, options, surroundings, observer);
+    let mut handler = handler::Handler::new(driver, options, observer);
     event_loop
         .run_app(&mut handler)
         .map_err(|e| WindowError::EventLoop(e.to_string()))?;

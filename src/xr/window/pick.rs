@@ -1,11 +1,11 @@
 //! Which card button is under the mouse: a ray from the eye through the cursor, hit against the
-//! panels of the last frame drawn by the shared [`hit_button`](crate::xr::pointer::hit_button).
+//! panels of the last frame drawn by the shared [`hit_button`](crate::app::pointer::hit_button).
 //! Pure (glam and scene only).
 
 use glam::{Mat4, Vec2, Vec3};
 
+use crate::app::pointer::Ray;
 use crate::scene::{ButtonAction, Frame};
-use crate::xr::pointer::Ray;
 
 /// The ray through pixel `cursor` (from the window's top-left, +y down) of a `size`-pixel view
 /// drawn with `view_projection` (world → clip, wgpu depth 0..1). None for a degenerate camera.
@@ -58,32 +58,21 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::app::{App, GuideSource};
-    use crate::scene::{CardFollower, SceneInput};
-    use crate::xr::pointer::hit_button;
+    use crate::app::driver::{Situation, picture};
+    use crate::app::pointer::hit_button;
     use crate::xr::window::camera::FlyCamera;
 
     const SIZE: Vec2 = Vec2::new(800.0, 500.0);
 
     fn demo_frame(step: u32) -> (Frame, Mat4) {
         let package = crate::demo::load().expect("demo guide");
-        let app = App::open(
-            Arc::new(package.guide),
-            GuideSource::Demo,
-            NonZeroU32::new(step),
-        );
-        let view = app.view();
         let head = FlyCamera::standing_operator().pose();
-        let input = SceneInput {
-            view: &view,
+        let online = Situation {
             online: true,
-            all_list: None,
-            status: None,
-            head,
-            anchors: &[],
-            step_time_s: 0.0,
+            ..Situation::default()
         };
-        let frame = Frame::build(&input, &mut CardFollower::default(), 0.0);
+        let step = NonZeroU32::new(step).expect("a step number");
+        let frame = picture(Arc::new(package.guide), step, &online, head, 0.0);
         let projection = Mat4::perspective_rh(52f32.to_radians(), SIZE.x / SIZE.y, 0.05, 100.0);
         (frame, projection * head.to_matrix().inverse())
     }

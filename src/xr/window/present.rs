@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use winit::window::Window;
 
 use super::WindowError;
-use crate::render::headless::FORMAT;
+use crate::render::gpu::FORMAT;
 
 pub struct Presenter {
     pub device: wgpu::Device,

@@ -12,6 +12,7 @@
 mod all_list;
 mod openxr;
 mod refusals;
+mod sticker;
 mod window;
 
 use std::io::{BufRead, BufReader, Read};

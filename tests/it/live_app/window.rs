@@ -311,7 +311,7 @@ fn f2_window_app_opens_the_cached_guide_offline_with_the_banner_from_the_first_f
     assert!(
         lines
             .iter()
-            .any(|l| l["frame"] == 0 && l["online"] == false),
+            .any(|l| l["frame"] == 1 && l["online"] == false),
         "the first frame is drawn offline: {lines:?}"
     );
     let first = image::open(&png).expect("frame 1 captured").into_rgba8();

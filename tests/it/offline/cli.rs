@@ -222,6 +222,25 @@ fn f7_cli_open_of_a_link_to_step_3_starts_at_step_3_online_and_offline() {
     );
 }
 
+/// One state, one message: before any account exists no guide service is known, so `guides`
+/// and `status` say so instead of claiming one "cannot be reached".
+#[test]
+fn cli_before_any_account_the_banner_line_says_no_service_is_set_up() {
+    let device = tempfile::tempdir().unwrap();
+    for command in ["guides", "status"] {
+        let output = client(device.path(), &[command]).output().unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+        let text = stdout(&output);
+        assert!(
+            text.contains(
+                "Offline banner: shown (no guide service is set up on this device yet; `hologuide login --server URL` sets one)"
+            ),
+            "{command}: {text}"
+        );
+        assert!(!text.contains("cannot be reached"), "{command}: {text}");
+    }
+}
+
 #[test]
 fn cli_f10_clock_override_ends_offline_use_after_90_days() {
     let mut service = Service::start();

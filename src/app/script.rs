@@ -9,6 +9,7 @@
 //! 130      step 5
 //! 140      menu            (toggles the All list)
 //! 160      open 2          (opens the All list's guide number 2)
+//! 180      select          (selects what the head looks at; answers a sticker's question)
 //! 200      exit            (asks the runtime to end the session)
 //! ```
 //! Frame numbers rather than seconds: a frame is what a test can count on any machine.
@@ -17,7 +18,7 @@ use std::num::NonZeroU32;
 
 use thiserror::Error;
 
-use crate::app::Intent;
+use super::Intent;
 
 /// What an input source asks the frame loop for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +28,8 @@ pub enum Command {
     Menu,
     /// Open the guide of this number (from 1) in the All list on screen.
     Open(NonZeroU32),
+    /// Select along the head's gaze, as a pinch aimed by the head does.
+    Select,
     /// End the session (as the user quitting would).
     Exit,
 }
@@ -63,7 +66,7 @@ pub fn parse(text: &str) -> Result<Vec<ScriptedCommand>, ScriptError> {
             .ok_or_else(|| fail(format!("{frame_word:?} is not a frame number (1 or more)")))?;
         let action = words.next().ok_or_else(|| {
             fail(
-                "a frame number needs an action after it (next, back, restart, step N, menu, open N, exit)"
+                "a frame number needs an action after it (next, back, restart, step N, menu, open N, select, exit)"
                     .into(),
             )
         })?;
@@ -73,6 +76,7 @@ pub fn parse(text: &str) -> Result<Vec<ScriptedCommand>, ScriptError> {
             "restart" => Command::Intent(Intent::Restart),
             "menu" => Command::Menu,
             "exit" => Command::Exit,
+            "select" => Command::Select,
             "step" => {
                 let number = words.next().unwrap_or("");
                 let step = number
@@ -91,7 +95,7 @@ pub fn parse(text: &str) -> Result<Vec<ScriptedCommand>, ScriptError> {
             }
             other => {
                 return Err(fail(format!(
-                    "unknown action {other:?} (expected next, back, restart, step N, menu, open N or exit)"
+                    "unknown action {other:?} (expected next, back, restart, step N, menu, open N, select or exit)"
                 )));
             }
         };
@@ -132,10 +136,10 @@ mod tests {
 
     #[test]
     fn a_script_of_frames_and_actions_is_read_in_frame_order() {
-        let script = "# advance twice\n80 next\n40 next\n\n120 step 5  # jump\n130 menu\n140 EXIT\n135 open 2\n";
+        let script = "# advance twice\n80 next\n40 next\n\n120 step 5  # jump\n130 menu\n140 EXIT\n135 open 2\n150 select\n";
         let commands = parse(script).unwrap();
         let frames: Vec<u64> = commands.iter().map(|c| c.frame).collect();
-        assert_eq!(frames, vec![40, 80, 120, 130, 135, 140]);
+        assert_eq!(frames, vec![40, 80, 120, 130, 135, 140, 150]);
         assert_eq!(
             commands[2].command,
             Command::Intent(Intent::GoToStep(NonZeroU32::new(5).unwrap()))
@@ -146,6 +150,7 @@ mod tests {
             Command::Open(NonZeroU32::new(2).unwrap())
         );
         assert_eq!(commands[5].command, Command::Exit);
+        assert_eq!(commands[6].command, Command::Select);
     }
 
     #[test]

@@ -158,6 +158,50 @@ impl Pinch {
     }
 }
 
+/// Rays at what the first panel of a frame shows, for tests that point as a user would.
+#[cfg(test)]
+pub(crate) mod aim {
+    use glam::{Vec2, Vec3};
+
+    use super::Ray;
+    use crate::scene::{ButtonAction, Frame, Pose};
+
+    /// From `head` to the centre of the button for `action` on the first panel.
+    pub(crate) fn at_button(frame: &Frame, action: ButtonAction, head: Pose) -> Ray {
+        let panel = &frame.panels[0];
+        let button = panel
+            .buttons
+            .iter()
+            .find(|b| b.action == action)
+            .expect("the card has the button");
+        at_point(frame, button.position + button.size / 2.0, head)
+    }
+
+    /// From `head` to the middle of the left part of text `index` of the first panel.
+    pub(crate) fn at_text(frame: &Frame, index: usize, head: Pose) -> Ray {
+        let text = &frame.panels[0].texts[index];
+        at_point(
+            frame,
+            text.position + Vec2::new(0.05, text.height / 2.0),
+            head,
+        )
+    }
+
+    /// From `head` to `point` (from the first panel's top-left, +y down).
+    fn at_point(frame: &Frame, point: Vec2, head: Pose) -> Ray {
+        let panel = &frame.panels[0];
+        let local = Vec3::new(
+            point.x - panel.size.x / 2.0,
+            panel.size.y / 2.0 - point.y,
+            0.0,
+        );
+        Ray {
+            origin: head.position,
+            direction: panel.world.transform_point3(local) - head.position,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::num::NonZeroU32;
@@ -187,26 +231,8 @@ mod tests {
         Frame::build(&input, &mut CardFollower::default(), 0.0)
     }
 
-    /// A ray from the standing head to the centre of a button of the step card.
     fn ray_to(frame: &Frame, action: ButtonAction) -> Ray {
-        let panel = &frame.panels[0];
-        let button = panel
-            .buttons
-            .iter()
-            .find(|b| b.action == action)
-            .expect("the card has the button");
-        let centre = button.position + button.size / 2.0;
-        let local = Vec3::new(
-            centre.x - panel.size.x / 2.0,
-            panel.size.y / 2.0 - centre.y,
-            0.0,
-        );
-        let target = panel.world.transform_point3(local);
-        let origin = Pose::standing().position;
-        Ray {
-            origin,
-            direction: target - origin,
-        }
+        aim::at_button(frame, action, Pose::standing())
     }
 
     fn list_frame(lines: &[String]) -> Frame {
@@ -225,22 +251,8 @@ mod tests {
         Frame::build(&input, &mut CardFollower::default(), 0.0)
     }
 
-    /// A ray from the standing head to the middle of the left part of text `index` of the
-    /// All list panel.
     fn ray_to_text(frame: &Frame, index: usize) -> Ray {
-        let panel = &frame.panels[0];
-        let text = &panel.texts[index];
-        let point = text.position + Vec2::new(0.05, text.height / 2.0);
-        let local = Vec3::new(
-            point.x - panel.size.x / 2.0,
-            panel.size.y / 2.0 - point.y,
-            0.0,
-        );
-        let origin = Pose::standing().position;
-        Ray {
-            origin,
-            direction: panel.world.transform_point3(local) - origin,
-        }
+        aim::at_text(frame, index, Pose::standing())
     }
 
     #[test]

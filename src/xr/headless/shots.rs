@@ -4,23 +4,16 @@
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
-use super::RenderError;
-use super::headless::{Headless, scripted_head};
-use crate::app::{App, GuideSource};
-use crate::guide::GuidePackage;
-use crate::scene::{CardFollower, Frame, SceneInput};
+use super::{Headless, scripted_head};
+use crate::app::driver::picture;
+use crate::guide::{AssetSource, GuidePackage};
+use crate::render::RenderError;
+use crate::scene::Frame;
+
+pub use crate::app::driver::Situation;
 
 /// Seconds into each step when its picture is taken: animations are mid-way, not at rest.
 pub const STEP_TIME_S: f32 = 0.8;
-
-/// What is around the guide when a picture is taken.
-#[derive(Debug, Clone, Default)]
-pub struct Situation {
-    pub online: bool,
-    /// Some: the All list is open with these guide titles.
-    pub all_list: Option<Vec<String>>,
-    pub status: Option<String>,
-}
 
 /// A picture of one step (numbered from 1) of the guide in `package`.
 pub fn step_shot(
@@ -29,24 +22,15 @@ pub fn step_shot(
     step: NonZeroU32,
     situation: &Situation,
 ) -> Result<image::RgbaImage, RenderError> {
-    let app = App::open(
-        Arc::new(package.guide.clone()),
-        GuideSource::Demo,
-        Some(step),
-    );
-    let view = app.view();
     let head = scripted_head();
-    let input = SceneInput {
-        view: &view,
-        online: situation.online,
-        all_list: situation.all_list.as_deref(),
-        status: situation.status.as_deref(),
+    let frame = picture(
+        Arc::new(package.guide.clone()),
+        step,
+        situation,
         head,
-        anchors: &[],
-        step_time_s: STEP_TIME_S,
-    };
-    let frame = Frame::build(&input, &mut CardFollower::default(), 0.0);
-    let read = |path: &str| package.read_asset(path).map_err(|e| e.to_string());
+        STEP_TIME_S,
+    );
+    let read = |path: &str| package.read(path);
     let mut eyes = headless.render(&frame, head, &read)?;
     eyes.truncate(1);
     eyes.pop()
@@ -58,7 +42,7 @@ pub fn step_shot(
 pub fn model_shot(
     headless: &mut Headless,
     asset: &str,
-    read: &super::AssetReader<'_>,
+    read: &crate::render::AssetReader<'_>,
     animation: Option<&str>,
     time_s: f32,
 ) -> Result<image::RgbaImage, RenderError> {

@@ -3,9 +3,11 @@
 //! The list's lines and the status line come from the app's [`Shell`], the same rules the CLI's
 //! `hologuide guides` prints with.
 
-use crate::app::access::{AllListEntry, Link, all_list_lines};
-use crate::app::shell::{Shell, ShellEvent};
-use crate::xr::{Content, DeviceNews, Surroundings};
+use uuid::Uuid;
+
+use super::access::{AllListEntry, Link, all_list_lines};
+use super::device::{Content, DeviceNews, Surroundings};
+use super::shell::{Shell, ShellEvent};
 
 /// What changed after [`Menu::poll`], for the front end to act on and to report.
 pub enum MenuChange {
@@ -21,30 +23,39 @@ pub enum MenuChange {
     Status(String),
 }
 
+/// The All list's state over the driver's one [`Shell`] (which also holds the link and the
+/// status line).
 pub struct Menu {
     shell: Shell,
     /// The operator wants the list on screen (it may not have arrived yet).
     wanted: bool,
     /// A guide was chosen and its opening has not been answered yet.
     opening: bool,
-    /// The list's lines as drawn: numbered, as they are chosen; none for the empty list, whose
-    /// exact text the scene draws itself.
-    lines: Vec<String>,
-}
-
-impl Default for Menu {
-    fn default() -> Self {
-        Self {
-            // The shell's link is not used here: the banner follows the surroundings directly.
-            shell: Shell::new(Link::Online),
-            wanted: false,
-            opening: false,
-            lines: Vec::new(),
-        }
-    }
+    /// Guides and titles of the last All list received.
+    titles: Vec<(Uuid, String)>,
 }
 
 impl Menu {
+    pub fn new(link: Link) -> Self {
+        Self {
+            shell: Shell::new(link),
+            wanted: false,
+            opening: false,
+            titles: Vec::new(),
+        }
+    }
+
+    pub fn shell(&self) -> &Shell {
+        &self.shell
+    }
+
+    /// F2: the link as the banner shows it.
+    pub fn connectivity(&mut self, link: Link) {
+        if self.shell.link() != link {
+            self.shell.handle(ShellEvent::Connectivity(link));
+        }
+    }
+
     /// The menu input: opens the All list (asking the device for it) or closes it.
     pub fn toggle(&mut self, surroundings: &dyn Surroundings) -> Option<MenuChange> {
         if self.wanted {
@@ -86,11 +97,41 @@ impl Menu {
             self.shell.handle(ShellEvent::Notice(text.clone()));
             return Some(MenuChange::Status(text));
         };
-        let text = format!("Opening {}…", entry.title);
-        surroundings.open_guide(entry.guide_id);
+        let (guide, title) = (entry.guide_id, entry.title.clone());
+        Some(self.open(guide, &title, surroundings))
+    }
+
+    /// Asks the device to open `guide` (chosen, or a sticker's confirmed); the outcome arrives
+    /// through [`Self::poll`].
+    pub fn open(
+        &mut self,
+        guide: Uuid,
+        title: &str,
+        surroundings: &dyn Surroundings,
+    ) -> MenuChange {
+        let text = format!("Opening {title}…");
+        surroundings.open_guide(guide);
         self.opening = true;
+        self.say(text)
+    }
+
+    /// A line on the status panel (a sticker's question).
+    pub fn say(&mut self, text: String) -> MenuChange {
         self.shell.handle(ShellEvent::Notice(text.clone()));
-        Some(MenuChange::Status(text))
+        MenuChange::Status(text)
+    }
+
+    /// A guide is being opened and the device has not answered yet.
+    pub fn is_opening(&self) -> bool {
+        self.opening
+    }
+
+    /// The title of `guide` as the last All list named it (no I/O: what the device sent).
+    pub fn title_of(&self, guide: Uuid) -> Option<&str> {
+        self.titles
+            .iter()
+            .find(|(id, _)| *id == guide)
+            .map(|(_, title)| title.as_str())
     }
 
     /// The device's answers that arrived since the last frame.
@@ -141,7 +182,7 @@ impl Menu {
 
     /// The All list's lines for the scene (empty: the scene shows the exact empty text).
     pub fn lines(&self) -> Option<&[String]> {
-        self.shell.all_list().map(|_| self.lines.as_slice())
+        self.shell.all_lines()
     }
 
     pub fn status(&self) -> Option<&str> {
@@ -150,22 +191,16 @@ impl Menu {
 
     /// The list on screen; the lines reported are those drawn, or the exact empty text.
     fn show(&mut self, entries: Vec<AllListEntry>) -> MenuChange {
-        let shown = all_list_lines(&entries);
-        self.lines = if entries.is_empty() {
-            Vec::new()
-        } else {
-            shown
-                .iter()
-                .enumerate()
-                .map(|(i, line)| format!("{}. {line}", i + 1))
-                .collect()
-        };
+        self.titles = entries
+            .iter()
+            .map(|e| (e.guide_id, e.title.clone()))
+            .collect();
+        let empty = all_list_lines(&entries);
         self.shell.handle(ShellEvent::ShowAllList(entries));
-        MenuChange::ListShown(if self.lines.is_empty() {
-            shown
-        } else {
-            self.lines.clone()
-        })
+        match self.shell.all_lines() {
+            Some(lines) if !lines.is_empty() => MenuChange::ListShown(lines.to_vec()),
+            _ => MenuChange::ListShown(empty),
+        }
     }
 }
 
@@ -179,8 +214,8 @@ mod tests {
 
     use super::*;
     use crate::app::access::NO_GUIDES_OFFLINE;
+    use crate::app::device::Standalone;
     use crate::app::{GuideSource, Transition};
-    use crate::xr::Standalone;
 
     /// A device that answers later, as the live worker does.
     #[derive(Default)]
@@ -220,7 +255,7 @@ mod tests {
 
     #[test]
     fn f3_without_an_account_the_all_list_shows_the_exact_empty_text_at_once() {
-        let mut menu = Menu::default();
+        let mut menu = Menu::new(Link::Online);
         let Some(MenuChange::ListShown(lines)) = menu.toggle(&Standalone) else {
             panic!("the list is shown at once");
         };
@@ -234,7 +269,7 @@ mod tests {
     #[test]
     fn f3_the_all_list_arrives_later_and_an_entry_chosen_by_number_is_opened() {
         let device = Later::default();
-        let mut menu = Menu::default();
+        let mut menu = Menu::new(Link::Online);
         assert!(menu.toggle(&device).is_none(), "asked, not there yet");
         assert!(!menu.is_open());
         device.answers.borrow_mut().push(DeviceNews::AllList(vec![
@@ -274,7 +309,7 @@ mod tests {
     #[test]
     fn a_number_past_the_list_or_a_refused_open_says_why_and_keeps_the_list() {
         let device = Later::default();
-        let mut menu = Menu::default();
+        let mut menu = Menu::new(Link::Online);
         menu.toggle(&device);
         device
             .answers

@@ -1,14 +1,18 @@
-//! The headless backend: offscreen eyes, a scripted head pose, a fixed clock; frames come back
-//! as images (PNG screenshots, golden tests, benchmarks).
+//! The headless shell: offscreen eyes, a scripted head pose, a fixed clock; frames come back
+//! as images (PNG screenshots, golden tests, benchmarks) or run the app's frame loop
+//! ([`run`], `hologuide run --backend headless`).
+
+mod frames;
+pub mod shots;
 
 use glam::{Quat, Vec3};
 
-use super::gpu::{self, Gpu};
-use super::{AssetReader, EyeView, EyeViews, RenderError, Renderer, Targets};
+use crate::render::gpu::{self, Gpu};
+use crate::render::{AssetReader, EyeView, EyeViews, RenderError, Renderer, Targets};
 use crate::scene::{Frame, Pose};
 
-/// The colour format of the offscreen eyes (an sRGB format, as OpenXR swapchains are).
-pub const FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8UnormSrgb;
+pub use crate::render::gpu::FORMAT;
+pub use frames::{HeadlessError, HeadlessOptions, run};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct HeadlessConfig {
