@@ -57,6 +57,23 @@ fn a_blob_file_with_one_byte_flipped_is_refused_by_read_and_verify() {
     assert_refused(&store, &sha, "a byte flipped in the second chunk");
 }
 
+/// Found by fuzzing (issue 22): the file length a size needs overflowed (a panic in debug
+/// builds) for a size near `u64::MAX`, which a negative size in a tampered database reads as.
+#[test]
+fn a_blob_size_tampered_to_a_negative_number_in_the_database_is_refused_not_a_panic() {
+    let device = Device::new();
+    let store = device.open("alice").unwrap();
+    let (sha, bytes) = blob(3, 1000);
+    store.put_blob(&sha, &bytes).unwrap();
+    store
+        .run(|c| {
+            c.execute("UPDATE blobs SET size = -1 WHERE sha256 = ?1", [&sha])?;
+            Ok(())
+        })
+        .unwrap();
+    assert_refused(&store, &sha, "a size of -1");
+}
+
 #[test]
 fn a_blob_file_truncated_at_a_chunk_boundary_or_mid_chunk_is_refused() {
     let device = Device::new();

@@ -40,18 +40,28 @@ const MAGIC: &[u8; 8] = b"HGBLOB2\0";
 const HEADER: u64 = 16;
 
 /// Why a blob file cannot be used; the store turns it into a [`super::CacheError`].
-#[derive(Debug)]
-pub(super) enum FileError {
-    Io(std::io::Error),
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
     /// Wrong magic, wrong length, a tag that does not verify (tampered, truncated, swapped,
     /// another user's key).
+    #[error("{0}")]
     Damaged(String),
 }
 
-impl From<std::io::Error> for FileError {
-    fn from(error: std::io::Error) -> Self {
-        FileError::Io(error)
-    }
+/// Reads and authenticates the complete blob file `path` (`size` plaintext bytes of the blob
+/// `sha256`, 64 hex digits) with a user's 32-byte blob key, exactly as the store reads blobs.
+/// Public for the fuzz target (issue 22): after a crash or tampering the file's bytes, and the
+/// size the database records, are outside input.
+pub fn read_blob_file(
+    key: &[u8; 32],
+    path: &Path,
+    sha256: &str,
+    size: u64,
+    threads: usize,
+) -> Result<Vec<u8>, FileError> {
+    read_all(&BlobKey::new(key), path, sha256, size, threads)
 }
 
 /// The blob key of one user on one device, or none for the plain baseline.
@@ -122,10 +132,13 @@ pub(super) fn sha_bytes(sha256: &str) -> [u8; 32] {
     raw
 }
 
-/// Bytes a file of `size` plaintext bytes has.
-pub(super) fn file_len(key: &BlobKey, size: u64) -> u64 {
+/// Bytes a file of `size` plaintext bytes has; `None` past `u64::MAX` (a size read from a
+/// tampered database can be anything: found by fuzzing, issue 22).
+pub(super) fn file_len(key: &BlobKey, size: u64) -> Option<u64> {
     let chunk = CHUNK as u64;
-    HEADER + (size / chunk) * (chunk + key.overhead()) + size % chunk + key.overhead()
+    (size / chunk)
+        .checked_mul(chunk + key.overhead())?
+        .checked_add(HEADER + size % chunk + key.overhead())
 }
 
 /// Appends chunks to a `.part` file; [`Writer::finish`] writes the final chunk.

@@ -66,6 +66,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+pub use blobfile::{FileError as BlobFileError, read_blob_file};
 pub use blobs::PARTIAL_MAX_AGE;
 pub use device_keys::{DeviceKeyStore, Preference as KeyStorePreference, SecretLocation};
 pub use error::CacheError;

@@ -8,8 +8,9 @@ const KTX2_MAGIC: [u8; 12] = [
 ];
 
 /// Decodes PNG, JPEG or WebP bytes. Larger than `max_dimension` on a side: scaled down, with a
-/// warning pushed to `warnings`.
-pub(super) fn decode(
+/// warning pushed to `warnings`. Public (as `model::decode_texture`) for the fuzz target
+/// (issue 22), which decodes images exactly as a model's textures are.
+pub fn decode(
     bytes: &[u8],
     max_dimension: u32,
     what: &str,

@@ -12,6 +12,7 @@ use crate::guide::AssetError;
 use super::accessor::{ViewData, read_vec};
 use super::animation::{Animation, Channel, Interpolation, Values};
 use super::geometry;
+use super::guard::{check_glb_header, check_position_accessors};
 use super::{
     AlphaMode, Material, Mesh, Model, ModelError, Node, SUPPORTED_REQUIRED_EXTENSIONS,
     SamplerSettings, Skin, Texture, TextureRef, Trs, WrapMode, images,
@@ -42,10 +43,12 @@ pub fn load_model(
             reason: "the file is empty".into(),
         });
     }
-    let gltf = gltf::Gltf::from_slice_without_validation(bytes).map_err(|e| ModelError::Parse {
-        asset: asset.into(),
-        reason: e.to_string(),
-    })?;
+    let gltf = check_glb_header(bytes)
+        .and_then(|()| gltf::Gltf::from_slice_without_validation(bytes).map_err(|e| e.to_string()))
+        .map_err(|reason| ModelError::Parse {
+            asset: asset.into(),
+            reason,
+        })?;
     let blob = gltf.blob;
     let mut root = gltf.document.into_json();
     for extension in &root.extensions_required {
@@ -59,6 +62,7 @@ pub fn load_model(
     // The gltf crate's validation knows fewer extensions than we read; ours are checked above.
     root.extensions_required.clear();
     let placeholder = point_viewless_accessors_at_a_placeholder(&mut root);
+    check_position_accessors(&root).map_err(invalid)?;
     let document = gltf::Document::from_json(root).map_err(|e| invalid(format!("{e}")))?;
 
     let buffers = read_buffers(asset, &document, blob, options)?;

@@ -11,6 +11,7 @@ pub mod animation;
 pub mod corpus;
 mod draco;
 mod geometry;
+mod guard;
 mod images;
 mod load;
 mod meshopt;
@@ -19,6 +20,7 @@ mod primitives;
 use glam::{Mat4, Quat, Vec3};
 use thiserror::Error;
 
+pub use images::decode as decode_texture;
 pub use load::{LoadOptions, load_model};
 
 /// Extensions this loader understands; a file *requiring* any other is refused.

@@ -40,6 +40,31 @@ mod synth;
 mod tests;
 
 pub use detector::Decoder;
+pub use segments::Payload;
+
+/// Raw codewords of a `version` (1..=40) symbol at `ecc`, in placement order, to its payload:
+/// de-interleaving, Reed-Solomon correction and segment decoding, as a camera read does after
+/// sampling the modules. `None` when they do not decode. Public for the fuzz target (issue 22),
+/// which reaches these parsers here without having to draw a valid symbol.
+pub fn decode_codewords(version: u8, ecc: EccLevel, raw: &[u8]) -> Option<Payload> {
+    let version = usize::from(version);
+    if !(1..=40).contains(&version) {
+        return None;
+    }
+    let data = symbol::correct(version, ecc, raw).ok()?;
+    segments::parse(&data, version).ok()
+}
+
+/// A `version` symbol's corrected data codewords to its payload (segment decoding only).
+/// Public for the fuzz target (issue 22): codewords that pass Reed-Solomon correction are out of
+/// reach of mutated bytes, so the segment parser is fuzzed on its own as well.
+pub fn parse_segments(version: u8, data: &[u8]) -> Option<Payload> {
+    let version = usize::from(version);
+    if !(1..=40).contains(&version) {
+        return None;
+    }
+    segments::parse(data, version).ok()
+}
 
 /// Frames above this many pixels are refused: a frame this large is a mistake, not a camera.
 pub const MAX_FRAME_PIXELS: usize = 100_000_000;

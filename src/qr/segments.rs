@@ -20,7 +20,7 @@ pub(crate) enum SegmentError {
 
 /// The decoded payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Payload {
+pub struct Payload {
     /// Segment bytes concatenated (digits and letters as ASCII, Kanji as Shift_JIS, Hanzi as
     /// GB2312).
     pub bytes: Vec<u8>,

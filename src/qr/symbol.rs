@@ -220,7 +220,7 @@ fn misdecode_protection(version: usize, ecc: EccLevel) -> usize {
 }
 
 /// De-interleaves the blocks, corrects each and returns the data codewords in order.
-fn correct(version: usize, ecc: EccLevel, raw: &[u8]) -> Result<Vec<u8>, SymbolError> {
+pub(crate) fn correct(version: usize, ecc: EccLevel, raw: &[u8]) -> Result<Vec<u8>, SymbolError> {
     let info = &VERSION_DB[version];
     // quircs' table is indexed by the format field's value: M, L, H, Q.
     let params = &info.ecc[match ecc {

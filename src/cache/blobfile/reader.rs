@@ -18,7 +18,11 @@ fn open_complete(key: &BlobKey, path: &Path, size: u64) -> Result<File, FileErro
     use std::os::unix::fs::FileExt;
 
     let file = File::open(path)?;
-    let expected = file_len(key, size);
+    let expected = file_len(key, size).ok_or_else(|| {
+        FileError::Damaged(format!(
+            "its recorded size, {size} bytes, is larger than any blob file can hold"
+        ))
+    })?;
     let actual = file.metadata()?.len();
     if actual != expected {
         return Err(FileError::Damaged(format!(
