@@ -2,12 +2,13 @@
 //! embedded images and data: URIs included). Files next to a `.gltf` are absent here.
 #![no_main]
 
+use hologuide::guide::AssetError;
 use hologuide::model::{LoadOptions, load_model};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|bytes: &[u8]| {
-    let resolve = |uri: &str| -> Result<Vec<u8>, String> {
-        Err(format!("'{uri}' is not part of the fuzz input"))
+    let resolve = |uri: &str| -> Result<Vec<u8>, AssetError> {
+        Err(AssetError::NotInVersion(uri.to_owned()))
     };
     let options = LoadOptions {
         // A common device limit; larger textures are scaled down as on a headset.

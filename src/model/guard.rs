@@ -1,6 +1,6 @@
 //! Checks that keep hostile files away from panics inside the `gltf` crates (1.4): each refuses,
 //! with a message, a file those crates would index or subtract out of range on. All found by
-//! fuzzing (issue 22); each has a regression test in `model::tests`.
+//! fuzzing (issue 22); each has a regression test in `tests/it/parser_limits.rs`.
 
 use gltf::json;
 

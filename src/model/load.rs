@@ -272,12 +272,21 @@ fn read_textures(
         let slot = &mut decoded[image_index];
         if slot.is_none() {
             let what = format!("image {image_index}");
-            let image = document.images().nth(image_index);
-            let bytes = match image.map(|i| i.source()) {
-                Some(gltf::image::Source::View { view, .. }) => views.views[view.index()]
-                    .clone()
+            // The image's JSON, not `Image::source()`: that unwraps a missing `mimeType` (or a
+            // missing `uri`) and panicked on a hostile file (found by fuzzing, issue 22). The
+            // decoder sniffs the format, so a view without a MIME type still shows.
+            let bytes = match document.as_json().images.get(image_index) {
+                Some(json::Image {
+                    buffer_view: Some(view),
+                    ..
+                }) => views
+                    .views
+                    .get(view.value())
+                    .cloned()
+                    .flatten()
                     .ok_or_else(|| format!("{what}: its buffer view has no data")),
-                Some(gltf::image::Source::Uri { uri, .. }) => read_uri(uri, options),
+                Some(json::Image { uri: Some(uri), .. }) => read_uri(uri, options),
+                Some(_) => Err(format!("{what} has neither a uri nor a bufferView")),
                 None => Err(format!("{what} does not exist")),
             };
             let result = bytes

@@ -11,6 +11,7 @@ mod offline;
 mod openxr_frames;
 mod openxr_lifecycle;
 mod openxr_runtime;
+mod parser_limits;
 mod qr;
 mod render_golden;
 mod render_robustness;
