@@ -51,8 +51,7 @@ fn a_texture_declaring_a_side_over_16384_pixels_is_refused_before_its_pixels_are
         "bomb.png",
         &mut warnings,
     )
-    .err()
-    .expect("a 40,000-pixel-wide texture is refused");
+    .expect_err("a 40,000-pixel-wide texture is refused");
     assert!(
         error.starts_with("bomb.png: ") && error.to_lowercase().contains("limit"),
         "the message names the texture and the limit: {error}"
@@ -60,8 +59,7 @@ fn a_texture_declaring_a_side_over_16384_pixels_is_refused_before_its_pixels_are
     // The same header at a modest size is read as far as its (absent) pixels: the bound, not
     // the broken file, refused the large one.
     let small = decode_texture(&png_declaring(64, 64), 2048, "small.png", &mut warnings)
-        .err()
-        .expect("a PNG without its pixel data does not decode");
+        .expect_err("a PNG without its pixel data does not decode");
     assert!(!small.to_lowercase().contains("limit"), "{small}");
 }
 
@@ -89,9 +87,7 @@ fn a_model_whose_json_nests_100000_deep_is_refused_without_exhausting_the_stack(
         "[".repeat(depth),
         "]".repeat(depth)
     );
-    let error = load(json.as_bytes())
-        .err()
-        .expect("a model nested 100,000 deep is refused");
+    let error = load(json.as_bytes()).expect_err("a model nested 100,000 deep is refused");
     let message = error.to_string();
     assert!(
         message.starts_with("hostile.gltf: not a glTF file:") && message.contains("recursion"),
@@ -114,9 +110,7 @@ fn a_glb_whose_binary_chunk_declares_more_bytes_than_the_file_holds_is_refused()
     glb.extend_from_slice(&u32::MAX.to_le_bytes());
     glb.extend_from_slice(b"BIN\0");
     glb.extend_from_slice(&[0; 16]);
-    let error = load(&glb)
-        .err()
-        .expect("a chunk longer than the file is refused");
+    let error = load(&glb).expect_err("a chunk longer than the file is refused");
     assert!(
         error
             .to_string()
@@ -139,9 +133,7 @@ fn an_accessor_declaring_a_billion_elements_over_a_12_byte_buffer_is_refused() {
         "scenes": [{"nodes": [0]}],
         "scene": 0
     }"#;
-    let error = load(json.as_bytes())
-        .err()
-        .expect("an accessor running past its buffer is refused");
+    let error = load(json.as_bytes()).expect_err("an accessor running past its buffer is refused");
     assert!(
         error.to_string().starts_with("hostile.gltf: "),
         "the message names the model: {error}"
@@ -169,9 +161,7 @@ fn a_package_with_more_entries_than_allowed_is_refused_naming_the_count_and_the_
         &path,
         (0..count).map(|i| (format!("empty/{i}.txt"), Vec::new())),
     );
-    let error = GuidePackage::load(&path)
-        .err()
-        .expect("10,001 entries are refused");
+    let error = GuidePackage::load(&path).expect_err("10,001 entries are refused");
     let message = error.to_string();
     assert!(
         message.contains(&format!("{count} entries"))
@@ -187,9 +177,7 @@ fn a_guide_json_nested_100000_deep_is_refused_as_invalid_json_without_exhausting
     let depth = 100_000;
     let json = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
     zip_file(&path, [("guide.json".to_owned(), json.into_bytes())]);
-    let error = GuidePackage::load(&path)
-        .err()
-        .expect("a guide.json nested 100,000 deep is refused");
+    let error = GuidePackage::load(&path).expect_err("a guide.json nested 100,000 deep is refused");
     let message = error.to_string();
     assert!(
         message.contains("guide.json") && message.contains("recursion limit"),

@@ -109,9 +109,15 @@ impl Service {
         let stored_hash = found.as_ref().map_or(DUMMY_HASH, |(_, hash)| hash.as_str());
         let matches = self.passwords.verify(password, stored_hash)?;
         let Some((user, _)) = found.filter(|_| matches) else {
+            // The wait counts from the answer, not the request: a check queued behind others
+            // (or slow on a loaded host) would otherwise spend the wait before the client knew.
+            let failed_at = self.clock.now();
             for counter in &counters {
-                self.store
-                    .record_sign_in_failure(&counter.key, now, now - FORGET_AFTER)?;
+                self.store.record_sign_in_failure(
+                    &counter.key,
+                    failed_at,
+                    failed_at - FORGET_AFTER,
+                )?;
             }
             return Err(wrong_credentials());
         };
