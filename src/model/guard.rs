@@ -44,3 +44,33 @@ pub(super) fn check_position_accessors(root: &json::Root) -> Result<(), String> 
     }
     Ok(())
 }
+
+/// gltf-json's validation of an animation checks its samplers but not its channels' targets,
+/// and `gltf` unwraps both: a target node out of range is refused here; a target path it does
+/// not know (`"pointer"`, from KHR_animation_pointer, or garbage) panicked in
+/// `Target::property` — such a channel is dropped, with a warning, and the rest still plays.
+pub(super) fn check_animation_targets(root: &mut json::Root) -> Result<Vec<String>, String> {
+    let nodes = root.nodes.len();
+    let mut warnings = Vec::new();
+    for (a, animation) in root.animations.iter_mut().enumerate() {
+        for (c, channel) in animation.channels.iter().enumerate() {
+            let node = channel.target.node.value();
+            if node >= nodes {
+                return Err(format!(
+                    "animation {a} channel {c} targets node {node}, but the file has {nodes} nodes"
+                ));
+            }
+        }
+        let before = animation.channels.len();
+        animation
+            .channels
+            .retain(|channel| matches!(channel.target.path, json::validation::Checked::Valid(_)));
+        let dropped = before - animation.channels.len();
+        if dropped > 0 {
+            warnings.push(format!(
+                "animation {a}: {dropped} channel(s) animate a property this viewer does not play; skipped"
+            ));
+        }
+    }
+    Ok(warnings)
+}

@@ -12,7 +12,7 @@ use crate::guide::AssetError;
 use super::accessor::{ViewData, read_vec};
 use super::animation::{Animation, Channel, Interpolation, Values};
 use super::geometry;
-use super::guard::{check_glb_header, check_position_accessors};
+use super::guard::{check_animation_targets, check_glb_header, check_position_accessors};
 use super::{
     AlphaMode, Material, Mesh, Model, ModelError, Node, SUPPORTED_REQUIRED_EXTENSIONS,
     SamplerSettings, Skin, Texture, TextureRef, Trs, WrapMode, images,
@@ -63,11 +63,12 @@ pub fn load_model(
     root.extensions_required.clear();
     let placeholder = point_viewless_accessors_at_a_placeholder(&mut root);
     check_position_accessors(&root).map_err(invalid)?;
+    let target_warnings = check_animation_targets(&mut root).map_err(invalid)?;
     let document = gltf::Document::from_json(root).map_err(|e| invalid(format!("{e}")))?;
 
     let buffers = read_buffers(asset, &document, blob, options)?;
     let views = slice_views(&document, &buffers, placeholder).map_err(invalid)?;
-    let mut warnings = Vec::new();
+    let mut warnings = target_warnings;
     let textures = read_textures(asset, &document, &views, options, &mut warnings);
     let materials = document.materials().map(read_material).collect();
     let meshes = document

@@ -6,10 +6,10 @@
 //! - [`http`]: axum routes; turns requests into calls on [`Service`] and errors into JSON bodies.
 //! - [`Service`] (`core/`): the rules — who may see what, token lifetimes, publish, profile
 //!   manifests, ingest validation. The admin command line calls the same methods.
-//! - [`store::Storage`]: the metadata database behind a trait. [`store::SqliteStore`] is the one
-//!   implementation (SQLite in WAL mode, versioned migrations). When one machine is not enough
-//!   (N4), PostgreSQL goes behind this same trait; the rest of the service stays as it is, since
-//!   it holds no state of its own between requests.
+//! - [`store::Storage`]: the metadata database behind a trait: [`store::SqliteStore`] on one
+//!   machine (SQLite in WAL mode, versioned migrations), [`store::PostgresStore`] when one machine
+//!   is not enough (N4). The rest of the service holds no state of its own between requests, so
+//!   several instances can share one PostgreSQL; [`migrate`] moves a folder's data there.
 //! - [`blobs::BlobStore`]: asset files named by their sha256, written atomically; a CDN or an
 //!   object store can serve the same names later.
 
@@ -18,6 +18,7 @@ pub mod clock;
 mod core;
 pub mod error;
 pub mod http;
+pub mod migrate;
 pub mod model;
 pub mod passwords;
 pub mod secrets;

@@ -257,3 +257,60 @@ fn an_image_without_a_mime_type_or_without_any_source_is_read_or_skipped_not_a_p
         model.warnings
     );
 }
+
+/// A one-node model with one animation channel targeting `node` at `path`; its keyframes (two
+/// times, two translations) in a data: URI.
+fn animated_model(node: usize, path: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    let mut buffer = Vec::new();
+    for value in [0.0f32, 1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0] {
+        buffer.extend_from_slice(&value.to_le_bytes());
+    }
+    let data = base64::engine::general_purpose::STANDARD.encode(&buffer);
+    format!(
+        r#"{{
+        "asset": {{"version": "2.0"}},
+        "nodes": [{{"name": "lever"}}],
+        "scenes": [{{"nodes": [0]}}],
+        "buffers": [{{"byteLength": 32, "uri": "data:application/octet-stream;base64,{data}"}}],
+        "bufferViews": [{{"buffer": 0, "byteLength": 8}}, {{"buffer": 0, "byteOffset": 8, "byteLength": 24}}],
+        "accessors": [
+            {{"bufferView": 0, "componentType": 5126, "count": 2, "type": "SCALAR", "min": [0], "max": [1]}},
+            {{"bufferView": 1, "componentType": 5126, "count": 2, "type": "VEC3"}}
+        ],
+        "animations": [{{
+            "samplers": [{{"input": 0, "output": 1}}],
+            "channels": [{{"sampler": 0, "target": {{"node": {node}, "path": "{path}"}}}}]
+        }}]
+    }}"#
+    )
+    .into_bytes()
+}
+
+/// Found by fuzzing (issue 22): gltf-json does not validate animation targets, and gltf's
+/// `Target::property` unwrapped a path it did not know. Such a channel (KHR_animation_pointer's
+/// `"pointer"`, or garbage) is skipped with a warning; a target node out of range is refused.
+#[test]
+fn an_animation_channel_with_an_unknown_path_is_skipped_and_one_targeting_a_missing_node_refused() {
+    let model = load(&animated_model(0, "translation")).expect("a valid animation loads");
+    assert_eq!(model.animations[0].channels.len(), 1);
+
+    let model = load(&animated_model(0, "pointer")).expect("the model still loads");
+    assert!(model.animations[0].channels.is_empty());
+    assert!(
+        model
+            .warnings
+            .iter()
+            .any(|w| w.contains("animation 0: 1 channel(s) animate a property")),
+        "{:?}",
+        model.warnings
+    );
+
+    let message = load(&animated_model(9, "translation"))
+        .expect_err("a channel targeting node 9 of 1 is refused")
+        .to_string();
+    assert!(
+        message.contains("animation 0 channel 0 targets node 9, but the file has 1 nodes"),
+        "{message}"
+    );
+}

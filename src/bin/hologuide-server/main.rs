@@ -5,6 +5,7 @@
 
 mod admin;
 mod bench;
+mod migrate;
 mod profile;
 
 use std::net::SocketAddr;
@@ -97,6 +98,8 @@ enum Command {
     Profile(profile::ProfileCommand),
     /// Counts of users, guides, versions, blobs, telemetry events and results.
     Stats(DataArg),
+    /// Copy a data folder (SQLite) into PostgreSQL, verified, for several instances (N4).
+    Migrate(migrate::MigrateArgs),
     /// Measure requests/s and blob throughput on loopback (a bounded run in a temporary folder).
     Bench(bench::BenchArgs),
 }
@@ -217,6 +220,7 @@ fn run() -> anyhow::Result<ExitCode> {
                 )
             })
         }
+        Command::Migrate(args) => migrate::run(args, json),
         Command::Bench(args) => bench::run(args, json),
     }
 }
@@ -274,8 +278,13 @@ fn serve(args: ServeArgs, json: bool) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(hologuide::service::serve::serve(
-        Arc::new(service),
+    // The service outlives the runtime: its last handle is dropped here, on this thread, after
+    // the runtime. The PostgreSQL client runs a runtime of its own, which must not be dropped
+    // inside an async context (a panic at exit otherwise, when a request task held the last
+    // handle).
+    let service = Arc::new(service);
+    let served = runtime.block_on(hologuide::service::serve::serve(
+        Arc::clone(&service),
         args.listen,
         tls,
         limits,
@@ -287,7 +296,10 @@ fn serve(args: ServeArgs, json: bool) -> anyhow::Result<ExitCode> {
             });
         },
         shutdown_signal(),
-    ))?;
+    ));
+    drop(runtime);
+    drop(service);
+    served?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -7,6 +7,7 @@
 //! pool. Every write that must be all-or-nothing (a publish, a profile change) is one method, so
 //! each implementation can make it one transaction.
 
+mod copy;
 mod postgres;
 mod postgres_accounts;
 mod postgres_guides;
@@ -24,6 +25,7 @@ use thiserror::Error;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+pub use copy::{TableCopy, TableDigest, copy_sqlite_to_postgres, referenced_blobs};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 

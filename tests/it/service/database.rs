@@ -5,7 +5,8 @@
 //! at once share nothing, exactly as with their folders.
 
 use std::collections::HashSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::Mutex;
 
 /// The suite's PostgreSQL server, if it runs against one.
@@ -89,4 +90,70 @@ pub fn stored_bytes(data: &Path) -> Vec<u8> {
         }
     }
     stored
+}
+
+/// A new, empty PostgreSQL database for a test that needs one whichever store the suite runs
+/// on (a migration from SQLite): on the suite's server, or else on a throwaway server of the
+/// test's own (`scripts/postgres start`), stopped when this is dropped.
+pub struct ScratchDatabase {
+    pub url: String,
+    own_server: Option<PathBuf>,
+}
+
+impl ScratchDatabase {
+    pub fn new() -> ScratchDatabase {
+        let (server, own_server) = match server_url() {
+            Some(url) => (url, None),
+            None => {
+                // Under /tmp itself: the server's own user must reach the folder.
+                let dir = std::env::temp_dir().join(format!(
+                    "hologuide-pg-test.{}",
+                    uuid::Uuid::new_v4().simple()
+                ));
+                let output = Command::new(crate::support::repo().join("scripts/postgres"))
+                    .arg("start")
+                    .arg(&dir)
+                    .output()
+                    .expect("scripts/postgres runs");
+                assert!(
+                    output.status.success(),
+                    "scripts/postgres start: {}",
+                    String::from_utf8_lossy(&output.stderr)
+                );
+                let url = String::from_utf8(output.stdout)
+                    .expect("a URL")
+                    .trim()
+                    .to_owned();
+                (url, Some(dir))
+            }
+        };
+        let name = format!("hg_scratch_{}", uuid::Uuid::new_v4().simple());
+        let mut client = ::postgres::Client::connect(&server, ::postgres::NoTls)
+            .expect("the test PostgreSQL server answers");
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .expect("creating a scratch database");
+        let (base, _) = server.rsplit_once('/').expect("a URL ending in /DATABASE");
+        ScratchDatabase {
+            url: format!("{base}/{name}"),
+            own_server,
+        }
+    }
+
+    /// A statement's single BIGINT answer (a count), read from the database itself.
+    pub fn count(&self, sql: &str) -> i64 {
+        let mut client = ::postgres::Client::connect(&self.url, ::postgres::NoTls).unwrap();
+        client.query_one(sql, &[]).unwrap().get(0)
+    }
+}
+
+impl Drop for ScratchDatabase {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.own_server {
+            let _ = Command::new(crate::support::repo().join("scripts/postgres"))
+                .arg("stop")
+                .arg(dir)
+                .output();
+        }
+    }
 }

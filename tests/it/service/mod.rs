@@ -12,6 +12,7 @@ mod guides;
 mod ingest;
 mod instances;
 mod leaks;
+mod migrate;
 mod profiles;
 mod tenancy;
 mod tls;
@@ -114,7 +115,12 @@ impl Server {
 
     /// Listens on a given address: a restarted server must come back where devices look for it.
     pub fn start_on(data: &Path, listen: &str, extra: &[&str]) -> Server {
-        let mut child = server_cli_on(data)
+        Self::start_with(server_cli_on(data), data, listen, extra)
+    }
+
+    /// `command` (the server binary, with its environment) serving `data`.
+    pub fn start_with(mut command: Command, data: &Path, listen: &str, extra: &[&str]) -> Server {
+        let mut child = command
             .args(["serve", "--listen", listen, "--data"])
             .arg(data)
             .args(extra)
