@@ -45,6 +45,14 @@ fn copy_hashing(source: &mut dyn Read, path: &Path) -> Result<(String, u64), Put
     Ok((hex::encode(hasher.finalize()), total))
 }
 
+/// One blob file, as [`BlobStore::list`] finds it.
+#[derive(Debug, Clone)]
+pub struct StoredBlob {
+    pub sha256: String,
+    pub bytes: u64,
+    pub modified: Option<std::time::SystemTime>,
+}
+
 #[derive(Debug, Clone)]
 pub struct BlobStore {
     root: PathBuf,
@@ -84,9 +92,61 @@ impl BlobStore {
         }
     }
 
+    /// Whether the blob is already there, whole. A blob found is touched: a publish about to
+    /// name it again makes it young, so orphan collection (which spares young blobs) does not
+    /// take it between this check and the publish's commit.
     fn holds(&self, sha256: &str, bytes: u64) -> bool {
         let target = self.root.join(&sha256[..2]).join(sha256);
-        fs::metadata(target).is_ok_and(|m| m.len() == bytes)
+        let whole = fs::metadata(&target).is_ok_and(|m| m.len() == bytes);
+        if whole {
+            let touched = File::options()
+                .append(true)
+                .open(&target)
+                .and_then(|file| file.set_modified(std::time::SystemTime::now()));
+            if let Err(e) = touched {
+                tracing::warn!("could not touch blob {sha256}: {e}");
+            }
+        }
+        whole
+    }
+
+    /// Every blob file: its sha256, size and last modification.
+    pub fn list(&self) -> Vec<StoredBlob> {
+        let mut blobs = Vec::new();
+        let Ok(prefixes) = fs::read_dir(&self.root) else {
+            return blobs;
+        };
+        for prefix in prefixes.filter_map(Result::ok) {
+            let Ok(files) = fs::read_dir(prefix.path()) else {
+                continue;
+            };
+            for file in files.filter_map(Result::ok) {
+                let name = file.file_name();
+                let Some(sha256) = name.to_str().filter(|n| is_sha256_hex(n)) else {
+                    continue;
+                };
+                if let Ok(metadata) = file.metadata() {
+                    blobs.push(StoredBlob {
+                        sha256: sha256.to_owned(),
+                        bytes: metadata.len(),
+                        modified: metadata.modified().ok(),
+                    });
+                }
+            }
+        }
+        blobs
+    }
+
+    /// Removes the blob if it was last modified before `cutoff` (checked again at this moment:
+    /// a publish that touched it since keeps it). `true` when removed.
+    pub fn remove_if_older(&self, sha256: &str, cutoff: std::time::SystemTime) -> bool {
+        let Some(path) = self.path(sha256) else {
+            return false;
+        };
+        let old = fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .is_ok_and(|modified| modified < cutoff);
+        old && fs::remove_file(&path).is_ok()
     }
 
     /// Streams `source` into a blob (hashing as it goes, so a large asset is never held in
@@ -164,6 +224,39 @@ mod tests {
         assert_eq!(store.put(b"hologram").unwrap(), sha);
         let path = store.path(&sha).unwrap();
         assert_eq!(fs::read(path).unwrap(), b"hologram");
+    }
+
+    #[test]
+    fn a_blob_stored_again_is_young_again_so_orphan_collection_spares_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(dir.path()).unwrap();
+        let sha = store.put(b"lever model").unwrap();
+        let path = store.path(&sha).unwrap();
+        let day = std::time::Duration::from_secs(24 * 3600);
+        let two_days_ago = std::time::SystemTime::now() - 2 * day;
+        File::options()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(two_days_ago)
+            .unwrap();
+        // A publish naming it again (after a killed one left it) finds it there.
+        assert_eq!(store.put(b"lever model").unwrap(), sha);
+        let a_day_ago = std::time::SystemTime::now() - day;
+        assert!(
+            !store.remove_if_older(&sha, a_day_ago),
+            "touched by the put"
+        );
+        assert!(path.exists());
+        File::options()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(two_days_ago)
+            .unwrap();
+        assert!(store.remove_if_older(&sha, a_day_ago));
+        assert!(!path.exists());
+        assert_eq!(store.list().len(), 0);
     }
 
     #[test]

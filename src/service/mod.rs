@@ -26,5 +26,8 @@ pub mod serve;
 pub mod store;
 
 pub use clock::{Clock, SystemClock};
-pub use core::{Config, DATABASE_FILE, DataLocation, Membership, PackageOrigin, Service};
+pub use core::{
+    Config, DATABASE_FILE, DataLocation, Membership, ORPHAN_AGE, OrphanCollection, PackageOrigin,
+    Service,
+};
 pub use error::ServiceError;

@@ -18,7 +18,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use hologuide::service::passwords::DEFAULT_QUEUE_PER_WORKER;
 use hologuide::service::serve::{ConnectionLimits, TlsFiles};
-use hologuide::service::{Config, DataLocation, Service, ServiceError, SystemClock};
+use hologuide::service::{Config, DataLocation, ORPHAN_AGE, Service, ServiceError, SystemClock};
 
 /// The work failed (unreadable data folder, port taken, …).
 const EXIT_FAILURE: u8 = 1;
@@ -98,10 +98,26 @@ enum Command {
     Profile(profile::ProfileCommand),
     /// Counts of users, guides, versions, blobs, telemetry events and results.
     Stats(DataArg),
+    /// Blob files: collect those no guide version names (left by a publish that was killed).
+    #[command(subcommand)]
+    Blobs(BlobsCommand),
     /// Copy a data folder (SQLite) into PostgreSQL, verified, for several instances (N4).
     Migrate(migrate::MigrateArgs),
     /// Measure requests/s and blob throughput on loopback (a bounded run in a temporary folder).
     Bench(bench::BenchArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum BlobsCommand {
+    /// Remove the blobs no guide version names once they are older than --older-than (younger
+    /// ones may belong to a publish in progress). `serve` does this at start, with the default.
+    Collect {
+        #[command(flatten)]
+        data: DataArg,
+        /// Seconds since an unnamed blob was last written before it is removed.
+        #[arg(long, default_value_t = ORPHAN_AGE.as_secs(), value_name = "SECONDS")]
+        older_than: u64,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -220,6 +236,18 @@ fn run() -> anyhow::Result<ExitCode> {
                 )
             })
         }
+        Command::Blobs(BlobsCommand::Collect { data, older_than }) => {
+            let collection = open(&data)?.collect_orphan_blobs(Duration::from_secs(older_than))?;
+            print(json, &collection, || {
+                format!(
+                    "removed {} orphan blobs ({} bytes) of {}; {} younger orphans kept",
+                    collection.removed,
+                    collection.removed_bytes,
+                    collection.blobs,
+                    collection.young_orphans
+                )
+            })
+        }
         Command::Migrate(args) => migrate::run(args, json),
         Command::Bench(args) => bench::run(args, json),
     }
@@ -283,6 +311,13 @@ fn serve(args: ServeArgs, json: bool) -> anyhow::Result<ExitCode> {
     // inside an async context (a panic at exit otherwise, when a request task held the last
     // handle).
     let service = Arc::new(service);
+    // Orphans a killed publish left: collected beside the service, which answers meanwhile.
+    let collector = Arc::clone(&service);
+    std::thread::spawn(move || {
+        if let Err(e) = collector.collect_orphan_blobs(ORPHAN_AGE) {
+            tracing::warn!("collecting orphan blobs failed: {e}");
+        }
+    });
     let served = runtime.block_on(hologuide::service::serve::serve(
         Arc::clone(&service),
         args.listen,

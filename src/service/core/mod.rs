@@ -6,6 +6,7 @@
 mod accounts;
 mod guides;
 mod ingest;
+mod orphans;
 mod profiles;
 mod sign_in;
 #[cfg(test)]
@@ -18,6 +19,7 @@ use time::Duration;
 
 pub use accounts::Membership;
 pub use guides::{LinkTarget, PackageOrigin};
+pub use orphans::{ORPHAN_AGE, OrphanCollection};
 
 use super::blobs::BlobStore;
 use super::clock::Clock;

@@ -169,6 +169,57 @@ fn a_publish_killed_at_any_moment_leaves_a_whole_version() {
         latest + 1,
         "the store takes the next publish"
     );
+
+    // What the killed publishes left: blobs no version names (and one planted, so that there
+    // is at least one). A young orphan is kept, as it may be a publish in progress; once old
+    // enough every orphan goes, and every blob a version names stays.
+    let planted_bytes = b"an asset of a publish that was killed before its commit";
+    let planted_sha = sha256_hex(planted_bytes);
+    let planted = data
+        .join("blobs")
+        .join(&planted_sha[..2])
+        .join(&planted_sha);
+    std::fs::create_dir_all(planted.parent().unwrap()).unwrap();
+    std::fs::write(&planted, planted_bytes).unwrap();
+    let kept = admin_json(&data, &["blobs", "collect"]);
+    assert_eq!(kept["removed"], 0, "{kept:#}");
+    assert!(kept["young_orphans"].as_u64().unwrap() >= 1, "{kept:#}");
+    assert!(planted.exists());
+    let collected = admin_json(&data, &["blobs", "collect", "--older-than", "0"]);
+    assert!(collected["removed"].as_u64().unwrap() >= 1, "{collected:#}");
+    assert!(!planted.exists());
+    let named = admin_json(&data, &["stats"])["blobs"].as_u64().unwrap();
+    assert_eq!(blob_files(&data.join("blobs")), named, "{collected:#}");
+    let server = Server::start(&data, &[]);
+    let token = &server.access_token(&http, "author");
+    let manifest: Value = http
+        .get(server.url(&format!("/v1/guides/{DEMO_ID}/versions/{}", latest + 1)))
+        .bearer_auth(token)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    for asset in manifest["assets"].as_array().unwrap() {
+        let sha = asset["sha256"].as_str().unwrap();
+        let response = http
+            .get(server.url(&format!("/v1/blobs/{sha}")))
+            .bearer_auth(token)
+            .send()
+            .unwrap();
+        assert_eq!(response.status(), 200, "{}", asset["path"]);
+    }
+}
+
+/// Blob files under `blobs` (temporaries aside).
+fn blob_files(blobs: &Path) -> u64 {
+    let mut count = 0;
+    for prefix in std::fs::read_dir(blobs).unwrap() {
+        let prefix = prefix.unwrap().path();
+        if prefix.is_dir() && prefix.file_name().unwrap() != "tmp" {
+            count += std::fs::read_dir(prefix).unwrap().count() as u64;
+        }
+    }
+    count
 }
 
 #[test]
