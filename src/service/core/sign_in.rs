@@ -111,7 +111,17 @@ impl Service {
         let Some((user, _)) = found.filter(|_| matches) else {
             // The wait counts from the answer, not the request: a check queued behind others
             // (or slow on a loaded host) would otherwise spend the wait before the client knew.
-            let failed_at = self.clock.now();
+            // Rounded up to the whole second the stores keep: rounded down, a 1 s wait could
+            // be over at once.
+            let failed_at = {
+                let now = self.clock.now();
+                let second = now.replace_nanosecond(0).unwrap_or(now);
+                if second < now {
+                    second + Duration::SECOND
+                } else {
+                    second
+                }
+            };
             for counter in &counters {
                 self.store.record_sign_in_failure(
                     &counter.key,
@@ -154,7 +164,12 @@ impl Service {
         let mut wait_until = now;
         for counter in counters {
             if let Some((failures, last)) = self.store.sign_in_failures(&counter.key)? {
-                wait_until = wait_until.max(last + wait_after(failures, counter.free_attempts));
+                let wait = wait_after(failures, counter.free_attempts);
+                // `last` is rounded up to a whole second, so may be a moment ahead: only a run
+                // past its free attempts waits.
+                if wait > Duration::ZERO {
+                    wait_until = wait_until.max(last + wait);
+                }
             }
         }
         if now < wait_until {

@@ -149,6 +149,25 @@ fn an_access_token_stops_working_when_its_lifetime_ends() {
     assert_eq!(error.code(), "token_expired");
 }
 
+/// The stores keep whole seconds; a failure at 0.9 s must not have its 1 s wait end at 1.0 s.
+#[test]
+fn a_wait_is_not_shortened_by_the_stores_whole_seconds() {
+    let start = datetime!(2026-01-01 00:00:00.9 UTC);
+    let setup = setup(start);
+    for _ in 0..5 {
+        setup
+            .service
+            .sign_in("admin", "wrong-password", "hl2", LOOPBACK)
+            .unwrap_err();
+    }
+    setup.set_time(start + Duration::milliseconds(500));
+    let error = setup
+        .service
+        .sign_in("admin", "admin-password", "hl2", LOOPBACK)
+        .unwrap_err();
+    assert_eq!(error.code(), "too_many_attempts", "{error}");
+}
+
 #[test]
 fn after_five_failed_sign_ins_each_attempt_waits_longer_and_success_resets() {
     let start = datetime!(2026-01-01 00:00 UTC);
