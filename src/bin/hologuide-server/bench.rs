@@ -27,18 +27,22 @@ pub struct BenchArgs {
     /// Size of the blob downloaded, in MiB.
     #[arg(long, default_value_t = 16)]
     blob_mib: u64,
+    /// Also compare SQLite with PostgreSQL (one instance and two) on this server: a URL whose
+    /// user may create databases (the benchmark's own is dropped at the end). N4.
+    #[arg(long, value_name = "URL")]
+    database: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
-struct Row {
-    measurement: &'static str,
-    value: f64,
-    unit: &'static str,
-    target: &'static str,
+pub(super) struct Row {
+    pub measurement: String,
+    pub value: f64,
+    pub unit: &'static str,
+    pub target: &'static str,
 }
 
 /// A data folder under the system temp dir, removed on drop.
-struct Scratch(PathBuf);
+pub(super) struct Scratch(pub PathBuf);
 
 impl Drop for Scratch {
     fn drop(&mut self) {
@@ -47,7 +51,7 @@ impl Drop for Scratch {
 }
 
 /// The demo guide with a large picture on its first step: the blob the download test fetches.
-fn bench_package(dir: &Path, blob_bytes: u64) -> anyhow::Result<()> {
+pub(super) fn bench_package(dir: &Path, blob_bytes: u64) -> anyhow::Result<()> {
     let demo = hologuide::demo::package_dir().context("finding the demo guide")?;
     std::fs::create_dir_all(dir.join("models"))?;
     std::fs::create_dir_all(dir.join("media"))?;
@@ -139,10 +143,10 @@ pub fn run(args: BenchArgs, json: bool) -> anyhow::Result<ExitCode> {
         let token = session["access_token"].as_str().context("no access token")?.to_owned();
         let duration = Duration::from_secs_f64(args.seconds);
         let errors = Arc::new(AtomicU64::new(0));
-        let guides = load(&client, &format!("{base}/v1/guides"), &token, args.clients, duration, &errors).await;
+        let guides = load(&client, &[format!("{base}/v1/guides")], &token, args.clients, duration, &errors).await;
         let blobs = load(
             &client,
-            &format!("{base}/v1/blobs/{}", blob.sha256),
+            &[format!("{base}/v1/blobs/{}", blob.sha256)],
             &token,
             args.clients,
             duration,
@@ -162,52 +166,61 @@ pub fn run(args: BenchArgs, json: bool) -> anyhow::Result<ExitCode> {
         bail!("{errors} requests failed during the benchmark");
     }
     let mib = |bytes_per_s: f64| bytes_per_s / (1024.0 * 1024.0);
-    let rows = vec![
+    let mut rows = vec![
         Row {
-            measurement: "GET /v1/guides",
+            measurement: "GET /v1/guides".into(),
             value: guides_rate,
             unit: "requests/s",
             target: ">= 5000",
         },
         Row {
-            measurement: "POST /v1/session",
+            measurement: "POST /v1/session".into(),
             value: signed_in as f64 / sign_in_seconds,
             unit: "sign-ins/s",
             target: "",
         },
         Row {
-            measurement: "POST /v1/session busy (503)",
+            measurement: "POST /v1/session busy (503)".into(),
             value: busy as f64 / sign_in_seconds,
             unit: "requests/s",
             target: "",
         },
         Row {
-            measurement: "GET /v1/blobs/{sha256}",
+            measurement: "GET /v1/blobs/{sha256}".into(),
             value: mib(blob_rate),
             unit: "MiB/s",
             target: "",
         },
         Row {
-            measurement: "plain file copy",
+            measurement: "plain file copy".into(),
             value: mib(copy_rate),
             unit: "MiB/s",
             target: "",
         },
         Row {
-            measurement: "blob download / file copy",
+            measurement: "blob download / file copy".into(),
             value: 100.0 * blob_rate / copy_rate,
             unit: "%",
             target: ">= 50",
         },
     ];
+    if let Some(server) = &args.database {
+        rows.extend(super::bench_stores::compare(
+            server,
+            &scratch.0,
+            &package,
+            args.clients,
+            args.seconds,
+        )?);
+    }
     super::print(json, &rows, || {
         let mut text = format!(
-            "{} clients, {} s per measurement, {} MiB blob, loopback\n{:<28} {:>12}  {:<11} {}",
+            "{} clients, {} s per measurement, {} MiB blob, loopback\n{:<52} {:>12}  {:<11} {}",
             args.clients, args.seconds, args.blob_mib, "measurement", "value", "unit", "target"
         );
         for row in &rows {
             text.push_str(&format!(
-                "\n{:<28} {:>12.1}  {:<11} {}",
+                "\n{:<52} {:>12.1}  {:<11} {}",
                 row.measurement, row.value, row.unit, row.target
             ));
         }
@@ -217,7 +230,7 @@ pub fn run(args: BenchArgs, json: bool) -> anyhow::Result<ExitCode> {
 
 /// `clients` tasks each asking `once` again and again until `duration` has passed; the two
 /// counts each answer adds, summed over all tasks, and the seconds taken.
-async fn spread<F, A>(clients: usize, duration: Duration, once: F) -> (u64, u64, f64)
+pub(super) async fn spread<F, A>(clients: usize, duration: Duration, once: F) -> (u64, u64, f64)
 where
     F: Fn() -> A + Clone + Send + 'static,
     A: std::future::Future<Output = (u64, u64)> + Send,
@@ -250,23 +263,31 @@ where
 
 /// `clients` tasks each requesting `url` until `duration` has passed: (responses, body bytes,
 /// seconds).
-async fn load(
+pub(super) async fn load(
     client: &reqwest::Client,
-    url: &str,
+    urls: &[String],
     token: &str,
     clients: usize,
     duration: Duration,
     errors: &Arc<AtomicU64>,
 ) -> (u64, u64, f64) {
-    let (client, url, token, errors) = (
+    let (client, urls, token, errors) = (
         client.clone(),
-        url.to_owned(),
+        urls.to_vec(),
         token.to_owned(),
         errors.clone(),
     );
+    // Each request goes to the next URL in turn: with several instances, spread over them as
+    // a round-robin load balancer would.
+    let next = Arc::new(AtomicU64::new(0));
     spread(clients, duration, move || {
-        let (client, url, token, errors) =
-            (client.clone(), url.clone(), token.clone(), errors.clone());
+        let turn = next.fetch_add(1, Ordering::Relaxed) as usize;
+        let (client, url, token, errors) = (
+            client.clone(),
+            urls[turn % urls.len()].clone(),
+            token.clone(),
+            errors.clone(),
+        );
         async move {
             let result = async {
                 let response = client

@@ -5,6 +5,7 @@
 
 mod admin;
 mod bench;
+mod bench_stores;
 mod migrate;
 mod profile;
 

@@ -225,6 +225,57 @@ fn bench_measures_requests_and_blob_throughput_and_stops_by_itself() {
     }));
 }
 
+/// N4's comparison: the same requests on SQLite, PostgreSQL and two PostgreSQL instances.
+#[test]
+fn bench_with_a_database_compares_sqlite_with_one_and_two_postgres_instances() {
+    let database = super::database::ScratchDatabase::new();
+    let output = server_cli()
+        .args([
+            "bench",
+            "--seconds",
+            "0.3",
+            "--clients",
+            "4",
+            "--blob-mib",
+            "1",
+            "--json",
+            "--database",
+            &database.url,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let rows: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let value_of = |name: &str| {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["measurement"] == name)
+            .unwrap_or_else(|| panic!("{name} in {rows:#}"))["value"]
+            .as_f64()
+            .unwrap()
+    };
+    for what in ["GET /v1/guides", "GET manifest", "GET blob"] {
+        for store in ["SQLite ×1", "PostgreSQL ×1", "PostgreSQL ×2"] {
+            assert!(
+                value_of(&format!("{what}, {store}")) > 0.0,
+                "{what}, {store}"
+            );
+        }
+        assert!(value_of(&format!("{what}: PostgreSQL ×1 / SQLite")) > 0.0);
+    }
+    assert!(value_of("GET manifest: PostgreSQL ×2 / ×1") > 0.0);
+    // The benchmark's own database is gone again.
+    assert_eq!(
+        database.count("SELECT COUNT(*) FROM pg_database WHERE datname LIKE 'hg_bench_%'"),
+        0
+    );
+}
+
 #[test]
 fn a_new_user_joins_the_only_organisation_unless_there_are_several() {
     let (_dir, data) = data_with_users();
