@@ -102,7 +102,35 @@ pub struct ScratchDatabase {
 
 impl ScratchDatabase {
     pub fn new() -> ScratchDatabase {
-        let (server, own_server) = match server_url() {
+        Self::create(server_url())
+    }
+
+    /// On a server of its own even when the suite has one: a test that restarts it must not
+    /// disturb the others.
+    pub fn on_own_server() -> ScratchDatabase {
+        Self::create(None)
+    }
+
+    /// Restarts the database's own server (fast: every connection is cut).
+    pub fn restart_server(&self) {
+        let dir = self
+            .own_server
+            .as_ref()
+            .expect("only a server of the test's own is restarted");
+        let output = Command::new(crate::support::repo().join("scripts/postgres"))
+            .arg("restart")
+            .arg(dir)
+            .output()
+            .expect("scripts/postgres runs");
+        assert!(
+            output.status.success(),
+            "scripts/postgres restart: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    fn create(suite_server: Option<String>) -> ScratchDatabase {
+        let (server, own_server) = match suite_server {
             Some(url) => (url, None),
             None => {
                 // Under /tmp itself: the server's own user must reach the folder.

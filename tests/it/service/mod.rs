@@ -12,6 +12,7 @@ mod guides;
 mod ingest;
 mod instances;
 mod leaks;
+mod load;
 mod migrate;
 mod profiles;
 mod tenancy;
