@@ -106,3 +106,73 @@ fn the_same_result_posted_to_two_instances_at_once_is_stored_once() {
     let stats = admin_json(&fixture.data(), &["stats"]);
     assert_eq!(stats["results"], 10, "each result stored exactly once");
 }
+
+#[test]
+fn two_publishes_of_the_same_guide_to_two_instances_at_once_become_two_whole_versions() {
+    let fixture = Fixture::new();
+    let other = Server::start(&fixture.data(), &[]);
+    let token = fixture.token("author");
+    let mut latest = 1;
+    for round in 0..5 {
+        let packages = ["a", "b"].map(|side| {
+            let package = edited_demo_package(fixture.dir.path(), &format!("{side}{round}"), |g| {
+                g["title"] = json!(format!("Lockout, round {round} from {side}"));
+            });
+            zipped(&package)
+        });
+        let [zip_a, zip_b] = packages;
+        let (a, b) = (fixture.url("/v1/guides"), other.url("/v1/guides"));
+        let (token_a, token_b) = (token.clone(), token.clone());
+        let publish = |url: String, zip: Vec<u8>, token: String| {
+            status_json(
+                client()
+                    .post(url)
+                    .bearer_auth(token)
+                    .header("content-type", "application/zip")
+                    .body(zip)
+                    .send()
+                    .expect("the instance answers"),
+            )
+        };
+        let ((status_a, manifest_a), (status_b, manifest_b)) = at_once(
+            move || publish(a, zip_a, token_a),
+            move || publish(b, zip_b, token_b),
+        );
+        assert_eq!(
+            (status_a, status_b),
+            (201, 201),
+            "round {round}: {manifest_a:#} {manifest_b:#}"
+        );
+        let mut versions = [&manifest_a, &manifest_b].map(|m| m["version"].as_u64().unwrap());
+        versions.sort_unstable();
+        assert_eq!(
+            versions,
+            [latest + 1, latest + 2],
+            "round {round}: one went first, the other numbered after it"
+        );
+        latest += 2;
+        // Each version is whole and is the package it was made from.
+        for manifest in [&manifest_a, &manifest_b] {
+            let version = manifest["version"].as_u64().unwrap();
+            let (status, stored) = status_json(
+                fixture
+                    .get(&token, &format!("/v1/guides/{DEMO_ID}/versions/{version}"))
+                    .send()
+                    .unwrap(),
+            );
+            assert_eq!(status, 200);
+            let title = manifest["guide"]["title"].as_str().unwrap();
+            assert!(
+                title.starts_with(&format!("Lockout, round {round} from ")),
+                "{title}"
+            );
+            assert_eq!(stored["guide"]["title"], title);
+            assert_eq!(stored["content_hash"], manifest["content_hash"]);
+        }
+    }
+    let stats = admin_json(&fixture.data(), &["stats"]);
+    assert_eq!(
+        stats["versions"], latest,
+        "no version lost, none made twice"
+    );
+}
