@@ -26,8 +26,29 @@ const MAX_EVENT_DURATION_MS: u64 = 30 * 24 * 3600 * 1000;
 const EARLIEST: OffsetDateTime = time::macros::datetime!(2000-01-01 00:00 UTC);
 const LATEST: OffsetDateTime = time::macros::datetime!(2100-01-01 00:00 UTC);
 
+/// Why an item was not stored: the item's fault (rejected, in the answer, so the device drops
+/// it), or the service's (the whole request fails, so the device sends it again: a database
+/// restarting must never turn into a rejected result).
+enum Refusal {
+    Rejected(Rejected),
+    Failed(ServiceError),
+}
+
+/// A check that failed: the caller's fault becomes a rejection, the service's own (its store,
+/// its disk) fails the request.
+fn rejected_or_failed(id: Uuid, error: ServiceError) -> Refusal {
+    match error {
+        error if error.code() == "internal" => Refusal::Failed(error),
+        error => Refusal::Rejected(Rejected {
+            id,
+            code: error.code().to_owned(),
+            reason: error.to_string(),
+        }),
+    }
+}
+
 /// A time field outside [`EARLIEST`, `LATEST`), named.
-fn check_time(id: Uuid, field: &str, at: OffsetDateTime) -> Result<(), Rejected> {
+fn check_time(id: Uuid, field: &str, at: OffsetDateTime) -> Result<(), Refusal> {
     if (EARLIEST..LATEST).contains(&at) {
         return Ok(());
     }
@@ -41,7 +62,7 @@ fn check_time(id: Uuid, field: &str, at: OffsetDateTime) -> Result<(), Rejected>
 }
 
 /// A count or duration stored as a SQLite integer (i64) and at most `max`, named.
-fn check_number(id: Uuid, field: &str, value: u64, max: u64) -> Result<(), Rejected> {
+fn check_number(id: Uuid, field: &str, value: u64, max: u64) -> Result<(), Refusal> {
     if value <= max.min(i64::MAX as u64) {
         return Ok(());
     }
@@ -63,20 +84,12 @@ fn check_batch(len: usize) -> Result<(), ServiceError> {
     Ok(())
 }
 
-fn rejected(id: Uuid, error: &ServiceError) -> Rejected {
-    Rejected {
-        id,
-        code: error.code().to_owned(),
-        reason: error.to_string(),
-    }
-}
-
-fn invalid(id: Uuid, reason: String) -> Rejected {
-    Rejected {
+fn invalid(id: Uuid, reason: String) -> Refusal {
+    Refusal::Rejected(Rejected {
         id,
         code: "invalid_request".into(),
         reason,
-    }
+    })
 }
 
 impl Service {
@@ -85,7 +98,7 @@ impl Service {
         &self,
         items: &[T],
         id_of: impl Fn(&T) -> Uuid,
-        check: impl Fn(&T) -> Result<(), Rejected>,
+        check: impl Fn(&T) -> Result<(), Refusal>,
         store: impl FnOnce(&[T]) -> Result<Vec<Stored>, ServiceError>,
     ) -> Result<IngestOutcome, ServiceError>
     where
@@ -97,7 +110,8 @@ impl Service {
         for item in items {
             match check(item) {
                 Ok(()) => valid.push(item.clone()),
-                Err(rejection) => outcome.rejected.push(rejection),
+                Err(Refusal::Rejected(rejection)) => outcome.rejected.push(rejection),
+                Err(Refusal::Failed(error)) => return Err(error),
             }
         }
         for (item, stored) in valid.iter().zip(store(&valid)?) {
@@ -141,7 +155,7 @@ impl Service {
             }
             if let Some(guide) = event.guide_id {
                 self.guide_for(caller, guide)
-                    .map_err(|e| rejected(event.id, &e))?;
+                    .map_err(|e| rejected_or_failed(event.id, e))?;
             }
             Ok(())
         };
@@ -236,29 +250,29 @@ impl Service {
                 ));
             }
             self.guide_for(caller, result.guide_id)
-                .map_err(|e| rejected(result.id, &e))?;
+                .map_err(|e| rejected_or_failed(result.id, e))?;
             let lookup = self
                 .store
                 .step_lookup(result.guide_id, result.version, &result.step_id)
-                .map_err(|e| rejected(result.id, &e.into()))?;
+                .map_err(|e| rejected_or_failed(result.id, e.into()))?;
             match lookup {
                 StepLookup::Found => Ok(()),
-                StepLookup::NoSuchVersion => Err(Rejected {
+                StepLookup::NoSuchVersion => Err(Refusal::Rejected(Rejected {
                     id: result.id,
                     code: "not_found".into(),
                     reason: format!(
                         "the guide {} has no version {}",
                         result.guide_id, result.version
                     ),
-                }),
-                StepLookup::NoSuchStep => Err(Rejected {
+                })),
+                StepLookup::NoSuchStep => Err(Refusal::Rejected(Rejected {
                     id: result.id,
                     code: "not_found".into(),
                     reason: format!(
                         "version {} of the guide has no step '{}'",
                         result.version, result.step_id
                     ),
-                }),
+                })),
             }
         };
         let now = self.clock.now();

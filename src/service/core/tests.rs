@@ -349,3 +349,35 @@ fn a_known_devices_failures_slow_that_device_only_and_others_failures_do_not_slo
         .unwrap_err();
     assert_eq!(error.code(), "too_many_attempts", "{error}");
 }
+
+/// Found by the load test (issue 21): a result checked while the database failed (PostgreSQL
+/// restarting) was answered as rejected in a 200, so the device dropped it for good. The
+/// service's own failure fails the request, and the device sends the result again.
+#[test]
+fn a_result_checked_while_the_database_fails_fails_the_request_instead_of_being_rejected() {
+    let setup = setup(datetime!(2026-11-24 08:00 UTC));
+    let demo = crate::demo::package_dir().unwrap();
+    setup
+        .service
+        .publish(&demo, PackageOrigin::Local, &setup.admin)
+        .unwrap();
+    let result = crate::service::model::StepResult {
+        id: Uuid::new_v4(),
+        guide_id: crate::demo::GUIDE_ID,
+        version: 1,
+        step_id: "lock-out".into(),
+        completed_at: datetime!(2026-11-24 08:05 UTC),
+        value: None,
+    };
+    // The step lookup's table gone: the store fails, as a database that went away does.
+    let database = setup._dir.path().join(super::DATABASE_FILE);
+    rusqlite::Connection::open(&database)
+        .unwrap()
+        .execute_batch("ALTER TABLE version_steps RENAME TO version_steps_gone")
+        .unwrap();
+    let error = setup
+        .service
+        .ingest_results(&setup.caller(), std::slice::from_ref(&result))
+        .expect_err("the request fails; the result is not rejected");
+    assert_eq!(error.code(), "internal", "{error}");
+}

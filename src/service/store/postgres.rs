@@ -61,6 +61,10 @@ impl PostgresStore {
         migrate(&mut client, create)?;
         let pool = Pool::builder()
             .max_size(POOL_SIZE)
+            // No `SELECT` round trip before every use (it doubled the round trips of a request);
+            // a connection PostgreSQL closed (a restart) fails its statement instead, and the
+            // work runs again once on a fresh one (`with_connection`).
+            .test_on_check_out(false)
             // Connections are opened as needed, not all at start: an idle instance holds few.
             .min_idle(Some(1))
             .connection_timeout(CONNECT_TIMEOUT)
@@ -76,10 +80,27 @@ impl PostgresStore {
 
     pub(super) fn read<T>(
         &self,
-        work: impl FnOnce(&mut Client) -> StoreResult<T>,
+        work: impl FnMut(&mut Client) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        self.with_connection(work)
+    }
+
+    /// Runs `work` on a pooled connection; again, once, on another when the first turned out
+    /// closed (PostgreSQL restarted, or the connection was cut while it sat in the pool): nothing
+    /// ran on a closed connection, so running again is safe. The pool drops closed connections.
+    fn with_connection<T>(
+        &self,
+        mut work: impl FnMut(&mut Client) -> StoreResult<T>,
     ) -> StoreResult<T> {
         let mut connection = self.connection()?;
-        work(&mut connection)
+        match work(&mut connection) {
+            Err(StoreError::Postgres(e)) if e.is_closed() || connection.is_closed() => {
+                drop(connection);
+                let mut fresh = self.connection()?;
+                work(&mut fresh)
+            }
+            other => other,
+        }
     }
 
     /// Runs `work` in one SERIALIZABLE transaction, committed only if it succeeds; run again
@@ -113,23 +134,37 @@ impl PostgresStore {
     ) -> StoreResult<T> {
         let mut connection = self.connection()?;
         let mut attempt = 1;
+        let mut reconnected = false;
         loop {
+            // The error, and whether the transaction had begun: only one that never began may
+            // run again on another connection (one cut mid-commit may have committed).
             let result = (|| {
                 let mut transaction = connection
                     .build_transaction()
                     .isolation_level(isolation)
-                    .start()?;
-                let value = work(&mut transaction)?;
-                transaction.commit()?;
+                    .start()
+                    .map_err(|e| (false, StoreError::from(e)))?;
+                let value = work(&mut transaction).map_err(|e| (true, e))?;
+                transaction
+                    .commit()
+                    .map_err(|e| (true, StoreError::from(e)))?;
                 Ok(value)
             })();
             match result {
-                Err(StoreError::Postgres(e)) if attempt < WRITE_ATTEMPTS && is_retryable(&e) => {
+                Ok(value) => return Ok(value),
+                Err((false, StoreError::Postgres(e))) if !reconnected && e.is_closed() => {
+                    // A pooled connection PostgreSQL closed (see `with_connection`).
+                    reconnected = true;
+                    connection = self.connection()?;
+                }
+                Err((_, StoreError::Postgres(e)))
+                    if attempt < WRITE_ATTEMPTS && is_retryable(&e) =>
+                {
                     attempt += 1;
                     // A little jitter, so that the same two transactions do not collide again.
                     std::thread::sleep(Duration::from_millis(u64::from(attempt) * 2));
                 }
-                other => return other,
+                Err((_, error)) => return Err(error),
             }
         }
     }
