@@ -391,7 +391,7 @@ pub fn copy_sqlite_to_postgres(
         // One read transaction: a service still writing to the folder cannot make the copy
         // inconsistent (the copy is of one moment).
         let snapshot = sqlite.unchecked_transaction()?;
-        to.read(|client| {
+        to.on_one_connection(|client| {
             let mut transaction = client.transaction()?;
             let mut copied = Vec::with_capacity(TABLES.len());
             for table in TABLES {

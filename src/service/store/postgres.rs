@@ -85,6 +85,16 @@ impl PostgresStore {
         self.with_connection(work)
     }
 
+    /// Runs `work` on one pooled connection, never again: for work that manages its own
+    /// transaction (the migration's copy), which must not be repeated behind its back.
+    pub(super) fn on_one_connection<T>(
+        &self,
+        work: impl FnOnce(&mut Client) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        let mut connection = self.connection()?;
+        work(&mut connection)
+    }
+
     /// Runs `work` on a pooled connection; again, once, on another when the first turned out
     /// closed (PostgreSQL restarted, or the connection was cut while it sat in the pool): nothing
     /// ran on a closed connection, so running again is safe. The pool drops closed connections.
