@@ -65,6 +65,7 @@ impl PostgresStore {
             // a connection PostgreSQL closed (a restart) fails its statement instead, and the
             // work runs again once on a fresh one (`with_connection`).
             .test_on_check_out(false)
+            .error_handler(Box::new(ConnectErrors::default()))
             // Connections are opened as needed, not all at start: an idle instance holds few.
             .min_idle(Some(1))
             .connection_timeout(CONNECT_TIMEOUT)
@@ -180,6 +181,42 @@ impl PostgresStore {
     }
 }
 
+/// The pool's failed connects, logged at most once per [`ConnectErrors::EVERY`] with how many
+/// were left out: while PostgreSQL restarts, the pool retries many times a second, and the
+/// default handler wrote a line for each (thousands a second).
+#[derive(Debug, Default)]
+struct ConnectErrors {
+    /// When a line was last written, and the failures since that were not.
+    state: std::sync::Mutex<(Option<std::time::Instant>, u64)>,
+}
+
+impl ConnectErrors {
+    const EVERY: Duration = Duration::from_secs(10);
+
+    /// `Some(left out since the last line)` when a failure at `now` is to be written.
+    fn to_log(&self, now: std::time::Instant) -> Option<u64> {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let (last, left_out) = &mut *state;
+        if last.is_some_and(|at| now.saturating_duration_since(at) < Self::EVERY) {
+            *left_out += 1;
+            return None;
+        }
+        *last = Some(now);
+        Some(std::mem::take(left_out))
+    }
+}
+
+impl r2d2::HandleError<postgres::Error> for ConnectErrors {
+    fn handle_error(&self, error: postgres::Error) {
+        if let Some(left_out) = self.to_log(std::time::Instant::now()) {
+            tracing::error!(
+                "cannot connect to PostgreSQL: {} ({left_out} more failures since the last line)",
+                chain(&error)
+            );
+        }
+    }
+}
+
 fn migrate(client: &mut Client, create: bool) -> StoreResult<()> {
     let mut transaction = client.transaction()?;
     // Two instances starting at once: the second waits here and then finds nothing to do.
@@ -248,4 +285,24 @@ fn chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::ConnectErrors;
+
+    #[test]
+    fn a_storm_of_failed_connects_is_one_line_per_ten_seconds_with_the_count_left_out() {
+        let errors = ConnectErrors::default();
+        let start = Instant::now();
+        assert_eq!(errors.to_log(start), Some(0));
+        let written = (1..=1000u64)
+            .filter_map(|ms| errors.to_log(start + Duration::from_millis(ms)))
+            .count();
+        assert_eq!(written, 0, "a second of failures after the first line");
+        assert_eq!(errors.to_log(start + Duration::from_secs(10)), Some(1000));
+        assert_eq!(errors.to_log(start + Duration::from_secs(21)), Some(0));
+    }
 }

@@ -355,10 +355,8 @@ fn two_hundred_devices_on_two_instances_lose_nothing_when_an_instance_is_killed_
     }
     let assets = Arc::new(assets);
 
-    // Quiet: while PostgreSQL restarts, its connection pool logs every failed connect.
-    let quiet = ["--log", "off"];
-    let first = Server::start_with(on_postgres(&url), &data, "127.0.0.1:0", &quiet);
-    let second = Server::start_with(on_postgres(&url), &data, "127.0.0.1:0", &quiet);
+    let first = Server::start_with(on_postgres(&url), &data, "127.0.0.1:0", &[]);
+    let second = Server::start_with(on_postgres(&url), &data, "127.0.0.1:0", &[]);
     let first_address = first.base.trim_start_matches("http://").to_owned();
     let bases = [first.base.clone(), second.base.clone()];
 
@@ -396,7 +394,7 @@ fn two_hundred_devices_on_two_instances_lose_nothing_when_an_instance_is_killed_
     at(15);
     first.kill();
     at(20);
-    let first = Server::start_with(on_postgres(&url), &data, &first_address, &quiet);
+    let first = Server::start_with(on_postgres(&url), &data, &first_address, &[]);
     at(35);
     database.restart_server();
 
