@@ -22,11 +22,13 @@ pub enum PutError {
     Store(#[from] ServiceError),
 }
 
-/// Copies `source` into a new file at `path`, flushed to disk; returns its sha256 and size.
-fn copy_hashing(source: &mut dyn Read, path: &Path) -> Result<(String, u64), PutError> {
+/// Reads `source` to its end into `sink`, hashing as it goes (a large blob is never held in
+/// memory); returns its sha256 and size.
+pub fn copy_hashing_into(
+    source: &mut dyn Read,
+    sink: &mut dyn Write,
+) -> Result<(String, u64), PutError> {
     use sha2::Digest;
-    let write_error = |e| PutError::Store(ServiceError::io("writing a blob")(e));
-    let mut file = File::create(path).map_err(write_error)?;
     let mut hasher = sha2::Sha256::new();
     let mut buffer = vec![0u8; 256 * 1024];
     let mut total: u64 = 0;
@@ -38,11 +40,25 @@ fn copy_hashing(source: &mut dyn Read, path: &Path) -> Result<(String, u64), Put
             Err(e) => return Err(PutError::Source(e)),
         };
         hasher.update(&buffer[..read]);
-        file.write_all(&buffer[..read]).map_err(write_error)?;
+        sink.write_all(&buffer[..read])
+            .map_err(|e| PutError::Store(ServiceError::io("writing a blob")(e)))?;
         total += read as u64;
     }
-    file.sync_all().map_err(write_error)?;
     Ok((hex::encode(hasher.finalize()), total))
+}
+
+/// Copies `source` into a new file at `path`, flushed to disk; returns its sha256 and size.
+fn copy_hashing(source: &mut dyn Read, path: &Path) -> Result<(String, u64), PutError> {
+    let write_error = |e| PutError::Store(ServiceError::io("writing a blob")(e));
+    let mut file = File::create(path).map_err(write_error)?;
+    let copied = copy_hashing_into(source, &mut file)?;
+    file.sync_all().map_err(write_error)?;
+    Ok(copied)
+}
+
+/// Sets a file's modification time (opened for appending, which writes nothing).
+fn set_modified(path: &Path, at: std::time::SystemTime) -> std::io::Result<()> {
+    File::options().append(true).open(path)?.set_modified(at)
 }
 
 /// One blob file, as [`BlobStore::list`] finds it.
@@ -99,10 +115,7 @@ impl BlobStore {
         let target = self.root.join(&sha256[..2]).join(sha256);
         let whole = fs::metadata(&target).is_ok_and(|m| m.len() == bytes);
         if whole {
-            let touched = File::options()
-                .append(true)
-                .open(&target)
-                .and_then(|file| file.set_modified(std::time::SystemTime::now()));
+            let touched = set_modified(&target, std::time::SystemTime::now());
             if let Err(e) = touched {
                 tracing::warn!("could not touch blob {sha256}: {e}");
             }
@@ -234,12 +247,7 @@ mod tests {
         let path = store.path(&sha).unwrap();
         let day = std::time::Duration::from_secs(24 * 3600);
         let two_days_ago = std::time::SystemTime::now() - 2 * day;
-        File::options()
-            .append(true)
-            .open(&path)
-            .unwrap()
-            .set_modified(two_days_ago)
-            .unwrap();
+        set_modified(&path, two_days_ago).unwrap();
         // A publish naming it again (after a killed one left it) finds it there.
         assert_eq!(store.put(b"lever model").unwrap(), sha);
         let a_day_ago = std::time::SystemTime::now() - day;
@@ -248,12 +256,7 @@ mod tests {
             "touched by the put"
         );
         assert!(path.exists());
-        File::options()
-            .append(true)
-            .open(&path)
-            .unwrap()
-            .set_modified(two_days_ago)
-            .unwrap();
+        set_modified(&path, two_days_ago).unwrap();
         assert!(store.remove_if_older(&sha, a_day_ago));
         assert!(!path.exists());
         assert_eq!(store.list().len(), 0);

@@ -12,7 +12,7 @@ use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use super::blobs::BlobStore;
+use super::blobs::{BlobStore, PutError, copy_hashing_into};
 use super::core::{BLOBS_DIR, DATABASE_FILE};
 use super::error::ServiceError;
 use super::store::{PostgresStore, SqliteStore, TableCopy, copy_sqlite_to_postgres};
@@ -76,12 +76,16 @@ pub fn migrate_sqlite_to_postgres(
         Some(dir) if !same_folder(dir, &source_blobs) => Some(BlobStore::open(dir)?),
         _ => None,
     };
+    let source_store = BlobStore::open(&source_blobs)?;
     let mut blobs_copied = 0;
     for (sha256, bytes) in &blobs {
+        let source_path = source_store
+            .path(sha256)
+            .ok_or_else(|| not_a_blob(sha256))?;
         let copied = match &copy_into {
-            Some(store) => copy_blob(&source_blobs, store, sha256, *bytes)?,
+            Some(store) => copy_blob(&source_path, store, sha256, *bytes)?,
             None => {
-                check_blob(&blob_path(&source_blobs, sha256), sha256, *bytes)?;
+                check_blob(&source_path, sha256, *bytes)?;
                 false
             }
         };
@@ -108,64 +112,53 @@ fn same_folder(a: &Path, b: &Path) -> bool {
     }
 }
 
-fn blob_path(root: &Path, sha256: &str) -> PathBuf {
-    root.join(&sha256[..2]).join(sha256)
+/// A name in the database that is not a sha256 (a tampered database): no path to read.
+fn not_a_blob(sha256: &str) -> ServiceError {
+    ServiceError::Invalid(format!(
+        "the database names a blob {sha256:?}, which is not a sha256; nothing was migrated"
+    ))
 }
 
 /// Copies one blob unless the target holds it already, whole and right; `true` when copied.
 fn copy_blob(
-    source_root: &Path,
+    source: &Path,
     target: &BlobStore,
     sha256: &str,
     bytes: u64,
 ) -> Result<bool, ServiceError> {
-    let not_a_blob = || ServiceError::Invalid(format!("{sha256:?} is not a blob name"));
-    let existing = target.path(sha256).ok_or_else(not_a_blob)?;
+    let existing = target.path(sha256).ok_or_else(|| not_a_blob(sha256))?;
     if existing.is_file() && check_blob(&existing, sha256, bytes).is_ok() {
         return Ok(false);
     }
-    let source = blob_path(source_root, sha256);
-    let mut file = open_blob(&source, sha256)?;
-    let (written, written_bytes) = target.put_reader(&mut file).map_err(|e| match e {
-        super::blobs::PutError::Store(e) => e,
-        super::blobs::PutError::Source(e) => ServiceError::Io {
-            what: format!("reading blob {}", source.display()),
-            source: e,
-        },
-    })?;
+    let mut file = open_blob(source, sha256)?;
+    let (written, written_bytes) = target
+        .put_reader(&mut file)
+        .map_err(|e| read_error(source, e))?;
     if written != sha256 || written_bytes != bytes {
-        return Err(damaged(&source, sha256, bytes, &written, written_bytes));
+        return Err(damaged(source, sha256, bytes, &written, written_bytes));
     }
     Ok(true)
 }
 
 /// Reads the blob at `path` whole and checks its sha256 and size.
 fn check_blob(path: &Path, sha256: &str, bytes: u64) -> Result<(), ServiceError> {
-    use sha2::Digest;
     let mut file = open_blob(path, sha256)?;
-    let mut hasher = sha2::Sha256::new();
-    let mut buffer = vec![0u8; 256 * 1024];
-    let mut read: u64 = 0;
-    loop {
-        let n = match file.read(&mut buffer) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                return Err(ServiceError::Io {
-                    what: format!("reading blob {}", path.display()),
-                    source: e,
-                });
-            }
-        };
-        hasher.update(&buffer[..n]);
-        read += n as u64;
-    }
-    let found = hex::encode(hasher.finalize());
+    let (found, read) =
+        copy_hashing_into(&mut file, &mut std::io::sink()).map_err(|e| read_error(path, e))?;
     if found != sha256 || read != bytes {
         return Err(damaged(path, sha256, bytes, &found, read));
     }
     Ok(())
+}
+
+fn read_error(path: &Path, error: PutError) -> ServiceError {
+    match error {
+        PutError::Store(e) => e,
+        PutError::Source(e) => ServiceError::Io {
+            what: format!("reading blob {}", path.display()),
+            source: e,
+        },
+    }
 }
 
 fn open_blob(path: &Path, sha256: &str) -> Result<impl Read, ServiceError> {

@@ -11,9 +11,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Args;
-use hologuide::service::model::Role;
+use hologuide::service::model::{AssetEntry, Role};
 use hologuide::service::serve::ConnectionLimits;
-use hologuide::service::{Config, DataLocation, Membership, PackageOrigin, Service, SystemClock};
+use hologuide::service::{
+    Config, DataLocation, Membership, PackageOrigin, Service, ServiceError, SystemClock,
+};
 use serde::Serialize;
 
 #[derive(Debug, Args)]
@@ -80,6 +82,65 @@ pub(super) fn bench_package(dir: &Path, blob_bytes: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A new service at `location` with the user `bench` (an admin) and `package` published; the
+/// guide's id and its picture, the blob the downloads fetch.
+pub(super) fn published_service(
+    location: &DataLocation,
+    package: &Path,
+) -> anyhow::Result<(Service, uuid::Uuid, AssetEntry)> {
+    Service::init(location)?;
+    let service = Service::open(location, Config::default(), Arc::new(SystemClock))?;
+    let user = service.add_user(
+        "bench",
+        "bench-password",
+        Role::Admin,
+        &Membership::of(hologuide::demo::ORGANISATION),
+        &[],
+    )?;
+    let manifest = service.publish(package, PackageOrigin::Local, &user)?;
+    let picture = manifest
+        .assets
+        .into_iter()
+        .find(|a| a.path == "media/big.png")
+        .context("the published guide lacks its picture")?;
+    Ok((service, manifest.guide_id, picture))
+}
+
+/// Serves `service` on a free loopback port until the task is aborted; the task and the base URL.
+pub(super) async fn start_instance(
+    service: Arc<Service>,
+) -> anyhow::Result<(tokio::task::JoinHandle<Result<(), ServiceError>>, String)> {
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+    let server = tokio::spawn(hologuide::service::serve::serve(
+        service,
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        None,
+        ConnectionLimits::default(),
+        move |address, _| {
+            let _ = ready_tx.send(address);
+        },
+        std::future::pending(),
+    ));
+    let address = ready_rx.await.context("the server did not start")?;
+    Ok((server, format!("http://{address}")))
+}
+
+/// Signs `bench` in at `base`; its access token.
+pub(super) async fn bench_token(client: &reqwest::Client, base: &str) -> anyhow::Result<String> {
+    let session: serde_json::Value = client
+        .post(format!("{base}/v1/session"))
+        .json(&serde_json::json!({ "username": "bench", "password": "bench-password", "device_id": "bench" }))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    Ok(session["access_token"]
+        .as_str()
+        .context("no access token")?
+        .to_owned())
+}
+
 pub fn run(args: BenchArgs, json: bool) -> anyhow::Result<ExitCode> {
     if args.clients == 0 || !(0.1..=600.0).contains(&args.seconds) || args.blob_mib == 0 {
         bail!("--clients must be at least 1, --seconds 0.1–600, --blob-mib at least 1");
@@ -89,23 +150,7 @@ pub fn run(args: BenchArgs, json: bool) -> anyhow::Result<ExitCode> {
     let data = scratch.0.join("data");
     let package = scratch.0.join("package");
     bench_package(&package, args.blob_mib * 1024 * 1024)?;
-    let location = DataLocation::folder(&data);
-    Service::init(&location)?;
-    let service = Service::open(&location, Config::default(), Arc::new(SystemClock))?;
-    let user = service.add_user(
-        "bench",
-        "bench-password",
-        Role::Admin,
-        &Membership::of(hologuide::demo::ORGANISATION),
-        &[],
-    )?;
-    let manifest = service.publish(&package, PackageOrigin::Local, &user)?;
-    let blob = manifest
-        .assets
-        .iter()
-        .find(|a| a.path == "media/big.png")
-        .context("the published guide lacks its picture")?
-        .clone();
+    let (service, _, blob) = published_service(&DataLocation::folder(&data), &package)?;
     let blob_path = service
         .blobs()
         .path(&blob.sha256)
@@ -115,53 +160,42 @@ pub fn run(args: BenchArgs, json: bool) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let (guides_rate, blob_rate, (signed_in, busy, sign_in_seconds), errors) = runtime.block_on(async {
-        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-        let server = tokio::spawn(hologuide::service::serve::serve(
-            Arc::new(service),
-            SocketAddr::from(([127, 0, 0, 1], 0)),
-            None,
-            ConnectionLimits::default(),
-            move |address, _| {
-                let _ = ready_tx.send(address);
-            },
-            std::future::pending(),
-        ));
-        let address = ready_rx.await.context("the server did not start")?;
-        let base = format!("http://{address}");
-        let client = reqwest::Client::builder()
-            .pool_max_idle_per_host(args.clients)
-            .build()?;
-        let session: serde_json::Value = client
-            .post(format!("{base}/v1/session"))
-            .json(&serde_json::json!({ "username": "bench", "password": "bench-password", "device_id": "bench" }))
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
-        let token = session["access_token"].as_str().context("no access token")?.to_owned();
-        let duration = Duration::from_secs_f64(args.seconds);
-        let errors = Arc::new(AtomicU64::new(0));
-        let guides = load(&client, &[format!("{base}/v1/guides")], &token, args.clients, duration, &errors).await;
-        let blobs = load(
-            &client,
-            &[format!("{base}/v1/blobs/{}", blob.sha256)],
-            &token,
-            args.clients,
-            duration,
-            &errors,
-        )
-        .await;
-        let sign_ins = sign_in_load(&client, &base, args.clients, duration, &errors).await;
-        server.abort();
-        anyhow::Ok((
-            guides.0 as f64 / guides.2,
-            blobs.1 as f64 / blobs.2,
-            sign_ins,
-            errors.load(Ordering::Relaxed),
-        ))
-    })?;
+    let (guides_rate, blob_rate, (signed_in, busy, sign_in_seconds), errors) =
+        runtime.block_on(async {
+            let (server, base) = start_instance(Arc::new(service)).await?;
+            let client = reqwest::Client::builder()
+                .pool_max_idle_per_host(args.clients)
+                .build()?;
+            let token = bench_token(&client, &base).await?;
+            let duration = Duration::from_secs_f64(args.seconds);
+            let errors = Arc::new(AtomicU64::new(0));
+            let guides = load(
+                &client,
+                &[format!("{base}/v1/guides")],
+                &token,
+                args.clients,
+                duration,
+                &errors,
+            )
+            .await;
+            let blobs = load(
+                &client,
+                &[format!("{base}/v1/blobs/{}", blob.sha256)],
+                &token,
+                args.clients,
+                duration,
+                &errors,
+            )
+            .await;
+            let sign_ins = sign_in_load(&client, &base, args.clients, duration, &errors).await;
+            server.abort();
+            anyhow::Ok((
+                guides.0 as f64 / guides.2,
+                blobs.1 as f64 / blobs.2,
+                sign_ins,
+                errors.load(Ordering::Relaxed),
+            ))
+        })?;
     if errors > 0 {
         bail!("{errors} requests failed during the benchmark");
     }

@@ -5,18 +5,15 @@
 //! Every instance, the load's clients and PostgreSQL share this machine's cores: the table says
 //! how busy they were, which is what bounds two instances against one.
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use hologuide::service::model::Role;
-use hologuide::service::serve::ConnectionLimits;
-use hologuide::service::{Config, DataLocation, Membership, PackageOrigin, Service, SystemClock};
+use hologuide::service::{Config, DataLocation, Service, SystemClock};
 
-use super::bench::{Row, load};
+use super::bench::{Row, bench_token, load, published_service, start_instance};
 
 /// A database of its own on the server, dropped at the end.
 struct BenchDatabase {
@@ -86,39 +83,13 @@ struct Store {
     blob: String,
 }
 
-fn store(
-    label: &'static str,
-    location: &DataLocation,
-    package: &Path,
-    instances: usize,
-) -> anyhow::Result<Store> {
-    Service::init(location)?;
-    let open = || Service::open(location, Config::default(), Arc::new(SystemClock));
-    let first = open()?;
-    let user = first.add_user(
-        "bench",
-        "bench-password",
-        Role::Admin,
-        &Membership::of(hologuide::demo::ORGANISATION),
-        &[],
-    )?;
-    let manifest = first.publish(package, PackageOrigin::Local, &user)?;
-    let blob = manifest
-        .assets
-        .iter()
-        .find(|a| a.path == "media/big.png")
-        .context("the published guide lacks its picture")?
-        .sha256
-        .clone();
-    let mut all = vec![Arc::new(first)];
-    for _ in 1..instances {
-        all.push(Arc::new(open()?));
-    }
+fn store(label: &'static str, location: &DataLocation, package: &Path) -> anyhow::Result<Store> {
+    let (service, guide, picture) = published_service(location, package)?;
     Ok(Store {
         label,
-        instances: all,
-        guide: manifest.guide_id.to_string(),
-        blob,
+        instances: vec![Arc::new(service)],
+        guide: guide.to_string(),
+        blob: picture.sha256,
     })
 }
 
@@ -154,14 +125,13 @@ pub(super) fn compare(
         "SQLite ×1",
         &DataLocation::folder(&scratch.join("sqlite")),
         package,
-        1,
     )?;
     let postgres_location = DataLocation {
         data_dir: scratch.join("postgres"),
         database_url: Some(database.url.clone()),
         blobs_dir: Some(scratch.join("postgres-blobs")),
     };
-    let postgres_one = store("PostgreSQL ×1", &postgres_location, package, 1)?;
+    let postgres_one = store("PostgreSQL ×1", &postgres_location, package)?;
     // A second instance on the same database and blobs, as a second machine would run it.
     let mut postgres_two = Store {
         label: "PostgreSQL ×2",
@@ -186,51 +156,53 @@ pub(super) fn compare(
             let mut servers = Vec::new();
             let mut bases = Vec::new();
             for instance in &store.instances {
-                let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-                servers.push(tokio::spawn(hologuide::service::serve::serve(
-                    Arc::clone(instance),
-                    SocketAddr::from(([127, 0, 0, 1], 0)),
-                    None,
-                    ConnectionLimits::default(),
-                    move |address, _| {
-                        let _ = ready_tx.send(address);
-                    },
-                    std::future::pending(),
-                )));
-                let address = ready_rx.await.context("an instance did not start")?;
-                bases.push(format!("http://{address}"));
+                let (server, base) = start_instance(Arc::clone(instance)).await?;
+                servers.push(server);
+                bases.push(base);
             }
             let client = reqwest::Client::builder()
                 .pool_max_idle_per_host(clients)
                 .build()?;
-            let session: serde_json::Value = client
-                .post(format!("{}/v1/session", bases[0]))
-                .json(&serde_json::json!({ "username": "bench", "password": "bench-password", "device_id": "bench" }))
-                .send()
-                .await?
-                .error_for_status()?
-                .json()
-                .await?;
-            let token = session["access_token"]
-                .as_str()
-                .context("no access token")?
-                .to_owned();
+            let token = bench_token(&client, &bases[0]).await?;
             let urls = |path: &str| -> Vec<String> {
                 bases.iter().map(|base| format!("{base}{path}")).collect()
             };
             let errors = Arc::new(AtomicU64::new(0));
             let mut busy = [0.0; 3];
             let before = cpu_jiffies();
-            let guides = load(&client, &urls("/v1/guides"), &token, clients, duration, &errors).await;
+            let guides = load(
+                &client,
+                &urls("/v1/guides"),
+                &token,
+                clients,
+                duration,
+                &errors,
+            )
+            .await;
             let middle = cpu_jiffies();
             busy[0] = busy_percent(before, middle);
             let manifest_path = format!("/v1/guides/{}/versions/1", store.guide);
-            let manifests =
-                load(&client, &urls(&manifest_path), &token, clients, duration, &errors).await;
+            let manifests = load(
+                &client,
+                &urls(&manifest_path),
+                &token,
+                clients,
+                duration,
+                &errors,
+            )
+            .await;
             let later = cpu_jiffies();
             busy[1] = busy_percent(middle, later);
             let blob_path = format!("/v1/blobs/{}", store.blob);
-            let blobs = load(&client, &urls(&blob_path), &token, clients, duration, &errors).await;
+            let blobs = load(
+                &client,
+                &urls(&blob_path),
+                &token,
+                clients,
+                duration,
+                &errors,
+            )
+            .await;
             busy[2] = busy_percent(later, cpu_jiffies());
             for server in servers {
                 server.abort();
@@ -238,7 +210,10 @@ pub(super) fn compare(
             }
             let failed = errors.load(std::sync::atomic::Ordering::Relaxed);
             if failed > 0 {
-                bail!("{failed} requests to {} failed during the benchmark", store.label);
+                bail!(
+                    "{failed} requests to {} failed during the benchmark",
+                    store.label
+                );
             }
             measured.push(Measured {
                 guides_per_s: guides.0 as f64 / guides.2,
