@@ -10,21 +10,7 @@ use hologuide::guide::package::MAX_ARCHIVE_ENTRIES;
 use hologuide::guide::{AssetError, GuidePackage};
 use hologuide::model::{LoadOptions, ModelError, decode_texture, load_model};
 
-/// CRC-32 (IEEE) as PNG chunks carry it.
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &byte in bytes {
-        crc ^= u32::from(byte);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
+use crate::support::png_crc32;
 
 /// A real 1×1 PNG whose header (IHDR, with a correct CRC) declares `width` × `height`.
 fn png_declaring(width: u32, height: u32) -> Vec<u8> {
@@ -36,7 +22,7 @@ fn png_declaring(width: u32, height: u32) -> Vec<u8> {
     assert_eq!(&png[12..16], b"IHDR");
     png[16..20].copy_from_slice(&width.to_be_bytes());
     png[20..24].copy_from_slice(&height.to_be_bytes());
-    let crc = crc32(&png[12..29]);
+    let crc = png_crc32(&png[12..29]);
     png[29..33].copy_from_slice(&crc.to_be_bytes());
     png
 }

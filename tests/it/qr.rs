@@ -182,20 +182,6 @@ fn bench_qr_prints_per_folder_rows_and_the_summary_line_and_raises_the_floor_onl
 /// A PNG that declares 20000x20000 pixels in its header (and holds none): refused from the
 /// header, before anything is allocated for it.
 fn write_huge_png_header(path: &Path) {
-    fn crc32(bytes: &[u8]) -> u32 {
-        let mut crc = !0u32;
-        for &b in bytes {
-            crc ^= u32::from(b);
-            for _ in 0..8 {
-                crc = if crc & 1 == 1 {
-                    (crc >> 1) ^ 0xEDB8_8320
-                } else {
-                    crc >> 1
-                };
-            }
-        }
-        !crc
-    }
     let mut ihdr = b"IHDR".to_vec();
     ihdr.extend_from_slice(&20_000u32.to_be_bytes());
     ihdr.extend_from_slice(&20_000u32.to_be_bytes());
@@ -203,11 +189,11 @@ fn write_huge_png_header(path: &Path) {
     let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
     png.extend_from_slice(&13u32.to_be_bytes());
     png.extend_from_slice(&ihdr);
-    png.extend_from_slice(&crc32(&ihdr).to_be_bytes());
+    png.extend_from_slice(&crate::support::png_crc32(&ihdr).to_be_bytes());
     // An empty data chunk: the header is complete, the pixels are not there.
     png.extend_from_slice(&0u32.to_be_bytes());
     png.extend_from_slice(b"IDAT");
-    png.extend_from_slice(&crc32(b"IDAT").to_be_bytes());
+    png.extend_from_slice(&crate::support::png_crc32(b"IDAT").to_be_bytes());
     std::fs::write(path, png).unwrap();
 }
 

@@ -292,3 +292,19 @@ pub fn write_code_png(path: &Path, text: &str) {
     }
     image.save(path).unwrap();
 }
+
+/// CRC-32 (IEEE) as PNG chunks carry it: for tests that write a PNG header by hand.
+pub fn png_crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &byte in bytes {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}

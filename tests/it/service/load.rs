@@ -21,25 +21,10 @@ const RUN: Duration = Duration::from_secs(60);
 /// How long a device keeps retrying one request across both instances before it counts it lost.
 const GIVE_UP_AFTER: Duration = Duration::from_secs(30);
 
-fn on_postgres(url: &str) -> Command {
-    let mut command = server_cli();
-    command.env("HOLOGUIDE_DATABASE_URL", url);
-    command
-}
-
 fn admin_on(url: &str, data: &Path, args: &[&str]) {
-    let output = on_postgres(url)
-        .args(args)
-        .arg("--data")
-        .arg(data)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "hologuide-server {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let mut all = args.to_vec();
+    all.extend(["--data", data.to_str().unwrap()]);
+    json_of(on_postgres(url), &all);
 }
 
 /// What the devices saw, shared by all of them.

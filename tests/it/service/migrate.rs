@@ -12,27 +12,6 @@ fn on_sqlite() -> Command {
     command
 }
 
-fn on_postgres(url: &str) -> Command {
-    let mut command = server_cli();
-    command.env("HOLOGUIDE_DATABASE_URL", url);
-    command
-}
-
-fn json_of(mut command: Command, args: &[&str]) -> Value {
-    let output = command
-        .args(args)
-        .arg("--json")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "hologuide-server {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("--json prints JSON")
-}
-
 fn migrate(from: &Path, to: &str, blobs: &Path) -> Output {
     on_sqlite()
         .args(["migrate", "--json", "--to", to, "--from"])

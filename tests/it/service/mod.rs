@@ -50,6 +50,30 @@ pub fn server_cli_on(data: &Path) -> Command {
     command
 }
 
+/// The server binary on the PostgreSQL database at `url`, whatever store the suite runs on.
+pub fn on_postgres(url: &str) -> Command {
+    let mut command = server_cli();
+    command.env("HOLOGUIDE_DATABASE_URL", url);
+    command
+}
+
+/// Runs `command` with `args` and `--json`, which must succeed; its JSON output.
+pub fn json_of(mut command: Command, args: &[&str]) -> Value {
+    let output = command
+        .args(args)
+        .arg("--json")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "hologuide-server {args:?} failed: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("--json prints JSON")
+}
+
 /// Runs an admin command against `data` and returns its output (any exit status).
 pub fn admin(data: &Path, args: &[&str]) -> Output {
     server_cli_on(data)
@@ -64,15 +88,8 @@ pub fn admin(data: &Path, args: &[&str]) -> Output {
 /// Runs an admin command that must succeed and returns its `--json` output.
 pub fn admin_json(data: &Path, args: &[&str]) -> Value {
     let mut all = args.to_vec();
-    all.push("--json");
-    let output = admin(data, &all);
-    assert!(
-        output.status.success(),
-        "hologuide-server {args:?} failed: {}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("--json prints JSON")
+    all.extend(["--data", data.to_str().expect("a UTF-8 temp path")]);
+    json_of(server_cli_on(data), &all)
 }
 
 /// Adds a user of the demo guide's organisation.
