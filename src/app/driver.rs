@@ -14,6 +14,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
+use super::anchors::AnchorTracker;
 use super::device::{Content, Surroundings, intent_for};
 use super::menu::{Menu, MenuChange};
 use super::pointer::{Dwell, Ray, hit_button, hit_list_entry};
@@ -23,6 +24,7 @@ use super::{App, GuideSource, Intent, Transition, View};
 use crate::app::access::Link;
 use crate::camera::Sighting;
 use crate::camera::decoding::QrWorker;
+use crate::camera::virtual_camera::HeadFeed;
 use crate::guide::payload::guide_link_in;
 use crate::guide::{Guide, GuideLink};
 use crate::scene::{CardFollower, Frame, Pose, SceneInput};
@@ -42,6 +44,11 @@ pub struct DriverSettings {
     pub dwell_s: Option<f32>,
     /// Scripted input, fed at its frames through the same path as real input.
     pub script: Vec<ScriptedCommand>,
+    /// A camera looks for stickers (X3): anchored holograms wait for their sticker instead of
+    /// standing in front of the user.
+    pub camera: bool,
+    /// The virtual camera follows the head: written every frame.
+    pub head_feed: Option<HeadFeed>,
 }
 
 /// Raw input a shell hands the driver between frames.
@@ -110,6 +117,10 @@ pub struct Driver {
     /// Payloads ignored lately (hashed, the newest last), so a garbage code in view — or a
     /// few of them on one machine — is logged once, not every frame.
     ignored: VecDeque<u64>,
+    /// Where the guide's anchors were seen (X3).
+    anchors: AnchorTracker,
+    camera: bool,
+    head_feed: Option<HeadFeed>,
     effects: Vec<Effect>,
     observations: Vec<Observation>,
     report: AppReport,
@@ -153,6 +164,9 @@ impl Driver {
             sticker_question: None,
             sticker_opening: None,
             ignored: VecDeque::new(),
+            anchors: AnchorTracker::default(),
+            camera: settings.camera,
+            head_feed: settings.head_feed,
             effects: Vec::new(),
             observations: Vec::new(),
         };
@@ -201,6 +215,9 @@ impl Driver {
     pub fn frame(&mut self, head: Pose, dt_s: f32) -> &Frame {
         let number = self.frame + 1;
         self.head = head;
+        if let Some(feed) = &self.head_feed {
+            feed.set(head);
+        }
         let due: Vec<Command> = self.player.due(number).collect();
         for command in due {
             // Through `input`, as a key would: a sticker's question is answered the same way.
@@ -251,10 +268,18 @@ impl Driver {
             self.step_time_s += dt_s.max(0.0);
         }
         let view = self.app.view();
-        let input = self
-            .menu
-            .shell()
-            .scene_input(&view, head, &[], self.step_time_s);
+        let hint = self
+            .camera
+            .then(|| super::stickers::hint(self.app.guide(), &view, &self.anchors))
+            .flatten();
+        let mut input = self.menu.shell().scene_input(
+            &view,
+            head,
+            self.anchors.known(),
+            self.camera,
+            self.step_time_s,
+        );
+        input.status = input.status.or(hint.as_deref());
         let frame = Frame::build(&input, &mut self.follower, dt_s);
         self.frame = number;
         self.report.frames = number;
@@ -264,10 +289,13 @@ impl Driver {
     /// The current state drawn for `head` without changing anything (a warm-up draw).
     pub fn preview(&self, head: Pose) -> Frame {
         let view = self.app.view();
-        let input = self
-            .menu
-            .shell()
-            .scene_input(&view, head, &[], self.step_time_s);
+        let input = self.menu.shell().scene_input(
+            &view,
+            head,
+            self.anchors.known(),
+            self.camera,
+            self.step_time_s,
+        );
         Frame::build(&input, &mut CardFollower::default(), 0.0)
     }
 
@@ -411,6 +439,7 @@ impl Driver {
                 }
                 self.app = App::open(Arc::clone(&content.guide), content.source, start);
                 self.content = content;
+                self.anchors.clear();
                 self.last_frame = None;
                 self.effects.push(Effect::SwapAssets);
                 let screen = describe(&self.app.view());
@@ -459,6 +488,7 @@ impl Driver {
                 return;
             }
         };
+        self.track_anchor(&link, sighting);
         if self.sticker.as_ref() == Some(&link) {
             return;
         }
@@ -475,6 +505,40 @@ impl Driver {
         let change = self.menu.say(format!("Open {title}? Select to confirm"));
         self.sticker_question = Some(link);
         self.menu_changed(Some(change));
+    }
+
+    /// A sticker of the guide shown that names one of its anchors: one more sample of where
+    /// the anchor is. An anchor the guide does not declare is said once, when first seen.
+    fn track_anchor(&mut self, link: &GuideLink, sighting: &Sighting) {
+        let Some(id) = link.anchor.as_deref() else {
+            return;
+        };
+        if !self.camera || link.guide != self.content.guide.id {
+            return;
+        }
+        let Some(anchor) = self.content.guide.anchor(id) else {
+            if self.sticker.as_ref() != Some(link) {
+                tracing::warn!(link = %link, "the sticker names an anchor its guide does not have");
+            }
+            return;
+        };
+        let size_m = f64::from(anchor.size_mm) / 1000.0;
+        if let Some(pose) = super::stickers::anchor_in_world(sighting, size_m, self.head) {
+            let new = !self.anchors.is_known(id);
+            self.anchors.add(id, pose);
+            if new && self.anchors.is_known(id) {
+                let p = pose.position;
+                let found = format!(
+                    "{id} at frame {}, ({:.3}, {:.3}, {:.3}) m",
+                    self.frame + 1,
+                    p.x,
+                    p.y,
+                    p.z
+                );
+                tracing::info!("anchor found: {found}; its holograms stand on the sticker");
+                self.report.anchors_found.push(found);
+            }
+        }
     }
 
     /// The sticker's guide as the All list named it; the service is not asked from the frame
@@ -540,6 +604,7 @@ pub fn picture(
         status: situation.status.as_deref(),
         head,
         anchors: &[],
+        anchors_tracked: false,
         step_time_s,
     };
     Frame::build(&input, &mut CardFollower::default(), 0.0)

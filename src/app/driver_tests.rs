@@ -296,11 +296,7 @@ fn restart_on_the_first_step_is_shown_again_and_resets_the_step_time() {
 const DEMO_ID: &str = "5d3c9a7e-2f41-4b8e-9c6a-0e7f1a2b3c4d";
 
 fn seen(payload: &str) -> Input {
-    Input::QrDetected(crate::camera::Sighting {
-        payload: payload.as_bytes().to_vec(),
-        corners: [crate::qr::Point { x: 0.0, y: 0.0 }; 4],
-        captured_at: std::time::Duration::ZERO,
-    })
+    Input::QrDetected(crate::camera::Sighting::of_payload(payload.as_bytes()))
 }
 
 fn step_number(driver: &Driver) -> Option<usize> {
@@ -385,11 +381,9 @@ fn codes_that_are_not_guide_links_open_nothing_and_are_logged_once_each() {
     }
     let binary: Vec<u8> = (0..2953u32).map(|i| (i % 251) as u8).collect();
     for _ in 0..3 {
-        driver.input(Input::QrDetected(crate::camera::Sighting {
-            payload: binary.clone(),
-            corners: [crate::qr::Point { x: 0.0, y: 0.0 }; 4],
-            captured_at: std::time::Duration::ZERO,
-        }));
+        driver.input(Input::QrDetected(crate::camera::Sighting::of_payload(
+            &binary,
+        )));
         driver.frame(head, FRAME_S);
     }
     let report = driver.report();

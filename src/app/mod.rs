@@ -8,13 +8,16 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 
 pub mod access;
+pub mod anchors;
 pub mod device;
 pub mod driver;
+pub mod head_path;
 pub mod menu;
 pub mod pointer;
 pub mod report;
 pub mod script;
 pub mod shell;
+pub mod stickers;
 pub mod telemetry;
 
 use crate::guide::Guide;

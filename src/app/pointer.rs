@@ -226,6 +226,7 @@ mod tests {
             status: None,
             head: Pose::standing(),
             anchors: &[],
+            anchors_tracked: false,
             step_time_s: 0.0,
         };
         Frame::build(&input, &mut CardFollower::default(), 0.0)
@@ -246,6 +247,7 @@ mod tests {
             status: None,
             head: Pose::standing(),
             anchors: &[],
+            anchors_tracked: false,
             step_time_s: 0.0,
         };
         Frame::build(&input, &mut CardFollower::default(), 0.0)

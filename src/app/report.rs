@@ -95,6 +95,8 @@ pub struct AppReport {
     pub statuses: Vec<String>,
     /// QR codes seen that open nothing, once each in a row: "plain text, not a link".
     pub codes_ignored: Vec<String>,
+    /// Anchors found by the camera (X3), in the order found: "<id> at frame N, (x, y, z) m".
+    pub anchors_found: Vec<String>,
     /// F2: whether the first and the last frame showed the Offline banner.
     pub offline_banner_first_frame: Option<bool>,
     pub offline_banner_last_frame: Option<bool>,

@@ -150,6 +150,7 @@ impl Shell {
         view: &'a View<'a>,
         head: Pose,
         anchors: &'a [KnownAnchor],
+        anchors_tracked: bool,
         step_time_s: f32,
     ) -> SceneInput<'a> {
         SceneInput {
@@ -159,6 +160,7 @@ impl Shell {
             status: self.status.as_deref(),
             head,
             anchors,
+            anchors_tracked,
             step_time_s,
         }
     }
@@ -184,7 +186,7 @@ mod tests {
 
     fn frame(shell: &Shell, app: &App) -> Frame {
         let view = app.view();
-        let input = shell.scene_input(&view, Pose::standing(), &[], 0.0);
+        let input = shell.scene_input(&view, Pose::standing(), &[], false, 0.0);
         Frame::build(&input, &mut CardFollower::default(), 0.0)
     }
 

@@ -173,11 +173,7 @@ fn decode_frames(slot: &Slot, send: &SyncSender<Sighting>) {
             }
         };
         for detection in decoder.decode(&gray) {
-            let sighting = Sighting {
-                payload: detection.payload,
-                corners: detection.corners,
-                captured_at: frame.captured_at,
-            };
+            let sighting = Sighting::from_detection(detection, &frame);
             match send.try_send(sighting) {
                 Ok(()) | Err(TrySendError::Full(_)) => {}
                 Err(TrySendError::Disconnected(_)) => return,
@@ -227,6 +223,7 @@ mod tests {
             captured_at: Duration::from_millis(at_ms),
             intrinsics: Intrinsics::from_hfov(width, height, 64.69),
             camera_from_head: Pose::IDENTITY,
+            head: None,
         }
     }
 

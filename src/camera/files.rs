@@ -81,6 +81,7 @@ impl CameraSource for ImageFiles {
             pixels: image.pixels,
             captured_at,
             camera_from_head: Pose::IDENTITY,
+            head: None,
         })
     }
 }

@@ -7,6 +7,9 @@
 
 pub mod decoding;
 pub mod files;
+pub mod pose;
+pub mod room;
+pub mod virtual_camera;
 
 use std::time::Duration;
 
@@ -51,6 +54,10 @@ pub struct CameraFrame {
     pub intrinsics: Intrinsics,
     /// The camera's pose relative to the head at capture time.
     pub camera_from_head: Pose,
+    /// The head's pose in the world at capture time, where the source knows it (the virtual
+    /// camera, a runtime that stamps frames); else the app takes the head of the frame it
+    /// handles the sighting in.
+    pub head: Option<Pose>,
 }
 
 impl CameraFrame {
@@ -77,8 +84,16 @@ pub enum CameraError {
         #[source]
         source: crate::qr::file::ImageFileError,
     },
-    #[error("'{0}' is not a camera (expected files:DIR)")]
+    #[error("'{0}' is not a camera (expected virtual[:OPTIONS] or files:DIR)")]
     UnknownCamera(String),
+    #[error(
+        "'{0}' is not a virtual camera option (expected noise=SIGMA, blur, gain=G, exposure_ms=MS, rate=HZ, size=WxH)"
+    )]
+    VirtualOption(String),
+    #[error(transparent)]
+    Room(#[from] room::RoomError),
+    #[error("the camera's frame cannot be decoded")]
+    Frame(#[source] QrError),
 }
 
 /// Where frames come from. Called on the camera's own thread, never on the frame loop: a call
@@ -90,13 +105,49 @@ pub trait CameraSource: Send {
 /// Frames a second of sources without a clock of their own (a folder of photos).
 pub const FILES_PERIOD: Duration = Duration::from_nanos(1_000_000_000 / 30);
 
-/// The camera named on the command line (`--camera files:DIR`) and the time between its
-/// frames.
-pub fn open(spec: &str) -> Result<(Box<dyn CameraSource>, Duration), CameraError> {
-    match spec.split_once(':') {
-        Some(("files", dir)) if !dir.is_empty() => {
-            let source = files::ImageFiles::open(std::path::Path::new(dir), None, FILES_PERIOD)?;
-            Ok((Box::new(source), FILES_PERIOD))
+/// A camera opened from the command line.
+pub struct OpenedCamera {
+    pub source: Box<dyn CameraSource>,
+    /// Time between frames.
+    pub period: Duration,
+    /// The virtual camera follows this head: the app driver must write it every frame.
+    pub follows: Option<virtual_camera::HeadFeed>,
+}
+
+/// The camera named on the command line: `files:DIR`, or `virtual[:OPTIONS]` seeing `room`
+/// (see [`virtual_camera::Degradations::parse`] for the options).
+pub fn open(spec: &str, room: Option<room::Room>) -> Result<OpenedCamera, CameraError> {
+    let (kind, rest) = spec.split_once(':').unwrap_or((spec, ""));
+    match kind {
+        "files" if !rest.is_empty() => {
+            let source = files::ImageFiles::open(std::path::Path::new(rest), None, FILES_PERIOD)?;
+            Ok(OpenedCamera {
+                source: Box::new(source),
+                period: FILES_PERIOD,
+                follows: None,
+            })
+        }
+        "virtual" => {
+            let options = virtual_camera::VirtualOptions::parse(rest)?;
+            let degradations = options.degradations;
+            let model = virtual_camera::CameraModel {
+                rate_hz: options.rate_hz,
+                width: options.size.0,
+                height: options.size.1,
+                ..virtual_camera::CameraModel::hololens2()
+            };
+            let head = virtual_camera::HeadFeed::new(Pose::standing());
+            let camera = virtual_camera::VirtualCamera::new(
+                room.unwrap_or_default(),
+                model,
+                degradations,
+                head.clone(),
+            );
+            Ok(OpenedCamera {
+                source: Box::new(camera),
+                period: model.period(),
+                follows: Some(head),
+            })
         }
         _ => Err(CameraError::UnknownCamera(spec.chars().take(200).collect())),
     }
@@ -109,5 +160,40 @@ pub struct Sighting {
     pub payload: Vec<u8>,
     /// Top-left, top-right, bottom-right, bottom-left, in frame pixels.
     pub corners: [Point; 4],
+    /// Seen as its mirror image: a reflection, never where the sticker is.
+    pub mirrored: bool,
     pub captured_at: Duration,
+    /// The frame's camera: with the corners, where the sticker is.
+    pub intrinsics: Intrinsics,
+    pub camera_from_head: Pose,
+    pub head: Option<Pose>,
+}
+
+impl Sighting {
+    /// A code the decoder found in `frame`.
+    pub fn from_detection(detection: crate::qr::Detection, frame: &CameraFrame) -> Self {
+        Self {
+            payload: detection.payload,
+            corners: detection.corners,
+            mirrored: detection.mirrored,
+            captured_at: frame.captured_at,
+            intrinsics: frame.intrinsics,
+            camera_from_head: frame.camera_from_head,
+            head: frame.head,
+        }
+    }
+
+    /// A code seen with no camera to speak of (its corners at the origin): what a payload does,
+    /// without a pose (tests of the payload rules, replays of payloads alone).
+    pub fn of_payload(payload: &[u8]) -> Self {
+        Self {
+            payload: payload.to_vec(),
+            corners: [Point { x: 0.0, y: 0.0 }; 4],
+            mirrored: false,
+            captured_at: Duration::ZERO,
+            intrinsics: Intrinsics::from_hfov(1280, 720, DEFAULT_HFOV_DEG),
+            camera_from_head: Pose::IDENTITY,
+            head: None,
+        }
+    }
 }

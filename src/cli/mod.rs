@@ -31,6 +31,7 @@ mod demo_window;
 mod doctor;
 mod guide;
 mod qr;
+mod run_camera;
 mod run_service;
 mod run_xr;
 mod sim;

@@ -1,5 +1,6 @@
 //! `hologuide qr decode <images…>`: codes in photos, with corners and time; `hologuide qr
-//! watch --camera files:DIR`: codes a camera sees, with what the app would do with each.
+//! watch --camera virtual|files:DIR`: codes a camera sees, where they are, and what the app
+//! would do with each.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -9,10 +10,11 @@ use anyhow::Context;
 use clap::Subcommand;
 use serde_json::json;
 
-use hologuide::camera;
+use hologuide::camera::pose::sticker_pose;
 use hologuide::guide::payload::guide_link_in;
 use hologuide::qr::{self, Decoder, Detection};
 
+use super::run_camera::CameraArgs;
 use super::{EXIT_FAILURE, out};
 
 #[derive(Debug, Subcommand)]
@@ -28,11 +30,15 @@ pub enum QrCommand {
         json: bool,
     },
     /// Decode a camera's frames as they come and print each code seen: its payload, corners,
-    /// capture time and what the app would do with it (open a guide link, or why not).
+    /// capture time, pose (with --size-mm) and what the app would do with it (open a guide
+    /// link, or why not).
     Watch {
-        /// files:DIR — the photos in DIR, in name order, looped, 30 a second.
-        #[arg(long, value_name = "CAMERA")]
-        camera: String,
+        #[command(flatten)]
+        camera: CameraArgs,
+        /// The side of the codes' modules in millimetres: each code's pose in the camera's frame
+        /// (and in the world, for the virtual camera, which knows the head).
+        #[arg(long, value_name = "MM")]
+        size_mm: Option<f64>,
         /// Stop after this many frames (default: until interrupted).
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
         frames: Option<u64>,
@@ -47,20 +53,33 @@ pub fn run(command: QrCommand) -> anyhow::Result<ExitCode> {
         QrCommand::Decode { images, json } => decode(&images, json),
         QrCommand::Watch {
             camera,
+            size_mm,
             frames,
             json,
-        } => watch(&camera, frames, json),
+        } => watch(&camera, size_mm, frames, json),
     }
 }
 
 /// Frames decoded here, one after the other: a tester's tool has no frame loop to spare.
-fn watch(spec: &str, frames: Option<u64>, as_json: bool) -> anyhow::Result<ExitCode> {
-    let (mut source, period) =
-        camera::open(spec).with_context(|| format!("opening --camera {spec}"))?;
+fn watch(
+    args: &CameraArgs,
+    size_mm: Option<f64>,
+    frames: Option<u64>,
+    as_json: bool,
+) -> anyhow::Result<ExitCode> {
+    let Some(opened) = args.open()? else {
+        anyhow::bail!("qr watch needs --camera virtual[:OPTIONS] or --camera files:DIR");
+    };
+    let spec = args.camera.as_deref().unwrap_or_default();
+    let head_path = args.head_path()?;
+    let (mut source, period) = (opened.source, opened.period);
     let mut decoder = Decoder::new();
     let mut number = 0u64;
     while frames.is_none_or(|n| number < n) {
         number += 1;
+        if let (Some(feed), Some(path)) = (&opened.follows, &head_path) {
+            feed.set(path.at(number));
+        }
         let frame = source
             .next_frame()
             .with_context(|| format!("reading frame {number} of {spec}"))?;
@@ -70,6 +89,23 @@ fn watch(spec: &str, frames: Option<u64>, as_json: bool) -> anyhow::Result<ExitC
         for code in decoder.decode(&gray) {
             let verdict = guide_link_in(&code.payload);
             let captured_ms = frame.captured_at.as_secs_f64() * 1000.0;
+            let pose = size_mm.and_then(|mm| {
+                let found = sticker_pose(&code.corners, &frame.intrinsics, mm / 1000.0)?;
+                let world = frame.head.map(|head| {
+                    let camera = head.to_matrix() * frame.camera_from_head.to_matrix();
+                    let (_, rotation, position) =
+                        (camera * found.in_camera.to_matrix()).to_scale_rotation_translation();
+                    json!({ "position": position.to_array(), "rotation": rotation.to_array() })
+                });
+                Some(json!({
+                    "in_camera": {
+                        "position": found.in_camera.position.to_array(),
+                        "rotation": found.in_camera.orientation.to_array(),
+                    },
+                    "in_world": world,
+                    "rms_px": found.rms_px,
+                }))
+            });
             let text = if as_json {
                 let (opens, ignored) = match &verdict {
                     Ok(link) => (Some(link.to_string()), None),
@@ -82,6 +118,7 @@ fn watch(spec: &str, frames: Option<u64>, as_json: bool) -> anyhow::Result<ExitC
                     "corners": code.corners.iter().map(|p| [p.x, p.y]).collect::<Vec<_>>(),
                     "opens": opens,
                     "ignored": ignored,
+                    "pose": pose,
                 })
                 .to_string()
             } else {
@@ -89,8 +126,19 @@ fn watch(spec: &str, frames: Option<u64>, as_json: bool) -> anyhow::Result<ExitC
                     Ok(link) => format!("opens {link}"),
                     Err(why) => format!("ignored: {why}"),
                 };
+                let at = pose
+                    .as_ref()
+                    .and_then(|p| p["in_camera"]["position"].as_array().cloned())
+                    .map(|p| {
+                        let metres: Vec<String> = p
+                            .iter()
+                            .map(|v| format!("{:.3}", v.as_f64().unwrap_or(f64::NAN)))
+                            .collect();
+                        format!(" at ({}) m from the camera", metres.join(", "))
+                    })
+                    .unwrap_or_default();
                 format!(
-                    "frame {number} at {captured_ms:.0} ms: {:?} — {verdict}",
+                    "frame {number} at {captured_ms:.0} ms: {:?}{at} — {verdict}",
                     code.text
                 )
             };

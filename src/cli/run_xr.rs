@@ -20,13 +20,14 @@ use clap::{Args, ValueEnum};
 use hologuide::app::GuideSource;
 use hologuide::app::driver::{Driver, DriverSettings};
 use hologuide::app::script::{self, ScriptedCommand};
-use hologuide::camera::{self, decoding::QrWorker};
+use hologuide::camera::decoding::QrWorker;
 use hologuide::guide::GuidePackage;
 use hologuide::platform::monado::{INSIDE_TREE_ENV, MonadoInstall};
 use hologuide::xr::openxr::{self, Capture, Heartbeat, RunOptions, RunReport, probe};
 use hologuide::xr::{Content, Standalone, Surroundings};
 
 use super::data_dir::DataDirArg;
+use super::run_camera::{CameraArgs, DriverCamera, StartedCamera};
 use super::run_service::{self, Chosen};
 
 #[derive(Debug, Args, Clone, Default)]
@@ -68,10 +69,8 @@ pub struct RunArgs {
     /// backend (README: "On an OpenXR runtime").
     #[arg(long, value_name = "FILE")]
     input_script: Option<PathBuf>,
-    /// QR codes from a camera: files:DIR replays the photos in DIR, looped; a
-    /// sticker's guide link opens its guide (README: "QR stickers").
-    #[arg(long, value_name = "CAMERA")]
-    camera: Option<String>,
+    #[command(flatten)]
+    camera: CameraArgs,
     /// Swapchain size per eye, WIDTHxHEIGHT; the runtime's recommended size by default.
     #[arg(long, value_name = "WxH", value_parser = super::demo::parse_size)]
     eye_size: Option<(u32, u32)>,
@@ -320,17 +319,42 @@ fn driver(
     shown: Shown,
     script: Vec<ScriptedCommand>,
     dwell: bool,
+    camera: DriverCamera,
 ) -> (Driver, Option<hologuide::client::Opened>) {
     let settings = DriverSettings {
         start_step: shown.start_step,
         offline: args.offline,
         dwell_s: dwell.then(|| Duration::from_millis(args.dwell_ms).as_secs_f32()),
         script,
+        camera: camera.looking,
+        head_feed: camera.follows,
     };
     (
         Driver::new(shown.content, shown.surroundings, settings),
         shown.opened,
     )
+}
+
+/// The camera on its own threads (OpenXR, the window), and what the driver needs of it.
+fn real_time_camera(args: &RunArgs) -> anyhow::Result<(Option<QrWorker>, DriverCamera)> {
+    Ok(match args.camera.start()? {
+        Some(StartedCamera { worker, follows }) => (
+            Some(worker),
+            DriverCamera {
+                looking: true,
+                follows,
+            },
+        ),
+        None => (None, DriverCamera::default()),
+    })
+}
+
+/// `--poses` moves a headless head only.
+fn no_poses_here(args: &RunArgs, why: &str) -> anyhow::Result<()> {
+    if args.camera.poses.is_some() {
+        anyhow::bail!("--poses is for --backend headless: {why}");
+    }
+    Ok(())
 }
 
 fn run_on_openxr(
@@ -354,7 +378,9 @@ fn run_on_openxr(
     {
         return reexec_through_tree(&install);
     }
-    let (driver, opened) = driver(args, open_chosen(args, chosen)?, script, true);
+    no_poses_here(args, "on OpenXR the runtime moves the head")?;
+    let (camera, sees) = real_time_camera(args)?;
+    let (driver, opened) = driver(args, open_chosen(args, chosen)?, script, true, sees);
     install_signal_handlers();
     let heartbeat = Heartbeat::default();
     heartbeat.beat();
@@ -369,7 +395,7 @@ fn run_on_openxr(
         eye_size: args.eye_size,
         stop: Arc::new(AtomicBool::new(false)),
         heartbeat,
-        camera: args.camera.as_deref().map(qr_camera).transpose()?,
+        camera,
     };
     let stop = options.stop.clone();
     std::thread::Builder::new()
@@ -438,7 +464,9 @@ fn run_window(
     announce: Option<String>,
 ) -> anyhow::Result<ExitCode> {
     use hologuide::xr::window::{self, FrameClock, WindowOptions};
-    let (driver, opened) = driver(args, open_chosen(args, chosen)?, script, false);
+    no_poses_here(args, "in the window WASD and the mouse move the head")?;
+    let (camera, sees) = real_time_camera(args)?;
+    let (driver, opened) = driver(args, open_chosen(args, chosen)?, script, false, sees);
     print_opened(opened.as_ref(), driver.content(), args.json)?;
     let options = WindowOptions {
         size: args.size.unwrap_or((1280, 800)),
@@ -446,12 +474,7 @@ fn run_window(
         exit_after_frames: args.frames,
         capture: args.capture_frame.zip(args.out.clone()),
         shots: None,
-        camera: args
-            .camera
-            .as_deref()
-            .map(qr_camera)
-            .transpose()?
-            .map(Arc::new),
+        camera: camera.map(Arc::new),
     };
     let mut printer = super::demo_window::Printer {
         json: args.json,
@@ -467,14 +490,21 @@ fn run_headless(
     chosen: Chosen,
     script: Vec<ScriptedCommand>,
 ) -> anyhow::Result<ExitCode> {
-    use hologuide::xr::headless::{self, HeadlessOptions};
-    let (driver, opened) = driver(args, open_chosen(args, chosen)?, script, true);
+    use hologuide::xr::headless::{self, HeadlessCamera, HeadlessOptions};
+    let head_path = args.camera.head_path()?;
+    let camera = args.camera.open()?;
+    let sees = DriverCamera {
+        looking: camera.is_some(),
+        follows: camera.as_ref().and_then(|c| c.follows.clone()),
+    };
+    let (driver, opened) = driver(args, open_chosen(args, chosen)?, script, true, sees);
     print_opened(opened.as_ref(), driver.content(), args.json)?;
     let options = HeadlessOptions {
         size: args.size.unwrap_or((1280, 800)),
         frames: args.frames.unwrap_or(1),
         capture: args.capture_frame.zip(args.out.clone()),
-        camera: args.camera.as_deref().map(qr_camera).transpose()?,
+        camera: camera.map(|c| HeadlessCamera::lockstep(c.source, c.period, c.follows)),
+        head_path,
     };
     let report = headless::run(driver, options).context("running headless")?;
     if args.json {
@@ -491,13 +521,6 @@ fn run_headless(
         println!("{}", path.display());
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// `--camera`'s source, decoded on its own threads.
-fn qr_camera(spec: &str) -> anyhow::Result<QrWorker> {
-    let (source, period) =
-        camera::open(spec).with_context(|| format!("opening --camera {spec}"))?;
-    QrWorker::with_camera(source, period).context("starting the QR decoder")
 }
 
 /// A system runtime (not the project's Monado) that this process can load by itself.

@@ -51,6 +51,17 @@ pub fn package_dir() -> Result<PathBuf, DemoError> {
         })
 }
 
+/// The demo's room for the virtual camera (`--camera virtual`): its sticker on the pump's
+/// nameplate, the pump as a grey box.
+pub fn room_path() -> Result<PathBuf, DemoError> {
+    let path = package_dir()?.join("room.json");
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(DemoError::NotFound(vec![path.display().to_string()]))
+    }
+}
+
 pub fn load() -> Result<GuidePackage, DemoError> {
     Ok(GuidePackage::load(&package_dir()?)?)
 }

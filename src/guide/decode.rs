@@ -380,6 +380,7 @@ fn has_empty_array(fields: &Fields<'_>, key: &str) -> bool {
 }
 
 mod fields;
+pub use fields::is_valid_id;
 
 #[cfg(test)]
 mod tests;

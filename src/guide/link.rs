@@ -6,6 +6,10 @@
 //!   service, so that a phone without the app lands on a page instead of an error.
 //!
 //! `<step>` is the step number an operator sees ("Step 3 of 9"), counted from 1 across all tasks.
+//!
+//! A sticker that also anchors holograms (X3) names its anchor in a query: `…?anchor=<id>`, the
+//! id of one of the guide's `anchors` (the app ignores an anchor its guide does not declare, with
+//! a log line). No other query and no fragment is accepted.
 //! Payloads come from cameras and strangers: parsing never panics and never allocates without bound.
 
 use std::fmt;
@@ -24,6 +28,8 @@ pub struct GuideLink {
     pub guide: Uuid,
     /// Step number, from 1; `None` opens the guide at its first step.
     pub step: Option<NonZeroU32>,
+    /// The guide anchor this sticker is (`?anchor=<id>`): its holograms stand on it.
+    pub anchor: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -48,8 +54,10 @@ pub enum LinkError {
     InvalidStep(String),
     #[error("the link has unexpected trailing parts: '{0}'")]
     TrailingPath(String),
-    #[error("guide links carry no query or fragment ('{0}')")]
+    #[error("guide links carry no fragment and no query but ?anchor=<id> ('{0}')")]
     UnexpectedQuery(String),
+    #[error("'{0}' is not an anchor id (1–64 characters of A–Z, a–z, 0–9, '-' or '_')")]
+    InvalidAnchor(String),
     #[error("'{0}' is not a guide link path (expected …/l/<org>/g/<guide-id>[/s/<step>])")]
     NotAGuidePath(String),
     #[error("the link has no service host")]
@@ -76,7 +84,14 @@ impl GuideLink {
             organisation: organisation.into(),
             guide,
             step,
+            anchor: None,
         }
+    }
+
+    /// The same link naming anchor `id` of its guide.
+    pub fn with_anchor(mut self, id: impl Into<String>) -> Self {
+        self.anchor = Some(id.into());
+        self
     }
 
     /// Parses either spelling. Surrounding whitespace is tolerated (scanners often add a newline).
@@ -91,10 +106,12 @@ impl GuideLink {
         let (scheme, rest) = text
             .split_once("://")
             .ok_or_else(|| LinkError::UnknownScheme(shorten(text)))?;
-        if let Some(at) = rest.find(['?', '#']) {
+        if let Some(at) = rest.find('#') {
             return Err(LinkError::UnexpectedQuery(shorten(&rest[at..])));
         }
-        if scheme.eq_ignore_ascii_case(SCHEME) {
+        let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let anchor = parse_query(query)?;
+        let link = if scheme.eq_ignore_ascii_case(SCHEME) {
             let (organisation, path) = rest.split_once('/').unwrap_or((rest, ""));
             Self::from_parts(organisation, path)
         } else if scheme.eq_ignore_ascii_case("https") || scheme.eq_ignore_ascii_case("http") {
@@ -105,7 +122,8 @@ impl GuideLink {
             Self::from_parts(organisation, &link_path)
         } else {
             Err(LinkError::UnknownScheme(shorten(scheme)))
-        }
+        }?;
+        Ok(Self { anchor, ..link })
     }
 
     /// `path` is what follows `<org>/`: `g/<id>[/s/<n>][/]`.
@@ -138,11 +156,7 @@ impl GuideLink {
         if !rest.is_empty() {
             return Err(LinkError::TrailingPath(shorten(&rest.join("/"))));
         }
-        Ok(Self {
-            organisation: organisation.to_owned(),
-            guide,
-            step,
-        })
+        Ok(Self::new(organisation, guide, step))
     }
 
     /// The https spelling under a service base URL such as `https://guides.example.com`.
@@ -157,11 +171,14 @@ impl GuideLink {
         Ok(format!("{scheme}://{rest}/l/{}", self.path()))
     }
 
-    /// `<org>/g/<id>[/s/<n>]`, shared by both spellings.
+    /// `<org>/g/<id>[/s/<n>][?anchor=<id>]`, shared by both spellings.
     fn path(&self) -> String {
         let mut path = format!("{}/g/{}", self.organisation, self.guide.hyphenated());
         if let Some(step) = self.step {
             path.push_str(&format!("/s/{step}"));
+        }
+        if let Some(anchor) = &self.anchor {
+            path.push_str(&format!("?anchor={anchor}"));
         }
         path
     }
@@ -200,6 +217,18 @@ fn service_link_tail(path: &str) -> Option<(&str, String)> {
         return None;
     };
     Some((segments[start + 1], segments[start + 2..].join("/")))
+}
+
+/// The query's one parameter, `anchor=<id>`; empty for none.
+fn parse_query(query: &str) -> Result<Option<String>, LinkError> {
+    if query.is_empty() {
+        return Ok(None);
+    }
+    match query.split_once('=') {
+        Some(("anchor", id)) if crate::guide::decode::is_valid_id(id) => Ok(Some(id.to_owned())),
+        Some(("anchor", id)) => Err(LinkError::InvalidAnchor(shorten(id))),
+        _ => Err(LinkError::UnexpectedQuery(shorten(&format!("?{query}")))),
+    }
 }
 
 fn parse_step(text: &str) -> Result<NonZeroU32, LinkError> {
@@ -244,6 +273,22 @@ mod tests {
             Uuid::parse_str(ID).unwrap(),
             step.and_then(NonZeroU32::new),
         )
+    }
+
+    #[test]
+    fn a_sticker_link_names_its_anchor_in_a_query_in_both_spellings() {
+        let app = format!("hologuide://acme-pumps/g/{ID}/s/3?anchor=pump-front");
+        let parsed = GuideLink::parse(&app).expect("a link with an anchor");
+        assert_eq!(parsed, link(Some(3)).with_anchor("pump-front"));
+        assert_eq!(parsed.to_string(), app);
+        let web = parsed
+            .to_https("https://guides.example.com")
+            .expect("https");
+        assert_eq!(
+            web,
+            format!("https://guides.example.com/l/acme-pumps/g/{ID}/s/3?anchor=pump-front")
+        );
+        assert_eq!(GuideLink::parse(&web), Ok(parsed));
     }
 
     #[test]
@@ -333,6 +378,18 @@ mod tests {
             (
                 &format!("hologuide://acme/g/{ID}?next=evil"),
                 LinkError::UnexpectedQuery("?next=evil".into()),
+            ),
+            (
+                &format!("hologuide://acme/g/{ID}?anchor=front&x=1"),
+                LinkError::InvalidAnchor("front&x=1".into()),
+            ),
+            (
+                &format!("hologuide://acme/g/{ID}?anchor="),
+                LinkError::InvalidAnchor("".into()),
+            ),
+            (
+                &format!("hologuide://acme/g/{ID}?anchor=front#top"),
+                LinkError::UnexpectedQuery("#top".into()),
             ),
             ("https:///l/acme/g/x", LinkError::MissingHost),
             (

@@ -122,6 +122,12 @@ impl<'a> Plane<'a> {
     /// Bilinear sample at a point in pixel coordinates (pixel centres at .5); outside reads the
     /// nearest edge pixel.
     pub fn sample(&self, x: f64, y: f64) -> f32 {
+        self.sample_through(x, y, f32::from)
+    }
+
+    /// [`Self::sample`] with each pixel's grey first turned into `level(grey)` (e.g. light
+    /// linear in the scene, where a pixel half over an edge is half way).
+    pub fn sample_through(&self, x: f64, y: f64, level: impl Fn(u8) -> f32) -> f32 {
         let sx = (x - 0.5).clamp(0.0, (self.width - 1) as f64);
         let sy = (y - 0.5).clamp(0.0, (self.height - 1) as f64);
         let x0 = sx as usize;
@@ -130,7 +136,7 @@ impl<'a> Plane<'a> {
         let y1 = (y0 + 1).min(self.height - 1);
         let fx = (sx - x0 as f64) as f32;
         let fy = (sy - y0 as f64) as f32;
-        let at = |xx: usize, yy: usize| f32::from(self.pixels[yy * self.stride + xx]);
+        let at = |xx: usize, yy: usize| level(self.pixels[yy * self.stride + xx]);
         let top = at(x0, y0) * (1.0 - fx) + at(x1, y0) * fx;
         let bottom = at(x0, y1) * (1.0 - fx) + at(x1, y1) * fx;
         top * (1.0 - fy) + bottom * fy

@@ -27,7 +27,11 @@ const MIN_CONTRAST: f32 = 16.0;
 
 /// Refines `detection`'s corners on `plane` (the frame at full resolution) in place; returns
 /// whether it did.
-pub(crate) fn refine(plane: &Plane<'_>, detection: &mut Detection) -> bool {
+pub(crate) fn refine(plane: &Plane<'_>, detection: &mut Detection, linear_light: bool) -> bool {
+    let plane = &Light {
+        plane,
+        linear: linear_light,
+    };
     let n = f64::from(17 + 4 * u32::from(detection.version));
     let to = detection.corners.map(|p| (f64::from(p.x), f64::from(p.y)));
     let from = [(0.0, 0.0), (n, 0.0), (n, n), (0.0, n)];
@@ -71,7 +75,7 @@ const MAX_RESIDUAL: f64 = 0.12;
 /// from where `c` puts them) and fits a homography to them; twice, the second time from the
 /// first fit. `None` if an edge is missing or the points do not fit one homography.
 fn fit_to_finders(
-    plane: &Plane<'_>,
+    plane: &Light<'_>,
     c: &[f64; 8],
     n: f64,
     shifts: [(f64, f64); 3],
@@ -97,7 +101,7 @@ fn fit_to_finders(
 /// shift (half-module steps, up to 1.5 modules) at which the 9×9 modules of finder and separator
 /// best match their pattern.
 fn locate_finder(
-    plane: &Plane<'_>,
+    plane: &Light<'_>,
     c: &[f64; 8],
     origin: (f64, f64),
     inverted: bool,
@@ -150,7 +154,7 @@ fn side(q: &[(f64, f64); 4]) -> f64 {
 /// lines fitted to their edges, each finder's edges looked for `shifts[i]` modules from where
 /// `c` puts them; `None` unless every edge was measured.
 fn finder_corners(
-    plane: &Plane<'_>,
+    plane: &Light<'_>,
     c: &[f64; 8],
     n: f64,
     shifts: [(f64, f64); 3],
@@ -165,9 +169,45 @@ fn finder_corners(
             ((u0 + 7.0, v0 + 7.0), (-1.0, 0.0), (0.0, 1.0)),
             ((u0, v0 + 7.0), (0.0, -1.0), (-1.0, 0.0)),
         ];
+        // The step is where the grey is halfway between the code's dark and its paper: the
+        // finder's 3×3 core and the quiet zone outside it. Not the profile's own extremes: at
+        // two or three pixels a module the one-module ring and separator never reach full dark
+        // or full light, and a midpoint between them puts the inner edges a tenth of a module
+        // off — the code then looks smaller, and a pose that far (5 mm at a metre for a 5 cm
+        // code).
+        let outward: [usize; 2] = match (u0 > 0.0, v0 > 0.0) {
+            (false, false) => [0, 3],
+            (true, _) => [0, 1],
+            (false, true) => [2, 3],
+        };
+        let sample = |u: f64, v: f64| {
+            let (x, y) = map(c, u + du, v + dv);
+            plane.light(x, y)
+        };
+        let dark = sample(u0 + 3.5, v0 + 3.5);
+        let light = outward
+            .iter()
+            .map(|&k| {
+                let ((su, sv), along, normal) = sides[k];
+                sample(
+                    su + along.0 * 3.5 + normal.0 * 1.5,
+                    sv + along.1 * 3.5 + normal.1 * 1.5,
+                )
+            })
+            .sum::<f32>()
+            / 2.0;
+        let levels = ((plane.encoded(light) - plane.encoded(dark)).abs() >= MIN_CONTRAST)
+            .then_some((dark + light) / 2.0);
         let mut lines = Vec::with_capacity(4);
         for ((su, sv), along, normal) in sides {
-            lines.push(edge_line(plane, c, (su + du, sv + dv), along, normal)?);
+            lines.push(edge_line(
+                plane,
+                c,
+                (su + du, sv + dv),
+                along,
+                normal,
+                levels,
+            )?);
         }
         // Corner k is where side k - 1 meets side k: top-left, top-right, bottom-right,
         // bottom-left of the finder.
@@ -187,6 +227,47 @@ fn finder_corners(
     Some(points)
 }
 
+/// Cameras store grey gamma-encoded (sRGB, BT.709: about the 2.2th root of the light); a pixel
+/// half over an edge holds half the light, so edges are measured on light, not on grey — on
+/// grey, dark modules look a tenth of a module smaller at two pixels a module.
+const GAMMA: f32 = 2.2;
+
+static LINEAR: std::sync::LazyLock<[f32; 256]> = std::sync::LazyLock::new(|| {
+    std::array::from_fn(|grey| 255.0 * (grey as f32 / 255.0).powf(GAMMA))
+});
+
+/// The frame, and whether its grey is light already.
+struct Light<'a> {
+    plane: &'a Plane<'a>,
+    linear: bool,
+}
+
+impl Light<'_> {
+    /// Grey as stored, bilinear (finding patterns).
+    fn sample(&self, x: f64, y: f64) -> f32 {
+        self.plane.sample(x, y)
+    }
+
+    /// The light at (x, y), on the grey scale's 0–255 (measuring edges).
+    fn light(&self, x: f64, y: f64) -> f32 {
+        if self.linear {
+            self.plane.sample(x, y)
+        } else {
+            self.plane
+                .sample_through(x, y, |grey| LINEAR[usize::from(grey)])
+        }
+    }
+
+    /// Light back to grey, where contrast is judged as the eye (and the binariser) sees it.
+    fn encoded(&self, light: f32) -> f32 {
+        if self.linear {
+            light
+        } else {
+            255.0 * (light.max(0.0) / 255.0).powf(1.0 / GAMMA)
+        }
+    }
+}
+
 /// A line in pixels: a point on it and its unit direction.
 struct Line {
     point: (f64, f64),
@@ -194,13 +275,15 @@ struct Line {
 }
 
 /// Fits a line to the step positions along one finder side (seven modules from `start` in
-/// direction `along`, light side towards `normal`); `None` with fewer than five clean samples.
+/// direction `along`, light side towards `normal`), each where the grey crosses `mid` (else
+/// halfway between the profile's extremes); `None` with fewer than five clean samples.
 fn edge_line(
-    plane: &Plane<'_>,
+    plane: &Light<'_>,
     c: &[f64; 8],
     start: (f64, f64),
     along: (f64, f64),
     normal: (f64, f64),
+    mid: Option<f32>,
 ) -> Option<Line> {
     let mut found = Vec::with_capacity(7);
     // One sample per module, keeping off the corners where two edges meet.
@@ -212,28 +295,31 @@ fn edge_line(
             .map(|k| {
                 let d = -SEARCH + 2.0 * SEARCH * k as f64 / (STEPS - 1) as f64;
                 let (x, y) = at(d);
-                plane.sample(x, y)
+                plane.light(x, y)
             })
             .collect();
-        if let Some(d) = step_position(&profile) {
+        if let Some(d) = step_position(plane, &profile, mid) {
             found.push(at(d));
         }
     }
     fit_line(&found)
 }
 
-/// Where the profile (inside to outside, `STEPS` samples over ±`SEARCH` modules) crosses the
-/// middle grey between its extremes, nearest the middle; as an offset in modules.
-fn step_position(profile: &[f32]) -> Option<f64> {
+/// Where the profile (inside to outside, `STEPS` samples over ±`SEARCH` modules) crosses `mid`,
+/// or without it the middle grey between its extremes, nearest the middle; as an offset in
+/// modules.
+fn step_position(plane: &Light<'_>, profile: &[f32], mid: Option<f32>) -> Option<f64> {
     let (low, high) = profile
         .iter()
         .fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &v| {
             (l.min(v), h.max(v))
         });
-    if high - low < MIN_CONTRAST {
+    if plane.encoded(high) - plane.encoded(low) < MIN_CONTRAST {
         return None;
     }
-    let mid = (low + high) / 2.0;
+    let mid = mid
+        .filter(|m| (low..=high).contains(m))
+        .unwrap_or((low + high) / 2.0);
     let step = 2.0 * SEARCH / (STEPS - 1) as f64;
     profile
         .windows(2)

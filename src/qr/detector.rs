@@ -121,7 +121,7 @@ impl Decoder {
         }
         let full = Plane::borrowed(frame);
         for detection in &mut found {
-            corners::refine(&full, detection);
+            corners::refine(&full, detection, frame.linear_light());
         }
         found
     }

@@ -98,9 +98,22 @@ pub struct GrayFrame<'a> {
     width: usize,
     height: usize,
     stride: usize,
+    /// Grey proportional to light (a synthetic render) rather than gamma-encoded as cameras and
+    /// image files store it; the corners' edges are measured on light.
+    linear_light: bool,
 }
 
 impl<'a> GrayFrame<'a> {
+    /// The same frame, its grey proportional to light (no camera's gamma in it).
+    pub fn with_linear_light(mut self) -> Self {
+        self.linear_light = true;
+        self
+    }
+
+    pub fn linear_light(&self) -> bool {
+        self.linear_light
+    }
+
     /// Checks that `pixels` holds `height` rows of `width` bytes, `stride` bytes apart (the last
     /// row may be short of the padding).
     pub fn new(
@@ -139,6 +152,7 @@ impl<'a> GrayFrame<'a> {
             width,
             height,
             stride,
+            linear_light: false,
         })
     }
 

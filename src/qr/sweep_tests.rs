@@ -28,7 +28,9 @@ fn failures(cases: &[Case]) -> Vec<String> {
         let mut pose = case.pose;
         pose.centre = (side as f64 / 2.0, side as f64 / 2.0);
         let pixels = render(side, side, &[(&case.symbol, pose)], &case.optics);
-        let frame = GrayFrame::new(&pixels, side, side, side).expect("valid frame");
+        let frame = GrayFrame::new(&pixels, side, side, side)
+            .expect("valid frame")
+            .with_linear_light();
         let found = decoder.decode(&frame);
         let ok = found.iter().any(|d| {
             d.text == case.symbol.text && d.inverted == pose.inverted && d.mirrored == pose.mirrored
@@ -252,7 +254,9 @@ fn several_codes_in_a_cluttered_frame_all_decode_with_their_corners() {
         ..Optics::default()
     };
     let pixels = render(width, height, &stickers, &optics);
-    let frame = GrayFrame::new(&pixels, width, height, width).expect("valid frame");
+    let frame = GrayFrame::new(&pixels, width, height, width)
+        .expect("valid frame")
+        .with_linear_light();
     let found = Decoder::new().decode(&frame);
     for (symbol, pose) in &stickers {
         let detection: &Detection = found
@@ -307,7 +311,9 @@ fn codes_cropped_to_their_own_edge_decode() {
         let mut pose = Pose::upright(module_px, (side as f64 / 2.0, side as f64 / 2.0));
         pose.inverted = i % 4 == 3;
         let pixels = render(side, side, &[(&symbol, pose)], &Optics::default());
-        let frame = GrayFrame::new(&pixels, side, side, side).expect("valid frame");
+        let frame = GrayFrame::new(&pixels, side, side, side)
+            .expect("valid frame")
+            .with_linear_light();
         let found = decoder.decode(&frame);
         assert!(
             found.iter().any(|d| d.text == symbol.text),
@@ -341,7 +347,9 @@ fn decoded_corners_are_within_0_15_module_of_the_true_corners() {
             ..Optics::default()
         };
         let pixels = render(side, side, &[(&symbol, pose)], &optics);
-        let frame = GrayFrame::new(&pixels, side, side, side).expect("valid frame");
+        let frame = GrayFrame::new(&pixels, side, side, side)
+            .expect("valid frame")
+            .with_linear_light();
         let found = Decoder::new().decode(&frame);
         let detection = found
             .iter()

@@ -74,6 +74,10 @@ pub struct SceneInput<'a> {
     pub status: Option<&'a str>,
     pub head: Pose,
     pub anchors: &'a [KnownAnchor],
+    /// True when a camera finds the anchors (X3): a hologram whose anchor is not seen yet waits
+    /// for it. False where no camera runs (the demo on a desk): such holograms stand in front of
+    /// the user instead.
+    pub anchors_tracked: bool,
     /// Seconds since the current step was shown: animations play from its start.
     pub step_time_s: f32,
 }
@@ -234,20 +238,24 @@ fn place_holograms(
             }
             finite
         })
-        .map(|hologram| {
-            let anchor = hologram
+        .filter_map(|hologram| {
+            let seen = hologram
                 .anchor
                 .as_deref()
                 .and_then(|id| input.anchors.iter().find(|a| a.id == id))
                 .map(|a| a.pose)
-                .filter(|pose| pose.is_finite())
-                .unwrap_or(fallback);
-            HologramInstance {
+                .filter(|pose| pose.is_finite());
+            let anchor = match seen {
+                Some(pose) => pose,
+                None if hologram.anchor.is_some() && input.anchors_tracked => return None,
+                None => fallback,
+            };
+            Some(HologramInstance {
                 asset: hologram.asset.clone(),
                 world: anchor.to_matrix() * hologram.transform.to_matrix(),
                 animation: hologram.animation.clone(),
                 time_s: input.step_time_s.max(0.0),
-            }
+            })
         })
         .collect()
 }

@@ -39,6 +39,7 @@ fn input<'a>(view: &'a CardView<'a>) -> SceneInput<'a> {
         status: None,
         head: Pose::standing(),
         anchors: &[],
+        anchors_tracked: false,
         step_time_s: 0.0,
     }
 }
@@ -290,6 +291,7 @@ fn holograms_are_placed_relative_to_their_known_anchor() {
     }];
     let frame = frame(&SceneInput {
         anchors: &anchors,
+        anchors_tracked: true,
         step_time_s: 1.5,
         ..input(&view)
     });

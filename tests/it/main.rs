@@ -1,6 +1,7 @@
 //! Integration tests: the real `hologuide` binary, real files, a real OpenXR runtime.
 //! One test binary keeps link time down.
 
+mod anchor_pose;
 mod cache;
 mod camera;
 mod demo;
@@ -19,4 +20,5 @@ mod service;
 mod shells;
 mod sim;
 mod support;
+mod virtual_camera;
 mod window;

@@ -60,7 +60,7 @@ fn golden_path(name: &str) -> PathBuf {
     repo().join("tests/golden").join(format!("{name}.png"))
 }
 
-fn check_golden(name: &str, actual: &image::RgbaImage) {
+pub fn check_golden(name: &str, actual: &image::RgbaImage) {
     if std::env::var("HOLOGUIDE_REGENERATE_GOLDENS").as_deref() == Ok("1") {
         actual
             .save(golden_path(name))

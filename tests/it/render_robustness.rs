@@ -108,6 +108,7 @@ fn a_warm_renderer_allocates_no_gpu_resources_per_frame() {
             status: None,
             head: scripted_head(),
             anchors: &[],
+            anchors_tracked: false,
             step_time_s: i as f32 * 0.25,
         };
         let frame = Frame::build(&input, &mut follower, 0.25);
@@ -253,6 +254,7 @@ fn a_multiview_pass_draws_both_eyes_as_two_single_view_passes_do() {
         status: None,
         head: scripted_head(),
         anchors: &[],
+        anchors_tracked: false,
         step_time_s: 0.5,
     };
     let frame = Frame::build(&input, &mut CardFollower::default(), 0.0);

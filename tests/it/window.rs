@@ -150,6 +150,7 @@ fn button_in_window(step: u32, action: hologuide::scene::ButtonAction) -> (i64, 
         status: None,
         head,
         anchors: &[],
+        anchors_tracked: false,
         step_time_s: 0.0,
     };
     let frame = Frame::build(&input, &mut CardFollower::default(), 0.0);

@@ -153,12 +153,7 @@ impl Decoder<'_> {
 
     pub(super) fn id(&mut self, value: &Value, path: &JsonPath) -> Option<String> {
         let id = self.string(value, path)?;
-        let well_formed = !id.is_empty()
-            && id.len() <= limits::ID_CHARS
-            && id
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        if !well_formed {
+        if !is_valid_id(&id) {
             self.problems.error(
                 Rule::InvalidValue,
                 path,
@@ -301,4 +296,13 @@ impl Decoder<'_> {
             format!("expected {expected}, found {found}"),
         );
     }
+}
+
+/// The rule for every id in a guide (tasks, steps, anchors), and for an anchor named by a link.
+pub fn is_valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= limits::ID_CHARS
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }

@@ -7,10 +7,15 @@ use std::path::PathBuf;
 use thiserror::Error;
 
 use super::{Headless, HeadlessConfig, scripted_head};
-use crate::app::driver::{Driver, Effect};
+use crate::app::driver::{Driver, Effect, Input};
+use crate::app::head_path::HeadPath;
 use crate::app::report::AppReport;
 use crate::camera::decoding::QrWorker;
+use crate::camera::virtual_camera::HeadFeed;
+use crate::camera::{CameraSource, Sighting};
+use crate::qr::Decoder;
 use crate::render::RenderError;
+use crate::scene::Pose;
 
 /// Every frame is this long after the previous one, whatever the machine (60 Hz).
 pub const FRAME_S: f32 = 1.0 / 60.0;
@@ -25,6 +30,75 @@ pub enum HeadlessError {
     NeverDrawn { frame: u64, frames: u64 },
     #[error("the GPU reported {} error(s): {}", .0.len(), .0.join("; "))]
     Gpu(Vec<String>),
+    #[error("the camera stopped")]
+    Camera(#[source] crate::camera::CameraError),
+}
+
+/// A camera in a headless run.
+pub enum HeadlessCamera {
+    /// Real time, decoded on its own threads as in the other shells; its codes reach the driver
+    /// whenever decoding is done.
+    Worker(QrWorker),
+    /// On the headless clock: a frame every `every` frames, decoded before that frame is built.
+    /// The run is then the same on every machine however slow (tests, goldens): the headless
+    /// clock is fixed, and a camera on real time would see a different number of frames.
+    Lockstep {
+        source: Box<dyn CameraSource>,
+        every: u64,
+        /// The virtual camera's head, set to the frame's head before it looks.
+        follows: Option<HeadFeed>,
+    },
+}
+
+impl HeadlessCamera {
+    /// `source` on the headless clock, one frame per `period`.
+    pub fn lockstep(
+        source: Box<dyn CameraSource>,
+        period: std::time::Duration,
+        follows: Option<HeadFeed>,
+    ) -> Self {
+        let every = (period.as_secs_f32() / FRAME_S).round().max(1.0) as u64;
+        Self::Lockstep {
+            source,
+            every,
+            follows,
+        }
+    }
+
+    /// Hands the driver what the camera saw by frame `number` (from 1), the head at `head`.
+    fn deliver(
+        &mut self,
+        driver: &mut Driver,
+        decoder: &mut Decoder,
+        number: u64,
+        head: Pose,
+    ) -> Result<(), HeadlessError> {
+        match self {
+            Self::Worker(worker) => driver.collect_sightings(worker),
+            Self::Lockstep {
+                source,
+                every,
+                follows,
+            } => {
+                if !(number - 1).is_multiple_of(*every) {
+                    return Ok(());
+                }
+                if let Some(feed) = follows {
+                    feed.set(head);
+                }
+                let frame = source.next_frame().map_err(HeadlessError::Camera)?;
+                let gray = frame
+                    .gray()
+                    .map_err(|e| HeadlessError::Camera(crate::camera::CameraError::Frame(e)))?;
+                for detection in decoder.decode(&gray) {
+                    driver.input(Input::QrDetected(Sighting::from_detection(
+                        detection, &frame,
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 pub struct HeadlessOptions {
@@ -34,20 +108,26 @@ pub struct HeadlessOptions {
     pub frames: u64,
     /// Frame number (from 1) whose image is written as a PNG.
     pub capture: Option<(u64, PathBuf)>,
-    /// A camera decoded on its own threads; its codes go to the driver as they come.
-    pub camera: Option<QrWorker>,
+    pub camera: Option<HeadlessCamera>,
+    /// Where the head is at each frame (`--poses`); else [`scripted_head`], still.
+    pub head_path: Option<HeadPath>,
 }
 
 /// Runs the app for `options.frames` frames (or until a scripted `exit`); returns what it did.
-pub fn run(mut driver: Driver, options: HeadlessOptions) -> Result<AppReport, HeadlessError> {
+pub fn run(mut driver: Driver, mut options: HeadlessOptions) -> Result<AppReport, HeadlessError> {
     let (width, height) = options.size;
     let mut headless = Headless::new(HeadlessConfig::screenshot(width, height))?;
     tracing::info!("headless, rendering on {}", headless.gpu.describe());
-    let head = scripted_head();
+    let mut decoder = Decoder::new();
     while driver.frames() < options.frames && !driver.exit_asked() {
         let dt = if driver.frames() == 0 { 0.0 } else { FRAME_S };
-        if let Some(camera) = &options.camera {
-            driver.collect_sightings(camera);
+        let head = options
+            .head_path
+            .as_ref()
+            .map_or_else(scripted_head, |path| path.at(driver.frames() + 1));
+        if let Some(camera) = &mut options.camera {
+            let number = driver.frames() + 1;
+            camera.deliver(&mut driver, &mut decoder, number, head)?;
         }
         driver.frame(head, dt);
         for effect in driver.take_effects() {

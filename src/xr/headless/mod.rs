@@ -12,7 +12,7 @@ use crate::render::{AssetReader, EyeView, EyeViews, RenderError, Renderer, Targe
 use crate::scene::{Frame, Pose};
 
 pub use crate::render::gpu::FORMAT;
-pub use frames::{HeadlessError, HeadlessOptions, run};
+pub use frames::{HeadlessCamera, HeadlessError, HeadlessOptions, run};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct HeadlessConfig {

@@ -104,6 +104,7 @@ fn entry_in_window(number: usize) -> (i64, i64) {
         status: None,
         head,
         anchors: &[],
+        anchors_tracked: false,
         step_time_s: 0.0,
     };
     let frame = Frame::build(&input, &mut CardFollower::default(), 0.0);

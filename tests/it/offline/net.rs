@@ -110,7 +110,7 @@ fn banner_drawn(shell: &Shell) -> bool {
     let guide = hologuide::demo::load().unwrap().guide;
     let app = App::open(std::sync::Arc::new(guide), GuideSource::Demo, None);
     let view = app.view();
-    let input = shell.scene_input(&view, Pose::standing(), &[], 0.0);
+    let input = shell.scene_input(&view, Pose::standing(), &[], false, 0.0);
     Frame::build(&input, &mut CardFollower::default(), 0.0)
         .panels
         .iter()
