@@ -52,3 +52,19 @@ impl Clock for FixedClock {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
+
+/// CPU time of the calling thread: what our code costs on a frame loop, not what other threads
+/// (lavapipe's, a camera's, a decoder's) do meanwhile. Zero where the OS cannot say.
+pub fn thread_cpu_time() -> std::time::Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid out-pointer; CLOCK_THREAD_CPUTIME_ID exists on Linux.
+    let ok = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } == 0;
+    if ok {
+        std::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+    } else {
+        std::time::Duration::ZERO
+    }
+}

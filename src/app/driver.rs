@@ -10,7 +10,6 @@
 //! [`Shell`]: super::shell::Shell
 
 use std::collections::VecDeque;
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
@@ -25,7 +24,6 @@ use crate::app::access::Link;
 use crate::camera::Sighting;
 use crate::camera::decoding::QrWorker;
 use crate::camera::virtual_camera::HeadFeed;
-use crate::guide::payload::guide_link_in;
 use crate::guide::{Guide, GuideLink};
 use crate::scene::{CardFollower, Frame, Pose, SceneInput};
 
@@ -465,125 +463,6 @@ impl Driver {
             }
         }
     }
-
-    /// A QR code seen (X2, F7). Only a guide link does anything ([`guide_link_in`]); anything
-    /// else is logged once and opens nothing. A sticker acts once: seen again (the camera sees
-    /// it every frame) it does nothing. A sticker of the guide shown goes to its step; one of
-    /// another guide asks first, so a code in passing never throws away the operator's place.
-    fn sighted(&mut self, sighting: &Sighting) {
-        let link = match guide_link_in(&sighting.payload) {
-            Ok(link) => link,
-            Err(why) => {
-                let mut hasher = DefaultHasher::new();
-                sighting.payload.hash(&mut hasher);
-                let key = hasher.finish();
-                if !self.ignored.contains(&key) {
-                    tracing::info!("QR code ignored: {why}");
-                    self.report.codes_ignored.push(why.to_string());
-                    if self.ignored.len() == IGNORED_KEPT {
-                        self.ignored.pop_front();
-                    }
-                    self.ignored.push_back(key);
-                }
-                return;
-            }
-        };
-        self.track_anchor(&link, sighting);
-        if self.sticker.as_ref() == Some(&link) {
-            return;
-        }
-        tracing::info!(link = %link, "QR sticker seen");
-        self.sticker = Some(link.clone());
-        if link.guide == self.content.guide.id {
-            self.sticker_question = None;
-            if let Some(step) = link.step {
-                self.intent(Intent::GoToStep(step), Cause::Sticker);
-            }
-            return;
-        }
-        let title = self.sticker_title(&link);
-        let change = self.menu.say(format!("Open {title}? Select to confirm"));
-        self.sticker_question = Some(link);
-        self.menu_changed(Some(change));
-    }
-
-    /// A sticker of the guide shown that names one of its anchors: one more sample of where
-    /// the anchor is. An anchor the guide does not declare is said once, when first seen.
-    fn track_anchor(&mut self, link: &GuideLink, sighting: &Sighting) {
-        let Some(id) = link.anchor.as_deref() else {
-            return;
-        };
-        if !self.camera || link.guide != self.content.guide.id {
-            return;
-        }
-        let Some(anchor) = self.content.guide.anchor(id) else {
-            if self.sticker.as_ref() != Some(link) {
-                tracing::warn!(link = %link, "the sticker names an anchor its guide does not have");
-            }
-            return;
-        };
-        let size_m = f64::from(anchor.size_mm) / 1000.0;
-        if let Some(pose) = super::stickers::anchor_in_world(sighting, size_m, self.head) {
-            let new = !self.anchors.is_known(id);
-            self.anchors.add(id, pose);
-            if new && self.anchors.is_known(id) {
-                let p = pose.position;
-                let found = format!(
-                    "{id} at frame {}, ({:.3}, {:.3}, {:.3}) m",
-                    self.frame + 1,
-                    p.x,
-                    p.y,
-                    p.z
-                );
-                tracing::info!("anchor found: {found}; its holograms stand on the sticker");
-                self.report.anchors_found.push(found);
-            }
-        }
-    }
-
-    /// The sticker's guide as the All list named it; the service is not asked from the frame
-    /// loop, so before any list it is named by what it is.
-    fn sticker_title(&self, link: &GuideLink) -> String {
-        self.menu
-            .title_of(link.guide)
-            .unwrap_or("the guide on this sticker")
-            .to_owned()
-    }
-
-    /// Input while a sticker's question is on the card: Select confirms and the device opens
-    /// the guide (F7: offline, only one this device has opened; else its refusal shows); Back
-    /// only dismisses; anything else dismisses and goes on. True when the input is used up.
-    fn answer_question(&mut self, input: &Input) -> bool {
-        let Some(link) = self.sticker_question.take() else {
-            return false;
-        };
-        match input {
-            Input::Select(_) | Input::Command(Command::Select, _) => {
-                let title = self.sticker_title(&link);
-                tracing::info!(link = %link, "opening the sticker's guide");
-                let change = self
-                    .menu
-                    .open(link.guide, &title, self.surroundings.as_ref());
-                self.sticker_opening = Some(link);
-                self.menu_changed(Some(change));
-                true
-            }
-            Input::Command(Command::Intent(Intent::Back), _) => {
-                tracing::info!(link = %link, "sticker's question dismissed");
-                self.menu.dismiss_status();
-                true
-            }
-            Input::ToggleOffline => {
-                self.sticker_question = Some(link);
-                false
-            }
-            _ => {
-                tracing::info!(link = %link, "sticker's question dismissed");
-                self.menu.dismiss_status();
-                false
-            }
-        }
-    }
 }
 
 /// A still picture of step `step` of `guide` in `situation`, the card placed at once and the
@@ -622,3 +501,6 @@ pub fn source_name(source: GuideSource) -> &'static str {
 #[cfg(test)]
 #[path = "driver_tests.rs"]
 mod tests;
+
+#[path = "driver_sightings.rs"]
+mod sightings;

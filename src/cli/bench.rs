@@ -28,6 +28,9 @@ pub enum BenchCommand {
     /// The OpenXR backend on the project's Monado: frames submitted vs predicted, CPU time per
     /// frame in our code, launch to first frame.
     Xr(super::bench_xr::BenchXrArgs),
+    /// The QR path with the virtual camera: decode time of 1280×720 frames (ours, quircs,
+    /// rxing), the frame loop's CPU with decoding running vs not, detection to step shown.
+    Camera(super::bench_camera::CameraBenchArgs),
     /// The offline-first client against a real hologuide-server on 127.0.0.1: cold start
     /// offline to the demo's first step, and a large guide download against a raw loopback copy.
     Client(super::bench_client::ClientBenchArgs),
@@ -44,6 +47,7 @@ pub fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
         BenchCommand::Cache(args) => super::bench_cache::run(args),
         BenchCommand::Xr(args) => super::bench_xr::run(args),
         BenchCommand::Client(args) => super::bench_client::run(args),
+        BenchCommand::Camera(args) => super::bench_camera::run(args),
     }
 }
 

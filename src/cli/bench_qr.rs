@@ -130,7 +130,7 @@ fn truncate(text: &str) -> String {
 
 /// Plain quircs as its README shows it; its payload bytes are read as UTF-8, Shift_JIS or
 /// Latin-1 (any match counts), as in the corpus baseline.
-fn decode_quircs(quirc: &mut quircs::Quirc, gray: &GrayImage) -> Vec<Vec<String>> {
+pub(super) fn decode_quircs(quirc: &mut quircs::Quirc, gray: &GrayImage) -> Vec<Vec<String>> {
     let codes: Vec<_> = quirc
         .identify(gray.width, gray.height, &gray.pixels)
         .collect();
@@ -154,7 +154,7 @@ fn decode_quircs(quirc: &mut quircs::Quirc, gray: &GrayImage) -> Vec<Vec<String>
 }
 
 /// rxing's multi-code reader, QR only, TryHarder (its helpers' default).
-fn decode_rxing(gray: &GrayImage) -> Vec<Vec<String>> {
+pub(super) fn decode_rxing(gray: &GrayImage) -> Vec<Vec<String>> {
     let mut hints = rxing::DecodeHints::default()
         .with(rxing::DecodeHintValue::PossibleFormats(
             [rxing::BarcodeFormat::QR_CODE].into_iter().collect(),
@@ -206,7 +206,7 @@ fn summarise<'a>(rows: impl Iterator<Item = &'a Row<'a>>, decoders: usize) -> Su
     s
 }
 
-fn percentile(values: &[f64], p: f64) -> f64 {
+pub(super) fn percentile(values: &[f64], p: f64) -> f64 {
     let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
     if sorted.is_empty() {

@@ -13,6 +13,8 @@ mod bench;
 #[cfg(feature = "dev-tools")]
 mod bench_cache;
 #[cfg(feature = "dev-tools")]
+mod bench_camera;
+#[cfg(feature = "dev-tools")]
 mod bench_client;
 #[cfg(feature = "dev-tools")]
 mod bench_qr;

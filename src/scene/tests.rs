@@ -325,6 +325,29 @@ fn holograms_without_a_known_anchor_go_in_front_of_the_user_below_eye_height() {
     }
 }
 
+/// X3: while a camera looks for the stickers, a hologram of an anchor not yet seen waits (it
+/// would stand somewhere wrong); one without an anchor still stands in front of the user.
+#[test]
+fn holograms_of_an_anchor_not_yet_seen_wait_while_a_camera_looks_for_it() {
+    let app = app();
+    let view = app.view();
+    let frame = frame(&SceneInput {
+        anchors_tracked: true,
+        ..input(&view)
+    });
+    let assets: Vec<&str> = frame.holograms.iter().map(|h| h.asset.as_str()).collect();
+    assert_eq!(assets, ["models/arrow.glb"]);
+    let hint = crate::app::stickers::hint(
+        app.guide(),
+        &view,
+        &crate::app::anchors::AnchorTracker::default(),
+    );
+    assert_eq!(hint.as_deref(), Some("Look at the sticker: front sticker"));
+    let mut seen = crate::app::anchors::AnchorTracker::default();
+    seen.add("front", Pose::standing());
+    assert_eq!(crate::app::stickers::hint(app.guide(), &view, &seen), None);
+}
+
 #[test]
 fn a_non_finite_head_pose_does_not_poison_the_frame() {
     let app = app();

@@ -25,21 +25,6 @@ pub(super) const STEREO: xr::ViewConfigurationType = xr::ViewConfigurationType::
 /// Frame timings kept for the report.
 const MAX_TIMINGS: usize = 72_000;
 
-/// CPU time of the calling thread (what our code costs, not what lavapipe's threads do).
-fn thread_cpu_time() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid out-pointer; CLOCK_THREAD_CPUTIME_ID exists on Linux.
-    let ok = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } == 0;
-    if ok {
-        Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-    } else {
-        Duration::ZERO
-    }
-}
-
 fn unix_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -372,7 +357,7 @@ fn run_session<B: GraphicsBinding>(
 
         let frame_state = waiter.wait().map_err(|e| XrError::call("xrWaitFrame", e))?;
         report.frames_waited += 1;
-        let started_cpu = thread_cpu_time();
+        let started_cpu = crate::clock::thread_cpu_time();
         let started_wall = Instant::now();
         let period = frame_state.predicted_display_period.as_nanos() as f64;
         report.display_period_ms = period / 1e6;
@@ -424,7 +409,7 @@ fn run_session<B: GraphicsBinding>(
             if report.frame_cpu_ms.len() < MAX_TIMINGS {
                 report
                     .frame_cpu_ms
-                    .push((thread_cpu_time() - started_cpu).as_secs_f64() * 1e3);
+                    .push((crate::clock::thread_cpu_time() - started_cpu).as_secs_f64() * 1e3);
                 report
                     .frame_wall_ms
                     .push(started_wall.elapsed().as_secs_f64() * 1e3);
