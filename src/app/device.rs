@@ -9,7 +9,8 @@ use uuid::Uuid;
 
 use super::access::AllListEntry;
 use super::{GuideSource, Intent, Transition};
-use crate::guide::{AssetError, AssetSource, Guide, GuidePackage};
+use crate::guide::link_trust::{LinkRefusal, LinkTrust};
+use crate::guide::{AssetError, AssetSource, Guide, GuideLink, GuidePackage};
 use crate::scene::ButtonAction;
 
 /// What a front end shows: the guide, why it is open, and where its files come from (a package
@@ -58,6 +59,12 @@ pub trait Surroundings {
     /// The next answer to [`Self::list_guides`] or [`Self::open_guide`]; never waits.
     fn news(&self) -> Option<DeviceNews> {
         None
+    }
+    /// N2: whether a sticker's link may act, checked against the link keys this device keeps
+    /// (offline; never waits). Without an account no key is known: unsigned links act, signed
+    /// ones cannot be checked and are refused.
+    fn check_link(&self, link: &GuideLink) -> Result<(), LinkRefusal> {
+        LinkTrust::default().check(link)
     }
 }
 

@@ -60,7 +60,7 @@ pub enum Input {
     /// Show or hide the Offline banner by hand (the window's O key).
     ToggleOffline,
     /// A QR code the camera saw (X2, F7), from the decoder thread: see [`Driver::sighted`].
-    QrDetected(Sighting),
+    QrDetected(Box<Sighting>),
 }
 
 /// What the shell must do after a driver call.
@@ -203,7 +203,7 @@ impl Driver {
     /// every shell calls it before [`Self::frame`]. Never waits for the decoder.
     pub fn collect_sightings(&mut self, camera: &QrWorker) {
         while let Some(sighting) = camera.try_sighting() {
-            self.input(Input::QrDetected(sighting));
+            self.input(Input::QrDetected(Box::new(sighting)));
         }
     }
 

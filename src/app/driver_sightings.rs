@@ -36,6 +36,18 @@ impl Driver {
                 return;
             }
         };
+        // N2: a forged or altered sticker, or an unsigned one where signatures are required,
+        // does nothing but say so, once.
+        if let Err(refusal) = self.surroundings.check_link(&link) {
+            if self.sticker.as_ref() != Some(&link) {
+                tracing::warn!(link = %link, "QR sticker refused: {refusal}");
+                self.sticker = Some(link);
+                self.sticker_question = None;
+                let change = self.menu.say(refusal.to_string());
+                self.menu_changed(Some(change));
+            }
+            return;
+        }
         self.track_anchor(&link, sighting);
         if self.sticker.as_ref() == Some(&link) {
             return;

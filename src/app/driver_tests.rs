@@ -296,7 +296,9 @@ fn restart_on_the_first_step_is_shown_again_and_resets_the_step_time() {
 const DEMO_ID: &str = "5d3c9a7e-2f41-4b8e-9c6a-0e7f1a2b3c4d";
 
 fn seen(payload: &str) -> Input {
-    Input::QrDetected(crate::camera::Sighting::of_payload(payload.as_bytes()))
+    Input::QrDetected(Box::new(crate::camera::Sighting::of_payload(
+        payload.as_bytes(),
+    )))
 }
 
 fn step_number(driver: &Driver) -> Option<usize> {
@@ -381,8 +383,8 @@ fn codes_that_are_not_guide_links_open_nothing_and_are_logged_once_each() {
     }
     let binary: Vec<u8> = (0..2953u32).map(|i| (i % 251) as u8).collect();
     for _ in 0..3 {
-        driver.input(Input::QrDetected(crate::camera::Sighting::of_payload(
-            &binary,
+        driver.input(Input::QrDetected(Box::new(
+            crate::camera::Sighting::of_payload(&binary),
         )));
         driver.frame(head, FRAME_S);
     }

@@ -3,23 +3,28 @@
 
 use super::View;
 use crate::camera::Sighting;
-use crate::camera::pose::sticker_pose;
+use crate::camera::pose::StickerPose;
 use crate::guide::Guide;
 use crate::scene::Pose;
 
 use super::anchors::{AnchorTracker, MAX_RMS_PX};
 
 /// Where the sticker of a sighting is in the world, for a code `size_m` across: its pose in the
-/// camera, the camera on the head at capture time (the frame's own head pose when the source
-/// knows it, else `head_now`). `None` for a reflection or corners no square explains.
+/// camera (the decoder thread's pose for a metre-wide code, scaled), the camera on the head at
+/// capture time (the frame's own head pose when the source knows it, else `head_now`). `None`
+/// for a reflection or corners no square explains.
 pub fn anchor_in_world(sighting: &Sighting, size_m: f64, head_now: Pose) -> Option<Pose> {
-    if sighting.mirrored {
+    let per_metre = sighting.pose_per_metre.filter(|_| !sighting.mirrored)?;
+    if per_metre.rms_px > MAX_RMS_PX || !(size_m.is_finite() && size_m > 0.0) {
         return None;
     }
-    let found = sticker_pose(&sighting.corners, &sighting.intrinsics, size_m)?;
-    if found.rms_px > MAX_RMS_PX {
-        return None;
-    }
+    let found = StickerPose {
+        in_camera: Pose {
+            position: per_metre.in_camera.position * size_m as f32,
+            ..per_metre.in_camera
+        },
+        ..per_metre
+    };
     let head = sighting.head.unwrap_or(head_now);
     let camera = head.to_matrix() * sighting.camera_from_head.to_matrix();
     let world = camera * found.in_camera.to_matrix();

@@ -47,6 +47,7 @@ mod guides;
 pub mod index;
 pub mod keyring_store;
 pub mod keys;
+mod link_trust;
 mod outbox;
 pub mod package;
 mod report;

@@ -12,6 +12,7 @@ use super::CacheError;
 pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/001_guides.sql"),
     include_str!("migrations/002_outbox.sql"),
+    include_str!("migrations/003_link_trust.sql"),
 ];
 
 /// Bytes per page. SQLCipher encrypts and authenticates each page separately, with a fixed cost

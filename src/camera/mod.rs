@@ -167,12 +167,19 @@ pub struct Sighting {
     pub intrinsics: Intrinsics,
     pub camera_from_head: Pose,
     pub head: Option<Pose>,
+    /// The code's pose in the camera were it 1 m across, worked out on the decoder's thread
+    /// (the frame loop only scales it by the anchor's size: a square's pose scales with it).
+    pub pose_per_metre: Option<pose::StickerPose>,
 }
 
 impl Sighting {
     /// A code the decoder found in `frame`.
     pub fn from_detection(detection: crate::qr::Detection, frame: &CameraFrame) -> Self {
+        let pose_per_metre = (!detection.mirrored)
+            .then(|| pose::sticker_pose(&detection.corners, &frame.intrinsics, 1.0))
+            .flatten();
         Self {
+            pose_per_metre,
             payload: detection.payload,
             corners: detection.corners,
             mirrored: detection.mirrored,
@@ -194,6 +201,7 @@ impl Sighting {
             intrinsics: Intrinsics::from_hfov(1280, 720, DEFAULT_HFOV_DEG),
             camera_from_head: Pose::IDENTITY,
             head: None,
+            pose_per_metre: None,
         }
     }
 }

@@ -278,8 +278,8 @@ impl Intrinsics {
     }
 }
 
-/// The pixel rectangle a sticker's label covers (grown by two pixels); the whole frame when
-/// part of it is behind the camera.
+/// The pixel rectangle a sticker's label covers (grown by two pixels); none when it is wholly
+/// behind the camera, the whole frame when only part of it is.
 fn screen_box(
     sticker: &Sticker,
     camera: Pose,
@@ -290,14 +290,19 @@ fn screen_box(
     let h = sticker.label_half_m();
     let to_camera = camera.orientation.inverse();
     let mut b = [f32::MAX, f32::MAX, f32::MIN, f32::MIN];
+    let mut behind = 0;
     for (x, y) in [(-h, h), (h, h), (h, -h), (-h, -h)] {
         let world = sticker.pose.position + sticker.pose.orientation * Vec3::new(x, y, 0.0);
-        let Some((u, v)) = k.project(to_camera * (world - camera.position)) else {
-            return [0.0, 0.0, width as f32, height as f32];
-        };
-        b = [b[0].min(u), b[1].min(v), b[2].max(u), b[3].max(v)];
+        match k.project(to_camera * (world - camera.position)) {
+            Some((u, v)) => b = [b[0].min(u), b[1].min(v), b[2].max(u), b[3].max(v)],
+            None => behind += 1,
+        }
     }
-    [b[0] - 2.0, b[1] - 2.0, b[2] + 2.0, b[3] + 2.0]
+    match behind {
+        0 => [b[0] - 2.0, b[1] - 2.0, b[2] + 2.0, b[3] + 2.0],
+        4 => [f32::MAX, f32::MAX, f32::MIN, f32::MIN],
+        _ => [0.0, 0.0, width as f32, height as f32],
+    }
 }
 
 /// The room in the camera's frame, ready for rays.

@@ -264,7 +264,7 @@ fn latency(
         let shown = loop {
             while let Some(sighting) = worker.try_sighting() {
                 captured = sighting.captured_at;
-                driver.input(Input::QrDetected(sighting));
+                driver.input(Input::QrDetected(Box::new(sighting)));
             }
             driver.frame(head, FRAME.as_secs_f32());
             let by_sticker = driver.take_observations().into_iter().any(|o| {

@@ -30,7 +30,8 @@ use crate::app::shell::Origin;
 use crate::app::telemetry::TelemetryKind;
 use crate::app::{App, GuideSource, Screen, Transition};
 use crate::cache::{AssetRef, Store};
-use crate::guide::{AssetError, AssetSource, Guide};
+use crate::guide::link_trust::{LinkRefusal, LinkTrust};
+use crate::guide::{AssetError, AssetSource, Guide, GuideLink};
 use crate::net::{Connectivity, ConnectivityEvent, ConnectivitySettings};
 
 /// What the 3D app shows for a guide `device` opened (at `start_step`, else the guide's start):
@@ -154,6 +155,9 @@ pub struct LiveGuide {
     notes: Sender<Note>,
     news: Receiver<DeviceNews>,
     worker: Option<JoinHandle<()>>,
+    /// N2: the link keys from the cache, read once at the start (the frame loop never reads
+    /// the disk).
+    trust: LinkTrust,
 }
 
 impl LiveGuide {
@@ -177,6 +181,10 @@ impl LiveGuide {
         if let Some(monitor) = &monitor {
             device.attach_monitor(monitor.reporter());
         }
+        let trust = match device.store() {
+            Some(store) => store.link_trust()?,
+            None => LinkTrust::default(),
+        };
         let guide = Arc::clone(&opened.guide);
         let guide_id = opened.guide_id;
         record_start(&mut device, &guide, guide_id, start);
@@ -203,6 +211,7 @@ impl LiveGuide {
             notes,
             news,
             worker: Some(worker),
+            trust,
         })
     }
 
@@ -257,6 +266,10 @@ impl Surroundings for LiveGuide {
     /// The worker's next answer, if one is waiting; never waits.
     fn news(&self) -> Option<DeviceNews> {
         self.news.try_recv().ok()
+    }
+
+    fn check_link(&self, link: &GuideLink) -> Result<(), LinkRefusal> {
+        self.trust.check(link)
     }
 }
 

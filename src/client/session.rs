@@ -196,6 +196,8 @@ impl Device {
             access_expires_at: Some(tokens.access_expires_at),
             last_online_sign_in: Some(now),
         })?;
+        // N2: the organisation's link keys, for checking stickers offline.
+        store.save_link_trust(&tokens.link_trust.to_trust())?;
         // The service answered: the device clock is trusted again (N1).
         store.confirm_clock()?;
         store.remember_as_last_account(Some(&tokens.user.username), Some(server.server()))?;

@@ -9,7 +9,8 @@
 //!
 //! A sticker that also anchors holograms (X3) names its anchor in a query: `…?anchor=<id>`, the
 //! id of one of the guide's `anchors` (the app ignores an anchor its guide does not declare, with
-//! a log line). No other query and no fragment is accepted.
+//! a log line). A signed sticker (N2) adds its key and signature: `…&k=<key id>&sig=<base64url>`
+//! ([`super::link_trust`]). No other query and no fragment is accepted.
 //! Payloads come from cameras and strangers: parsing never panics and never allocates without bound.
 
 use std::fmt;
@@ -17,6 +18,8 @@ use std::num::NonZeroU32;
 
 use thiserror::Error;
 use uuid::Uuid;
+
+use super::link_trust::LinkSignature;
 
 pub const SCHEME: &str = "hologuide";
 /// Longer payloads are not links we made; refuse before doing any work on them.
@@ -30,6 +33,8 @@ pub struct GuideLink {
     pub step: Option<NonZeroU32>,
     /// The guide anchor this sticker is (`?anchor=<id>`): its holograms stand on it.
     pub anchor: Option<String>,
+    /// The organisation's signature (N2), checked by [`super::link_trust::LinkTrust`].
+    pub signature: Option<LinkSignature>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -54,8 +59,12 @@ pub enum LinkError {
     InvalidStep(String),
     #[error("the link has unexpected trailing parts: '{0}'")]
     TrailingPath(String),
-    #[error("guide links carry no fragment and no query but ?anchor=<id> ('{0}')")]
+    #[error(
+        "guide links carry no fragment, and no query but anchor=<id>, k=<key id> and sig=<signature> ('{0}')"
+    )]
     UnexpectedQuery(String),
+    #[error("the link's signature is malformed (k=<16 hex digits>&sig=<64 bytes, base64url>)")]
+    InvalidSignature,
     #[error("'{0}' is not an anchor id (1–64 characters of A–Z, a–z, 0–9, '-' or '_')")]
     InvalidAnchor(String),
     #[error("'{0}' is not a guide link path (expected …/l/<org>/g/<guide-id>[/s/<step>])")]
@@ -85,6 +94,7 @@ impl GuideLink {
             guide,
             step,
             anchor: None,
+            signature: None,
         }
     }
 
@@ -110,7 +120,7 @@ impl GuideLink {
             return Err(LinkError::UnexpectedQuery(shorten(&rest[at..])));
         }
         let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
-        let anchor = parse_query(query)?;
+        let (anchor, signature) = parse_query(query)?;
         let link = if scheme.eq_ignore_ascii_case(SCHEME) {
             let (organisation, path) = rest.split_once('/').unwrap_or((rest, ""));
             Self::from_parts(organisation, path)
@@ -123,7 +133,11 @@ impl GuideLink {
         } else {
             Err(LinkError::UnknownScheme(shorten(scheme)))
         }?;
-        Ok(Self { anchor, ..link })
+        Ok(Self {
+            anchor,
+            signature,
+            ..link
+        })
     }
 
     /// `path` is what follows `<org>/`: `g/<id>[/s/<n>][/]`.
@@ -171,14 +185,23 @@ impl GuideLink {
         Ok(format!("{scheme}://{rest}/l/{}", self.path()))
     }
 
-    /// `<org>/g/<id>[/s/<n>][?anchor=<id>]`, shared by both spellings.
+    /// `<org>/g/<id>[/s/<n>][?anchor=<id>][&k=<key>&sig=<signature>]`, shared by both
+    /// spellings.
     fn path(&self) -> String {
         let mut path = format!("{}/g/{}", self.organisation, self.guide.hyphenated());
         if let Some(step) = self.step {
             path.push_str(&format!("/s/{step}"));
         }
+        let mut query = Vec::new();
         if let Some(anchor) = &self.anchor {
-            path.push_str(&format!("?anchor={anchor}"));
+            query.push(format!("anchor={anchor}"));
+        }
+        if let Some(signature) = &self.signature {
+            query.push(signature.to_query());
+        }
+        if !query.is_empty() {
+            path.push('?');
+            path.push_str(&query.join("&"));
         }
         path
     }
@@ -219,16 +242,38 @@ fn service_link_tail(path: &str) -> Option<(&str, String)> {
     Some((segments[start + 1], segments[start + 2..].join("/")))
 }
 
-/// The query's one parameter, `anchor=<id>`; empty for none.
-fn parse_query(query: &str) -> Result<Option<String>, LinkError> {
+/// The query's parameters: `anchor=<id>`, and `k` with `sig` together; each at most once.
+fn parse_query(query: &str) -> Result<(Option<String>, Option<LinkSignature>), LinkError> {
+    let (mut anchor, mut key, mut sig) = (None, None, None);
     if query.is_empty() {
-        return Ok(None);
+        return Ok((None, None));
     }
-    match query.split_once('=') {
-        Some(("anchor", id)) if crate::guide::decode::is_valid_id(id) => Ok(Some(id.to_owned())),
-        Some(("anchor", id)) => Err(LinkError::InvalidAnchor(shorten(id))),
-        _ => Err(LinkError::UnexpectedQuery(shorten(&format!("?{query}")))),
+    for pair in query.split('&') {
+        let unexpected = || LinkError::UnexpectedQuery(shorten(&format!("?{query}")));
+        let (name, value) = pair.split_once('=').ok_or_else(unexpected)?;
+        let slot = match name {
+            "anchor" => &mut anchor,
+            "k" => &mut key,
+            "sig" => &mut sig,
+            _ => return Err(unexpected()),
+        };
+        if slot.replace(value).is_some() {
+            return Err(unexpected());
+        }
     }
+    let anchor = match anchor {
+        Some(id) if crate::guide::decode::is_valid_id(id) => Some(id.to_owned()),
+        Some(id) => return Err(LinkError::InvalidAnchor(shorten(id))),
+        None => None,
+    };
+    let signature = match (key, sig) {
+        (None, None) => None,
+        (Some(key), Some(sig)) => {
+            Some(LinkSignature::from_query(key, sig).ok_or(LinkError::InvalidSignature)?)
+        }
+        _ => return Err(LinkError::InvalidSignature),
+    };
+    Ok((anchor, signature))
 }
 
 fn parse_step(text: &str) -> Result<NonZeroU32, LinkError> {
@@ -381,7 +426,15 @@ mod tests {
             ),
             (
                 &format!("hologuide://acme/g/{ID}?anchor=front&x=1"),
-                LinkError::InvalidAnchor("front&x=1".into()),
+                LinkError::UnexpectedQuery("?anchor=front&x=1".into()),
+            ),
+            (
+                &format!("hologuide://acme/g/{ID}?anchor=a&anchor=b"),
+                LinkError::UnexpectedQuery("?anchor=a&anchor=b".into()),
+            ),
+            (
+                &format!("hologuide://acme/g/{ID}?k=0123456789abcdef"),
+                LinkError::InvalidSignature,
             ),
             (
                 &format!("hologuide://acme/g/{ID}?anchor="),

@@ -5,6 +5,7 @@
 mod assets;
 mod decode;
 pub mod link;
+pub mod link_trust;
 mod model;
 pub mod package;
 pub mod payload;

@@ -18,6 +18,53 @@ pub struct Session {
     pub refresh_expires_at: OffsetDateTime,
     pub device_id: String,
     pub user: Account,
+    /// N2: the keys signed stickers are checked with (absent from services before N2).
+    #[serde(default)]
+    pub link_trust: LinkTrustWire,
+}
+
+/// What the service says a device may trust for signed links (N2).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct LinkTrustWire {
+    #[serde(default)]
+    pub keys: Vec<LinkKeyWire>,
+    #[serde(default)]
+    pub signatures_required: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LinkKeyWire {
+    pub organisation: String,
+    pub key_id: String,
+    /// 32 bytes, hex.
+    pub public_key: String,
+    pub retired: bool,
+}
+
+impl LinkTrustWire {
+    /// The keys as the device keeps them; one that is not a 32-byte key named by its own id is
+    /// left out (it could never verify anything).
+    pub fn to_trust(&self) -> crate::guide::link_trust::LinkTrust {
+        use crate::guide::link_trust::{LinkKey, LinkTrust, PUBLIC_KEY_BYTES, key_id};
+        LinkTrust {
+            keys: self
+                .keys
+                .iter()
+                .filter_map(|k| {
+                    let public_key = hex::decode(&k.public_key).ok()?;
+                    (public_key.len() == PUBLIC_KEY_BYTES && key_id(&public_key) == k.key_id).then(
+                        || LinkKey {
+                            organisation: k.organisation.clone(),
+                            key_id: k.key_id.clone(),
+                            public_key,
+                            retired: k.retired,
+                        },
+                    )
+                })
+                .collect(),
+            signatures_required: self.signatures_required.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]

@@ -8,7 +8,7 @@
 
 pub mod gpu;
 mod meshes;
-mod panels;
+pub(crate) mod panels;
 mod pipelines;
 mod targets;
 

@@ -58,7 +58,7 @@ pub(super) struct PanelPainter {
 }
 
 /// Fonts from memory only: the same glyphs on every machine (golden images depend on it).
-fn font_system() -> FontSystem {
+pub(crate) fn font_system() -> FontSystem {
     let mut db = glyphon::fontdb::Database::new();
     db.load_font_data(INTER_REGULAR.to_vec());
     db.load_font_data(INTER_SEMIBOLD.to_vec());

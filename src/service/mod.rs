@@ -23,11 +23,12 @@ pub mod model;
 pub mod passwords;
 pub mod secrets;
 pub mod serve;
+pub mod sticker;
 pub mod store;
 
 pub use clock::{Clock, SystemClock};
 pub use core::{
-    Config, DATABASE_FILE, DataLocation, Membership, ORPHAN_AGE, OrphanCollection, PackageOrigin,
-    Service,
+    Config, DATABASE_FILE, DataLocation, LinkKeyInfo, Membership, ORPHAN_AGE, OrphanCollection,
+    PackageOrigin, Service,
 };
 pub use error::ServiceError;

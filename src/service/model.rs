@@ -129,6 +129,25 @@ pub struct SessionTokens {
     pub refresh_expires_at: OffsetDateTime,
     pub device_id: String,
     pub user: User,
+    /// N2: the keys the device checks signed stickers with, offline.
+    pub link_trust: LinkTrustWire,
+}
+
+/// What a device trusts for signed links (N2): its organisation's public keys (every
+/// organisation's for a server-wide admin) and the organisations that require signatures.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct LinkTrustWire {
+    pub keys: Vec<LinkKeyWire>,
+    pub signatures_required: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LinkKeyWire {
+    pub organisation: String,
+    pub key_id: String,
+    /// ed25519, 32 bytes, hex.
+    pub public_key: String,
+    pub retired: bool,
 }
 
 /// The signed-in user behind a request.

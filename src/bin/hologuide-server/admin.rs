@@ -124,6 +124,9 @@ pub enum GuideCommand {
         #[command(flatten)]
         data: DataArg,
     },
+    /// The signed link a QR sticker of the guide carries (N2), and with --out the printable
+    /// sticker (PNG and SVG, its label under the code).
+    Link(super::links::LinkArgs),
     /// Replace a guide's tags (profiles can select guides by tag).
     Tag {
         guide: Uuid,
@@ -297,6 +300,7 @@ pub fn guide(command: GuideCommand, json: bool) -> anyhow::Result<ExitCode> {
                 || format!("{guide}: opens offline for {seconds} s after each fetch"),
             )
         }
+        GuideCommand::Link(args) => super::links::link(args, json),
         GuideCommand::Tag { guide, tags, data } => {
             let summary = open(&data)?.set_tags(&Scope::Everywhere, guide, &tags)?;
             print(json, &summary, || {

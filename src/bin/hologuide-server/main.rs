@@ -6,6 +6,7 @@
 mod admin;
 mod bench;
 mod bench_stores;
+mod links;
 mod migrate;
 mod profile;
 
@@ -97,6 +98,10 @@ enum Command {
     /// Offline profiles (which guides members' devices keep offline).
     #[command(subcommand)]
     Profile(profile::ProfileCommand),
+    /// Signed stickers (N2): an organisation's link keys, rotation, retirement, and whether
+    /// unsigned stickers act.
+    #[command(subcommand)]
+    Links(links::LinksCommand),
     /// Counts of users, guides, versions, blobs, telemetry events and results.
     Stats(DataArg),
     /// Blob files: collect those no guide version names (left by a publish that was killed).
@@ -222,6 +227,7 @@ fn run() -> anyhow::Result<ExitCode> {
         Command::User(command) => admin::user(command, json),
         Command::Guide(command) => admin::guide(command, json),
         Command::Profile(command) => profile::run(command, json),
+        Command::Links(command) => links::run(command, json),
         Command::Stats(data) => {
             let stats = open(&data)?.stats()?;
             print(json, &stats, || {

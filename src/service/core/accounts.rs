@@ -243,6 +243,7 @@ impl Service {
             refresh_token,
             refresh_expires_at: tokens.refresh_expires_at,
             device_id: session.device_id,
+            link_trust: self.link_trust_for(&session.user)?,
             user: session.user,
         })
     }
@@ -282,6 +283,7 @@ impl Service {
             refresh_token,
             refresh_expires_at: session.refresh_expires_at,
             device_id: session.device_id,
+            link_trust: self.link_trust_for(&session.user)?,
             user: session.user,
         })
     }

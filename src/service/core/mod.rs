@@ -6,6 +6,7 @@
 mod accounts;
 mod guides;
 mod ingest;
+mod link_keys;
 mod orphans;
 mod profiles;
 mod sign_in;
@@ -19,6 +20,7 @@ use time::Duration;
 
 pub use accounts::Membership;
 pub use guides::{LinkTarget, PackageOrigin};
+pub use link_keys::LinkKeyInfo;
 pub use orphans::{ORPHAN_AGE, OrphanCollection};
 
 use super::blobs::BlobStore;

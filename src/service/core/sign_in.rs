@@ -151,6 +151,7 @@ impl Service {
             refresh_token,
             refresh_expires_at,
             device_id: device_id.to_owned(),
+            link_trust: self.link_trust_for(&user)?,
             user,
         })
     }

@@ -50,7 +50,7 @@ struct Table {
 
 use Kind::{Bool, Bytes, Int, Text, Uuid as Id};
 
-/// Every table of the schema (SQLite 6, PostgreSQL 1), parents before children.
+/// Every table of the schema (SQLite 7, PostgreSQL 2), parents before children.
 const TABLES: &[Table] = &[
     Table {
         name: "users",
@@ -253,6 +253,23 @@ const TABLES: &[Table] = &[
             col("received_at", Int),
         ],
         key: &["id"],
+    },
+    Table {
+        name: "link_keys",
+        columns: &[
+            col("organisation", Text),
+            col("key_id", Text),
+            col("public_key", Bytes),
+            col("private_key", Bytes),
+            col("created_at", Int),
+            col("retired_at", Int),
+        ],
+        key: &["organisation", "key_id"],
+    },
+    Table {
+        name: "signed_links_required",
+        columns: &[col("organisation", Text)],
+        key: &["organisation"],
     },
 ];
 

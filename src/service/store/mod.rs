@@ -12,11 +12,13 @@ mod postgres;
 mod postgres_accounts;
 mod postgres_guides;
 mod postgres_ingest;
+mod postgres_link_keys;
 mod postgres_profiles;
 mod sqlite;
 mod sqlite_accounts;
 mod sqlite_guides;
 mod sqlite_ingest;
+mod sqlite_link_keys;
 mod sqlite_profiles;
 
 use std::collections::HashSet;
@@ -145,10 +147,39 @@ pub enum Stored {
     IdTaken,
 }
 
-/// Everything the service keeps, in four parts an implementation provides.
-pub trait Storage: AccountStore + GuideStore + ProfileStore + IngestStore {}
+/// Everything the service keeps, in five parts an implementation provides.
+pub trait Storage: AccountStore + GuideStore + ProfileStore + IngestStore + LinkKeyStore {}
 
-impl<T: AccountStore + GuideStore + ProfileStore + IngestStore> Storage for T {}
+impl<T: AccountStore + GuideStore + ProfileStore + IngestStore + LinkKeyStore> Storage for T {}
+
+/// An organisation's link-signing key (N2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkKeyRecord {
+    pub organisation: String,
+    pub key_id: String,
+    pub public_key: Vec<u8>,
+    /// PKCS#8; never leaves the service.
+    pub private_key: Vec<u8>,
+    pub created_at: OffsetDateTime,
+    pub retired_at: Option<OffsetDateTime>,
+}
+
+/// Signed guide links (N2): the organisations' keys and who requires signatures.
+pub trait LinkKeyStore: Send + Sync {
+    fn add_link_key(&self, key: &LinkKeyRecord) -> StoreResult<()>;
+    /// The keys of `organisation` (every organisation's with `None`), newest first.
+    fn link_keys(&self, organisation: Option<&str>) -> StoreResult<Vec<LinkKeyRecord>>;
+    /// False when the organisation has no such key not yet retired.
+    fn retire_link_key(
+        &self,
+        organisation: &str,
+        key_id: &str,
+        at: OffsetDateTime,
+    ) -> StoreResult<bool>;
+    fn set_signed_links_required(&self, organisation: &str, required: bool) -> StoreResult<()>;
+    /// The organisations that accept only signed links, sorted.
+    fn signed_links_required(&self) -> StoreResult<Vec<String>>;
+}
 
 pub trait AccountStore: Send + Sync {
     fn create_user(&self, user: &NewUser) -> StoreResult<User>;

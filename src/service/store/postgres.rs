@@ -16,7 +16,10 @@ use r2d2::{Pool, PooledConnection};
 use r2d2_postgres::PostgresConnectionManager;
 
 /// Migrations in order; the table `schema_migrations` lists those that ran. Append only.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/postgres/001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/postgres/001_initial.sql"),
+    include_str!("migrations/postgres/002_link_keys.sql"),
+];
 
 /// Connections per instance. Measured: with 16, `GET /v1/me` waited for a connection behind 40
 /// clients flooding sign-ins (p95 116–143 ms on the 2-core test machine, against the 100 ms of

@@ -23,6 +23,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/004_telemetry_summaries.sql"),
     include_str!("migrations/005_guide_leases.sql"),
     include_str!("migrations/006_organisations.sql"),
+    include_str!("migrations/007_link_keys.sql"),
 ];
 
 const READERS: usize = 4;

@@ -91,9 +91,8 @@ impl HeadlessCamera {
                     .gray()
                     .map_err(|e| HeadlessError::Camera(crate::camera::CameraError::Frame(e)))?;
                 for detection in decoder.decode(&gray) {
-                    driver.input(Input::QrDetected(Sighting::from_detection(
-                        detection, &frame,
-                    )));
+                    let sighting = Sighting::from_detection(detection, &frame);
+                    driver.input(Input::QrDetected(Box::new(sighting)));
                 }
             }
         }

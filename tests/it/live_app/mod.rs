@@ -12,6 +12,7 @@
 mod all_list;
 mod openxr;
 mod refusals;
+mod signed_stickers;
 mod sticker;
 mod window;
 

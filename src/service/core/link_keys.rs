@@ -1,0 +1,211 @@
+//! Signed guide links (N2): each organisation's ed25519 keys, stickers' links signed with the
+//! newest one, and what devices are given to check them offline.
+
+use std::num::NonZeroU32;
+
+use uuid::Uuid;
+
+use super::Service;
+use crate::guide::GuideLink;
+use crate::guide::link_trust::{SigningKey, key_id};
+use crate::guide::{Problems, decode};
+use crate::service::error::ServiceError;
+use crate::service::model::{LinkKeyWire, LinkTrustWire, User};
+use crate::service::store::LinkKeyRecord;
+
+/// An organisation's link key as the admin command line lists it (no private part).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LinkKeyInfo {
+    pub organisation: String,
+    pub key_id: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: time::OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub retired_at: Option<time::OffsetDateTime>,
+    /// Signs new stickers: the newest key not retired.
+    pub signing: bool,
+}
+
+impl Service {
+    /// A new signing key for `organisation`; stickers signed before stay valid until their key
+    /// is retired.
+    pub fn rotate_link_key(&self, organisation: &str) -> Result<String, ServiceError> {
+        let pkcs8 = SigningKey::generate()
+            .map_err(|e| ServiceError::Internal(format!("making a link key: {e}")))?;
+        let key = SigningKey::from_pkcs8(&pkcs8)
+            .map_err(|e| ServiceError::Internal(format!("reading the new link key: {e}")))?;
+        // Keys are ordered by creation, to the second: a rotation within the second of the last
+        // one is dated a second after it, so "newest" is never a tie.
+        let newest = self
+            .store
+            .link_keys(Some(organisation))?
+            .first()
+            .map(|k| k.created_at);
+        let now = self.clock.now();
+        let created_at = match newest {
+            Some(last) if last.unix_timestamp() >= now.unix_timestamp() => {
+                last + time::Duration::seconds(1)
+            }
+            _ => now,
+        };
+        self.store.add_link_key(&LinkKeyRecord {
+            organisation: organisation.to_owned(),
+            key_id: key.key_id().to_owned(),
+            public_key: key.public_key().to_vec(),
+            private_key: pkcs8,
+            created_at,
+            retired_at: None,
+        })?;
+        tracing::info!(organisation, key = key.key_id(), "new link-signing key");
+        Ok(key.key_id().to_owned())
+    }
+
+    /// Devices refuse stickers signed with `key_id` from their next sign-in or refresh on.
+    pub fn retire_link_key(&self, organisation: &str, key_id: &str) -> Result<(), ServiceError> {
+        if self
+            .store
+            .retire_link_key(organisation, key_id, self.clock.now())?
+        {
+            Ok(())
+        } else {
+            Err(ServiceError::NotFound(format!(
+                "{organisation} has no link key {key_id} in use"
+            )))
+        }
+    }
+
+    pub fn link_keys(&self, organisation: &str) -> Result<Vec<LinkKeyInfo>, ServiceError> {
+        let records = self.store.link_keys(Some(organisation))?;
+        let signing = records
+            .iter()
+            .find(|k| k.retired_at.is_none())
+            .map(|k| k.key_id.clone());
+        Ok(records
+            .into_iter()
+            .map(|k| LinkKeyInfo {
+                signing: Some(&k.key_id) == signing.as_ref(),
+                organisation: k.organisation,
+                key_id: k.key_id,
+                created_at: k.created_at,
+                retired_at: k.retired_at,
+            })
+            .collect())
+    }
+
+    pub fn set_signed_links_required(
+        &self,
+        organisation: &str,
+        required: bool,
+    ) -> Result<(), ServiceError> {
+        Ok(self
+            .store
+            .set_signed_links_required(organisation, required)?)
+    }
+
+    /// The link a sticker of `guide` (at `step`, anchoring `anchor`) carries, signed with its
+    /// organisation's newest key (one is made if it has none), and the sticker's label. The
+    /// step and the anchor must exist in the guide's latest version.
+    pub fn signed_guide_link(
+        &self,
+        guide: Uuid,
+        step: Option<NonZeroU32>,
+        anchor: Option<&str>,
+    ) -> Result<(GuideLink, String), ServiceError> {
+        let summary = self
+            .store
+            .guide(guide)?
+            .ok_or_else(|| ServiceError::NotFound(format!("there is no guide {guide}")))?;
+        let manifest = self
+            .store
+            .version_manifest(guide, summary.latest_version)?
+            .ok_or_else(|| ServiceError::NotFound(format!("there is no guide {guide}")))?;
+        let content = decode(&manifest.guide, &mut Problems::default()).ok_or_else(|| {
+            ServiceError::Internal(format!("the stored guide {guide} does not read"))
+        })?;
+        if let Some(step) = step
+            && content.step(step.get() as usize - 1).is_none()
+        {
+            return Err(ServiceError::Invalid(format!(
+                "{} has no step {step} (it has {})",
+                summary.title,
+                content.step_count()
+            )));
+        }
+        let anchor_label = match anchor {
+            Some(id) => match content.anchor(id) {
+                Some(found) if !found.label.is_empty() => Some(found.label.clone()),
+                Some(_) => Some(id.to_owned()),
+                None => {
+                    return Err(ServiceError::Invalid(format!(
+                        "{} has no anchor '{id}'",
+                        summary.title
+                    )));
+                }
+            },
+            None => None,
+        };
+        let mut link = GuideLink::new(summary.organisation.clone(), guide, step);
+        link.anchor = anchor.map(str::to_owned);
+        let mut label = summary.title.clone();
+        if let Some(step) = step {
+            label.push_str(&format!(" — step {step}"));
+        }
+        if let Some(place) = anchor_label {
+            label.push_str(&format!(" · {place}"));
+        }
+        Ok((self.signing_key(&summary.organisation)?.sign(&link), label))
+    }
+
+    /// The newest key of `organisation` not retired, made now if there is none.
+    fn signing_key(&self, organisation: &str) -> Result<SigningKey, ServiceError> {
+        let current = self
+            .store
+            .link_keys(Some(organisation))?
+            .into_iter()
+            .find(|k| k.retired_at.is_none());
+        let pkcs8 = match current {
+            Some(key) => key.private_key,
+            None => {
+                let made = self.rotate_link_key(organisation)?;
+                self.store
+                    .link_keys(Some(organisation))?
+                    .into_iter()
+                    .find(|k| k.key_id == made)
+                    .map(|k| k.private_key)
+                    .ok_or_else(|| ServiceError::Internal("the new link key is gone".into()))?
+            }
+        };
+        let key = SigningKey::from_pkcs8(&pkcs8).map_err(|e| {
+            ServiceError::Internal(format!("the stored link key of {organisation}: {e}"))
+        })?;
+        Ok(key)
+    }
+
+    /// What `user`'s device may trust: their organisation's keys, or every organisation's for
+    /// a server-wide admin.
+    pub(super) fn link_trust_for(&self, user: &User) -> Result<LinkTrustWire, ServiceError> {
+        let scope = (!user.all_organisations).then_some(user.organisation.as_str());
+        let keys = self
+            .store
+            .link_keys(scope)?
+            .into_iter()
+            .filter(|k| key_id(&k.public_key) == k.key_id)
+            .map(|k| LinkKeyWire {
+                organisation: k.organisation,
+                key_id: k.key_id,
+                public_key: hex::encode(&k.public_key),
+                retired: k.retired_at.is_some(),
+            })
+            .collect();
+        let signatures_required = self
+            .store
+            .signed_links_required()?
+            .into_iter()
+            .filter(|o| scope.is_none_or(|mine| mine == o))
+            .collect();
+        Ok(LinkTrustWire {
+            keys,
+            signatures_required,
+        })
+    }
+}
