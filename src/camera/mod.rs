@@ -9,6 +9,8 @@ pub mod decoding;
 pub mod files;
 pub mod pose;
 pub mod room;
+#[cfg(feature = "v4l2")]
+pub mod v4l2;
 pub mod virtual_camera;
 
 use std::time::Duration;
@@ -84,7 +86,7 @@ pub enum CameraError {
         #[source]
         source: crate::qr::file::ImageFileError,
     },
-    #[error("'{0}' is not a camera (expected virtual[:OPTIONS] or files:DIR)")]
+    #[error("'{0}' is not a camera (expected virtual[:OPTIONS], files:DIR or v4l2:DEVICE)")]
     UnknownCamera(String),
     #[error(
         "'{0}' is not a virtual camera option (expected noise=SIGMA, blur, gain=G, exposure_ms=MS, rate=HZ, size=WxH)"
@@ -94,6 +96,16 @@ pub enum CameraError {
     Room(#[from] room::RoomError),
     #[error("the camera's frame cannot be decoded")]
     Frame(#[source] QrError),
+    #[error("cannot read the webcam {device}")]
+    Webcam {
+        device: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the webcam {device} gives {fourcc} frames; only YUYV and GREY are read")]
+    WebcamFormat { device: String, fourcc: String },
+    #[error("this build has no V4L2 webcam support (build with --features v4l2)")]
+    NoWebcamSupport,
 }
 
 /// Where frames come from. Called on the camera's own thread, never on the frame loop: a call
@@ -114,8 +126,9 @@ pub struct OpenedCamera {
     pub follows: Option<virtual_camera::HeadFeed>,
 }
 
-/// The camera named on the command line: `files:DIR`, or `virtual[:OPTIONS]` seeing `room`
-/// (see [`virtual_camera::Degradations::parse`] for the options).
+/// The camera named on the command line: `files:DIR`, `virtual[:OPTIONS]` seeing `room` (see
+/// [`virtual_camera::VirtualOptions::parse`] for the options), or `v4l2:/dev/videoN` (cargo
+/// feature `v4l2`).
 pub fn open(spec: &str, room: Option<room::Room>) -> Result<OpenedCamera, CameraError> {
     let (kind, rest) = spec.split_once(':').unwrap_or((spec, ""));
     match kind {
@@ -149,8 +162,25 @@ pub fn open(spec: &str, room: Option<room::Room>) -> Result<OpenedCamera, Camera
                 follows: Some(head),
             })
         }
+        "v4l2" if !rest.is_empty() => webcam(rest),
         _ => Err(CameraError::UnknownCamera(spec.chars().take(200).collect())),
     }
+}
+
+#[cfg(feature = "v4l2")]
+fn webcam(device: &str) -> Result<OpenedCamera, CameraError> {
+    let source = v4l2::Webcam::open(std::path::Path::new(device))?;
+    Ok(OpenedCamera {
+        source: Box::new(source),
+        // The driver paces the frames: the next one is waited for.
+        period: Duration::ZERO,
+        follows: None,
+    })
+}
+
+#[cfg(not(feature = "v4l2"))]
+fn webcam(_device: &str) -> Result<OpenedCamera, CameraError> {
+    Err(CameraError::NoWebcamSupport)
 }
 
 /// A QR code seen in a frame, as it enters the app driver.

@@ -12,8 +12,8 @@
 //!   ]
 //! }
 //! ```
-//! Metres, in the app's world frame (+Y up, the floor at y = 0). `rotation_deg` is yaw about +Y,
-//! then pitch about +X, then roll about +Z, in degrees. A sticker's frame is the guide's anchor
+//! Metres, in the app's world frame (+Y up, the floor at y = 0). `rotation_deg` is [x, y, z]:
+//! degrees of pitch about +X, yaw about +Y and roll about +Z, the yaw applied first. A sticker's frame is the guide's anchor
 //! frame: its centre, +Y towards the code's top edge, +Z out of its face; with no rotation it
 //! faces +Z, towards a user at the origin looking along −Z. `size_mm` is the side of the code's
 //! modules, without the white margin printed around them (four modules wide).

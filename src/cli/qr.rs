@@ -70,7 +70,7 @@ fn watch(
     let Some(opened) = args.open()? else {
         anyhow::bail!("qr watch needs --camera virtual[:OPTIONS] or --camera files:DIR");
     };
-    let spec = args.camera.as_deref().unwrap_or_default();
+    let spec = args.camera.as_deref().unwrap_or("virtual");
     let head_path = args.head_path()?;
     let (mut source, period) = (opened.source, opened.period);
     let mut decoder = Decoder::new();

@@ -20,9 +20,10 @@ pub struct CameraArgs {
     /// sticker places its holograms (README: "QR stickers").
     #[arg(long, value_name = "CAMERA")]
     pub camera: Option<String>,
-    /// The room the virtual camera sees: stickers and grey boxes (README: "Room files"); the
-    /// demo's room (its sticker on the pump's nameplate) when left out.
-    #[arg(long, value_name = "FILE", requires = "camera")]
+    /// The room the virtual camera sees: stickers and grey boxes (README: "Room files"); alone,
+    /// it means `--camera virtual`. The demo's room (its sticker on the pump's nameplate) when
+    /// the virtual camera runs without it.
+    #[arg(long, value_name = "FILE")]
     pub room: Option<PathBuf>,
     /// Headless (and `qr watch`): the head's pose by frame, `FRAME X Y Z YAW PITCH [ROLL]` lines, walked
     /// straight between them (README: "Scripted head poses").
@@ -60,9 +61,16 @@ impl CameraArgs {
 
     /// The camera, not yet running.
     pub fn open(&self) -> anyhow::Result<Option<OpenedCamera>> {
-        let Some(spec) = self.camera.as_deref() else {
-            return Ok(None);
+        let spec = match (self.camera.as_deref(), &self.room) {
+            (Some(spec), _) => spec,
+            (None, Some(_)) => "virtual",
+            (None, None) => return Ok(None),
         };
+        if self.room.is_some() && !(spec == "virtual" || spec.starts_with("virtual:")) {
+            anyhow::bail!(
+                "--room is what the virtual camera sees; --camera {spec} is another camera"
+            );
+        }
         let room = if spec == "virtual" || spec.starts_with("virtual:") {
             Some(self.load_room()?)
         } else {

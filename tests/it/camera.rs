@@ -91,7 +91,9 @@ fn a_camera_that_is_not_one_is_refused_with_a_readable_error() {
     assert!(!output.status.success());
     let log = stderr(&output);
     assert!(
-        log.contains("'webcam' is not a camera (expected virtual[:OPTIONS] or files:DIR)"),
+        log.contains(
+            "'webcam' is not a camera (expected virtual[:OPTIONS], files:DIR or v4l2:DEVICE)"
+        ),
         "{log}"
     );
     assert!(!log.contains("panicked"), "{log}");
