@@ -106,8 +106,11 @@ pub struct Driver {
     exit_asked: bool,
     /// The head pose of the last frame: where a scripted `select` aims.
     head: Pose,
-    /// The last sticker that did something (moved, asked, opened): seen again, it does nothing.
+    /// The last sticker that did something (moved, asked, opened, was refused): seen again, it
+    /// does nothing.
     sticker: Option<GuideLink>,
+    /// That sticker was refused (N2): seen again, it places no anchor either.
+    sticker_refused: bool,
     /// A different guide's sticker, waiting for Select ("Open …? Select to confirm").
     sticker_question: Option<GuideLink>,
     /// A sticker's guide asked of the device: opened at the sticker's step when it comes.
@@ -159,6 +162,7 @@ impl Driver {
             exit_asked: false,
             head: Pose::IDENTITY,
             sticker: None,
+            sticker_refused: false,
             sticker_question: None,
             sticker_opening: None,
             ignored: VecDeque::new(),

@@ -37,23 +37,28 @@ impl Driver {
             }
         };
         // N2: a forged or altered sticker, or an unsigned one where signatures are required,
-        // does nothing but say so, once.
-        if let Err(refusal) = self.surroundings.check_link(&link) {
-            if self.sticker.as_ref() != Some(&link) {
-                tracing::warn!(link = %link, "QR sticker refused: {refusal}");
-                self.sticker = Some(link);
-                self.sticker_question = None;
-                let change = self.menu.say(refusal.to_string());
-                self.menu_changed(Some(change));
-            }
+        // does nothing but say so, once. Checked once per sticker, not per frame it is seen in
+        // (a signature check is tens of microseconds of the frame loop).
+        let seen_before = self.sticker.as_ref() == Some(&link);
+        if seen_before && self.sticker_refused {
+            return;
+        }
+        if !seen_before && let Err(refusal) = self.surroundings.check_link(&link) {
+            tracing::warn!(link = %link, "QR sticker refused: {refusal}");
+            self.sticker = Some(link);
+            self.sticker_refused = true;
+            self.sticker_question = None;
+            let change = self.menu.say(refusal.to_string());
+            self.menu_changed(Some(change));
             return;
         }
         self.track_anchor(&link, sighting);
-        if self.sticker.as_ref() == Some(&link) {
+        if seen_before {
             return;
         }
         tracing::info!(link = %link, "QR sticker seen");
         self.sticker = Some(link.clone());
+        self.sticker_refused = false;
         if link.guide == self.content.guide.id {
             self.sticker_question = None;
             if let Some(step) = link.step {

@@ -561,3 +561,33 @@ fn a_button_pressed_by_gaze_dismisses_a_stickers_question_so_a_later_select_open
     driver.frame(gaze, FRAME_S);
     assert!(device.asked.borrow().is_empty(), "the question was gone");
 }
+
+/// N2: a sticker the device cannot vouch for (here signed by a key it does not know) does
+/// nothing but say why, once, however many frames it is seen in.
+#[test]
+fn a_refused_sticker_says_why_once_and_moves_nothing() {
+    let device = Rc::new(DeviceLog::default());
+    let mut driver = driver_with(&device);
+    let head = Pose::standing();
+    driver.frame(head, 0.0);
+    let key = crate::guide::link_trust::SigningKey::from_pkcs8(
+        &crate::guide::link_trust::SigningKey::generate().expect("a key"),
+    )
+    .expect("a key");
+    let link =
+        GuideLink::parse(&format!("hologuide://hologuide-demo/g/{DEMO_ID}/s/3")).expect("a link");
+    let signed = key.sign(&link).to_string();
+    for _ in 0..3 {
+        driver.input(seen(&signed));
+        driver.frame(head, FRAME_S);
+    }
+    assert_eq!(step_number(&driver), Some(1));
+    let report = driver.report();
+    assert_eq!(
+        report.statuses,
+        [
+            "This sticker is signed with a key this device does not know. Sign in while online to \
+          update the keys, then look at it again."
+        ]
+    );
+}
