@@ -97,3 +97,71 @@ fn f7_offline_a_sticker_opens_a_cached_guide_at_its_step_and_one_never_opened_is
     assert_eq!(report["final_guide"], "Valve check");
     assert_eq!(report["final_screen"], "step 1 of 2");
 }
+
+/// F7 with the virtual camera: offline, the scripted head turns right to a sticker of another
+/// cached guide on the wall; the question is answered with `select` and the guide opens at the
+/// sticker's step, the Offline banner still on.
+#[test]
+fn f7_offline_the_scripted_head_turns_to_a_sticker_and_its_cached_guide_opens_at_its_step() {
+    let mut service = Service::start();
+    let device = tempfile::tempdir().unwrap();
+    small_guide(&service, GUIDE_A, "one");
+    publish(&service, GUIDE_B, "Water pump");
+    login(device.path(), &service, "alice");
+    for guide in [GUIDE_A, GUIDE_B] {
+        let opened = run(&mut client(device.path(), &["open", guide, "--json"]));
+        assert!(opened.status.success(), "{}", stderr(&opened));
+    }
+    service.stop();
+
+    let dir = tempfile::tempdir().unwrap();
+    // On the wall to the operator's right, facing them.
+    let room = dir.path().join("room.json");
+    let sticker = format!("hologuide://acme/g/{GUIDE_B}/s/2");
+    std::fs::write(
+        &room,
+        serde_json::json!({ "stickers": [ { "payload": sticker, "size_mm": 60,
+            "position": [0.45, 1.55, 0.0], "rotation_deg": [0, -90, 0] } ] })
+        .to_string(),
+    )
+    .unwrap();
+    let poses = dir.path().join("poses.txt");
+    std::fs::write(&poses, "1 0 1.6 0 0 0\n40 0 1.6 0 -90 -5\n").unwrap();
+    let script = dir.path().join("script.txt");
+    std::fs::write(&script, "150 select\n").unwrap();
+    let output = run(&mut client(
+        device.path(),
+        &[
+            "run",
+            GUIDE_A,
+            "--backend",
+            "headless",
+            "--size",
+            "160x100",
+            "--frames",
+            "200",
+            "--json",
+            "--input-script",
+            script.to_str().unwrap(),
+            "--camera",
+            "virtual:rate=5",
+            "--room",
+            room.to_str().unwrap(),
+            "--poses",
+            poses.to_str().unwrap(),
+        ],
+    ));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    let report: Value = serde_json::from_str(text.lines().last().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{e}: {text}"));
+    assert_eq!(
+        report["guides_opened"],
+        serde_json::json!(["Water pump — version 1: step 2 of 2"]),
+        "{report:#}"
+    );
+    assert_eq!(
+        report["offline_banner_last_frame"], true,
+        "F2 still offline"
+    );
+}
