@@ -89,6 +89,28 @@ impl CameraArgs {
         Room::load(&path).with_context(|| format!("reading the room {}", path.display()))
     }
 
+    /// The camera on its own threads (OpenXR, the window), and what the driver needs of it.
+    pub fn start_real_time(&self) -> anyhow::Result<(Option<QrWorker>, DriverCamera)> {
+        Ok(match self.start()? {
+            Some(StartedCamera { worker, follows }) => (
+                Some(worker),
+                DriverCamera {
+                    looking: true,
+                    follows,
+                },
+            ),
+            None => (None, DriverCamera::default()),
+        })
+    }
+
+    /// `--poses` moves a headless head only; `why` says what moves it here.
+    pub fn no_poses_here(&self, why: &str) -> anyhow::Result<()> {
+        if self.poses.is_some() {
+            anyhow::bail!("--poses is for --backend headless: {why}");
+        }
+        Ok(())
+    }
+
     pub fn head_path(&self) -> anyhow::Result<Option<HeadPath>> {
         self.poses.as_deref().map(read_head_path).transpose()
     }

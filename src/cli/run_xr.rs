@@ -20,14 +20,13 @@ use clap::{Args, ValueEnum};
 use hologuide::app::GuideSource;
 use hologuide::app::driver::{Driver, DriverSettings};
 use hologuide::app::script::{self, ScriptedCommand};
-use hologuide::camera::decoding::QrWorker;
 use hologuide::guide::GuidePackage;
 use hologuide::platform::monado::{INSIDE_TREE_ENV, MonadoInstall};
 use hologuide::xr::openxr::{self, Capture, Heartbeat, RunOptions, RunReport, probe};
 use hologuide::xr::{Content, Standalone, Surroundings};
 
 use super::data_dir::DataDirArg;
-use super::run_camera::{CameraArgs, DriverCamera, StartedCamera};
+use super::run_camera::{CameraArgs, DriverCamera};
 use super::run_service::{self, Chosen};
 
 #[derive(Debug, Args, Clone, Default)]
@@ -335,28 +334,6 @@ fn driver(
     )
 }
 
-/// The camera on its own threads (OpenXR, the window), and what the driver needs of it.
-fn real_time_camera(args: &RunArgs) -> anyhow::Result<(Option<QrWorker>, DriverCamera)> {
-    Ok(match args.camera.start()? {
-        Some(StartedCamera { worker, follows }) => (
-            Some(worker),
-            DriverCamera {
-                looking: true,
-                follows,
-            },
-        ),
-        None => (None, DriverCamera::default()),
-    })
-}
-
-/// `--poses` moves a headless head only.
-fn no_poses_here(args: &RunArgs, why: &str) -> anyhow::Result<()> {
-    if args.camera.poses.is_some() {
-        anyhow::bail!("--poses is for --backend headless: {why}");
-    }
-    Ok(())
-}
-
 fn run_on_openxr(
     args: &RunArgs,
     chosen: Chosen,
@@ -378,8 +355,9 @@ fn run_on_openxr(
     {
         return reexec_through_tree(&install);
     }
-    no_poses_here(args, "on OpenXR the runtime moves the head")?;
-    let (camera, sees) = real_time_camera(args)?;
+    args.camera
+        .no_poses_here("on OpenXR the runtime moves the head")?;
+    let (camera, sees) = args.camera.start_real_time()?;
     let (driver, opened) = driver(args, open_chosen(args, chosen)?, script, true, sees);
     install_signal_handlers();
     let heartbeat = Heartbeat::default();
@@ -464,8 +442,9 @@ fn run_window(
     announce: Option<String>,
 ) -> anyhow::Result<ExitCode> {
     use hologuide::xr::window::{self, FrameClock, WindowOptions};
-    no_poses_here(args, "in the window WASD and the mouse move the head")?;
-    let (camera, sees) = real_time_camera(args)?;
+    args.camera
+        .no_poses_here("in the window WASD and the mouse move the head")?;
+    let (camera, sees) = args.camera.start_real_time()?;
     let (driver, opened) = driver(args, open_chosen(args, chosen)?, script, false, sees);
     print_opened(opened.as_ref(), driver.content(), args.json)?;
     let options = WindowOptions {

@@ -125,9 +125,11 @@ fn n2_signed_stickers_open_offline_and_forged_altered_unknown_retired_or_unsigne
         link.replace("/s/2?", "/s/1?"),
         link.replace(GUIDE_B, GUIDE_C),
         {
-            let last = link.chars().last().unwrap();
-            let other = if last == 'A' { 'B' } else { 'A' };
-            format!("{}{other}", &link[..link.len() - 1])
+            // A character inside the signature (the last one holds padding bits, which would
+            // make it a malformed link rather than a wrong signature).
+            let at = link.len() - 10;
+            let other = if &link[at..=at] == "A" { "B" } else { "A" };
+            format!("{}{other}{}", &link[..at], &link[at + 1..])
         },
     ] {
         let report = guide_a_offline_seeing(device.path(), Sticker::Payload(&forged));
