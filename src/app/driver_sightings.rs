@@ -10,8 +10,9 @@ use crate::app::Intent;
 use crate::app::report::Cause;
 use crate::app::script::Command;
 use crate::camera::Sighting;
-use crate::guide::GuideLink;
-use crate::guide::payload::guide_link_in;
+use crate::guide::link_trust::LinkRefusal;
+use crate::guide::payload::{Ignored, guide_link_in};
+use crate::guide::{GuideLink, LinkError};
 
 impl Driver {
     /// A QR code seen (X2, F7). Only a guide link does anything ([`guide_link_in`]); anything
@@ -32,6 +33,13 @@ impl Driver {
                         self.ignored.pop_front();
                     }
                     self.ignored.push_back(key);
+                    // N2: our link with a signature that is no signature is a forgery the
+                    // operator must hear of, not a stranger's code to pass over.
+                    if why == Ignored::BadGuideLink(LinkError::InvalidSignature) {
+                        self.sticker_question = None;
+                        let change = self.menu.say(LinkRefusal::Malformed.to_string());
+                        self.menu_changed(Some(change));
+                    }
                 }
                 return;
             }

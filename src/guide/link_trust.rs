@@ -104,6 +104,9 @@ pub enum LinkRefusal {
         "This sticker was signed with a key {organisation} has retired. Ask for a new sticker."
     )]
     RetiredKey { organisation: String },
+    /// A guide link whose `k`/`sig` are not a key id and a signature at all.
+    #[error("This sticker's signature is damaged or made up. Do not use it.")]
+    Malformed,
 }
 
 impl LinkTrust {

@@ -142,6 +142,14 @@ fn n2_signed_stickers_open_offline_and_forged_altered_unknown_retired_or_unsigne
         );
     }
 
+    // A signature that is no signature at all (truncated): refused as a damaged sticker.
+    let truncated = &link[..link.len() - 20];
+    let report = guide_a_offline_seeing(device.path(), Sticker::Payload(truncated));
+    assert_refused(
+        &report,
+        "This sticker's signature is damaged or made up. Do not use it.",
+    );
+
     // Signed by a key the organisation never had.
     let stranger = hologuide::guide::link_trust::SigningKey::from_pkcs8(
         &hologuide::guide::link_trust::SigningKey::generate().unwrap(),
