@@ -26,13 +26,7 @@ pub fn anchor_in_world(sighting: &Sighting, size_m: f64, head_now: Pose) -> Opti
         ..per_metre
     };
     let head = sighting.head.unwrap_or(head_now);
-    let camera = head.to_matrix() * sighting.camera_from_head.to_matrix();
-    let world = camera * found.in_camera.to_matrix();
-    let (_, orientation, position) = world.to_scale_rotation_translation();
-    let pose = Pose {
-        position,
-        orientation: orientation.normalize(),
-    };
+    let pose = head.then(sighting.camera_from_head).then(found.in_camera);
     pose.is_finite().then_some(pose)
 }
 

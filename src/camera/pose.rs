@@ -2,8 +2,8 @@
 //! the camera, in metres.
 //!
 //! Method: the homography from the code's plane to the image, solved from the four corners in
-//! closed form (a 8×8 linear system), decomposed into a rotation and a translation, then refined
-//! by Levenberg–Marquardt on the reprojection error of the corners. The closed form alone is
+//! closed form (the decoder's own four-point homography), decomposed into a rotation and a
+//! translation, then refined by Levenberg–Marquardt on the reprojection error of the corners. The closed form alone is
 //! exact only for exact corners; with corners off by a tenth of a pixel, minimising the error in
 //! pixels is the maximum-likelihood answer, and it keeps the rotation a rotation. A square seen
 //! nearly face-on has two poses that explain it almost equally well (its normal mirrored about
@@ -18,6 +18,7 @@ use glam::{DMat3, DQuat, DVec2, DVec3};
 
 use super::Intrinsics;
 use crate::qr::Point;
+use crate::qr::grid::homography;
 use crate::scene::Pose;
 
 /// A sticker's pose and how well it explains the corners.
@@ -104,8 +105,15 @@ struct Problem {
 impl Problem {
     /// The closed-form pose: the plane-to-image homography `H ∝ [r1 r2 t]`.
     fn closed_form(&self) -> Option<(DQuat, DVec3)> {
-        let h = homography(&self.model, &self.seen)?;
-        let (mut h1, mut h2, mut h3) = (h.x_axis, h.y_axis, h.z_axis);
+        let plane = self.model.map(|p| (p.x, p.y));
+        let image = self.seen.map(|q| (q.x, q.y));
+        // Columns: the images of the plane's x axis, y axis and origin.
+        let c = homography(&plane, &image)?;
+        let (mut h1, mut h2, mut h3) = (
+            DVec3::new(c[0], c[3], c[6]),
+            DVec3::new(c[1], c[4], c[7]),
+            DVec3::new(c[2], c[5], 1.0),
+        );
         let scale = 2.0 / (h1.length() + h2.length());
         if !scale.is_finite() {
             return None;
@@ -221,27 +229,8 @@ fn mirrored_about_sight(rotation: DQuat, translation: DVec3) -> DQuat {
     DQuat::from_rotation_arc(normal, mirrored.normalize()) * rotation
 }
 
-/// The homography taking the plane points' (x, y) to `image`, `h33 = 1`; `None` when the
-/// points leave it undetermined (three in a line).
-fn homography(plane: &[DVec3; 4], image: &[DVec2; 4]) -> Option<DMat3> {
-    let mut a = [[0.0; 8]; 8];
-    let mut b = [0.0; 8];
-    for (i, (p, q)) in plane.iter().zip(image).enumerate() {
-        a[2 * i] = [p.x, p.y, 1.0, 0.0, 0.0, 0.0, -q.x * p.x, -q.x * p.y];
-        b[2 * i] = q.x;
-        a[2 * i + 1] = [0.0, 0.0, 0.0, p.x, p.y, 1.0, -q.y * p.x, -q.y * p.y];
-        b[2 * i + 1] = q.y;
-    }
-    let h = solve::<8>(a, b)?;
-    // Columns: the images of the plane's x axis, y axis and origin.
-    Some(DMat3::from_cols(
-        DVec3::new(h[0], h[3], h[6]),
-        DVec3::new(h[1], h[4], h[7]),
-        DVec3::new(h[2], h[5], 1.0),
-    ))
-}
-
-/// Gaussian elimination with partial pivoting; `None` for a singular system.
+/// Gaussian elimination with partial pivoting (the damped normal equations, 6×6); `None` for a
+/// singular system.
 fn solve<const N: usize>(mut a: [[f64; N]; N], mut b: [f64; N]) -> Option<[f64; N]> {
     let scale = a
         .iter()

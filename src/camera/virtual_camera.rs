@@ -58,11 +58,22 @@ impl CameraModel {
     }
 
     /// The camera's pose in the world for a head at `head`.
-    pub fn camera_in_world(&self, head: Pose) -> Pose {
-        Pose {
-            position: head.position + head.orientation * self.camera_from_head.position,
-            orientation: (head.orientation * self.camera_from_head.orientation).normalize(),
+    /// A frame of this camera: `pixels` seen from `head` at `captured_at`.
+    fn frame(&self, pixels: Vec<u8>, captured_at: Duration, head: Pose) -> CameraFrame {
+        CameraFrame {
+            pixels,
+            width: self.width,
+            height: self.height,
+            stride: self.width,
+            captured_at,
+            intrinsics: self.intrinsics(),
+            camera_from_head: self.camera_from_head,
+            head: Some(head),
         }
+    }
+
+    pub fn camera_in_world(&self, head: Pose) -> Pose {
+        head.then(self.camera_from_head)
     }
 }
 
@@ -205,16 +216,9 @@ impl CameraSource for VirtualCamera {
         }
         self.last = Some((now, camera));
         let pixels = to_grey(&radiance, d.gain, d.noise_sigma, &mut self.noise);
-        Ok(CameraFrame {
-            pixels,
-            width: self.model.width,
-            height: self.model.height,
-            stride: self.model.width,
-            captured_at: now.duration_since(self.started),
-            intrinsics: self.model.intrinsics(),
-            camera_from_head: self.model.camera_from_head,
-            head: Some(head),
-        })
+        Ok(self
+            .model
+            .frame(pixels, now.duration_since(self.started), head))
     }
 }
 
@@ -515,14 +519,5 @@ impl NoiseSource {
 pub fn frame_at(room: &Room, model: &CameraModel, head: Pose) -> CameraFrame {
     let camera = model.camera_in_world(head);
     let pixels = to_grey(&render(room, camera, model), 1.0, 0.0, &mut NoiseSource(1));
-    CameraFrame {
-        pixels,
-        width: model.width,
-        height: model.height,
-        stride: model.width,
-        captured_at: Duration::ZERO,
-        intrinsics: model.intrinsics(),
-        camera_from_head: model.camera_from_head,
-        head: Some(head),
-    }
+    model.frame(pixels, Duration::ZERO, head)
 }

@@ -92,10 +92,11 @@ fn watch(
             let pose = size_mm.and_then(|mm| {
                 let found = sticker_pose(&code.corners, &frame.intrinsics, mm / 1000.0)?;
                 let world = frame.head.map(|head| {
-                    let camera = head.to_matrix() * frame.camera_from_head.to_matrix();
-                    let (_, rotation, position) =
-                        (camera * found.in_camera.to_matrix()).to_scale_rotation_translation();
-                    json!({ "position": position.to_array(), "rotation": rotation.to_array() })
+                    let at = head.then(frame.camera_from_head).then(found.in_camera);
+                    json!({
+                        "position": at.position.to_array(),
+                        "rotation": at.orientation.to_array(),
+                    })
                 });
                 Some(json!({
                     "in_camera": {

@@ -24,7 +24,7 @@ pub mod corpus;
 mod detector;
 pub mod file;
 mod found;
-mod grid;
+pub(crate) mod grid;
 mod group;
 mod identify;
 mod reed_solomon;

@@ -43,6 +43,15 @@ impl Pose {
         Mat4::from_rotation_translation(self.orientation, self.position)
     }
 
+    /// `local`, given in this pose's frame, in the frame this pose is given in (a camera on a
+    /// head: `head.then(camera_from_head)`).
+    pub fn then(self, local: Pose) -> Pose {
+        Pose {
+            position: self.position + self.orientation * local.position,
+            orientation: (self.orientation * local.orientation).normalize(),
+        }
+    }
+
     pub fn forward(self) -> Vec3 {
         self.orientation * Vec3::NEG_Z
     }

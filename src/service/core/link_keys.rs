@@ -30,6 +30,11 @@ impl Service {
     /// A new signing key for `organisation`; stickers signed before stay valid until their key
     /// is retired.
     pub fn rotate_link_key(&self, organisation: &str) -> Result<String, ServiceError> {
+        Ok(self.new_link_key(organisation)?.key_id().to_owned())
+    }
+
+    /// A new key for `organisation`, stored, now its signing key.
+    fn new_link_key(&self, organisation: &str) -> Result<SigningKey, ServiceError> {
         let pkcs8 = SigningKey::generate()
             .map_err(|e| ServiceError::Internal(format!("making a link key: {e}")))?;
         let key = SigningKey::from_pkcs8(&pkcs8)
@@ -57,7 +62,7 @@ impl Service {
             retired_at: None,
         })?;
         tracing::info!(organisation, key = key.key_id(), "new link-signing key");
-        Ok(key.key_id().to_owned())
+        Ok(key)
     }
 
     /// Devices refuse stickers signed with `key_id` from their next sign-in or refresh on.
@@ -163,22 +168,12 @@ impl Service {
             .link_keys(Some(organisation))?
             .into_iter()
             .find(|k| k.retired_at.is_none());
-        let pkcs8 = match current {
-            Some(key) => key.private_key,
-            None => {
-                let made = self.rotate_link_key(organisation)?;
-                self.store
-                    .link_keys(Some(organisation))?
-                    .into_iter()
-                    .find(|k| k.key_id == made)
-                    .map(|k| k.private_key)
-                    .ok_or_else(|| ServiceError::Internal("the new link key is gone".into()))?
-            }
-        };
-        let key = SigningKey::from_pkcs8(&pkcs8).map_err(|e| {
-            ServiceError::Internal(format!("the stored link key of {organisation}: {e}"))
-        })?;
-        Ok(key)
+        match current {
+            Some(key) => SigningKey::from_pkcs8(&key.private_key).map_err(|e| {
+                ServiceError::Internal(format!("the stored link key of {organisation}: {e}"))
+            }),
+            None => self.new_link_key(organisation),
+        }
     }
 
     /// What `user`'s device may trust: their organisation's keys, or every organisation's for

@@ -10,7 +10,6 @@ use super::{Headless, HeadlessConfig, scripted_head};
 use crate::app::driver::{Driver, Effect, Input};
 use crate::app::head_path::HeadPath;
 use crate::app::report::AppReport;
-use crate::camera::decoding::QrWorker;
 use crate::camera::virtual_camera::HeadFeed;
 use crate::camera::{CameraSource, Sighting};
 use crate::qr::Decoder;
@@ -34,20 +33,15 @@ pub enum HeadlessError {
     Camera(#[source] crate::camera::CameraError),
 }
 
-/// A camera in a headless run.
-pub enum HeadlessCamera {
-    /// Real time, decoded on its own threads as in the other shells; its codes reach the driver
-    /// whenever decoding is done.
-    Worker(QrWorker),
-    /// On the headless clock: a frame every `every` frames, decoded before that frame is built.
-    /// The run is then the same on every machine however slow (tests, goldens): the headless
-    /// clock is fixed, and a camera on real time would see a different number of frames.
-    Lockstep {
-        source: Box<dyn CameraSource>,
-        every: u64,
-        /// The virtual camera's head, set to the frame's head before it looks.
-        follows: Option<HeadFeed>,
-    },
+/// A camera in a headless run, on the headless clock: a frame every `every` frames, decoded
+/// before that frame is built. The run is then the same on every machine however slow (tests,
+/// goldens): the headless clock is fixed, and a camera on real time would see a different number
+/// of frames.
+pub struct HeadlessCamera {
+    source: Box<dyn CameraSource>,
+    every: u64,
+    /// The virtual camera's head, set to the frame's head before it looks.
+    follows: Option<HeadFeed>,
 }
 
 impl HeadlessCamera {
@@ -58,14 +52,14 @@ impl HeadlessCamera {
         follows: Option<HeadFeed>,
     ) -> Self {
         let every = (period.as_secs_f32() / FRAME_S).round().max(1.0) as u64;
-        Self::Lockstep {
+        Self {
             source,
             every,
             follows,
         }
     }
 
-    /// Hands the driver what the camera saw by frame `number` (from 1), the head at `head`.
+    /// Hands the driver what the camera saw at frame `number` (from 1), the head at `head`.
     fn deliver(
         &mut self,
         driver: &mut Driver,
@@ -73,28 +67,19 @@ impl HeadlessCamera {
         number: u64,
         head: Pose,
     ) -> Result<(), HeadlessError> {
-        match self {
-            Self::Worker(worker) => driver.collect_sightings(worker),
-            Self::Lockstep {
-                source,
-                every,
-                follows,
-            } => {
-                if !(number - 1).is_multiple_of(*every) {
-                    return Ok(());
-                }
-                if let Some(feed) = follows {
-                    feed.set(head);
-                }
-                let frame = source.next_frame().map_err(HeadlessError::Camera)?;
-                let gray = frame
-                    .gray()
-                    .map_err(|e| HeadlessError::Camera(crate::camera::CameraError::Frame(e)))?;
-                for detection in decoder.decode(&gray) {
-                    let sighting = Sighting::from_detection(detection, &frame);
-                    driver.input(Input::QrDetected(Box::new(sighting)));
-                }
-            }
+        if !(number - 1).is_multiple_of(self.every) {
+            return Ok(());
+        }
+        if let Some(feed) = &self.follows {
+            feed.set(head);
+        }
+        let frame = self.source.next_frame().map_err(HeadlessError::Camera)?;
+        let gray = frame
+            .gray()
+            .map_err(|e| HeadlessError::Camera(crate::camera::CameraError::Frame(e)))?;
+        for detection in decoder.decode(&gray) {
+            let sighting = Sighting::from_detection(detection, &frame);
+            driver.input(Input::QrDetected(Box::new(sighting)));
         }
         Ok(())
     }

@@ -10,24 +10,16 @@ use std::path::Path;
 
 use serde_json::Value;
 
+use super::sticker::{GUIDE_B, GUIDE_C, guide_a_offline_with, publish};
 use super::*;
-use crate::offline::{GUIDE_A, Service, guide_package, small_guide};
+use crate::offline::{GUIDE_A, Service, small_guide};
 use crate::support::*;
-
-const GUIDE_B: &str = "1d2e3f4a-5b6c-4d7e-8f90-a1b2c3d4e5f6";
-const GUIDE_C: &str = "2e3f4a5b-6c7d-4e8f-9a0b-b1c2d3e4f5a6";
 
 /// The organisation the test guides are published under.
 const ORG: &str = "hologuide-demo";
 
-fn publish(service: &Service, id: &str, title: &str) {
-    let package = guide_package(service.dir.path(), id, title, "one", 20_000);
-    service.publish(&package);
-    service.admin(&["guide", "grant", id, "--user", "alice"]);
-}
-
-/// Guide A shown offline, headless, the camera looking at the PNG `sticker` (or a code of
-/// `payload`), `select` at frame 150 to answer a sticker's question.
+/// Guide A offline, the camera looking at `sticker`: the PNG a service wrote, or a code of a
+/// payload.
 fn guide_a_offline_seeing(device: &Path, sticker: Sticker<'_>) -> Value {
     let photos = tempfile::tempdir().unwrap();
     let photo = photos.path().join("sticker.png");
@@ -37,30 +29,8 @@ fn guide_a_offline_seeing(device: &Path, sticker: Sticker<'_>) -> Value {
         }
         Sticker::Payload(text) => write_code_png(&photo, text),
     }
-    let script = photos.path().join("script.txt");
-    std::fs::write(&script, "150 select\n").unwrap();
-    let output = run(&mut client(
-        device,
-        &[
-            "run",
-            GUIDE_A,
-            "--backend",
-            "headless",
-            "--size",
-            "160x100",
-            "--frames",
-            "200",
-            "--json",
-            "--input-script",
-            script.to_str().unwrap(),
-            "--camera",
-            &format!("files:{}", photos.path().display()),
-        ],
-    ));
-    assert!(output.status.success(), "{}", stderr(&output));
-    let text = stdout(&output);
-    serde_json::from_str(text.lines().last().unwrap_or_default())
-        .unwrap_or_else(|e| panic!("{e}: {text}\n{}", stderr(&output)))
+    let camera = format!("files:{}", photos.path().display());
+    guide_a_offline_with(device, 200, &["--camera", &camera])
 }
 
 enum Sticker<'a> {

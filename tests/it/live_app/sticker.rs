@@ -11,46 +11,52 @@ use super::*;
 use crate::offline::{GUIDE_A, Service, guide_package, small_guide};
 use crate::support::*;
 
-const GUIDE_B: &str = "1d2e3f4a-5b6c-4d7e-8f90-a1b2c3d4e5f6";
+pub(super) const GUIDE_B: &str = "1d2e3f4a-5b6c-4d7e-8f90-a1b2c3d4e5f6";
 /// Published and granted, never opened on the device.
-const GUIDE_C: &str = "2e3f4a5b-6c7d-4e8f-9a0b-b1c2d3e4f5a6";
+pub(super) const GUIDE_C: &str = "2e3f4a5b-6c7d-4e8f-9a0b-b1c2d3e4f5a6";
 
-fn publish(service: &Service, id: &str, title: &str) {
+/// Publishes a two-step guide and lets alice view it.
+pub(super) fn publish(service: &Service, id: &str, title: &str) {
     let package = guide_package(service.dir.path(), id, title, "one", 20_000);
     service.publish(&package);
     service.admin(&["guide", "grant", id, "--user", "alice"]);
 }
 
-/// Guide A shown offline, headless, with a photo of `sticker` as the camera and `select` at
-/// frame 150 (the sticker is seen within the first frames: the camera starts before the GPU).
-fn guide_a_offline_seeing(device: &Path, sticker: &str) -> Value {
-    let photos = tempfile::tempdir().unwrap();
-    write_code_png(&photos.path().join("sticker.png"), sticker);
-    let script = photos.path().join("script.txt");
+/// Guide A shown offline, headless for `frames` frames, `select` at frame 150 (answering a
+/// sticker's question), with `camera` (the run's camera options); the run's report.
+pub(super) fn guide_a_offline_with(device: &Path, frames: u32, camera: &[&str]) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("script.txt");
     std::fs::write(&script, "150 select\n").unwrap();
-    let output = run(client(
-        device,
-        &[
-            "run",
-            GUIDE_A,
-            "--backend",
-            "headless",
-            "--size",
-            "160x100",
-            "--frames",
-            "300",
-            "--json",
-            "--input-script",
-            script.to_str().unwrap(),
-            "--camera",
-            &format!("files:{}", photos.path().display()),
-        ],
-    )
-    .env("RUST_LOG", "info"));
+    let frames = frames.to_string();
+    let mut args = vec![
+        "run",
+        GUIDE_A,
+        "--backend",
+        "headless",
+        "--size",
+        "160x100",
+        "--frames",
+        &frames,
+        "--json",
+        "--input-script",
+        script.to_str().unwrap(),
+    ];
+    args.extend_from_slice(camera);
+    let output = run(&mut client(device, &args));
     assert!(output.status.success(), "{}", stderr(&output));
     let text = stdout(&output);
     serde_json::from_str(text.lines().last().unwrap_or_default())
         .unwrap_or_else(|e| panic!("{e}: {text}\n{}", stderr(&output)))
+}
+
+/// Guide A offline with a photo of `sticker` as the camera (seen within the first frames: the
+/// camera runs in step with the headless clock).
+fn guide_a_offline_seeing(device: &Path, sticker: &str) -> Value {
+    let photos = tempfile::tempdir().unwrap();
+    write_code_png(&photos.path().join("sticker.png"), sticker);
+    let camera = format!("files:{}", photos.path().display());
+    guide_a_offline_with(device, 300, &["--camera", &camera])
 }
 
 #[test]
@@ -127,22 +133,10 @@ fn f7_offline_the_scripted_head_turns_to_a_sticker_and_its_cached_guide_opens_at
     .unwrap();
     let poses = dir.path().join("poses.txt");
     std::fs::write(&poses, "1 0 1.6 0 0 0\n40 0 1.6 0 -90 -5\n").unwrap();
-    let script = dir.path().join("script.txt");
-    std::fs::write(&script, "150 select\n").unwrap();
-    let output = run(&mut client(
+    let report = guide_a_offline_with(
         device.path(),
+        200,
         &[
-            "run",
-            GUIDE_A,
-            "--backend",
-            "headless",
-            "--size",
-            "160x100",
-            "--frames",
-            "200",
-            "--json",
-            "--input-script",
-            script.to_str().unwrap(),
             "--camera",
             "virtual:rate=5",
             "--room",
@@ -150,11 +144,7 @@ fn f7_offline_the_scripted_head_turns_to_a_sticker_and_its_cached_guide_opens_at
             "--poses",
             poses.to_str().unwrap(),
         ],
-    ));
-    assert!(output.status.success(), "{}", stderr(&output));
-    let text = stdout(&output);
-    let report: Value = serde_json::from_str(text.lines().last().unwrap_or_default())
-        .unwrap_or_else(|e| panic!("{e}: {text}"));
+    );
     assert_eq!(
         report["guides_opened"],
         serde_json::json!(["Water pump — version 1: step 2 of 2"]),
