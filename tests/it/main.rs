@@ -8,6 +8,7 @@ mod demo;
 mod guide_validate;
 mod keyring;
 mod live_app;
+mod monado_remote;
 mod offline;
 mod openxr_frames;
 mod openxr_lifecycle;

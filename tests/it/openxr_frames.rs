@@ -38,7 +38,15 @@ impl Runtime {
     }
 
     pub(crate) fn start_with(install: MonadoInstall, env: &[(&str, &str)]) -> Self {
-        let dir = runtime_dir();
+        Self::start_in(install, runtime_dir(), env)
+    }
+
+    /// The service in `dir`, which may hold its home's configuration already.
+    pub(crate) fn start_in(
+        install: MonadoInstall,
+        dir: tempfile::TempDir,
+        env: &[(&str, &str)],
+    ) -> Self {
         let service = install
             .start_service_with(dir.path(), env)
             .expect("monado-service starts");

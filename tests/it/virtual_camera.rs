@@ -147,8 +147,9 @@ fn a_room_file_that_is_not_one_is_refused_with_a_readable_error() {
 }
 
 /// On Monado (validation layer on) the virtual camera follows the runtime's head: a room with
-/// the demo's step-3 sticker where that head looks opens the demo at step 3. The sticker hangs
-/// at eye height both for a LOCAL space (eyes at y = 0) and a STAGE space (eyes at 1.6 m).
+/// the demo's step-3 sticker where that head looks opens the demo at step 3. The room's floor
+/// is the app world's floor whatever space the runtime gives (LOCAL here: the world's origin
+/// goes a standing eye height below the head), so the sticker hangs at eye height, 1.6 m.
 #[test]
 fn on_monado_the_virtual_camera_sees_a_sticker_in_front_of_the_head_and_it_opens_its_step() {
     let Some(install) = crate::openxr_runtime::monado_or_skip() else {
@@ -162,10 +163,10 @@ fn on_monado_the_virtual_camera_sees_a_sticker_in_front_of_the_head_and_it_opens
     );
     let room = dir.path().join("room.json");
     let sticker =
-        |y: f32| serde_json::json!({ "payload": link, "size_mm": 60, "position": [0.0, y, -0.35] });
+        serde_json::json!({ "payload": link, "size_mm": 60, "position": [0.0, 1.6, -0.35] });
     std::fs::write(
         &room,
-        serde_json::json!({ "stickers": [sticker(0.0), sticker(1.6)] }).to_string(),
+        serde_json::json!({ "stickers": [sticker] }).to_string(),
     )
     .unwrap();
     let runtime = crate::openxr_frames::Runtime::start_still(install);
@@ -185,4 +186,117 @@ fn on_monado_the_virtual_camera_sees_a_sticker_in_front_of_the_head_and_it_opens
     let report = crate::openxr_frames::report(&output);
     crate::openxr_frames::assert_clean_run(&runtime, &output, &report);
     assert_eq!(report["final_screen"], "step 3 of 9", "{report:#}");
+}
+
+/// On Monado (validation layer on) an input script walks the runtime's head to a sticker:
+/// the remote driver's head first looks straight ahead at a bare wall, and only once the
+/// session is focused turns right and steps towards the sticker on the wall to its right; the
+/// virtual camera, following the runtime's head, then sees it and the demo opens at its step.
+/// The sticker hangs at eye height, 1.6 m above the world's floor.
+#[test]
+fn on_monado_a_scripted_walk_of_the_head_to_the_sticker_opens_its_step() {
+    use std::io::BufRead;
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+
+    use glam::Quat;
+
+    let Some(install) = crate::openxr_runtime::monado_or_skip() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let link = format!(
+        "hologuide://{}/g/{}/s/4",
+        hologuide::demo::ORGANISATION,
+        hologuide::demo::GUIDE_ID
+    );
+    // To the right of where the head starts, facing it (its face towards −X).
+    let sticker = serde_json::json!({ "payload": link, "size_mm": 60, "position": [0.7, 1.6, 0.0],
+                                      "rotation_deg": [0, -90, 0] });
+    let room = dir.path().join("room.json");
+    std::fs::write(
+        &room,
+        serde_json::json!({ "stickers": [sticker] }).to_string(),
+    )
+    .unwrap();
+    let (runtime, port) = crate::openxr_frames::Runtime::start_remote(install);
+    let mut head = crate::monado_remote::ScriptedHead::connect(port);
+    let start = Vec3::new(0.0, 1.6, 0.0);
+    head.set(start, Quat::IDENTITY);
+
+    let mut app = runtime
+        .hologuide(&[
+            "--log",
+            "info",
+            "run",
+            "--eye-size",
+            "160x120",
+            "--frames",
+            "200",
+            "--json",
+            "--camera",
+            "virtual:size=640x360",
+            "--room",
+        ])
+        .arg(&room)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("hologuide starts");
+    let (focused_tx, focused_rx) = mpsc::channel();
+    let app_stderr = app.stderr.take().unwrap();
+    let log_reader = std::thread::spawn(move || {
+        let mut log = String::new();
+        for line in std::io::BufReader::new(app_stderr).lines() {
+            let Ok(line) = line else { break };
+            if line.contains("→ FOCUSED") {
+                let _ = focused_tx.send(());
+            }
+            log.push_str(&line);
+            log.push('\n');
+        }
+        log
+    });
+    // Ahead for a second of focused frames, then a quarter turn right and 0.3 m towards the
+    // sticker over two seconds, then still.
+    let focused = focused_rx.recv_timeout(Duration::from_secs(60)).is_ok();
+    if focused {
+        std::thread::sleep(Duration::from_secs(1));
+        let walk = Duration::from_secs(2);
+        let began = Instant::now();
+        loop {
+            let t = (began.elapsed().as_secs_f32() / walk.as_secs_f32()).min(1.0);
+            let position = start + Vec3::new(0.3 * t, 0.0, 0.0);
+            head.set(
+                position,
+                Quat::from_rotation_y(-std::f32::consts::FRAC_PI_2 * t),
+            );
+            if t >= 1.0 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    let output = app.wait_with_output().expect("hologuide ends");
+    let log = log_reader.join().unwrap();
+    assert!(focused, "the session never became focused:\n{log}");
+    let output = std::process::Output {
+        stderr: log.into_bytes(),
+        ..output
+    };
+    let report = crate::openxr_frames::report(&output);
+    crate::openxr_frames::assert_clean_run(&runtime, &output, &report);
+    assert_eq!(report["final_screen"], "step 4 of 9", "{report:#}");
+    // Opened by the sticker, not before the walk: the first screen was not the step.
+    assert_ne!(report["first_screen"], "step 4 of 9", "{report:#}");
+    // Opened by the sticker once the head had turned (a second of frames at 20 Hz went by
+    // looking ahead first).
+    let opened = report["screens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["screen"] == "step 4 of 9")
+        .unwrap_or_else(|| panic!("{report:#}"));
+    assert_eq!(opened["cause"], "QR sticker", "{report:#}");
+    assert!(opened["frame"].as_u64().unwrap() >= 15, "{report:#}");
 }

@@ -129,6 +129,28 @@ fn choose_reference_space(
     }
 }
 
+/// The app's world has its floor at y = 0 in every shell (the window and headless stand the
+/// head at [`Pose::standing`]'s eye height; room files put stickers and machines above that
+/// floor). STAGE's origin is on the floor already; LOCAL's and UNBOUNDED's are where the head
+/// was when the space was made, so the world's origin goes a standing eye height below it (the
+/// estimate OpenXR itself gives for LOCAL_FLOOR when a runtime knows no better).
+fn world_origin_in(space: xr::ReferenceSpaceType) -> xr::Posef {
+    use xr::ReferenceSpaceType as R;
+    let below = if space == R::STAGE {
+        0.0
+    } else {
+        -Pose::standing().position.y
+    };
+    xr::Posef {
+        orientation: xr::Quaternionf::IDENTITY,
+        position: xr::Vector3f {
+            x: 0.0,
+            y: below,
+            z: 0.0,
+        },
+    }
+}
+
 fn run_session<B: GraphicsBinding>(
     context: &Context,
     graphics: &B,
@@ -239,7 +261,7 @@ fn run_session<B: GraphicsBinding>(
     tracing::info!(offered = ?spaces, chosen = space_name, "reference space");
     report.reference_space = space_name.to_owned();
     let space = session
-        .create_reference_space(space_type, xr::Posef::IDENTITY)
+        .create_reference_space(space_type, world_origin_in(space_type))
         .map_err(|e| XrError::call("xrCreateReferenceSpace", e))?;
     let view_space = session
         .create_reference_space(xr::ReferenceSpaceType::VIEW, xr::Posef::IDENTITY)
@@ -457,6 +479,14 @@ fn run_session<B: GraphicsBinding>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_worlds_floor_is_a_standing_eye_height_below_a_local_origin_and_at_a_stages() {
+        use xr::ReferenceSpaceType as R;
+        assert_eq!(world_origin_in(R::STAGE).position.y, 0.0);
+        assert_eq!(world_origin_in(R::LOCAL).position.y, -1.6);
+        assert_eq!(world_origin_in(R::UNBOUNDED_MSFT).position.y, -1.6);
+    }
 
     #[test]
     fn the_reference_space_is_unbounded_when_offered_else_local_else_stage() {
