@@ -121,6 +121,8 @@ pub struct Driver {
     /// Where the guide's anchors were seen (X3).
     anchors: AnchorTracker,
     camera: bool,
+    /// The XR runtime reads and locates stickers itself (see [`Driver::runtime_tracks_stickers`]).
+    runtime_markers: bool,
     head_feed: Option<HeadFeed>,
     effects: Vec<Effect>,
     observations: Vec<Observation>,
@@ -168,6 +170,7 @@ impl Driver {
             ignored: VecDeque::new(),
             anchors: AnchorTracker::default(),
             camera: settings.camera,
+            runtime_markers: false,
             head_feed: settings.head_feed,
             effects: Vec::new(),
             observations: Vec::new(),
@@ -271,14 +274,14 @@ impl Driver {
         }
         let view = self.app.view();
         let hint = self
-            .camera
+            .stickers_looked_for()
             .then(|| super::stickers::hint(self.app.guide(), &view, &self.anchors))
             .flatten();
         let mut input = self.menu.shell().scene_input(
             &view,
             head,
             self.anchors.known(),
-            self.camera,
+            self.stickers_looked_for(),
             self.step_time_s,
         );
         input.status = input.status.or(hint.as_deref());
@@ -295,7 +298,7 @@ impl Driver {
             &view,
             head,
             self.anchors.known(),
-            self.camera,
+            self.stickers_looked_for(),
             self.step_time_s,
         );
         Frame::build(&input, &mut CardFollower::default(), 0.0)

@@ -15,6 +15,32 @@ use crate::guide::payload::{Ignored, guide_link_in};
 use crate::guide::{GuideLink, LinkError};
 
 impl Driver {
+    /// The XR runtime reads and locates QR stickers itself (HoloLens 2's scene markers,
+    /// `XR_EXT_spatial_marker_tracking`): while on, anchored holograms wait for their sticker as
+    /// when a camera runs (X3). A shell turns it on once its marker tracker is up, and off if
+    /// the tracker fails.
+    pub fn runtime_tracks_stickers(&mut self, on: bool) {
+        if on != self.runtime_markers {
+            tracing::info!(
+                "the XR runtime {} QR stickers",
+                if on { "tracks" } else { "no longer tracks" }
+            );
+            self.runtime_markers = on;
+        }
+    }
+
+    /// A sticker the runtime's own tracker located ([`crate::camera::runtime_marker`]): it goes
+    /// the way a camera's sighting goes.
+    pub fn runtime_sighting(&mut self, sighting: Sighting) {
+        self.input(Input::QrDetected(Box::new(sighting)));
+    }
+
+    /// Whether stickers are looked for (a camera runs, or the runtime tracks them): anchored
+    /// holograms then wait for theirs.
+    pub(super) fn stickers_looked_for(&self) -> bool {
+        self.camera || self.runtime_markers
+    }
+
     /// A QR code seen (X2, F7). Only a guide link does anything ([`guide_link_in`]); anything
     /// else is logged once and opens nothing. A sticker acts once: seen again (the camera sees
     /// it every frame) it does nothing. A sticker of the guide shown goes to its step; one of
@@ -86,7 +112,7 @@ impl Driver {
         let Some(id) = link.anchor.as_deref() else {
             return;
         };
-        if !self.camera || link.guide != self.content.guide.id {
+        if !self.stickers_looked_for() || link.guide != self.content.guide.id {
             return;
         }
         let Some(anchor) = self.content.guide.anchor(id) else {
@@ -156,5 +182,82 @@ impl Driver {
                 false
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use glam::{Quat, Vec2, Vec3};
+
+    use super::*;
+    use crate::app::GuideSource;
+    use crate::app::device::{Content, Standalone};
+    use crate::app::driver::DriverSettings;
+    use crate::camera::runtime_marker::{self, RuntimeMarker, Symbology};
+    use crate::scene::Pose;
+
+    const NAMEPLATE: &str =
+        "hologuide://hologuide-demo/g/5d3c9a7e-2f41-4b8e-9c6a-0e7f1a2b3c4d?anchor=nameplate";
+
+    fn demo_driver() -> Driver {
+        let package = crate::demo::load().expect("the demo guide is in the source tree");
+        let content = Content::from_package(Arc::new(package), GuideSource::Demo);
+        Driver::new(content, Box::new(Standalone), DriverSettings::default())
+    }
+
+    #[test]
+    fn a_sticker_the_runtime_located_anchors_its_holograms_there_without_a_camera() {
+        let mut driver = demo_driver();
+        let head = Pose::standing();
+        let on_the_wall = Pose {
+            position: Vec3::new(0.2, 1.1, -0.7),
+            orientation: Quat::IDENTITY,
+        };
+        let marker = RuntimeMarker {
+            payload: NAMEPLATE.as_bytes().to_vec(),
+            pose: on_the_wall,
+            centre: Vec2::ZERO,
+            size: Some(Vec2::splat(0.05)),
+            last_seen: Duration::from_secs(3),
+            symbology: Symbology::Qr,
+        };
+        let sighting = runtime_marker::sighting(&marker, head).expect("a sighting");
+
+        // No camera and no runtime tracker: holograms stand in front of the user, and a
+        // sticker places nothing.
+        driver.runtime_sighting(sighting.clone());
+        driver.frame(head, 1.0 / 60.0);
+        assert!(driver.report().anchors_found.is_empty());
+
+        // The runtime's tracker is up: the card asks for the sticker until it is seen.
+        let asks = |driver: &Driver| {
+            driver.last_frame().is_some_and(|f| {
+                f.panels
+                    .iter()
+                    .flat_map(|p| &p.texts)
+                    .any(|t| t.text.starts_with("Look at the sticker"))
+            })
+        };
+        driver.frame(head, 1.0 / 60.0);
+        assert!(!asks(&driver));
+        driver.runtime_tracks_stickers(true);
+        driver.frame(head, 1.0 / 60.0);
+        assert!(asks(&driver));
+        driver.runtime_sighting(sighting);
+        driver.frame(head, 1.0 / 60.0);
+        assert_eq!(
+            driver.report().anchors_found.len(),
+            1,
+            "{:?}",
+            driver.report()
+        );
+        let anchored = driver.anchors.known();
+        assert_eq!(anchored.len(), 1);
+        assert_eq!(anchored[0].id, "nameplate");
+        assert!(anchored[0].pose.position.distance(on_the_wall.position) < 1e-5);
+        assert!(!asks(&driver));
     }
 }

@@ -12,8 +12,12 @@ use super::anchors::{AnchorTracker, MAX_RMS_PX};
 /// Where the sticker of a sighting is in the world, for a code `size_m` across: its pose in the
 /// camera (the decoder thread's pose for a metre-wide code, scaled), the camera on the head at
 /// capture time (the frame's own head pose when the source knows it, else `head_now`). `None`
-/// for a reflection or corners no square explains.
+/// for a reflection or corners no square explains. A sticker the XR runtime located
+/// ([`Sighting::located`]) is where the runtime says, whatever `size_m`: the runtime measured it.
 pub fn anchor_in_world(sighting: &Sighting, size_m: f64, head_now: Pose) -> Option<Pose> {
+    if let Some(pose) = sighting.located {
+        return pose.is_finite().then_some(pose);
+    }
     let per_metre = sighting.pose_per_metre.filter(|_| !sighting.mirrored)?;
     if per_metre.rms_px > MAX_RMS_PX || !(size_m.is_finite() && size_m > 0.0) {
         return None;

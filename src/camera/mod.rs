@@ -1,7 +1,8 @@
 //! Camera frames for QR detection (X2): the [`CameraSource`] seam, what a frame carries, and
 //! the sources behind it — image files replayed from a folder ([`files`]) today. Frames are
 //! decoded off the frame loop by [`decoding::QrWorker`], whose [`Sighting`]s a shell hands to
-//! the app driver.
+//! the app driver. Where the XR runtime tracks QR codes itself, its markers become the same
+//! [`Sighting`]s ([`runtime_marker`]).
 //!
 //! The types here are pure; only the sources read files.
 
@@ -9,6 +10,7 @@ pub mod decoding;
 pub mod files;
 pub mod pose;
 pub mod room;
+pub mod runtime_marker;
 #[cfg(feature = "v4l2")]
 pub mod v4l2;
 pub mod virtual_camera;
@@ -200,6 +202,10 @@ pub struct Sighting {
     /// The code's pose in the camera were it 1 m across, worked out on the decoder's thread
     /// (the frame loop only scales it by the anchor's size: a square's pose scales with it).
     pub pose_per_metre: Option<pose::StickerPose>,
+    /// Where the runtime's own tracker located the sticker, in the world, in the anchor frame
+    /// (HoloLens 2's scene markers, `XR_EXT_spatial_marker_tracking`: [`runtime_marker`]);
+    /// corners and intrinsics then mean nothing. `None` for a code a camera's frame showed.
+    pub located: Option<Pose>,
 }
 
 impl Sighting {
@@ -217,6 +223,7 @@ impl Sighting {
             intrinsics: frame.intrinsics,
             camera_from_head: frame.camera_from_head,
             head: frame.head,
+            located: None,
         }
     }
 
@@ -232,6 +239,7 @@ impl Sighting {
             camera_from_head: Pose::IDENTITY,
             head: None,
             pose_per_metre: None,
+            located: None,
         }
     }
 }

@@ -1,6 +1,7 @@
-//! One frame: locate the eyes, apply input (script, controllers, gaze), lay the scene out,
-//! draw both eyes into the acquired swapchain image, release it and end the frame with a
-//! projection layer (each view with its depth when `XR_KHR_composition_layer_depth` is on).
+//! One frame: locate the eyes, apply input (script, controllers, gaze, QR stickers from a
+//! camera or the runtime's own tracker), lay the scene out, draw both eyes into the acquired
+//! swapchain image, release it and end the frame with a projection layer (each view with its
+//! depth when `XR_KHR_composition_layer_depth` is on).
 //! Also what runs once before the first frame (asset preload, warm-up).
 
 use glam::Mat4;
@@ -10,6 +11,7 @@ use super::binding::GraphicsBinding;
 use super::frame::{STEREO, Shared};
 use super::input::{Input, pose};
 use super::instance;
+use super::markers::Markers;
 use super::swapchain::{Swapchain, capture_left_depth, capture_left_eye};
 use super::{Heartbeat, RunOptions, RunReport, XrError};
 use crate::app::device::Content;
@@ -51,7 +53,7 @@ pub fn projection(fov: xr::Fovf, near: f32, far: f32) -> Mat4 {
     ])
 }
 
-fn to_pose(p: xr::Posef) -> Pose {
+pub(super) fn to_pose(p: xr::Posef) -> Pose {
     let (position, orientation) = pose(p);
     Pose {
         position,
@@ -150,6 +152,8 @@ pub(super) struct Frames<'a, B: GraphicsBinding> {
     pub(super) space: &'a xr::Space,
     pub(super) view_space: &'a xr::Space,
     pub(super) input: &'a mut Input,
+    /// QR stickers the runtime tracks itself, where it does.
+    pub(super) markers: Markers,
     pub(super) multiview: bool,
     /// How long the last frame's release + xrEndFrame blocked: Monado's Vulkan client waits
     /// there for the GPU (vkQueueWaitIdle when it cannot share a fence or semaphore, as with
@@ -222,6 +226,10 @@ impl<B: GraphicsBinding> Frames<'_, B> {
         if let Some(camera) = &options.camera {
             shared.driver.collect_sightings(camera);
         }
+        for sighting in self.markers.poll(self.space, time, shared.head) {
+            shared.driver.runtime_sighting(sighting);
+        }
+        shared.driver.runtime_tracks_stickers(self.markers.is_on());
         shared.driver.frame(shared.head, dt);
         for effect in shared.driver.take_effects() {
             match effect {

@@ -14,6 +14,7 @@ use super::draw::{Frames, preload_assets, warm_up};
 use super::input::Input;
 use super::instance::{self, Context};
 use super::loss::{Ended, Next, SYSTEM_POLL, SYSTEM_TRIES, after_session, wait_for_system};
+use super::markers::Markers;
 use super::session::{SessionMachine, Step, state_name};
 use super::swapchain::create_swapchain;
 use super::{RunOptions, RunReport, XrError};
@@ -295,6 +296,7 @@ fn run_session<B: GraphicsBinding>(
         space: &space,
         view_space: &view_space,
         input: &mut input,
+        markers: Markers::start(context, session.as_raw()),
         multiview,
         last_end: Duration::ZERO,
     };

@@ -9,9 +9,8 @@ use super::binding::GraphicsBinding;
 
 /// Optional extensions, requested only when offered. Why each: hands (select by pinch),
 /// composition depth (reprojection on headsets that use it), refresh rate (logged), unbounded
-/// space (HoloLens: room-scale without a boundary), spatial anchors (holograms that stay put),
-/// scene markers (HoloLens' own QR tracking, used by the QR issue).
-const OPTIONAL: [&str; 8] = [
+/// space (HoloLens: room-scale without a boundary), spatial anchors (holograms that stay put).
+const OPTIONAL: [&str; 7] = [
     "XR_EXT_hand_tracking",
     "XR_MSFT_hand_interaction",
     "XR_EXT_hand_interaction",
@@ -19,9 +18,20 @@ const OPTIONAL: [&str; 8] = [
     "XR_FB_display_refresh_rate",
     "XR_MSFT_unbounded_reference_space",
     "XR_MSFT_spatial_anchor",
-    "XR_MSFT_scene_marker",
 ];
-const SCENE_MARKER: &[u8] = b"XR_MSFT_scene_marker";
+
+/// HoloLens 2's own QR tracking (issue 16, [`super::markers`]): scene markers, on the scene
+/// understanding they extend.
+pub const SCENE_MARKERS: [&str; 2] = ["XR_MSFT_scene_understanding", "XR_MSFT_scene_marker"];
+/// The cross-vendor marker tracking (issue 16): spatial entities, which need futures.
+pub const SPATIAL_MARKERS: [&str; 3] = [
+    "XR_EXT_future",
+    "XR_EXT_spatial_entity",
+    "XR_EXT_spatial_marker_tracking",
+];
+/// Marker tracking paths: each path's extensions are requested together, and only when the
+/// runtime offers every one (each depends on the ones before it).
+const MARKER_PATHS: [&[&str]; 2] = [&SCENE_MARKERS, &SPATIAL_MARKERS];
 
 pub struct Context {
     pub entry: xr::Entry,
@@ -35,6 +45,14 @@ pub struct Context {
     pub views: Vec<xr::ViewConfigurationView>,
 }
 
+/// The runtime's own spelling of an extension the openxr crate has no field for.
+fn unknown_named<'a>(available: &'a xr::ExtensionSet, name: &str) -> Option<&'a Vec<u8>> {
+    available
+        .other
+        .iter()
+        .find(|n| n.strip_suffix(&[0]).unwrap_or(n) == name.as_bytes())
+}
+
 fn offered(available: &xr::ExtensionSet, name: &str) -> bool {
     match name {
         "XR_EXT_hand_tracking" => available.ext_hand_tracking,
@@ -44,10 +62,12 @@ fn offered(available: &xr::ExtensionSet, name: &str) -> bool {
         "XR_FB_display_refresh_rate" => available.fb_display_refresh_rate,
         "XR_MSFT_unbounded_reference_space" => available.msft_unbounded_reference_space,
         "XR_MSFT_spatial_anchor" => available.msft_spatial_anchor,
-        "XR_MSFT_scene_marker" => available
-            .other
-            .iter()
-            .any(|n| n.strip_suffix(&[0]).unwrap_or(n) == SCENE_MARKER),
+        "XR_EXT_future" => available.ext_future,
+        "XR_EXT_spatial_entity" => available.ext_spatial_entity,
+        "XR_EXT_spatial_marker_tracking" => available.ext_spatial_marker_tracking,
+        "XR_MSFT_scene_understanding" | "XR_MSFT_scene_marker" => {
+            unknown_named(available, name).is_some()
+        }
         _ => false,
     }
 }
@@ -61,18 +81,42 @@ fn enable(set: &mut xr::ExtensionSet, available: &xr::ExtensionSet, name: &str) 
         "XR_FB_display_refresh_rate" => set.fb_display_refresh_rate = true,
         "XR_MSFT_unbounded_reference_space" => set.msft_unbounded_reference_space = true,
         "XR_MSFT_spatial_anchor" => set.msft_spatial_anchor = true,
-        "XR_MSFT_scene_marker" => {
-            // The openxr crate has no field for it: pass the runtime's own spelling through.
-            if let Some(name) = available
-                .other
-                .iter()
-                .find(|n| n.strip_suffix(&[0]).unwrap_or(n) == SCENE_MARKER)
-            {
+        "XR_EXT_future" => set.ext_future = true,
+        "XR_EXT_spatial_entity" => set.ext_spatial_entity = true,
+        "XR_EXT_spatial_marker_tracking" => set.ext_spatial_marker_tracking = true,
+        "XR_MSFT_scene_understanding" | "XR_MSFT_scene_marker" => {
+            // The openxr crate has no field for them: pass the runtime's own spelling through.
+            if let Some(name) = unknown_named(available, name) {
                 set.other.push(name.clone());
             }
         }
         _ => {}
     }
+}
+
+/// The optional extensions to request from what the runtime offers, each with whether it is
+/// (`true`) or why it is not: single ones when offered, marker paths when whole.
+fn wanted(available: &xr::ExtensionSet) -> Vec<(&'static str, Result<(), &'static str>)> {
+    let single = OPTIONAL.into_iter().map(|name| {
+        let why = if offered(available, name) {
+            Ok(())
+        } else {
+            Err("not offered by this runtime")
+        };
+        (name, why)
+    });
+    let paths = MARKER_PATHS.into_iter().flat_map(|path| {
+        let whole = path.iter().all(|name| offered(available, name));
+        path.iter().map(move |name| {
+            let why = match (whole, offered(available, name)) {
+                (true, _) => Ok(()),
+                (false, true) => Err("offered, but not the extensions its marker tracking needs"),
+                (false, false) => Err("not offered by this runtime"),
+            };
+            (*name, why)
+        })
+    });
+    single.chain(paths).collect()
 }
 
 /// ADDITIVE (see-through: HoloLens), then ALPHA_BLEND (passthrough), then OPAQUE (VR headsets,
@@ -120,13 +164,14 @@ impl Context {
         let mut enabled = xr::ExtensionSet::default();
         B::enable_extension(&mut enabled);
         let mut enabled_names = vec![B::EXTENSION_NAME.to_owned()];
-        for name in OPTIONAL {
-            if offered(&available, name) {
-                enable(&mut enabled, &available, name);
-                enabled_names.push(name.to_owned());
-                tracing::info!("OpenXR extension {name}: offered, enabled");
-            } else {
-                tracing::info!("OpenXR extension {name}: not offered by this runtime");
+        for (name, why) in wanted(&available) {
+            match why {
+                Ok(()) => {
+                    enable(&mut enabled, &available, name);
+                    enabled_names.push(name.to_owned());
+                    tracing::info!("OpenXR extension {name}: offered, enabled");
+                }
+                Err(why) => tracing::info!("OpenXR extension {name}: {why}"),
             }
         }
         let app = xr::ApplicationInfo {
@@ -204,6 +249,53 @@ impl Context {
 mod tests {
     use super::*;
     use xr::EnvironmentBlendMode as B;
+
+    fn enabled_by(available: &xr::ExtensionSet) -> Vec<&'static str> {
+        wanted(available)
+            .into_iter()
+            .filter_map(|(name, why)| why.is_ok().then_some(name))
+            .collect()
+    }
+
+    #[test]
+    fn a_marker_path_is_enabled_only_when_the_runtime_offers_every_extension_it_needs() {
+        let mut available = xr::ExtensionSet::default();
+        available.other.push(b"XR_MSFT_scene_marker\0".to_vec());
+        available.ext_spatial_entity = true;
+        available.ext_spatial_marker_tracking = true;
+        assert!(enabled_by(&available).is_empty(), "half of each path");
+
+        available
+            .other
+            .push(b"XR_MSFT_scene_understanding".to_vec());
+        available.ext_future = true;
+        available.ext_hand_tracking = true;
+        let enabled = enabled_by(&available);
+        assert_eq!(
+            enabled,
+            [
+                "XR_EXT_hand_tracking",
+                "XR_MSFT_scene_understanding",
+                "XR_MSFT_scene_marker",
+                "XR_EXT_future",
+                "XR_EXT_spatial_entity",
+                "XR_EXT_spatial_marker_tracking",
+            ]
+        );
+        let mut set = xr::ExtensionSet::default();
+        for name in enabled {
+            enable(&mut set, &available, name);
+        }
+        // The runtime's spelling, trailing NUL and all, is what the instance asks for.
+        assert_eq!(
+            set.other,
+            [
+                b"XR_MSFT_scene_understanding".to_vec(),
+                b"XR_MSFT_scene_marker\0".to_vec()
+            ]
+        );
+        assert!(set.ext_future && set.ext_spatial_entity && set.ext_spatial_marker_tracking);
+    }
 
     #[test]
     fn blend_mode_prefers_additive_then_alpha_blend_then_opaque() {

@@ -10,6 +10,8 @@
 //! - [`swapchain`]: the 2-layer stereo swapchain wrapped for wgpu; the left-eye capture.
 //! - [`input`]: the action set (select/next/back/menu, aim pose) on the runtime's profiles,
 //!   and hand-tracking pinch.
+//! - [`markers`]: QR stickers the runtime tracks itself (HoloLens 2's scene markers, declared
+//!   in [`markers_ffi`]; `XR_EXT_spatial_marker_tracking` in `markers_ext`), polled each frame.
 //! - [`probe`]: "does a runtime answer?" for `--backend auto`, bounded in time.
 //!
 //! On these Debian 12 machines the project's Monado needs the libraries of its own Debian 13
@@ -24,6 +26,9 @@ pub mod frame;
 pub mod input;
 pub mod instance;
 mod loss;
+pub mod markers;
+mod markers_ext;
+pub mod markers_ffi;
 pub mod probe;
 pub mod session;
 pub mod swapchain;
