@@ -5,6 +5,7 @@ use thiserror::Error;
 
 use crate::guide::Problem;
 
+use super::secret_key_file::SecretKeyFileError;
 use super::store::StoreError;
 
 #[derive(Debug, Error)]
@@ -53,6 +54,16 @@ pub enum ServiceError {
         what: String,
         source: std::io::Error,
     },
+    /// The secret key file the link-signing keys are sealed with (N2) cannot be used.
+    #[error(transparent)]
+    SecretKeyFile(#[from] SecretKeyFileError),
+    /// The secret key file is readable but not the one the stored link keys were sealed with.
+    #[error(
+        "the link keys cannot be opened with {path}: it is not the secret key file they were \
+         sealed with. Give that file (with PostgreSQL, every instance needs the same one); if it \
+         is lost, retire the organisations' keys (`links retire`) and print new stickers"
+    )]
+    WrongSecretKey { path: String },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -74,9 +85,11 @@ impl ServiceError {
             ServiceError::TimedOut(_) => "request_timeout",
             ServiceError::Store(StoreError::Conflict(_)) => "conflict",
             ServiceError::Store(StoreError::NotFound(_)) => "not_found",
-            ServiceError::Store(_) | ServiceError::Io { .. } | ServiceError::Internal(_) => {
-                "internal"
-            }
+            ServiceError::Store(_)
+            | ServiceError::Io { .. }
+            | ServiceError::SecretKeyFile(_)
+            | ServiceError::WrongSecretKey { .. }
+            | ServiceError::Internal(_) => "internal",
         }
     }
 

@@ -7,14 +7,19 @@
 //! transaction verified table by table before it commits (`store::copy`). So a failure anywhere
 //! leaves PostgreSQL as it was, a PostgreSQL service never names a blob that is not there, and a
 //! second run does again only what is not already right.
+//!
+//! Link-signing keys travel sealed (N2): any the folder still holds in clear are sealed first
+//! with its secret key file, as `serve` would at start, and the sealed bytes are copied as they
+//! are. So the PostgreSQL instances need that same file, and nothing else about keys changes.
 
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::blobs::{BlobStore, PutError, copy_hashing_into};
-use super::core::{BLOBS_DIR, DATABASE_FILE};
+use super::core::{BLOBS_DIR, DATABASE_FILE, seal_stored_link_keys};
 use super::error::ServiceError;
+use super::secret_key_file::SecretKeyFile;
 use super::store::{PostgresStore, SqliteStore, TableCopy, copy_sqlite_to_postgres};
 
 /// What a migration did.
@@ -27,6 +32,8 @@ pub struct MigrationReport {
     pub blobs_copied: usize,
     /// Where the blobs are now.
     pub blobs_dir: PathBuf,
+    /// The secret key file the copied link keys are sealed with: every instance needs it.
+    pub secret_key_file: PathBuf,
 }
 
 /// What the migration is doing, for a progress bar.
@@ -45,11 +52,14 @@ pub enum MigrationProgress<'a> {
 }
 
 /// Copies the data folder `from` into the PostgreSQL database at `to` (created or brought up to
-/// date first) and, when `blobs_to` is given, its blobs into that folder.
+/// date first) and, when `blobs_to` is given, its blobs into that folder. `secret` is the
+/// folder's secret key file: its link keys are checked against it, and sealed with it where
+/// they are still in clear, before anything is copied.
 pub fn migrate_sqlite_to_postgres(
     from: &Path,
     to: &str,
     blobs_to: Option<&Path>,
+    secret: &SecretKeyFile,
     progress: &mut dyn FnMut(MigrationProgress<'_>),
 ) -> Result<MigrationReport, ServiceError> {
     let database = from.join(DATABASE_FILE);
@@ -62,6 +72,7 @@ pub fn migrate_sqlite_to_postgres(
     // Opening brings an older folder's schema up to date, as `serve` would: the copy is of the
     // schema this build knows.
     let source = SqliteStore::open(&database)?;
+    seal_stored_link_keys(&source, &secret.load()?, secret.path())?;
     let target = PostgresStore::create(to)?;
     let source_blobs = from.join(BLOBS_DIR);
     let blobs_dir = blobs_to.map_or_else(|| source_blobs.clone(), Path::to_owned);
@@ -102,6 +113,7 @@ pub fn migrate_sqlite_to_postgres(
         blob_bytes: total,
         blobs_copied,
         blobs_dir,
+        secret_key_file: secret.path().to_owned(),
     })
 }
 

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use hologuide::service::sticker::sticker;
 
-use super::{DataArg, open, print};
+use super::{DataArg, SecretKeyArg, open, open_unlocked, print};
 
 #[derive(Debug, Args)]
 pub struct LinkArgs {
@@ -30,11 +30,13 @@ pub struct LinkArgs {
     label: Option<String>,
     #[command(flatten)]
     data: DataArg,
+    #[command(flatten)]
+    secret: SecretKeyArg,
 }
 
 /// `guide link`: the signed link, and the sticker files.
 pub fn link(args: LinkArgs, json: bool) -> anyhow::Result<ExitCode> {
-    let service = open(&args.data)?;
+    let service = open_unlocked(&args.data, &args.secret)?;
     let (link, title_label) =
         service.signed_guide_link(args.guide, args.step, args.anchor.as_deref())?;
     let label = args.label.unwrap_or(title_label);
@@ -86,6 +88,8 @@ pub enum LinksCommand {
         organisation: String,
         #[command(flatten)]
         data: DataArg,
+        #[command(flatten)]
+        secret: SecretKeyArg,
     },
     /// Retire a key: devices refuse its stickers from their next sign-in or refresh.
     Retire {
@@ -137,8 +141,12 @@ pub fn run(command: LinksCommand, json: bool) -> anyhow::Result<ExitCode> {
                     .join("\n")
             })
         }
-        LinksCommand::Rotate { organisation, data } => {
-            let key = open(&data)?.rotate_link_key(&organisation)?;
+        LinksCommand::Rotate {
+            organisation,
+            data,
+            secret,
+        } => {
+            let key = open_unlocked(&data, &secret)?.rotate_link_key(&organisation)?;
             print(json, &serde_json::json!({ "signing_key": key }), || {
                 format!("{organisation} now signs with {key}")
             })

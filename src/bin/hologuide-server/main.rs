@@ -11,7 +11,7 @@ mod migrate;
 mod profile;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +19,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use hologuide::service::passwords::DEFAULT_QUEUE_PER_WORKER;
+use hologuide::service::secret_key_file::SecretKeyFile;
 use hologuide::service::serve::{ConnectionLimits, TlsFiles};
 use hologuide::service::{Config, DataLocation, ORPHAN_AGE, Service, ServiceError, SystemClock};
 
@@ -83,6 +84,23 @@ impl DataArg {
     }
 }
 
+/// The secret key file, for the commands that sign stickers or make link keys (N2).
+#[derive(Debug, Args, Clone)]
+struct SecretKeyArg {
+    /// The file of 32 random bytes the organisations' link-signing keys are sealed with in the
+    /// database; its owner's only (mode 0600). Default: DIR/secret.key, made when missing. Keep
+    /// it out of database backups: a dump without it cannot sign stickers. With PostgreSQL and
+    /// several instances, give every instance (and `guide link`, `links rotate`) the same file.
+    #[arg(long, value_name = "FILE")]
+    secret_key_file: Option<PathBuf>,
+}
+
+impl SecretKeyArg {
+    fn file(&self, data_dir: &Path) -> SecretKeyFile {
+        SecretKeyFile::given_or_default(self.secret_key_file.as_deref(), data_dir)
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Create a data folder (or bring an existing one's database up to date).
@@ -130,6 +148,8 @@ enum BlobsCommand {
 struct ServeArgs {
     #[command(flatten)]
     data: DataArg,
+    #[command(flatten)]
+    secret: SecretKeyArg,
     /// Address to listen on; port 0 picks a free port (the chosen address is printed).
     #[arg(long, default_value = "127.0.0.1:8443", value_name = "ADDR:PORT")]
     listen: SocketAddr,
@@ -265,6 +285,19 @@ fn open(data: &DataArg) -> anyhow::Result<Service> {
         .with_context(|| format!("opening the data folder {}", data.data.display()))
 }
 
+/// [`open`], for a command that signs stickers or makes link keys: with the secret key file.
+fn open_unlocked(data: &DataArg, secret: &SecretKeyArg) -> anyhow::Result<Service> {
+    let mut service = open(data)?;
+    unlock(&mut service, &data.data, secret)?;
+    Ok(service)
+}
+
+fn unlock(service: &mut Service, data_dir: &Path, secret: &SecretKeyArg) -> anyhow::Result<()> {
+    service
+        .unlock_link_keys(&secret.file(data_dir))
+        .context("unlocking the link-signing keys")
+}
+
 /// Prints `value` as JSON, or the human text.
 fn print<T: serde::Serialize>(
     json: bool,
@@ -300,8 +333,9 @@ fn serve(args: ServeArgs, json: bool) -> anyhow::Result<ExitCode> {
         offline_lease: time::Duration::seconds(i64::from(args.offline_lease)),
         ..defaults
     };
-    let service = Service::open(&args.data.location(), config, Arc::new(SystemClock))
+    let mut service = Service::open(&args.data.location(), config, Arc::new(SystemClock))
         .with_context(|| format!("opening the data folder {}", args.data.data.display()))?;
+    unlock(&mut service, &args.data.data, &args.secret)?;
     let tls = match (args.tls_cert, args.tls_key) {
         (Some(certificate), Some(private_key)) => Some(TlsFiles {
             certificate,

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 use hologuide::service::migrate::{MigrationProgress, migrate_sqlite_to_postgres};
+use hologuide::service::secret_key_file::SecretKeyFile;
 
 /// Copy a data folder's SQLite database (and, with --blobs, its blobs) into PostgreSQL, verify
 /// every table's rows and every blob's sha256, and commit only then. Safe to run again.
@@ -21,6 +22,11 @@ pub struct MigrateArgs {
     /// without it they stay in DIR/blobs, checked.
     #[arg(long, value_name = "DIR")]
     blobs: Option<PathBuf>,
+    /// The folder's secret key file (default: DIR/secret.key, made when missing): link keys
+    /// still in clear are sealed with it first, then all are copied sealed. Every PostgreSQL
+    /// instance then needs this same file (`serve --secret-key-file`).
+    #[arg(long, value_name = "FILE")]
+    secret_key_file: Option<PathBuf>,
 }
 
 pub fn run(args: MigrateArgs, json: bool) -> anyhow::Result<ExitCode> {
@@ -36,25 +42,29 @@ pub fn run(args: MigrateArgs, json: bool) -> anyhow::Result<ExitCode> {
         .context("the progress bar's template")?
         .progress_chars("=> "),
     );
-    let report =
-        migrate_sqlite_to_postgres(&args.from, &args.to, args.blobs.as_deref(), &mut |step| {
-            match step {
-                MigrationProgress::BlobsStart { count, bytes } => {
-                    bar.set_length(bytes);
-                    bar.set_message(format!("checking {count} blobs"));
-                }
-                MigrationProgress::Blob { bytes } => bar.inc(bytes),
-                MigrationProgress::Table(table) => {
-                    bar.set_message(format!("copied {}", table.table));
-                }
+    let secret = SecretKeyFile::given_or_default(args.secret_key_file.as_deref(), &args.from);
+    let report = migrate_sqlite_to_postgres(
+        &args.from,
+        &args.to,
+        args.blobs.as_deref(),
+        &secret,
+        &mut |step| match step {
+            MigrationProgress::BlobsStart { count, bytes } => {
+                bar.set_length(bytes);
+                bar.set_message(format!("checking {count} blobs"));
             }
-        })
-        .with_context(|| {
-            format!(
-                "migrating {} to PostgreSQL (nothing was committed)",
-                args.from.display()
-            )
-        })?;
+            MigrationProgress::Blob { bytes } => bar.inc(bytes),
+            MigrationProgress::Table(table) => {
+                bar.set_message(format!("copied {}", table.table));
+            }
+        },
+    )
+    .with_context(|| {
+        format!(
+            "migrating {} to PostgreSQL (nothing was committed)",
+            args.from.display()
+        )
+    })?;
     bar.finish_and_clear();
     let tables: Vec<_> = report
         .tables
@@ -67,6 +77,7 @@ pub fn run(args: MigrateArgs, json: bool) -> anyhow::Result<ExitCode> {
         "blob_bytes": report.blob_bytes,
         "blobs_copied": report.blobs_copied,
         "blobs_dir": report.blobs_dir,
+        "secret_key_file": report.secret_key_file,
     });
     crate::print(json, &value, || {
         let mut text = String::from(
@@ -88,8 +99,11 @@ pub fn run(args: MigrateArgs, json: bool) -> anyhow::Result<ExitCode> {
             String::new()
         };
         text.push_str(&format!(
-            "serve it with: hologuide-server serve --data {} --database URL{blobs}",
-            args.from.display()
+            "serve it with: hologuide-server serve --data {} --database URL{blobs}\n\
+             every instance needs a copy of {} (--secret-key-file FILE): the link keys are sealed \
+             with it",
+            args.from.display(),
+            report.secret_key_file.display()
         ));
         text
     })

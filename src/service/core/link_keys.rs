@@ -1,17 +1,127 @@
 //! Signed guide links (N2): each organisation's ed25519 keys, stickers' links signed with the
 //! newest one, and what devices are given to check them offline.
+//!
+//! The private keys are sealed here and only here (`key_sealing`, with the secret key file):
+//! sealed before they are stored, opened after they are read. The stores keep sealed bytes.
 
 use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
 
 use uuid::Uuid;
+use zeroize::Zeroizing;
 
 use super::Service;
 use crate::guide::GuideLink;
 use crate::guide::link_trust::{SigningKey, key_id};
 use crate::guide::{Problems, decode};
 use crate::service::error::ServiceError;
+use crate::service::key_sealing::{SealError, SealingKey};
 use crate::service::model::{LinkKeyWire, LinkTrustWire, User};
-use crate::service::store::LinkKeyRecord;
+use crate::service::secret_key_file::SecretKeyFile;
+use crate::service::store::{LinkKeyRecord, LinkKeyStore, PrivateKeyReplacement};
+
+/// The secret key file's key, checked against the stored keys.
+pub(super) struct LinkKeySecret {
+    key: SealingKey,
+    path: PathBuf,
+}
+
+/// The private key of a stored record, opened with `key` (from the file at `path`).
+fn open_stored(
+    key: &SealingKey,
+    path: &Path,
+    record: &LinkKeyRecord,
+) -> Result<Zeroizing<Vec<u8>>, ServiceError> {
+    key.open(&record.organisation, &record.key_id, &record.private_key)
+        .map_err(|e| match e {
+            SealError::DoesNotOpen => ServiceError::WrongSecretKey {
+                path: path.display().to_string(),
+            },
+            _ if SigningKey::from_pkcs8(&record.private_key).is_ok() => {
+                ServiceError::Internal(format!(
+                    "the link key {} of {} is stored in clear (an older hologuide-server made \
+                     it): run the command again, which seals it first",
+                    record.key_id, record.organisation
+                ))
+            }
+            other => ServiceError::Internal(format!(
+                "the stored link key {} of {}: {other}",
+                record.key_id, record.organisation
+            )),
+        })
+}
+
+/// Checks `key` (from the secret key file at `path`) against the stored link keys in use and
+/// seals those stored in clear before keys were sealed, in one transaction; how many it sealed.
+/// Run again, it finds nothing to seal. A key that does not open the keys in use writes nothing.
+///
+/// Retired keys are sealed but not checked: they never sign again, and an organisation whose
+/// secret key file was lost gets going again by retiring its keys.
+pub(crate) fn seal_stored_link_keys<S: LinkKeyStore + ?Sized>(
+    store: &S,
+    key: &SealingKey,
+    path: &Path,
+) -> Result<usize, ServiceError> {
+    let mut replacements = Vec::new();
+    let (mut opened, mut unopened) = (0, None);
+    for record in store.link_keys(None)? {
+        if SigningKey::from_pkcs8(&record.private_key).is_ok() {
+            let sealed = seal(
+                key,
+                &record.organisation,
+                &record.key_id,
+                &record.private_key,
+            )?;
+            replacements.push(PrivateKeyReplacement {
+                to: sealed,
+                from: record.private_key,
+                organisation: record.organisation,
+                key_id: record.key_id,
+            });
+        } else if record.retired_at.is_none() {
+            match open_stored(key, path, &record) {
+                Ok(_) => opened += 1,
+                Err(e @ ServiceError::WrongSecretKey { .. }) => {
+                    unopened.get_or_insert((e, record));
+                }
+                Err(other) => return Err(other),
+            }
+        }
+    }
+    if let Some((wrong, record)) = unopened {
+        return Err(if opened == 0 {
+            wrong
+        } else {
+            ServiceError::Internal(format!(
+                "the link key {} of {} does not open with {}, though other keys do: an instance \
+                 given another secret key file made it, or it was changed in the database; \
+                 retire it (`links retire`)",
+                record.key_id,
+                record.organisation,
+                path.display()
+            ))
+        });
+    }
+    if replacements.is_empty() {
+        return Ok(0);
+    }
+    let sealed = store.replace_private_keys(&replacements)?;
+    tracing::warn!(
+        "sealed {sealed} link-signing keys stored in clear with the secret key file {}",
+        path.display()
+    );
+    Ok(sealed)
+}
+
+fn seal(
+    key: &SealingKey,
+    organisation: &str,
+    key_id: &str,
+    private_key: &[u8],
+) -> Result<Vec<u8>, ServiceError> {
+    key.seal(organisation, key_id, private_key)
+        .map_err(|e| ServiceError::Internal(format!("sealing the link key {key_id}: {e}")))
+}
 
 /// An organisation's link key as the admin command line lists it (no private part).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -27,6 +137,28 @@ pub struct LinkKeyInfo {
 }
 
 impl Service {
+    /// Reads the secret key file the link keys are sealed with, checks it against the stored
+    /// keys, seals any key stored in clear before keys were sealed, and keeps it for signing and
+    /// making keys. `serve` and the commands that sign or make keys call it once after
+    /// [`Service::open`]; a file that is not the one the keys were sealed with changes nothing.
+    pub fn unlock_link_keys(&mut self, file: &SecretKeyFile) -> Result<(), ServiceError> {
+        let key = file.load()?;
+        seal_stored_link_keys(self.store.as_ref(), &key, file.path())?;
+        self.link_key_secret = Some(LinkKeySecret {
+            key,
+            path: file.path().to_owned(),
+        });
+        Ok(())
+    }
+
+    fn link_key_secret(&self) -> Result<&LinkKeySecret, ServiceError> {
+        self.link_key_secret.as_ref().ok_or_else(|| {
+            ServiceError::Internal(
+                "the link keys are locked: no secret key file was read (unlock_link_keys)".into(),
+            )
+        })
+    }
+
     /// A new signing key for `organisation`; stickers signed before stay valid until their key
     /// is retired.
     pub fn rotate_link_key(&self, organisation: &str) -> Result<String, ServiceError> {
@@ -35,8 +167,11 @@ impl Service {
 
     /// A new key for `organisation`, stored, now its signing key.
     fn new_link_key(&self, organisation: &str) -> Result<SigningKey, ServiceError> {
-        let pkcs8 = SigningKey::generate()
-            .map_err(|e| ServiceError::Internal(format!("making a link key: {e}")))?;
+        let secret = self.link_key_secret()?;
+        let pkcs8 = Zeroizing::new(
+            SigningKey::generate()
+                .map_err(|e| ServiceError::Internal(format!("making a link key: {e}")))?,
+        );
         let key = SigningKey::from_pkcs8(&pkcs8)
             .map_err(|e| ServiceError::Internal(format!("reading the new link key: {e}")))?;
         // Keys are ordered by creation, to the second: a rotation within the second of the last
@@ -57,7 +192,7 @@ impl Service {
             organisation: organisation.to_owned(),
             key_id: key.key_id().to_owned(),
             public_key: key.public_key().to_vec(),
-            private_key: pkcs8,
+            private_key: seal(&secret.key, organisation, key.key_id(), &pkcs8)?,
             created_at,
             retired_at: None,
         })?;
@@ -169,9 +304,13 @@ impl Service {
             .into_iter()
             .find(|k| k.retired_at.is_none());
         match current {
-            Some(key) => SigningKey::from_pkcs8(&key.private_key).map_err(|e| {
-                ServiceError::Internal(format!("the stored link key of {organisation}: {e}"))
-            }),
+            Some(record) => {
+                let secret = self.link_key_secret()?;
+                let pkcs8 = open_stored(&secret.key, &secret.path, &record)?;
+                SigningKey::from_pkcs8(&pkcs8).map_err(|e| {
+                    ServiceError::Internal(format!("the stored link key of {organisation}: {e}"))
+                })
+            }
             None => self.new_link_key(organisation),
         }
     }
@@ -204,3 +343,7 @@ impl Service {
         })
     }
 }
+
+#[cfg(test)]
+#[path = "link_keys_tests.rs"]
+mod tests;

@@ -21,6 +21,7 @@ use time::Duration;
 pub use accounts::Membership;
 pub use guides::{LinkTarget, PackageOrigin};
 pub use link_keys::LinkKeyInfo;
+pub(crate) use link_keys::seal_stored_link_keys;
 pub use orphans::{ORPHAN_AGE, OrphanCollection};
 
 use super::blobs::BlobStore;
@@ -109,6 +110,9 @@ pub struct Service {
     config: Config,
     data_dir: PathBuf,
     passwords: PasswordPool,
+    /// What the link keys are sealed with; `None` until [`Service::unlock_link_keys`], so that
+    /// commands that neither sign nor make keys never need the secret key file.
+    link_key_secret: Option<link_keys::LinkKeySecret>,
 }
 
 impl Service {
@@ -158,6 +162,7 @@ impl Service {
             passwords,
             config,
             data_dir: data_dir.to_owned(),
+            link_key_secret: None,
         })
     }
 

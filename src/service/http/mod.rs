@@ -179,9 +179,11 @@ pub fn status_of(error: &ServiceError) -> StatusCode {
         ServiceError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
         ServiceError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
         ServiceError::TimedOut(_) => StatusCode::REQUEST_TIMEOUT,
-        ServiceError::Store(_) | ServiceError::Io { .. } | ServiceError::Internal(_) => {
-            StatusCode::INTERNAL_SERVER_ERROR
-        }
+        ServiceError::Store(_)
+        | ServiceError::Io { .. }
+        | ServiceError::SecretKeyFile(_)
+        | ServiceError::WrongSecretKey { .. }
+        | ServiceError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 

@@ -158,15 +158,32 @@ pub struct LinkKeyRecord {
     pub organisation: String,
     pub key_id: String,
     pub public_key: Vec<u8>,
-    /// PKCS#8; never leaves the service.
+    /// Sealed (`service::key_sealing`), kept and returned as it is: the store never sees the
+    /// key itself. A key stored before keys were sealed holds PKCS#8 until the service's next
+    /// start seals it. Never leaves the service.
     pub private_key: Vec<u8>,
     pub created_at: OffsetDateTime,
     pub retired_at: Option<OffsetDateTime>,
 }
 
+/// One key's stored private part to replace while it still holds `from` (N2: the keys stored
+/// before keys were sealed, sealed in place).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrivateKeyReplacement {
+    pub organisation: String,
+    pub key_id: String,
+    pub from: Vec<u8>,
+    pub to: Vec<u8>,
+}
+
 /// Signed guide links (N2): the organisations' keys and who requires signatures.
 pub trait LinkKeyStore: Send + Sync {
     fn add_link_key(&self, key: &LinkKeyRecord) -> StoreResult<()>;
+    /// Replaces the private part of each key that still holds `from` with `to`, all in one
+    /// transaction, erasing the old bytes from the database file where it can; how many were
+    /// replaced. A key another process replaced meanwhile is left as it is, so a second run, or
+    /// two instances starting at once, replace each key once.
+    fn replace_private_keys(&self, replacements: &[PrivateKeyReplacement]) -> StoreResult<usize>;
     /// The keys of `organisation` (every organisation's with `None`), newest first.
     fn link_keys(&self, organisation: Option<&str>) -> StoreResult<Vec<LinkKeyRecord>>;
     /// False when the organisation has no such key not yet retired.

@@ -4,7 +4,7 @@ use time::OffsetDateTime;
 
 use super::postgres::PostgresStore;
 use super::sqlite::{from_unix, unix};
-use super::{LinkKeyRecord, LinkKeyStore, StoreResult};
+use super::{LinkKeyRecord, LinkKeyStore, PrivateKeyReplacement, StoreResult};
 
 impl LinkKeyStore for PostgresStore {
     fn add_link_key(&self, key: &LinkKeyRecord) -> StoreResult<()> {
@@ -23,6 +23,22 @@ impl LinkKeyStore for PostgresStore {
                 ],
             )?;
             Ok(())
+        })
+    }
+
+    /// Each `UPDATE` matches its row only while it holds `from`: an instance starting at the
+    /// same moment waits for the row's lock, then finds the row replaced and leaves it.
+    fn replace_private_keys(&self, replacements: &[PrivateKeyReplacement]) -> StoreResult<usize> {
+        self.write_rows(|tx| {
+            let mut replaced = 0;
+            for key in replacements {
+                replaced += tx.execute(
+                    "UPDATE link_keys SET private_key = $4
+                     WHERE organisation = $1 AND key_id = $2 AND private_key = $3",
+                    &[&key.organisation, &key.key_id, &key.from, &key.to],
+                )?;
+            }
+            Ok(replaced as usize)
         })
     }
 

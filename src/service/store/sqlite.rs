@@ -77,6 +77,40 @@ impl SqliteStore {
         transaction.commit()?;
         Ok(value)
     }
+
+    /// As [`Self::write`], for replacing secrets (link keys sealed in place): with
+    /// `secure_delete` on, the bytes a row no longer holds are overwritten with zeros instead of
+    /// staying in the page's free space; then the write-ahead log is checkpointed into the
+    /// database file and emptied, so the page as it was is overwritten there and no longer kept
+    /// in the log either.
+    pub(super) fn write_erasing<T>(
+        &self,
+        work: impl FnOnce(&Transaction<'_>) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        let mut connection = self
+            .writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let before: i64 = connection.pragma_query_value(None, "secure_delete", |r| r.get(0))?;
+        connection.pragma_update(None, "secure_delete", 1)?;
+        let result = (|| -> StoreResult<T> {
+            let transaction =
+                connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let value = work(&transaction)?;
+            transaction.commit()?;
+            Ok(value)
+        })();
+        connection.pragma_update(None, "secure_delete", before)?;
+        let value = result?;
+        let busy: i64 =
+            connection.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get(0))?;
+        if busy != 0 {
+            // Another process (an admin command) is reading: the log is checkpointed, and the
+            // old page overwritten, at a later write once it is done.
+            tracing::info!("the write-ahead log was not emptied: another process reads it");
+        }
+        Ok(value)
+    }
 }
 
 fn connect(path: &Path) -> StoreResult<Connection> {

@@ -4,7 +4,7 @@ use rusqlite::params;
 use time::OffsetDateTime;
 
 use super::sqlite::{SqliteStore, from_unix, unix};
-use super::{LinkKeyRecord, LinkKeyStore, StoreResult};
+use super::{LinkKeyRecord, LinkKeyStore, PrivateKeyReplacement, StoreResult};
 
 impl LinkKeyStore for SqliteStore {
     fn add_link_key(&self, key: &LinkKeyRecord) -> StoreResult<()> {
@@ -23,6 +23,20 @@ impl LinkKeyStore for SqliteStore {
                 ],
             )?;
             Ok(())
+        })
+    }
+
+    fn replace_private_keys(&self, replacements: &[PrivateKeyReplacement]) -> StoreResult<usize> {
+        self.write_erasing(|tx| {
+            let mut replaced = 0;
+            for key in replacements {
+                replaced += tx.execute(
+                    "UPDATE link_keys SET private_key = ?4
+                     WHERE organisation = ?1 AND key_id = ?2 AND private_key = ?3",
+                    params![key.organisation, key.key_id, key.from, key.to],
+                )?;
+            }
+            Ok(replaced)
         })
     }
 

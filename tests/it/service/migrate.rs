@@ -251,6 +251,115 @@ fn a_migration_into_a_database_that_holds_other_data_or_from_a_damaged_blob_comm
     assert_eq!(fresh.count("SELECT COUNT(*) FROM users"), 0);
 }
 
+#[test]
+fn link_keys_are_sealed_before_the_copy_and_sign_on_postgres_only_with_the_folders_key_file() {
+    use super::signed_links::{key_of, verifies};
+    use hologuide::guide::link_trust::SigningKey;
+
+    let dir = tempfile::tempdir().unwrap();
+    let (plant, shared_blobs, instance) = (
+        dir.path().join("plant"),
+        dir.path().join("shared-blobs"),
+        dir.path().join("instance"),
+    );
+    let admin = |args: &[&str]| {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--data", plant.to_str().unwrap()]);
+        json_of(on_sqlite(), &all)
+    };
+    admin(&["init"]);
+    let password = password("author");
+    admin(&[
+        "user",
+        "add",
+        "author",
+        "--role",
+        "author",
+        "--organisation",
+        DEMO_ORG,
+        "--password",
+        &password,
+    ]);
+    let demo = repo().join("assets/demo");
+    admin(&["guide", "publish", demo.to_str().unwrap(), "--as", "author"]);
+    // A folder from before keys were sealed: its key in clear (written on SQLite: the source
+    // is a SQLite folder whatever store the suite runs on).
+    let pkcs8 = SigningKey::generate().unwrap();
+    let key = {
+        let key = SigningKey::from_pkcs8(&pkcs8).unwrap();
+        rusqlite::Connection::open(plant.join(hologuide::service::DATABASE_FILE))
+            .unwrap()
+            .execute(
+                "INSERT INTO link_keys (organisation, key_id, public_key, private_key, created_at)
+                 VALUES (?1, ?2, ?3, ?4, 1790000000)",
+                rusqlite::params![DEMO_ORG, key.key_id(), key.public_key(), pkcs8],
+            )
+            .unwrap();
+        key
+    };
+    let database = ScratchDatabase::new();
+
+    let output = migrate(&plant, &database.url, &shared_blobs);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let secret = plant.join("secret.key");
+    assert_eq!(report["secret_key_file"], secret.to_str().unwrap());
+    assert_eq!(rows_of(&report, "link_keys"), 1);
+    let sqlite_private: Vec<u8> =
+        rusqlite::Connection::open(plant.join(hologuide::service::DATABASE_FILE))
+            .unwrap()
+            .query_row("SELECT private_key FROM link_keys", [], |r| r.get(0))
+            .unwrap();
+    let postgres_private: Vec<u8> = ::postgres::Client::connect(&database.url, ::postgres::NoTls)
+        .unwrap()
+        .query_one("SELECT private_key FROM link_keys", &[])
+        .unwrap()
+        .get(0);
+    assert!(
+        SigningKey::from_pkcs8(&sqlite_private).is_err(),
+        "sealed in the folder first"
+    );
+    assert_eq!(postgres_private, sqlite_private, "copied as it is");
+
+    // An instance given the folder's key file signs with the key; one with a key file of its
+    // own (the default, made in its new data folder) is refused.
+    std::fs::create_dir_all(&instance).unwrap();
+    let link = |secret_args: &[&str]| {
+        on_postgres(&database.url)
+            .args(["guide", "link", DEMO_ID, "--json", "--data"])
+            .arg(&instance)
+            .args(["--blobs", shared_blobs.to_str().unwrap()])
+            .args(secret_args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let output = link(&[]);
+    assert_eq!(output.status.code(), Some(1));
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        message.contains(&format!(
+            "the link keys cannot be opened with {}: it is not the secret key file",
+            instance.join("secret.key").display()
+        )),
+        "{message}"
+    );
+    let output = link(&["--secret-key-file", secret.to_str().unwrap()]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let signed: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let signed = signed["link"].as_str().unwrap();
+    assert_eq!(key_of(signed), key.key_id());
+    assert!(verifies(signed, key.public_key()));
+}
+
 fn walk_files(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {
