@@ -6,6 +6,7 @@
 //!
 //! The types here are pure; only the sources read files.
 
+pub mod align;
 pub mod decoding;
 pub mod files;
 pub mod pose;
@@ -211,13 +212,18 @@ pub struct Sighting {
 impl Sighting {
     /// A code the decoder found in `frame`.
     pub fn from_detection(detection: crate::qr::Detection, frame: &CameraFrame) -> Self {
+        // A reflection is never placed: its corners need no more care.
+        let corners = (!detection.mirrored)
+            .then(|| align::aligned_corners(frame, &detection))
+            .flatten()
+            .unwrap_or(detection.corners);
         let pose_per_metre = (!detection.mirrored)
-            .then(|| pose::sticker_pose(&detection.corners, &frame.intrinsics, 1.0))
+            .then(|| pose::sticker_pose(&corners, &frame.intrinsics, 1.0))
             .flatten();
         Self {
             pose_per_metre,
             payload: detection.payload,
-            corners: detection.corners,
+            corners,
             mirrored: detection.mirrored,
             captured_at: frame.captured_at,
             intrinsics: frame.intrinsics,

@@ -116,28 +116,34 @@ pub(crate) fn finder_homography(
 }
 
 /// Solves 8 linear equations given as an augmented matrix (Gauss-Jordan, partial pivoting).
-pub(crate) fn solve8(mut a: [[f64; 9]; 8]) -> Option<[f64; 8]> {
-    for col in 0..8 {
-        let pivot = (col..8).max_by(|&p, &q| a[p][col].abs().total_cmp(&a[q][col].abs()))?;
+pub(crate) fn solve8(a: [[f64; 9]; 8]) -> Option<[f64; 8]> {
+    let matrix = a.map(|row| std::array::from_fn(|k| row[k]));
+    let right = a.map(|row| row[8]);
+    solve(matrix, right)
+}
+
+/// Solves `a x = b` (Gauss-Jordan, partial pivoting); `None` when `a` is singular.
+pub(crate) fn solve<const N: usize>(mut a: [[f64; N]; N], mut b: [f64; N]) -> Option<[f64; N]> {
+    for col in 0..N {
+        let pivot = (col..N).max_by(|&p, &q| a[p][col].abs().total_cmp(&a[q][col].abs()))?;
         a.swap(col, pivot);
+        b.swap(col, pivot);
         if a[col][col].abs() < 1e-9 {
             return None;
         }
-        let pivot_row = a[col];
-        for (row, values) in a.iter_mut().enumerate() {
+        let (pivot_row, pivot_b) = (a[col], b[col]);
+        for (row, (values, right)) in a.iter_mut().zip(b.iter_mut()).enumerate() {
             if row != col {
                 let f = values[col] / pivot_row[col];
                 for (value, &p) in values.iter_mut().zip(&pivot_row).skip(col) {
                     *value -= f * p;
                 }
+                *right -= f * pivot_b;
             }
         }
     }
-    let mut c = [0f64; 8];
-    for (i, value) in c.iter_mut().enumerate() {
-        *value = a[i][8] / a[i][i];
-    }
-    c.iter().all(|v| v.is_finite()).then_some(c)
+    let x: [f64; N] = std::array::from_fn(|i| b[i] / a[i][i]);
+    x.iter().all(|v| v.is_finite()).then_some(x)
 }
 
 /// The projective map (`quircs`' layout: `den = c6 u + c7 v + 1`) taking module coordinates

@@ -3,10 +3,13 @@
 //! the head pose and averaged over noisy frames as the app's anchor tracker does. The table of
 //! errors is printed (`cargo test anchor_pose -- --nocapture`).
 //!
-//! Held: under 5 mm and 1° up to half a metre at every angle. At a metre the code is 50 px
-//! across (2 px a module) and four corners pin its tilt only to a degree or two: held there is
-//! HoloLens 2's own documented band for its QR tracking, under 10 mm, and under 3°. Codes at
-//! 1.5 m, or at a metre turned 30° and more, are too small to read at 1280×720 for any decoder.
+//! Held: under 5 mm and 1° wherever the code is read within a metre (the issue's target;
+//! HoloLens 2 documents 5–10 mm for its own QR tracking there). At a metre the code is 50 px
+//! across, 2 px a module, and a degree of tilt moves its far side four hundredths of a pixel
+//! against its near one: the corners are fitted to every pixel of the code
+//! (`camera::align`), not only to its finder patterns' edges. At a metre turned 30° and more,
+//! and at 1.5 m, our decoder does not read the code at 1280×720 (the table says so); the
+//! decoder's reach is issue 15's.
 
 use std::time::Instant;
 
@@ -101,7 +104,7 @@ fn measure(distance_m: f32, angle_deg: f32) -> Case {
 }
 
 #[test]
-fn a_50_mm_sticker_is_placed_within_5_mm_and_1_degree_within_half_a_metre() {
+fn a_50_mm_sticker_read_within_a_metre_is_placed_within_5_mm_and_1_degree() {
     let started = Instant::now();
     let mut cases = Vec::new();
     for distance in [0.3, 0.5, 1.0, 1.5] {
@@ -127,11 +130,15 @@ fn a_50_mm_sticker_is_placed_within_5_mm_and_1_degree_within_half_a_metre() {
     }
     println!("({:.1} s)", started.elapsed().as_secs_f32());
     for c in &cases {
-        let (max_mm, max_deg) = match c.distance_m {
-            d if d <= 0.5 => (5.0, 1.0),
-            d if d <= 1.0 && c.angle_deg <= 15.0 => (10.0, 3.0),
-            _ => continue,
-        };
+        if c.distance_m > 1.0 {
+            continue;
+        }
+        let (max_mm, max_deg) = (5.0, 1.0);
+        // Read everywhere within half a metre, and face-on to 15° at a metre.
+        let must_read = c.distance_m <= 0.5 || c.angle_deg <= 15.0;
+        if c.decoded == 0 && !must_read {
+            continue;
+        }
         assert!(
             c.decoded > 0,
             "not read at {} m, {}°",
