@@ -17,4 +17,5 @@ pub mod qr;
 pub mod render;
 pub mod scene;
 pub mod service;
+pub mod sync;
 pub mod xr;

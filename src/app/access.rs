@@ -71,6 +71,11 @@ pub enum Refused {
     #[error("{0}")]
     RefusedByService(String),
     #[error(
+        "Syncing the offline profile needs the network. The guides already on this device still \
+         open offline."
+    )]
+    SyncNeedsNetwork,
+    #[error(
         "This guide has not been opened on this device by {username} yet. Open it once while \
          online; after that it works offline."
     )]

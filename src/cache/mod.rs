@@ -50,6 +50,7 @@ pub mod keys;
 mod link_trust;
 mod outbox;
 pub mod package;
+mod profile_sync;
 mod report;
 mod running_hash;
 mod schema;
@@ -75,6 +76,7 @@ pub use guides::VersionWriter;
 pub use index::{AccountEntry, DeviceIndex};
 pub use keyring_store::KeyringKeyStore;
 pub use keys::{DeviceSecret, FileKeyStore, KeyStore, MemoryKeyStore};
+pub use profile_sync::{DATA_USAGE_KEPT, DataUsage};
 pub use store::{Store, clear_all_users, clear_user, database_path};
 
 /// Bound on the app sessions whose telemetry is kept event by event (F9).

@@ -16,7 +16,7 @@ use super::{
     CacheError, OutboxItem, PendingResult, Rejection, Store, TelemetryEvent, TelemetrySummary,
 };
 
-fn uuid_of(text: &str) -> rusqlite::Result<Uuid> {
+pub(super) fn uuid_of(text: &str) -> rusqlite::Result<Uuid> {
     Uuid::parse_str(text).map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into())
     })

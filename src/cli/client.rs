@@ -30,10 +30,10 @@ pub const RATE_WINDOW_ENV: &str = "HOLOGUIDE_DOWNLOAD_RATE_WINDOW";
 #[derive(Debug, Args)]
 pub struct Common {
     #[command(flatten)]
-    data: DataDirArg,
+    pub(super) data: DataDirArg,
     /// Print JSON for scripts instead of text.
     #[arg(long)]
-    json: bool,
+    pub(super) json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -60,6 +60,15 @@ pub struct OpenArgs {
     max_rate: Option<u64>,
     #[command(flatten)]
     common: Common,
+}
+
+/// The device for a command that downloads: at most `$HOLOGUIDE_MAX_DOWNLOAD_RATE` bytes a
+/// second when set.
+pub(super) fn device_for(common: &Common) -> anyhow::Result<Device> {
+    device(
+        common,
+        env_number(MAX_RATE_ENV, "a number of bytes per second")?,
+    )
 }
 
 fn device(common: &Common, max_rate: Option<u64>) -> anyhow::Result<Device> {
@@ -205,10 +214,13 @@ pub fn status(common: Common) -> anyhow::Result<ExitCode> {
             }
             SecretLocation::File(path) => json!({ "kept_in": "file", "path": path }),
         };
+        let (last_sync, data_usage) = sync_status_of(&device)?;
         return print_json(&json!({
             "started": started,
             "status": status,
             "device_secret": device_secret,
+            "last_sync": last_sync,
+            "data_usage": data_usage,
         }));
     }
     let mut text = String::new();
@@ -231,8 +243,45 @@ pub fn status(common: Common) -> anyhow::Result<ExitCode> {
             status.cached_guides
         );
     }
+    match sync_status_of(&device)? {
+        (Some(last), usage) => {
+            line!(
+                text,
+                "offline profile: {} (revision {}), last synced {}: {}",
+                last.profile,
+                last.revision,
+                access::display_time(last.finished_at),
+                last.outcome
+            );
+            if let Some(latest) = usage.first() {
+                line!(
+                    text,
+                    "last sync's data: {} planned, {} downloaded",
+                    hologuide::net::limits::human_bytes(latest.planned_bytes),
+                    hologuide::net::limits::human_bytes(latest.downloaded_bytes)
+                );
+            }
+        }
+        (None, _) if device.store().is_some() => {
+            line!(text, "offline profile: not synced yet (`hologuide sync`)");
+        }
+        (None, _) => {}
+    }
     out(&text)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The signed-in user's last profile sync and data usage (none when no one is signed in).
+fn sync_status_of(
+    device: &Device,
+) -> anyhow::Result<(
+    Option<hologuide::sync::cycle::LastSync>,
+    Vec<hologuide::cache::DataUsage>,
+)> {
+    match device.store() {
+        Some(store) => Ok(hologuide::sync::sync_status(store)?),
+        None => Ok((None, Vec::new())),
+    }
 }
 
 pub fn guides(common: Common) -> anyhow::Result<ExitCode> {

@@ -37,6 +37,7 @@ mod run_camera;
 mod run_service;
 mod run_xr;
 mod sim;
+mod sync;
 
 use std::process::ExitCode;
 
@@ -89,6 +90,9 @@ enum Command {
     /// Open a guide by id or link: online it downloads the latest version first, offline it
     /// opens this device's copy. Prints its steps.
     Open(client::OpenArgs),
+    /// Bring the offline profile onto this device now: its guides downloaded without opening
+    /// them, guides that left it removed (unless you opened them). `--dry-run` shows the plan.
+    Sync(sync::SyncArgs),
     /// Look into, check and clear the encrypted offline cache (per user, per guide, all).
     #[command(subcommand)]
     Cache(cache::CacheCommand),
@@ -150,6 +154,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Status(args) => client::status(args),
         Command::Guides(args) => client::guides(args),
         Command::Open(args) => client::open(args),
+        Command::Sync(args) => sync::run(args),
         Command::Cache(command) => cache::run(command),
         #[cfg(feature = "dev-tools")]
         Command::Bench(command) => bench::run(command),

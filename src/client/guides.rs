@@ -179,6 +179,38 @@ impl Device {
             Err(ClientError::Net(e)) => return Err(self.refused_online(store, id, e)),
             Err(other) => return Err(other),
         };
+        let (version, downloaded_bytes) =
+            self.store_version(server, store, id, &info.title, manifest, progress)?;
+        if let Err(e) = store.collect_garbage() {
+            tracing::warn!("cleaning the cache after a download failed: {e}");
+        }
+        self.opened(version, Origin::Network, target, downloaded_bytes)
+    }
+
+    /// Keeps `manifest`'s version of its guide in the cache: the manifest checked as the
+    /// service checks a package, the blobs the cache lacks downloaded, the version committed at
+    /// once or not at all. Returns it and the bytes downloaded. Opening a guide and a profile
+    /// sync both come through here.
+    pub(crate) fn store_version(
+        &mut self,
+        server: &crate::net::ApiClient,
+        store: &Arc<Store>,
+        id: Uuid,
+        title: &str,
+        manifest: crate::net::wire::Manifest,
+        progress: &(dyn Fn(Progress) + Sync),
+    ) -> Result<(CachedVersion, u64), ClientError> {
+        // A manifest of another guide than the one asked for is never kept under its name.
+        if manifest.guide_id != id {
+            return Err(NetError::Protocol {
+                server: server.server().to_owned(),
+                detail: format!(
+                    "asked for guide {id}, the service answered with guide {}",
+                    manifest.guide_id
+                ),
+            }
+            .into());
+        }
         // Checked as the service checks a package, before anything of it is stored.
         check_manifest(&manifest).map_err(|detail| NetError::Protocol {
             server: server.server().to_owned(),
@@ -207,7 +239,7 @@ impl Device {
         let writer = store.begin_version(NewVersion {
             guide_id: id,
             version: manifest.version,
-            title: info.title.clone(),
+            title: title.to_owned(),
             manifest: document,
             content_hash: manifest.content_hash.clone(),
             assets,
@@ -251,15 +283,17 @@ impl Device {
         }
         let version = writer.commit()?;
         self.shell.handle(ShellEvent::DownloadFinished);
-        if let Err(e) = store.collect_garbage() {
-            tracing::warn!("cleaning the cache after a download failed: {e}");
-        }
-        self.opened(version, Origin::Network, target, downloaded_bytes)
+        Ok((version, downloaded_bytes))
     }
 
     /// F13, F14: the service refused the guide. A cached copy is marked with the service's
     /// words (never updated, kept until cleared); the refusal is what the user sees.
-    fn refused_online(&mut self, store: &Store, id: Uuid, error: NetError) -> ClientError {
+    pub(super) fn refused_online(
+        &mut self,
+        store: &Store,
+        id: Uuid,
+        error: NetError,
+    ) -> ClientError {
         let status = match error.refusal() {
             Some(Refusal::Deactivated) => GuideStatus::Deactivated,
             Some(Refusal::Forbidden) => GuideStatus::PermissionLost,
@@ -305,6 +339,15 @@ impl Device {
         if origin == Origin::Cache {
             self.shell
                 .handle(ShellEvent::Notice("Opened from this device's copy.".into()));
+        }
+        // A guide the user opened stays when it leaves their offline profile (S2).
+        if let Some(store) = self.store()
+            && let Err(e) = store.note_opened_by_user(version.guide_id)
+        {
+            tracing::warn!(
+                "could not note that guide {} was opened: {e}",
+                version.guide_id
+            );
         }
         Ok(Opened {
             guide: Arc::new(guide),

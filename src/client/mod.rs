@@ -15,6 +15,7 @@
 
 mod guides;
 mod live;
+mod profile;
 mod session;
 mod setup;
 mod telemetry;
@@ -152,6 +153,11 @@ impl Device {
 
     pub fn username(&self) -> Option<&str> {
         self.account.as_ref().map(|a| a.username.as_str())
+    }
+
+    /// The device's clock (fixed in tests).
+    pub fn now(&self) -> time::OffsetDateTime {
+        self.config.clock.now()
     }
 
     pub fn data_dir(&self) -> &Path {

@@ -16,9 +16,18 @@ use super::limits::{
     Bounded, MAX_ERROR_ANSWER, MAX_LIST_ANSWER, MAX_MANIFEST_ANSWER, MAX_OBJECT_ANSWER, human_bytes,
 };
 use super::wire::{
-    ErrorBody, GuideInfo, IngestOutcome, LinkTarget, Manifest, Session, TelemetryEvent,
-    TelemetrySummary,
+    ErrorBody, GuideInfo, IngestOutcome, LinkTarget, Manifest, ProfileManifest, Session,
+    TelemetryEvent, TelemetrySummary,
 };
+
+/// An answer fetched with `If-None-Match`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Conditional<T> {
+    /// 304: the copy with this ETag is still current.
+    Unchanged,
+    /// The answer, and its ETag to send next time.
+    Changed { value: T, etag: Option<String> },
+}
 
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
@@ -157,6 +166,36 @@ impl ApiClient {
         )
     }
 
+    /// The signed-in member's offline profile as the device should hold it (S2, S7, S8);
+    /// `Unchanged` when `etag` (the last answer's) still holds. 404 when the member is in no
+    /// profile.
+    pub fn profile_manifest(
+        &self,
+        access_token: &str,
+        etag: Option<&str>,
+    ) -> Result<Conditional<ProfileManifest>, NetError> {
+        let mut request = self
+            .http
+            .get(self.url("/v1/me/profile/manifest"))
+            .bearer_auth(access_token);
+        if let Some(etag) = etag {
+            request = request.header(reqwest::header::IF_NONE_MATCH, etag);
+        }
+        let response = self.send(request)?;
+        if response.status() == StatusCode::NOT_MODIFIED {
+            return Ok(Conditional::Unchanged);
+        }
+        let response = self.check(response)?;
+        let etag = response
+            .headers()
+            .get(reqwest::header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| v.len() <= 256)
+            .map(str::to_owned);
+        let value = self.read_json(response, Answer::list("the offline profile"))?;
+        Ok(Conditional::Changed { value, etag })
+    }
+
     /// What a guide link names, checked by the service like any other access.
     pub fn resolve_link(
         &self,
@@ -278,6 +317,15 @@ impl ApiClient {
         answer: Answer,
     ) -> Result<T, NetError> {
         let response = self.check(self.send(request)?)?;
+        self.read_json(response, answer)
+    }
+
+    /// Reads a checked answer's JSON body within its bound.
+    fn read_json<T: DeserializeOwned>(
+        &self,
+        response: Response,
+        answer: Answer,
+    ) -> Result<T, NetError> {
         let too_large = || NetError::TooLarge {
             server: self.base.clone(),
             what: answer.what.to_owned(),

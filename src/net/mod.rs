@@ -14,6 +14,6 @@ mod error;
 pub mod limits;
 pub mod wire;
 
-pub use client::{ApiClient, ClientOptions};
+pub use client::{ApiClient, ClientOptions, Conditional};
 pub use connectivity::{Connectivity, ConnectivityEvent, ConnectivitySettings, Link};
 pub use error::{NetError, Refusal};

@@ -115,6 +115,34 @@ pub struct Manifest {
     pub lease_expires_at: OffsetDateTime,
 }
 
+/// What the signed-in member's device should hold now (`GET /v1/me/profile/manifest`: S2, S7,
+/// S8): the offline profile's guides the member may open, each at its latest version.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct ProfileManifest {
+    pub profile: String,
+    #[serde(default)]
+    pub description: String,
+    pub revision: u64,
+    pub modified_within_days: Option<u32>,
+    /// Read within the answer's byte bound (`limits::MAX_LIST_ANSWER`).
+    pub guides: Vec<ProfileGuide>,
+    /// Bytes of all distinct blobs: what a sync from empty downloads.
+    pub total_bytes: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct ProfileGuide {
+    pub id: Uuid,
+    pub title: String,
+    pub version: u32,
+    pub content_hash: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub published_at: OffsetDateTime,
+    pub bytes: u64,
+    #[serde(deserialize_with = "super::limits::bounded_assets")]
+    pub assets: Vec<Asset>,
+}
+
 /// `GET /v1/links/{org}/g/{id}`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct LinkTarget {

@@ -6,6 +6,7 @@ mod flows;
 mod hostile_service;
 mod net;
 mod session;
+mod sync;
 
 use std::path::{Path, PathBuf};
 

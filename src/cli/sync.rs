@@ -1,0 +1,163 @@
+//! `hologuide sync`: the member's offline profile onto this device now (S2, S8) — the plan,
+//! a question before downloading (unless `--yes`), progress, and what it did.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+
+use clap::Args;
+use serde_json::json;
+
+use hologuide::net::limits::human_bytes;
+use hologuide::sync::{Approval, Plan, SyncOptions, run_cycle};
+
+use super::client::{Common, progress_bar};
+use super::out;
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Print the plan only: per guide what would be downloaded and how many bytes, and what
+    /// would be removed. Nothing changes.
+    #[arg(long)]
+    dry_run: bool,
+    /// Download without asking (scripts; without a terminal, a sync that downloads needs it).
+    #[arg(long)]
+    yes: bool,
+    #[command(flatten)]
+    common: Common,
+}
+
+pub fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
+    let mut device = super::client::device_for(&args.common)?;
+    let started = device.start()?;
+    let bar = progress_bar(args.common.json);
+    let progress = |title: &str, p: hologuide::net::download::Progress| {
+        bar.set_message(title.to_owned());
+        bar.set_length(p.total);
+        bar.set_position(p.done);
+    };
+    let (yes, json) = (args.yes, args.common.json);
+    let mut approve = |plan: &Plan| ask(plan, yes, json);
+    let report = run_cycle(
+        &mut device,
+        SyncOptions {
+            dry_run: args.dry_run,
+        },
+        &mut approve,
+        &progress,
+    );
+    bar.finish_and_clear();
+    let report = match report {
+        Err(hologuide::sync::SyncError::Client(e)) => {
+            return Err(super::client::refused_as_started(Err(e), &started)
+                .err()
+                .unwrap_or_else(|| anyhow::anyhow!("the sync stopped")));
+        }
+        other => other?,
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({ "started": started, "sync": report }))?
+        );
+    } else {
+        let mut text = plan_text(&report.plan);
+        if !args.dry_run {
+            for done in &report.stored {
+                line!(
+                    text,
+                    "stored {} (version {}, {} downloaded)",
+                    done.title,
+                    done.version,
+                    human_bytes(done.downloaded_bytes)
+                );
+            }
+            for (id, words) in &report.refused {
+                line!(text, "not stored {id}: {words}");
+            }
+            line!(
+                text,
+                "{}: {} downloaded, {} removed",
+                report.outcome,
+                human_bytes(report.downloaded_bytes),
+                report.removed.len()
+            );
+        }
+        out(&text)?;
+    }
+    Ok(if report.outcome.starts_with("stopped") {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The plan as people read it.
+fn plan_text(plan: &Plan) -> String {
+    let mut text = String::new();
+    line!(
+        text,
+        "offline profile {} (revision {}): {} up to date, {} to download ({}), {} to remove",
+        plan.profile,
+        plan.revision,
+        plan.up_to_date,
+        plan.downloads.len(),
+        human_bytes(plan.download_bytes),
+        plan.removals.len()
+    );
+    for d in &plan.downloads {
+        let why = match d.why {
+            hologuide::sync::plan::Why::New => "new",
+            hologuide::sync::plan::Why::Update => "update",
+        };
+        line!(
+            text,
+            "  download {} (version {}, {why}): {}",
+            d.title,
+            d.version,
+            human_bytes(d.bytes)
+        );
+    }
+    for r in &plan.removals {
+        line!(text, "  remove {} (it left the profile)", r.title);
+    }
+    for k in &plan.kept {
+        line!(
+            text,
+            "  keep {} (it left the profile; you opened it yourself)",
+            k.title
+        );
+    }
+    text
+}
+
+/// `--yes` goes ahead; on a terminal the user is asked; otherwise a sync that downloads is
+/// declined with the reason.
+fn ask(plan: &Plan, yes: bool, json: bool) -> Approval {
+    if yes {
+        return Approval::Go;
+    }
+    let stdin = std::io::stdin();
+    if json || !stdin.is_terminal() {
+        eprintln!(
+            "not downloading {} without --yes (no one to ask here)",
+            human_bytes(plan.download_bytes)
+        );
+        return Approval::Declined;
+    }
+    eprint!("{}", plan_text(plan));
+    eprint!(
+        "Download {} guides, {}? [y/N] ",
+        plan.downloads.len(),
+        human_bytes(plan.download_bytes)
+    );
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    if stdin.lock().read_line(&mut answer).is_err() {
+        return Approval::Declined;
+    }
+    if matches!(answer.trim(), "y" | "Y" | "yes") {
+        Approval::Go
+    } else {
+        Approval::Declined
+    }
+}

@@ -1,0 +1,58 @@
+//! What a profile sync asks of the device (S2, S7, S8): the member's profile manifest and a
+//! guide version fetched into the cache without opening it. The sync cycle itself lives in
+//! [`crate::sync`], which drives these.
+
+use std::sync::Arc;
+
+use uuid::Uuid;
+
+use super::{ClientError, Device};
+use crate::app::access::Refused;
+use crate::cache::{CachedVersion, Store};
+use crate::net::download::Progress;
+use crate::net::wire::ProfileManifest;
+use crate::net::{ApiClient, Conditional, Link};
+
+impl Device {
+    /// The service and the signed-in account's cache, when the device is online and signed in.
+    fn online_account(&mut self) -> Result<(ApiClient, Arc<Store>), ClientError> {
+        let store = self.store().cloned().ok_or(Refused::NotSignedIn)?;
+        if self.link() == Link::Offline && self.reporter.is_none() {
+            self.probe();
+        }
+        let server = self
+            .server
+            .clone()
+            .filter(|_| self.link() == Link::Online)
+            .ok_or(Refused::SyncNeedsNetwork)?;
+        Ok((server, store))
+    }
+
+    /// The member's offline profile (`Unchanged` while `etag` holds).
+    pub fn profile_manifest(
+        &mut self,
+        etag: Option<&str>,
+    ) -> Result<Conditional<ProfileManifest>, ClientError> {
+        let (server, _) = self.online_account()?;
+        self.authorised(&server, |t| server.profile_manifest(t, etag))
+    }
+
+    /// Fetches `version` of guide `id` into the cache, as opening it would, without opening it:
+    /// the user has not asked for it, their profile has. Returns it and the bytes downloaded.
+    pub fn fetch_guide_version(
+        &mut self,
+        id: Uuid,
+        title: &str,
+        version: u32,
+        progress: &(dyn Fn(Progress) + Sync),
+    ) -> Result<(CachedVersion, u64), ClientError> {
+        let (server, store) = self.online_account()?;
+        store.confirm_clock()?;
+        let manifest = match self.authorised(&server, |t| server.manifest(t, id, version)) {
+            Ok(manifest) => manifest,
+            Err(ClientError::Net(e)) => return Err(self.refused_online(&store, id, e)),
+            Err(other) => return Err(other),
+        };
+        self.store_version(&server, &store, id, title, manifest, progress)
+    }
+}

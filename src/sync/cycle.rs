@@ -1,0 +1,266 @@
+//! One sync cycle against the service (see the module's documentation).
+
+use std::collections::HashSet;
+
+use serde::Serialize;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::plan::{CacheState, Held, Plan, plan};
+use crate::app::access::Refused;
+use crate::cache::{CacheError, DataUsage, Store};
+use crate::client::{ClientError, Device};
+use crate::net::download::Progress;
+use crate::net::wire::ProfileManifest;
+use crate::net::{Conditional, NetError};
+
+/// Keys of the cache's `sync_state`.
+const ETAG: &str = "profile.etag";
+const MANIFEST: &str = "profile.manifest";
+const LAST_SYNC: &str = "sync.last";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+    #[error("the kept profile manifest cannot be read: {0}")]
+    KeptManifest(serde_json::Error),
+}
+
+impl From<Refused> for SyncError {
+    fn from(refused: Refused) -> Self {
+        Self::Client(refused.into())
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SyncOptions {
+    /// Plan only: nothing is downloaded or removed.
+    pub dry_run: bool,
+}
+
+/// Whether the plan may go ahead (a user asked, a rule allowed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Approval {
+    Go,
+    Declined,
+}
+
+/// A guide version the cycle stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GuideDone {
+    pub guide_id: Uuid,
+    pub title: String,
+    pub version: u32,
+    pub downloaded_bytes: u64,
+}
+
+/// What a cycle did.
+#[derive(Debug, Clone, Serialize)]
+pub struct SyncReport {
+    /// The service answered 304: the profile is as the device last saw it.
+    pub manifest_unchanged: bool,
+    pub plan: Plan,
+    pub dry_run: bool,
+    pub approval: Approval,
+    pub stored: Vec<GuideDone>,
+    pub removed: Vec<Uuid>,
+    /// Guides the service refused while syncing (deactivated or no longer permitted since the
+    /// manifest was made), with its words.
+    pub refused: Vec<(Uuid, String)>,
+    pub downloaded_bytes: u64,
+    /// "done", "nothing to do", "declined", "dry run", or what stopped the cycle (the next one
+    /// goes on from there).
+    pub outcome: String,
+}
+
+/// The last cycle as `status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct LastSync {
+    pub profile: String,
+    pub revision: u64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub finished_at: OffsetDateTime,
+    pub outcome: String,
+}
+
+/// The last sync and the data-usage history kept in `store`.
+pub fn sync_status(store: &Store) -> Result<(Option<LastSync>, Vec<DataUsage>), CacheError> {
+    let last = store
+        .sync_state(LAST_SYNC)?
+        .and_then(|text| serde_json::from_str(&text).ok());
+    Ok((last, store.data_usage(10)?))
+}
+
+/// Runs one cycle on `device` (signed in, online). `approve` sees the plan before anything is
+/// downloaded; `progress` sees each guide's download.
+pub fn run_cycle(
+    device: &mut Device,
+    options: SyncOptions,
+    approve: &mut dyn FnMut(&Plan) -> Approval,
+    progress: &(dyn Fn(&str, Progress) + Sync),
+) -> Result<SyncReport, SyncError> {
+    let started_at = device.now();
+    let store = device.store().cloned().ok_or(Refused::NotSignedIn)?;
+    let etag = store.sync_state(ETAG)?;
+    let kept = store.sync_state(MANIFEST)?;
+    // Without the manifest it belongs to, an ETag is no use: ask for the whole answer.
+    let conditional = etag.as_deref().filter(|_| kept.is_some());
+    let (manifest, unchanged) = match device.profile_manifest(conditional)? {
+        Conditional::Changed { value, etag } => {
+            // Kept before any download: a cycle killed from here on resumes from it.
+            let text = serde_json::to_string(&value).map_err(SyncError::KeptManifest)?;
+            store.set_sync_state(MANIFEST, &text)?;
+            store.set_sync_state(ETAG, etag.as_deref().unwrap_or(""))?;
+            (value, false)
+        }
+        Conditional::Unchanged => {
+            let text = kept.unwrap_or_default();
+            let value: ProfileManifest =
+                serde_json::from_str(&text).map_err(SyncError::KeptManifest)?;
+            (value, true)
+        }
+    };
+    let plan = plan(&manifest, &cache_state(&store, &manifest)?);
+    let mut report = SyncReport {
+        manifest_unchanged: unchanged,
+        plan,
+        dry_run: options.dry_run,
+        approval: Approval::Go,
+        stored: Vec::new(),
+        removed: Vec::new(),
+        refused: Vec::new(),
+        downloaded_bytes: 0,
+        outcome: String::new(),
+    };
+    if options.dry_run {
+        report.outcome = "dry run".into();
+        return Ok(report);
+    }
+    if report.plan.is_empty() {
+        report.outcome = "nothing to do".into();
+    } else if !report.plan.downloads.is_empty() {
+        report.approval = approve(&report.plan);
+    }
+    if report.approval == Approval::Declined {
+        report.outcome = "declined".into();
+        finish(&store, &manifest, &report, started_at, device)?;
+        return Ok(report);
+    }
+    let mut stopped = None;
+    for download in report.plan.downloads.clone() {
+        let title = download.title.clone();
+        let each = |p: Progress| progress(&title, p);
+        match device.fetch_guide_version(download.guide_id, &title, download.version, &each) {
+            Ok((version, bytes)) => {
+                report.downloaded_bytes += bytes;
+                report.stored.push(GuideDone {
+                    guide_id: version.guide_id,
+                    title: version.title,
+                    version: version.version,
+                    downloaded_bytes: bytes,
+                });
+            }
+            // The service refused this guide since it made the manifest: the rest go on.
+            Err(ClientError::Refused(Refused::RefusedByService(words))) => {
+                report.refused.push((download.guide_id, words));
+            }
+            Err(e) => {
+                stopped = Some(e.to_string());
+                break;
+            }
+        }
+    }
+    if stopped.is_none() {
+        for removal in &report.plan.removals {
+            if store.clear_guide(removal.guide_id)? {
+                report.removed.push(removal.guide_id);
+            }
+        }
+    }
+    report.outcome = match stopped {
+        Some(why) => format!("stopped: {why}"),
+        None if report.outcome.is_empty() => "done".into(),
+        None => report.outcome.clone(),
+    };
+    finish(&store, &manifest, &report, started_at, device)?;
+    Ok(report)
+}
+
+/// What the cache holds of `manifest`'s guides and the profile's.
+fn cache_state(store: &Store, manifest: &ProfileManifest) -> Result<CacheState, CacheError> {
+    let mut held = Vec::new();
+    for entry in store.list()? {
+        if let Some(version) = store.current(entry.guide_id)? {
+            held.push(Held {
+                guide_id: version.guide_id,
+                title: version.title,
+                version: version.version,
+                content_hash: version.content_hash,
+            });
+        }
+    }
+    let mut blobs = HashSet::new();
+    for asset in manifest.guides.iter().flat_map(|g| &g.assets) {
+        if !blobs.contains(&asset.sha256) && store.has_blob(&asset.sha256)? {
+            blobs.insert(asset.sha256.clone());
+        }
+    }
+    Ok(CacheState {
+        held,
+        held_by_profile: store.profile_guides()?,
+        opened_by_user: store.opened_by_user()?,
+        blobs,
+    })
+}
+
+/// Records which guides the profile now holds here, the last sync and its bytes.
+fn finish(
+    store: &Store,
+    manifest: &ProfileManifest,
+    report: &SyncReport,
+    started_at: OffsetDateTime,
+    device: &Device,
+) -> Result<(), SyncError> {
+    let present: HashSet<Uuid> = store.list()?.iter().map(|e| e.guide_id).collect();
+    let held: Vec<Uuid> = manifest
+        .guides
+        .iter()
+        .map(|g| g.id)
+        .filter(|id| present.contains(id))
+        .collect();
+    store.set_profile_guides(&held, manifest.revision)?;
+    if !report.removed.is_empty()
+        && let Err(e) = store.collect_garbage()
+    {
+        tracing::warn!("cleaning the cache after a sync failed: {e}");
+    }
+    let finished_at = device.now();
+    let last = LastSync {
+        profile: manifest.profile.clone(),
+        revision: manifest.revision,
+        finished_at,
+        outcome: report.outcome.clone(),
+    };
+    if let Ok(text) = serde_json::to_string(&last) {
+        store.set_sync_state(LAST_SYNC, &text)?;
+    }
+    store.record_data_usage(&DataUsage {
+        started_at,
+        finished_at,
+        planned_bytes: report.plan.download_bytes,
+        downloaded_bytes: report.downloaded_bytes,
+        guides: report.stored.len() as u32,
+        outcome: report.outcome.clone(),
+    })?;
+    Ok(())
+}
+
+impl From<NetError> for SyncError {
+    fn from(error: NetError) -> Self {
+        Self::Client(error.into())
+    }
+}
