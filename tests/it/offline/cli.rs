@@ -32,7 +32,7 @@ pub(super) fn client(data: &Path, args: &[&str]) -> Command {
     command
 }
 
-fn json_of(data: &Path, args: &[&str]) -> Value {
+pub(super) fn json_of(data: &Path, args: &[&str]) -> Value {
     let mut all = args.to_vec();
     all.push("--json");
     let output = client(data, &all).output().unwrap();
@@ -45,7 +45,7 @@ fn json_of(data: &Path, args: &[&str]) -> Value {
     serde_json::from_slice(&output.stdout).expect("--json prints JSON")
 }
 
-fn login(data: &Path, service: &Service, user: &str) -> std::process::Output {
+pub(super) fn login(data: &Path, service: &Service, user: &str) -> std::process::Output {
     let mut command = client(
         data,
         &[
@@ -265,10 +265,10 @@ fn cli_f10_clock_override_ends_offline_use_after_90_days() {
 
 /// xorshift64: kill points that differ from run to run (seeded by the clock), printed so a
 /// failing run can be repeated.
-struct Random(u64);
+pub(super) struct Random(pub(super) u64);
 
 impl Random {
-    fn below(&mut self, bound: u64) -> u64 {
+    pub(super) fn below(&mut self, bound: u64) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;

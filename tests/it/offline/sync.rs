@@ -180,3 +180,143 @@ fn offline_a_sync_is_refused_with_the_reason_and_the_cache_is_untouched() {
     assert!(error.contains("needs the network"), "{error}");
     assert_eq!(offline.all_guides().unwrap().len(), 1);
 }
+
+/// `hologuide sync` as testers and scripts use it: the plan, no download without `--yes` when
+/// nobody can be asked, the sync, and `status` with the last sync and its bytes.
+#[test]
+fn cli_sync_plans_asks_for_yes_syncs_and_status_shows_the_last_sync() {
+    use super::cli::{client, json_of, login};
+    let (mut service, _, b) = service_with_profile(&[GUIDE_A, GUIDE_B]);
+    let device = tempfile::tempdir().unwrap();
+    let data = device.path();
+    assert!(login(data, &service, "alice").status.success());
+
+    let plan = json_of(data, &["sync", "--dry-run"]);
+    assert_eq!(plan["sync"]["outcome"], "dry run", "{plan:#}");
+    assert_eq!(
+        plan["sync"]["plan"]["downloads"].as_array().unwrap().len(),
+        2
+    );
+    assert!(plan["sync"]["plan"]["download_bytes"].as_u64().unwrap() >= 40_000);
+
+    let declined = client(data, &["sync", "--json"]).output().unwrap();
+    assert!(declined.status.success());
+    let text = crate::support::stderr(&declined);
+    assert!(text.contains("without --yes"), "{text}");
+    let declined: serde_json::Value = serde_json::from_slice(&declined.stdout).unwrap();
+    assert_eq!(declined["sync"]["outcome"], "declined");
+    assert_eq!(
+        json_of(data, &["guides"])["guides"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+
+    let done = json_of(data, &["sync", "--yes"]);
+    assert_eq!(done["sync"]["outcome"], "done", "{done:#}");
+    assert_eq!(done["sync"]["stored"].as_array().unwrap().len(), 2);
+
+    let status = json_of(data, &["status"]);
+    assert_eq!(status["last_sync"]["profile"], "line-1", "{status:#}");
+    assert_eq!(status["last_sync"]["outcome"], "done");
+    let usage = &status["data_usage"][0];
+    assert_eq!(usage["downloaded_bytes"], done["sync"]["downloaded_bytes"]);
+    assert_eq!(usage["guides"], 2);
+
+    service.stop();
+    let opened = json_of(data, &["open", &b.to_string()]);
+    assert_eq!(opened["opened"]["origin"], "cache", "{opened:#}");
+}
+
+/// S5, N5: a sync killed (SIGKILL) at random points leaves a sound cache, and the next sync
+/// finishes what was left — each guide is there whole or not at all.
+#[test]
+fn a_sync_killed_at_random_points_resumes_and_the_cache_verifies() {
+    use super::cli::{Random, client, json_of, login};
+    use std::process::Stdio;
+    use std::time::Duration;
+    const TRIALS: usize = 8;
+    let service = Service::start();
+    let ids = [
+        "2e3f4051-6c7d-4e8f-9091-a2b3c4d5e6f7",
+        "3f405162-7d8e-4f90-a1a2-b3c4d5e6f708",
+    ];
+    for (n, id) in ids.iter().enumerate() {
+        let package = guide_package(service.dir.path(), id, "Pump", &format!("big{n}"), 1 << 20);
+        service.publish(&package);
+        service.admin(&["guide", "grant", id, "--user", "alice"]);
+    }
+    let mut args = vec!["profile", "create", "line-1"];
+    for id in ids {
+        args.extend(["--guide", id]);
+    }
+    service.admin(&args);
+    service.admin(&["profile", "add-member", "line-1", "alice"]);
+    let device = tempfile::tempdir().unwrap();
+    let data = device.path();
+    assert!(login(data, &service, "alice").status.success());
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0x2545_f491_4f6c_dd1d, |d| d.as_nanos() as u64);
+    eprintln!("kill points seeded with {seed}");
+    let mut random = Random(seed | 1);
+    let mut killed = 0;
+    for trial in 0..TRIALS {
+        // 2 MiB at 4 MiB/s: about half a second of downloading after the start.
+        let mut child = client(data, &["sync", "--yes", "--json"])
+            .env("HOLOGUIDE_MAX_DOWNLOAD_RATE", "4194304")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(50 + random.below(500)));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap();
+            killed += 1;
+        }
+        let _ = child.wait();
+        let verify = client(data, &["cache", "verify"]).output().unwrap();
+        assert!(
+            verify.status.success(),
+            "trial {trial}: {}{}",
+            crate::support::stdout(&verify),
+            crate::support::stderr(&verify)
+        );
+        // Whatever was stored opens whole.
+        for guide in json_of(data, &["guides"])["guides"].as_array().unwrap() {
+            let id = guide["guide_id"].as_str().unwrap();
+            let opened = json_of(data, &["open", id]);
+            assert!(opened["steps"].as_array().is_some_and(|s| s.len() == 2));
+        }
+        if json_of(data, &["guides"])["guides"]
+            .as_array()
+            .unwrap()
+            .len()
+            == 2
+        {
+            // Both in: start over for the next trial.
+            for id in ids {
+                client(data, &["cache", "clear", "--guide", id])
+                    .output()
+                    .unwrap();
+            }
+        }
+    }
+    assert!(killed >= 1, "no sync was interrupted");
+    let last = json_of(data, &["sync", "--yes"]);
+    assert!(
+        matches!(
+            last["sync"]["outcome"].as_str(),
+            Some("done" | "nothing to do")
+        ),
+        "{last:#}"
+    );
+    assert_eq!(
+        json_of(data, &["guides"])["guides"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+}
