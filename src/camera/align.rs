@@ -16,6 +16,7 @@
 //! as a box as wide as the pixel's extent along each module axis. A footprint model that is
 //! wrong in width (optical blur) is symmetric about an edge, so it does not move edges.
 
+use crate::qr::corners::LINEAR;
 use crate::qr::grid::{homography, map, solve};
 use crate::qr::{Detection, Point};
 
@@ -28,8 +29,6 @@ const MARGIN: f64 = 1.0;
 /// More pixels than this and every other one is skipped (a code this large is placed well
 /// already; the fit's time then stays bounded).
 const MAX_PIXELS: usize = 12_000;
-/// Camera grey is gamma-encoded (about the 2.2th power of the light).
-const GAMMA: f64 = 2.2;
 
 /// `detection`'s corners fitted to every pixel of the code in `frame`; `None` when the fit does
 /// not improve on the decoder's corners (too few pixels, too little contrast, a diverging fit).
@@ -106,10 +105,9 @@ struct Fit<'a> {
 }
 
 impl Fit<'_> {
-    /// Linear light of pixel (i, j), 0–255.
+    /// Linear light of pixel (i, j), 0–255 (camera grey is gamma-encoded: the decoder's table).
     fn light_at(&self, i: usize, j: usize) -> f64 {
-        let grey = f64::from(self.frame.pixels[j * self.frame.stride + i]) / 255.0;
-        255.0 * grey.powf(GAMMA)
+        f64::from(LINEAR[usize::from(self.frame.pixels[j * self.frame.stride + i])])
     }
 
     /// Bilinear linear light at a point in pixels.

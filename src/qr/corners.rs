@@ -232,7 +232,7 @@ fn finder_corners(
 /// grey, dark modules look a tenth of a module smaller at two pixels a module.
 const GAMMA: f32 = 2.2;
 
-static LINEAR: std::sync::LazyLock<[f32; 256]> = std::sync::LazyLock::new(|| {
+pub(crate) static LINEAR: std::sync::LazyLock<[f32; 256]> = std::sync::LazyLock::new(|| {
     std::array::from_fn(|grey| 255.0 * (grey as f32 / 255.0).powf(GAMMA))
 });
 

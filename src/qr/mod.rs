@@ -19,7 +19,7 @@
 //! [`corpus`] (the benchmark corpus manifest).
 
 mod binarize;
-mod corners;
+pub(crate) mod corners;
 pub mod corpus;
 mod detector;
 pub mod file;

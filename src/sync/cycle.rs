@@ -10,9 +10,9 @@ use super::plan::{CacheState, Held, Plan, plan};
 use crate::app::access::Refused;
 use crate::cache::{CacheError, DataUsage, Store};
 use crate::client::{ClientError, Device};
+use crate::net::Conditional;
 use crate::net::download::Progress;
 use crate::net::wire::ProfileManifest;
-use crate::net::{Conditional, NetError};
 
 /// Keys of the cache's `sync_state`.
 const ETAG: &str = "profile.etag";
@@ -248,6 +248,10 @@ fn finish(
     if let Ok(text) = serde_json::to_string(&last) {
         store.set_sync_state(LAST_SYNC, &text)?;
     }
+    // A cycle that had nothing to fetch is no data usage worth a line of history.
+    if report.plan.downloads.is_empty() && report.downloaded_bytes == 0 {
+        return Ok(());
+    }
     store.record_data_usage(&DataUsage {
         started_at,
         finished_at,
@@ -257,10 +261,4 @@ fn finish(
         outcome: report.outcome.clone(),
     })?;
     Ok(())
-}
-
-impl From<NetError> for SyncError {
-    fn from(error: NetError) -> Self {
-        Self::Client(error.into())
-    }
 }
