@@ -245,11 +245,14 @@ pub fn status(common: Common) -> anyhow::Result<ExitCode> {
     }
     match sync_status_of(&device)? {
         (Some(last), usage) => {
+            let profile = if last.profile.is_empty() {
+                "none".to_owned()
+            } else {
+                format!("{} (revision {})", last.profile, last.revision)
+            };
             line!(
                 text,
-                "offline profile: {} (revision {}), last synced {}: {}",
-                last.profile,
-                last.revision,
+                "offline profile: {profile}, last synced {}: {}",
                 access::display_time(last.finished_at),
                 last.outcome
             );

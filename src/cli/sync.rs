@@ -94,11 +94,14 @@ pub fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
 /// The plan as people read it.
 fn plan_text(plan: &Plan) -> String {
     let mut text = String::new();
+    let profile = if plan.profile.is_empty() {
+        "none (you are in no offline profile)".to_owned()
+    } else {
+        format!("{} (revision {})", plan.profile, plan.revision)
+    };
     line!(
         text,
-        "offline profile {} (revision {}): {} up to date, {} to download ({}), {} to remove",
-        plan.profile,
-        plan.revision,
+        "offline profile {profile}: {} up to date, {} to download ({}), {} to remove",
         plan.up_to_date,
         plan.downloads.len(),
         human_bytes(plan.download_bytes),

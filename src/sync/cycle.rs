@@ -10,9 +10,9 @@ use super::plan::{CacheState, Held, Plan, plan};
 use crate::app::access::Refused;
 use crate::cache::{CacheError, DataUsage, Store};
 use crate::client::{ClientError, Device};
-use crate::net::Conditional;
 use crate::net::download::Progress;
 use crate::net::wire::ProfileManifest;
+use crate::net::{Conditional, Refusal};
 
 /// Keys of the cache's `sync_state`.
 const ETAG: &str = "profile.etag";
@@ -109,7 +109,18 @@ pub fn run_cycle(
     let kept = store.sync_state(MANIFEST)?;
     // Without the manifest it belongs to, an ETag is no use: ask for the whole answer.
     let conditional = etag.as_deref().filter(|_| kept.is_some());
-    let (manifest, unchanged) = match device.profile_manifest(conditional)? {
+    let answer = match device.profile_manifest(conditional) {
+        // The member is in no profile (never was, taken out, the profile deleted): the device
+        // holds no profile guides any more.
+        Err(ClientError::Net(e)) if e.refusal() == Some(Refusal::NotFound) => {
+            Conditional::Changed {
+                value: no_profile(),
+                etag: None,
+            }
+        }
+        other => other?,
+    };
+    let (manifest, unchanged) = match answer {
         Conditional::Changed { value, etag } => {
             // Kept before any download: a cycle killed from here on resumes from it.
             let text = serde_json::to_string(&value).map_err(SyncError::KeptManifest)?;
@@ -188,6 +199,18 @@ pub fn run_cycle(
     };
     finish(&store, &manifest, &report, started_at, device)?;
     Ok(report)
+}
+
+/// The manifest of a member of no profile.
+fn no_profile() -> ProfileManifest {
+    ProfileManifest {
+        profile: String::new(),
+        description: String::new(),
+        revision: 0,
+        modified_within_days: None,
+        guides: Vec::new(),
+        total_bytes: 0,
+    }
 }
 
 /// What the cache holds of `manifest`'s guides and the profile's.

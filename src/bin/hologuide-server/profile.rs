@@ -88,11 +88,13 @@ pub enum ProfileCommand {
     },
     /// Every organisation's profiles.
     List(DataArg),
+    /// One profile: its guides, tags, date filter and members.
     Show {
         name: String,
         #[command(flatten)]
         place: Place,
     },
+    /// Delete a profile (its members' devices drop its guides at their next sync).
     Delete {
         name: String,
         #[command(flatten)]
@@ -105,6 +107,7 @@ pub enum ProfileCommand {
         #[command(flatten)]
         place: Place,
     },
+    /// Take a user out of the profile.
     RemoveMember {
         name: String,
         username: String,

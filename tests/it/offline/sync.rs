@@ -136,6 +136,20 @@ fn a_guide_that_leaves_the_profile_leaves_the_device_at_the_next_sync_unless_the
 }
 
 #[test]
+fn when_the_profile_is_deleted_its_guides_leave_at_the_next_sync() {
+    let (service, _, b) = service_with_profile(&[GUIDE_B]);
+    let device = TestDevice::new();
+    let mut app = device.launch();
+    sign_in_alice(&mut app, &service);
+    sync(&mut app);
+    service.admin(&["profile", "delete", "line-1"]);
+    let report = sync(&mut app);
+    assert_eq!(report.removed, vec![b], "{report:#?}");
+    assert_eq!(report.outcome, "done");
+    assert!(app.all_guides().unwrap().is_empty());
+}
+
+#[test]
 fn a_republished_guide_is_an_update_that_downloads_only_its_new_picture() {
     let (service, a, _) = service_with_profile(&[GUIDE_A]);
     let device = TestDevice::new();
