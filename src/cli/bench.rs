@@ -34,6 +34,9 @@ pub enum BenchCommand {
     /// The offline-first client against a real hologuide-server on 127.0.0.1: cold start
     /// offline to the demo's first step, and a large guide download against a raw loopback copy.
     Client(super::bench_client::ClientBenchArgs),
+    /// An offline profile (50 guides, 500 MB) synced onto a new device: the first sync, an
+    /// incremental one after a republish (bytes and overhead), and the device's peak memory.
+    Sync(super::bench_sync::SyncBenchArgs),
 }
 
 pub fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
@@ -48,6 +51,7 @@ pub fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
         BenchCommand::Xr(args) => super::bench_xr::run(args),
         BenchCommand::Client(args) => super::bench_client::run(args),
         BenchCommand::Camera(args) => super::bench_camera::run(args),
+        BenchCommand::Sync(args) => super::bench_sync::run(args),
     }
 }
 

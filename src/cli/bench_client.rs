@@ -36,11 +36,11 @@ pub struct ClientBenchArgs {
     downloads: usize,
 }
 
-const USER: &str = "bench";
-const PASSWORD: &str = "bench-password-1";
+pub(super) const USER: &str = "bench";
+pub(super) const PASSWORD: &str = "bench-password-1";
 const GUIDE: &str = "b3c4d5e6-f708-4912-a3b4-c5d6e7f80912";
 
-struct Scratch(PathBuf);
+pub(super) struct Scratch(pub(super) PathBuf);
 
 impl Drop for Scratch {
     fn drop(&mut self) {
@@ -48,7 +48,7 @@ impl Drop for Scratch {
     }
 }
 
-struct Server(Child);
+pub(super) struct Server(Child);
 
 impl Drop for Server {
     fn drop(&mut self) {
@@ -69,7 +69,7 @@ fn server_exe() -> anyhow::Result<PathBuf> {
     Ok(server)
 }
 
-fn admin(data: &Path, args: &[&str]) -> anyhow::Result<()> {
+pub(super) fn admin(data: &Path, args: &[&str]) -> anyhow::Result<()> {
     let output = Command::new(server_exe()?)
         .args(args)
         .arg("--data")
@@ -86,7 +86,7 @@ fn admin(data: &Path, args: &[&str]) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn serve(data: &Path) -> anyhow::Result<(Server, String)> {
+pub(super) fn serve(data: &Path) -> anyhow::Result<(Server, String)> {
     let mut child = Command::new(server_exe()?)
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])
         .arg(data)
@@ -109,10 +109,22 @@ fn serve(data: &Path) -> anyhow::Result<(Server, String)> {
 
 /// A guide package whose picture is a PNG of noise (incompressible) of about `bytes`.
 fn write_package(dir: &Path, bytes: usize) -> anyhow::Result<()> {
+    write_noise_package(dir, GUIDE, "Large guide", bytes, 0)
+}
+
+/// A package of guide `id` whose one picture is `bytes` of noise made from `seed` (another
+/// seed, another picture).
+pub(super) fn write_noise_package(
+    dir: &Path,
+    id: &str,
+    title: &str,
+    bytes: usize,
+    seed: u64,
+) -> anyhow::Result<()> {
     use image::ImageEncoder;
     std::fs::create_dir_all(dir.join("media"))?;
     let side = ((bytes / 3) as f64).sqrt().ceil() as u32;
-    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15 ^ seed.wrapping_mul(0x0100_0000_01b3);
     let pixels: Vec<u8> = (0..u64::from(side) * u64::from(side) * 3)
         .map(|_| {
             state ^= state << 13;
@@ -129,8 +141,8 @@ fn write_package(dir: &Path, bytes: usize) -> anyhow::Result<()> {
     )
     .write_image(&pixels, side, side, image::ExtendedColorType::Rgb8)?;
     let guide = serde_json::json!({
-        "schema_version": 1, "id": GUIDE, "version": 1, "title": "Large guide",
-        "organisation": "bench", "modified_at": "2026-11-20T08:00:00Z",
+        "schema_version": 1, "id": id, "version": 1, "title": title,
+        "organisation": hologuide::demo::ORGANISATION, "modified_at": "2026-11-20T08:00:00Z",
         "tasks": [{ "id": "t", "title": "Task", "steps": [
             { "id": "s", "title": "Look", "body": "A large picture.",
               "media": { "path": "media/picture.png" } }

@@ -21,6 +21,8 @@ mod bench_qr;
 #[cfg(feature = "dev-tools")]
 mod bench_render;
 #[cfg(feature = "dev-tools")]
+mod bench_sync;
+#[cfg(feature = "dev-tools")]
 mod bench_xr;
 mod cache;
 #[cfg(feature = "dev-tools")]
