@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::plan::{CacheState, Held, Plan, plan};
 use crate::app::access::Refused;
 use crate::cache::{CacheError, DataUsage, Store};
-use crate::client::{ClientError, Device};
+use crate::client::{ClientError, Device, Uploaded};
 use crate::net::download::Progress;
 use crate::net::wire::ProfileManifest;
 use crate::net::{Conditional, Refusal};
@@ -72,6 +72,9 @@ pub struct SyncReport {
     /// manifest was made), with its words.
     pub refused: Vec<(Uuid, String)>,
     pub downloaded_bytes: u64,
+    /// The telemetry outbox uploaded with the cycle (F9); `None` on a dry run or when the
+    /// upload failed (it stays in the outbox for the next contact; the log says why).
+    pub telemetry: Option<Uploaded>,
     /// "done", "nothing to do", "declined", "dry run", or what stopped the cycle (the next one
     /// goes on from there).
     pub outcome: String,
@@ -108,10 +111,11 @@ pub fn run_cycle(
     let etag = store.sync_state(ETAG)?;
     let kept = store.sync_state(MANIFEST)?;
     // Without the manifest it belongs to, an ETag is no use: ask for the whole answer.
-    let conditional = etag.as_deref().filter(|_| kept.is_some());
+    let conditional = etag.as_deref().filter(|e| !e.is_empty() && kept.is_some());
     let answer = match device.profile_manifest(conditional) {
         // The member is in no profile (never was, taken out, the profile deleted): the device
-        // holds no profile guides any more.
+        // holds no profile guides any more. (A 404 is the service's own answer here: a proxy's
+        // page without its JSON is a protocol error, not a refusal.)
         Err(ClientError::Net(e)) if e.refusal() == Some(Refusal::NotFound) => {
             Conditional::Changed {
                 value: no_profile(),
@@ -122,10 +126,13 @@ pub fn run_cycle(
     };
     let (manifest, unchanged) = match answer {
         Conditional::Changed { value, etag } => {
-            // Kept before any download: a cycle killed from here on resumes from it.
-            let text = serde_json::to_string(&value).map_err(SyncError::KeptManifest)?;
-            store.set_sync_state(MANIFEST, &text)?;
-            store.set_sync_state(ETAG, etag.as_deref().unwrap_or(""))?;
+            // Kept before any download: a cycle killed from here on resumes from it. A dry run
+            // changes nothing.
+            if !options.dry_run {
+                let text = serde_json::to_string(&value).map_err(SyncError::KeptManifest)?;
+                store.set_sync_state(MANIFEST, &text)?;
+                store.set_sync_state(ETAG, etag.as_deref().unwrap_or(""))?;
+            }
             (value, false)
         }
         Conditional::Unchanged => {
@@ -145,6 +152,7 @@ pub fn run_cycle(
         removed: Vec::new(),
         refused: Vec::new(),
         downloaded_bytes: 0,
+        telemetry: None,
         outcome: String::new(),
     };
     if options.dry_run {
@@ -190,6 +198,13 @@ pub fn run_cycle(
             if store.clear_guide(removal.guide_id)? {
                 report.removed.push(removal.guide_id);
             }
+        }
+    }
+    // What happened offline goes up with the cycle (F9).
+    if stopped.is_none() {
+        match device.upload_telemetry() {
+            Ok(uploaded) => report.telemetry = Some(uploaded),
+            Err(e) => tracing::warn!("telemetry not uploaded with the sync: {e}"),
         }
     }
     report.outcome = match stopped {

@@ -136,6 +136,32 @@ fn a_guide_that_leaves_the_profile_leaves_the_device_at_the_next_sync_unless_the
 }
 
 #[test]
+fn what_was_recorded_offline_goes_up_with_the_next_sync() {
+    let (mut service, a, _) = service_with_profile(&[GUIDE_A]);
+    let device = TestDevice::new();
+    let mut app = device.launch();
+    sign_in_alice(&mut app, &service);
+    sync(&mut app);
+    service.stop();
+    let mut offline = device.launch();
+    offline.start().unwrap();
+    offline.open(&Target::Guide(a), &no_progress).unwrap();
+    offline.keep_event(
+        hologuide::app::telemetry::TelemetryKind::GuideOpened,
+        Some(a),
+        None,
+        None,
+    );
+    service.resume();
+    let mut online = device.launch();
+    online.start().unwrap();
+    let report = sync(&mut online);
+    let uploaded = report.telemetry.expect("uploaded with the sync");
+    assert!(uploaded.accepted >= 1, "{uploaded:?}");
+    assert_eq!(uploaded.left, 0, "{uploaded:?}");
+}
+
+#[test]
 fn when_the_profile_is_deleted_its_guides_leave_at_the_next_sync() {
     let (service, _, b) = service_with_profile(&[GUIDE_B]);
     let device = TestDevice::new();
