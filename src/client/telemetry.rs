@@ -161,6 +161,60 @@ impl Device {
     }
 }
 
+/// How an upload of step results fared (N5, S6).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ResultsUploaded {
+    pub accepted: usize,
+    pub duplicates: usize,
+    /// Refused by the service, with its reason: kept in the cache's rejected list for the user
+    /// to see, never dropped, never sent again.
+    pub rejected: Vec<String>,
+}
+
+impl Device {
+    /// Uploads the step results made on this device (offline ones included) when online.
+    /// Accepted and already-stored ones leave the cache; refused ones stay, marked with the
+    /// service's reason (S6). Offline, nothing changes.
+    pub fn upload_results(&mut self) -> Result<ResultsUploaded, ClientError> {
+        let store = self.store().cloned().ok_or(Refused::NotSignedIn)?;
+        let mut uploaded = ResultsUploaded::default();
+        let Some(server) = self.server.clone().filter(|_| self.link() == Link::Online) else {
+            return Ok(uploaded);
+        };
+        let pending: Vec<_> = store
+            .pending_results()?
+            .into_iter()
+            .filter(|r| r.rejected.is_none())
+            .collect();
+        for batch in pending.chunks(BATCH) {
+            let results: Vec<wire::StepResult> = batch
+                .iter()
+                .map(|r| wire::StepResult {
+                    id: r.id,
+                    guide_id: r.guide_id,
+                    version: r.version,
+                    step_id: r.step_id.clone(),
+                    completed_at: r.completed_at,
+                    value: r.value.clone(),
+                })
+                .collect();
+            let outcome = self.authorised(&server, |t| server.upload_results(t, &results))?;
+            let mut done: Vec<Uuid> = outcome.accepted.clone();
+            done.extend(&outcome.duplicates);
+            store.ack_results(&done)?;
+            for rejected in &outcome.rejected {
+                store.reject_result(rejected.id, &rejected.code, &rejected.reason)?;
+                uploaded
+                    .rejected
+                    .push(format!("{}: {}", rejected.id, rejected.reason));
+            }
+            uploaded.accepted += outcome.accepted.len();
+            uploaded.duplicates += outcome.duplicates.len();
+        }
+        Ok(uploaded)
+    }
+}
+
 /// An outbox event as `POST /v1/telemetry` sends it.
 fn wire_event(event: &TelemetryEvent) -> wire::TelemetryEvent {
     wire::TelemetryEvent {

@@ -17,7 +17,7 @@ use super::limits::{
 };
 use super::wire::{
     ErrorBody, GuideInfo, IngestOutcome, LinkTarget, Manifest, ProfileManifest, Session,
-    TelemetryEvent, TelemetrySummary,
+    StepResult, TelemetryEvent, TelemetrySummary,
 };
 
 /// An answer fetched with `If-None-Match`.
@@ -226,6 +226,23 @@ impl ApiClient {
                 .bearer_auth(access_token)
                 .json(&body),
             Answer::list("the telemetry upload"),
+        )
+    }
+
+    /// Uploads step results made on the device; the service recognises what it already has
+    /// by their ids and says why it refuses any (N5, S6).
+    pub fn upload_results(
+        &self,
+        access_token: &str,
+        results: &[StepResult],
+    ) -> Result<IngestOutcome, NetError> {
+        let body = json!({ "results": results });
+        self.json(
+            self.http
+                .post(self.url("/v1/results"))
+                .bearer_auth(access_token)
+                .json(&body),
+            Answer::list("the results upload"),
         )
     }
 

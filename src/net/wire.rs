@@ -182,6 +182,19 @@ pub struct TelemetrySummary {
     pub duration_ms: u64,
 }
 
+/// A step result made on the device (N5, S6), as `POST /v1/results` takes it; `id` is made on
+/// the device, so a resent batch is stored once.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StepResult {
+    pub id: Uuid,
+    pub guide_id: Uuid,
+    pub version: u32,
+    pub step_id: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub completed_at: OffsetDateTime,
+    pub value: Option<serde_json::Value>,
+}
+
 /// How an uploaded batch fared, item by item.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct IngestOutcome {

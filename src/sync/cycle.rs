@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::plan::{CacheState, Held, Plan, plan};
 use crate::app::access::Refused;
 use crate::cache::{CacheError, DataUsage, Store};
-use crate::client::{ClientError, Device, Uploaded};
+use crate::client::{ClientError, Device, ResultsUploaded, Uploaded};
 use crate::net::download::Progress;
 use crate::net::wire::ProfileManifest;
 use crate::net::{Conditional, Refusal};
@@ -75,6 +75,8 @@ pub struct SyncReport {
     /// The telemetry outbox uploaded with the cycle (F9); `None` on a dry run or when the
     /// upload failed (it stays in the outbox for the next contact; the log says why).
     pub telemetry: Option<Uploaded>,
+    /// Step results made on the device, uploaded with the cycle (N5, S6); `None` as above.
+    pub results: Option<ResultsUploaded>,
     /// "done", "nothing to do", "declined", "dry run", or what stopped the cycle (the next one
     /// goes on from there).
     pub outcome: String,
@@ -153,6 +155,7 @@ pub fn run_cycle(
         refused: Vec::new(),
         downloaded_bytes: 0,
         telemetry: None,
+        results: None,
         outcome: String::new(),
     };
     if options.dry_run {
@@ -205,6 +208,10 @@ pub fn run_cycle(
         match device.upload_telemetry() {
             Ok(uploaded) => report.telemetry = Some(uploaded),
             Err(e) => tracing::warn!("telemetry not uploaded with the sync: {e}"),
+        }
+        match device.upload_results() {
+            Ok(uploaded) => report.results = Some(uploaded),
+            Err(e) => tracing::warn!("step results not uploaded with the sync: {e}"),
         }
     }
     report.outcome = match stopped {

@@ -161,6 +161,60 @@ fn what_was_recorded_offline_goes_up_with_the_next_sync() {
     assert_eq!(uploaded.left, 0, "{uploaded:?}");
 }
 
+/// N5, S6: step results made offline go up with the next sync; one the service refuses (the
+/// user lost the guide meanwhile) comes back with the reason and stays, never dropped.
+#[test]
+fn offline_step_results_go_up_with_the_sync_and_a_refused_one_stays_with_its_reason() {
+    let (mut service, a, b) = service_with_profile(&[GUIDE_A, GUIDE_B]);
+    let device = TestDevice::new();
+    let mut app = device.launch();
+    sign_in_alice(&mut app, &service);
+    sync(&mut app);
+    service.stop();
+    let mut offline = device.launch();
+    offline.start().unwrap();
+    let store = offline.store().unwrap().clone();
+    let result = |guide: uuid::Uuid| hologuide::cache::PendingResult {
+        id: uuid::Uuid::new_v4(),
+        guide_id: guide,
+        version: 1,
+        step_id: "s1".into(),
+        completed_at: time::OffsetDateTime::now_utc(),
+        value: Some(serde_json::json!({ "pressure_bar": 2.5 })),
+        rejected: None,
+    };
+    let (kept, refused) = (result(a), result(b));
+    store.add_result(&kept).unwrap();
+    store.add_result(&refused).unwrap();
+    drop(offline);
+
+    // Meanwhile alice lost guide B.
+    service.resume();
+    service.admin(&["guide", "revoke", GUIDE_B, "--user", "alice"]);
+    let mut online = device.launch();
+    online.start().unwrap();
+    let report = sync(&mut online);
+    let results = report.results.expect("uploaded with the sync");
+    assert_eq!(results.accepted, 1, "{results:?}");
+    assert_eq!(results.rejected.len(), 1, "{results:?}");
+    let left = online.store().unwrap().pending_results().unwrap();
+    assert_eq!(
+        left.len(),
+        1,
+        "the accepted one left, the refused one stays: {left:#?}"
+    );
+    assert_eq!(left[0].id, refused.id);
+    let why = left[0]
+        .rejected
+        .as_ref()
+        .expect("with the service's reason");
+    assert!(!why.reason.is_empty(), "{why:?}");
+
+    // Sent again, nothing is duplicated and the refused one is not resent.
+    let again = sync(&mut online).results.expect("uploaded");
+    assert_eq!((again.accepted, again.rejected.len()), (0, 0), "{again:?}");
+}
+
 #[test]
 fn when_the_profile_is_deleted_its_guides_leave_at_the_next_sync() {
     let (service, _, b) = service_with_profile(&[GUIDE_B]);
