@@ -89,7 +89,8 @@ impl SealingKey {
         let mut sealed = Vec::with_capacity(1 + NONCE_LEN + private_key.len() + TAG_LEN);
         sealed.push(FORMAT_V1);
         sealed.extend_from_slice(&nonce);
-        let mut body = private_key.to_vec();
+        // Encrypted in place: the plaintext copy is wiped when dropped.
+        let mut body = Zeroizing::new(private_key.to_vec());
         let tag = self
             .cipher
             .seal_in_place_separate_tag(
