@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use uuid::Uuid;
 
+use super::outbox::uuid_of;
 use super::store::{format_time, parse_optional_time, parse_time};
 use super::{AssetRef, CacheError, CachedVersion, GuideListEntry, GuideStatus, NewVersion, Store};
 
@@ -19,12 +20,6 @@ pub(super) fn check_sha256(text: &str) -> Result<(), CacheError> {
 
 fn status_of(text: &str) -> rusqlite::Result<GuideStatus> {
     text.parse().map_err(|e: String| {
-        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into())
-    })
-}
-
-fn uuid_of(text: &str) -> rusqlite::Result<Uuid> {
-    Uuid::parse_str(text).map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into())
     })
 }
@@ -137,7 +132,8 @@ impl Store {
                 "SELECT g.guide_id, v.title, v.version, v.downloaded_at, v.lease_expires_at,
                         g.status, g.status_message,
                         (SELECT coalesce(sum(bytes), 0) FROM version_assets a
-                          WHERE a.guide_id = v.guide_id AND a.version = v.version)
+                          WHERE a.guide_id = v.guide_id AND a.version = v.version),
+                        v.content_hash
                  FROM guides g JOIN versions v
                    ON v.guide_id = g.guide_id AND v.version = g.current_version
                  ORDER BY v.title COLLATE NOCASE, g.guide_id",
@@ -152,6 +148,7 @@ impl Store {
                     status: status_of(&r.get::<_, String>(5)?)?,
                     status_message: r.get(6)?,
                     bytes: r.get::<_, i64>(7)? as u64,
+                    content_hash: r.get(8)?,
                 })
             })?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)

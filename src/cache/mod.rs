@@ -214,6 +214,8 @@ pub struct GuideListEntry {
     pub status_message: Option<String>,
     /// Bytes of the version's assets.
     pub bytes: u64,
+    /// The version's content hash, as the service published it.
+    pub content_hash: String,
 }
 
 /// The signed-in session kept in the encrypted database (F4, F5, F10).

@@ -237,17 +237,16 @@ fn no_profile() -> ProfileManifest {
 
 /// What the cache holds of `manifest`'s guides and the profile's.
 fn cache_state(store: &Store, manifest: &ProfileManifest) -> Result<CacheState, CacheError> {
-    let mut held = Vec::new();
-    for entry in store.list()? {
-        if let Some(version) = store.current(entry.guide_id)? {
-            held.push(Held {
-                guide_id: version.guide_id,
-                title: version.title,
-                version: version.version,
-                content_hash: version.content_hash,
-            });
-        }
-    }
+    let held = store
+        .list()?
+        .into_iter()
+        .map(|entry| Held {
+            guide_id: entry.guide_id,
+            title: entry.title,
+            version: entry.version,
+            content_hash: entry.content_hash,
+        })
+        .collect();
     let mut blobs = HashSet::new();
     for asset in manifest.guides.iter().flat_map(|g| &g.assets) {
         if !blobs.contains(&asset.sha256) && store.has_blob(&asset.sha256)? {
