@@ -7,7 +7,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::{ClientError, Device};
-use crate::app::access::{self, AllListEntry, CachedGuideFacts, Link, Refused, ServiceVerdict};
+use crate::app::access::{self, AllListEntry, CachedGuideFacts, Refused, ServiceVerdict};
 use crate::app::shell::{Origin, ShellEvent};
 use crate::app::{App, GuideSource};
 use crate::cache::{AssetRef, CacheError, CachedVersion, GuideStatus, NewVersion, Store};
@@ -136,13 +136,7 @@ impl Device {
             .as_ref()
             .map(|a| a.store.clone())
             .ok_or(Refused::NotSignedIn)?;
-        // Without a monitor to say the network is back, look before settling for the cache.
-        if self.link() == Link::Offline && self.reporter.is_none() {
-            self.probe();
-        }
-        if let Some(server) = self.server.clone()
-            && self.link() == Link::Online
-        {
+        if let Some(server) = self.reachable_server() {
             match self.open_online(&server, &store, target, progress) {
                 Err(ClientError::Net(e)) if e.is_network() => {
                     tracing::info!("the service went away while opening: {e}; trying the cache");

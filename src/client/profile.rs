@@ -11,20 +11,13 @@ use crate::app::access::Refused;
 use crate::cache::{CachedVersion, Store};
 use crate::net::download::Progress;
 use crate::net::wire::ProfileManifest;
-use crate::net::{ApiClient, Conditional, Link};
+use crate::net::{ApiClient, Conditional};
 
 impl Device {
     /// The service and the signed-in account's cache, when the device is online and signed in.
     fn online_account(&mut self) -> Result<(ApiClient, Arc<Store>), ClientError> {
         let store = self.store().cloned().ok_or(Refused::NotSignedIn)?;
-        if self.link() == Link::Offline && self.reporter.is_none() {
-            self.probe();
-        }
-        let server = self
-            .server
-            .clone()
-            .filter(|_| self.link() == Link::Online)
-            .ok_or(Refused::SyncNeedsNetwork)?;
+        let server = self.reachable_server().ok_or(Refused::SyncNeedsNetwork)?;
         Ok((server, store))
     }
 

@@ -139,6 +139,15 @@ impl Device {
         })
     }
 
+    /// The service when it answers: without a monitor to say the network is back, an offline
+    /// device looks once before settling for the cache.
+    pub(super) fn reachable_server(&mut self) -> Option<ApiClient> {
+        if self.link() == Link::Offline && self.reporter.is_none() {
+            self.probe();
+        }
+        self.server.clone().filter(|_| self.link() == Link::Online)
+    }
+
     /// One health probe: where the banner starts.
     pub(super) fn probe(&mut self) {
         let link = match &self.server {
