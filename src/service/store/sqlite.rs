@@ -72,10 +72,7 @@ impl SqliteStore {
             .writer
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let value = work(&transaction)?;
-        transaction.commit()?;
-        Ok(value)
+        in_transaction(&mut connection, work)
     }
 
     /// As [`Self::write`], for replacing secrets (link keys sealed in place): with
@@ -93,13 +90,7 @@ impl SqliteStore {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let before: i64 = connection.pragma_query_value(None, "secure_delete", |r| r.get(0))?;
         connection.pragma_update(None, "secure_delete", 1)?;
-        let result = (|| -> StoreResult<T> {
-            let transaction =
-                connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let value = work(&transaction)?;
-            transaction.commit()?;
-            Ok(value)
-        })();
+        let result = in_transaction(&mut connection, work);
         connection.pragma_update(None, "secure_delete", before)?;
         let value = result?;
         let busy: i64 =
@@ -111,6 +102,18 @@ impl SqliteStore {
         }
         Ok(value)
     }
+}
+
+/// Runs `work` in one `BEGIN IMMEDIATE` transaction on `connection`, committed only if it
+/// succeeds.
+fn in_transaction<T>(
+    connection: &mut Connection,
+    work: impl FnOnce(&Transaction<'_>) -> StoreResult<T>,
+) -> StoreResult<T> {
+    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let value = work(&transaction)?;
+    transaction.commit()?;
+    Ok(value)
 }
 
 fn connect(path: &Path) -> StoreResult<Connection> {
