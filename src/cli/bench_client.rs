@@ -212,9 +212,11 @@ fn median(mut values: Vec<Duration>) -> (Duration, Duration) {
     (at(0.5), at(0.95))
 }
 
-pub fn run(args: ClientBenchArgs) -> anyhow::Result<ExitCode> {
+/// A scratch folder for bench `name` (removed when dropped) holding a service data folder with
+/// the bench's author in the demo's organisation; returns both.
+pub(super) fn bench_service(name: &str) -> anyhow::Result<(Scratch, PathBuf)> {
     let scratch = Scratch(
-        std::env::temp_dir().join(format!("hologuide-bench-client-{}", std::process::id())),
+        std::env::temp_dir().join(format!("hologuide-bench-{name}-{}", std::process::id())),
     );
     let data = scratch.0.join("service");
     admin(&data, &["init"])?;
@@ -232,6 +234,11 @@ pub fn run(args: ClientBenchArgs) -> anyhow::Result<ExitCode> {
             PASSWORD,
         ],
     )?;
+    Ok((scratch, data))
+}
+
+pub fn run(args: ClientBenchArgs) -> anyhow::Result<ExitCode> {
+    let (scratch, data) = bench_service("client")?;
     let demo = hologuide::demo::package_dir()?;
     admin(
         &data,

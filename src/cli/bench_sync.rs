@@ -21,7 +21,7 @@ use hologuide::clock::SystemClock;
 use hologuide::net::limits::human_bytes;
 use hologuide::sync::{Approval, SyncOptions, SyncReport, run_cycle};
 
-use super::bench_client::{PASSWORD, Scratch, USER, admin, serve, write_noise_package};
+use super::bench_client::{PASSWORD, USER, admin, bench_service, serve, write_noise_package};
 
 #[derive(Debug, Args)]
 pub struct SyncBenchArgs {
@@ -69,25 +69,7 @@ fn sync(device: &mut Device) -> anyhow::Result<(SyncReport, f64)> {
 }
 
 pub fn run(args: SyncBenchArgs) -> anyhow::Result<ExitCode> {
-    let scratch =
-        Scratch(std::env::temp_dir().join(format!("hologuide-bench-sync-{}", std::process::id())));
-    let data = scratch.0.join("service");
-    admin(&data, &["init"])?;
-    let org = hologuide::demo::ORGANISATION;
-    admin(
-        &data,
-        &[
-            "user",
-            "add",
-            USER,
-            "--role",
-            "author",
-            "--organisation",
-            org,
-            "--password",
-            PASSWORD,
-        ],
-    )?;
+    let (scratch, data) = bench_service("sync")?;
     let bytes = args.megabytes * 1_000_000;
     let mut profile = vec!["profile".to_owned(), "create".into(), "crew".into()];
     for n in 0..args.guides {
