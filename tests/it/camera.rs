@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::support::*;
 
 /// The demo guide's own link at `step`, as its sticker would hold it.
-fn demo_link(step: u32) -> String {
+pub(crate) fn demo_link(step: u32) -> String {
     let demo = hologuide::demo::load().expect("the demo guide");
     format!(
         "hologuide://{}/g/{}/s/{step}",

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use glam::Vec3;
 use serde_json::Value;
 
+use crate::camera::demo_link;
 use crate::support::*;
 
 /// Where the demo's room (`assets/demo/room.json`) hangs the nameplate sticker.
@@ -57,6 +58,17 @@ fn found_at(line: &str) -> Vec3 {
         .map(|n| n.trim().parse().expect("a number"))
         .collect();
     Vec3::new(v[0], v[1], v[2])
+}
+
+/// A room file in `dir` holding `sticker` alone.
+fn room_with(dir: &Path, sticker: Value) -> PathBuf {
+    let room = dir.join("room.json");
+    std::fs::write(
+        &room,
+        serde_json::json!({ "stickers": [sticker] }).to_string(),
+    )
+    .unwrap();
+    room
 }
 
 fn image(path: &Path) -> image::RgbaImage {
@@ -156,19 +168,10 @@ fn on_monado_the_virtual_camera_sees_a_sticker_in_front_of_the_head_and_it_opens
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let link = format!(
-        "hologuide://{}/g/{}/s/3",
-        hologuide::demo::ORGANISATION,
-        hologuide::demo::GUIDE_ID
+    let room = room_with(
+        dir.path(),
+        serde_json::json!({ "payload": demo_link(3), "size_mm": 60, "position": [0.0, 1.6, -0.35] }),
     );
-    let room = dir.path().join("room.json");
-    let sticker =
-        serde_json::json!({ "payload": link, "size_mm": 60, "position": [0.0, 1.6, -0.35] });
-    std::fs::write(
-        &room,
-        serde_json::json!({ "stickers": [sticker] }).to_string(),
-    )
-    .unwrap();
     let runtime = crate::openxr_frames::Runtime::start_still(install);
     let output = run(runtime
         .hologuide(&[
@@ -205,20 +208,12 @@ fn on_monado_a_scripted_walk_of_the_head_to_the_sticker_opens_its_step() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let link = format!(
-        "hologuide://{}/g/{}/s/4",
-        hologuide::demo::ORGANISATION,
-        hologuide::demo::GUIDE_ID
-    );
     // To the right of where the head starts, facing it (its face towards −X).
-    let sticker = serde_json::json!({ "payload": link, "size_mm": 60, "position": [0.7, 1.6, 0.0],
-                                      "rotation_deg": [0, -90, 0] });
-    let room = dir.path().join("room.json");
-    std::fs::write(
-        &room,
-        serde_json::json!({ "stickers": [sticker] }).to_string(),
-    )
-    .unwrap();
+    let room = room_with(
+        dir.path(),
+        serde_json::json!({ "payload": demo_link(4), "size_mm": 60, "position": [0.7, 1.6, 0.0],
+                            "rotation_deg": [0, -90, 0] }),
+    );
     let (runtime, port) = crate::openxr_frames::Runtime::start_remote(install);
     let mut head = crate::monado_remote::ScriptedHead::connect(port);
     let start = Vec3::new(0.0, 1.6, 0.0);

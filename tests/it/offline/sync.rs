@@ -33,6 +33,22 @@ fn service_with_profile(guides: &[&str]) -> (Service, uuid::Uuid, uuid::Uuid) {
     (service, a, b)
 }
 
+/// A new device with alice signed in on `service` (its data folder lives as long as the
+/// `TestDevice`).
+fn alices_device(service: &Service) -> (TestDevice, Device) {
+    let device = TestDevice::new();
+    let mut app = device.launch();
+    sign_in_alice(&mut app, service);
+    (device, app)
+}
+
+/// The app started again on `device` (online or not, as the service is).
+fn restarted(device: &TestDevice) -> Device {
+    let mut app = device.launch();
+    app.start().expect("the app starts");
+    app
+}
+
 fn set_profile_guides(service: &Service, guides: &[&str]) {
     let mut args = vec!["profile", "update", "line-1"];
     for guide in guides {
@@ -44,9 +60,7 @@ fn set_profile_guides(service: &Service, guides: &[&str]) {
 #[test]
 fn a_profile_member_gets_its_guides_without_opening_them_and_opens_them_offline() {
     let (mut service, a, b) = service_with_profile(&[GUIDE_A, GUIDE_B]);
-    let device = TestDevice::new();
-    let mut app = device.launch();
-    sign_in_alice(&mut app, &service);
+    let (device, mut app) = alices_device(&service);
 
     let report = sync(&mut app);
     assert_eq!(report.outcome, "done", "{report:#?}");
@@ -58,8 +72,7 @@ fn a_profile_member_gets_its_guides_without_opening_them_and_opens_them_offline(
 
     // The Wi-Fi drops; the app starts again and opens guide B, never opened before.
     service.stop();
-    let mut offline = device.launch();
-    offline.start().expect("starts offline");
+    let mut offline = restarted(&device);
     let opened = offline
         .open(&Target::Guide(b), &no_progress)
         .expect("a profile guide opens offline");
@@ -72,9 +85,7 @@ fn a_profile_member_gets_its_guides_without_opening_them_and_opens_them_offline(
 #[test]
 fn a_second_sync_with_nothing_changed_is_a_304_and_does_nothing() {
     let (service, _, _) = service_with_profile(&[GUIDE_A]);
-    let device = TestDevice::new();
-    let mut app = device.launch();
-    sign_in_alice(&mut app, &service);
+    let (_device, mut app) = alices_device(&service);
     sync(&mut app);
 
     let again = sync(&mut app);
@@ -87,9 +98,7 @@ fn a_second_sync_with_nothing_changed_is_a_304_and_does_nothing() {
 #[test]
 fn a_dry_run_shows_the_plan_and_downloads_nothing() {
     let (service, a, _) = service_with_profile(&[GUIDE_A]);
-    let device = TestDevice::new();
-    let mut app = device.launch();
-    sign_in_alice(&mut app, &service);
+    let (_device, mut app) = alices_device(&service);
     let plan = run_cycle(&mut app, SyncOptions { dry_run: true }, &mut go, &|_, _| {})
         .expect("the dry run");
     assert_eq!(plan.outcome, "dry run");
@@ -103,9 +112,7 @@ fn a_dry_run_shows_the_plan_and_downloads_nothing() {
 #[test]
 fn a_guide_that_leaves_the_profile_leaves_the_device_at_the_next_sync_unless_the_user_opened_it() {
     let (service, a, b) = service_with_profile(&[GUIDE_A, GUIDE_B]);
-    let device = TestDevice::new();
-    let mut app = device.launch();
-    sign_in_alice(&mut app, &service);
+    let (_device, mut app) = alices_device(&service);
     sync(&mut app);
     // Alice opens A herself; B only ever came with the profile.
     app.open(&Target::Guide(a), &no_progress).expect("A opens");
@@ -138,13 +145,10 @@ fn a_guide_that_leaves_the_profile_leaves_the_device_at_the_next_sync_unless_the
 #[test]
 fn what_was_recorded_offline_goes_up_with_the_next_sync() {
     let (mut service, a, _) = service_with_profile(&[GUIDE_A]);
-    let device = TestDevice::new();
-    let mut app = device.launch();
-    sign_in_alice(&mut app, &service);
+    let (device, mut app) = alices_device(&service);
     sync(&mut app);
     service.stop();
-    let mut offline = device.launch();
-    offline.start().unwrap();
+    let mut offline = restarted(&device);
     offline.open(&Target::Guide(a), &no_progress).unwrap();
     offline.keep_event(
         hologuide::app::telemetry::TelemetryKind::GuideOpened,
@@ -153,8 +157,7 @@ fn what_was_recorded_offline_goes_up_with_the_next_sync() {
         None,
     );
     service.resume();
-    let mut online = device.launch();
-    online.start().unwrap();
+    let mut online = restarted(&device);
     let report = sync(&mut online);
     let uploaded = report.telemetry.expect("uploaded with the sync");
     assert!(uploaded.accepted >= 1, "{uploaded:?}");
@@ -166,13 +169,10 @@ fn what_was_recorded_offline_goes_up_with_the_next_sync() {
 #[test]
 fn offline_step_results_go_up_with_the_sync_and_a_refused_one_stays_with_its_reason() {
     let (mut service, a, b) = service_with_profile(&[GUIDE_A, GUIDE_B]);
-    let device = TestDevice::new();
-    let mut app = device.launch();
-    sign_in_alice(&mut app, &service);
+    let (device, mut app) = alices_device(&service);
     sync(&mut app);
     service.stop();
-    let mut offline = device.launch();
-    offline.start().unwrap();
+    let offline = restarted(&device);
     let store = offline.store().unwrap().clone();
     let result = |guide: uuid::Uuid| hologuide::cache::PendingResult {
         id: uuid::Uuid::new_v4(),
@@ -191,8 +191,7 @@ fn offline_step_results_go_up_with_the_sync_and_a_refused_one_stays_with_its_rea
     // Meanwhile alice lost guide B.
     service.resume();
     service.admin(&["guide", "revoke", GUIDE_B, "--user", "alice"]);
-    let mut online = device.launch();
-    online.start().unwrap();
+    let mut online = restarted(&device);
     let report = sync(&mut online);
     let results = report.results.expect("uploaded with the sync");
     assert_eq!(results.accepted, 1, "{results:?}");
@@ -218,9 +217,7 @@ fn offline_step_results_go_up_with_the_sync_and_a_refused_one_stays_with_its_rea
 #[test]
 fn when_the_profile_is_deleted_its_guides_leave_at_the_next_sync() {
     let (service, _, b) = service_with_profile(&[GUIDE_B]);
-    let device = TestDevice::new();
-    let mut app = device.launch();
-    sign_in_alice(&mut app, &service);
+    let (_device, mut app) = alices_device(&service);
     sync(&mut app);
     service.admin(&["profile", "delete", "line-1"]);
     let report = sync(&mut app);
@@ -232,9 +229,7 @@ fn when_the_profile_is_deleted_its_guides_leave_at_the_next_sync() {
 #[test]
 fn a_republished_guide_is_an_update_that_downloads_only_its_new_picture() {
     let (service, a, _) = service_with_profile(&[GUIDE_A]);
-    let device = TestDevice::new();
-    let mut app = device.launch();
-    sign_in_alice(&mut app, &service);
+    let (_device, mut app) = alices_device(&service);
     sync(&mut app);
 
     let v2 = guide_package(
@@ -261,13 +256,10 @@ fn a_republished_guide_is_an_update_that_downloads_only_its_new_picture() {
 #[test]
 fn offline_a_sync_is_refused_with_the_reason_and_the_cache_is_untouched() {
     let (mut service, _, _) = service_with_profile(&[GUIDE_A]);
-    let device = TestDevice::new();
-    let mut app = device.launch();
-    sign_in_alice(&mut app, &service);
+    let (device, mut app) = alices_device(&service);
     sync(&mut app);
     service.stop();
-    let mut offline = device.launch();
-    offline.start().unwrap();
+    let mut offline = restarted(&device);
     let error = run_cycle(&mut offline, SyncOptions::default(), &mut go, &|_, _| {})
         .expect_err("no network, no sync")
         .to_string();
