@@ -8,6 +8,7 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use super::access::AllListEntry;
+use super::updates::{UpdateAnswer, UpdateOffer};
 use super::{GuideSource, Intent, Transition};
 use crate::guide::link_trust::{LinkRefusal, LinkTrust};
 use crate::guide::{AssetError, AssetSource, Guide, GuideLink, GuidePackage};
@@ -66,6 +67,10 @@ pub trait Surroundings {
     fn check_link(&self, link: &GuideLink) -> Result<(), LinkRefusal> {
         LinkTrust::default().check(link)
     }
+    /// S7: the operator answered the update prompt ([`DeviceNews::UpdatesAvailable`]).
+    fn answer_updates(&self, answer: UpdateAnswer) {
+        tracing::info!(?answer, "no background sync here to answer");
+    }
 }
 
 /// What the device answers a front end, a frame or more after it asked.
@@ -83,6 +88,11 @@ pub enum DeviceNews {
     },
     /// The chosen guide cannot be opened (or the list read): the text to show.
     Refused(String),
+    /// S7: the background sync has updates that need the operator's yes.
+    UpdatesAvailable(UpdateOffer),
+    /// The background sync did something the operator should know (guides updated, results
+    /// refused with the service's reason, S6/S8): a line for the status panel.
+    Synced(String),
 }
 
 /// The demo guide and local packages: no service, so the banner shows only when asked for
@@ -97,11 +107,21 @@ impl Surroundings for Standalone {
     fn screen_changed(&self, _: &Transition) {}
 }
 
-/// What pressing a card button asks the app for.
-pub fn intent_for(action: ButtonAction) -> Intent {
+/// What pressing a button asks for: the guide to move (the card's buttons), or an answer to
+/// the update prompt (S7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Press {
+    Intent(Intent),
+    Updates(UpdateAnswer),
+}
+
+/// What pressing a button asks the app for.
+pub fn press_for(action: ButtonAction) -> Press {
     match action {
-        ButtonAction::Back => Intent::Back,
-        ButtonAction::Next | ButtonAction::Finish => Intent::Next,
-        ButtonAction::Restart => Intent::Restart,
+        ButtonAction::Back => Press::Intent(Intent::Back),
+        ButtonAction::Next | ButtonAction::Finish => Press::Intent(Intent::Next),
+        ButtonAction::Restart => Press::Intent(Intent::Restart),
+        ButtonAction::DownloadUpdates => Press::Updates(UpdateAnswer::DownloadNow),
+        ButtonAction::UpdatesLater => Press::Updates(UpdateAnswer::Later),
     }
 }

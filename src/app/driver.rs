@@ -14,11 +14,12 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use super::anchors::AnchorTracker;
-use super::device::{Content, Surroundings, intent_for};
+use super::device::{Content, Press, Surroundings, press_for};
 use super::menu::{Menu, MenuChange};
 use super::pointer::{Dwell, Ray, hit_button, hit_list_entry};
 use super::report::{AppReport, Cause, Observation, ScreenShown, describe};
 use super::script::{Command, Player, ScriptedCommand};
+use super::updates::UpdateOffer;
 use super::{App, GuideSource, Intent, Transition, View};
 use crate::app::access::Link;
 use crate::camera::Sighting;
@@ -118,6 +119,8 @@ pub struct Driver {
     /// Payloads ignored lately (hashed, the newest last), so a garbage code in view — or a
     /// few of them on one machine — is logged once, not every frame.
     ignored: VecDeque<u64>,
+    /// S7: updates offered by the background sync, waiting for Download now or Later.
+    update_offer: Option<UpdateOffer>,
     /// Where the guide's anchors were seen (X3).
     anchors: AnchorTracker,
     camera: bool,
@@ -168,6 +171,7 @@ impl Driver {
             sticker_question: None,
             sticker_opening: None,
             ignored: VecDeque::new(),
+            update_offer: None,
             anchors: AnchorTracker::default(),
             camera: settings.camera,
             runtime_markers: false,
@@ -199,7 +203,7 @@ impl Driver {
                 if let Some((number, _)) = hit_list_entry(frame, ray) {
                     self.choose(number);
                 } else if let Some((action, _)) = hit_button(frame, ray) {
-                    self.intent(intent_for(action), Cause::Click(action));
+                    self.press(action, Cause::Click(action));
                 }
             }
             Input::ToggleOffline => self.online_wanted = !self.online_wanted,
@@ -234,7 +238,7 @@ impl Driver {
                 direction: head.forward(),
             };
             if let Some(action) = dwell.update(hit_button(frame, gaze).map(|h| h.0), dt_s) {
-                self.intent(intent_for(action), Cause::Gaze(action));
+                self.press(action, Cause::Gaze(action));
             }
         }
         // The device's answers (the All list, a chosen guide) as they arrive; never waits.
@@ -285,6 +289,8 @@ impl Driver {
             self.step_time_s,
         );
         input.status = input.status.or(hint.as_deref());
+        let question = self.update_offer.as_ref().map(UpdateOffer::question);
+        input.prompt = question.as_deref();
         let frame = Frame::build(&input, &mut self.follower, dt_s);
         self.frame = number;
         self.report.frames = number;
@@ -301,6 +307,11 @@ impl Driver {
             self.stickers_looked_for(),
             self.step_time_s,
         );
+        let question = self.update_offer.as_ref().map(UpdateOffer::question);
+        let input = SceneInput {
+            prompt: question.as_deref(),
+            ..input
+        };
         Frame::build(&input, &mut CardFollower::default(), 0.0)
     }
 
@@ -367,13 +378,29 @@ impl Driver {
                 self.menu_changed(change);
             }
             Command::Open(number) => {
-                self.choose(usize::try_from(number.get()).unwrap_or(usize::MAX));
+                let number = usize::try_from(number.get()).unwrap_or(usize::MAX);
+                // The update prompt answers to numbers as the All list does, while the list
+                // is not on screen.
+                if self.update_offer.is_some() && !self.menu.is_open() {
+                    self.answer_updates_numbered(number, cause);
+                } else {
+                    self.choose(number);
+                }
             }
             Command::Exit => self.exit_asked = true,
             Command::Select => self.input(Input::Select(Ray {
                 origin: self.head.position,
                 direction: self.head.forward(),
             })),
+        }
+    }
+
+    /// A button was pressed (selected or looked at): the guide moves, or the update prompt
+    /// is answered.
+    fn press(&mut self, action: crate::scene::ButtonAction, cause: Cause) {
+        match press_for(action) {
+            Press::Intent(intent) => self.intent(intent, cause),
+            Press::Updates(answer) => self.answer_updates(answer, cause),
         }
     }
 
@@ -428,6 +455,7 @@ impl Driver {
                 self.report.statuses.push(text.clone());
                 self.observations.push(Observation::Status { frame, text });
             }
+            Some(MenuChange::UpdatesOffered(offer)) => self.offer_updates(offer),
             Some(MenuChange::Open {
                 content,
                 title,
@@ -488,6 +516,7 @@ pub fn picture(
         online: situation.online,
         all_list: situation.all_list.as_deref(),
         status: situation.status.as_deref(),
+        prompt: None,
         head,
         anchors: &[],
         anchors_tracked: false,
@@ -511,3 +540,10 @@ mod tests;
 
 #[path = "driver_sightings.rs"]
 mod sightings;
+
+#[path = "driver_updates.rs"]
+mod updates;
+
+#[cfg(test)]
+#[path = "driver_updates_tests.rs"]
+mod updates_tests;

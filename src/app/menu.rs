@@ -8,6 +8,7 @@ use uuid::Uuid;
 use super::access::{AllListEntry, Link, all_list_lines};
 use super::device::{Content, DeviceNews, Surroundings};
 use super::shell::{Shell, ShellEvent};
+use super::updates::UpdateOffer;
 
 /// What changed after [`Menu::poll`], for the front end to act on and to report.
 pub enum MenuChange {
@@ -21,6 +22,8 @@ pub enum MenuChange {
     },
     /// A line was put on the status panel (a refusal, or how the guide was opened).
     Status(String),
+    /// S7: the background sync offers updates; the driver asks the operator.
+    UpdatesOffered(UpdateOffer),
 }
 
 /// The All list's state over the driver's one [`Shell`] (which also holds the link and the
@@ -168,6 +171,10 @@ impl Menu {
                     self.shell.handle(ShellEvent::Notice(text.clone()));
                     changes.push(MenuChange::Status(text));
                 }
+                DeviceNews::UpdatesAvailable(offer) => {
+                    changes.push(MenuChange::UpdatesOffered(offer));
+                }
+                DeviceNews::Synced(text) => changes.push(self.say(text)),
             }
         }
         changes

@@ -19,6 +19,7 @@ pub mod script;
 pub mod shell;
 pub mod stickers;
 pub mod telemetry;
+pub mod updates;
 
 use crate::guide::Guide;
 

@@ -164,32 +164,31 @@ pub(crate) mod aim {
     use glam::{Vec2, Vec3};
 
     use super::Ray;
-    use crate::scene::{ButtonAction, Frame, Pose};
+    use crate::scene::{ButtonAction, Frame, Panel, Pose};
 
-    /// From `head` to the centre of the button for `action` on the first panel.
+    /// From `head` to the centre of the button for `action`, on whichever panel has it.
     pub(crate) fn at_button(frame: &Frame, action: ButtonAction, head: Pose) -> Ray {
-        let panel = &frame.panels[0];
-        let button = panel
-            .buttons
+        let (panel, button) = frame
+            .panels
             .iter()
-            .find(|b| b.action == action)
-            .expect("the card has the button");
-        at_point(frame, button.position + button.size / 2.0, head)
+            .find_map(|p| Some((p, p.buttons.iter().find(|b| b.action == action)?)))
+            .expect("a panel has the button");
+        at_point(panel, button.position + button.size / 2.0, head)
     }
 
     /// From `head` to the middle of the left part of text `index` of the first panel.
     pub(crate) fn at_text(frame: &Frame, index: usize, head: Pose) -> Ray {
-        let text = &frame.panels[0].texts[index];
+        let panel = &frame.panels[0];
+        let text = &panel.texts[index];
         at_point(
-            frame,
+            panel,
             text.position + Vec2::new(0.05, text.height / 2.0),
             head,
         )
     }
 
-    /// From `head` to `point` (from the first panel's top-left, +y down).
-    fn at_point(frame: &Frame, point: Vec2, head: Pose) -> Ray {
-        let panel = &frame.panels[0];
+    /// From `head` to `point` (from the panel's top-left, +y down).
+    fn at_point(panel: &Panel, point: Vec2, head: Pose) -> Ray {
         let local = Vec3::new(
             point.x - panel.size.x / 2.0,
             panel.size.y / 2.0 - point.y,
@@ -224,6 +223,7 @@ mod tests {
             online: true,
             all_list: None,
             status: None,
+            prompt: None,
             head: Pose::standing(),
             anchors: &[],
             anchors_tracked: false,
@@ -245,6 +245,7 @@ mod tests {
             online: true,
             all_list: Some(lines),
             status: None,
+            prompt: None,
             head: Pose::standing(),
             anchors: &[],
             anchors_tracked: false,

@@ -97,6 +97,10 @@ pub struct AppReport {
     pub codes_ignored: Vec<String>,
     /// Anchors found by the camera (X3), in the order found: "<id> at frame N, (x, y, z) m".
     pub anchors_found: Vec<String>,
+    /// S7: each update prompt shown ("Updates available: 2 guides, 12 MiB").
+    pub update_prompts: Vec<String>,
+    /// S7: each answer, with what gave it ("download now (click DownloadUpdates)").
+    pub update_answers: Vec<String>,
     /// F2: whether the first and the last frame showed the Offline banner.
     pub offline_banner_first_frame: Option<bool>,
     pub offline_banner_last_frame: Option<bool>,

@@ -158,6 +158,7 @@ impl Shell {
             online: self.link == Link::Online,
             all_list: self.all_lines(),
             status: self.status.as_deref(),
+            prompt: None,
             head,
             anchors,
             anchors_tracked,

@@ -221,6 +221,7 @@ pub fn status(common: Common) -> anyhow::Result<ExitCode> {
             "device_secret": device_secret,
             "last_sync": last_sync,
             "data_usage": data_usage,
+            "sync_settings": sync_settings_of(&device)?,
         }));
     }
     let mut text = String::new();
@@ -270,8 +271,19 @@ pub fn status(common: Common) -> anyhow::Result<ExitCode> {
         }
         (None, _) => {}
     }
+    if let Some(settings) = sync_settings_of(&device)? {
+        text.push_str(&super::sync_settings::describe(&settings));
+    }
     out(&text)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The signed-in user's background sync settings (none when no one is signed in).
+fn sync_settings_of(device: &Device) -> anyhow::Result<Option<hologuide::sync::SyncSettings>> {
+    Ok(match device.store() {
+        Some(store) => Some(hologuide::sync::SyncSettings::load(store)?),
+        None => None,
+    })
 }
 
 /// The signed-in user's last profile sync and data usage (none when no one is signed in).

@@ -40,6 +40,7 @@ mod run_service;
 mod run_xr;
 mod sim;
 mod sync;
+mod sync_settings;
 
 use std::process::ExitCode;
 

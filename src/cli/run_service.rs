@@ -9,8 +9,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
+use hologuide::app::GuideSource;
 use hologuide::app::shell::Origin;
 use hologuide::client::{Opened, Target};
+use hologuide::sync::{BackgroundSync, WithBackgroundSync};
 use hologuide::xr::{Content, Surroundings};
 
 use super::data_dir::DataDirArg;
@@ -74,8 +76,18 @@ pub fn open(
     if !quiet {
         eprintln!("{}", opened_line(&opened));
     }
+    // S5: a signed-in device keeps its offline profile in sync while the guide is shown.
+    let sync = if opened.source() == GuideSource::Service && device.store().is_some() {
+        Some(BackgroundSync::start(&device).context("starting the background sync")?)
+    } else {
+        None
+    };
     let (content, surroundings) = hologuide::client::shown_in_app(device, &opened, start_step)
         .with_context(|| format!("reading the files of '{}'", opened.title))?;
+    let surroundings: Box<dyn Surroundings> = match sync {
+        Some(sync) => Box::new(WithBackgroundSync::new(surroundings, sync)),
+        None => surroundings,
+    };
     Ok(Opening {
         content,
         surroundings,

@@ -4,31 +4,54 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
-use clap::Args;
+use clap::{Args, Subcommand};
 use serde_json::json;
 
 use hologuide::net::limits::human_bytes;
-use hologuide::sync::{Approval, Plan, SyncOptions, run_cycle};
+use hologuide::sync::{Approval, Plan, SyncOptions, SyncSettings, run_cycle};
 
 use super::client::{Common, progress_bar};
 use super::out;
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct SyncArgs {
+    #[command(subcommand)]
+    command: Option<SyncCommand>,
     /// Print the plan only: per guide what would be downloaded and how many bytes, and what
     /// would be removed. Nothing changes.
     #[arg(long)]
     dry_run: bool,
     /// Download without asking (scripts; without a terminal, a sync that downloads needs it).
+    /// On a metered network, a download above the metered limit is still asked about.
     #[arg(long)]
     yes: bool,
+    /// This network is metered (besides the kept setting, `hologuide sync settings`): a
+    /// download above the metered limit (1 MiB by default) needs a yes on a terminal.
+    #[arg(long)]
+    metered: bool,
     #[command(flatten)]
     common: Common,
 }
 
+#[derive(Debug, Subcommand)]
+pub enum SyncCommand {
+    /// Show or change how this device syncs its offline profile while the app runs: how often,
+    /// and above which size it asks first (S7), on a metered network or not (S8).
+    Settings(super::sync_settings::SettingsArgs),
+}
+
 pub fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
+    if let Some(SyncCommand::Settings(settings)) = args.command {
+        return super::sync_settings::run(settings);
+    }
     let mut device = super::client::device_for(&args.common)?;
     let started = device.start()?;
+    let mut settings = match device.store() {
+        Some(store) => SyncSettings::load(store)?,
+        None => SyncSettings::default(),
+    };
+    settings.metered |= args.metered;
     let bar = progress_bar(args.common.json);
     let progress = |title: &str, p: hologuide::net::download::Progress| {
         bar.set_message(title.to_owned());
@@ -36,7 +59,7 @@ pub fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
         bar.set_position(p.done);
     };
     let (yes, json) = (args.yes, args.common.json);
-    let mut approve = |plan: &Plan| ask(plan, yes, json);
+    let mut approve = |plan: &Plan| ask(plan, yes, json, &settings);
     let report = run_cycle(
         &mut device,
         SyncOptions {
@@ -133,18 +156,28 @@ fn plan_text(plan: &Plan) -> String {
     text
 }
 
-/// `--yes` goes ahead; on a terminal the user is asked; otherwise a sync that downloads is
-/// declined with the reason.
-fn ask(plan: &Plan, yes: bool, json: bool) -> Approval {
-    if yes {
+/// `--yes` goes ahead, unless the download is above the metered limit on a metered network;
+/// otherwise, on a terminal the user is asked, and without one the sync is declined with the
+/// reason.
+fn ask(plan: &Plan, yes: bool, json: bool, settings: &SyncSettings) -> Approval {
+    let metered = settings.metered_needs_asking(plan.download_bytes);
+    if yes && !metered {
         return Approval::Go;
     }
     let stdin = std::io::stdin();
     if json || !stdin.is_terminal() {
-        eprintln!(
-            "not downloading {} without --yes (no one to ask here)",
-            human_bytes(plan.download_bytes)
-        );
+        if metered {
+            eprintln!(
+                "not downloading {} on a metered network without asking: it is above the metered limit of {} (`hologuide sync settings --metered-ask-above`); run on a terminal to answer",
+                human_bytes(plan.download_bytes),
+                human_bytes(settings.metered_ask_above_bytes)
+            );
+        } else {
+            eprintln!(
+                "not downloading {} without --yes (no one to ask here)",
+                human_bytes(plan.download_bytes)
+            );
+        }
         return Approval::Declined;
     }
     eprint!("{}", plan_text(plan));

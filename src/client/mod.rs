@@ -101,6 +101,9 @@ pub struct Device {
     account: Option<Account>,
     /// The access token of this run; never written anywhere but the encrypted cache.
     access_token: Option<String>,
+    /// The last access token the service refused (401): not used again, even if the cache
+    /// still holds it.
+    refused_token: Option<String>,
     shell: Shell,
     reporter: Option<Reporter>,
     app_session: Uuid,
@@ -127,6 +130,7 @@ impl Device {
             server,
             account: None,
             access_token: None,
+            refused_token: None,
             shell: Shell::new(Link::Offline),
             reporter: None,
             app_session: Uuid::new_v4(),
@@ -190,6 +194,26 @@ impl Device {
         self.shell.handle(ShellEvent::Connectivity(link));
         if let Some(reporter) = &self.reporter {
             reporter.report(outcome);
+        }
+    }
+
+    /// A second handle on this device's signed-in account for work on another thread (the
+    /// background sync, S5): the same service, cache and device id; its own link state, no
+    /// monitor, and `stop` raised stops its downloads. Tokens are shared through the cache,
+    /// so a refresh by either handle serves both.
+    pub fn companion(&self, stop: crate::net::download::StopSignal) -> Device {
+        let mut config = self.config.clone();
+        config.download.stop = stop;
+        Device {
+            config,
+            device_id: self.device_id.clone(),
+            server: self.server.clone(),
+            account: self.account.clone(),
+            access_token: self.access_token.clone(),
+            refused_token: None,
+            shell: self.shell.clone(),
+            reporter: None,
+            app_session: self.app_session,
         }
     }
 

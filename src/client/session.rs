@@ -265,10 +265,18 @@ impl Device {
             .ok_or(Refused::NotSignedIn)?;
         let session = store.session()?;
         let now = self.config.clock.now();
-        if let (Some(token), Some(expires)) = (&self.access_token, session.access_expires_at)
+        // The cache holds the newest pair: another handle of this device (the background sync)
+        // may have refreshed since this one last did. A token the service just refused is no
+        // use, whoever holds it.
+        let in_hand = session
+            .access_token
+            .or_else(|| self.access_token.clone())
+            .filter(|t| self.refused_token.as_ref() != Some(t));
+        if let (Some(token), Some(expires)) = (in_hand, session.access_expires_at)
             && expires > now + time::Duration::seconds(30)
         {
-            return Ok(token.clone());
+            self.access_token = Some(token.clone());
+            return Ok(token);
         }
         let refresh = session.refresh_token.ok_or(Refused::NotSignedIn)?;
         let outcome = server.refresh(&refresh);
@@ -290,7 +298,7 @@ impl Device {
         self.note(&outcome);
         match outcome {
             Err(e) if e.refusal() == Some(Refusal::Unauthorized) => {
-                self.access_token = None;
+                self.refused_token = self.access_token.take();
                 let token = self.access_token(server)?;
                 let outcome = request(&token);
                 self.note(&outcome);

@@ -166,8 +166,9 @@ impl Device {
 pub struct ResultsUploaded {
     pub accepted: usize,
     pub duplicates: usize,
-    /// Refused by the service, with its reason: kept in the cache's rejected list for the user
-    /// to see, never dropped, never sent again.
+    /// Refused by the service, as the user reads it ("Step results for Pump filter were not
+    /// accepted: you no longer have access to this guide"), one line per guide and reason:
+    /// kept in the cache's rejected list, never dropped, never sent again.
     pub rejected: Vec<String>,
 }
 
@@ -186,6 +187,16 @@ impl Device {
             .into_iter()
             .filter(|r| r.rejected.is_none())
             .collect();
+        // Refusals name the guide by its title, as the user knows it.
+        let titles: std::collections::HashMap<Uuid, String> = if pending.is_empty() {
+            Default::default()
+        } else {
+            store
+                .list()?
+                .into_iter()
+                .map(|g| (g.guide_id, g.title))
+                .collect()
+        };
         for batch in pending.chunks(BATCH) {
             let results: Vec<wire::StepResult> = batch
                 .iter()
@@ -204,9 +215,21 @@ impl Device {
             store.ack_results(&done)?;
             for rejected in &outcome.rejected {
                 store.reject_result(rejected.id, &rejected.code, &rejected.reason)?;
-                uploaded
-                    .rejected
-                    .push(format!("{}: {}", rejected.id, rejected.reason));
+                let guide = batch
+                    .iter()
+                    .find(|r| r.id == rejected.id)
+                    .map(|r| r.guide_id);
+                let title = match guide {
+                    Some(id) => titles.get(&id).cloned().unwrap_or_else(|| id.to_string()),
+                    None => "a guide".to_owned(),
+                };
+                let line = format!(
+                    "Step results for {title} were not accepted: {}",
+                    rejected.reason
+                );
+                if !uploaded.rejected.contains(&line) {
+                    uploaded.rejected.push(line);
+                }
             }
             uploaded.accepted += outcome.accepted.len();
             uploaded.duplicates += outcome.duplicates.len();

@@ -64,6 +64,23 @@ pub struct DownloadOptions {
     /// window. 0: no minimum.
     pub min_rate: u64,
     pub rate_window: Duration,
+    /// Raised by the device to stop the download between two reads (sign-out, the app
+    /// closing): it ends with [`NetError::Stopped`], what arrived kept for resuming.
+    pub stop: StopSignal,
+}
+
+/// A flag another thread raises to stop work in progress (cloned, it is the same flag).
+#[derive(Debug, Clone, Default)]
+pub struct StopSignal(std::sync::Arc<AtomicBool>);
+
+impl StopSignal {
+    pub fn raise(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+
+    pub fn is_raised(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
 }
 
 impl Default for DownloadOptions {
@@ -77,6 +94,7 @@ impl Default for DownloadOptions {
             // out Wi-Fi hand-overs.
             min_rate: 16 * 1024,
             rate_window: Duration::from_secs(60),
+            stop: StopSignal::default(),
         }
     }
 }
@@ -211,16 +229,25 @@ struct Shared<'a> {
 impl Shared<'_> {
     fn work(&self, wanted: &[Wanted]) {
         while !self.cancelled.load(Ordering::Acquire) {
+            if self.options.stop.is_raised() {
+                self.fail(NetError::Stopped);
+                return;
+            }
             let next = self.queue.lock().unwrap_or_else(|p| p.into_inner()).pop();
             let Some(index) = next else { return };
             if let Err(error) = self.fetch(&wanted[index]) {
-                self.cancelled.store(true, Ordering::Release);
-                self.failure
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .get_or_insert(error);
+                self.fail(error);
             }
         }
+    }
+
+    /// Every worker stops; the first failure is the download's.
+    fn fail(&self, error: NetError) {
+        self.cancelled.store(true, Ordering::Release);
+        self.failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_or_insert(error);
     }
 
     fn advance(&self, bytes: u64) {
@@ -374,6 +401,10 @@ impl Shared<'_> {
                 }
                 if let Err(slow) = self.keeps_pace(now) {
                     stop = Some(self.too_slow(&slow));
+                    break;
+                }
+                if self.options.stop.is_raised() {
+                    stop = Some(NetError::Stopped);
                     break;
                 }
                 if self.cancelled.load(Ordering::Acquire) {
@@ -620,7 +651,7 @@ mod tests {
 
         let mut unbounded = Pace::new(&DownloadOptions {
             min_rate: 0,
-            ..options
+            ..options.clone()
         });
         assert_eq!(unbounded.check(0, at(60_000)), Ok(()));
 

@@ -66,6 +66,10 @@ pub enum NetError {
     /// Downloaded bytes could not be stored (disk full, cache damaged).
     #[error("downloaded content could not be stored: {0}")]
     Store(String),
+    /// The device asked the download to stop (sign-out, the app closing); what arrived is
+    /// kept and the next attempt resumes from there.
+    #[error("the download was stopped on this device; what arrived is kept for the next time")]
+    Stopped,
     #[error("{what}: {source}")]
     Io {
         what: String,

@@ -81,6 +81,8 @@ pub struct SceneInput<'a> {
     pub all_list: Option<&'a [String]>,
     /// A status line from outside the guide (e.g. "Sign in needs a network connection", F5).
     pub status: Option<&'a str>,
+    /// S7: "Updates available: 3 guides, 12 MiB", answered with Download now or Later.
+    pub prompt: Option<&'a str>,
     pub head: Pose,
     pub anchors: &'a [KnownAnchor],
     /// True when a camera finds the anchors (X3): a hologram whose anchor is not seen yet waits
@@ -104,6 +106,8 @@ pub enum PanelKind {
     OfflineBanner,
     AllList,
     Toast,
+    /// S7: the question whether to download the offline profile's updates now.
+    UpdatePrompt,
 }
 
 /// A flat, rounded rectangle with text on it, placed in the world.
@@ -163,6 +167,10 @@ pub enum ButtonAction {
     Next,
     Finish,
     Restart,
+    /// S7: download the offered updates now.
+    DownloadUpdates,
+    /// S7: not now; asked again at the next sync.
+    UpdatesLater,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -209,6 +217,9 @@ impl Frame {
         };
         if let Some(message) = input.status.or(notice) {
             panels.push(panels::toast(card_pose, message));
+        }
+        if let Some(question) = input.prompt {
+            panels.push(panels::update_prompt(card_pose, question));
         }
         if !input.online {
             panels.push(panels::offline_banner(head));

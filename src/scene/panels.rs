@@ -304,6 +304,50 @@ pub fn toast(card: Pose, message: &str) -> Panel {
     }
 }
 
+/// S7: the offer to download the offline profile's updates, just in front of the card's upper
+/// half (the card stays readable below it), with its two answers as buttons.
+pub fn update_prompt(card: Pose, question: &str) -> Panel {
+    let size = Vec2::new(CARD_SIZE.x - 0.04, 0.19);
+    let offset = Vec3::new(0.0, CARD_SIZE.y / 2.0 - size.y / 2.0 - 0.02, 0.03);
+    let button_size = Vec2::new(0.2, 0.055);
+    let button_y = size.y - PAD - button_size.y;
+    Panel {
+        kind: PanelKind::UpdatePrompt,
+        world: card.to_matrix() * Mat4::from_translation(offset),
+        size,
+        background: PANEL_BG,
+        corner_radius: 0.02,
+        texts: vec![text(
+            question,
+            Vec2::new(PAD, PAD),
+            size.x - 2.0 * PAD,
+            2.0,
+            1.0,
+            FontWeight::SemiBold,
+            TEXT,
+        )],
+        buttons: vec![
+            Button {
+                action: ButtonAction::UpdatesLater,
+                label: "Later".into(),
+                position: Vec2::new(PAD, button_y),
+                size: button_size,
+                enabled: true,
+                primary: false,
+            },
+            Button {
+                action: ButtonAction::DownloadUpdates,
+                label: "Download now".into(),
+                position: Vec2::new(size.x - PAD - button_size.x, button_y),
+                size: button_size,
+                enabled: true,
+                primary: true,
+            },
+        ],
+        shapes: Vec::new(),
+    }
+}
+
 /// F2: pinned near the top of the view, so it is seen wherever the user looks.
 pub fn offline_banner(head: Pose) -> Panel {
     let distance = 1.2_f32;

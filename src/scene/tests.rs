@@ -41,6 +41,7 @@ fn input<'a>(view: &'a CardView<'a>) -> SceneInput<'a> {
         anchors: &[],
         anchors_tracked: false,
         step_time_s: 0.0,
+        prompt: None,
     }
 }
 

@@ -47,6 +47,8 @@ pub struct SyncOptions {
 pub enum Approval {
     Go,
     Declined,
+    /// The operator has been asked (S7) and has not answered yet: nothing is downloaded now.
+    Asked,
 }
 
 /// A guide version the cycle stored.
@@ -167,8 +169,11 @@ pub fn run_cycle(
     } else if !report.plan.downloads.is_empty() {
         report.approval = approve(&report.plan);
     }
-    if report.approval == Approval::Declined {
-        report.outcome = "declined".into();
+    if report.approval != Approval::Go {
+        report.outcome = match report.approval {
+            Approval::Asked => "waiting for the operator's answer".into(),
+            _ => "declined".into(),
+        };
         finish(&store, &manifest, &report, started_at, device)?;
         return Ok(report);
     }
@@ -196,14 +201,8 @@ pub fn run_cycle(
             }
         }
     }
-    if stopped.is_none() {
-        for removal in &report.plan.removals {
-            if store.clear_guide(removal.guide_id)? {
-                report.removed.push(removal.guide_id);
-            }
-        }
-    }
-    // What happened offline goes up with the cycle (F9).
+    // What happened offline goes up with the cycle (F9), before a guide it concerns leaves
+    // the device (a refusal names the guide by its title).
     if stopped.is_none() {
         match device.upload_telemetry() {
             Ok(uploaded) => report.telemetry = Some(uploaded),
@@ -212,6 +211,13 @@ pub fn run_cycle(
         match device.upload_results() {
             Ok(uploaded) => report.results = Some(uploaded),
             Err(e) => tracing::warn!("step results not uploaded with the sync: {e}"),
+        }
+    }
+    if stopped.is_none() {
+        for removal in &report.plan.removals {
+            if store.clear_guide(removal.guide_id)? {
+                report.removed.push(removal.guide_id);
+            }
         }
     }
     report.outcome = match stopped {

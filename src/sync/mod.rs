@@ -8,8 +8,12 @@
 //! anywhere resumes at the next one: the manifest it was working from is kept with its ETag,
 //! finished guides are in the cache, a blob half downloaded continues where it stopped.
 
+pub mod background;
 pub mod cycle;
 pub mod plan;
+pub mod settings;
 
+pub use background::{BackgroundSync, WithBackgroundSync};
 pub use cycle::{Approval, GuideDone, SyncError, SyncOptions, SyncReport, run_cycle, sync_status};
 pub use plan::{Plan, plan};
+pub use settings::SyncSettings;

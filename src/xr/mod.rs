@@ -9,4 +9,4 @@ pub mod headless;
 pub mod openxr;
 pub mod window;
 
-pub use crate::app::device::{Content, DeviceNews, Standalone, Surroundings, intent_for};
+pub use crate::app::device::{Content, DeviceNews, Standalone, Surroundings, press_for};

@@ -102,6 +102,7 @@ fn entry_in_window(number: usize) -> (i64, i64) {
         online: false,
         all_list: Some(&lines),
         status: None,
+        prompt: None,
         head,
         anchors: &[],
         anchors_tracked: false,

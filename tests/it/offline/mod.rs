@@ -1,6 +1,7 @@
 //! The offline-first client (F1–F14, N1) against the real `hologuide-server` on 127.0.0.1:
 //! going offline is stopping the server, coming back is starting it again on the same port.
 
+mod background;
 mod cli;
 mod flows;
 mod hostile_service;

@@ -196,6 +196,10 @@ fn offline_step_results_go_up_with_the_sync_and_a_refused_one_stays_with_its_rea
     let results = report.results.expect("uploaded with the sync");
     assert_eq!(results.accepted, 1, "{results:?}");
     assert_eq!(results.rejected.len(), 1, "{results:?}");
+    assert!(
+        results.rejected[0].starts_with("Step results for Valve check were not accepted: "),
+        "the user reads which guide and why: {results:?}"
+    );
     let left = online.store().unwrap().pending_results().unwrap();
     assert_eq!(
         left.len(),
@@ -299,6 +303,43 @@ fn cli_sync_plans_asks_for_yes_syncs_and_status_shows_the_last_sync() {
         0
     );
 
+    // S8: on a metered network, --yes is not enough above the metered limit.
+    let settings = json_of(data, &["sync", "settings", "--metered-ask-above", "10kB"]);
+    assert_eq!(settings["settings"]["metered_ask_above_bytes"], 10_000);
+    assert_eq!(settings["settings"]["metered"], false);
+    let metered = client(data, &["sync", "--yes", "--metered", "--json"])
+        .output()
+        .unwrap();
+    let text = crate::support::stderr(&metered);
+    assert!(
+        text.contains(
+            "on a metered network without asking: it is above the metered limit of 9.8 KiB"
+        ),
+        "{text}"
+    );
+    let metered: serde_json::Value = serde_json::from_slice(&metered.stdout).unwrap();
+    assert_eq!(metered["sync"]["outcome"], "declined");
+    json_of(data, &["sync", "settings", "--metered", "on"]);
+    let kept = client(data, &["sync", "--yes", "--json"]).output().unwrap();
+    let kept: serde_json::Value = serde_json::from_slice(&kept.stdout).unwrap();
+    assert_eq!(
+        kept["sync"]["outcome"], "declined",
+        "the kept setting asks too"
+    );
+    let refused = client(data, &["sync", "settings", "--every", "15"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(
+        crate::support::stderr(&refused).contains("'15' is no interval"),
+        "{}",
+        crate::support::stderr(&refused)
+    );
+    json_of(
+        data,
+        &["sync", "settings", "--metered", "off", "--every", "5m"],
+    );
+
     let done = json_of(data, &["sync", "--yes"]);
     assert_eq!(done["sync"]["outcome"], "done", "{done:#}");
     assert_eq!(done["sync"]["stored"].as_array().unwrap().len(), 2);
@@ -309,6 +350,8 @@ fn cli_sync_plans_asks_for_yes_syncs_and_status_shows_the_last_sync() {
     let usage = &status["data_usage"][0];
     assert_eq!(usage["downloaded_bytes"], done["sync"]["downloaded_bytes"]);
     assert_eq!(usage["guides"], 2);
+    assert_eq!(status["sync_settings"]["every_s"], 300, "{status:#}");
+    assert_eq!(status["sync_settings"]["metered"], false);
 
     service.stop();
     let opened = json_of(data, &["open", &b.to_string()]);
