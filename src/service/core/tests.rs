@@ -58,7 +58,7 @@ impl Setup {
 }
 
 #[test]
-fn a_profile_keeps_only_guides_published_within_its_date_filter() {
+fn s3_a_profile_keeps_only_guides_published_within_its_date_filter_10_days_by_default_or_30() {
     let setup = setup(datetime!(2026-11-01 08:00 UTC));
     let demo = crate::demo::package_dir().unwrap();
     setup
@@ -88,6 +88,21 @@ fn a_profile_keeps_only_guides_published_within_its_date_filter() {
     let manifest = setup.service.profile_manifest(&setup.caller()).unwrap();
     assert!(manifest.guides.is_empty(), "published 11 days ago");
     assert_eq!(manifest.total_bytes, 0);
+
+    let thirty_days = ProfileSpec {
+        modified_within_days: Some(Some(30)),
+        ..ProfileSpec::default()
+    };
+    setup
+        .service
+        .update_profile(crate::demo::ORGANISATION, "line-1", &thirty_days)
+        .unwrap();
+    let manifest = setup.service.profile_manifest(&setup.caller()).unwrap();
+    assert_eq!(manifest.modified_within_days, Some(30));
+    assert_eq!(manifest.guides.len(), 1, "11 days ago is within 30");
+    setup.set_time(datetime!(2026-12-02 08:00 UTC));
+    let manifest = setup.service.profile_manifest(&setup.caller()).unwrap();
+    assert!(manifest.guides.is_empty(), "published 31 days ago");
 
     let no_filter = ProfileSpec {
         modified_within_days: Some(None),

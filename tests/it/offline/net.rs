@@ -322,6 +322,75 @@ fn a_download_reports_progress_up_to_the_total_and_respects_a_rate_limit() {
     assert!(started.elapsed() >= Duration::from_millis(200));
 }
 
+/// S5: the device stops a download (sign-out, the app closing) between two reads: it ends
+/// with the reason, what arrived stays, and the next download resumes from there.
+#[test]
+fn a_download_stopped_by_the_device_keeps_what_arrived_and_resumes() {
+    let service = Service::start();
+    let (client, alice, wanted) = big_guide(&service, 4 << 20);
+    let total: u64 = wanted.iter().map(|w| w.bytes).sum();
+    let sink = FolderSink::new(service.dir.path().join("staging")).unwrap();
+    let options = DownloadOptions {
+        concurrency: 1,
+        // 1 MiB/s: the download takes seconds, so it is stopped in the middle.
+        max_rate: Some(1 << 20),
+        ..DownloadOptions::default()
+    };
+    let stop = options.stop.clone();
+    let error = fetch_all(&client, &alice, &sink, &wanted, &options, &|p| {
+        if p.done >= 1 << 20 {
+            stop.raise();
+        }
+    })
+    .unwrap_err();
+    assert!(matches!(error, NetError::Stopped), "{error}");
+    assert_eq!(
+        error.to_string(),
+        "the download was stopped on this device; what arrived is kept for the next time"
+    );
+    let kept: u64 = wanted
+        .iter()
+        .filter_map(|w| std::fs::metadata(sink.partial_path(&w.sha256)).ok())
+        .map(|m| m.len())
+        .sum();
+    assert!(
+        kept >= 1 << 20 && kept < total,
+        "{kept} of {total} bytes kept"
+    );
+
+    // The blob that was cut resumes at its kept length: the first progress after the start
+    // is those bytes, found on disk, not downloaded again.
+    let cut: Vec<Wanted> = wanted
+        .iter()
+        .filter(|w| sink.partial_path(&w.sha256).exists())
+        .cloned()
+        .collect();
+    assert_eq!(cut.len(), 1, "one blob was in flight");
+    let seen = Mutex::new(Vec::new());
+    fetch_all(
+        &client,
+        &alice,
+        &sink,
+        &cut,
+        &DownloadOptions::default(),
+        &|p| seen.lock().unwrap().push(p.done),
+    )
+    .unwrap();
+    assert_eq!(seen.lock().unwrap()[..2], [0, kept]);
+    fetch_all(
+        &client,
+        &alice,
+        &sink,
+        &wanted,
+        &DownloadOptions::default(),
+        &|_| {},
+    )
+    .unwrap();
+    for w in &wanted {
+        assert!(sink.path(&w.sha256).exists());
+    }
+}
+
 /// A staging folder on a disk with `free` bytes left, as the download sees it.
 struct NearlyFullDisk {
     folder: FolderSink,
