@@ -58,7 +58,16 @@ impl Drop for Server {
 }
 
 fn server_exe() -> anyhow::Result<PathBuf> {
-    let exe = std::env::current_exe().context("finding this program")?;
+    let mut exe = std::env::current_exe().context("finding this program")?;
+    // Run through a dynamic loader (the Monado tree's, for its Mesa), this process is the
+    // loader; the program is its first argument.
+    if exe
+        .file_name()
+        .is_some_and(|n| n.to_string_lossy().starts_with("ld-linux"))
+        && let Some(program) = std::env::args_os().next()
+    {
+        exe = PathBuf::from(program);
+    }
     let server = exe.with_file_name(format!("hologuide-server{}", std::env::consts::EXE_SUFFIX));
     if !server.is_file() {
         bail!(

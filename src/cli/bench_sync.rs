@@ -7,6 +7,7 @@
 //!   first sync's rate (target < 1 s).
 //! - The device's peak memory during the syncs above its idle memory (target < 64 MiB): the
 //!   sync runs in this process, the service in its own.
+//! - The app's frame times idle and during a background sync ([`super::bench_sync_frames`]).
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -31,6 +32,13 @@ pub struct SyncBenchArgs {
     /// Each guide's picture, in MB.
     #[arg(long, default_value_t = 10)]
     megabytes: usize,
+    /// Frames of the app's frame loop timed idle and again during a background sync (0: not
+    /// measured).
+    #[arg(long, default_value_t = 200)]
+    frames: usize,
+    /// The headless frame's size, WIDTHxHEIGHT.
+    #[arg(long, default_value = "640x400", value_parser = super::demo::parse_size)]
+    size: (u32, u32),
 }
 
 /// This process's resident memory now and at its peak, bytes (Linux `/proc/self/status`).
@@ -69,6 +77,11 @@ fn sync(device: &mut Device) -> anyhow::Result<(SyncReport, f64)> {
 }
 
 pub fn run(args: SyncBenchArgs) -> anyhow::Result<ExitCode> {
+    if args.frames > 0
+        && let Some(code) = super::bench_sync_frames::through_tree()?
+    {
+        return Ok(code);
+    }
     let (scratch, data) = bench_service("sync")?;
     let bytes = args.megabytes * 1_000_000;
     let mut profile = vec!["profile".to_owned(), "create".into(), "crew".into()];
@@ -150,5 +163,9 @@ pub fn run(args: SyncBenchArgs) -> anyhow::Result<ExitCode> {
         human_bytes(peak),
         human_bytes(peak.saturating_sub(idle))
     );
+    // After the memory figures: the renderer's own memory is no part of the sync's.
+    if args.frames > 0 {
+        super::bench_sync_frames::measure(&scratch.0, &url, args.frames, args.size)?.print();
+    }
     Ok(ExitCode::SUCCESS)
 }

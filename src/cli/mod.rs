@@ -23,6 +23,8 @@ mod bench_render;
 #[cfg(feature = "dev-tools")]
 mod bench_sync;
 #[cfg(feature = "dev-tools")]
+mod bench_sync_frames;
+#[cfg(feature = "dev-tools")]
 mod bench_xr;
 mod cache;
 #[cfg(feature = "dev-tools")]
