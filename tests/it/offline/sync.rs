@@ -449,3 +449,43 @@ fn a_sync_killed_at_random_points_resumes_and_the_cache_verifies() {
         2
     );
 }
+
+/// `hologuide bench sync` keeps working: a tiny profile, its three syncs, the memory line and
+/// the frame-loop table, and nothing left in the temporary folder.
+#[test]
+fn bench_sync_prints_the_sync_memory_and_frame_loop_tables_and_leaves_nothing_behind() {
+    use crate::support::{hologuide, run, stderr, stdout};
+    let scratch = tempfile::tempdir().unwrap();
+    let output = run(hologuide()
+        .args([
+            "bench",
+            "sync",
+            "--guides",
+            "2",
+            "--megabytes",
+            "1",
+            "--frames",
+            "10",
+            "--size",
+            "64x64",
+        ])
+        .env("TMPDIR", scratch.path()));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    for expected in [
+        "offline profile of 2 guides × 1 MB",
+        "first full sync",
+        "after one guide was republished",
+        "again, nothing changed (304)",
+        "above idle (target < 64 MiB)",
+        "idle (half before, half after)",
+        "during the background sync",
+        "p99 during the sync / idle:",
+    ] {
+        assert!(
+            text.contains(expected),
+            "missing \"{expected}\" in:\n{text}"
+        );
+    }
+    assert_eq!(std::fs::read_dir(scratch.path()).unwrap().count(), 0);
+}
