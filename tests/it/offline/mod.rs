@@ -6,6 +6,7 @@ mod cli;
 mod flows;
 mod hostile_service;
 mod net;
+mod results_kill;
 mod session;
 mod sync;
 

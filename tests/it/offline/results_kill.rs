@@ -1,0 +1,151 @@
+//! N5, S6: step results go up exactly once. The device (`hologuide sync`) is killed with
+//! SIGKILL at random points while it uploads; some kills land after the service stored a batch
+//! and before the device marked it sent, so the batch goes again at the next sync. The service
+//! keeps each result once, the device loses none.
+
+use std::collections::HashSet;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hologuide::cache::{DeviceIndex, FileKeyStore, PendingResult, Store};
+use hologuide::clock::SystemClock;
+
+use super::cli::{Random, client, json_of, login};
+use super::*;
+
+const TRIALS: usize = 24;
+/// Four upload batches of 500 per trial: an upload that lasts long enough to be cut.
+const RESULTS_PER_TRIAL: usize = 2000;
+
+fn store_of(data: &std::path::Path) -> Store {
+    let index = DeviceIndex::load(data).unwrap();
+    let user = index.last().expect("alice signed in").user_id.clone();
+    Store::open(
+        data,
+        &user,
+        &FileKeyStore::in_data_dir(data),
+        Arc::new(SystemClock),
+    )
+    .unwrap()
+}
+
+/// The ids of alice's results as the service keeps them (every one, duplicates included).
+fn on_service(service: &Service) -> Vec<uuid::Uuid> {
+    let api = hologuide::net::ApiClient::new(&service.url(), &Default::default()).unwrap();
+    let token = api
+        .sign_in("alice", &password("alice"), "results-check")
+        .unwrap()
+        .access_token;
+    let results: Vec<serde_json::Value> = reqwest::blocking::Client::new()
+        .get(format!("{}/v1/me/results", service.url()))
+        .bearer_auth(token)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    results
+        .iter()
+        .map(|r| uuid::Uuid::parse_str(r["id"].as_str().unwrap()).unwrap())
+        .collect()
+}
+
+#[test]
+fn n5_results_go_up_exactly_once_when_the_device_is_killed_between_upload_and_acknowledgement() {
+    let service = Service::start();
+    let guide = small_guide(&service, GUIDE_A, "alpha");
+    service.admin(&["profile", "create", "line-1", "--guide", GUIDE_A]);
+    service.admin(&["profile", "add-member", "line-1", "alice"]);
+    let device = tempfile::tempdir().unwrap();
+    let data = device.path();
+    assert!(login(data, &service, "alice").status.success());
+    // The guide is on the device: later syncs only upload.
+    json_of(data, &["sync", "--yes"]);
+
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0x2545_f491_4f6c_dd1d, |d| d.as_nanos() as u64);
+    eprintln!("kill points seeded with {seed}");
+    let mut random = Random(seed | 1);
+    let mut made = HashSet::new();
+    let (mut killed, mut between) = (0, 0);
+    let mut span: Option<Duration> = None;
+    let mut was_unacknowledged = HashSet::new();
+    for trial in 0..TRIALS {
+        let store = store_of(data);
+        for _ in 0..RESULTS_PER_TRIAL {
+            let result = PendingResult {
+                id: uuid::Uuid::new_v4(),
+                guide_id: guide,
+                version: 1,
+                step_id: "s1".into(),
+                completed_at: time::OffsetDateTime::now_utc(),
+                value: Some(serde_json::json!({ "trial": trial })),
+                rejected: None,
+            };
+            store.add_result(&result).unwrap();
+            made.insert(result.id);
+        }
+        drop(store);
+
+        let started = Instant::now();
+        let mut child = client(data, &["sync", "--yes", "--json"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // The first sync runs whole and gives the span the later kills are spread over.
+        match span {
+            None => {
+                child.wait().unwrap();
+                span = Some(started.elapsed());
+            }
+            Some(span) => {
+                let millis = u64::try_from(span.as_millis()).unwrap_or(u64::MAX).max(1);
+                std::thread::sleep(Duration::from_millis(random.below(millis)));
+                if child.try_wait().unwrap().is_none() {
+                    child.kill().unwrap();
+                    killed += 1;
+                }
+                let _ = child.wait();
+            }
+        }
+
+        let pending: HashSet<_> = store_of(data)
+            .pending_results()
+            .unwrap()
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        let stored: HashSet<_> = on_service(&service).into_iter().collect();
+        // Stored by the service but still pending here: the kill came between the two (counted
+        // once per trial that newly left results so).
+        let unacknowledged: HashSet<_> = stored.intersection(&pending).copied().collect();
+        if !unacknowledged.is_subset(&was_unacknowledged) {
+            between += 1;
+        }
+        was_unacknowledged = unacknowledged;
+        assert!(
+            made.iter()
+                .all(|id| pending.contains(id) || stored.contains(id)),
+            "trial {trial}: a result is neither on the device nor on the service"
+        );
+    }
+    eprintln!(
+        "{killed} of {TRIALS} syncs killed (a whole one took {span:?}), {between} between \
+         upload and acknowledgement"
+    );
+    assert!(
+        between >= 1,
+        "no kill landed between an upload and its acknowledgement (seed {seed}): the test \
+         proved less than it says"
+    );
+
+    let last = json_of(data, &["sync", "--yes"]);
+    assert_eq!(last["sync"]["outcome"], "nothing to do", "{last:#}");
+    assert!(store_of(data).pending_results().unwrap().is_empty());
+    let ids = on_service(&service);
+    let unique: HashSet<_> = ids.iter().copied().collect();
+    assert_eq!(ids.len(), unique.len(), "a result stored twice");
+    assert_eq!(unique, made, "every result once, none lost");
+}
