@@ -143,12 +143,26 @@ pub enum ServiceVerdict {
     PermissionLost(String),
 }
 
+/// S6: what the device does with a cached guide the service no longer lets this user open,
+/// as the organisation chose (sent with the offline profile's manifest).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LostAccess {
+    /// The copy stays usable offline until the cache is cleared, and is never updated.
+    KeepOffline,
+    /// The copy stops opening once the device knows, with the service's words (F13, F14).
+    #[default]
+    LockOnSync,
+}
+
 /// What the cache knows about one guide it holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CachedGuideFacts {
     pub title: String,
     pub lease_expires_at: OffsetDateTime,
     pub verdict: ServiceVerdict,
+    /// The organisation's policy for a refused copy (S6).
+    pub lost_access: LostAccess,
 }
 
 /// N1, F13, F14: may the cached copy be opened without the network?
@@ -157,9 +171,14 @@ pub fn may_open_offline(
     now: OffsetDateTime,
     last_seen: Option<OffsetDateTime>,
 ) -> Result<(), Refused> {
-    match &guide.verdict {
-        ServiceVerdict::Open => {}
-        ServiceVerdict::Deactivated(message) | ServiceVerdict::PermissionLost(message) => {
+    match (&guide.verdict, guide.lost_access) {
+        (ServiceVerdict::Open, _)
+        // S6 keep-offline: the refused copy keeps opening offline (never updated).
+        | (ServiceVerdict::Deactivated(_) | ServiceVerdict::PermissionLost(_), LostAccess::KeepOffline) => {}
+        (
+            ServiceVerdict::Deactivated(message) | ServiceVerdict::PermissionLost(message),
+            LostAccess::LockOnSync,
+        ) => {
             return Err(Refused::RefusedByService(message.clone()));
         }
     }

@@ -13,6 +13,7 @@ fn account(last_online: OffsetDateTime) -> RememberedAccount {
 
 fn cached(lease: OffsetDateTime, verdict: ServiceVerdict) -> CachedGuideFacts {
     CachedGuideFacts {
+        lost_access: LostAccess::LockOnSync,
         title: "Pump filter".into(),
         lease_expires_at: lease,
         verdict,
@@ -107,6 +108,29 @@ fn f13_f14_the_services_refusal_is_shown_offline_too() {
         let refused = may_open_offline(&cached(lease, verdict), T0, None).unwrap_err();
         assert_eq!(refused.to_string(), message);
     }
+}
+
+#[test]
+fn s6_keep_offline_lets_a_refused_copy_open_offline_within_its_lease_and_lock_on_sync_does_not() {
+    let lease = T0 + Duration::days(30);
+    let refused = |policy| CachedGuideFacts {
+        lost_access: policy,
+        ..cached(
+            lease,
+            ServiceVerdict::PermissionLost("you do not have permission".into()),
+        )
+    };
+    assert_eq!(
+        may_open_offline(&refused(LostAccess::KeepOffline), T0, None),
+        Ok(())
+    );
+    assert!(may_open_offline(&refused(LostAccess::LockOnSync), T0, None).is_err());
+    // The lease still holds (N1): keep-offline is no way around it.
+    let after = lease + Duration::hours(1);
+    assert!(matches!(
+        may_open_offline(&refused(LostAccess::KeepOffline), after, None),
+        Err(Refused::LeaseExpired { .. })
+    ));
 }
 
 #[test]

@@ -11,6 +11,7 @@ use uuid::Uuid;
 use super::outbox::uuid_of;
 use super::store::{format_time, parse_time};
 use super::{CacheError, Store};
+use crate::app::access::LostAccess;
 
 /// Syncs remembered in the data-usage history; older ones are dropped.
 pub const DATA_USAGE_KEPT: usize = 100;
@@ -32,7 +33,24 @@ pub struct DataUsage {
     pub outcome: String,
 }
 
+/// Key of `sync_state` for the organisation's S6 policy, as the last manifest said it.
+const LOST_ACCESS: &str = "profile.lost_access";
+
 impl Store {
+    /// S6: what to do with a copy the service refused, as the last profile manifest said (the
+    /// copy locks until a manifest says otherwise).
+    pub fn lost_access(&self) -> Result<LostAccess, CacheError> {
+        Ok(self
+            .sync_state(LOST_ACCESS)?
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or_default())
+    }
+
+    pub fn set_lost_access(&self, policy: LostAccess) -> Result<(), CacheError> {
+        let text = serde_json::to_string(&policy).unwrap_or_default();
+        self.set_sync_state(LOST_ACCESS, &text)
+    }
+
     /// The guides the offline profile holds on this device, as of its last sync.
     pub fn profile_guides(&self) -> Result<HashSet<Uuid>, CacheError> {
         self.run(|c| {

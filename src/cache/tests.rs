@@ -400,7 +400,7 @@ fn may_open_offline(store: &Store, guide_id: Uuid) -> Result<(), Refused> {
         .expect("the guide is cached");
     let last_seen = store.time_high_water().unwrap();
     access::may_open_offline(
-        &crate::client::facts_of(&version),
+        &crate::client::facts_of(&version, store.lost_access().unwrap()),
         store.clock.now(),
         last_seen,
     )

@@ -97,6 +97,9 @@ pub fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
             for (id, words) in &report.refused {
                 line!(text, "not stored {id}: {words}");
             }
+            for lost in &report.access_lost {
+                line!(text, "{}", lost.line());
+            }
             line!(
                 text,
                 "{}: {} downloaded, {} removed",
@@ -149,7 +152,7 @@ fn plan_text(plan: &Plan) -> String {
     for k in &plan.kept {
         line!(
             text,
-            "  keep {} (it left the profile; you opened it yourself)",
+            "  keep {} (it left the profile; it stays on this device)",
             k.title
         );
     }

@@ -7,7 +7,9 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::{ClientError, Device};
-use crate::app::access::{self, AllListEntry, CachedGuideFacts, Refused, ServiceVerdict};
+use crate::app::access::{
+    self, AllListEntry, CachedGuideFacts, LostAccess, Refused, ServiceVerdict,
+};
 use crate::app::shell::{Origin, ShellEvent};
 use crate::app::{App, GuideSource};
 use crate::cache::{AssetRef, CacheError, CachedVersion, GuideStatus, NewVersion, Store};
@@ -310,7 +312,7 @@ impl Device {
         let id = target.guide_id();
         let username = self.username().unwrap_or_default().to_owned();
         let version = store.current(id)?.ok_or(Refused::NotCached { username })?;
-        let facts = facts_of(&version);
+        let facts = facts_of(&version, store.lost_access()?);
         let now = self.config.clock.now();
         let last_seen = store.time_high_water()?;
         access::may_open_offline(&facts, now, last_seen)?;
@@ -365,9 +367,11 @@ impl Device {
         };
         let now = self.config.clock.now();
         let last_seen = store.time_high_water()?;
+        let lost_access = store.lost_access()?;
         let mut entries = Vec::new();
         for entry in store.list()? {
             let facts = CachedGuideFacts {
+                lost_access,
                 title: entry.title.clone(),
                 lease_expires_at: entry
                     .lease_expires_at
@@ -375,13 +379,21 @@ impl Device {
                 verdict: verdict(entry.status, entry.status_message.clone()),
             };
             let refusal = access::may_open_offline(&facts, now, last_seen).err();
+            // S6 keep-offline: it opens, and says why it is never updated.
+            let kept = match (&refusal, &facts.verdict) {
+                (
+                    None,
+                    ServiceVerdict::Deactivated(words) | ServiceVerdict::PermissionLost(words),
+                ) => Some(format!("kept on this device, never updated: {words}")),
+                _ => None,
+            };
             entries.push(AllListEntry {
                 guide_id: entry.guide_id,
                 title: entry.title,
                 version: entry.version,
                 downloaded_at: entry.downloaded_at,
                 opens_offline: refusal.is_none(),
-                note: refusal.map(|r| r.to_string()),
+                note: refusal.map(|r| r.to_string()).or(kept),
             });
         }
         self.shell.handle(ShellEvent::ShowAllList(entries.clone()));
@@ -416,8 +428,9 @@ fn verdict(status: GuideStatus, message: Option<String>) -> ServiceVerdict {
 }
 
 /// What N1, F13 and F14 need to know of a cached version ([`access::may_open_offline`]).
-pub fn facts_of(version: &CachedVersion) -> CachedGuideFacts {
+pub fn facts_of(version: &CachedVersion, lost_access: LostAccess) -> CachedGuideFacts {
     CachedGuideFacts {
+        lost_access,
         title: version.title.clone(),
         // Versions without a lease come from services before N1: they never expire by lease.
         lease_expires_at: version

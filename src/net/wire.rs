@@ -124,6 +124,10 @@ pub struct ProfileManifest {
     pub description: String,
     pub revision: u64,
     pub modified_within_days: Option<u32>,
+    /// S6: what the device does with cached guides the member may no longer open; services
+    /// from before it send none (the copy locks, as it always did).
+    #[serde(default)]
+    pub lost_access: crate::app::access::LostAccess,
     /// Read within the answer's byte bound (`limits::MAX_LIST_ANSWER`).
     pub guides: Vec<ProfileGuide>,
     /// Bytes of all distinct blobs: what a sync from empty downloads.

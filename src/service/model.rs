@@ -282,6 +282,36 @@ mod double_option {
     }
 }
 
+/// S6: what a member's device does with a cached guide it may no longer open (permission lost,
+/// deactivated), learnt at its next sync; an organisation's choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LostAccess {
+    /// The copy stays usable offline until the cache is cleared, and is never updated.
+    KeepOffline,
+    /// The copy stops opening at the sync, with the service's reason.
+    #[default]
+    LockOnSync,
+}
+
+impl LostAccess {
+    /// As the database and the command line write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::KeepOffline => "keep_offline",
+            Self::LockOnSync => "lock_on_sync",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "keep_offline" | "keep-offline" => Some(Self::KeepOffline),
+            "lock_on_sync" | "lock-on-sync" => Some(Self::LockOnSync),
+            _ => None,
+        }
+    }
+}
+
 /// What a member's device should hold now (S2, S7, S8).
 #[derive(Debug, Clone, Serialize)]
 pub struct ProfileManifest {
@@ -289,6 +319,8 @@ pub struct ProfileManifest {
     pub description: String,
     pub revision: u64,
     pub modified_within_days: Option<u32>,
+    /// S6: what the device does with cached guides it may no longer open.
+    pub lost_access: LostAccess,
     pub guides: Vec<ProfileGuide>,
     /// Bytes of all distinct blobs below: what a sync from empty downloads.
     pub total_bytes: u64,

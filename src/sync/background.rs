@@ -243,6 +243,9 @@ pub fn news_of(report: &SyncReport) -> Vec<String> {
     for (_, words) in &report.refused {
         lines.push(words.clone());
     }
+    for lost in &report.access_lost {
+        lines.push(lost.line());
+    }
     if let Some(why) = report.outcome.strip_prefix("stopped: ") {
         lines.push(format!(
             "The offline profile sync stopped: {why}. It goes on at the next sync."

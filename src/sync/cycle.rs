@@ -7,8 +7,8 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::plan::{CacheState, Held, Plan, plan};
-use crate::app::access::Refused;
-use crate::cache::{CacheError, DataUsage, Store};
+use crate::app::access::{LostAccess, Refused};
+use crate::cache::{CacheError, DataUsage, GuideStatus, Store};
 use crate::client::{ClientError, Device, ResultsUploaded, Uploaded};
 use crate::net::download::Progress;
 use crate::net::wire::ProfileManifest;
@@ -73,6 +73,9 @@ pub struct SyncReport {
     /// Guides the service refused while syncing (deactivated or no longer permitted since the
     /// manifest was made), with its words.
     pub refused: Vec<(Uuid, String)>,
+    /// S6: cached guides this user may no longer open, found at this sync, with the service's
+    /// words and what the organisation's policy does with them.
+    pub access_lost: Vec<AccessLost>,
     pub downloaded_bytes: u64,
     /// The telemetry outbox uploaded with the cycle (F9); `None` on a dry run or when the
     /// upload failed (it stays in the outbox for the next contact; the log says why).
@@ -82,6 +85,32 @@ pub struct SyncReport {
     /// "done", "nothing to do", "declined", "dry run", or what stopped the cycle (the next one
     /// goes on from there).
     pub outcome: String,
+}
+
+/// S6: a cached guide the service no longer lets this user open.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AccessLost {
+    pub guide_id: Uuid,
+    pub title: String,
+    /// The service's words ("you do not have permission to open …").
+    pub words: String,
+    pub policy: LostAccess,
+}
+
+impl AccessLost {
+    /// What the user reads.
+    pub fn line(&self) -> String {
+        match self.policy {
+            LostAccess::KeepOffline => format!(
+                "{}: {}. This device's copy stays usable offline until cleared, and is not updated.",
+                self.title, self.words
+            ),
+            LostAccess::LockOnSync => format!(
+                "{}: {}. It no longer opens on this device.",
+                self.title, self.words
+            ),
+        }
+    }
 }
 
 /// The last cycle as `status` shows it.
@@ -146,6 +175,14 @@ pub fn run_cycle(
             (value, true)
         }
     };
+    // S6: permission changes take effect now, by the organisation's policy. A dry run changes
+    // nothing, so it does not look.
+    let access_lost = if options.dry_run {
+        Vec::new()
+    } else {
+        store.set_lost_access(manifest.lost_access)?;
+        recheck_access(device, &store, &manifest)?
+    };
     let plan = plan(&manifest, &cache_state(&store, &manifest)?);
     let mut report = SyncReport {
         manifest_unchanged: unchanged,
@@ -155,6 +192,7 @@ pub fn run_cycle(
         stored: Vec::new(),
         removed: Vec::new(),
         refused: Vec::new(),
+        access_lost,
         downloaded_bytes: 0,
         telemetry: None,
         results: None,
@@ -232,6 +270,7 @@ pub fn run_cycle(
 /// The manifest of a member of no profile.
 fn no_profile() -> ProfileManifest {
     ProfileManifest {
+        lost_access: Default::default(),
         profile: String::new(),
         description: String::new(),
         revision: 0,
@@ -239,6 +278,43 @@ fn no_profile() -> ProfileManifest {
         guides: Vec::new(),
         total_bytes: 0,
     }
+}
+
+/// S6: the cached guides the manifest does not name that the service now refuses (the ones it
+/// names the member may open). A failure to look is logged, not fatal: access is checked again
+/// at the next sync, and until then the previous access holds.
+fn recheck_access(
+    device: &mut Device,
+    store: &Store,
+    manifest: &ProfileManifest,
+) -> Result<Vec<AccessLost>, SyncError> {
+    let named: HashSet<Uuid> = manifest.guides.iter().map(|g| g.id).collect();
+    let held: Vec<_> = store
+        .list()?
+        .into_iter()
+        .filter(|e| e.status == GuideStatus::Active && !named.contains(&e.guide_id))
+        .collect();
+    let ids: Vec<Uuid> = held.iter().map(|e| e.guide_id).collect();
+    let refused = match device.recheck_access(&ids) {
+        Ok(refused) => refused,
+        Err(e) => {
+            tracing::warn!("access to the cached guides not checked at this sync: {e}");
+            return Ok(Vec::new());
+        }
+    };
+    Ok(refused
+        .into_iter()
+        .map(|(guide_id, words)| AccessLost {
+            guide_id,
+            title: held
+                .iter()
+                .find(|e| e.guide_id == guide_id)
+                .map(|e| e.title.clone())
+                .unwrap_or_default(),
+            words,
+            policy: manifest.lost_access,
+        })
+        .collect())
 }
 
 /// What the cache holds of `manifest`'s guides and the profile's.
@@ -253,6 +329,15 @@ fn cache_state(store: &Store, manifest: &ProfileManifest) -> Result<CacheState, 
             content_hash: entry.content_hash,
         })
         .collect();
+    let kept_offline = match store.lost_access()? {
+        LostAccess::KeepOffline => store
+            .list()?
+            .into_iter()
+            .filter(|e| e.status != GuideStatus::Active)
+            .map(|e| e.guide_id)
+            .collect(),
+        LostAccess::LockOnSync => HashSet::new(),
+    };
     let mut blobs = HashSet::new();
     for asset in manifest.guides.iter().flat_map(|g| &g.assets) {
         if !blobs.contains(&asset.sha256) && store.has_blob(&asset.sha256)? {
@@ -263,6 +348,7 @@ fn cache_state(store: &Store, manifest: &ProfileManifest) -> Result<CacheState, 
         held,
         held_by_profile: store.profile_guides()?,
         opened_by_user: store.opened_by_user()?,
+        kept_offline,
         blobs,
     })
 }

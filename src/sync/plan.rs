@@ -26,6 +26,9 @@ pub struct CacheState {
     pub held_by_profile: HashSet<Uuid>,
     /// Guides the user opened themselves: they stay when they leave the profile.
     pub opened_by_user: HashSet<Uuid>,
+    /// Guides the service refused that the organisation keeps usable offline (S6 keep-offline):
+    /// they stay too.
+    pub kept_offline: HashSet<Uuid>,
     /// Blobs (sha256) the cache has whole.
     pub blobs: HashSet<String>,
 }
@@ -129,7 +132,7 @@ pub fn plan(manifest: &ProfileManifest, cache: &CacheState) -> Plan {
             guide_id: h.guide_id,
             title: h.title.clone(),
         };
-        if cache.opened_by_user.contains(&h.guide_id) {
+        if cache.opened_by_user.contains(&h.guide_id) || cache.kept_offline.contains(&h.guide_id) {
             kept.push(leaving);
         } else {
             removals.push(leaving);
@@ -178,6 +181,7 @@ mod tests {
 
     fn manifest(guides: Vec<ProfileGuide>) -> ProfileManifest {
         ProfileManifest {
+            lost_access: Default::default(),
             profile: "line-1".into(),
             description: String::new(),
             revision: 7,

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 use hologuide::service::Service;
-use hologuide::service::model::{Profile, ProfileSpec, Scope};
+use hologuide::service::model::{LostAccess, Profile, ProfileSpec, Scope};
 use uuid::Uuid;
 
 use super::{DataArg, open, print};
@@ -114,6 +114,22 @@ pub enum ProfileCommand {
         #[command(flatten)]
         place: Place,
     },
+    /// What members' devices do with a cached guide they may no longer open (permission
+    /// taken away, guide deactivated), from their next sync (S6): keep-offline (the copy stays
+    /// usable offline until cleared, never updated) or lock-on-sync (it stops opening, with
+    /// the reason; the default). Without a policy, prints the organisation's.
+    LostAccess {
+        #[arg(value_enum)]
+        policy: Option<LostAccessArg>,
+        #[command(flatten)]
+        place: Place,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LostAccessArg {
+    KeepOffline,
+    LockOnSync,
 }
 
 fn text(profile: &Profile) -> String {
@@ -192,6 +208,31 @@ pub fn run(command: ProfileCommand, json: bool) -> anyhow::Result<ExitCode> {
             let (service, organisation) = place.open()?;
             let profile = service.remove_profile_member(&organisation, &name, &username)?;
             print(json, &profile, || text(&profile))
+        }
+        ProfileCommand::LostAccess { policy, place } => {
+            let (service, organisation) = place.open()?;
+            if let Some(policy) = policy {
+                service.set_lost_access(
+                    &organisation,
+                    match policy {
+                        LostAccessArg::KeepOffline => LostAccess::KeepOffline,
+                        LostAccessArg::LockOnSync => LostAccess::LockOnSync,
+                    },
+                )?;
+            }
+            let policy = service.lost_access(&organisation)?;
+            print(
+                json,
+                &serde_json::json!({ "organisation": organisation, "lost_access": policy }),
+                || match policy {
+                    LostAccess::KeepOffline => format!(
+                        "{organisation}: a guide a member may no longer open stays usable offline on their devices until cleared, never updated"
+                    ),
+                    LostAccess::LockOnSync => format!(
+                        "{organisation}: a guide a member may no longer open stops opening on their devices at their next sync"
+                    ),
+                },
+            )
         }
     }
 }

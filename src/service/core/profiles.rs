@@ -136,6 +136,23 @@ impl Service {
             })
     }
 
+    /// S6: what `organisation`'s members' devices do with cached guides they may no longer
+    /// open, from their next sync on.
+    pub fn set_lost_access(
+        &self,
+        organisation: &str,
+        policy: crate::service::model::LostAccess,
+    ) -> Result<(), ServiceError> {
+        Ok(self.store.set_lost_access(organisation, policy)?)
+    }
+
+    pub fn lost_access(
+        &self,
+        organisation: &str,
+    ) -> Result<crate::service::model::LostAccess, ServiceError> {
+        Ok(self.store.lost_access(organisation)?)
+    }
+
     /// S4: a user already in another profile is refused with a conflict naming that profile.
     pub fn add_profile_member(
         &self,
@@ -233,6 +250,7 @@ impl Service {
             });
         }
         Ok(ProfileManifest {
+            lost_access: self.store.lost_access(&profile.organisation)?,
             profile: profile.name,
             description: profile.description,
             revision: profile.revision,

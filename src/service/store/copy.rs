@@ -271,6 +271,11 @@ const TABLES: &[Table] = &[
         columns: &[col("organisation", Text)],
         key: &["organisation"],
     },
+    Table {
+        name: "lost_access_policies",
+        columns: &[col("organisation", Text), col("policy", Text)],
+        key: &["organisation"],
+    },
 ];
 
 /// Rows per `INSERT`: 12 columns at most, well under PostgreSQL's 65,535 parameters.

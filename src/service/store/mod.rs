@@ -32,8 +32,8 @@ pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 use super::model::{
-    AssetEntry, Device, GuideSummary, Principal, Profile, ProfileSpec, Role, Stats, StepResult,
-    TelemetryEvent, TelemetrySummary, User, VersionManifest,
+    AssetEntry, Device, GuideSummary, LostAccess, Principal, Profile, ProfileSpec, Role, Stats,
+    StepResult, TelemetryEvent, TelemetrySummary, User, VersionManifest,
 };
 use crate::guide::Guide;
 
@@ -71,6 +71,15 @@ pub enum StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The stored policy; an organisation without one locks on sync.
+fn lost_access_of(stored: Option<String>) -> StoreResult<LostAccess> {
+    match stored {
+        None => Ok(LostAccess::default()),
+        Some(text) => LostAccess::parse(&text)
+            .ok_or_else(|| StoreError::Corrupt(format!("'{text}' is no lost-access policy"))),
+    }
+}
 
 pub struct NewUser {
     pub id: Uuid,
@@ -306,6 +315,9 @@ pub trait ProfileStore: Send + Sync {
     ) -> StoreResult<bool>;
     fn profile_of(&self, user_id: Uuid) -> StoreResult<Option<Profile>>;
     fn guides_tagged(&self, tags: &[String]) -> StoreResult<Vec<Uuid>>;
+    /// S6: the organisation's policy for guides its members may no longer open.
+    fn lost_access(&self, organisation: &str) -> StoreResult<LostAccess>;
+    fn set_lost_access(&self, organisation: &str, policy: LostAccess) -> StoreResult<()>;
 }
 
 /// Telemetry and step results (N5): one outcome per item, in order.

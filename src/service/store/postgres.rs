@@ -19,6 +19,7 @@ use r2d2_postgres::PostgresConnectionManager;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/postgres/001_initial.sql"),
     include_str!("migrations/postgres/002_link_keys.sql"),
+    include_str!("migrations/postgres/003_lost_access.sql"),
 ];
 
 /// Connections per instance. Measured: with 16, `GET /v1/me` waited for a connection behind 40

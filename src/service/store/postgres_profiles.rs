@@ -9,7 +9,7 @@ use super::postgres::{PostgresStore, is_unique_violation, narrow};
 use super::sqlite::{from_unix, unix};
 use super::sqlite_profiles::DEFAULT_MODIFIED_WITHIN_DAYS;
 use super::{ProfileStore, StoreError, StoreResult};
-use crate::service::model::{Profile, ProfileSpec};
+use crate::service::model::{LostAccess, Profile, ProfileSpec};
 
 /// The id of the organisation's profile of that name.
 fn find(
@@ -296,6 +296,30 @@ impl ProfileStore for PostgresStore {
                 }
             }
             Ok(ids)
+        })
+    }
+
+    fn lost_access(&self, organisation: &str) -> StoreResult<LostAccess> {
+        self.read(|c| {
+            let policy: Option<String> = c
+                .query_opt(
+                    "SELECT policy FROM lost_access_policies WHERE organisation = $1",
+                    &[&organisation],
+                )?
+                .map(|row| row.try_get(0))
+                .transpose()?;
+            super::lost_access_of(policy)
+        })
+    }
+
+    fn set_lost_access(&self, organisation: &str, policy: LostAccess) -> StoreResult<()> {
+        self.write_rows(|tx| {
+            tx.execute(
+                "INSERT INTO lost_access_policies (organisation, policy) VALUES ($1, $2)
+                 ON CONFLICT (organisation) DO UPDATE SET policy = EXCLUDED.policy",
+                &[&organisation, &policy.as_str()],
+            )?;
+            Ok(())
         })
     }
 }

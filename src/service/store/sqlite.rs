@@ -24,6 +24,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/005_guide_leases.sql"),
     include_str!("migrations/006_organisations.sql"),
     include_str!("migrations/007_link_keys.sql"),
+    include_str!("migrations/008_lost_access.sql"),
 ];
 
 const READERS: usize = 4;

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::sqlite::{SqliteStore, from_unix, is_unique_violation, unix, uuid};
 use super::{ProfileStore, StoreError, StoreResult};
-use crate::service::model::{Profile, ProfileSpec};
+use crate::service::model::{LostAccess, Profile, ProfileSpec};
 
 /// Days of the date filter a profile gets unless told otherwise (S3).
 pub const DEFAULT_MODIFIED_WITHIN_DAYS: u32 = 10;
@@ -293,6 +293,27 @@ impl ProfileStore for SqliteStore {
                 }
             }
             Ok(ids)
+        })
+    }
+
+    fn lost_access(&self, organisation: &str) -> StoreResult<LostAccess> {
+        self.read(|c| {
+            let policy: Option<String> = c
+                .prepare_cached("SELECT policy FROM lost_access_policies WHERE organisation = ?1")?
+                .query_row(params![organisation], |row| row.get(0))
+                .optional()?;
+            super::lost_access_of(policy)
+        })
+    }
+
+    fn set_lost_access(&self, organisation: &str, policy: LostAccess) -> StoreResult<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO lost_access_policies (organisation, policy) VALUES (?1, ?2)
+                 ON CONFLICT (organisation) DO UPDATE SET policy = excluded.policy",
+                params![organisation, policy.as_str()],
+            )?;
+            Ok(())
         })
     }
 }

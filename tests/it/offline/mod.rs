@@ -5,6 +5,7 @@ mod background;
 mod cli;
 mod flows;
 mod hostile_service;
+mod lost_access;
 mod net;
 mod results_kill;
 mod session;
