@@ -79,6 +79,8 @@ pub struct Situation {
     /// Some: the All list is open with these lines.
     pub all_list: Option<Vec<String>>,
     pub status: Option<String>,
+    /// S7: the update prompt's question.
+    pub prompt: Option<String>,
 }
 
 pub struct Driver {
@@ -516,7 +518,7 @@ pub fn picture(
         online: situation.online,
         all_list: situation.all_list.as_deref(),
         status: situation.status.as_deref(),
-        prompt: None,
+        prompt: situation.prompt.as_deref(),
         head,
         anchors: &[],
         anchors_tracked: false,

@@ -28,6 +28,8 @@ const TRACK: [f32; 4] = [0.06, 0.08, 0.11, 1.0];
 const BANNER_BG: [f32; 4] = [0.85, 0.42, 0.03, 0.96];
 const BANNER_TEXT: [f32; 4] = [0.02, 0.015, 0.01, 1.0];
 const TOAST_BG: [f32; 4] = [0.28, 0.03, 0.03, 0.94];
+/// Opaque: the card's title under it must not show through the question.
+const PROMPT_BG: [f32; 4] = [0.035, 0.06, 0.10, 1.0];
 
 /// Em height that subtends `degrees` at `distance` metres.
 pub fn text_size_for(distance: f32, degrees: f32) -> f32 {
@@ -315,7 +317,7 @@ pub fn update_prompt(card: Pose, question: &str) -> Panel {
         kind: PanelKind::UpdatePrompt,
         world: card.to_matrix() * Mat4::from_translation(offset),
         size,
-        background: PANEL_BG,
+        background: PROMPT_BG,
         corner_radius: 0.02,
         texts: vec![text(
             question,

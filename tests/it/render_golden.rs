@@ -179,6 +179,7 @@ fn all_list_with_guides_and_empty_render_as_their_golden_images() {
             "Check the coolant concentration".into(),
         ]),
         status: None,
+        prompt: None,
     };
     let image = without_gpu_errors(&mut headless, |h| {
         step_shot(h, &package, step(1), &with_guides).expect("renders")
@@ -202,11 +203,27 @@ fn a_status_message_renders_as_a_toast() {
         online: false,
         all_list: None,
         status: Some("Sign in needs a network connection".into()),
+        prompt: None,
     };
     let image = without_gpu_errors(&mut headless, |h| {
         step_shot(h, &package, step(3), &situation).expect("renders")
     });
     check_golden("toast-sign-in-offline", &image);
+}
+
+/// S7: the update prompt over the card's upper half, its two buttons, the card readable below.
+#[test]
+fn the_update_prompt_renders_over_the_card_with_its_two_answers() {
+    let package = demo();
+    let mut headless = headless();
+    let situation = Situation {
+        prompt: Some("Updates available: 3 guides, 42.7 MiB".into()),
+        ..online()
+    };
+    let image = without_gpu_errors(&mut headless, |h| {
+        step_shot(h, &package, step(2), &situation).expect("renders")
+    });
+    check_golden("update-prompt", &image);
 }
 
 fn read_test_model(path: &str) -> Result<Vec<u8>, hologuide::guide::AssetError> {
