@@ -8,7 +8,9 @@ use std::collections::HashMap;
 use glam::{Quat, Vec3};
 use serde_json::{Map, Value};
 
-use super::model::{Anchor, Guide, Hologram, Media, SCHEMA_VERSION, Step, Task, Transform};
+use super::model::{
+    Anchor, Guide, Hologram, Media, OLDEST_SCHEMA_VERSION, SCHEMA_VERSION, Step, Task, Transform,
+};
 use super::problem::{JsonPath, Problems, Rule};
 
 /// Limits that separate a mistake from a real guide. A card is read at arm's length:
@@ -31,6 +33,12 @@ pub mod limits {
     /// Smallest sticker a headset camera resolves at working distance, largest that is still a sticker.
     pub const ANCHOR_SIZE_MM: (f32, f32) = (10.0, 1000.0);
     pub const QUATERNION_TOLERANCE: f32 = 1e-3;
+    /// A choice's options: fewer is no choice, more do not fit a card as buttons.
+    pub const CHOICE_OPTIONS: (usize, usize) = (2, 6);
+    /// A text answer's `max_length`: its least, and most (and the default).
+    pub const TEXT_ANSWER_CHARS: (u64, u64) = (1, 2000);
+    pub const UNIT_CHARS: usize = 16;
+    pub const DECIMALS: u64 = 6;
 }
 
 /// Decodes a parsed `guide.json`. Returns the guide when no *error* was found (warnings allowed).
@@ -40,6 +48,8 @@ pub fn decode(document: &Value, problems: &mut Problems) -> Option<Guide> {
         ids: HashMap::new(),
         declared_anchors: Vec::new(),
         anchor_references: Vec::new(),
+        step_references: Vec::new(),
+        schema_version: SCHEMA_VERSION,
     };
     let guide = decoder.guide(document, &JsonPath::root());
     if decoder.problems.has_errors() {
@@ -54,6 +64,10 @@ struct Decoder<'p> {
     ids: HashMap<(&'static str, String), JsonPath>,
     declared_anchors: Vec<(String, JsonPath)>,
     anchor_references: Vec<(String, JsonPath)>,
+    /// Step ids named by choices' `goto`, checked once every step is known.
+    step_references: Vec<(String, JsonPath)>,
+    /// The document's schema version (rules differ by version).
+    schema_version: u32,
 }
 
 /// Allowed keys of one JSON object; anything else is reported once as an unknown field.
@@ -81,16 +95,18 @@ impl Decoder<'_> {
         )?;
         // A future schema may mean anything; stop before reporting confusing follow-on errors.
         let schema_version = self.required(&fields, "schema_version", Self::unsigned)?;
-        if schema_version != u64::from(SCHEMA_VERSION) {
+        if !(u64::from(OLDEST_SCHEMA_VERSION)..=u64::from(SCHEMA_VERSION)).contains(&schema_version)
+        {
             self.problems.error(
                 Rule::UnsupportedSchemaVersion,
                 fields.path.key("schema_version"),
                 format!(
-                    "schema version {schema_version} is not supported; this build reads version {SCHEMA_VERSION}"
+                    "schema version {schema_version} is not supported; this build reads versions {OLDEST_SCHEMA_VERSION} to {SCHEMA_VERSION}"
                 ),
             );
             return None;
         }
+        self.schema_version = schema_version as u32;
         let id = self.required(&fields, "id", Self::uuid);
         let version = self
             .required(&fields, "version", Self::unsigned)
@@ -134,9 +150,10 @@ impl Decoder<'_> {
         }
         if let Some(tasks) = &tasks {
             self.check_structure(tasks, path);
+            self.check_flow(tasks, path);
         }
         Some(Guide {
-            schema_version: SCHEMA_VERSION,
+            schema_version: self.schema_version,
             id: id?,
             version: version?,
             title: title?,
@@ -245,7 +262,11 @@ impl Decoder<'_> {
     }
 
     fn step(&mut self, value: &Value, path: &JsonPath) -> Option<Step> {
-        let fields = self.object(value, path, &["id", "title", "body", "media", "holograms"])?;
+        let fields = self.object(
+            value,
+            path,
+            &["id", "title", "body", "media", "holograms", "capture"],
+        )?;
         let id = self.required(&fields, "id", Self::id);
         if let Some(id) = &id {
             self.claim_id("step", id, path.key("id"));
@@ -265,12 +286,14 @@ impl Decoder<'_> {
                 d.array(v, p, limits::HOLOGRAMS_PER_STEP, Self::hologram)
             })
             .unwrap_or_default();
+        let capture = self.optional(&fields, "capture", Self::capture);
         Some(Step {
             id: id?,
             title: title?,
             body: body?,
             media,
             holograms,
+            capture,
         })
     }
 
@@ -379,8 +402,12 @@ fn has_empty_array(fields: &Fields<'_>, key: &str) -> bool {
         .is_some_and(Vec::is_empty)
 }
 
+mod capture;
 mod fields;
 pub use fields::is_valid_id;
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod capture_tests;

@@ -3,6 +3,7 @@
 //! Pure: no rendering, XR or network code here; the only I/O is reading a package from disk.
 
 mod assets;
+pub mod capture;
 mod decode;
 pub mod link;
 pub mod link_trust;
@@ -15,7 +16,8 @@ pub use assets::AssetKind;
 pub use decode::{decode, limits};
 pub use link::{GuideLink, LinkError};
 pub use model::{
-    Anchor, Guide, Hologram, Media, SCHEMA_VERSION, Step, StepPosition, Task, Transform,
+    Anchor, Guide, Hologram, Media, OLDEST_SCHEMA_VERSION, SCHEMA_VERSION, Step, StepPosition,
+    Task, Transform,
 };
 pub use package::{GuidePackage, PackageError, Report, validate};
 pub use problem::{JsonPath, Problem, Problems, Rule, Severity};

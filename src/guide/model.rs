@@ -8,8 +8,11 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-/// The only `schema_version` this build reads and writes.
-pub const SCHEMA_VERSION: u32 = 1;
+/// The newest `schema_version` this build reads; it reads every one from
+/// [`OLDEST_SCHEMA_VERSION`] and writes a guide back with the version it was read with.
+/// Version 2 added `capture` on steps (N6).
+pub const SCHEMA_VERSION: u32 = 2;
+pub const OLDEST_SCHEMA_VERSION: u32 = 1;
 
 /// A guide: what an operator opens and follows step by step.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -55,6 +58,9 @@ pub struct Step {
     pub media: Option<Media>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub holograms: Vec<Hologram>,
+    /// What the operator records at this step (schema version 2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capture: Option<super::capture::Capture>,
 }
 
 /// A picture or video shown on the step card.

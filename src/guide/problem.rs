@@ -40,6 +40,15 @@ pub enum Rule {
     CorruptAsset,
     /// A step plays an animation its model does not have.
     UnknownAnimation,
+    /// A step has `capture` in a schema version 1 guide.
+    #[serde(rename = "capture-needs-schema-2")]
+    CaptureNeedsSchema2,
+    /// A choice's `goto` names no step.
+    UnknownStep,
+    /// No path from the first step reaches this step.
+    UnreachableStep,
+    /// From this step the guide can never end.
+    DeadEndBranch,
 }
 
 impl Rule {
@@ -65,6 +74,10 @@ impl Rule {
             Rule::UnsupportedAssetType => "unsupported-asset-type",
             Rule::CorruptAsset => "corrupt-asset",
             Rule::UnknownAnimation => "unknown-animation",
+            Rule::CaptureNeedsSchema2 => "capture-needs-schema-2",
+            Rule::UnknownStep => "unknown-step",
+            Rule::UnreachableStep => "unreachable-step",
+            Rule::DeadEndBranch => "dead-end-branch",
         }
     }
 }

@@ -77,6 +77,23 @@ fn each_broken_package_is_rejected_with_path_and_rule() {
             "$.tasks[0].steps[0].holograms[0].asset",
             "unknown-animation",
         ),
+        // Schema version 2 (N6): captures and branching.
+        (
+            "capture-needs-schema-2",
+            "$.tasks[0].steps[1].capture",
+            "capture-needs-schema-2",
+        ),
+        (
+            "unknown-step",
+            "$.tasks[0].steps[1].capture.options[0].goto",
+            "unknown-step",
+        ),
+        (
+            "unreachable-step",
+            "$.tasks[0].steps[1]",
+            "unreachable-step",
+        ),
+        ("dead-end-branch", "$.tasks[0].steps[2]", "dead-end-branch"),
     ];
     let broken = data("broken");
     let folders = std::fs::read_dir(&broken).unwrap().count();

@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 use super::*;
 use crate::guide::{Problem, Severity};
 
-fn valid() -> Value {
+pub(super) fn valid() -> Value {
     json!({
         "schema_version": 1,
         "id": "3f0b6c52-6d0e-4a43-9b51-2f4f3b7a9c10",
@@ -40,13 +40,13 @@ fn valid() -> Value {
     })
 }
 
-fn problems_of(document: &Value) -> (Option<Guide>, Vec<Problem>) {
+pub(super) fn problems_of(document: &Value) -> (Option<Guide>, Vec<Problem>) {
     let mut problems = Problems::default();
     let guide = decode(document, &mut problems);
     (guide, problems.into_vec())
 }
 
-fn errors_of(document: &Value) -> Vec<(String, &'static str)> {
+pub(super) fn errors_of(document: &Value) -> Vec<(String, &'static str)> {
     let (guide, problems) = problems_of(document);
     assert!(guide.is_none(), "a guide with errors must not decode");
     problems
@@ -92,7 +92,7 @@ fn serialise_round_trips() {
 
 #[test]
 fn unknown_schema_version_is_refused_by_name() {
-    let errors = errors_of(&with(valid(), "/schema_version", json!(2)));
+    let errors = errors_of(&with(valid(), "/schema_version", json!(3)));
     assert_eq!(
         errors,
         vec![("$.schema_version".to_owned(), "unsupported-schema-version")]

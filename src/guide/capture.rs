@@ -1,0 +1,161 @@
+//! What a step asks the operator to record (schema version 2, N6): a check, a choice that may
+//! branch, a number with unit and limits, a text, a photo or a sign-off. The decoder checks
+//! them ([`super::decode`]); the flow of a guide with branches is worked out here, once, for
+//! the validator and the app alike.
+
+use serde::Serialize;
+
+use super::model::{Guide, Task};
+
+/// One step's capture.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Capture {
+    #[serde(flatten)]
+    pub kind: CaptureKind,
+    /// Next stays disabled until it is answered.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub required: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CaptureKind {
+    /// Done, not done, or not applicable.
+    Check,
+    /// 2–6 options; an option with `goto` jumps to that step.
+    Choice {
+        options: Vec<ChoiceOption>,
+    },
+    Number(NumberCapture),
+    Text {
+        max_length: u32,
+    },
+    /// From the headset's camera (or a file in the text front end).
+    Photo,
+    /// The signed-in user confirms by name.
+    Signoff,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChoiceOption {
+    pub label: String,
+    /// The step id this answer leads to; the next step when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub goto: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NumberCapture {
+    pub unit: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max: Option<f64>,
+    /// Digits after the decimal point the value is recorded with.
+    pub decimals: u8,
+    /// Shown when a value outside the limits is recorded (it is recorded and flagged anyway).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub on_out_of_limits: String,
+}
+
+impl NumberCapture {
+    /// Whether `value` is within the limits (a missing limit does not bound).
+    pub fn within_limits(&self, value: f64) -> bool {
+        self.min.is_none_or(|min| value >= min) && self.max.is_none_or(|max| value <= max)
+    }
+}
+
+/// Where a step leads in the guide's flow: the indexes (across all tasks) of the steps that can
+/// follow it, [`Flow::END`] for "the guide is done".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flow {
+    pub next: Vec<Vec<usize>>,
+}
+
+impl Flow {
+    /// Past the last step.
+    pub const END: usize = usize::MAX;
+
+    /// The flow of `guide`: each step leads to the next one, and a choice's options with `goto`
+    /// to their step (options without one to the next step). A `goto` naming no step is left
+    /// out (the decoder reports it).
+    pub fn of(guide: &Guide) -> Self {
+        Self::of_tasks(&guide.tasks)
+    }
+
+    pub fn of_tasks(tasks: &[Task]) -> Self {
+        let steps: Vec<_> = tasks.iter().flat_map(|t| &t.steps).collect();
+        let index_of = |id: &str| steps.iter().position(|s| s.id == id);
+        let after = |i: usize| {
+            if i + 1 < steps.len() {
+                i + 1
+            } else {
+                Self::END
+            }
+        };
+        let next = steps
+            .iter()
+            .enumerate()
+            .map(|(i, step)| {
+                let mut next = Vec::new();
+                match step.capture.as_ref().map(|c| &c.kind) {
+                    Some(CaptureKind::Choice { options }) => {
+                        for option in options {
+                            let to = match &option.goto {
+                                Some(id) => match index_of(id) {
+                                    Some(to) => to,
+                                    None => continue,
+                                },
+                                None => after(i),
+                            };
+                            if !next.contains(&to) {
+                                next.push(to);
+                            }
+                        }
+                    }
+                    _ => next.push(after(i)),
+                }
+                next
+            })
+            .collect();
+        Self { next }
+    }
+
+    /// Steps no path from the first step reaches.
+    pub fn unreachable(&self) -> Vec<usize> {
+        let mut seen = vec![false; self.next.len()];
+        let mut stack = vec![0];
+        while let Some(i) = stack.pop() {
+            if i == Self::END || i >= seen.len() || seen[i] {
+                continue;
+            }
+            seen[i] = true;
+            stack.extend(&self.next[i]);
+        }
+        (0..seen.len()).filter(|i| !seen[*i]).collect()
+    }
+
+    /// Steps from which no path reaches the end (a branch that loops for ever).
+    pub fn dead_ends(&self) -> Vec<usize> {
+        let count = self.next.len();
+        let mut reaches_end = vec![false; count];
+        // Fixed point: a step reaches the end when one of its successors does.
+        loop {
+            let mut changed = false;
+            for i in 0..count {
+                if !reaches_end[i]
+                    && self.next[i]
+                        .iter()
+                        .any(|&n| n == Self::END || reaches_end.get(n).copied().unwrap_or(false))
+                {
+                    reaches_end[i] = true;
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        (0..count).filter(|i| !reaches_end[*i]).collect()
+    }
+}
