@@ -67,6 +67,10 @@ pub trait Surroundings {
     fn check_link(&self, link: &GuideLink) -> Result<(), LinkRefusal> {
         LinkTrust::default().check(link)
     }
+    /// N6: the operator answered the step on screen; the device keeps it as a record.
+    fn record_answer(&self, answered: &super::Answered) {
+        tracing::info!(step = %answered.step_id, "no account here to keep the answer for");
+    }
     /// S7: the operator answered the update prompt ([`DeviceNews::UpdatesAvailable`]).
     fn answer_updates(&self, answer: UpdateAnswer) {
         tracing::info!(?answer, "no background sync here to answer");
@@ -113,6 +117,8 @@ impl Surroundings for Standalone {
 pub enum Press {
     Intent(Intent),
     Updates(UpdateAnswer),
+    /// N6: the step's answer button of this position.
+    Answer(usize),
 }
 
 /// What pressing a button asks the app for.
@@ -123,5 +129,6 @@ pub fn press_for(action: ButtonAction) -> Press {
         ButtonAction::Restart => Press::Intent(Intent::Restart),
         ButtonAction::DownloadUpdates => Press::Updates(UpdateAnswer::DownloadNow),
         ButtonAction::UpdatesLater => Press::Updates(UpdateAnswer::Later),
+        ButtonAction::Answer(index) => Press::Answer(usize::from(index)),
     }
 }

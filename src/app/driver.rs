@@ -390,6 +390,10 @@ impl Driver {
                 }
             }
             Command::Exit => self.exit_asked = true,
+            Command::Answer(number) => {
+                let index = usize::try_from(number.get() - 1).unwrap_or(usize::MAX);
+                self.answer(index, cause);
+            }
             Command::Select => self.input(Input::Select(Ray {
                 origin: self.head.position,
                 direction: self.head.forward(),
@@ -403,6 +407,7 @@ impl Driver {
         match press_for(action) {
             Press::Intent(intent) => self.intent(intent, cause),
             Press::Updates(answer) => self.answer_updates(answer, cause),
+            Press::Answer(index) => self.answer(index, cause),
         }
     }
 
@@ -545,6 +550,13 @@ mod sightings;
 
 #[path = "driver_updates.rs"]
 mod updates;
+
+#[path = "driver_answers.rs"]
+mod answers;
+
+#[cfg(test)]
+#[path = "driver_answers_tests.rs"]
+mod answers_tests;
 
 #[cfg(test)]
 #[path = "driver_updates_tests.rs"]

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 pub mod access;
 pub mod anchors;
+pub mod answers;
 pub mod device;
 pub mod driver;
 pub mod head_path;
@@ -21,7 +22,11 @@ pub mod stickers;
 pub mod telemetry;
 pub mod updates;
 
+use std::collections::HashMap;
+
 use crate::guide::Guide;
+use crate::guide::capture::{CaptureKind, Flow};
+use answers::{Answer, answer_at, offered};
 
 /// What the operator asked for: a button on the card, a controller gesture, a key in text mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,7 +66,25 @@ pub struct App {
     screen: Screen,
     /// One line shown over the card until the next intent (a toast).
     notice: Option<String>,
+    /// Where each step leads (branches included, N6).
+    flow: Flow,
+    /// The steps shown before this one, in order: Back goes along the path actually taken.
+    path: Vec<usize>,
+    /// This run's answers, by step index.
+    answers: HashMap<usize, Answer>,
 }
+
+/// An answer given at the step on screen, for the device to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answered {
+    pub step_id: String,
+    pub answer: Answer,
+    /// The step had an answer already: this one corrects it.
+    pub corrects: Option<Answer>,
+}
+
+/// The card said Next needs an answer first (N6 `required`).
+pub const ANSWER_FIRST: &str = "This step needs an answer before Next.";
 
 /// What a front end shows for the current state: the step card's content, a type of the scene
 /// (which lays it out) so that the scene needs nothing of the app.
@@ -82,11 +105,15 @@ impl App {
     /// Opens a guide at a step number (from a guide link) or at its first step.
     /// A step number past the end opens the first step and says why.
     pub fn open(guide: Arc<Guide>, source: GuideSource, start: Option<NonZeroU32>) -> Self {
+        let flow = Flow::of(&guide);
         let mut app = Self {
             guide,
             source,
             screen: Screen::Complete,
             notice: None,
+            flow,
+            path: Vec::new(),
+            answers: HashMap::new(),
         };
         app.screen = app.first_screen();
         if let Some(step) = start {
@@ -107,21 +134,40 @@ impl App {
         let from = self.screen.clone();
         self.notice = None;
         let last = self.guide.step_count().saturating_sub(1);
-        match (intent, &self.screen) {
-            (Intent::Next, Screen::Step { index }) if *index >= last => {
-                self.screen = Screen::Complete;
-            }
+        match (intent, self.screen.clone()) {
             (Intent::Next, Screen::Step { index }) => {
-                self.screen = Screen::Step { index: index + 1 };
+                if self.needs_answer(index) {
+                    self.notice = Some(ANSWER_FIRST.to_owned());
+                    return Transition::Ignored;
+                }
+                self.path.push(index);
+                self.screen = match self.next_of(index) {
+                    Some(to) => Screen::Step { index: to },
+                    None => Screen::Complete,
+                };
             }
-            (Intent::Back, Screen::Step { index }) if *index > 0 => {
+            (Intent::Back, _) if !self.path.is_empty() => {
+                let index = self.path.pop().unwrap_or_default();
+                self.screen = Screen::Step { index };
+            }
+            // Opened part-way (a link's step): Back goes to the step before it.
+            (Intent::Back, Screen::Step { index }) if index > 0 => {
                 self.screen = Screen::Step { index: index - 1 };
             }
             (Intent::Back, Screen::Complete) => {
                 self.screen = Screen::Step { index: last };
             }
-            (Intent::Restart, _) => self.screen = self.first_screen(),
-            (Intent::GoToStep(step), _) => self.go_to(step),
+            (Intent::Restart, _) => {
+                self.path.clear();
+                self.answers.clear();
+                self.screen = self.first_screen();
+            }
+            (Intent::GoToStep(step), screen) => {
+                if let Screen::Step { index } = screen {
+                    self.path.push(index);
+                }
+                self.go_to(step);
+            }
             (Intent::Next, Screen::Complete) | (Intent::Back, Screen::Step { .. }) => {}
         }
         if self.screen == from {
@@ -133,6 +179,55 @@ impl App {
                 to: self.screen.clone(),
             }
         }
+    }
+
+    /// N6: answer button `index` of the step on screen. `None` when the step offers no such
+    /// answer (or the guide is complete).
+    pub fn answer(&mut self, index: usize) -> Option<Answered> {
+        let Screen::Step { index: step } = self.screen else {
+            return None;
+        };
+        let position = self.guide.step(step)?;
+        let capture = position.step.capture.as_ref()?;
+        let answer = answer_at(&capture.kind, index)?;
+        self.notice = None;
+        let corrects = self.answers.insert(step, answer.clone());
+        Some(Answered {
+            step_id: position.step.id.clone(),
+            answer,
+            corrects,
+        })
+    }
+
+    /// The answer given at step `index` in this run.
+    pub fn answer_at(&self, index: usize) -> Option<&Answer> {
+        self.answers.get(&index)
+    }
+
+    fn needs_answer(&self, index: usize) -> bool {
+        self.guide
+            .step(index)
+            .and_then(|p| p.step.capture.as_ref())
+            .is_some_and(|c| c.required && !self.answers.contains_key(&index))
+    }
+
+    /// Where Next goes from step `index`: a choice's `goto` for the answer given, else the next
+    /// step; `None` past the last.
+    fn next_of(&self, index: usize) -> Option<usize> {
+        let step = self.guide.step(index)?.step;
+        let jump = match (
+            step.capture.as_ref().map(|c| &c.kind),
+            self.answers.get(&index),
+        ) {
+            (Some(CaptureKind::Choice { options }), Some(Answer::Choice { option, .. })) => options
+                .get(*option)
+                .and_then(|o| o.goto.as_deref())
+                .and_then(|id| self.guide.steps().position(|p| p.step.id == id)),
+            _ => None,
+        };
+        let to = jump.unwrap_or(index + 1);
+        debug_assert!(to == index + 1 || self.flow.next[index].contains(&to));
+        (to < self.guide.step_count()).then_some(to)
     }
 
     /// A guide built in code may have no steps; decoded guides always have one.
@@ -180,7 +275,14 @@ impl App {
             title: &position.step.title,
             body: &position.step.body,
             holograms: &position.step.holograms,
-            can_go_back: index > 0,
+            answers: position
+                .step
+                .capture
+                .as_ref()
+                .map(|c| offered(&c.kind))
+                .unwrap_or_default(),
+            answered: self.answers.get(&index).map(Answer::label),
+            can_go_back: index > 0 || !self.path.is_empty(),
             is_last: index + 1 == step_count,
             demo: self.source == GuideSource::Demo,
             notice: self.notice.as_deref(),

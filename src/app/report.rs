@@ -97,6 +97,8 @@ pub struct AppReport {
     pub codes_ignored: Vec<String>,
     /// Anchors found by the camera (X3), in the order found: "<id> at frame N, (x, y, z) m".
     pub anchors_found: Vec<String>,
+    /// N6: each answer given, in order: "s4: Damaged (click Answer(0))".
+    pub answers: Vec<String>,
     /// S7: each update prompt shown ("Updates available: 2 guides, 12 MiB").
     pub update_prompts: Vec<String>,
     /// S7: each answer, with what gave it ("download now (click DownloadUpdates)").

@@ -30,6 +30,8 @@ pub enum Command {
     Open(NonZeroU32),
     /// Select along the head's gaze, as a pinch aimed by the head does.
     Select,
+    /// N6: the step's answer of this number (from 1, as its buttons are in order).
+    Answer(NonZeroU32),
     /// End the session (as the user quitting would).
     Exit,
 }
@@ -66,7 +68,7 @@ pub fn parse(text: &str) -> Result<Vec<ScriptedCommand>, ScriptError> {
             .ok_or_else(|| fail(format!("{frame_word:?} is not a frame number (1 or more)")))?;
         let action = words.next().ok_or_else(|| {
             fail(
-                "a frame number needs an action after it (next, back, restart, step N, menu, open N, select, exit)"
+                "a frame number needs an action after it (next, back, restart, step N, answer N, menu, open N, select, exit)"
                     .into(),
             )
         })?;
@@ -84,6 +86,15 @@ pub fn parse(text: &str) -> Result<Vec<ScriptedCommand>, ScriptError> {
                     .map_err(|_| fail(format!("{number:?} is not a step number (1 or more)")))?;
                 Command::Intent(Intent::GoToStep(step))
             }
+            "answer" => {
+                let number = words.next().unwrap_or("");
+                let answer = number.parse::<NonZeroU32>().map_err(|_| {
+                    fail(format!(
+                        "{number:?} is not an answer number (1 or more, in the order of its buttons)"
+                    ))
+                })?;
+                Command::Answer(answer)
+            }
             "open" => {
                 let number = words.next().unwrap_or("");
                 let entry = number.parse::<NonZeroU32>().map_err(|_| {
@@ -95,7 +106,7 @@ pub fn parse(text: &str) -> Result<Vec<ScriptedCommand>, ScriptError> {
             }
             other => {
                 return Err(fail(format!(
-                    "unknown action {other:?} (expected next, back, restart, step N, menu, open N, select or exit)"
+                    "unknown action {other:?} (expected next, back, restart, step N, answer N, menu, open N, select or exit)"
                 )));
             }
         };

@@ -121,3 +121,94 @@ fn restart_returns_to_step_one() {
     app.handle(Intent::Restart);
     assert_eq!(step_number(&app), Some(1));
 }
+
+/// s1 asks whether the cartridge is damaged (required): Damaged → s2 (replace), Fine → s3.
+fn branching_guide() -> Arc<Guide> {
+    let document = json!({
+        "schema_version": 2,
+        "id": "3f0b6c52-6d0e-4a43-9b51-2f4f3b7a9c10",
+        "version": 1,
+        "title": "Pump filter",
+        "organisation": "acme",
+        "modified_at": "2026-11-20T08:15:00Z",
+        "tasks": [{ "id": "t", "title": "Inspect", "steps": [
+            { "id": "s1", "title": "Inspect", "body": "Is the cartridge damaged?",
+              "capture": { "kind": "choice", "required": true, "options": [
+                  { "label": "Damaged", "goto": "s2" }, { "label": "Fine", "goto": "s3" } ] } },
+            { "id": "s2", "title": "Replace", "body": "Fit a new cartridge.",
+              "capture": { "kind": "check" } },
+            { "id": "s3", "title": "Close", "body": "Close the housing." }
+        ] }]
+    });
+    Arc::new(decode(&document, &mut Problems::default()).expect("fixture is valid"))
+}
+
+#[test]
+fn n6_a_required_answer_blocks_next_and_says_why() {
+    let mut app = App::open(branching_guide(), GuideSource::Demo, None);
+    assert_eq!(app.handle(Intent::Next), Transition::Ignored);
+    let View::Step(view) = app.view() else {
+        panic!("still on the step");
+    };
+    assert_eq!(view.notice, Some(ANSWER_FIRST));
+    assert_eq!(view.answers, vec!["Damaged", "Fine"]);
+    assert_eq!(view.answered, None);
+}
+
+#[test]
+fn n6_a_choice_jumps_to_its_step_and_back_returns_along_the_path_taken() {
+    let mut app = App::open(branching_guide(), GuideSource::Demo, None);
+    let answered = app.answer(1).expect("Fine is an answer");
+    assert_eq!(answered.step_id, "s1");
+    assert_eq!(answered.answer.label(), "Fine");
+    app.handle(Intent::Next);
+    assert_eq!(step_number(&app), Some(3), "Fine skips the replacement");
+    app.handle(Intent::Back);
+    assert_eq!(
+        step_number(&app),
+        Some(1),
+        "back along the path, not to step 2"
+    );
+
+    // Changed to Damaged: a correction of the first answer, and the other branch.
+    let corrected = app.answer(0).unwrap();
+    assert_eq!(
+        corrected.corrects.map(|a| a.label().to_owned()),
+        Some("Fine".into())
+    );
+    app.handle(Intent::Next);
+    assert_eq!(step_number(&app), Some(2));
+    let View::Step(view) = app.view() else {
+        panic!()
+    };
+    assert_eq!(view.answers, vec!["Done", "Not done", "N/A"]);
+    app.handle(Intent::Next);
+    app.handle(Intent::Next);
+    assert_eq!(
+        app.view(),
+        View::Complete {
+            guide_title: "Pump filter",
+            step_count: 3
+        }
+    );
+    app.handle(Intent::Back);
+    app.handle(Intent::Back);
+    app.handle(Intent::Back);
+    assert_eq!(step_number(&app), Some(1));
+    let View::Step(view) = app.view() else {
+        panic!()
+    };
+    assert_eq!(
+        view.answered,
+        Some("Damaged"),
+        "Back shows the answer given"
+    );
+}
+
+#[test]
+fn n6_a_step_without_capture_offers_no_answer() {
+    let mut app = App::open(guide(), GuideSource::Demo, None);
+    assert_eq!(app.answer(0), None);
+    let mut branching = App::open(branching_guide(), GuideSource::Demo, None);
+    assert_eq!(branching.answer(2), None, "no third option");
+}

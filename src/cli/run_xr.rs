@@ -63,8 +63,8 @@ pub struct RunArgs {
     /// Where --capture-frame writes its PNG.
     #[arg(long, value_name = "FILE", requires = "capture_frame")]
     out: Option<PathBuf>,
-    /// Scripted input: lines of `FRAME ACTION` (next, back, restart, step N, menu, open N,
-    /// select, exit), fed through the same path as the controllers, keys and clicks, on every
+    /// Scripted input: lines of `FRAME ACTION` (next, back, restart, step N, answer N, menu,
+    /// open N, select, exit), fed through the same path as the controllers, keys and clicks, on every
     /// backend (README: "On an OpenXR runtime").
     #[arg(long, value_name = "FILE")]
     input_script: Option<PathBuf>,

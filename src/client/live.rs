@@ -28,7 +28,7 @@ use crate::app::access::{AllListEntry, Link, Refused};
 use crate::app::device::{Content, DeviceNews, Standalone, Surroundings};
 use crate::app::shell::Origin;
 use crate::app::telemetry::TelemetryKind;
-use crate::app::{App, GuideSource, Screen, Transition};
+use crate::app::{Answered, App, GuideSource, Screen, Transition};
 use crate::cache::{AssetRef, Store};
 use crate::guide::link_trust::{LinkRefusal, LinkTrust};
 use crate::guide::{AssetError, AssetSource, Guide, GuideLink};
@@ -142,6 +142,8 @@ impl Device {
 
 enum Note {
     Screen(Transition),
+    /// N6: an answer to keep as a record.
+    Answer(Answered),
     /// F3: the All list is wanted.
     ListGuides,
     /// A guide chosen from the All list.
@@ -194,6 +196,8 @@ impl LiveGuide {
             device,
             guide,
             guide_id,
+            run: Uuid::new_v4(),
+            records: std::collections::HashMap::new(),
             screen: start.clone(),
             since: Instant::now(),
             started: Instant::now(),
@@ -239,6 +243,11 @@ impl LiveGuide {
     pub fn open_guide(&self, guide: Uuid) {
         let _ = self.notes.send(Note::Open(guide));
     }
+
+    /// N6: an answer given on the card; the worker keeps it as a record and uploads it.
+    pub fn record_answer(&self, answered: &Answered) {
+        let _ = self.notes.send(Note::Answer(answered.clone()));
+    }
 }
 
 /// The device around the 3D app while a guide of the service is shown: the live link (F2),
@@ -261,6 +270,10 @@ impl Surroundings for LiveGuide {
 
     fn open_guide(&self, guide: Uuid) {
         LiveGuide::open_guide(self, guide);
+    }
+
+    fn record_answer(&self, answered: &Answered) {
+        LiveGuide::record_answer(self, answered);
     }
 
     /// The worker's next answer, if one is waiting; never waits.
@@ -310,6 +323,10 @@ struct Worker {
     device: Device,
     guide: Arc<Guide>,
     guide_id: Uuid,
+    /// This run of the guide: its records share it, so a report can be rebuilt (N6).
+    run: Uuid,
+    /// The last record of each step in this run: a changed answer supersedes it.
+    records: std::collections::HashMap<String, Uuid>,
     /// The screen shown now, and since when (time per step, F9).
     screen: Screen,
     since: Instant,
@@ -324,6 +341,7 @@ impl Worker {
         loop {
             match inbox.recv_timeout(WORKER_TICK) {
                 Ok(Note::Screen(transition)) => self.screen_changed(&transition),
+                Ok(Note::Answer(answered)) => self.record_answer(&answered),
                 Ok(Note::ListGuides) => self.list_guides(),
                 Ok(Note::Open(guide)) => self.open(guide),
                 Ok(Note::End) | Err(RecvTimeoutError::Disconnected) => break,
@@ -355,6 +373,45 @@ impl Worker {
         // Sent at once while online: the operator's step is a real request, and one that fails
         // turns the banner on at once instead of at the next probe (F2).
         self.device.send_telemetry();
+    }
+
+    /// N6: the answer becomes an immutable record in the cache's results (encrypted, kept
+    /// until the service took it, N5) and goes up at once while online. A changed answer is a
+    /// new record naming the one it supersedes.
+    fn record_answer(&mut self, answered: &Answered) {
+        let Some(store) = self.device.store().cloned() else {
+            return;
+        };
+        let id = Uuid::new_v4();
+        let supersedes = self.records.insert(answered.step_id.clone(), id);
+        let mut value = serde_json::to_value(&answered.answer).unwrap_or_default();
+        if let Some(object) = value.as_object_mut() {
+            object.insert("run".into(), self.run.to_string().into());
+            if let Some(previous) = supersedes {
+                object.insert("supersedes".into(), previous.to_string().into());
+            }
+        }
+        let record = crate::cache::PendingResult {
+            id,
+            guide_id: self.guide_id,
+            version: self.guide.version,
+            step_id: answered.step_id.clone(),
+            completed_at: self.device.now(),
+            value: Some(value),
+            rejected: None,
+        };
+        if let Err(e) = store.add_result(&record) {
+            tracing::error!("the answer at step {} was not kept: {e}", answered.step_id);
+            let _ = self.reply.send(DeviceNews::Refused(format!(
+                "Your answer could not be saved on this device: {e}"
+            )));
+            return;
+        }
+        if self.device.link() == Link::Online
+            && let Err(e) = self.device.upload_results()
+        {
+            tracing::info!("answers kept for the next contact: {e}");
+        }
     }
 
     fn list_guides(&mut self) {
@@ -412,6 +469,9 @@ impl Worker {
     /// `session_start`, `guide_opened` and the first step shown of a guide opened from the
     /// All list (as [`LiveGuide::start`] records them for the first guide).
     fn begin(&mut self) {
+        // Another guide, another run (N6).
+        self.run = Uuid::new_v4();
+        self.records.clear();
         record_start(&mut self.device, &self.guide, self.guide_id, &self.screen);
         self.device.send_telemetry();
     }

@@ -25,6 +25,10 @@ pub struct StepCard<'a> {
     pub title: &'a str,
     pub body: &'a str,
     pub holograms: &'a [Hologram],
+    /// N6: the answers the step offers as buttons (a check's states, a choice's options).
+    pub answers: Vec<String>,
+    /// The answer given in this run, as its button says it.
+    pub answered: Option<&'a str>,
     pub can_go_back: bool,
     /// On the last step "Next" finishes the guide.
     pub is_last: bool,

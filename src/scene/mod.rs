@@ -171,6 +171,8 @@ pub enum ButtonAction {
     DownloadUpdates,
     /// S7: not now; asked again at the next sync.
     UpdatesLater,
+    /// N6: the step's answer button of this position (from 0).
+    Answer(u8),
 }
 
 #[derive(Debug, Clone, PartialEq)]

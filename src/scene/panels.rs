@@ -125,11 +125,14 @@ pub fn step_card(pose: Pose, view: &CardView<'_>) -> Panel {
                 FontWeight::SemiBold,
                 TEXT,
             ));
+            // A step that asks for an answer gives two of the body's lines to its buttons.
+            let body_lines = if step.answers.is_empty() { 4.0 } else { 2.0 };
+            answer_buttons(step, inner, &mut buttons);
             texts.push(text(
                 step.body,
                 Vec2::new(PAD, PAD + 0.200),
                 inner,
-                4.0,
+                body_lines,
                 1.0,
                 FontWeight::Regular,
                 TEXT,
@@ -214,6 +217,29 @@ pub fn step_card(pose: Pose, view: &CardView<'_>) -> Panel {
         texts,
         buttons,
         shapes,
+    }
+}
+
+/// N6: a step's answers as buttons under its body, three to a row; the one given is filled.
+fn answer_buttons(step: &super::StepCard<'_>, inner: f32, buttons: &mut Vec<Button>) {
+    let per_row = 3;
+    let gap = 0.01;
+    let rows = step.answers.len().div_ceil(per_row).max(1);
+    let height = if rows > 1 { 0.042 } else { 0.048 };
+    let width = (inner - gap * (per_row - 1) as f32) / per_row as f32;
+    for (i, label) in step.answers.iter().enumerate() {
+        let (row, column) = (i / per_row, i % per_row);
+        buttons.push(Button {
+            action: ButtonAction::Answer(i as u8),
+            label: label.clone(),
+            position: Vec2::new(
+                PAD + column as f32 * (width + gap),
+                PAD + 0.265 + row as f32 * (height + 0.006),
+            ),
+            size: Vec2::new(width, height),
+            enabled: true,
+            primary: step.answered == Some(label.as_str()),
+        });
     }
 }
 

@@ -333,6 +333,10 @@ impl Surroundings for WithBackgroundSync {
     fn answer_updates(&self, answer: UpdateAnswer) {
         self.sync.answer(answer);
     }
+
+    fn record_answer(&self, answered: &crate::app::Answered) {
+        self.inner.record_answer(answered);
+    }
 }
 
 impl WithBackgroundSync {

@@ -10,6 +10,7 @@
 //! goldens: thousands of pixels with the banner, none without.
 
 mod all_list;
+mod answers;
 mod openxr;
 mod refusals;
 mod signed_stickers;

@@ -1,0 +1,91 @@
+//! N6 in the 3D app: a step that asks "damaged or fine?" answered by a script on the headless
+//! backend follows its branch, and the answer reaches the service as a record of that run.
+
+use serde_json::{Value, json};
+
+use super::*;
+use crate::offline::{Service, password};
+use crate::support::*;
+
+const GUIDE: &str = "7c8d9e0f-1a2b-4c3d-8e4f-5a6b7c8d9e0f";
+
+fn branching_package(root: &Path) -> std::path::PathBuf {
+    let dir = root.join("inspect");
+    std::fs::create_dir_all(&dir).unwrap();
+    let guide = json!({
+        "schema_version": 2,
+        "id": GUIDE,
+        "version": 1,
+        "title": "Inspect the cartridge",
+        "organisation": hologuide::demo::ORGANISATION,
+        "modified_at": "2026-11-20T08:15:00Z",
+        "tasks": [{ "id": "t", "title": "Inspect", "steps": [
+            { "id": "s1", "title": "Inspect", "body": "Is the cartridge damaged?",
+              "capture": { "kind": "choice", "required": true, "options": [
+                  { "label": "Damaged", "goto": "s2" }, { "label": "Fine", "goto": "s3" } ] } },
+            { "id": "s2", "title": "Replace", "body": "Fit a new cartridge." },
+            { "id": "s3", "title": "Close", "body": "Close the housing." }
+        ] }]
+    });
+    std::fs::write(dir.join("guide.json"), guide.to_string()).unwrap();
+    dir
+}
+
+#[test]
+fn n6_an_answer_given_in_the_app_follows_its_branch_and_reaches_the_service_once() {
+    let service = Service::start();
+    service.publish(&branching_package(service.dir.path()));
+    service.admin(&["guide", "grant", GUIDE, "--user", "alice"]);
+    let device = tempfile::tempdir().unwrap();
+    login(device.path(), &service, "alice");
+    let script = device.path().join("script.txt");
+    // Next before answering is refused (required); then Fine, which skips step 2.
+    std::fs::write(&script, "2 next\n3 answer 2\n4 next\n5 exit\n").unwrap();
+    let script = script.to_str().unwrap();
+    let output = run(&mut client(
+        device.path(),
+        &[
+            "run",
+            GUIDE,
+            "--backend",
+            "headless",
+            "--frames",
+            "8",
+            "--json",
+            "--input-script",
+            script,
+        ],
+    ));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report: Value = stdout(&output)
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .expect("the run's report");
+    assert_eq!(
+        report["answers"],
+        json!(["s1: Fine (script)"]),
+        "{report:#}"
+    );
+    assert_eq!(report["final_screen"], "step 3 of 3", "{report:#}");
+
+    let api = hologuide::net::ApiClient::new(&service.url(), &Default::default()).unwrap();
+    let token = api
+        .sign_in("alice", &password("alice"), "check")
+        .unwrap()
+        .access_token;
+    let results: Vec<Value> = reqwest::blocking::Client::new()
+        .get(format!("{}/v1/me/results", service.url()))
+        .bearer_auth(token)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(results.len(), 1, "{results:#?}");
+    let record = &results[0];
+    assert_eq!(record["step_id"], "s1");
+    assert_eq!(record["guide_id"], GUIDE);
+    assert_eq!(record["value"]["kind"], "choice");
+    assert_eq!(record["value"]["label"], "Fine");
+    assert!(record["value"]["run"].is_string(), "{record:#}");
+}
