@@ -3,21 +3,22 @@
 //! them ([`super::decode`]); the flow of a guide with branches is worked out here, once, for
 //! the validator and the app alike.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::model::{Guide, Task};
 
 /// One step's capture.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Capture {
     #[serde(flatten)]
     pub kind: CaptureKind,
     /// Next stays disabled until it is answered.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub required: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum CaptureKind {
     /// Done, not done, or not applicable.
@@ -36,26 +37,86 @@ pub enum CaptureKind {
     Signoff,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChoiceOption {
     pub label: String,
     /// The step id this answer leads to; the next step when absent.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub goto: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NumberCapture {
     pub unit: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max: Option<f64>,
     /// Digits after the decimal point the value is recorded with.
+    #[serde(default)]
     pub decimals: u8,
     /// Shown when a value outside the limits is recorded (it is recorded and flagged anyway).
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub on_out_of_limits: String,
+}
+
+impl Capture {
+    /// N6, as the service checks a recorded value: a step completion without a value is
+    /// fine; a value must be an answer of the kind the step asks for, naming an answer it
+    /// offers. The `Err` is the reason, for the user.
+    pub fn check_recorded(&self, value: Option<&Value>) -> Result<(), String> {
+        let Some(value) = value else {
+            return Ok(());
+        };
+        let asked = self.kind.name();
+        let given = value.get("kind").and_then(Value::as_str);
+        if given != Some(asked) {
+            return Err(format!(
+                "the step asks for a {asked}, and this record is {}",
+                given.map_or("no answer".to_owned(), |k| format!("a {k}"))
+            ));
+        }
+        match &self.kind {
+            CaptureKind::Check => {
+                let state = value.get("state").and_then(Value::as_str);
+                if matches!(state, Some("done" | "not_done" | "not_applicable")) {
+                    Ok(())
+                } else {
+                    Err("a check is done, not_done or not_applicable".into())
+                }
+            }
+            CaptureKind::Choice { options } => {
+                let option = value
+                    .get("option")
+                    .and_then(Value::as_u64)
+                    .and_then(|i| options.get(usize::try_from(i).ok()?));
+                let label = value.get("label").and_then(Value::as_str);
+                match option {
+                    Some(option) if Some(option.label.as_str()) == label => Ok(()),
+                    _ => Err("the answer is not one of the step's options".into()),
+                }
+            }
+            CaptureKind::Number(_) => match value.get("value").and_then(Value::as_f64) {
+                Some(n) if n.is_finite() => Ok(()),
+                _ => Err("a number answer needs a finite value".into()),
+            },
+            CaptureKind::Text { .. } | CaptureKind::Photo | CaptureKind::Signoff => Ok(()),
+        }
+    }
+}
+
+impl CaptureKind {
+    /// As `guide.json` and records say it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Check => "check",
+            Self::Choice { .. } => "choice",
+            Self::Number(_) => "number",
+            Self::Text { .. } => "text",
+            Self::Photo => "photo",
+            Self::Signoff => "signoff",
+        }
+    }
 }
 
 impl NumberCapture {

@@ -196,3 +196,49 @@ fn the_new_rules_are_named_the_same_in_text_and_json() {
         assert_eq!(serde_json::to_value(rule).unwrap(), json!(rule.name()));
     }
 }
+
+#[test]
+fn n6_a_recorded_value_must_answer_what_the_step_asks() {
+    let (guide, _) = problems_of(&branching(json!({ "kind": "choice", "options": [
+        { "label": "Damaged", "goto": "s2" }, { "label": "Fine" }
+    ] })));
+    let guide = guide.unwrap();
+    let capture = guide.tasks[0].steps[0].capture.as_ref().unwrap();
+    assert_eq!(capture.check_recorded(None), Ok(()), "a plain completion");
+    assert_eq!(
+        capture.check_recorded(Some(
+            &json!({ "kind": "choice", "option": 1, "label": "Fine" })
+        )),
+        Ok(())
+    );
+    assert!(
+        capture
+            .check_recorded(Some(
+                &json!({ "kind": "choice", "option": 1, "label": "Damaged" })
+            ))
+            .is_err()
+    );
+    assert!(
+        capture
+            .check_recorded(Some(
+                &json!({ "kind": "choice", "option": 2, "label": "Fine" })
+            ))
+            .is_err()
+    );
+    assert_eq!(
+        capture.check_recorded(Some(&json!({ "pressure_bar": 2.5 }))),
+        Err("the step asks for a choice, and this record is no answer".into())
+    );
+    let check: crate::guide::capture::Capture =
+        serde_json::from_value(json!({ "kind": "check", "required": true })).unwrap();
+    assert!(check.required);
+    assert_eq!(
+        check.check_recorded(Some(&json!({ "kind": "check", "state": "not_applicable" }))),
+        Ok(())
+    );
+    assert!(
+        check
+            .check_recorded(Some(&json!({ "kind": "check", "state": "maybe" })))
+            .is_err()
+    );
+}

@@ -5,6 +5,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::Service;
+use crate::guide::capture::Capture;
 use crate::service::error::ServiceError;
 use crate::service::model::{
     Caller, IngestOutcome, Rejected, StepResult, TelemetryEvent, TelemetrySummary,
@@ -256,7 +257,27 @@ impl Service {
                 .step_lookup(result.guide_id, result.version, &result.step_id)
                 .map_err(|e| rejected_or_failed(result.id, e.into()))?;
             match lookup {
-                StepLookup::Found => Ok(()),
+                StepLookup::Found { capture: None } => Ok(()),
+                // N6: a recorded answer must be one the step asks for.
+                StepLookup::Found {
+                    capture: Some(capture),
+                } => {
+                    let capture: Capture = serde_json::from_str(&capture).map_err(|e| {
+                        Refusal::Failed(ServiceError::Internal(format!(
+                            "the stored capture of step '{}' cannot be read: {e}",
+                            result.step_id
+                        )))
+                    })?;
+                    capture
+                        .check_recorded(result.value.as_ref())
+                        .map_err(|reason| {
+                            Refusal::Rejected(Rejected {
+                                id: result.id,
+                                code: "invalid_answer".into(),
+                                reason: format!("step '{}': {reason}", result.step_id),
+                            })
+                        })
+                }
                 StepLookup::NoSuchVersion => Err(Refusal::Rejected(Rejected {
                     id: result.id,
                     code: "not_found".into(),

@@ -156,6 +156,7 @@ const TABLES: &[Table] = &[
             col("guide_id", Id),
             col("version", Int),
             col("step_id", Text),
+            col("capture", Text),
         ],
         key: &["guide_id", "version", "step_id"],
     },

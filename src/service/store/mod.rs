@@ -139,11 +139,21 @@ pub struct NewVersion {
 }
 
 /// Whether a step of a version exists, for validating results.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StepLookup {
     NoSuchVersion,
     NoSuchStep,
-    Found,
+    /// With what the step records (N6), as stored at publish.
+    Found {
+        capture: Option<String>,
+    },
+}
+
+/// What a step records, as `version_steps.capture` keeps it (N6).
+fn capture_json(step: &crate::guide::Step) -> Option<String> {
+    step.capture
+        .as_ref()
+        .and_then(|c| serde_json::to_string(c).ok())
 }
 
 /// How storing one idempotent item went.

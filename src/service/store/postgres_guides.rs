@@ -182,9 +182,9 @@ impl GuideStore for PostgresStore {
             }
             for step in guide.steps() {
                 tx.execute(
-                    "INSERT INTO version_steps (guide_id, version, step_id) VALUES ($1, $2, $3)
-                     ON CONFLICT DO NOTHING",
-                    &[&id, &number, &step.step.id],
+                    "INSERT INTO version_steps (guide_id, version, step_id, capture)
+                     VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                    &[&id, &number, &step.step.id, &super::capture_json(step.step)],
                 )?;
             }
             bump_profiles_selecting(tx, id)?;
@@ -272,14 +272,17 @@ impl GuideStore for PostgresStore {
             let row = c.query_one(
                 "SELECT EXISTS (SELECT 1 FROM guide_versions WHERE guide_id = $1 AND version = $2),
                         EXISTS (SELECT 1 FROM version_steps
-                                WHERE guide_id = $1 AND version = $2 AND step_id = $3)",
+                                WHERE guide_id = $1 AND version = $2 AND step_id = $3),
+                        (SELECT capture FROM version_steps
+                         WHERE guide_id = $1 AND version = $2 AND step_id = $3)",
                 &[&id, &number, &step_id],
             )?;
             let (version_exists, step_exists): (bool, bool) = (row.try_get(0)?, row.try_get(1)?);
+            let capture: Option<String> = row.try_get(2)?;
             Ok(match (version_exists, step_exists) {
                 (false, _) => StepLookup::NoSuchVersion,
                 (true, false) => StepLookup::NoSuchStep,
-                (true, true) => StepLookup::Found,
+                (true, true) => StepLookup::Found { capture },
             })
         })
     }

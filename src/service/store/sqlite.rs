@@ -25,6 +25,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/006_organisations.sql"),
     include_str!("migrations/007_link_keys.sql"),
     include_str!("migrations/008_lost_access.sql"),
+    include_str!("migrations/009_step_captures.sql"),
 ];
 
 const READERS: usize = 4;

@@ -202,9 +202,14 @@ impl GuideStore for SqliteStore {
             }
             for step in guide.steps() {
                 tx.execute(
-                    "INSERT OR IGNORE INTO version_steps (guide_id, version, step_id)
-                     VALUES (?1, ?2, ?3)",
-                    params![id.to_string(), version, step.step.id],
+                    "INSERT OR IGNORE INTO version_steps (guide_id, version, step_id, capture)
+                     VALUES (?1, ?2, ?3, ?4)",
+                    params![
+                        id.to_string(),
+                        version,
+                        step.step.id,
+                        super::capture_json(step.step)
+                    ],
                 )?;
             }
             bump_profiles_selecting(tx, id)?;
@@ -294,16 +299,16 @@ impl GuideStore for SqliteStore {
             if !version_exists {
                 return Ok(StepLookup::NoSuchVersion);
             }
-            let step_exists = c
+            let step: Option<Option<String>> = c
                 .prepare_cached(
-                    "SELECT 1 FROM version_steps
+                    "SELECT capture FROM version_steps
                      WHERE guide_id = ?1 AND version = ?2 AND step_id = ?3",
                 )?
-                .exists(params![id.to_string(), version, step_id])?;
-            Ok(if step_exists {
-                StepLookup::Found
-            } else {
-                StepLookup::NoSuchStep
+                .query_row(params![id.to_string(), version, step_id], |row| row.get(0))
+                .optional()?;
+            Ok(match step {
+                Some(capture) => StepLookup::Found { capture },
+                None => StepLookup::NoSuchStep,
             })
         })
     }

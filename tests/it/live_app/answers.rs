@@ -70,13 +70,13 @@ fn n6_an_answer_given_in_the_app_follows_its_branch_and_reaches_the_service_once
     assert_eq!(report["final_screen"], "step 3 of 3", "{report:#}");
 
     let api = hologuide::net::ApiClient::new(&service.url(), &Default::default()).unwrap();
-    let token = api
+    let token: String = api
         .sign_in("alice", &password("alice"), "check")
         .unwrap()
         .access_token;
     let results: Vec<Value> = reqwest::blocking::Client::new()
         .get(format!("{}/v1/me/results", service.url()))
-        .bearer_auth(token)
+        .bearer_auth(&token)
         .send()
         .unwrap()
         .json()
@@ -88,4 +88,34 @@ fn n6_an_answer_given_in_the_app_follows_its_branch_and_reaches_the_service_once
     assert_eq!(record["value"]["kind"], "choice");
     assert_eq!(record["value"]["label"], "Fine");
     assert!(record["value"]["run"].is_string(), "{record:#}");
+
+    // The service checks an answer against the step it answers: no such option, no record.
+    let forged = |value: Value| {
+        api.upload_results(
+            &token,
+            &[hologuide::net::wire::StepResult {
+                id: uuid::Uuid::new_v4(),
+                guide_id: uuid::Uuid::parse_str(GUIDE).unwrap(),
+                version: 1,
+                step_id: "s1".into(),
+                completed_at: time::OffsetDateTime::now_utc(),
+                value: Some(value),
+            }],
+        )
+        .unwrap()
+    };
+    let wrong_option = forged(json!({ "kind": "choice", "option": 5, "label": "Exploded" }));
+    assert_eq!(wrong_option.rejected.len(), 1, "{wrong_option:?}");
+    assert_eq!(wrong_option.rejected[0].code, "invalid_answer");
+    assert_eq!(
+        wrong_option.rejected[0].reason,
+        "step 's1': the answer is not one of the step's options"
+    );
+    let wrong_kind = forged(json!({ "kind": "check", "state": "done" }));
+    assert_eq!(
+        wrong_kind.rejected[0].reason,
+        "step 's1': the step asks for a choice, and this record is a check"
+    );
+    let valid = forged(json!({ "kind": "choice", "option": 0, "label": "Damaged" }));
+    assert_eq!(valid.accepted.len(), 1, "{valid:?}");
 }
