@@ -4,12 +4,9 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use serde_json::json;
-
 use super::*;
 use crate::app::Answered;
 use crate::app::pointer::aim;
-use crate::guide::{Problems, decode};
 use crate::scene::{ButtonAction, PanelKind};
 
 #[derive(Default)]
@@ -28,27 +25,11 @@ impl Surroundings for Device {
 }
 
 fn driver() -> (Rc<Recorder>, Driver) {
-    let document = json!({
-        "schema_version": 2,
-        "id": "3f0b6c52-6d0e-4a43-9b51-2f4f3b7a9c10",
-        "version": 1,
-        "title": "Pump filter",
-        "organisation": "acme",
-        "modified_at": "2026-11-20T08:15:00Z",
-        "tasks": [{ "id": "t", "title": "Inspect", "steps": [
-            { "id": "s1", "title": "Inspect", "body": "Is the cartridge damaged?",
-              "capture": { "kind": "choice", "required": true, "options": [
-                  { "label": "Damaged", "goto": "s2" }, { "label": "Fine", "goto": "s3" } ] } },
-            { "id": "s2", "title": "Replace", "body": "Fit a new cartridge." },
-            { "id": "s3", "title": "Close", "body": "Close the housing." }
-        ] }]
-    });
-    let guide = decode(&document, &mut Problems::default()).expect("valid");
     let package = crate::demo::load().expect("the demo guide");
     let log = Rc::new(Recorder::default());
     let driver = Driver::new(
         Content {
-            guide: Arc::new(guide),
+            guide: crate::app::tests::branching_guide(),
             source: GuideSource::Service,
             assets: Box::new(package),
         },

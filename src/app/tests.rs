@@ -123,7 +123,7 @@ fn restart_returns_to_step_one() {
 }
 
 /// s1 asks whether the cartridge is damaged (required): Damaged → s2 (replace), Fine → s3.
-fn branching_guide() -> Arc<Guide> {
+pub(super) fn branching_guide() -> Arc<Guide> {
     let document = json!({
         "schema_version": 2,
         "id": "3f0b6c52-6d0e-4a43-9b51-2f4f3b7a9c10",
