@@ -37,6 +37,9 @@ pub enum BenchCommand {
     /// An offline profile (50 guides, 500 MB) synced onto a new device: the first sync, an
     /// incremental one after a republish (bytes and overhead), and the device's peak memory.
     Sync(super::bench_sync::SyncBenchArgs),
+    /// Answers recorded in the encrypted cache (press → durable) and 10,000 records uploaded
+    /// on reconnect: time and requests.
+    Records(super::bench_records::RecordsBenchArgs),
 }
 
 pub fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
@@ -52,6 +55,7 @@ pub fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
         BenchCommand::Client(args) => super::bench_client::run(args),
         BenchCommand::Camera(args) => super::bench_camera::run(args),
         BenchCommand::Sync(args) => super::bench_sync::run(args),
+        BenchCommand::Records(args) => super::bench_records::run(args),
     }
 }
 

@@ -19,6 +19,8 @@ mod bench_client;
 #[cfg(feature = "dev-tools")]
 mod bench_qr;
 #[cfg(feature = "dev-tools")]
+mod bench_records;
+#[cfg(feature = "dev-tools")]
 mod bench_render;
 #[cfg(feature = "dev-tools")]
 mod bench_sync;

@@ -39,7 +39,7 @@ pub use guides::{Opened, Target, facts_of};
 pub use live::{CachedAssets, LiveGuide, shown_in_app};
 pub use session::{Started, Status};
 pub use setup::{CLOCK_OVERRIDE_ENV, DataFolder, KEYSTORE_ENV, SetupError};
-pub use telemetry::{ResultsUploaded, Uploaded};
+pub use telemetry::{RESULTS_PER_REQUEST, ResultsUploaded, Uploaded};
 
 #[derive(Debug, Error)]
 pub enum ClientError {

@@ -13,6 +13,8 @@ use crate::net::wire;
 
 /// Upload batches stay well under the service's JSON body limit.
 const BATCH: usize = 500;
+/// Step results (and answers) sent per request at most.
+pub const RESULTS_PER_REQUEST: usize = BATCH;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Uploaded {
@@ -170,6 +172,8 @@ pub struct ResultsUploaded {
     /// accepted: you no longer have access to this guide"), one line per guide and reason:
     /// kept in the cache's rejected list, never dropped, never sent again.
     pub rejected: Vec<String>,
+    /// Requests the upload took (batches of [`RESULTS_PER_REQUEST`]).
+    pub requests: usize,
 }
 
 impl Device {
@@ -210,6 +214,7 @@ impl Device {
                 })
                 .collect();
             let outcome = self.authorised(&server, |t| server.upload_results(t, &results))?;
+            uploaded.requests += 1;
             let mut done: Vec<Uuid> = outcome.accepted.clone();
             done.extend(&outcome.duplicates);
             store.ack_results(&done)?;

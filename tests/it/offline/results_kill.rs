@@ -149,3 +149,28 @@ fn n5_results_go_up_exactly_once_when_the_device_is_killed_between_upload_and_ac
     assert_eq!(ids.len(), unique.len(), "a result stored twice");
     assert_eq!(unique, made, "every result once, none lost");
 }
+
+/// `hologuide bench records` keeps working: the latency line and the upload line, and nothing
+/// left in the temporary folder.
+#[test]
+fn bench_records_prints_the_record_latency_and_the_upload_and_leaves_nothing_behind() {
+    use crate::support::{hologuide, run, stderr, stdout};
+    let scratch = tempfile::tempdir().unwrap();
+    let output = run(hologuide()
+        .args(["bench", "records", "--answers", "20", "--queued", "600"])
+        .env("TMPDIR", scratch.path()));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    for expected in [
+        "answers recorded in the encrypted cache (press → durable), 20 answers",
+        "(target p99 < 5 ms)",
+        "600 records kept offline, uploaded on reconnect",
+        "2 requests (500 records each at most)",
+    ] {
+        assert!(
+            text.contains(expected),
+            "missing \"{expected}\" in:\n{text}"
+        );
+    }
+    assert_eq!(std::fs::read_dir(scratch.path()).unwrap().count(), 0);
+}
