@@ -16,6 +16,7 @@ pub mod head_path;
 pub mod menu;
 pub mod pointer;
 pub mod report;
+pub mod runs;
 pub mod script;
 pub mod shell;
 pub mod stickers;

@@ -165,41 +165,57 @@ impl Store {
     /// Results not yet taken by the service, oldest first; rejected ones included (with their
     /// reason) so they can be shown until the user dismisses them.
     pub fn pending_results(&self) -> Result<Vec<PendingResult>, CacheError> {
+        Ok(self
+            .results()?
+            .into_iter()
+            .filter(|(_, sent)| !sent)
+            .map(|(result, _)| result)
+            .collect())
+    }
+
+    /// Every result kept, oldest first, and whether the service took it (N6 reports).
+    pub fn results(&self) -> Result<Vec<(PendingResult, bool)>, CacheError> {
         self.run(|c| {
             let mut statement = c.prepare(
                 "SELECT id, guide_id, version, step_id, completed_at, value, rejected_code,
-                        rejected_reason FROM pending_results ORDER BY seq",
+                        rejected_reason, sent_at IS NOT NULL FROM pending_results ORDER BY seq",
             )?;
             let rows = statement.query_map([], |r| {
                 let value: Option<String> = r.get(5)?;
                 let code: Option<String> = r.get(6)?;
                 let reason: Option<String> = r.get(7)?;
-                Ok(PendingResult {
-                    id: uuid_of(&r.get::<_, String>(0)?)?,
-                    guide_id: uuid_of(&r.get::<_, String>(1)?)?,
-                    version: r.get::<_, i64>(2)? as u32,
-                    step_id: r.get(3)?,
-                    completed_at: parse_time(&r.get::<_, String>(4)?)?,
-                    value: value.and_then(|v| serde_json::from_str(&v).ok()),
-                    rejected: code.map(|code| Rejection {
-                        code,
-                        reason: reason.unwrap_or_default(),
-                    }),
-                })
+                let sent: bool = r.get(8)?;
+                Ok((
+                    PendingResult {
+                        id: uuid_of(&r.get::<_, String>(0)?)?,
+                        guide_id: uuid_of(&r.get::<_, String>(1)?)?,
+                        version: r.get::<_, i64>(2)? as u32,
+                        step_id: r.get(3)?,
+                        completed_at: parse_time(&r.get::<_, String>(4)?)?,
+                        value: value.and_then(|v| serde_json::from_str(&v).ok()),
+                        rejected: code.map(|code| Rejection {
+                            code,
+                            reason: reason.unwrap_or_default(),
+                        }),
+                    },
+                    sent,
+                ))
             })?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
     }
 
-    /// The service accepted these results (or had them): forget them.
+    /// The service accepted these results (or had them): they are not sent again, and stay for
+    /// reports.
     pub fn ack_results(&self, ids: &[Uuid]) -> Result<usize, CacheError> {
+        let now = format_time(self.clock.now());
         self.run(|c| {
             let t = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut removed = 0;
             for id in ids {
                 removed += t.execute(
-                    "DELETE FROM pending_results WHERE id = ?1",
-                    [id.to_string()],
+                    "UPDATE pending_results SET sent_at = ?2 WHERE id = ?1 AND sent_at IS NULL",
+                    params![id.to_string(), now],
                 )?;
             }
             t.commit()?;

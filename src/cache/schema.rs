@@ -14,6 +14,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/002_outbox.sql"),
     include_str!("migrations/003_link_trust.sql"),
     include_str!("migrations/004_profile_sync.sql"),
+    include_str!("migrations/005_sent_results.sql"),
 ];
 
 /// Bytes per page. SQLCipher encrypts and authenticates each page separately, with a fixed cost

@@ -172,10 +172,10 @@ pub fn logout(common: Common) -> anyhow::Result<ExitCode> {
 /// What opening a guide gave, with one refusal said better: "nobody is signed in" becomes why
 /// nobody is (signed out, the 90 days over, the clock set back) — the words `status` prints,
 /// the same in `open` and in the 3D app's `run`.
-pub(super) fn refused_as_started(
-    opened: Result<Opened, ClientError>,
+pub(super) fn refused_as_started<T>(
+    opened: Result<T, ClientError>,
     started: &Started,
-) -> anyhow::Result<Opened> {
+) -> anyhow::Result<T> {
     match (opened, started) {
         (Err(ClientError::Refused(access::Refused::NotSignedIn)), Started::No { reason }) => {
             anyhow::bail!("{reason}")
@@ -316,6 +316,53 @@ pub fn guides(common: Common) -> anyhow::Result<ExitCode> {
     line!(text, "All");
     for line in access::all_list_lines(&entries) {
         line!(text, "  {line}");
+    }
+    out(&text)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn runs(common: Common) -> anyhow::Result<ExitCode> {
+    let mut device = device(&common, None)?;
+    let started = device.start()?;
+    let runs = refused_as_started(device.runs(), &started)?;
+    if common.json {
+        let runs: Vec<_> = runs
+            .iter()
+            .map(|(run, title)| json!({ "title": title, "run": run }))
+            .collect();
+        return print_json(&json!({ "started": started, "runs": runs }));
+    }
+    let mut text = String::new();
+    if runs.is_empty() {
+        line!(text, "No guide runs with answers on this device.");
+    }
+    for (run, title) in &runs {
+        let title = title.clone().unwrap_or_else(|| run.guide_id.to_string());
+        line!(
+            text,
+            "{title} — run {} started {}",
+            run.run,
+            access::display_time(run.started_at)
+        );
+        for answer in &run.answers {
+            let mut line = format!("  {}: {}", answer.step_id, answer.answer);
+            if !answer.corrected.is_empty() {
+                line.push_str(&format!(
+                    " (corrected from {})",
+                    answer.corrected.join(", then ")
+                ));
+            }
+            let status = match &answer.status {
+                hologuide::app::runs::RecordStatus::Waiting => {
+                    "kept here until the next contact".to_owned()
+                }
+                hologuide::app::runs::RecordStatus::Sent => "on the service".to_owned(),
+                hologuide::app::runs::RecordStatus::Rejected(reason) => {
+                    format!("not accepted: {reason}")
+                }
+            };
+            line!(text, "{line} — {status}");
+        }
     }
     out(&text)?;
     Ok(ExitCode::SUCCESS)

@@ -94,6 +94,9 @@ enum Command {
     Status(client::Common),
     /// The All list: every guide available offline on this device.
     Guides(client::Common),
+    /// The guide runs whose answers this device keeps (offline too): each step's final answer,
+    /// what it corrected, and whether the service has it.
+    Runs(client::Common),
     /// Open a guide by id or link: online it downloads the latest version first, offline it
     /// opens this device's copy. Prints its steps.
     Open(client::OpenArgs),
@@ -160,6 +163,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Logout(args) => client::logout(args),
         Command::Status(args) => client::status(args),
         Command::Guides(args) => client::guides(args),
+        Command::Runs(args) => client::runs(args),
         Command::Open(args) => client::open(args),
         Command::Sync(args) => sync::run(args),
         Command::Cache(command) => cache::run(command),

@@ -71,7 +71,7 @@ pub fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
     bar.finish_and_clear();
     let report = match report {
         Err(hologuide::sync::SyncError::Client(e)) => {
-            return Err(super::client::refused_as_started(Err(e), &started)
+            return Err(super::client::refused_as_started::<()>(Err(e), &started)
                 .err()
                 .unwrap_or_else(|| anyhow::anyhow!("the sync stopped")));
         }

@@ -243,6 +243,45 @@ impl Device {
     }
 }
 
+impl Device {
+    /// N6: the runs whose answers this device keeps (sent ones too), each with its guide's
+    /// title when the guide is still cached. Offline too: nothing is asked of the service.
+    pub fn runs(&self) -> Result<Vec<(crate::app::runs::RunReport, Option<String>)>, ClientError> {
+        use crate::app::runs::{Record, RecordStatus, rebuild};
+        let store = self.store().cloned().ok_or(Refused::NotSignedIn)?;
+        let titles: std::collections::HashMap<Uuid, String> = store
+            .list()?
+            .into_iter()
+            .map(|g| (g.guide_id, g.title))
+            .collect();
+        let records: Vec<Record> = store
+            .results()?
+            .into_iter()
+            .filter_map(|(result, sent)| {
+                Some(Record {
+                    id: result.id,
+                    guide_id: result.guide_id,
+                    step_id: result.step_id,
+                    at: result.completed_at,
+                    value: result.value?,
+                    status: match (result.rejected, sent) {
+                        (Some(rejection), _) => RecordStatus::Rejected(rejection.reason),
+                        (None, true) => RecordStatus::Sent,
+                        (None, false) => RecordStatus::Waiting,
+                    },
+                })
+            })
+            .collect();
+        Ok(rebuild(&records)
+            .into_iter()
+            .map(|run| {
+                let title = titles.get(&run.guide_id).cloned();
+                (run, title)
+            })
+            .collect())
+    }
+}
+
 /// An outbox event as `POST /v1/telemetry` sends it.
 fn wire_event(event: &TelemetryEvent) -> wire::TelemetryEvent {
     wire::TelemetryEvent {

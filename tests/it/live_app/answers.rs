@@ -33,7 +33,7 @@ fn branching_package(root: &Path) -> std::path::PathBuf {
 
 #[test]
 fn n6_an_answer_given_in_the_app_follows_its_branch_and_reaches_the_service_once() {
-    let service = Service::start();
+    let mut service = Service::start();
     service.publish(&branching_package(service.dir.path()));
     service.admin(&["guide", "grant", GUIDE, "--user", "alice"]);
     let device = tempfile::tempdir().unwrap();
@@ -118,4 +118,30 @@ fn n6_an_answer_given_in_the_app_follows_its_branch_and_reaches_the_service_once
     );
     let valid = forged(json!({ "kind": "choice", "option": 0, "label": "Damaged" }));
     assert_eq!(valid.accepted.len(), 1, "{valid:?}");
+
+    // The device rebuilds the run from its own records, offline too.
+    service.stop();
+    let runs = run(&mut client(device.path(), &["runs", "--json"]));
+    assert!(runs.status.success(), "{}", stderr(&runs));
+    let runs: Value = serde_json::from_str(&stdout(&runs)).unwrap();
+    let listed = runs["runs"].as_array().unwrap();
+    assert_eq!(listed.len(), 1, "{runs:#}");
+    assert_eq!(listed[0]["title"], "Inspect the cartridge");
+    assert_eq!(listed[0]["run"]["run"], record["value"]["run"]);
+    let answer = &listed[0]["run"]["answers"][0];
+    assert_eq!(
+        (
+            answer["step_id"].as_str(),
+            answer["answer"].as_str(),
+            answer["status"].as_str()
+        ),
+        (Some("s1"), Some("Fine"), Some("sent")),
+        "{runs:#}"
+    );
+    let text = run(&mut client(device.path(), &["runs"]));
+    assert!(
+        stdout(&text).contains("  s1: Fine — on the service"),
+        "{}",
+        stdout(&text)
+    );
 }
