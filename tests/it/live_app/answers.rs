@@ -138,10 +138,36 @@ fn n6_an_answer_given_in_the_app_follows_its_branch_and_reaches_the_service_once
         (Some("s1"), Some("Fine"), Some("sent")),
         "{runs:#}"
     );
+    // N6: no answer in plaintext anywhere in the device's data folder (the cache is encrypted).
+    let run_id = record["value"]["run"].as_str().unwrap().to_owned();
+    for file in walk(device.path()) {
+        let bytes = std::fs::read(&file).unwrap();
+        for needle in [run_id.as_bytes(), b"\"label\":\"Fine\"".as_slice()] {
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle),
+                "{} holds an answer in plaintext",
+                file.display()
+            );
+        }
+    }
     let text = run(&mut client(device.path(), &["runs"]));
     assert!(
         stdout(&text).contains("  s1: Fine — on the service"),
         "{}",
         stdout(&text)
     );
+}
+
+/// Every file below `dir`.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
 }
