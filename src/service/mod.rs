@@ -31,6 +31,6 @@ pub mod store;
 pub use clock::{Clock, SystemClock};
 pub use core::{
     Config, DATABASE_FILE, DataLocation, LinkKeyInfo, Membership, ORPHAN_AGE, OrphanCollection,
-    PackageOrigin, Service,
+    PackageOrigin, RunExport, Service, runs_csv,
 };
 pub use error::ServiceError;

@@ -389,6 +389,14 @@ pub struct StepResult {
     pub value: Option<serde_json::Value>,
 }
 
+/// A step result with who recorded it, for audits (N6 runs export).
+#[derive(Debug, Clone)]
+pub struct AttributedResult {
+    pub result: StepResult,
+    pub username: String,
+    pub device_id: String,
+}
+
 /// How a batch fared, item by item (S6): accepted items are stored once, duplicates were stored
 /// before, rejected ones carry the reason to show the user.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

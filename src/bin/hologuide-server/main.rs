@@ -9,6 +9,7 @@ mod bench_stores;
 mod links;
 mod migrate;
 mod profile;
+mod runs;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -120,6 +121,9 @@ enum Command {
     /// unsigned stickers act.
     #[command(subcommand)]
     Links(links::LinksCommand),
+    /// Guide runs for audits (N6): every answer recorded for a guide, by run.
+    #[command(subcommand)]
+    Runs(runs::RunsCommand),
     /// Counts of users, guides, versions, blobs, telemetry events and results.
     Stats(DataArg),
     /// Blob files: collect those no guide version names (left by a publish that was killed).
@@ -248,6 +252,7 @@ fn run() -> anyhow::Result<ExitCode> {
         Command::Guide(command) => admin::guide(command, json),
         Command::Profile(command) => profile::run(command, json),
         Command::Links(command) => links::run(command, json),
+        Command::Runs(command) => runs::run(command),
         Command::Stats(data) => {
             let stats = open(&data)?.stats()?;
             print(json, &stats, || {

@@ -9,6 +9,7 @@ mod ingest;
 mod link_keys;
 mod orphans;
 mod profiles;
+mod runs;
 mod sign_in;
 #[cfg(test)]
 mod tests;
@@ -23,6 +24,7 @@ pub use guides::{LinkTarget, PackageOrigin};
 pub use link_keys::LinkKeyInfo;
 pub(crate) use link_keys::seal_stored_link_keys;
 pub use orphans::{ORPHAN_AGE, OrphanCollection};
+pub use runs::{RunExport, runs_csv};
 
 use super::blobs::BlobStore;
 use super::clock::Clock;

@@ -238,3 +238,55 @@ pub async fn remove_member(
             .await?,
     ))
 }
+
+/// `GET /v1/runs?guide=<id>[&since=<RFC 3339>]`: a guide's runs for audits (N6), admins only.
+pub async fn runs(
+    State(state): State<AppState>,
+    AdminCaller(admin): AdminCaller,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> Result<Json<Vec<crate::service::core::RunExport>>, ApiError> {
+    let (mut guide, mut since) = (None, None);
+    for pair in query
+        .as_deref()
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        match key {
+            "guide" => guide = Some(super::guide_id(value)?),
+            "since" => {
+                let text = value.replace("%3A", ":").replace("%2B", "+");
+                since = Some(
+                    time::OffsetDateTime::parse(
+                        &text,
+                        &time::format_description::well_known::Rfc3339,
+                    )
+                    .map_err(|_| {
+                        ApiError(ServiceError::Invalid(format!(
+                            "since must be an RFC 3339 time, not '{}'",
+                            text.chars().take(40).collect::<String>()
+                        )))
+                    })?,
+                );
+            }
+            other => {
+                return Err(ApiError(ServiceError::Invalid(format!(
+                    "unknown query parameter '{}' (guide, since)",
+                    other.chars().take(40).collect::<String>()
+                ))));
+            }
+        }
+    }
+    let guide = guide.ok_or_else(|| {
+        ApiError(ServiceError::Invalid(
+            "which guide's runs: ?guide=<id> is required".into(),
+        ))
+    })?;
+    let scope = admin.user.scope();
+    Ok(Json(
+        state
+            .run(move |s| s.runs_of_guide(&scope, guide, since))
+            .await?,
+    ))
+}

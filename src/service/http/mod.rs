@@ -98,6 +98,7 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/v1/links/{org}/g/{id}", get(guides::resolve_link))
         .route("/v1/telemetry", post(ingest::telemetry))
         .route("/v1/results", post(ingest::results))
+        .route("/v1/runs", get(admin::runs))
         .route("/v1/admin/users", get(admin::users).post(admin::add_user))
         .route(
             "/v1/admin/profiles",

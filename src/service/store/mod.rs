@@ -32,8 +32,8 @@ pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 use super::model::{
-    AssetEntry, Device, GuideSummary, LostAccess, Principal, Profile, ProfileSpec, Role, Stats,
-    StepResult, TelemetryEvent, TelemetrySummary, User, VersionManifest,
+    AssetEntry, AttributedResult, Device, GuideSummary, LostAccess, Principal, Profile,
+    ProfileSpec, Role, Stats, StepResult, TelemetryEvent, TelemetrySummary, User, VersionManifest,
 };
 use crate::guide::Guide;
 
@@ -354,5 +354,11 @@ pub trait IngestStore: Send + Sync {
         at: OffsetDateTime,
     ) -> StoreResult<Vec<Stored>>;
     fn results_of(&self, user_id: Uuid) -> StoreResult<Vec<StepResult>>;
+    /// Every result recorded for `guide` (any version, any user), from `since` on, oldest first.
+    fn results_of_guide(
+        &self,
+        guide: Uuid,
+        since: Option<OffsetDateTime>,
+    ) -> StoreResult<Vec<AttributedResult>>;
     fn stats(&self) -> StoreResult<Stats>;
 }

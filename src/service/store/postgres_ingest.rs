@@ -8,7 +8,9 @@ use uuid::Uuid;
 use super::postgres::{PostgresStore, narrow};
 use super::sqlite::{from_unix, unix};
 use super::{IngestStore, StoreError, StoreResult, Stored};
-use crate::service::model::{Stats, StepResult, TelemetryEvent, TelemetrySummary};
+use crate::service::model::{
+    AttributedResult, Stats, StepResult, TelemetryEvent, TelemetrySummary,
+};
 
 /// Tells how an `INSERT … ON CONFLICT (id) DO NOTHING` of the item `id` went: `inserted` rows
 /// written, else the id was there already, resent by its owner or someone else's. The conflict
@@ -170,6 +172,45 @@ impl IngestStore for PostgresStore {
                     step_id: row.try_get(3)?,
                     completed_at: from_unix(row.try_get(4)?)?,
                     value,
+                })
+            })
+            .collect()
+        })
+    }
+
+    fn results_of_guide(
+        &self,
+        guide: Uuid,
+        since: Option<OffsetDateTime>,
+    ) -> StoreResult<Vec<AttributedResult>> {
+        self.read(|c| {
+            c.query(
+                "SELECT r.id, r.version, r.step_id, r.completed_at, r.value, u.username,
+                        r.device_id
+                 FROM results r JOIN users u ON u.id = r.user_id
+                 WHERE r.guide_id = $1 AND r.completed_at >= $2
+                 ORDER BY r.completed_at, r.id",
+                &[&guide, &since.map_or(i64::MIN, unix)],
+            )?
+            .iter()
+            .map(|row| {
+                let id: Uuid = row.try_get(0)?;
+                let value: Option<String> = row.try_get(4)?;
+                let value = value
+                    .map(|v| serde_json::from_str(&v))
+                    .transpose()
+                    .map_err(|e| StoreError::Corrupt(format!("result {id}: {e}")))?;
+                Ok(AttributedResult {
+                    result: StepResult {
+                        id,
+                        guide_id: guide,
+                        version: narrow(row.try_get(1)?, "version")?,
+                        step_id: row.try_get(2)?,
+                        completed_at: from_unix(row.try_get(3)?)?,
+                        value,
+                    },
+                    username: row.try_get(5)?,
+                    device_id: row.try_get(6)?,
                 })
             })
             .collect()

@@ -6,7 +6,9 @@ use uuid::Uuid;
 
 use super::sqlite::{SqliteStore, from_unix, unix, uuid};
 use super::{IngestStore, StoreError, StoreResult, Stored};
-use crate::service::model::{Stats, StepResult, TelemetryEvent, TelemetrySummary};
+use crate::service::model::{
+    AttributedResult, Stats, StepResult, TelemetryEvent, TelemetrySummary,
+};
 
 /// Inserts unless the id exists; tells whether it was new, resent by its owner, or someone else's.
 fn insert_once(
@@ -168,6 +170,58 @@ impl IngestStore for SqliteStore {
                         step_id,
                         completed_at: from_unix(completed_at)?,
                         value,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn results_of_guide(
+        &self,
+        guide: Uuid,
+        since: Option<OffsetDateTime>,
+    ) -> StoreResult<Vec<AttributedResult>> {
+        self.read(|c| {
+            let rows = c
+                .prepare_cached(
+                    "SELECT r.id, r.version, r.step_id, r.completed_at, r.value, u.username,
+                            r.device_id
+                     FROM results r JOIN users u ON u.id = r.user_id
+                     WHERE r.guide_id = ?1 AND r.completed_at >= ?2
+                     ORDER BY r.completed_at, r.id",
+                )?
+                .query_map(
+                    params![guide.to_string(), since.map_or(i64::MIN, unix)],
+                    |row| {
+                        Ok((
+                            row.get::<_, String>(0)?,
+                            row.get::<_, u32>(1)?,
+                            row.get::<_, String>(2)?,
+                            row.get::<_, i64>(3)?,
+                            row.get::<_, Option<String>>(4)?,
+                            row.get::<_, String>(5)?,
+                            row.get::<_, String>(6)?,
+                        ))
+                    },
+                )?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            rows.into_iter()
+                .map(|(id, version, step_id, at, value, username, device_id)| {
+                    let value = value
+                        .map(|v| serde_json::from_str(&v))
+                        .transpose()
+                        .map_err(|e| StoreError::Corrupt(format!("result {id}: {e}")))?;
+                    Ok(AttributedResult {
+                        result: StepResult {
+                            id: uuid(&id)?,
+                            guide_id: guide,
+                            version,
+                            step_id,
+                            completed_at: from_unix(at)?,
+                            value,
+                        },
+                        username,
+                        device_id,
                     })
                 })
                 .collect()

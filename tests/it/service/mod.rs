@@ -15,6 +15,7 @@ mod leaks;
 mod load;
 mod migrate;
 mod profiles;
+mod runs;
 mod signed_links;
 mod tenancy;
 mod tls;
