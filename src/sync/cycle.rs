@@ -151,7 +151,8 @@ pub fn run_cycle(
         // page without its JSON is a protocol error, not a refusal.)
         Err(ClientError::Net(e)) if e.refusal() == Some(Refusal::NotFound) => {
             Conditional::Changed {
-                value: no_profile(),
+                // No manifest to say the organisation's policy: the last one heard holds.
+                value: no_profile(store.lost_access()?),
                 etag: None,
             }
         }
@@ -268,9 +269,9 @@ pub fn run_cycle(
 }
 
 /// The manifest of a member of no profile.
-fn no_profile() -> ProfileManifest {
+fn no_profile(lost_access: LostAccess) -> ProfileManifest {
     ProfileManifest {
-        lost_access: Default::default(),
+        lost_access,
         profile: String::new(),
         description: String::new(),
         revision: 0,

@@ -133,6 +133,16 @@ fn s6_keep_offline_keeps_the_copy_usable_offline_and_never_updates_it() {
             .is_some_and(|n| n.starts_with("kept on this device, never updated: ")),
         "{b:?}"
     );
+    // Taken out of every profile, the device hears no policy at its next sync: the last one
+    // heard holds.
+    service.resume();
+    service.admin(&["profile", "remove-member", "line-1", "alice"]);
+    let mut online = restarted(&device);
+    let report = sync(&mut online);
+    assert!(report.plan.profile.is_empty(), "in no profile now");
+    service.stop();
+    let mut offline = restarted(&device);
+    assert!(open_b(&mut offline).is_ok(), "still kept offline");
     // Cleared, it goes.
     assert!(
         offline
