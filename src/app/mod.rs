@@ -26,7 +26,7 @@ pub mod updates;
 use std::collections::HashMap;
 
 use crate::guide::Guide;
-use crate::guide::capture::{CaptureKind, Flow};
+use crate::guide::capture::CaptureKind;
 use answers::{Answer, answer_at, offered};
 
 /// What the operator asked for: a button on the card, a controller gesture, a key in text mode.
@@ -67,8 +67,6 @@ pub struct App {
     screen: Screen,
     /// One line shown over the card until the next intent (a toast).
     notice: Option<String>,
-    /// Where each step leads (branches included, N6).
-    flow: Flow,
     /// The steps shown before this one, in order: Back goes along the path actually taken.
     path: Vec<usize>,
     /// This run's answers, by step index.
@@ -106,13 +104,11 @@ impl App {
     /// Opens a guide at a step number (from a guide link) or at its first step.
     /// A step number past the end opens the first step and says why.
     pub fn open(guide: Arc<Guide>, source: GuideSource, start: Option<NonZeroU32>) -> Self {
-        let flow = Flow::of(&guide);
         let mut app = Self {
             guide,
             source,
             screen: Screen::Complete,
             notice: None,
-            flow,
             path: Vec::new(),
             answers: HashMap::new(),
         };
@@ -227,7 +223,6 @@ impl App {
             _ => None,
         };
         let to = jump.unwrap_or(index + 1);
-        debug_assert!(to == index + 1 || self.flow.next[index].contains(&to));
         (to < self.guide.step_count()).then_some(to)
     }
 

@@ -298,6 +298,10 @@ impl WithBackgroundSync {
             was_online,
         }
     }
+
+    pub fn sync(&self) -> &BackgroundSync {
+        &self.sync
+    }
 }
 
 impl Surroundings for WithBackgroundSync {
@@ -336,11 +340,5 @@ impl Surroundings for WithBackgroundSync {
 
     fn record_answer(&self, answered: &crate::app::Answered) {
         self.inner.record_answer(answered);
-    }
-}
-
-impl WithBackgroundSync {
-    pub fn sync(&self) -> &BackgroundSync {
-        &self.sync
     }
 }

@@ -72,6 +72,16 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// A result's recorded value as the database keeps it (JSON text), read back.
+fn stored_value(
+    id: &dyn std::fmt::Display,
+    text: Option<String>,
+) -> StoreResult<Option<serde_json::Value>> {
+    text.map(|v| serde_json::from_str(&v))
+        .transpose()
+        .map_err(|e| StoreError::Corrupt(format!("result {id}: {e}")))
+}
+
 /// The stored policy; an organisation without one locks on sync.
 fn lost_access_of(stored: Option<String>) -> StoreResult<LostAccess> {
     match stored {

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::postgres::{PostgresStore, narrow};
 use super::sqlite::{from_unix, unix};
-use super::{IngestStore, StoreError, StoreResult, Stored};
+use super::{IngestStore, StoreError, StoreResult, Stored, stored_value};
 use crate::service::model::{
     AttributedResult, Stats, StepResult, TelemetryEvent, TelemetrySummary,
 };
@@ -161,10 +161,7 @@ impl IngestStore for PostgresStore {
             .map(|row| {
                 let id: Uuid = row.try_get(0)?;
                 let value: Option<String> = row.try_get(5)?;
-                let value = value
-                    .map(|v| serde_json::from_str(&v))
-                    .transpose()
-                    .map_err(|e| StoreError::Corrupt(format!("result {id}: {e}")))?;
+                let value = stored_value(&id, value)?;
                 Ok(StepResult {
                     id,
                     guide_id: row.try_get(1)?,
@@ -196,10 +193,7 @@ impl IngestStore for PostgresStore {
             .map(|row| {
                 let id: Uuid = row.try_get(0)?;
                 let value: Option<String> = row.try_get(4)?;
-                let value = value
-                    .map(|v| serde_json::from_str(&v))
-                    .transpose()
-                    .map_err(|e| StoreError::Corrupt(format!("result {id}: {e}")))?;
+                let value = stored_value(&id, value)?;
                 Ok(AttributedResult {
                     result: StepResult {
                         id,

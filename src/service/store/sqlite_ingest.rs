@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::sqlite::{SqliteStore, from_unix, unix, uuid};
-use super::{IngestStore, StoreError, StoreResult, Stored};
+use super::{IngestStore, StoreError, StoreResult, Stored, stored_value};
 use crate::service::model::{
     AttributedResult, Stats, StepResult, TelemetryEvent, TelemetrySummary,
 };
@@ -159,10 +159,7 @@ impl IngestStore for SqliteStore {
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             rows.into_iter()
                 .map(|(id, guide, version, step_id, completed_at, value)| {
-                    let value = value
-                        .map(|v| serde_json::from_str(&v))
-                        .transpose()
-                        .map_err(|e| StoreError::Corrupt(format!("result {id}: {e}")))?;
+                    let value = stored_value(&id, value)?;
                     Ok(StepResult {
                         id: uuid(&id)?,
                         guide_id: uuid(&guide)?,
@@ -207,10 +204,7 @@ impl IngestStore for SqliteStore {
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             rows.into_iter()
                 .map(|(id, version, step_id, at, value, username, device_id)| {
-                    let value = value
-                        .map(|v| serde_json::from_str(&v))
-                        .transpose()
-                        .map_err(|e| StoreError::Corrupt(format!("result {id}: {e}")))?;
+                    let value = stored_value(&id, value)?;
                     Ok(AttributedResult {
                         result: StepResult {
                             id: uuid(&id)?,

@@ -74,13 +74,7 @@ fn n6_an_answer_given_in_the_app_follows_its_branch_and_reaches_the_service_once
         .sign_in("alice", &password("alice"), "check")
         .unwrap()
         .access_token;
-    let results: Vec<Value> = reqwest::blocking::Client::new()
-        .get(format!("{}/v1/me/results", service.url()))
-        .bearer_auth(&token)
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let results = crate::offline::alices_results(&service);
     assert_eq!(results.len(), 1, "{results:#?}");
     let record = &results[0];
     assert_eq!(record["step_id"], "s1");

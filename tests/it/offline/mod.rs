@@ -213,6 +213,22 @@ pub const GUIDE_A: &str = "0c1d2e3f-4a5b-4c6d-8e7f-8091a2b3c4d5";
 
 pub fn no_progress(_: hologuide::net::download::Progress) {}
 
+/// Alice's step results as the service keeps them (`GET /v1/me/results`, duplicates included).
+pub fn alices_results(service: &Service) -> Vec<serde_json::Value> {
+    let api = hologuide::net::ApiClient::new(&service.url(), &Default::default()).unwrap();
+    let token = api
+        .sign_in("alice", &password("alice"), "results-check")
+        .unwrap()
+        .access_token;
+    reqwest::blocking::Client::new()
+        .get(format!("{}/v1/me/results", service.url()))
+        .bearer_auth(token)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap()
+}
+
 /// Signs alice in on `device` against `service`.
 pub fn sign_in_alice(device: &mut hologuide::client::Device, service: &Service) {
     device

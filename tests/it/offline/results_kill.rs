@@ -32,19 +32,7 @@ fn store_of(data: &std::path::Path) -> Store {
 
 /// The ids of alice's results as the service keeps them (every one, duplicates included).
 fn on_service(service: &Service) -> Vec<uuid::Uuid> {
-    let api = hologuide::net::ApiClient::new(&service.url(), &Default::default()).unwrap();
-    let token = api
-        .sign_in("alice", &password("alice"), "results-check")
-        .unwrap()
-        .access_token;
-    let results: Vec<serde_json::Value> = reqwest::blocking::Client::new()
-        .get(format!("{}/v1/me/results", service.url()))
-        .bearer_auth(token)
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    results
+    alices_results(service)
         .iter()
         .map(|r| uuid::Uuid::parse_str(r["id"].as_str().unwrap()).unwrap())
         .collect()
