@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::access::AllListEntry;
 use super::updates::{UpdateAnswer, UpdateOffer};
-use super::{GuideSource, Intent, Transition};
+use super::{GuideSource, Intent, KeyPress, Transition};
 use crate::guide::link_trust::{LinkRefusal, LinkTrust};
 use crate::guide::{AssetError, AssetSource, Guide, GuideLink, GuidePackage};
 use crate::scene::ButtonAction;
@@ -67,9 +67,14 @@ pub trait Surroundings {
     fn check_link(&self, link: &GuideLink) -> Result<(), LinkRefusal> {
         LinkTrust::default().check(link)
     }
-    /// N6: the operator answered the step on screen; the device keeps it as a record.
+    /// N6: the operator answered the step on screen; the device keeps it as a record and
+    /// says when through [`DeviceNews::Kept`].
     fn record_answer(&self, answered: &super::Answered) {
         tracing::info!(step = %answered.step_id, "no account here to keep the answer for");
+    }
+    /// N6: the signed-in user's name, which a sign-off records (none without an account).
+    fn operator(&self) -> Option<String> {
+        None
     }
     /// S7: the operator answered the update prompt ([`DeviceNews::UpdatesAvailable`]).
     fn answer_updates(&self, answer: UpdateAnswer) {
@@ -94,6 +99,12 @@ pub enum DeviceNews {
     Refused(String),
     /// S7: the background sync has updates that need the operator's yes.
     UpdatesAvailable(UpdateOffer),
+    /// N6: the answer at `step_id` in run `run` is kept on this device at `time` ("14:02").
+    Kept {
+        run: u32,
+        step_id: String,
+        time: String,
+    },
     /// The background sync did something the operator should know (guides updated, results
     /// refused with the service's reason, S6/S8): a line for the status panel.
     Synced(String),
@@ -119,6 +130,8 @@ pub enum Press {
     Updates(UpdateAnswer),
     /// N6: the step's answer button of this position.
     Answer(usize),
+    /// N6: a key of the keypad beside the card.
+    Key(KeyPress),
 }
 
 /// What pressing a button asks the app for.
@@ -130,5 +143,8 @@ pub fn press_for(action: ButtonAction) -> Press {
         ButtonAction::DownloadUpdates => Press::Updates(UpdateAnswer::DownloadNow),
         ButtonAction::UpdatesLater => Press::Updates(UpdateAnswer::Later),
         ButtonAction::Answer(index) => Press::Answer(usize::from(index)),
+        ButtonAction::Key(c) => Press::Key(KeyPress::Char(c)),
+        ButtonAction::KeyErase => Press::Key(KeyPress::Erase),
+        ButtonAction::KeyDone => Press::Key(KeyPress::Done),
     }
 }

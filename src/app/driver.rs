@@ -20,7 +20,7 @@ use super::pointer::{Dwell, Ray, hit_button, hit_list_entry};
 use super::report::{AppReport, Cause, Observation, ScreenShown, describe};
 use super::script::{Command, Player, ScriptedCommand};
 use super::updates::UpdateOffer;
-use super::{App, GuideSource, Intent, Transition, View};
+use super::{App, GuideSource, Intent, KeyPress, Transition, View};
 use crate::app::access::Link;
 use crate::camera::Sighting;
 use crate::camera::decoding::QrWorker;
@@ -81,6 +81,14 @@ pub struct Situation {
     pub status: Option<String>,
     /// S7: the update prompt's question.
     pub prompt: Option<String>,
+    /// N6: what the operator did on the card before the picture (`answer N`, `enter TEXT`).
+    pub given: Vec<Command>,
+    /// N6: typed on the keypad, not yet OK'd.
+    pub typed: String,
+    /// N6: the signed-in user a sign-off names.
+    pub operator: Option<String>,
+    /// N6: the device kept every answer at this time ("14:02 UTC").
+    pub kept_at: Option<String>,
 }
 
 pub struct Driver {
@@ -140,11 +148,12 @@ impl Driver {
         surroundings: Box<dyn Surroundings>,
         settings: DriverSettings,
     ) -> Self {
-        let app = App::open(
+        let mut app = App::open(
             Arc::clone(&content.guide),
             content.source,
             settings.start_step,
         );
+        app.set_operator(surroundings.operator());
         let online = !settings.offline;
         let mut driver = Self {
             report: AppReport {
@@ -394,6 +403,7 @@ impl Driver {
                 let index = usize::try_from(number.get() - 1).unwrap_or(usize::MAX);
                 self.answer(index, cause);
             }
+            Command::Enter(typed) => self.enter(&typed, cause),
             Command::Select => self.input(Input::Select(Ray {
                 origin: self.head.position,
                 direction: self.head.forward(),
@@ -408,6 +418,7 @@ impl Driver {
             Press::Intent(intent) => self.intent(intent, cause),
             Press::Updates(answer) => self.answer_updates(answer, cause),
             Press::Answer(index) => self.answer(index, cause),
+            Press::Key(key) => self.key(key, cause),
         }
     }
 
@@ -463,6 +474,7 @@ impl Driver {
                 self.observations.push(Observation::Status { frame, text });
             }
             Some(MenuChange::UpdatesOffered(offer)) => self.offer_updates(offer),
+            Some(MenuChange::Kept { run, step_id, time }) => self.app.kept(run, &step_id, time),
             Some(MenuChange::Open {
                 content,
                 title,
@@ -478,6 +490,7 @@ impl Driver {
                     self.sticker = None;
                 }
                 self.app = App::open(Arc::clone(&content.guide), content.source, start);
+                self.app.set_operator(self.surroundings.operator());
                 self.content = content;
                 self.anchors.clear();
                 self.last_frame = None;
@@ -516,7 +529,25 @@ pub fn picture(
     head: Pose,
     step_time_s: f32,
 ) -> Frame {
-    let app = App::open(guide, GuideSource::Demo, Some(step));
+    let mut app = App::open(guide, GuideSource::Demo, Some(step));
+    app.set_operator(situation.operator.clone());
+    for command in &situation.given {
+        let answered = match command {
+            Command::Answer(number) => app.answer(number.get() as usize - 1),
+            Command::Enter(typed) => {
+                typed.chars().for_each(|c| _ = app.key(KeyPress::Char(c)));
+                app.key(KeyPress::Done)
+            }
+            _ => None,
+        };
+        if let (Some(answered), Some(time)) = (answered, &situation.kept_at) {
+            app.kept(answered.run, &answered.step_id, time.clone());
+        }
+    }
+    situation
+        .typed
+        .chars()
+        .for_each(|c| _ = app.key(KeyPress::Char(c)));
     let view = app.view();
     let input = SceneInput {
         view: &view,

@@ -63,7 +63,7 @@ fn n6_an_answer_button_selected_is_recorded_and_its_branch_followed() {
     assert_eq!(recorded.len(), 1);
     assert_eq!(
         (recorded[0].step_id.as_str(), recorded[0].answer.label()),
-        ("s1", "Fine")
+        ("s1", "Fine".to_owned())
     );
     drop(recorded);
     let frame = driver.frame(head, 1.0 / 60.0).clone();

@@ -351,7 +351,7 @@ fn a_sticker_of_the_guide_shown_goes_to_its_step_once_and_seen_again_does_nothin
     }
     assert_eq!(step_number(&driver), Some(4), "seen again: nothing happens");
     let report = driver.report();
-    assert_eq!(screens(&report)[1], (2, "step 3 of 9", "QR sticker"));
+    assert_eq!(screens(&report)[1], (2, "step 3 of 10", "QR sticker"));
     assert!(
         device.asked.borrow().is_empty(),
         "nothing asked of the device"

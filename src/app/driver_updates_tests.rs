@@ -100,7 +100,7 @@ fn s7_an_offer_shows_the_prompt_and_download_now_selected_goes_to_the_device() {
         report.statuses.last().map(String::as_str),
         Some("Downloading updates: 40 MiB…")
     );
-    assert_eq!(report.final_screen, "step 1 of 9", "the guide did not move");
+    assert_eq!(report.final_screen, "step 1 of 10", "the guide did not move");
 }
 
 #[test]
@@ -147,7 +147,7 @@ fn s7_gaze_held_on_a_prompt_button_answers_it_without_moving_the_guide() {
         driver.frame(gaze, 0.2);
     }
     assert_eq!(*log.answers.borrow(), vec![UpdateAnswer::Later]);
-    assert_eq!(driver.report().final_screen, "step 1 of 9");
+    assert_eq!(driver.report().final_screen, "step 1 of 10");
 }
 
 #[test]

@@ -24,6 +24,12 @@ pub enum MenuChange {
     Status(String),
     /// S7: the background sync offers updates; the driver asks the operator.
     UpdatesOffered(UpdateOffer),
+    /// N6: an answer is kept on the device at `time`.
+    Kept {
+        run: u32,
+        step_id: String,
+        time: String,
+    },
 }
 
 /// The All list's state over the driver's one [`Shell`] (which also holds the link and the
@@ -175,6 +181,9 @@ impl Menu {
                     changes.push(MenuChange::UpdatesOffered(offer));
                 }
                 DeviceNews::Synced(text) => changes.push(self.say(text)),
+                DeviceNews::Kept { run, step_id, time } => {
+                    changes.push(MenuChange::Kept { run, step_id, time });
+                }
             }
         }
         changes

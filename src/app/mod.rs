@@ -27,7 +27,7 @@ use std::collections::HashMap;
 
 use crate::guide::Guide;
 use crate::guide::capture::CaptureKind;
-use answers::{Answer, answer_at, offered};
+use answers::{Answer, Keys, NoAnswer, answer_at, offered, typed_answer};
 
 /// What the operator asked for: a button on the card, a controller gesture, a key in text mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,15 +71,35 @@ pub struct App {
     path: Vec<usize>,
     /// This run's answers, by step index.
     answers: HashMap<usize, Answer>,
+    /// When the device kept each answer ("14:02"), once it said so.
+    kept_at: HashMap<usize, String>,
+    /// What is typed on the keypad of the step on screen (a number, a text), not yet answered.
+    typed: String,
+    /// The signed-in user a sign-off names (none in the demo and for local packages).
+    operator: Option<String>,
+    /// Counts Restarts: each run through the guide is one run of records.
+    run: u32,
+}
+
+/// A key of the keypad beside a step that asks for a number or a text (N6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyPress {
+    Char(char),
+    Erase,
+    /// OK: the typed entry becomes the answer.
+    Done,
 }
 
 /// An answer given at the step on screen, for the device to record.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Answered {
     pub step_id: String,
     pub answer: Answer,
     /// The step had an answer already: this one corrects it.
     pub corrects: Option<Answer>,
+    /// Which run through the guide (a Restart starts the next): records of one run share a
+    /// run id.
+    pub run: u32,
 }
 
 /// The card said Next needs an answer first (N6 `required`).
@@ -87,7 +107,7 @@ pub const ANSWER_FIRST: &str = "This step needs an answer before Next.";
 
 /// What a front end shows for the current state: the step card's content, a type of the scene
 /// (which lays it out) so that the scene needs nothing of the app.
-pub use crate::scene::{CardView as View, StepCard as StepView};
+pub use crate::scene::{AnsweredLine, CardView as View, KeypadView, StepCard as StepView};
 
 /// What an intent did, for logs and for front ends that animate changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,6 +131,10 @@ impl App {
             notice: None,
             path: Vec::new(),
             answers: HashMap::new(),
+            kept_at: HashMap::new(),
+            typed: String::new(),
+            operator: None,
+            run: 0,
         };
         app.screen = app.first_screen();
         if let Some(step) = start {
@@ -127,9 +151,20 @@ impl App {
         &self.screen
     }
 
+    /// The signed-in user, for sign-offs.
+    pub fn set_operator(&mut self, operator: Option<String>) {
+        self.operator = operator;
+    }
+
+    /// Which run through the guide this is (from 0; each Restart adds one).
+    pub fn run(&self) -> u32 {
+        self.run
+    }
+
     pub fn handle(&mut self, intent: Intent) -> Transition {
         let from = self.screen.clone();
         self.notice = None;
+        self.typed.clear();
         let last = self.guide.step_count().saturating_sub(1);
         match (intent, self.screen.clone()) {
             (Intent::Next, Screen::Step { index }) => {
@@ -157,6 +192,8 @@ impl App {
             (Intent::Restart, _) => {
                 self.path.clear();
                 self.answers.clear();
+                self.kept_at.clear();
+                self.run += 1;
                 self.screen = self.first_screen();
             }
             (Intent::GoToStep(step), screen) => {
@@ -179,21 +216,96 @@ impl App {
     }
 
     /// N6: answer button `index` of the step on screen. `None` when the step offers no such
-    /// answer (or the guide is complete).
+    /// answer (or the guide is complete), or when it cannot be given here (the card says why).
     pub fn answer(&mut self, index: usize) -> Option<Answered> {
-        let Screen::Step { index: step } = self.screen else {
+        let (step, kind) = self.capture_on_screen()?;
+        let answer = answer_at(&kind, index, self.operator.as_deref());
+        self.give(step, answer)
+    }
+
+    /// N6: a key of the keypad of the step on screen; OK gives the typed entry as the answer.
+    pub fn key(&mut self, key: KeyPress) -> Option<Answered> {
+        let (step, kind) = self.capture_on_screen()?;
+        let keys = Keys::of(&kind)?;
+        self.notice = None;
+        match key {
+            KeyPress::Char(c) if keys.has(c) => {
+                let limit = match &kind {
+                    CaptureKind::Text { max_length } => *max_length as usize,
+                    _ => 32,
+                };
+                if self.typed.chars().count() < limit {
+                    self.typed.push(c);
+                } else {
+                    self.notice = Some(format!("At most {limit} characters here."));
+                }
+                None
+            }
+            KeyPress::Char(_) => None,
+            KeyPress::Erase => {
+                self.typed.pop();
+                None
+            }
+            KeyPress::Done => {
+                let answer = typed_answer(&kind, &self.typed);
+                let answered = self.give(step, answer)?;
+                self.typed.clear();
+                Some(answered)
+            }
+        }
+    }
+
+    /// Forgets what is typed on the keypad.
+    pub fn clear_typed(&mut self) {
+        self.typed.clear();
+    }
+
+    /// The step on screen and what it records, if it records something.
+    fn capture_on_screen(&self) -> Option<(usize, CaptureKind)> {
+        let Screen::Step { index } = self.screen else {
             return None;
         };
+        let capture = self.guide.step(index)?.step.capture.as_ref()?;
+        Some((index, capture.kind.clone()))
+    }
+
+    fn give(&mut self, step: usize, answer: Result<Answer, NoAnswer>) -> Option<Answered> {
+        let answer = match answer {
+            Ok(answer) => answer,
+            Err(NoAnswer::NoSuchButton) => return None,
+            Err(NoAnswer::Refused(why)) => {
+                self.notice = Some(why);
+                return None;
+            }
+        };
         let position = self.guide.step(step)?;
-        let capture = position.step.capture.as_ref()?;
-        let answer = answer_at(&capture.kind, index)?;
-        self.notice = None;
+        // Kept as a record only for a guide of the service (the demo and local packages have
+        // no account to keep it for).
+        let recorded = self.source == GuideSource::Service;
+        self.notice = match (&position.step.capture, answer.out_of_limits()) {
+            (Some(capture), true) => Some(out_of_limits_notice(&capture.kind, &answer, recorded)),
+            _ => None,
+        };
+        let step_id = position.step.id.clone();
+        self.kept_at.remove(&step);
         let corrects = self.answers.insert(step, answer.clone());
         Some(Answered {
-            step_id: position.step.id.clone(),
+            step_id,
             answer,
             corrects,
+            run: self.run,
         })
+    }
+
+    /// The device kept the answer at `step_id` in run `run` at `time` ("14:02"): the card
+    /// says so.
+    pub fn kept(&mut self, run: u32, step_id: &str, time: String) {
+        if run != self.run {
+            return;
+        }
+        if let Some(index) = self.guide.steps().position(|p| p.step.id == step_id) {
+            self.kept_at.insert(index, time);
+        }
     }
 
     /// The answer given at step `index` in this run.
@@ -261,6 +373,7 @@ impl App {
             .step(index)
             .expect("screen index stays within the guide");
         let step_count = guide.step_count();
+        let capture = position.step.capture.as_ref();
         View::Step(StepView {
             guide_title: &guide.title,
             task_title: &position.task.title,
@@ -271,13 +384,21 @@ impl App {
             title: &position.step.title,
             body: &position.step.body,
             holograms: &position.step.holograms,
-            answers: position
-                .step
-                .capture
-                .as_ref()
-                .map(|c| offered(&c.kind))
+            answers: capture
+                .map(|c| offered(&c.kind, self.operator.as_deref()))
                 .unwrap_or_default(),
-            answered: self.answers.get(&index).map(Answer::label),
+            answered: self.answers.get(&index).map(|answer| AnsweredLine {
+                text: answered_line(answer, self.kept_at.get(&index).map(String::as_str)),
+                button: answer.button(),
+                flagged: answer.out_of_limits(),
+            }),
+            keypad: capture.and_then(|c| {
+                Some(KeypadView {
+                    rows: Keys::of(&c.kind)?.rows(),
+                    typed: &self.typed,
+                    hint: keypad_hint(&c.kind),
+                })
+            }),
             can_go_back: index > 0 || !self.path.is_empty(),
             is_last: index + 1 == step_count,
             demo: self.source == GuideSource::Demo,
@@ -286,5 +407,52 @@ impl App {
     }
 }
 
+/// The card's line about the answer given: "26.9 N·m · outside the limits · kept 14:02".
+fn answered_line(answer: &Answer, kept_at: Option<&str>) -> String {
+    let mut line = answer.label();
+    if answer.out_of_limits() {
+        line.push_str(" · outside the limits");
+    }
+    if let Some(time) = kept_at {
+        line.push_str(&format!(" · kept {time}"));
+    }
+    line
+}
+
+/// What the keypad says it takes: "23 to 27 N·m" (or the unit alone), "Up to 40 characters".
+fn keypad_hint(kind: &CaptureKind) -> String {
+    match kind {
+        CaptureKind::Number(number) => number.limits_text().unwrap_or_else(|| number.unit.clone()),
+        CaptureKind::Text { max_length } => format!("Up to {max_length} characters"),
+        _ => String::new(),
+    }
+}
+
+/// The toast after a value outside the limits: it is recorded, flagged, and the step says what
+/// to do about it.
+fn out_of_limits_notice(kind: &CaptureKind, answer: &Answer, recorded: bool) -> String {
+    let CaptureKind::Number(number) = kind else {
+        return String::new();
+    };
+    let mut notice = format!(
+        "{} is outside {}: {}.",
+        answer.label(),
+        number.limits_text().unwrap_or_default(),
+        if recorded {
+            "recorded and flagged"
+        } else {
+            "flagged"
+        }
+    );
+    if !number.on_out_of_limits.is_empty() {
+        notice.push(' ');
+        notice.push_str(&number.on_out_of_limits);
+    }
+    notice
+}
+
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod capture_tests;

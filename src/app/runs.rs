@@ -8,6 +8,8 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::answers::Answer;
+
 /// Where a record stands with the service.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "status", content = "reason", rename_all = "snake_case")]
@@ -36,6 +38,9 @@ pub struct Record {
 pub struct FinalAnswer {
     pub step_id: String,
     pub answer: String,
+    /// A measured value outside the step's limits (N6: flagged in reports and exports).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub out_of_limits: bool,
     /// Earlier answers it corrected, oldest first.
     pub corrected: Vec<String>,
     #[serde(with = "time::serde::rfc3339")]
@@ -54,20 +59,17 @@ pub struct RunReport {
     pub answers: Vec<FinalAnswer>,
 }
 
-/// What an answer record says, for people ("Fine", "Done").
+/// What an answer record says, for people ("Fine", "Done", "26.5 N·m"), the app's own words;
+/// a record of another shape is shown as it is.
 fn label(value: &Value) -> String {
-    match value.get("kind").and_then(Value::as_str) {
-        Some("check") => match value.get("state").and_then(Value::as_str) {
-            Some("done") => "Done".into(),
-            Some("not_done") => "Not done".into(),
-            Some("not_applicable") => "N/A".into(),
-            other => other.unwrap_or("?").into(),
-        },
-        _ => value
-            .get("label")
-            .and_then(Value::as_str)
-            .map_or_else(|| value.to_string(), str::to_owned),
-    }
+    serde_json::from_value::<Answer>(value.clone())
+        .map_or_else(|_| value.to_string(), |answer| answer.label())
+}
+
+/// A number the record itself says is outside its step's limits (the service checked the
+/// verdict against the guide before it took the record).
+fn out_of_limits(value: &Value) -> bool {
+    value.get("within_limits").and_then(Value::as_bool) == Some(false)
 }
 
 /// The runs in `records` (those with a run id), oldest first; in each, every answered step's
@@ -124,6 +126,7 @@ pub fn rebuild(records: &[Record]) -> Vec<RunReport> {
             report.answers.push(FinalAnswer {
                 step_id: record.step_id.clone(),
                 answer: label(&record.value),
+                out_of_limits: out_of_limits(&record.value),
                 corrected,
                 at: record.at,
                 status: record.status.clone(),

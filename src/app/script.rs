@@ -10,6 +10,8 @@
 //! 140      menu            (toggles the All list)
 //! 160      open 2          (opens the All list's guide number 2)
 //! 180      select          (selects what the head looks at; answers a sticker's question)
+//! 190      answer 2        (the step's second answer button)
+//! 195      enter 25.4      (types on the step's keypad, then OK; a text may hold spaces)
 //! 200      exit            (asks the runtime to end the session)
 //! ```
 //! Frame numbers rather than seconds: a frame is what a test can count on any machine.
@@ -21,7 +23,7 @@ use thiserror::Error;
 use super::Intent;
 
 /// What an input source asks the frame loop for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     Intent(Intent),
     /// Open or close the All list.
@@ -32,11 +34,13 @@ pub enum Command {
     Select,
     /// N6: the step's answer of this number (from 1, as its buttons are in order).
     Answer(NonZeroU32),
+    /// N6: type this on the step's keypad and press OK.
+    Enter(String),
     /// End the session (as the user quitting would).
     Exit,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScriptedCommand {
     pub frame: u64,
     pub command: Command,
@@ -68,7 +72,7 @@ pub fn parse(text: &str) -> Result<Vec<ScriptedCommand>, ScriptError> {
             .ok_or_else(|| fail(format!("{frame_word:?} is not a frame number (1 or more)")))?;
         let action = words.next().ok_or_else(|| {
             fail(
-                "a frame number needs an action after it (next, back, restart, step N, answer N, menu, open N, select, exit)"
+                "a frame number needs an action after it (next, back, restart, step N, answer N, enter TEXT, menu, open N, select, exit)"
                     .into(),
             )
         })?;
@@ -95,6 +99,25 @@ pub fn parse(text: &str) -> Result<Vec<ScriptedCommand>, ScriptError> {
                 })?;
                 Command::Answer(answer)
             }
+            "enter" => {
+                // The rest of the line, spaces and all: a text answer may hold them.
+                let typed = content
+                    .split_once(char::is_whitespace)
+                    .map(|(_, rest)| rest.trim_start())
+                    .and_then(|rest| rest.split_once(char::is_whitespace))
+                    .map(|(_, typed)| typed.trim())
+                    .unwrap_or("");
+                if typed.is_empty() {
+                    return Err(fail(
+                        "enter needs what to type after it (enter 25.4)".into(),
+                    ));
+                }
+                commands.push(ScriptedCommand {
+                    frame,
+                    command: Command::Enter(typed.to_owned()),
+                });
+                continue;
+            }
             "open" => {
                 let number = words.next().unwrap_or("");
                 let entry = number.parse::<NonZeroU32>().map_err(|_| {
@@ -106,7 +129,7 @@ pub fn parse(text: &str) -> Result<Vec<ScriptedCommand>, ScriptError> {
             }
             other => {
                 return Err(fail(format!(
-                    "unknown action {other:?} (expected next, back, restart, step N, answer N, menu, open N, select or exit)"
+                    "unknown action {other:?} (expected next, back, restart, step N, answer N, enter TEXT, menu, open N, select or exit)"
                 )));
             }
         };
@@ -137,7 +160,9 @@ impl Player {
         while self.next < self.commands.len() && self.commands[self.next].frame <= frame {
             self.next += 1;
         }
-        self.commands[start..self.next].iter().map(|c| c.command)
+        self.commands[start..self.next]
+            .iter()
+            .map(|c| c.command.clone())
     }
 }
 
@@ -162,6 +187,18 @@ mod tests {
         );
         assert_eq!(commands[5].command, Command::Exit);
         assert_eq!(commands[6].command, Command::Select);
+    }
+
+    #[test]
+    fn enter_types_the_rest_of_the_line_spaces_and_all() {
+        let commands = parse("10 enter 25.4\n20 enter  Serial AB 12  # the plate\n").unwrap();
+        assert_eq!(commands[0].command, Command::Enter("25.4".into()));
+        assert_eq!(commands[1].command, Command::Enter("Serial AB 12".into()));
+        let refused = parse("10 enter   ").unwrap_err();
+        assert!(
+            refused.reason.contains("enter needs what to type"),
+            "{refused}"
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use serde_json::json;
 
-use hologuide::app::{App, GuideSource, Intent, StepView, View};
+use hologuide::app::{App, GuideSource, Intent, KeyPress, StepView, View};
 use hologuide::demo;
 use hologuide::guide::GuidePackage;
 
@@ -243,9 +243,14 @@ fn run_text(app: &mut App, interactive: bool, as_json: bool) -> anyhow::Result<E
             write!(out, "{}", render_text(&view))?;
         }
         let intent = if interactive {
+            let records = match &view {
+                View::Step(step) if !step.answers.is_empty() => " · a <number> answer",
+                View::Step(step) if step.keypad.is_some() => " · = <value> answer",
+                _ => "",
+            };
             write!(
                 out,
-                "[Enter] next · b back · r restart · <number> go to step · q quit > "
+                "[Enter] next · b back · r restart · <number> go to step{records} · q quit > "
             )?;
             out.flush()?;
             let mut line = String::new();
@@ -254,6 +259,18 @@ fn run_text(app: &mut App, interactive: bool, as_json: bool) -> anyhow::Result<E
             }
             match parse_key(line.trim()) {
                 Key::Intent(intent) => intent,
+                Key::Answer(index) => {
+                    app.answer(index);
+                    continue;
+                }
+                Key::Typed(typed) => {
+                    app.clear_typed();
+                    for c in typed.chars() {
+                        app.key(KeyPress::Char(c));
+                    }
+                    app.key(KeyPress::Done);
+                    continue;
+                }
                 Key::Quit => break,
                 Key::Unknown => continue,
             }
@@ -270,11 +287,24 @@ fn run_text(app: &mut App, interactive: bool, as_json: bool) -> anyhow::Result<E
 
 enum Key {
     Intent(Intent),
+    /// N6: the step's answer button of this position (from 0).
+    Answer(usize),
+    /// N6: a value or text for the step's keypad.
+    Typed(String),
     Quit,
     Unknown,
 }
 
 fn parse_key(line: &str) -> Key {
+    if let Some(typed) = line.strip_prefix('=') {
+        return Key::Typed(typed.trim().to_owned());
+    }
+    if let Some(number) = line.strip_prefix("a ") {
+        return number
+            .trim()
+            .parse::<NonZeroU32>()
+            .map_or(Key::Unknown, |n| Key::Answer(n.get() as usize - 1));
+    }
     match line {
         "" | "n" | "next" => Key::Intent(Intent::Next),
         "b" | "back" => Key::Intent(Intent::Back),
@@ -324,6 +354,25 @@ fn render_step(step: &StepView<'_>) -> String {
         }
         text.push('\n');
     }
+    if !step.answers.is_empty() {
+        let buttons: Vec<String> = step
+            .answers
+            .iter()
+            .enumerate()
+            .map(|(i, label)| {
+                let given = step.answered.as_ref().and_then(|a| a.button) == Some(i);
+                format!("{}[{}] {label}", if given { "▶" } else { "" }, i + 1)
+            })
+            .collect();
+        text.push_str(&format!("\n  {}\n", buttons.join("   ")));
+    }
+    if let Some(keypad) = &step.keypad {
+        text.push_str(&format!("\n  Enter a value: {}\n", keypad.hint));
+    }
+    if let Some(answered) = &step.answered {
+        let mark = if answered.flagged { "⚠" } else { "✔" };
+        text.push_str(&format!("  {mark} {}\n", answered.text));
+    }
     let back = if step.can_go_back { "[Back]" } else { "      " };
     let next = if step.is_last { "[Finish]" } else { "[Next]" };
     text.push_str(&format!("\n{back}  {next}\n"));
@@ -344,6 +393,11 @@ pub(super) fn view_json(view: &View<'_>) -> serde_json::Value {
             "holograms": step.holograms.iter().map(|h| &h.asset).collect::<Vec<_>>(),
             "notice": step.notice,
             "demo": step.demo,
+            "answers": step.answers,
+            "answered": step.answered.as_ref().map(|a| json!({
+                "text": a.text, "button": a.button, "out_of_limits": a.flagged,
+            })),
+            "keypad": step.keypad.as_ref().map(|k| &k.hint),
         }),
         View::Complete {
             guide_title,

@@ -160,6 +160,8 @@ pub struct LiveGuide {
     /// N2: the link keys from the cache, read once at the start (the frame loop never reads
     /// the disk).
     trust: LinkTrust,
+    /// The signed-in user, whom a sign-off names (N6).
+    operator: Option<String>,
 }
 
 impl LiveGuide {
@@ -187,6 +189,7 @@ impl LiveGuide {
             Some(store) => store.link_trust()?,
             None => LinkTrust::default(),
         };
+        let operator = device.username().map(str::to_owned);
         let guide = Arc::clone(&opened.guide);
         let guide_id = opened.guide_id;
         record_start(&mut device, &guide, guide_id, start);
@@ -197,6 +200,7 @@ impl LiveGuide {
             guide,
             guide_id,
             run: Uuid::new_v4(),
+            run_number: 0,
             records: std::collections::HashMap::new(),
             screen: start.clone(),
             since: Instant::now(),
@@ -216,6 +220,7 @@ impl LiveGuide {
             news,
             worker: Some(worker),
             trust,
+            operator,
         })
     }
 
@@ -276,6 +281,10 @@ impl Surroundings for LiveGuide {
         LiveGuide::record_answer(self, answered);
     }
 
+    fn operator(&self) -> Option<String> {
+        self.operator.clone()
+    }
+
     /// The worker's next answer, if one is waiting; never waits.
     fn news(&self) -> Option<DeviceNews> {
         self.news.try_recv().ok()
@@ -325,6 +334,8 @@ struct Worker {
     guide_id: Uuid,
     /// This run of the guide: its records share it, so a report can be rebuilt (N6).
     run: Uuid,
+    /// The app's count of this run (a Restart starts the next, and a new run id).
+    run_number: u32,
     /// The last record of each step in this run: a changed answer supersedes it.
     records: std::collections::HashMap<String, Uuid>,
     /// The screen shown now, and since when (time per step, F9).
@@ -382,6 +393,12 @@ impl Worker {
         let Some(store) = self.device.store().cloned() else {
             return;
         };
+        if answered.run != self.run_number {
+            // Restarted: the answers from here on are another run, correcting nothing before.
+            self.run = Uuid::new_v4();
+            self.run_number = answered.run;
+            self.records.clear();
+        }
         let id = Uuid::new_v4();
         let supersedes = self.records.insert(answered.step_id.clone(), id);
         let mut value = serde_json::to_value(&answered.answer).unwrap_or_default();
@@ -391,12 +408,13 @@ impl Worker {
                 object.insert("supersedes".into(), previous.to_string().into());
             }
         }
+        let now = self.device.now();
         let record = crate::cache::PendingResult {
             id,
             guide_id: self.guide_id,
             version: self.guide.version,
             step_id: answered.step_id.clone(),
-            completed_at: self.device.now(),
+            completed_at: now,
             value: Some(value),
             rejected: None,
         };
@@ -407,6 +425,11 @@ impl Worker {
             )));
             return;
         }
+        let _ = self.reply.send(DeviceNews::Kept {
+            run: answered.run,
+            step_id: answered.step_id.clone(),
+            time: format!("{:02}:{:02} UTC", now.hour(), now.minute()),
+        });
         if self.device.link() == Link::Online
             && let Err(e) = self.device.upload_results()
         {
@@ -471,6 +494,7 @@ impl Worker {
     fn begin(&mut self) {
         // Another guide, another run (N6).
         self.run = Uuid::new_v4();
+        self.run_number = 0;
         self.records.clear();
         record_start(&mut self.device, &self.guide, self.guide_id, &self.screen);
         self.device.send_telemetry();

@@ -60,47 +60,91 @@ pub struct NumberCapture {
     pub on_out_of_limits: String,
 }
 
+/// Why the service refuses a recorded answer for a step (N6), said to the device.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AnswerRefusal {
+    #[error("the step asks for a {asked}, and this record is {given}")]
+    WrongKind { asked: &'static str, given: String },
+    #[error("a check is done, not_done or not_applicable")]
+    NoCheckState,
+    #[error("the answer is not one of the step's options")]
+    NoSuchOption,
+    #[error("a number answer needs a finite value")]
+    NotANumber,
+    #[error("the step measures in {asked}, and this record is in {given:?}")]
+    WrongUnit { asked: String, given: String },
+    #[error("the record says the value is {claimed} the limits, and it is not")]
+    WrongVerdict { claimed: &'static str },
+    #[error("a text answer is a text of at most {max} characters")]
+    BadText { max: u32 },
+    #[error("a sign-off names the person who signed")]
+    Unsigned,
+}
+
 impl Capture {
     /// N6, as the service checks a recorded value: a step completion without a value is
     /// fine; a value must be an answer of the kind the step asks for, naming an answer it
-    /// offers. The `Err` is the reason, for the user.
-    pub fn check_recorded(&self, value: Option<&Value>) -> Result<(), String> {
+    /// offers, in its unit, with the limits verdict the step's limits give.
+    pub fn check_recorded(&self, value: Option<&Value>) -> Result<(), AnswerRefusal> {
         let Some(value) = value else {
             return Ok(());
         };
         let asked = self.kind.name();
         let given = value.get("kind").and_then(Value::as_str);
         if given != Some(asked) {
-            return Err(format!(
-                "the step asks for a {asked}, and this record is {}",
-                given.map_or("no answer".to_owned(), |k| format!("a {k}"))
-            ));
+            return Err(AnswerRefusal::WrongKind {
+                asked,
+                given: given.map_or("no answer".to_owned(), |k| format!("a {k}")),
+            });
         }
+        let text = |field: &str| value.get(field).and_then(Value::as_str);
         match &self.kind {
-            CaptureKind::Check => {
-                let state = value.get("state").and_then(Value::as_str);
-                if matches!(state, Some("done" | "not_done" | "not_applicable")) {
-                    Ok(())
-                } else {
-                    Err("a check is done, not_done or not_applicable".into())
-                }
-            }
+            CaptureKind::Check => match text("state") {
+                Some("done" | "not_done" | "not_applicable") => Ok(()),
+                _ => Err(AnswerRefusal::NoCheckState),
+            },
             CaptureKind::Choice { options } => {
                 let option = value
                     .get("option")
                     .and_then(Value::as_u64)
                     .and_then(|i| options.get(usize::try_from(i).ok()?));
-                let label = value.get("label").and_then(Value::as_str);
                 match option {
-                    Some(option) if Some(option.label.as_str()) == label => Ok(()),
-                    _ => Err("the answer is not one of the step's options".into()),
+                    Some(option) if Some(option.label.as_str()) == text("label") => Ok(()),
+                    _ => Err(AnswerRefusal::NoSuchOption),
                 }
             }
-            CaptureKind::Number(_) => match value.get("value").and_then(Value::as_f64) {
-                Some(n) if n.is_finite() => Ok(()),
-                _ => Err("a number answer needs a finite value".into()),
+            CaptureKind::Number(number) => {
+                let measured = value
+                    .get("value")
+                    .and_then(Value::as_f64)
+                    .filter(|n| n.is_finite())
+                    .ok_or(AnswerRefusal::NotANumber)?;
+                let unit = text("unit").unwrap_or_default();
+                if unit != number.unit {
+                    return Err(AnswerRefusal::WrongUnit {
+                        asked: number.unit.clone(),
+                        given: unit.to_owned(),
+                    });
+                }
+                // The flag an auditor filters on must be the guide's, not the device's word.
+                let within = number.within_limits(measured);
+                match value.get("within_limits").and_then(Value::as_bool) {
+                    Some(claimed) if claimed == within => Ok(()),
+                    Some(true) => Err(AnswerRefusal::WrongVerdict { claimed: "within" }),
+                    _ => Err(AnswerRefusal::WrongVerdict { claimed: "outside" }),
+                }
+            }
+            CaptureKind::Text { max_length } => match text("text") {
+                Some(t) if !t.trim().is_empty() && t.chars().count() <= *max_length as usize => {
+                    Ok(())
+                }
+                _ => Err(AnswerRefusal::BadText { max: *max_length }),
             },
-            CaptureKind::Text { .. } | CaptureKind::Photo | CaptureKind::Signoff => Ok(()),
+            CaptureKind::Signoff => match text("name") {
+                Some(name) if !name.trim().is_empty() => Ok(()),
+                _ => Err(AnswerRefusal::Unsigned),
+            },
+            CaptureKind::Photo => Ok(()),
         }
     }
 }
@@ -123,6 +167,17 @@ impl NumberCapture {
     /// Whether `value` is within the limits (a missing limit does not bound).
     pub fn within_limits(&self, value: f64) -> bool {
         self.min.is_none_or(|min| value >= min) && self.max.is_none_or(|max| value <= max)
+    }
+
+    /// "23 to 27 N·m", "at least 23 N·m"; `None` without limits.
+    pub fn limits_text(&self) -> Option<String> {
+        let unit = &self.unit;
+        match (self.min, self.max) {
+            (Some(min), Some(max)) => Some(format!("{min} to {max} {unit}")),
+            (Some(min), None) => Some(format!("at least {min} {unit}")),
+            (None, Some(max)) => Some(format!("at most {max} {unit}")),
+            (None, None) => None,
+        }
     }
 }
 

@@ -18,7 +18,8 @@ use crate::scene::{FontWeight, Panel, PanelKind};
 /// Texture pixels per metre of panel: 1600 px/m gives ~36 px for a 23 mm em, sharp at 1.3 m on
 /// a 2k-per-eye headset (≈ 25 px per degree).
 const PIXELS_PER_METRE: f32 = 1600.0;
-const MAX_RECTS: usize = 32;
+/// Background, shapes and buttons of one panel: the letter keypad (N6) has 44 buttons.
+const MAX_RECTS: usize = 64;
 
 const INTER_REGULAR: &[u8] = include_bytes!("../../assets/fonts/Inter-Regular.otf");
 const INTER_SEMIBOLD: &[u8] = include_bytes!("../../assets/fonts/Inter-SemiBold.otf");
@@ -330,7 +331,14 @@ impl PanelPainter {
             });
             labels.push((button, text));
         }
-        rects.truncate(MAX_RECTS);
+        if rects.len() > MAX_RECTS {
+            tracing::warn!(
+                kind = ?panel.kind,
+                rects = rects.len(),
+                "panel has more shapes and buttons than drawn ({MAX_RECTS}); the rest are left out"
+            );
+            rects.truncate(MAX_RECTS);
+        }
         let rect_offset = (slot_index % 4 * MAX_RECTS * std::mem::size_of::<Rect>()) as u64;
         queue.write_buffer(&self.rects, rect_offset, bytemuck::cast_slice(&rects));
 

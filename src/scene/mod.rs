@@ -14,7 +14,7 @@ use glam::{Mat4, Quat, Vec2, Vec3};
 
 use crate::guide::Hologram;
 
-pub use card::{CardView, StepCard};
+pub use card::{AnsweredLine, CardView, KeypadView, StepCard};
 pub use layout::{CardFollower, FollowSettings};
 pub use panels::{MORE_GUIDES, NO_GUIDES_OFFLINE, OFFLINE_BANNER_TEXT};
 
@@ -108,6 +108,8 @@ pub enum PanelKind {
     Toast,
     /// S7: the question whether to download the offline profile's updates now.
     UpdatePrompt,
+    /// N6: the keys for a number or a text, beside the step card.
+    Keypad,
 }
 
 /// A flat, rounded rectangle with text on it, placed in the world.
@@ -173,6 +175,11 @@ pub enum ButtonAction {
     UpdatesLater,
     /// N6: the step's answer button of this position (from 0).
     Answer(u8),
+    /// N6: a key of the keypad beside the card.
+    Key(char),
+    KeyErase,
+    /// The keypad's OK: what is typed becomes the answer.
+    KeyDone,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -211,7 +218,16 @@ impl Frame {
         let mut panels = Vec::new();
         match input.all_list {
             Some(guides) => panels.push(panels::all_list(card_pose, guides)),
-            None => panels.push(panels::step_card(card_pose, input.view)),
+            None => {
+                panels.push(panels::step_card(card_pose, input.view));
+                if let CardView::Step(StepCard {
+                    keypad: Some(keypad),
+                    ..
+                }) = input.view
+                {
+                    panels.push(panels::keypad(card_pose, keypad));
+                }
+            }
         }
         let notice = match input.view {
             CardView::Step(step) => step.notice,

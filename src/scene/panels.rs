@@ -27,6 +27,8 @@ const ACCENT: [f32; 4] = [0.10, 0.55, 0.95, 1.0];
 const TRACK: [f32; 4] = [0.06, 0.08, 0.11, 1.0];
 const BANNER_BG: [f32; 4] = [0.85, 0.42, 0.03, 0.96];
 const BANNER_TEXT: [f32; 4] = [0.02, 0.015, 0.01, 1.0];
+/// An answer outside its step's limits.
+const WARNING: [f32; 4] = [0.98, 0.62, 0.10, 1.0];
 const TOAST_BG: [f32; 4] = [0.28, 0.03, 0.03, 0.94];
 /// Opaque: the card's title under it must not show through the question.
 const PROMPT_BG: [f32; 4] = [0.035, 0.06, 0.10, 1.0];
@@ -137,6 +139,19 @@ pub fn step_card(pose: Pose, view: &CardView<'_>) -> Panel {
                 FontWeight::Regular,
                 TEXT,
             ));
+            if let Some(answered) = &step.answered {
+                // Between Back and Next: what was answered, and whether the device kept it.
+                let left = PAD + button_size.x + 0.01;
+                texts.push(text(
+                    answered.text.clone(),
+                    Vec2::new(left, button_y + 0.004),
+                    CARD_SIZE.x - 2.0 * left,
+                    2.0,
+                    0.75,
+                    FontWeight::SemiBold,
+                    if answered.flagged { WARNING } else { ACCENT },
+                ));
+            }
             buttons.push(Button {
                 action: ButtonAction::Back,
                 label: "Back".into(),
@@ -238,8 +253,126 @@ fn answer_buttons(step: &super::StepCard<'_>, inner: f32, buttons: &mut Vec<Butt
             ),
             size: Vec2::new(width, height),
             enabled: true,
-            primary: step.answered == Some(label.as_str()),
+            primary: step.answered.as_ref().and_then(|a| a.button) == Some(i),
         });
+    }
+}
+
+/// N6: the keys for a number or a text, beside the card's right edge, its top at the card's
+/// top: what is typed shows above the keys, with what the step takes (unit, limits, length).
+pub fn keypad(card: Pose, keypad: &super::KeypadView<'_>) -> Panel {
+    let columns = keypad
+        .rows
+        .iter()
+        .map(|r| r.chars().count())
+        .max()
+        .unwrap_or(1);
+    // Digits get big keys; letters smaller ones, still ≥ 1.5° at the card's distance.
+    let (key, gap) = if columns > 3 {
+        (0.036, 0.005)
+    } else {
+        (0.052, 0.008)
+    };
+    let width = 2.0 * PAD + columns as f32 * key + (columns - 1) as f32 * gap;
+    let keys_top = PAD + 0.030 + 0.052 + 0.012;
+    let rows = keypad.rows.len() as f32 + 1.0;
+    let height = keys_top + rows * key + (rows - 1.0) * gap + PAD;
+    let size = Vec2::new(width, height);
+    let offset = Vec3::new(
+        CARD_SIZE.x / 2.0 + 0.02 + width / 2.0,
+        CARD_SIZE.y / 2.0 - height / 2.0,
+        0.0,
+    );
+    let inner = width - 2.0 * PAD;
+    let mut texts = vec![text(
+        keypad.hint.clone(),
+        Vec2::new(PAD, PAD),
+        inner,
+        1.0,
+        0.7,
+        FontWeight::Regular,
+        TEXT_DIM,
+    )];
+    let display = Vec2::new(PAD, PAD + 0.030);
+    let shapes = vec![Shape {
+        position: display,
+        size: Vec2::new(inner, 0.052),
+        corner_radius: 0.01,
+        colour: TRACK,
+    }];
+    let (typed, colour) = if keypad.typed.is_empty() {
+        (if columns > 3 { "Type here" } else { "Value" }, TEXT_DIM)
+    } else {
+        (keypad.typed, TEXT)
+    };
+    texts.push(text(
+        typed,
+        display + Vec2::new(0.012, 0.012),
+        inner - 0.024,
+        1.0,
+        1.1,
+        FontWeight::SemiBold,
+        colour,
+    ));
+    let mut buttons = Vec::new();
+    let key_at = |row: usize, column: f32| {
+        Vec2::new(
+            PAD + column * (key + gap),
+            keys_top + row as f32 * (key + gap),
+        )
+    };
+    for (row, keys) in keypad.rows.iter().enumerate() {
+        for (column, c) in keys.chars().enumerate() {
+            buttons.push(Button {
+                action: ButtonAction::Key(c),
+                label: c.to_string(),
+                position: key_at(row, column as f32),
+                size: Vec2::new(key, key),
+                enabled: true,
+                primary: false,
+            });
+        }
+    }
+    // The last row: Erase, Space (letters only) and OK, across the width.
+    let last = keypad.rows.len();
+    let wide = |span: f32| Vec2::new(span * key + (span - 1.0) * gap, key);
+    let (erase_span, space_span) = if columns > 3 { (3.0, 4.0) } else { (1.5, 0.0) };
+    let ok_span = columns as f32 - erase_span - space_span;
+    buttons.push(Button {
+        action: ButtonAction::KeyErase,
+        label: "Erase".into(),
+        position: key_at(last, 0.0),
+        size: wide(erase_span),
+        enabled: !keypad.typed.is_empty(),
+        primary: false,
+    });
+    if space_span > 0.0 {
+        buttons.push(Button {
+            action: ButtonAction::Key(' '),
+            label: "Space".into(),
+            position: key_at(last, erase_span),
+            size: wide(space_span),
+            enabled: true,
+            primary: false,
+        });
+    }
+    buttons.push(Button {
+        action: ButtonAction::KeyDone,
+        label: "OK".into(),
+        position: key_at(last, erase_span + space_span),
+        size: wide(ok_span),
+        enabled: !keypad.typed.is_empty(),
+        primary: true,
+    });
+    Panel {
+        kind: PanelKind::Keypad,
+        world: card.to_matrix() * Mat4::from_translation(offset),
+        size,
+        background: PANEL_BG,
+        corner_radius: 0.02,
+        texts,
+        buttons,
+        shapes,
     }
 }
 

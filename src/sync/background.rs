@@ -341,4 +341,8 @@ impl Surroundings for WithBackgroundSync {
     fn record_answer(&self, answered: &crate::app::Answered) {
         self.inner.record_answer(answered);
     }
+
+    fn operator(&self) -> Option<String> {
+        self.inner.operator()
+    }
 }

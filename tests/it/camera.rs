@@ -39,7 +39,7 @@ fn a_photo_of_the_demos_step_3_sticker_opens_the_demo_at_step_3_headless() {
     write_code_png(&dir.path().join("sticker.png"), &demo_link(3));
     let output = headless_with_camera(dir.path(), "300");
     let report = report_of(&output);
-    assert_eq!(report["final_screen"], "step 3 of 9", "{report:#}");
+    assert_eq!(report["final_screen"], "step 3 of 10", "{report:#}");
     let by_sticker: Vec<&Value> = report["screens"]
         .as_array()
         .unwrap()
@@ -51,7 +51,7 @@ fn a_photo_of_the_demos_step_3_sticker_opens_the_demo_at_step_3_headless() {
         1,
         "once, though seen every frame: {report:#}"
     );
-    assert_eq!(by_sticker[0]["screen"], "step 3 of 9");
+    assert_eq!(by_sticker[0]["screen"], "step 3 of 10");
 }
 
 #[test]
@@ -67,7 +67,7 @@ fn a_garbage_sticker_opens_nothing_and_is_logged_once() {
         report["codes_ignored"],
         serde_json::json!(["a Wi-Fi configuration"])
     );
-    assert_eq!(report["final_screen"], "step 1 of 9");
+    assert_eq!(report["final_screen"], "step 1 of 10");
     assert_eq!(report["screens"].as_array().unwrap().len(), 1, "{report:#}");
     let log = stderr(&output);
     assert_eq!(
@@ -175,5 +175,5 @@ fn a_photo_of_the_demos_step_3_sticker_opens_step_3_in_the_window_and_on_openxr(
     ]));
     let report = crate::openxr_frames::report(&output);
     crate::openxr_frames::assert_clean_run(&runtime, &output, &report);
-    assert_eq!(report["final_screen"], "step 3 of 9", "{report:#}");
+    assert_eq!(report["final_screen"], "step 3 of 10", "{report:#}");
 }

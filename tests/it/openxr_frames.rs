@@ -160,7 +160,7 @@ fn demo_submits_200_frames_on_monado_with_the_validation_layer_silent_and_exits_
         report["runtime"].as_str().unwrap().starts_with("Monado"),
         "{report:#}"
     );
-    assert_eq!(report["final_screen"], "step 1 of 9");
+    assert_eq!(report["final_screen"], "step 1 of 10");
     assert_eq!(report["ended_because"], "frame or time limit reached");
     // The runtime accepted our bindings for every profile it knows (a refused suggestion is
     // logged and left out of this list).
@@ -353,9 +353,9 @@ fn scripted_input_advances_the_demo_to_step_3_and_the_captured_frame_shows_it() 
     ]));
     let report = report(&output);
     assert_clean_run(&runtime, &output, &report);
-    assert_eq!(report["final_screen"], "step 3 of 9", "{report:#}");
+    assert_eq!(report["final_screen"], "step 3 of 10", "{report:#}");
     assert!(
-        stderr(&output).contains("now on step 3 of 9"),
+        stderr(&output).contains("now on step 3 of 10"),
         "{}",
         stderr(&output)
     );

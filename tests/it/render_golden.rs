@@ -16,6 +16,7 @@
 use std::num::NonZeroU32;
 use std::path::PathBuf;
 
+use hologuide::app::script::Command;
 use hologuide::guide::GuidePackage;
 use hologuide::xr::headless::shots::{Situation, model_shot, step_shot};
 use hologuide::xr::headless::{Headless, HeadlessConfig};
@@ -180,6 +181,7 @@ fn all_list_with_guides_and_empty_render_as_their_golden_images() {
         ]),
         status: None,
         prompt: None,
+        ..Situation::default()
     };
     let image = without_gpu_errors(&mut headless, |h| {
         step_shot(h, &package, step(1), &with_guides).expect("renders")
@@ -204,6 +206,7 @@ fn a_status_message_renders_as_a_toast() {
         all_list: None,
         status: Some("Sign in needs a network connection".into()),
         prompt: None,
+        ..Situation::default()
     };
     let image = without_gpu_errors(&mut headless, |h| {
         step_shot(h, &package, step(3), &situation).expect("renders")
@@ -224,6 +227,87 @@ fn the_update_prompt_renders_over_the_card_with_its_two_answers() {
         step_shot(h, &package, step(2), &situation).expect("renders")
     });
     check_golden("update-prompt", &image);
+}
+
+/// N6: each capture kind's card, unanswered or while typing, and answered. The demo has the
+/// check, the branching choice and the torque; the text and the sign-off come from a package
+/// under `tests/data/captures`.
+#[test]
+fn each_capture_kind_renders_its_card_and_its_answered_state() {
+    let demo = demo();
+    let captures = GuidePackage::load(&repo().join("tests/data/captures")).expect("captures");
+    let enter = |typed: &str| Command::Enter(typed.into());
+    let answer = |n: u32| Command::Answer(step(n));
+    let kept = Some("14:02 UTC".to_owned());
+    let cases: [(&str, &GuidePackage, u32, Situation); 7] = [
+        ("capture-choice", &demo, 5, online()),
+        (
+            "capture-check-answered",
+            &demo,
+            7,
+            Situation {
+                given: vec![answer(1)],
+                kept_at: kept.clone(),
+                ..online()
+            },
+        ),
+        (
+            "capture-number-typing",
+            &demo,
+            9,
+            Situation {
+                typed: "25.4".into(),
+                ..online()
+            },
+        ),
+        (
+            "capture-number-out-of-limits",
+            &demo,
+            9,
+            Situation {
+                given: vec![enter("29.5")],
+                kept_at: kept.clone(),
+                ..online()
+            },
+        ),
+        (
+            "capture-text-typing",
+            &captures,
+            1,
+            Situation {
+                typed: "CP-200".into(),
+                ..online()
+            },
+        ),
+        (
+            "capture-text-answered",
+            &captures,
+            1,
+            Situation {
+                given: vec![enter("CP-200 SN 4471")],
+                kept_at: kept.clone(),
+                ..online()
+            },
+        ),
+        (
+            "capture-signoff-answered",
+            &captures,
+            2,
+            Situation {
+                operator: Some("Alice Martin".into()),
+                given: vec![answer(1)],
+                kept_at: kept,
+                ..online()
+            },
+        ),
+    ];
+    let mut headless = headless();
+    for (name, package, number, situation) in cases {
+        let image = without_gpu_errors(&mut headless, |h| {
+            step_shot(h, package, step(number), &situation).expect("renders")
+        });
+        check_golden(name, &image);
+    }
 }
 
 fn read_test_model(path: &str) -> Result<Vec<u8>, hologuide::guide::AssetError> {

@@ -313,8 +313,8 @@ fn demo_headless_writes_one_png_per_step_and_prints_their_paths() {
         crate::support::stderr(&output)
     );
     let printed: Vec<String> = stdout(&output).lines().map(str::to_owned).collect();
-    assert_eq!(printed.len(), 9, "{printed:?}");
-    for n in 1..=9 {
+    assert_eq!(printed.len(), 10, "{printed:?}");
+    for n in 1..=10 {
         let path = out.path().join(format!("step-{n:02}.png"));
         assert_eq!(printed[n - 1], path.display().to_string());
         let image = image::open(&path).expect("a PNG");

@@ -103,12 +103,12 @@ fn the_three_shells_show_the_same_screens_at_the_same_frames_for_the_same_script
     let (window_shown, window_lists) = window_screens(&json_lines(&stdout(&window)));
 
     let expected: Vec<(u64, String, String)> = [
-        (1, "step 1 of 9", "start"),
-        (3, "step 2 of 9", "script"),
-        (6, "step 3 of 9", "script"),
-        (15, "step 2 of 9", "script"),
-        (18, "step 5 of 9", "script"),
-        (21, "step 1 of 9", "script"),
+        (1, "step 1 of 10", "start"),
+        (3, "step 2 of 10", "script"),
+        (6, "step 3 of 10", "script"),
+        (15, "step 2 of 10", "script"),
+        (18, "step 5 of 10", "script"),
+        (21, "step 1 of 10", "script"),
     ]
     .into_iter()
     .map(|(f, s, c)| (f, s.to_owned(), c.to_owned()))
@@ -125,8 +125,8 @@ fn the_three_shells_show_the_same_screens_at_the_same_frames_for_the_same_script
     assert_eq!(all_lists_of(&headless), empty);
     assert_eq!(all_lists_of(&openxr_report), empty);
     assert_eq!(window_lists, empty);
-    assert_eq!(headless["final_screen"], "step 1 of 9");
-    assert_eq!(openxr_report["final_screen"], "step 1 of 9");
+    assert_eq!(headless["final_screen"], "step 1 of 10");
+    assert_eq!(openxr_report["final_screen"], "step 1 of 10");
 }
 
 #[test]
@@ -156,5 +156,5 @@ fn run_backend_auto_without_runtime_or_display_goes_headless_in_one_line() {
     assert!(lines[0].contains("no display: DISPLAY is not set"), "{err}");
     let report: Value = serde_json::from_str(stdout(&output).trim()).expect("one JSON report");
     assert_eq!(report["frames"], 3);
-    assert_eq!(report["final_screen"], "step 1 of 9");
+    assert_eq!(report["final_screen"], "step 1 of 10");
 }

@@ -89,7 +89,7 @@ fn walking_up_to_the_pump_finds_the_nameplate_sticker_and_the_holograms_stand_on
     assert!(line.starts_with("nameplate at frame "), "{line}");
     let error_mm = found_at(line).distance(NAMEPLATE) * 1000.0;
     assert!(error_mm < 5.0, "{line}: {error_mm:.1} mm from the sticker");
-    assert_eq!(report["final_screen"], "step 1 of 9");
+    assert_eq!(report["final_screen"], "step 1 of 10");
     // The pump, the arrow over the nameplate, the card: as the golden, checked by eye.
     crate::render_golden::check_golden(
         "virtual-camera-holograms-on-the-nameplate",
@@ -188,7 +188,7 @@ fn on_monado_the_virtual_camera_sees_a_sticker_in_front_of_the_head_and_it_opens
         .arg(&room));
     let report = crate::openxr_frames::report(&output);
     crate::openxr_frames::assert_clean_run(&runtime, &output, &report);
-    assert_eq!(report["final_screen"], "step 3 of 9", "{report:#}");
+    assert_eq!(report["final_screen"], "step 3 of 10", "{report:#}");
 }
 
 /// On Monado (validation layer on) an input script walks the runtime's head to a sticker:
@@ -281,16 +281,16 @@ fn on_monado_a_scripted_walk_of_the_head_to_the_sticker_opens_its_step() {
     };
     let report = crate::openxr_frames::report(&output);
     crate::openxr_frames::assert_clean_run(&runtime, &output, &report);
-    assert_eq!(report["final_screen"], "step 4 of 9", "{report:#}");
+    assert_eq!(report["final_screen"], "step 4 of 10", "{report:#}");
     // Opened by the sticker, not before the walk: the first screen was not the step.
-    assert_ne!(report["first_screen"], "step 4 of 9", "{report:#}");
+    assert_ne!(report["first_screen"], "step 4 of 10", "{report:#}");
     // Opened by the sticker once the head had turned (a second of frames at 20 Hz went by
     // looking ahead first).
     let opened = report["screens"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|s| s["screen"] == "step 4 of 9")
+        .find(|s| s["screen"] == "step 4 of 10")
         .unwrap_or_else(|| panic!("{report:#}"));
     assert_eq!(opened["cause"], "QR sticker", "{report:#}");
     assert!(opened["frame"].as_u64().unwrap() >= 15, "{report:#}");

@@ -172,7 +172,7 @@ fn window_shows_the_step_card_as_the_headless_backend_draws_it() {
     let x = Xvfb::start();
     let shots = tempfile::tempdir().expect("temp dir");
     let mut child = start_window(&x, shots.path(), &[]);
-    let id = focused_window(&x, "step 1 of 9", &mut child);
+    let id = focused_window(&x, "step 1 of 10", &mut child);
     let shot = shots.path().join("step-01.png");
     wait_for_file(&shot, &mut child);
     let screen = x.screenshot();
@@ -218,7 +218,7 @@ fn keys_and_clicks_on_the_card_buttons_move_through_the_steps() {
     let x = Xvfb::start();
     let shots = tempfile::tempdir().expect("temp dir");
     let mut child = start_window(&x, shots.path(), &[]);
-    let id = focused_window(&x, "step 1 of 9", &mut child);
+    let id = focused_window(&x, "step 1 of 10", &mut child);
     let (left, top) = window_origin(&x, &id);
     let click = |step: u32, action: ButtonAction| {
         let (bx, by) = button_in_window(step, action);
@@ -229,9 +229,9 @@ fn keys_and_clicks_on_the_card_buttons_move_through_the_steps() {
     };
 
     press(&x, &id, "n");
-    wait_for_title(&x, &id, "step 2 of 9");
+    wait_for_title(&x, &id, "step 2 of 10");
     click(2, ButtonAction::Next);
-    wait_for_title(&x, &id, "step 3 of 9");
+    wait_for_title(&x, &id, "step 3 of 10");
     // The picture of step 3, taken 0.8 s after the click: the headless golden of step 3.
     let shot = shots.path().join("step-03.png");
     wait_for_file(&shot, &mut child);
@@ -240,13 +240,13 @@ fn keys_and_clicks_on_the_card_buttons_move_through_the_steps() {
         &image::open(&shot).expect("shot").into_rgba8(),
     );
     press(&x, &id, "b");
-    wait_for_title(&x, &id, "step 2 of 9");
+    wait_for_title(&x, &id, "step 2 of 10");
     click(2, ButtonAction::Back);
-    wait_for_title(&x, &id, "step 1 of 9");
+    wait_for_title(&x, &id, "step 1 of 10");
     // Back on the first step is drawn disabled: clicking it changes nothing.
     click(1, ButtonAction::Back);
     press(&x, &id, "Right");
-    wait_for_title(&x, &id, "step 2 of 9");
+    wait_for_title(&x, &id, "step 2 of 10");
     // O: the network is "lost" — the Offline banner. Back on step 1 the picture is the
     // headless golden of step 1 offline.
     let first = shots.path().join("step-01.png");
@@ -254,7 +254,7 @@ fn keys_and_clicks_on_the_card_buttons_move_through_the_steps() {
     let before = modified(&first);
     press(&x, &id, "o");
     press(&x, &id, "Left");
-    wait_for_title(&x, &id, "step 1 of 9");
+    wait_for_title(&x, &id, "step 1 of 10");
     let deadline = Instant::now() + PATIENCE;
     while modified(&first) == before {
         assert!(Instant::now() < deadline, "step 1 was not pictured again");
@@ -462,7 +462,7 @@ fn dragging_with_the_right_button_turns_the_view_so_the_card_moves_the_other_way
     let x = Xvfb::start();
     let shots = tempfile::tempdir().expect("temp dir");
     let mut child = start_window(&x, shots.path(), &[]);
-    let id = focused_window(&x, "step 1 of 9", &mut child);
+    let id = focused_window(&x, "step 1 of 10", &mut child);
     wait_for_file(&shots.path().join("step-01.png"), &mut child);
     let (left, top) = window_origin(&x, &id);
     let (left, top) = (left as u32, top as u32);

@@ -226,7 +226,9 @@ fn n6_a_recorded_value_must_answer_what_the_step_asks() {
             .is_err()
     );
     assert_eq!(
-        capture.check_recorded(Some(&json!({ "pressure_bar": 2.5 }))),
+        capture
+            .check_recorded(Some(&json!({ "pressure_bar": 2.5 })))
+            .map_err(|e| e.to_string()),
         Err("the step asks for a choice, and this record is no answer".into())
     );
     let check: crate::guide::capture::Capture =
@@ -239,6 +241,59 @@ fn n6_a_recorded_value_must_answer_what_the_step_asks() {
     assert!(
         check
             .check_recorded(Some(&json!({ "kind": "check", "state": "maybe" })))
+            .is_err()
+    );
+}
+
+#[test]
+fn n6_a_recorded_number_is_in_the_steps_unit_with_the_limits_verdict_of_its_limits() {
+    let torque: crate::guide::capture::Capture = serde_json::from_value(json!({
+        "kind": "number", "unit": "N·m", "min": 23, "max": 27, "decimals": 1
+    }))
+    .unwrap();
+    let record = |value: f64, unit: &str, within: bool| json!({ "kind": "number", "value": value, "unit": unit, "within_limits": within });
+    assert_eq!(
+        torque.check_recorded(Some(&record(25.4, "N·m", true))),
+        Ok(())
+    );
+    assert_eq!(
+        torque.check_recorded(Some(&record(29.0, "N·m", false))),
+        Ok(())
+    );
+    let refused = |value: &serde_json::Value| {
+        torque
+            .check_recorded(Some(value))
+            .map_err(|e| e.to_string())
+            .unwrap_err()
+    };
+    assert_eq!(
+        refused(&record(29.0, "N·m", true)),
+        "the record says the value is within the limits, and it is not"
+    );
+    assert_eq!(
+        refused(&record(25.0, "Nm", true)),
+        "the step measures in N·m, and this record is in \"Nm\""
+    );
+    assert_eq!(
+        refused(&json!({ "kind": "number", "value": "25", "unit": "N·m" })),
+        "a number answer needs a finite value"
+    );
+    let serial: crate::guide::capture::Capture =
+        serde_json::from_value(json!({ "kind": "text", "max_length": 4 })).unwrap();
+    assert_eq!(
+        serial.check_recorded(Some(&json!({ "kind": "text", "text": "AB12" }))),
+        Ok(())
+    );
+    assert!(
+        serial
+            .check_recorded(Some(&json!({ "kind": "text", "text": "AB123" })))
+            .is_err()
+    );
+    let signoff: crate::guide::capture::Capture =
+        serde_json::from_value(json!({ "kind": "signoff" })).unwrap();
+    assert!(
+        signoff
+            .check_recorded(Some(&json!({ "kind": "signoff", "name": " " })))
             .is_err()
     );
 }

@@ -67,8 +67,9 @@ impl Service {
 
 /// The runs as CSV, one row per final answer: what an auditor opens in a spreadsheet.
 pub fn runs_csv(runs: &[RunExport]) -> String {
-    let mut csv =
-        String::from("run,user,device,started_at,step_id,answer,corrected_from,answered_at\n");
+    let mut csv = String::from(
+        "run,user,device,started_at,step_id,answer,out_of_limits,corrected_from,answered_at\n",
+    );
     let time = |t: OffsetDateTime| {
         t.format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default()
@@ -82,6 +83,7 @@ pub fn runs_csv(runs: &[RunExport]) -> String {
                 time(export.run.started_at),
                 answer.step_id.clone(),
                 answer.answer.clone(),
+                if answer.out_of_limits { "yes" } else { "" }.to_owned(),
                 answer.corrected.join(" > "),
                 time(answer.at),
             ];

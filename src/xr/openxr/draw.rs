@@ -202,7 +202,7 @@ impl<B: GraphicsBinding> Frames<'_, B> {
         if focused {
             let polled = self.input.poll(self.session, self.space, time)?;
             report.frames_with_aim += u64::from(polled.aim.is_some());
-            for command in polled.commands.iter().copied() {
+            for command in polled.commands.iter().cloned() {
                 shared
                     .driver
                     .input(driver::Input::Command(command, Cause::Controller));

@@ -542,7 +542,7 @@ fn f3_openxr_app_draws_the_holograms_of_a_guide_chosen_from_the_all_list() {
     assert_eq!(
         report["guides_opened"],
         serde_json::json!([
-            "Replace the filter cartridge — CP-200 coolant pump — version 1: step 1 of 9"
+            "Replace the filter cartridge — CP-200 coolant pump — version 1: step 1 of 10"
         ]),
         "{report:#}"
     );

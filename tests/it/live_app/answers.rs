@@ -165,3 +165,162 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     files
 }
+
+const TYPED_GUIDE: &str = "8d9e0f1a-2b3c-4d4e-9f5a-6b7c8d9e0f1a";
+
+/// A check, a torque with limits, a serial number and a sign-off, every one required.
+fn typed_package(root: &Path) -> std::path::PathBuf {
+    let dir = root.join("refit");
+    std::fs::create_dir_all(&dir).unwrap();
+    let guide = json!({
+        "schema_version": 2,
+        "id": TYPED_GUIDE,
+        "version": 1,
+        "title": "Refit the cap",
+        "organisation": hologuide::demo::ORGANISATION,
+        "modified_at": "2026-11-20T08:15:00Z",
+        "tasks": [{ "id": "t", "title": "Refit", "steps": [
+            { "id": "seated", "title": "O-ring seated", "body": "Seated evenly?",
+              "capture": { "kind": "check", "required": true } },
+            { "id": "torque", "title": "Tighten", "body": "25 ± 2 N·m.",
+              "capture": { "kind": "number", "required": true, "unit": "N·m", "min": 23,
+                           "max": 27, "decimals": 1,
+                           "on_out_of_limits": "Tell the shift lead." } },
+            { "id": "serial", "title": "Serial", "body": "From the plate.",
+              "capture": { "kind": "text", "required": true, "max_length": 24 } },
+            { "id": "sign", "title": "Sign off", "body": "The pump runs.",
+              "capture": { "kind": "signoff", "required": true } }
+        ] }]
+    });
+    std::fs::write(dir.join("guide.json"), guide.to_string()).unwrap();
+    dir
+}
+
+#[test]
+fn n6_a_run_offline_with_typed_answers_reaches_the_service_once_with_its_limits_flag() {
+    let mut service = Service::start();
+    service.publish(&typed_package(service.dir.path()));
+    service.admin(&["guide", "grant", TYPED_GUIDE, "--user", "alice"]);
+    let device = tempfile::tempdir().unwrap();
+    login(device.path(), &service, "alice");
+    let opened = run(&mut client(device.path(), &["open", TYPED_GUIDE]));
+    assert!(opened.status.success(), "{}", stderr(&opened));
+    service.stop();
+
+    // Offline: the torque is first 26, then corrected to 29.5 (outside 23–27); the serial
+    // number is typed with spaces; "enter" on a step without a keypad answers nothing.
+    // Not in the device's folder, which is searched for plaintext below.
+    let scripts = tempfile::tempdir().unwrap();
+    let script = scripts.path().join("script.txt");
+    std::fs::write(
+        &script,
+        "2 answer 1\n3 next\n4 enter 26\n5 enter 29.5\n6 next\n7 enter SN 4471-B\n8 next\n\
+         9 enter 12\n10 answer 1\n11 exit\n",
+    )
+    .unwrap();
+    let output = run(&mut client(
+        device.path(),
+        &[
+            "run",
+            TYPED_GUIDE,
+            "--backend",
+            "headless",
+            "--frames",
+            "14",
+            "--json",
+            "--input-script",
+            script.to_str().unwrap(),
+        ],
+    ));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report: Value = stdout(&output)
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .expect("the run's report");
+    assert_eq!(
+        report["answers"],
+        json!([
+            "seated: Done (script)",
+            "torque: 26 N·m (script)",
+            "torque: 29.5 N·m (script)",
+            "serial: SN 4471-B (script)",
+            "sign: Signed off by alice (script)"
+        ]),
+        "{report:#}"
+    );
+    assert!(alices_results_offline(device.path()), "kept, waiting");
+
+    // Online again: one sync takes every record up, once.
+    service.resume();
+    let synced = run(&mut client(device.path(), &["sync", "--yes"]));
+    assert!(synced.status.success(), "{}", stderr(&synced));
+    let again = run(&mut client(device.path(), &["sync", "--yes"]));
+    assert!(again.status.success(), "{}", stderr(&again));
+    let results = crate::offline::alices_results(&service);
+    let mut steps: Vec<&str> = results
+        .iter()
+        .map(|r| r["step_id"].as_str().unwrap())
+        .collect();
+    steps.sort();
+    assert_eq!(
+        steps,
+        ["seated", "serial", "sign", "torque", "torque"],
+        "{results:#?}"
+    );
+    let torque: Vec<&Value> = results
+        .iter()
+        .filter(|r| r["step_id"] == "torque")
+        .collect();
+    let corrected = torque
+        .iter()
+        .find(|r| r["value"]["value"] == json!(29.5))
+        .expect("the correction");
+    let first = torque
+        .iter()
+        .find(|r| r["value"]["value"] == json!(26.0))
+        .expect("the first reading, kept");
+    assert_eq!(corrected["value"]["supersedes"], first["id"]);
+    assert_eq!(corrected["value"]["within_limits"], false);
+    assert_eq!(corrected["value"]["unit"], "N·m");
+
+    // The audit export flags the final torque and names what it corrected.
+    let csv = crate::service::server_cli_on(&service.data())
+        .args(["runs", "export", "--guide", TYPED_GUIDE, "--data"])
+        .arg(service.data())
+        .output()
+        .unwrap();
+    assert!(
+        csv.status.success(),
+        "{}",
+        String::from_utf8_lossy(&csv.stderr)
+    );
+    let csv = String::from_utf8(csv.stdout).unwrap();
+    let torque_row = csv.lines().find(|l| l.contains(",torque,")).expect(&csv);
+    assert!(torque_row.contains(",29.5 N·m,yes,26 N·m,"), "{csv}");
+    let serial_row = csv.lines().find(|l| l.contains(",serial,")).expect(&csv);
+    assert!(serial_row.contains(",SN 4471-B,,,"), "{csv}");
+
+    // N6: no typed answer in plaintext anywhere in the device's data folder.
+    for file in walk(device.path()) {
+        let bytes = std::fs::read(&file).unwrap();
+        for needle in [b"SN 4471-B".as_slice(), b"29.5".as_slice()] {
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle),
+                "{} holds an answer in plaintext",
+                file.display()
+            );
+        }
+    }
+}
+
+/// `hologuide runs --json` lists the run with every answer waiting for the service.
+fn alices_results_offline(device: &Path) -> bool {
+    let runs = run(&mut client(device, &["runs", "--json"]));
+    let runs: Value = serde_json::from_str(&stdout(&runs)).unwrap();
+    let answers = runs["runs"][0]["run"]["answers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    answers.len() == 4 && answers.iter().all(|a| a["status"] == "waiting")
+}

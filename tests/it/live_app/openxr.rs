@@ -46,8 +46,8 @@ fn f7_openxr_app_opens_a_service_guide_by_link_at_its_step_without_the_banner_on
     let report = report(&output);
     assert_clean_run(&runtime, &output, &report);
     assert_eq!(report["guide_source"], "service", "{report:#}");
-    assert_eq!(report["first_screen"], "step 3 of 9", "{report:#}");
-    assert_eq!(report["final_screen"], "step 3 of 9", "{report:#}");
+    assert_eq!(report["first_screen"], "step 3 of 10", "{report:#}");
+    assert_eq!(report["final_screen"], "step 3 of 10", "{report:#}");
     assert_eq!(report["opened"]["origin"], "network", "{report:#}");
     assert_eq!(report["opened"]["step"], 3, "{report:#}");
     assert_eq!(report["offline_banner_first_frame"], false, "{report:#}");
@@ -105,7 +105,7 @@ fn f2_openxr_app_opens_the_cached_guide_offline_with_the_banner_from_the_first_f
     let report = report(&output);
     assert_clean_run(&runtime, &output, &report);
     assert_eq!(report["opened"]["origin"], "cache", "{report:#}");
-    assert_eq!(report["first_screen"], "step 3 of 9", "{report:#}");
+    assert_eq!(report["first_screen"], "step 3 of 10", "{report:#}");
     assert_eq!(report["offline_banner_first_frame"], true, "{report:#}");
     assert_eq!(
         report["frames_with_offline_banner"], report["frames_rendered"],

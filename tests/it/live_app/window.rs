@@ -72,7 +72,7 @@ fn f2_window_app_shows_offline_banner_within_a_second_of_losing_the_service() {
     let first: Value = serde_json::from_str(&out_seen[0]).unwrap();
     assert_eq!(first["opened"]["origin"], "network", "{first}");
     assert_eq!(first["opened"]["offline_banner"], false, "{first}");
-    let id = crate::window::focused_window(&x, "step 1 of 9", &mut app.0);
+    let id = crate::window::focused_window(&x, "step 1 of 10", &mut app.0);
     let (left, top) = crate::window::window_origin(&x, &id);
     let area = (left as u32, top as u32, 800, 500);
     // The card is drawn, and no banner with it.
@@ -237,7 +237,7 @@ fn f2_window_app_shows_offline_banner_within_a_second_of_a_failed_request() {
     .expect("hologuide starts"));
     let out = timestamped_lines(app.0.stdout.take().unwrap());
     let mut seen = Vec::new();
-    let id = crate::window::focused_window(&x, "step 1 of 9", &mut app.0);
+    let id = crate::window::focused_window(&x, "step 1 of 10", &mut app.0);
     let (left, top) = crate::window::window_origin(&x, &id);
     let area = (left as u32, top as u32, 800, 500);
     wait_for_screen(&x, area, Duration::from_secs(60), "no banner online", |p| {

@@ -54,6 +54,7 @@ fn describe(news: &DeviceNews) -> String {
         DeviceNews::Opened { title, .. } => format!("{title} opened"),
         DeviceNews::Refused(text) | DeviceNews::Synced(text) => text.clone(),
         DeviceNews::UpdatesAvailable(offer) => offer.question(),
+        DeviceNews::Kept { step_id, time, .. } => format!("answer at {step_id} kept {time}"),
     }
 }
 

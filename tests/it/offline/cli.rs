@@ -118,7 +118,7 @@ fn cli_signs_in_opens_online_then_offline_and_refuses_sign_in_offline() {
     assert_eq!(online["opened"]["origin"], "network");
     assert_eq!(online["opened"]["step"], 2);
     assert_eq!(online["opened"]["offline_banner"], false);
-    assert_eq!(online["steps"].as_array().unwrap().len(), 9);
+    assert_eq!(online["steps"].as_array().unwrap().len(), 10);
 
     service.stop();
     let offline = client(data, &["open", DEMO_ID]).output().unwrap();
@@ -127,7 +127,7 @@ fn cli_signs_in_opens_online_then_offline_and_refuses_sign_in_offline() {
     assert!(text.contains("Opened from this device's cache."), "{text}");
     assert!(text.contains("Offline banner: shown"), "{text}");
     assert!(
-        text.contains("Step 1 of 9: Switch off and lock out the pump"),
+        text.contains("Step 1 of 10: Switch off and lock out the pump"),
         "{text}"
     );
 
@@ -173,18 +173,18 @@ fn f7_cli_open_of_a_link_to_step_3_starts_at_step_3_online_and_offline() {
     let signed_in = login(data, &service, "alice");
     assert!(signed_in.status.success(), "{}", stderr(&signed_in));
     let link = format!("hologuide://hologuide-demo/g/{DEMO_ID}/s/3");
-    let step_3 = "Step 3 of 9: Relieve the pressure and drain the housing";
+    let step_3 = "Step 3 of 10: Relieve the pressure and drain the housing";
 
     let online = client(data, &["open", &link]).output().unwrap();
     assert!(online.status.success(), "{}", stderr(&online));
     let text = stdout(&online);
     assert!(text.contains("Opened from the guide service"), "{text}");
     assert!(
-        text.contains("Starting at step 3 of 9, as the link asks."),
+        text.contains("Starting at step 3 of 10, as the link asks."),
         "{text}"
     );
     assert_eq!(first_card(&text), step_3, "{text}");
-    assert!(!text.contains("Step 1 of 9"), "{text}");
+    assert!(!text.contains("Step 1 of 10"), "{text}");
 
     service.stop();
     let offline = client(data, &["open", &link]).output().unwrap();
@@ -192,7 +192,7 @@ fn f7_cli_open_of_a_link_to_step_3_starts_at_step_3_online_and_offline() {
     let text = stdout(&offline);
     assert!(text.contains("Opened from this device's cache."), "{text}");
     assert!(
-        text.contains("Starting at step 3 of 9, as the link asks."),
+        text.contains("Starting at step 3 of 10, as the link asks."),
         "{text}"
     );
     assert_eq!(first_card(&text), step_3, "{text}");
@@ -209,9 +209,9 @@ fn f7_cli_open_of_a_link_to_step_3_starts_at_step_3_online_and_offline() {
     // A link past the end starts at step 1 and says why, like the card's notice.
     let past = format!("hologuide://hologuide-demo/g/{DEMO_ID}/s/12");
     let text = stdout(&client(data, &["open", &past]).output().unwrap());
-    assert!(text.contains("Starting at step 1 of 9."), "{text}");
+    assert!(text.contains("Starting at step 1 of 10."), "{text}");
     assert!(text.contains("there is no step 12"), "{text}");
-    assert!(first_card(&text).starts_with("Step 1 of 9:"), "{text}");
+    assert!(first_card(&text).starts_with("Step 1 of 10:"), "{text}");
     let json = json_of(data, &["open", &past]);
     assert_eq!(json["start"]["step"], 1);
     assert!(

@@ -148,7 +148,7 @@ fn f8_the_demo_guide_opens_without_network_and_without_an_account() {
     ));
     let demo = open(&mut app, DEMO_ID).unwrap();
     assert_eq!(demo.origin, Origin::Demo);
-    assert_eq!(demo.guide.step_count(), 9);
+    assert_eq!(demo.guide.step_count(), 10);
     let sticker = open(
         &mut app,
         &format!("hologuide://hologuide-demo/g/{DEMO_ID}/s/3"),

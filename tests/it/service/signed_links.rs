@@ -113,7 +113,7 @@ fn a_signed_link_names_the_signing_key_and_devices_get_their_organisations_keys_
 fn a_sticker_for_a_step_or_anchor_the_guide_lacks_is_refused_with_a_clear_error() {
     let fixture = Fixture::new();
     for (args, expected) in [
-        (vec!["--step", "99"], "has no step 99 (it has 9)"),
+        (vec!["--step", "99"], "has no step 99 (it has 10)"),
         (vec!["--anchor", "back"], "has no anchor 'back'"),
     ] {
         let mut all = vec!["guide", "link", DEMO_ID];
