@@ -93,3 +93,49 @@ fn n6_a_script_answers_by_number_as_a_key_would() {
     assert_eq!(log.0.borrow()[0].answer.label(), "Damaged");
     assert_eq!(driver.report().final_screen, "step 2 of 3");
 }
+
+#[test]
+fn n6_keys_of_the_keypad_pressed_by_a_ray_record_the_typed_value() {
+    let package = crate::demo::load().expect("the demo guide");
+    let log = Rc::new(Recorder::default());
+    let mut driver = Driver::new(
+        Content {
+            guide: Arc::new(package.guide.clone()),
+            source: GuideSource::Service,
+            assets: Box::new(package),
+        },
+        Box::new(Device(log.clone())),
+        DriverSettings {
+            // The demo's torque step.
+            start_step: NonZeroU32::new(9),
+            ..DriverSettings::default()
+        },
+    );
+    let head = Pose::standing();
+    for action in [
+        ButtonAction::Key('2'),
+        ButtonAction::Key('6'),
+        ButtonAction::Key('.'),
+        ButtonAction::Key('5'),
+        ButtonAction::KeyDone,
+    ] {
+        let frame = driver.frame(head, 1.0 / 60.0).clone();
+        assert!(
+            frame.panels.iter().any(|p| p.kind == PanelKind::Keypad),
+            "the torque step shows its keypad"
+        );
+        driver.input(Input::Select(aim::at_button(&frame, action, head)));
+    }
+    let recorded = log.0.borrow();
+    assert_eq!(recorded.len(), 1, "only OK gives an answer");
+    assert_eq!(recorded[0].step_id, "refit-cap");
+    assert_eq!(recorded[0].answer.label(), "26.5 N·m");
+    assert!(!recorded[0].answer.out_of_limits());
+    drop(recorded);
+    let frame = driver.frame(head, 1.0 / 60.0).clone();
+    let card = &frame.panels[0];
+    assert!(
+        card.texts.iter().any(|t| t.text == "26.5 N·m"),
+        "the card shows the answer"
+    );
+}

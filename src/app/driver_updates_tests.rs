@@ -100,7 +100,10 @@ fn s7_an_offer_shows_the_prompt_and_download_now_selected_goes_to_the_device() {
         report.statuses.last().map(String::as_str),
         Some("Downloading updates: 40 MiB…")
     );
-    assert_eq!(report.final_screen, "step 1 of 10", "the guide did not move");
+    assert_eq!(
+        report.final_screen, "step 1 of 10",
+        "the guide did not move"
+    );
 }
 
 #[test]
