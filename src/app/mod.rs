@@ -384,6 +384,7 @@ impl App {
             title: &position.step.title,
             body: &position.step.body,
             holograms: &position.step.holograms,
+            media: position.step.media.as_ref(),
             answers: capture
                 .map(|c| offered(&c.kind, self.operator.as_deref()))
                 .unwrap_or_default(),

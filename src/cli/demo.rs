@@ -347,6 +347,18 @@ fn render_step(step: &StepView<'_>) -> String {
     for line in super::wrap(step.body, 72) {
         text.push_str(&format!("{line}\n"));
     }
+    if let Some(media) = step.media {
+        let kind = if media.is_video() {
+            "video (not played in text mode)"
+        } else {
+            "picture"
+        };
+        text.push_str(&format!("  ▣ {kind} {}", media.path));
+        if !media.caption.is_empty() {
+            text.push_str(&format!(" — {}", media.caption));
+        }
+        text.push('\n');
+    }
     for hologram in step.holograms {
         text.push_str(&format!("  ◆ hologram {}", hologram.asset));
         if let Some(animation) = &hologram.animation {
@@ -391,6 +403,7 @@ pub(super) fn view_json(view: &View<'_>) -> serde_json::Value {
             "title": step.title,
             "body": step.body,
             "holograms": step.holograms.iter().map(|h| &h.asset).collect::<Vec<_>>(),
+            "media": step.media,
             "notice": step.notice,
             "demo": step.demo,
             "answers": step.answers,

@@ -72,6 +72,15 @@ pub struct Media {
     pub caption: String,
 }
 
+impl Media {
+    /// An MP4 video (the only video kind a package may hold); else a picture.
+    pub fn is_video(&self) -> bool {
+        self.path
+            .rsplit_once('.')
+            .is_some_and(|(_, extension)| extension.eq_ignore_ascii_case("mp4"))
+    }
+}
+
 /// A glTF model placed relative to an anchor (or in front of the user when `anchor` is absent).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Hologram {

@@ -9,12 +9,13 @@
 pub mod gpu;
 mod meshes;
 pub(crate) mod panels;
+mod pictures;
 mod pipelines;
 mod targets;
 
 use std::collections::HashMap;
 
-use glam::{Mat4, Vec3};
+use glam::{Mat4, Vec2, Vec3};
 use thiserror::Error;
 
 use crate::guide::AssetError;
@@ -69,6 +70,8 @@ pub struct Stats {
 pub struct Memory {
     pub models: u64,
     pub panel_faces: u64,
+    /// Step pictures shown on the card's side panel.
+    pub pictures: u64,
     pub depth_and_msaa: u64,
     pub uniforms: u64,
 }
@@ -102,10 +105,13 @@ pub struct Renderer {
     assets: HashMap<String, Asset>,
     asset_order: Vec<String>,
     painter: panels::PanelPainter,
+    pictures: pictures::Pictures,
     targets: Option<FrameTargets>,
     stats: Stats,
     // Per-frame scratch, kept to avoid allocating every frame.
     draws: Vec<meshes::MeshDraw>,
+    /// Each picture of the frame: drawn (its fitted size) or broken.
+    picture_sizes: Vec<Option<Vec2>>,
     uniforms: Vec<u8>,
     matrices: Vec<Mat4>,
     joints: Vec<Mat4>,
@@ -169,6 +175,8 @@ impl Renderer {
             assets: HashMap::new(),
             asset_order: Vec::new(),
             painter: panels::PanelPainter::new(device, queue, &layouts.panel, &panel_sampler),
+            pictures: pictures::Pictures::new(panel_sampler.clone()),
+            picture_sizes: Vec::new(),
             targets: None,
             stats: Stats::default(),
             draws: Vec::new(),
@@ -197,6 +205,7 @@ impl Renderer {
         Memory {
             models: self.stats.model_bytes,
             panel_faces: self.painter.face_bytes(),
+            pictures: self.pictures.bytes(),
             depth_and_msaa: targets,
             uniforms: (2 + self.draw_capacity) * SLOT,
         }
@@ -207,6 +216,7 @@ impl Renderer {
     pub fn forget_assets(&mut self) {
         self.assets.clear();
         self.asset_order.clear();
+        self.pictures.forget();
     }
 
     /// Loads and uploads an asset unless it is cached. A broken asset is remembered as broken
@@ -368,9 +378,20 @@ impl Renderer {
                 .then_with(|| distance(b).total_cmp(&distance(a)))
         });
 
-        // Per-draw uniforms: meshes, then panels.
+        // Pictures, loaded once each and fitted into their boxes.
+        self.pictures.prepare_frame(
+            &self.device,
+            &self.queue,
+            &self.layouts.panel,
+            &frame.pictures,
+            read,
+            &mut self.stats,
+            &mut self.picture_sizes,
+        );
+
+        // Per-draw uniforms: meshes, then panels, then pictures.
         let panel_count = frame.panels.len();
-        let needed = (self.draws.len() + panel_count) as u64;
+        let needed = (self.draws.len() + panel_count + frame.pictures.len()) as u64;
         let joints_needed = self.joints.len() as u64;
         if needed > self.draw_capacity || joints_needed > self.joint_capacity {
             if needed > self.draw_capacity {
@@ -427,6 +448,14 @@ impl Renderer {
         for panel in &frame.panels {
             let quad = panel.world * Mat4::from_scale(panel.size.extend(1.0));
             push(&mut self.uniforms, quad, None);
+        }
+        for (picture, size) in frame.pictures.iter().zip(&self.picture_sizes) {
+            let size = size.unwrap_or(Vec2::ZERO);
+            push(
+                &mut self.uniforms,
+                picture.world * Mat4::from_scale(size.extend(1.0)),
+                None,
+            );
         }
         if !self.uniforms.is_empty() {
             self.queue
@@ -557,6 +586,15 @@ impl Renderer {
             let slot = self.draws.len() + i;
             pass.set_bind_group(1, &self.draw_bind_group, &[(slot as u64 * SLOT) as u32]);
             pass.set_bind_group(2, face, &[]);
+            pass.draw(0..6, 0..1);
+        }
+        for (i, picture) in frame.pictures.iter().enumerate() {
+            let Some(texture) = self.pictures.bind_group(&picture.asset) else {
+                continue;
+            };
+            let slot = self.draws.len() + frame.panels.len() + i;
+            pass.set_bind_group(1, &self.draw_bind_group, &[(slot as u64 * SLOT) as u32]);
+            pass.set_bind_group(2, texture, &[]);
             pass.draw(0..6, 0..1);
         }
         for (slot, d) in self.draws.iter().enumerate().skip(split) {

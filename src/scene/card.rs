@@ -1,6 +1,6 @@
 //! The step card's content as the app hands it over; the scene lays it out.
 
-use crate::guide::Hologram;
+use crate::guide::{Hologram, Media};
 
 /// What the step card shows: the app builds it fresh from its state (`app::App::view`), never
 /// stores it.
@@ -28,6 +28,8 @@ pub struct StepCard<'a> {
     pub title: &'a str,
     pub body: &'a str,
     pub holograms: &'a [Hologram],
+    /// The step's picture or video, shown beside the card with its caption.
+    pub media: Option<&'a Media>,
     /// N6: the answers the step offers as buttons (a check's states, a choice's options).
     pub answers: Vec<String>,
     /// The answer given in this run.

@@ -93,11 +93,24 @@ pub struct SceneInput<'a> {
     pub step_time_s: f32,
 }
 
-/// One frame to draw: panels with text, and holograms.
+/// One frame to draw: panels with text, pictures on them, and holograms.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Frame {
     pub panels: Vec<Panel>,
     pub holograms: Vec<HologramInstance>,
+    /// Drawn over the panels, after them.
+    pub pictures: Vec<PictureInstance>,
+}
+
+/// A picture file of the guide to draw on a panel: fitted into `size` (its aspect kept),
+/// centred on `world`'s origin, facing along its +Z.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PictureInstance {
+    /// Path inside the guide package; the renderer decodes and uploads each once.
+    pub asset: String,
+    pub world: Mat4,
+    /// The box it is fitted into, metres.
+    pub size: Vec2,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -110,6 +123,8 @@ pub enum PanelKind {
     UpdatePrompt,
     /// N6: the keys for a number or a text, beside the step card.
     Keypad,
+    /// The step's picture or video with its caption, beside the step card.
+    Media,
 }
 
 /// A flat, rounded rectangle with text on it, placed in the world.
@@ -216,17 +231,22 @@ impl Frame {
         };
         let card_pose = follower.update(head, dt_s);
         let mut panels = Vec::new();
-        match input.all_list {
-            Some(guides) => panels.push(panels::all_list(card_pose, guides)),
-            None => {
+        let mut pictures = Vec::new();
+        match (input.all_list, input.view) {
+            (Some(guides), _) => panels.push(panels::all_list(card_pose, guides)),
+            (None, CardView::Step(step)) => {
                 panels.push(panels::step_card(card_pose, input.view));
-                if let CardView::Step(StepCard {
-                    keypad: Some(keypad),
-                    ..
-                }) = input.view
-                {
+                if let Some(keypad) = &step.keypad {
                     panels.push(panels::keypad(card_pose, keypad));
                 }
+                if let Some(media) = step.media {
+                    let (panel, picture) = panels::media(card_pose, media);
+                    panels.push(panel);
+                    pictures.extend(picture);
+                }
+            }
+            (None, CardView::Complete { .. }) => {
+                panels.push(panels::step_card(card_pose, input.view));
             }
         }
         let notice = match input.view {
@@ -246,7 +266,11 @@ impl Frame {
             (CardView::Step(step), None) => place_holograms(step.holograms, input, card_pose),
             _ => Vec::new(),
         };
-        Self { panels, holograms }
+        Self {
+            panels,
+            holograms,
+            pictures,
+        }
     }
 }
 

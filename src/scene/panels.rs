@@ -6,8 +6,9 @@
 
 use glam::{Mat4, Vec2, Vec3};
 
-use super::CardView;
 use super::{Button, ButtonAction, FontWeight, Panel, PanelKind, Pose, Shape, TextBlock};
+use super::{CardView, PictureInstance};
+use crate::guide::Media;
 
 /// The exact text of F3 when no guide is cached.
 pub const NO_GUIDES_OFFLINE: &str = "No guides are available offline.";
@@ -537,4 +538,90 @@ pub fn offline_banner(head: Pose) -> Panel {
         buttons: Vec::new(),
         shapes: Vec::new(),
     }
+}
+
+/// The step's media beside the card's left edge, its top at the card's top: a picture fitted
+/// into its box (drawn by the renderer over the panel), or for a video a play mark and a line
+/// saying it is not played here; the caption under it.
+pub fn media(card: Pose, media: &Media) -> (Panel, Option<PictureInstance>) {
+    let size = Vec2::new(0.36, 0.36);
+    let frame = Vec2::new(size.x - 2.0 * PAD, 0.24);
+    let offset = Vec3::new(
+        -(CARD_SIZE.x / 2.0 + 0.02 + size.x / 2.0),
+        CARD_SIZE.y / 2.0 - size.y / 2.0,
+        0.0,
+    );
+    let world = card.to_matrix() * Mat4::from_translation(offset);
+    let inner = size.x - 2.0 * PAD;
+    let mut shapes = vec![Shape {
+        position: Vec2::new(PAD, PAD),
+        size: frame,
+        corner_radius: 0.008,
+        colour: TRACK,
+    }];
+    let mut texts = Vec::new();
+    let picture = if media.is_video() {
+        // No video decoder is built in (see the README): the first frame cannot be shown either.
+        let mark = Vec2::splat(0.07);
+        let mark_at = Vec2::new(PAD, PAD) + (frame - mark) / 2.0;
+        shapes.push(Shape {
+            position: mark_at,
+            size: mark,
+            corner_radius: mark.x / 2.0,
+            colour: ACCENT,
+        });
+        texts.push(text(
+            "Play",
+            mark_at + Vec2::new(0.012, 0.022),
+            mark.x - 0.012,
+            1.0,
+            0.8,
+            FontWeight::SemiBold,
+            TEXT,
+        ));
+        texts.push(text(
+            "Video: not played on this device",
+            Vec2::new(PAD + 0.01, PAD + frame.y - 0.035),
+            frame.x - 0.02,
+            1.0,
+            0.7,
+            FontWeight::Regular,
+            TEXT_DIM,
+        ));
+        None
+    } else {
+        // Panel frame: centre at the origin, +Y up; the box's centre, a little in front.
+        let centre = Vec3::new(
+            -size.x / 2.0 + PAD + frame.x / 2.0,
+            size.y / 2.0 - PAD - frame.y / 2.0,
+            0.002,
+        );
+        Some(PictureInstance {
+            asset: media.path.clone(),
+            world: world * Mat4::from_translation(centre),
+            size: frame,
+        })
+    };
+    if !media.caption.is_empty() {
+        texts.push(text(
+            media.caption.clone(),
+            Vec2::new(PAD, PAD + frame.y + 0.012),
+            inner,
+            2.0,
+            0.8,
+            FontWeight::Regular,
+            TEXT,
+        ));
+    }
+    let panel = Panel {
+        kind: PanelKind::Media,
+        world,
+        size,
+        background: PANEL_BG,
+        corner_radius: 0.02,
+        texts,
+        buttons: Vec::new(),
+        shapes,
+    };
+    (panel, picture)
 }

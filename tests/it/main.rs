@@ -14,6 +14,7 @@ mod openxr_frames;
 mod openxr_lifecycle;
 mod openxr_runtime;
 mod parser_limits;
+mod pictures;
 mod qr;
 mod render_golden;
 mod render_robustness;

@@ -40,6 +40,7 @@ fn broken_and_missing_holograms_are_left_out_with_a_message_and_the_rest_still_r
         .push_error_scope(wgpu::ErrorFilter::Validation);
     let frame = Frame {
         panels: Vec::new(),
+        pictures: Vec::new(),
         holograms: vec![
             hologram("broken/truncated-model/models/box.glb", -0.3),
             hologram("nowhere/missing.glb", 0.0),
@@ -394,6 +395,7 @@ fn depth_drawn_into_a_callers_view_is_kept_and_mismatched_depth_views_are_refuse
     // A box straight ahead at eye height, 1.2 m away.
     let frame = Frame {
         panels: Vec::new(),
+        pictures: Vec::new(),
         holograms: vec![HologramInstance {
             world: Mat4::from_translation(Vec3::new(0.0, 1.6, -1.2))
                 * Mat4::from_scale(Vec3::splat(0.3)),

@@ -89,6 +89,7 @@ pub fn model_shot(
             animation: animation.map(str::to_owned),
             time_s,
         }],
+        pictures: Vec::new(),
     };
     let mut eyes = headless.render(&frame, head, read)?;
     eyes.truncate(1);
