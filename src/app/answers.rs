@@ -54,6 +54,14 @@ pub enum Answer {
     Signoff {
         name: String,
     },
+    /// A photo from the headset's camera, named by the SHA-256 of its JPEG (the device keeps
+    /// the bytes encrypted and uploads them before the record).
+    Photo {
+        sha256: String,
+        bytes: u64,
+        width: u32,
+        height: u32,
+    },
 }
 
 impl Answer {
@@ -65,6 +73,7 @@ impl Answer {
             Self::Number { value, unit, .. } => format!("{} {unit}", format_number(*value)),
             Self::Text { text } => text.clone(),
             Self::Signoff { name } => format!("Signed off by {name}"),
+            Self::Photo { bytes, .. } => format!("Photo ({} KB)", bytes.div_ceil(1000)),
         }
     }
 
@@ -84,7 +93,7 @@ impl Answer {
         match self {
             Self::Check { state } => CheckState::ALL.iter().position(|s| s == state),
             Self::Choice { option, .. } => Some(*option),
-            Self::Signoff { .. } => Some(0),
+            Self::Signoff { .. } | Self::Photo { .. } => Some(0),
             Self::Number { .. } | Self::Text { .. } => None,
         }
     }
@@ -106,7 +115,8 @@ pub fn offered(kind: &CaptureKind, operator: Option<&str>) -> Vec<String> {
             Some(name) => format!("Sign off as {name}"),
             None => "Sign off".into(),
         }],
-        CaptureKind::Number(_) | CaptureKind::Text { .. } | CaptureKind::Photo => Vec::new(),
+        CaptureKind::Photo => vec!["Take photo".into()],
+        CaptureKind::Number(_) | CaptureKind::Text { .. } => Vec::new(),
     }
 }
 

@@ -26,7 +26,9 @@ fn recording_guide() -> Arc<Guide> {
             { "id": "serial", "title": "Serial number", "body": "From the plate.",
               "capture": { "kind": "text", "max_length": 6 } },
             { "id": "sign", "title": "Sign off", "body": "Confirm the work.",
-              "capture": { "kind": "signoff", "required": true } }
+              "capture": { "kind": "signoff", "required": true } },
+            { "id": "seal", "title": "Photograph the seal", "body": "All of the cap.",
+              "capture": { "kind": "photo" } }
         ]}]
     });
     Arc::new(decode(&document, &mut Problems::default()).expect("fixture is valid"))
@@ -209,4 +211,29 @@ fn n6_every_answer_the_card_gives_is_a_record_the_service_accepts() {
         let read: Answer = serde_json::from_value(value).unwrap();
         assert_eq!(read, answered.answer, "records read back as answers");
     }
+}
+
+#[test]
+fn n6_a_photo_step_asks_for_the_camera_and_the_photo_taken_is_its_answer() {
+    let mut app = App::open(recording_guide(), GuideSource::Service, step(4));
+    assert_eq!(card(&app).answers, vec!["Take photo".to_owned()]);
+    assert_eq!(app.asks_photo(), Some(3));
+    assert_eq!(
+        app.answer(0),
+        None,
+        "the button asks the camera; the photo is the answer"
+    );
+    let photo = crate::camera::photo::Photo {
+        jpeg: vec![0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3],
+        sha256: "ab".repeat(32),
+        width: 640,
+        height: 480,
+    };
+    // Taken for step 4 while the operator went back: still step 4's answer.
+    app.handle(Intent::Back);
+    let answered = app.photo(3, photo.clone()).expect("a photo step");
+    assert_eq!(answered.step_id, "seal");
+    assert_eq!(answered.answer.label(), "Photo (1 KB)");
+    assert_eq!(answered.attachment.as_deref(), Some(&photo.jpeg));
+    assert_eq!(app.photo(0, photo), None, "step 1 asks for no photo");
 }

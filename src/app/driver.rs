@@ -131,6 +131,8 @@ pub struct Driver {
     ignored: VecDeque<u64>,
     /// S7: updates offered by the background sync, waiting for Download now or Later.
     update_offer: Option<UpdateOffer>,
+    /// N6: a photo asked for, until the camera delivers it.
+    photo: answers::PhotoRequest,
     /// Where the guide's anchors were seen (X3).
     anchors: AnchorTracker,
     camera: bool,
@@ -183,6 +185,7 @@ impl Driver {
             sticker_opening: None,
             ignored: VecDeque::new(),
             update_offer: None,
+            photo: answers::PhotoRequest::None,
             anchors: AnchorTracker::default(),
             camera: settings.camera,
             runtime_markers: false,
@@ -227,6 +230,7 @@ impl Driver {
         while let Some(sighting) = camera.try_sighting() {
             self.input(Input::QrDetected(Box::new(sighting)));
         }
+        self.collect_photo(camera);
     }
 
     /// Builds the next frame for a head at `head`, `dt_s` seconds after the last one: scripted

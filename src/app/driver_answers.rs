@@ -4,9 +4,30 @@
 use super::Driver;
 use crate::app::report::Cause;
 use crate::app::{Answered, KeyPress};
+use crate::camera::decoding::QrWorker;
+use crate::camera::photo::{Photo, PhotoError};
+
+/// What a "Take photo" says where no camera runs.
+pub const NO_CAMERA: &str =
+    "No camera here: photos come from the headset's camera (`--camera` on a desktop).";
+
+/// A photo asked for at a step, until the camera delivers it.
+#[derive(Debug, Default)]
+pub(super) enum PhotoRequest {
+    #[default]
+    None,
+    /// Pressed; the camera is asked at the next collection.
+    Wanted { step: usize, cause: Cause },
+    /// The camera encodes its next frame.
+    Taking { step: usize, cause: Cause },
+}
 
 impl Driver {
     pub(super) fn answer(&mut self, index: usize, cause: Cause) {
+        if let (Some(step), 0) = (self.app.asks_photo(), index) {
+            self.want_photo(step, cause);
+            return;
+        }
         let Some(answered) = self.app.answer(index) else {
             tracing::info!(index, %cause, "no answer given on this screen");
             return;
@@ -28,6 +49,58 @@ impl Driver {
             self.app.key(KeyPress::Char(c));
         }
         self.key(KeyPress::Done, cause);
+    }
+
+    /// "Take photo": the camera's next frame becomes the step's photo; without a camera the
+    /// card says why there is none.
+    fn want_photo(&mut self, step: usize, cause: Cause) {
+        if !self.camera {
+            self.app.say(NO_CAMERA);
+            return;
+        }
+        tracing::info!(%cause, "photo asked for");
+        self.photo = PhotoRequest::Wanted { step, cause };
+        self.app.say("Taking a photo: hold still.");
+    }
+
+    /// N6: asks the camera for the photo wanted, and takes the photo it made as the answer of
+    /// the step it was asked at. Never waits.
+    pub(super) fn collect_photo(&mut self, camera: &QrWorker) {
+        if let PhotoRequest::Wanted { step, cause } = std::mem::take(&mut self.photo) {
+            camera.take_photo();
+            self.photo = PhotoRequest::Taking { step, cause };
+        }
+        while let Some(taken) = camera.try_photo() {
+            self.photo_taken(taken);
+        }
+    }
+
+    /// N6: a photo is asked for and the camera was not asked yet: a shell that reads camera
+    /// frames itself (headless) encodes its next one ([`crate::camera::photo::encode`]) and
+    /// gives it to [`Self::photo_taken`].
+    pub fn wants_photo(&self) -> bool {
+        matches!(self.photo, PhotoRequest::Wanted { .. })
+    }
+
+    /// N6: the photo asked for (or why there is none) becomes the answer of the step it was
+    /// asked at; one nobody asked for is dropped.
+    pub fn photo_taken(&mut self, taken: Result<Photo, PhotoError>) {
+        let (PhotoRequest::Wanted { step, cause } | PhotoRequest::Taking { step, cause }) =
+            std::mem::take(&mut self.photo)
+        else {
+            return;
+        };
+        match taken {
+            Ok(photo) => {
+                if let Some(answered) = self.app.photo(step, photo) {
+                    self.answered(answered, cause);
+                }
+            }
+            Err(e) => {
+                tracing::warn!("no photo: {e}");
+                self.app.say(format!("The photo could not be taken: {e}"));
+            }
+        }
     }
 
     fn answered(&mut self, answered: Answered, cause: Cause) {

@@ -100,6 +100,8 @@ pub struct Answered {
     /// Which run through the guide (a Restart starts the next): records of one run share a
     /// run id.
     pub run: u32,
+    /// A photo's JPEG, for the device to keep with the record.
+    pub attachment: Option<Arc<Vec<u8>>>,
 }
 
 /// The card said Next needs an answer first (N6 `required`).
@@ -294,7 +296,39 @@ impl App {
             answer,
             corrects,
             run: self.run,
+            attachment: None,
         })
+    }
+
+    /// N6: whether the step on screen asks for a photo (its one button takes it).
+    pub fn asks_photo(&self) -> Option<usize> {
+        match self.capture_on_screen()? {
+            (step, CaptureKind::Photo) => Some(step),
+            _ => None,
+        }
+    }
+
+    /// N6: the photo taken for step `step` (the one on screen when it was asked for) is its
+    /// answer; `None` when that step asks for no photo.
+    pub fn photo(&mut self, step: usize, photo: crate::camera::photo::Photo) -> Option<Answered> {
+        let asks = self.guide.step(step)?.step.capture.as_ref()?;
+        if asks.kind != CaptureKind::Photo {
+            return None;
+        }
+        let answer = Answer::Photo {
+            sha256: photo.sha256,
+            bytes: photo.jpeg.len() as u64,
+            width: photo.width,
+            height: photo.height,
+        };
+        let mut answered = self.give(step, Ok(answer))?;
+        answered.attachment = Some(Arc::new(photo.jpeg));
+        Some(answered)
+    }
+
+    /// A line over the card until the next intent (what the device or the camera says).
+    pub fn say(&mut self, text: impl Into<String>) {
+        self.notice = Some(text.into());
     }
 
     /// The device kept the answer at `step_id` in run `run` at `time` ("14:02"): the card

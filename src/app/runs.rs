@@ -41,6 +41,9 @@ pub struct FinalAnswer {
     /// A measured value outside the step's limits (N6: flagged in reports and exports).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub out_of_limits: bool,
+    /// A photo's SHA-256, by which the service gives it (`GET /v1/photos/{sha256}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub photo: Option<String>,
     /// Earlier answers it corrected, oldest first.
     pub corrected: Vec<String>,
     #[serde(with = "time::serde::rfc3339")]
@@ -64,6 +67,14 @@ pub struct RunReport {
 fn label(value: &Value) -> String {
     serde_json::from_value::<Answer>(value.clone())
         .map_or_else(|_| value.to_string(), |answer| answer.label())
+}
+
+/// The digest of the photo a photo answer names.
+fn photo(value: &Value) -> Option<String> {
+    match serde_json::from_value::<Answer>(value.clone()) {
+        Ok(Answer::Photo { sha256, .. }) => Some(sha256),
+        _ => None,
+    }
 }
 
 /// A number the record itself says is outside its step's limits (the service checked the
@@ -127,6 +138,7 @@ pub fn rebuild(records: &[Record]) -> Vec<RunReport> {
                 step_id: record.step_id.clone(),
                 answer: label(&record.value),
                 out_of_limits: out_of_limits(&record.value),
+                photo: photo(&record.value),
                 corrected,
                 at: record.at,
                 status: record.status.clone(),

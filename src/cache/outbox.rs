@@ -223,6 +223,53 @@ impl Store {
         })
     }
 
+    /// N6: keeps a photo taken at a step (once per digest) until the service has it.
+    pub fn add_photo(&self, sha256: &str, jpeg: &[u8]) -> Result<(), CacheError> {
+        let now = format_time(self.clock.now());
+        self.run(|c| {
+            c.execute(
+                "INSERT OR IGNORE INTO photos (sha256, jpeg, taken_at) VALUES (?1, ?2, ?3)",
+                params![sha256, jpeg, now],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// The digests of the photos the service does not have yet, oldest first.
+    pub fn unsent_photos(&self) -> Result<Vec<String>, CacheError> {
+        self.run(|c| {
+            let mut statement = c.prepare(
+                "SELECT sha256 FROM photos WHERE sent_at IS NULL ORDER BY taken_at, sha256",
+            )?;
+            let rows = statement.query_map([], |r| r.get(0))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
+        })
+    }
+
+    /// A photo kept here, by its digest.
+    pub fn photo(&self, sha256: &str) -> Result<Option<Vec<u8>>, CacheError> {
+        self.run(|c| {
+            Ok(
+                c.query_row("SELECT jpeg FROM photos WHERE sha256 = ?1", [sha256], |r| {
+                    r.get(0)
+                })
+                .optional()?,
+            )
+        })
+    }
+
+    /// The service has this photo: it is not sent again.
+    pub fn ack_photo(&self, sha256: &str) -> Result<(), CacheError> {
+        let now = format_time(self.clock.now());
+        self.run(|c| {
+            c.execute(
+                "UPDATE photos SET sent_at = ?2 WHERE sha256 = ?1 AND sent_at IS NULL",
+                params![sha256, now],
+            )?;
+            Ok(())
+        })
+    }
+
     /// The service refused a result at sync (S6): keep it with the reason, to show the user.
     pub fn reject_result(&self, id: Uuid, code: &str, reason: &str) -> Result<(), CacheError> {
         self.run(|c| {

@@ -15,6 +15,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/003_link_trust.sql"),
     include_str!("migrations/004_profile_sync.sql"),
     include_str!("migrations/005_sent_results.sql"),
+    include_str!("migrations/006_photos.sql"),
 ];
 
 /// Bytes per page. SQLCipher encrypts and authenticates each page separately, with a fixed cost

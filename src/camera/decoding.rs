@@ -9,12 +9,15 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use super::photo::{self, Photo, PhotoError};
 use super::{CameraFrame, CameraSource, Sighting};
 use crate::qr::Decoder;
 
 /// Sightings waiting for the shell; more means the shell stopped draining, and the newest are
 /// dropped rather than memory growing.
 const SIGHTINGS_KEPT: usize = 64;
+/// Photos waiting for the shell: one is asked for at a time.
+const PHOTOS_KEPT: usize = 2;
 
 /// The one-frame hand-over between the camera and the decoder.
 #[derive(Default)]
@@ -28,6 +31,8 @@ struct SlotState {
     latest: Option<CameraFrame>,
     closed: bool,
     dropped: u64,
+    /// N6: the next frame taken is also kept as a photo.
+    photo_wanted: bool,
 }
 
 impl Slot {
@@ -46,15 +51,17 @@ impl Slot {
         self.filled.notify_one();
     }
 
-    /// The latest frame, waiting for one; `None` once closed.
-    fn take(&self) -> Option<CameraFrame> {
+    /// The latest frame and whether a photo of it is wanted, waiting for one; `None` once
+    /// closed.
+    fn take(&self) -> Option<(CameraFrame, bool)> {
         let mut state = self.lock();
         loop {
             if state.closed {
                 return None;
             }
             if let Some(frame) = state.latest.take() {
-                return Some(frame);
+                let photo = std::mem::take(&mut state.photo_wanted);
+                return Some((frame, photo));
             }
             state = self
                 .filled
@@ -73,6 +80,7 @@ impl Slot {
 pub struct QrWorker {
     slot: Arc<Slot>,
     sightings: Receiver<Sighting>,
+    photos: Receiver<Result<Photo, PhotoError>>,
     decoder: Option<JoinHandle<()>>,
     camera: Option<JoinHandle<()>>,
 }
@@ -82,15 +90,17 @@ impl QrWorker {
     pub fn spawn() -> std::io::Result<Self> {
         let slot = Arc::new(Slot::default());
         let (send, sightings) = sync_channel(SIGHTINGS_KEPT);
+        let (send_photo, photos) = sync_channel(PHOTOS_KEPT);
         let decoder = {
             let slot = Arc::clone(&slot);
             std::thread::Builder::new()
                 .name("qr-decoder".into())
-                .spawn(move || decode_frames(&slot, &send))?
+                .spawn(move || decode_frames(&slot, &send, &send_photo))?
         };
         Ok(Self {
             slot,
             sightings,
+            photos,
             decoder: Some(decoder),
             camera: None,
         })
@@ -135,6 +145,17 @@ impl QrWorker {
         self.sightings.try_recv().ok()
     }
 
+    /// N6: the next frame the decoder takes is also encoded as a photo; it arrives through
+    /// [`Self::try_photo`]. Never waits.
+    pub fn take_photo(&self) {
+        self.slot.lock().photo_wanted = true;
+    }
+
+    /// A photo asked for with [`Self::take_photo`], or why it could not be taken; never waits.
+    pub fn try_photo(&self) -> Option<Result<Photo, PhotoError>> {
+        self.photos.try_recv().ok()
+    }
+
     /// Frames replaced in the slot before the decoder took them.
     pub fn frames_dropped(&self) -> u64 {
         self.slot.lock().dropped
@@ -162,9 +183,19 @@ impl Drop for QrWorker {
     }
 }
 
-fn decode_frames(slot: &Slot, send: &SyncSender<Sighting>) {
+fn decode_frames(
+    slot: &Slot,
+    send: &SyncSender<Sighting>,
+    photos: &SyncSender<Result<Photo, PhotoError>>,
+) {
     let mut decoder = Decoder::new();
-    while let Some(frame) = slot.take() {
+    while let Some((frame, photo_wanted)) = slot.take() {
+        if photo_wanted {
+            let photo = photo::encode(&frame);
+            if let Err(TrySendError::Disconnected(_)) = photos.try_send(photo) {
+                return;
+            }
+        }
         let gray = match frame.gray() {
             Ok(gray) => gray,
             Err(e) => {
@@ -250,12 +281,34 @@ mod tests {
     }
 
     #[test]
+    fn n6_a_photo_asked_for_is_the_next_frame_encoded_and_only_that_one() {
+        let worker = QrWorker::spawn().expect("a thread");
+        worker.offer(frame_with_code("before", 0));
+        let _ = next_sighting(&worker);
+        assert!(worker.try_photo().is_none(), "no photo unless asked");
+        worker.take_photo();
+        worker.offer(frame_with_code("photo", 33));
+        let started = Instant::now();
+        let photo = loop {
+            if let Some(photo) = worker.try_photo() {
+                break photo.expect("encoded");
+            }
+            assert!(started.elapsed() < Duration::from_secs(10), "no photo came");
+            std::thread::sleep(Duration::from_millis(2));
+        };
+        assert_eq!((photo.width, photo.height), (320, 240));
+        worker.offer(frame_with_code("after", 66));
+        let _ = next_sighting(&worker);
+        assert!(worker.try_photo().is_none(), "one photo per ask");
+    }
+
+    #[test]
     fn a_frame_not_yet_decoded_is_replaced_by_the_next_one() {
         let slot = Slot::default();
         slot.offer(frame_with_code("first", 0));
         slot.offer(frame_with_code("second", 33));
         let taken = slot.take().expect("a frame");
-        assert_eq!(taken.captured_at, Duration::from_millis(33));
+        assert_eq!(taken.0.captured_at, Duration::from_millis(33));
         assert_eq!(slot.lock().dropped, 1);
         slot.close();
         assert!(slot.take().is_none(), "closed: the decoder thread ends");

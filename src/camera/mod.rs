@@ -9,6 +9,7 @@
 pub mod align;
 pub mod decoding;
 pub mod files;
+pub mod photo;
 pub mod pose;
 pub mod room;
 pub mod runtime_marker;

@@ -25,6 +25,7 @@ use uuid::Uuid;
 
 use super::{ClientError, Device, Opened, Target};
 use crate::app::access::{AllListEntry, Link, Refused};
+use crate::app::answers::Answer;
 use crate::app::device::{Content, DeviceNews, Standalone, Surroundings};
 use crate::app::shell::Origin;
 use crate::app::telemetry::TelemetryKind;
@@ -407,6 +408,15 @@ impl Worker {
             if let Some(previous) = supersedes {
                 object.insert("supersedes".into(), previous.to_string().into());
             }
+        }
+        if let (Answer::Photo { sha256, .. }, Some(jpeg)) = (&answered.answer, &answered.attachment)
+            && let Err(e) = store.add_photo(sha256, jpeg)
+        {
+            tracing::error!("the photo at step {} was not kept: {e}", answered.step_id);
+            let _ = self.reply.send(DeviceNews::Refused(format!(
+                "Your photo could not be saved on this device: {e}"
+            )));
+            return;
         }
         let now = self.device.now();
         let record = crate::cache::PendingResult {

@@ -172,8 +172,10 @@ pub struct ResultsUploaded {
     /// accepted: you no longer have access to this guide"), one line per guide and reason:
     /// kept in the cache's rejected list, never dropped, never sent again.
     pub rejected: Vec<String>,
-    /// Requests the upload took (batches of [`RESULTS_PER_REQUEST`]).
+    /// Requests the upload took (batches of [`RESULTS_PER_REQUEST`], one per photo).
     pub requests: usize,
+    /// N6: photos sent, before the records that name them.
+    pub photos: usize,
 }
 
 impl Device {
@@ -186,6 +188,16 @@ impl Device {
         let Some(server) = self.server.clone().filter(|_| self.link() == Link::Online) else {
             return Ok(uploaded);
         };
+        // N6: the photos first, so that the records naming them find them on the service.
+        for sha256 in store.unsent_photos()? {
+            let Some(jpeg) = store.photo(&sha256)? else {
+                continue;
+            };
+            self.authorised(&server, |t| server.upload_photo(t, &sha256, jpeg.clone()))?;
+            uploaded.requests += 1;
+            uploaded.photos += 1;
+            store.ack_photo(&sha256)?;
+        }
         let pending: Vec<_> = store
             .pending_results()?
             .into_iter()

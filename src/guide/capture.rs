@@ -79,6 +79,8 @@ pub enum AnswerRefusal {
     BadText { max: u32 },
     #[error("a sign-off names the person who signed")]
     Unsigned,
+    #[error("a photo answer names its JPEG by a SHA-256 (64 hex digits) and its size")]
+    UnnamedPhoto,
 }
 
 impl Capture {
@@ -144,7 +146,20 @@ impl Capture {
                 Some(name) if !name.trim().is_empty() => Ok(()),
                 _ => Err(AnswerRefusal::Unsigned),
             },
-            CaptureKind::Photo => Ok(()),
+            CaptureKind::Photo => {
+                let named = text("sha256").is_some_and(|sha| {
+                    sha.len() == 64 && sha.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+                });
+                let sized = value
+                    .get("bytes")
+                    .and_then(Value::as_u64)
+                    .is_some_and(|n| n > 0);
+                if named && sized {
+                    Ok(())
+                } else {
+                    Err(AnswerRefusal::UnnamedPhoto)
+                }
+            }
         }
     }
 }

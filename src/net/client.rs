@@ -246,6 +246,23 @@ impl ApiClient {
         )
     }
 
+    /// `PUT /v1/photos/{sha256}`: a photo a step answer names (N6), sent before the record.
+    /// Sending one the service has already is fine: it answers the same.
+    pub fn upload_photo(
+        &self,
+        access_token: &str,
+        sha256: &str,
+        jpeg: Vec<u8>,
+    ) -> Result<(), NetError> {
+        let request = self
+            .http
+            .put(self.url(&format!("/v1/photos/{sha256}")))
+            .bearer_auth(access_token)
+            .header(reqwest::header::CONTENT_TYPE, "image/jpeg")
+            .body(jpeg);
+        self.check(self.send(request)?).map(|_| ())
+    }
+
     /// `GET /v1/blobs/{sha256}`, from byte `from` on when resuming. The response is checked
     /// (2xx) but its body is left to the caller to stream.
     pub fn blob(&self, access_token: &str, sha256: &str, from: u64) -> Result<Response, NetError> {

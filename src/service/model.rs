@@ -436,3 +436,14 @@ pub fn address_block(ip: std::net::IpAddr) -> std::net::IpAddr {
         v4 => v4,
     }
 }
+
+/// A photo an operator took at a step (N6), named by the SHA-256 of its JPEG.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhotoRecord {
+    pub sha256: String,
+    /// The sender's organisation: its admins may read it.
+    pub organisation: String,
+    pub user_id: Uuid,
+    pub jpeg: Vec<u8>,
+    pub received_at: OffsetDateTime,
+}

@@ -239,7 +239,7 @@ fn each_capture_kind_renders_its_card_and_its_answered_state() {
     let enter = |typed: &str| Command::Enter(typed.into());
     let answer = |n: u32| Command::Answer(step(n));
     let kept = Some("14:02 UTC".to_owned());
-    let cases: [(&str, &GuidePackage, u32, Situation); 7] = [
+    let cases: [(&str, &GuidePackage, u32, Situation); 8] = [
         ("capture-choice", &demo, 5, online()),
         (
             "capture-check-answered",
@@ -300,6 +300,7 @@ fn each_capture_kind_renders_its_card_and_its_answered_state() {
                 ..online()
             },
         ),
+        ("capture-photo", &captures, 3, online()),
     ];
     let mut headless = headless();
     for (name, package, number, situation) in cases {

@@ -276,7 +276,18 @@ impl Service {
                                 code: "invalid_answer".into(),
                                 reason: format!("step '{}': {reason}", result.step_id),
                             })
-                        })
+                        })?;
+                    match self
+                        .unsent_photo(caller, result.value.as_ref())
+                        .map_err(|e| rejected_or_failed(result.id, e))?
+                    {
+                        None => Ok(()),
+                        Some(reason) => Err(Refusal::Rejected(Rejected {
+                            id: result.id,
+                            code: "photo_missing".into(),
+                            reason: format!("step '{}': {reason}", result.step_id),
+                        })),
+                    }
                 }
                 StepLookup::NoSuchVersion => Err(Refusal::Rejected(Rejected {
                     id: result.id,

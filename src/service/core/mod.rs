@@ -8,6 +8,7 @@ mod guides;
 mod ingest;
 mod link_keys;
 mod orphans;
+mod photos;
 mod profiles;
 mod runs;
 mod sign_in;
@@ -24,6 +25,7 @@ pub use guides::{LinkTarget, PackageOrigin};
 pub use link_keys::LinkKeyInfo;
 pub(crate) use link_keys::seal_stored_link_keys;
 pub use orphans::{ORPHAN_AGE, OrphanCollection};
+pub use photos::MAX_PHOTO_BYTES;
 pub use runs::{RunExport, runs_csv};
 
 use super::blobs::BlobStore;

@@ -68,7 +68,7 @@ impl Service {
 /// The runs as CSV, one row per final answer: what an auditor opens in a spreadsheet.
 pub fn runs_csv(runs: &[RunExport]) -> String {
     let mut csv = String::from(
-        "run,user,device,started_at,step_id,answer,out_of_limits,corrected_from,answered_at\n",
+        "run,user,device,started_at,step_id,answer,out_of_limits,corrected_from,answered_at,photo_sha256\n",
     );
     let time = |t: OffsetDateTime| {
         t.format(&time::format_description::well_known::Rfc3339)
@@ -86,6 +86,7 @@ pub fn runs_csv(runs: &[RunExport]) -> String {
                 if answer.out_of_limits { "yes" } else { "" }.to_owned(),
                 answer.corrected.join(" > "),
                 time(answer.at),
+                answer.photo.clone().unwrap_or_default(),
             ];
             let row: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
             csv.push_str(&row.join(","));

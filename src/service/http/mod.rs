@@ -9,6 +9,7 @@ mod admin;
 mod blobs;
 mod guides;
 mod ingest;
+mod photos;
 
 /// The JSON request bodies the routes take, nameable outside so the fuzz target (issue 22) reads
 /// them through [`ApiJson`] as the routes do.
@@ -98,6 +99,12 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/v1/links/{org}/g/{id}", get(guides::resolve_link))
         .route("/v1/telemetry", post(ingest::telemetry))
         .route("/v1/results", post(ingest::results))
+        .route(
+            "/v1/photos/{sha256}",
+            put(photos::upload)
+                .layer(DefaultBodyLimit::max(crate::service::core::MAX_PHOTO_BYTES))
+                .get(photos::download),
+        )
         .route("/v1/runs", get(admin::runs))
         .route("/v1/admin/users", get(admin::users).post(admin::add_user))
         .route(

@@ -277,6 +277,17 @@ const TABLES: &[Table] = &[
         columns: &[col("organisation", Text), col("policy", Text)],
         key: &["organisation"],
     },
+    Table {
+        name: "photos",
+        columns: &[
+            col("sha256", Text),
+            col("organisation", Text),
+            col("user_id", Id),
+            col("jpeg", Bytes),
+            col("received_at", Int),
+        ],
+        key: &["sha256"],
+    },
 ];
 
 /// Rows per `INSERT`: 12 columns at most, well under PostgreSQL's 65,535 parameters.

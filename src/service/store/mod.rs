@@ -27,6 +27,8 @@ use thiserror::Error;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::service::model::PhotoRecord;
+
 pub use copy::{TableCopy, TableDigest, copy_sqlite_to_postgres, referenced_blobs};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
@@ -371,4 +373,9 @@ pub trait IngestStore: Send + Sync {
         since: Option<OffsetDateTime>,
     ) -> StoreResult<Vec<AttributedResult>>;
     fn stats(&self) -> StoreResult<Stats>;
+    /// N6: keeps a photo once per digest; one already kept is left as it was.
+    fn store_photo(&self, photo: &PhotoRecord) -> StoreResult<()>;
+    /// Who sent the photo of this digest (organisation and user), if it is kept.
+    fn photo_owner(&self, sha256: &str) -> StoreResult<Option<(String, Uuid)>>;
+    fn photo(&self, sha256: &str) -> StoreResult<Option<PhotoRecord>>;
 }

@@ -21,6 +21,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/postgres/002_link_keys.sql"),
     include_str!("migrations/postgres/003_lost_access.sql"),
     include_str!("migrations/postgres/004_step_captures.sql"),
+    include_str!("migrations/postgres/005_photos.sql"),
 ];
 
 /// Connections per instance. Measured: with 16, `GET /v1/me` waited for a connection behind 40

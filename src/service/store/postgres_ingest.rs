@@ -9,7 +9,7 @@ use super::postgres::{PostgresStore, narrow};
 use super::sqlite::{from_unix, unix};
 use super::{IngestStore, StoreError, StoreResult, Stored, stored_value};
 use crate::service::model::{
-    AttributedResult, Stats, StepResult, TelemetryEvent, TelemetrySummary,
+    AttributedResult, PhotoRecord, Stats, StepResult, TelemetryEvent, TelemetrySummary,
 };
 
 /// Tells how an `INSERT … ON CONFLICT (id) DO NOTHING` of the item `id` went: `inserted` rows
@@ -208,6 +208,54 @@ impl IngestStore for PostgresStore {
                 })
             })
             .collect()
+        })
+    }
+
+    fn store_photo(&self, photo: &PhotoRecord) -> StoreResult<()> {
+        // One atomic insert: two instances storing the same photo at once end with one row.
+        self.write_rows(|tx| {
+            tx.execute(
+                "INSERT INTO photos (sha256, organisation, user_id, jpeg, received_at)
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sha256) DO NOTHING",
+                &[
+                    &photo.sha256,
+                    &photo.organisation,
+                    &photo.user_id,
+                    &photo.jpeg,
+                    &unix(photo.received_at),
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn photo_owner(&self, sha256: &str) -> StoreResult<Option<(String, Uuid)>> {
+        self.read(|c| {
+            c.query_opt(
+                "SELECT organisation, user_id FROM photos WHERE sha256 = $1",
+                &[&sha256],
+            )?
+            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+            .transpose()
+        })
+    }
+
+    fn photo(&self, sha256: &str) -> StoreResult<Option<PhotoRecord>> {
+        self.read(|c| {
+            c.query_opt(
+                "SELECT organisation, user_id, jpeg, received_at FROM photos WHERE sha256 = $1",
+                &[&sha256],
+            )?
+            .map(|row| {
+                Ok(PhotoRecord {
+                    sha256: sha256.to_owned(),
+                    organisation: row.try_get(0)?,
+                    user_id: row.try_get(1)?,
+                    jpeg: row.try_get(2)?,
+                    received_at: from_unix(row.try_get(3)?)?,
+                })
+            })
+            .transpose()
         })
     }
 

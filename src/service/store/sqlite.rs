@@ -26,6 +26,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/007_link_keys.sql"),
     include_str!("migrations/008_lost_access.sql"),
     include_str!("migrations/009_step_captures.sql"),
+    include_str!("migrations/010_photos.sql"),
 ];
 
 const READERS: usize = 4;

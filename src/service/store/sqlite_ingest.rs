@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::sqlite::{SqliteStore, from_unix, unix, uuid};
 use super::{IngestStore, StoreError, StoreResult, Stored, stored_value};
 use crate::service::model::{
-    AttributedResult, Stats, StepResult, TelemetryEvent, TelemetrySummary,
+    AttributedResult, PhotoRecord, Stats, StepResult, TelemetryEvent, TelemetrySummary,
 };
 
 /// Inserts unless the id exists; tells whether it was new, resent by its owner, or someone else's.
@@ -219,6 +219,59 @@ impl IngestStore for SqliteStore {
                     })
                 })
                 .collect()
+        })
+    }
+
+    fn store_photo(&self, photo: &PhotoRecord) -> StoreResult<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT OR IGNORE INTO photos (sha256, organisation, user_id, jpeg, received_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    photo.sha256,
+                    photo.organisation,
+                    photo.user_id.to_string(),
+                    photo.jpeg,
+                    unix(photo.received_at),
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn photo_owner(&self, sha256: &str) -> StoreResult<Option<(String, Uuid)>> {
+        self.read(|c| {
+            let row: Option<(String, String)> = c
+                .query_row(
+                    "SELECT organisation, user_id FROM photos WHERE sha256 = ?1",
+                    [sha256],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            row.map(|(organisation, user)| Ok((organisation, uuid(&user)?)))
+                .transpose()
+        })
+    }
+
+    fn photo(&self, sha256: &str) -> StoreResult<Option<PhotoRecord>> {
+        self.read(|c| {
+            let row: Option<(String, String, Vec<u8>, i64)> = c
+                .query_row(
+                    "SELECT organisation, user_id, jpeg, received_at FROM photos WHERE sha256 = ?1",
+                    [sha256],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )
+                .optional()?;
+            row.map(|(organisation, user, jpeg, at)| {
+                Ok(PhotoRecord {
+                    sha256: sha256.to_owned(),
+                    organisation,
+                    user_id: uuid(&user)?,
+                    jpeg,
+                    received_at: from_unix(at)?,
+                })
+            })
+            .transpose()
         })
     }
 

@@ -74,6 +74,9 @@ impl HeadlessCamera {
             feed.set(head);
         }
         let frame = self.source.next_frame().map_err(HeadlessError::Camera)?;
+        if driver.wants_photo() {
+            driver.photo_taken(crate::camera::photo::encode(&frame));
+        }
         let gray = frame
             .gray()
             .map_err(|e| HeadlessError::Camera(crate::camera::CameraError::Frame(e)))?;

@@ -153,7 +153,7 @@ fn n6_an_answer_given_in_the_app_follows_its_branch_and_reaches_the_service_once
 }
 
 /// Every file below `dir`.
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+pub(super) fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap().flatten() {
         let path = entry.path();

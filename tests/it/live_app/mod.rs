@@ -12,6 +12,7 @@
 mod all_list;
 mod answers;
 mod openxr;
+mod photos;
 mod refusals;
 mod signed_stickers;
 mod sticker;

@@ -144,11 +144,11 @@ fn n6_a_guides_runs_rebuild_the_final_answers_for_admins_as_json_and_csv() {
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
         lines[0],
-        "run,user,device,started_at,step_id,answer,out_of_limits,corrected_from,answered_at"
+        "run,user,device,started_at,step_id,answer,out_of_limits,corrected_from,answered_at,photo_sha256"
     );
     assert!(lines[1].starts_with("r1,alice,"), "{text}");
     assert!(
-        lines[1].ends_with(",s1,Damaged,,\"Fine, really\",2026-12-07T08:02:00Z"),
+        lines[1].ends_with(",s1,Damaged,,\"Fine, really\",2026-12-07T08:02:00Z,"),
         "{text}"
     );
     assert_eq!(lines.len(), 3, "{text}");
