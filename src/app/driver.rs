@@ -62,6 +62,8 @@ pub enum Input {
     ToggleOffline,
     /// A QR code the camera saw (X2, F7), from the decoder thread: see [`Driver::sighted`].
     QrDetected(Box<Sighting>),
+    /// N6: a key typed on a keyboard into the keypad beside the card.
+    Typed(KeyPress),
 }
 
 /// What the shell must do after a driver call.
@@ -221,6 +223,7 @@ impl Driver {
                 }
             }
             Input::ToggleOffline => self.online_wanted = !self.online_wanted,
+            Input::Typed(key) => self.key(key, Cause::Key("keyboard")),
         }
     }
 

@@ -2,7 +2,8 @@
 //! number in a script) is given to the app, reported, and handed to the device to record.
 
 use super::Driver;
-use crate::app::report::Cause;
+use crate::app::answers::Keys;
+use crate::app::report::{Cause, Observation};
 use crate::app::{Answered, KeyPress};
 use crate::camera::decoding::QrWorker;
 use crate::camera::photo::{Photo, PhotoError};
@@ -106,10 +107,24 @@ impl Driver {
     fn answered(&mut self, answered: Answered, cause: Cause) {
         let label = answered.answer.label();
         tracing::info!(step = %answered.step_id, answer = %label, %cause, "answered");
-        self.report
-            .answers
-            .push(format!("{}: {} ({cause})", answered.step_id, label));
+        let line = format!("{}: {} ({cause})", answered.step_id, label);
+        self.report.answers.push(line.clone());
+        self.observations.push(Observation::Answered {
+            frame: self.frame + 1,
+            line,
+        });
         self.surroundings.record_answer(&answered);
         self.menu.dismiss_status();
+    }
+}
+
+impl Driver {
+    /// N6: the keys of the keypad beside the card now, if one is (a keyboard then types
+    /// those into it).
+    pub fn keypad_keys(&self) -> Option<Keys> {
+        if self.menu.is_open() {
+            return None;
+        }
+        self.app.keys_on_screen()
     }
 }

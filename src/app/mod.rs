@@ -257,6 +257,11 @@ impl App {
         }
     }
 
+    /// N6: the keys of the keypad of the step on screen, if it has one.
+    pub fn keys_on_screen(&self) -> Option<Keys> {
+        Keys::of(&self.capture_on_screen()?.1)
+    }
+
     /// Forgets what is typed on the keypad.
     pub fn clear_typed(&mut self) {
         self.typed.clear();

@@ -61,6 +61,8 @@ pub enum Observation {
     },
     /// The status line shows `text` (a refusal, how a guide was opened).
     Status { frame: u64, text: String },
+    /// N6: an answer was given, as the report says it ("refit-cap: 25.4 N·m (key keyboard)").
+    Answered { frame: u64, line: String },
 }
 
 /// A screen shown, for the report: `{"frame": 1, "screen": "step 1 of 9", "cause": "start"}`.

@@ -102,4 +102,13 @@ impl Observer for Printer {
         };
         let _ = super::out(&format!("{line}\n"));
     }
+
+    fn answered(&mut self, frame: u64, line: &str) {
+        let line = if self.json {
+            serde_json::json!({ "frame": frame, "answer": line }).to_string()
+        } else {
+            format!("answered {line}")
+        };
+        let _ = super::out(&format!("{line}\n"));
+    }
 }

@@ -6,7 +6,7 @@ use std::time::Instant;
 use glam::{Mat4, Vec2};
 use winit::application::ApplicationHandler;
 use winit::dpi::{PhysicalPosition, PhysicalSize};
-use winit::event::{ElementState, MouseButton, WindowEvent};
+use winit::event::{ElementState, KeyEvent, MouseButton, WindowEvent};
 use winit::event_loop::ActiveEventLoop;
 use winit::keyboard::{KeyCode, PhysicalKey};
 use winit::window::{Window, WindowId};
@@ -15,11 +15,11 @@ use super::camera::{FlyCamera, Walk};
 use super::pick::cursor_ray;
 use super::present::Presenter;
 use super::{FOV_Y_DEG, FrameClock, Observer, WindowError, WindowOptions};
-use crate::app::Intent;
 use crate::app::View;
 use crate::app::driver::{Driver, Effect, Input};
 use crate::app::report::{AppReport, Cause, Observation};
 use crate::app::script::Command;
+use crate::app::{Intent, KeyPress};
 use crate::render::{EyeView, EyeViews, Renderer, Targets};
 use crate::xr::headless::HeadlessConfig;
 use crate::xr::headless::shots::STEP_TIME_S;
@@ -176,6 +176,7 @@ impl<'a> Handler<'a> {
                     version,
                 } => self.observer.guide_opened(frame, &title, version),
                 Observation::Status { frame, text } => self.observer.status(frame, &text),
+                Observation::Answered { frame, line } => self.observer.answered(frame, &line),
             }
         }
     }
@@ -208,6 +209,39 @@ impl<'a> Handler<'a> {
             KeyCode::Escape => event_loop.exit(),
             _ => {}
         }
+    }
+
+    /// N6: while a keypad is beside the card, the keyboard types into it: Enter is OK,
+    /// Backspace erases, the characters the keypad has type (a number's keypad leaves letters
+    /// to their shortcuts, N for Next); Escape and the arrows keep their meaning. True when the
+    /// key went to the keypad.
+    fn typed(&mut self, event: &KeyEvent) -> bool {
+        if !event.state.is_pressed() {
+            return false;
+        }
+        let Some(keys) = self.driver.keypad_keys() else {
+            return false;
+        };
+        let key = match event.physical_key {
+            PhysicalKey::Code(KeyCode::Enter | KeyCode::NumpadEnter) => KeyPress::Done,
+            PhysicalKey::Code(KeyCode::Backspace) => KeyPress::Erase,
+            PhysicalKey::Code(KeyCode::Escape | KeyCode::ArrowLeft | KeyCode::ArrowRight) => {
+                return false;
+            }
+            _ => {
+                let typed: Vec<char> = event
+                    .text
+                    .as_ref()
+                    .map(|text| text.chars().filter(|c| keys.has(*c)).collect())
+                    .unwrap_or_default();
+                for &c in &typed {
+                    self.input(Input::Typed(KeyPress::Char(c)));
+                }
+                return !typed.is_empty();
+            }
+        };
+        self.input(Input::Typed(key));
+        true
     }
 
     fn mouse_button(&mut self, button: MouseButton, state: ElementState) {
@@ -402,6 +436,9 @@ impl ApplicationHandler for Handler<'_> {
                 }
             }
             WindowEvent::KeyboardInput { event, .. } => {
+                if self.typed(&event) {
+                    return;
+                }
                 if let PhysicalKey::Code(code) = event.physical_key {
                     self.key(event_loop, code, event.state.is_pressed(), event.repeat);
                 }

@@ -106,6 +106,10 @@ pub trait Observer {
     fn status(&mut self, frame: u64, text: &str) {
         let _ = (frame, text);
     }
+    /// N6: an answer was given at frame `frame` ("refit-cap: 25.4 N·m (key keyboard)").
+    fn answered(&mut self, frame: u64, line: &str) {
+        let _ = (frame, line);
+    }
 }
 
 /// Opens the window and runs until Esc, the window is closed, or `exit_after_frames`.
