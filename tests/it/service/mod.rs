@@ -14,6 +14,7 @@ mod instances;
 mod leaks;
 mod load;
 mod migrate;
+mod photos;
 mod profiles;
 mod runs;
 mod signed_links;
