@@ -118,6 +118,11 @@ fn n6_a_typed_entry_that_is_no_number_is_refused_on_the_card() {
     assert_eq!(card(&app).keypad.map(|k| k.typed), Some("2"));
     assert_eq!(app.handle(Intent::Next), Transition::Ignored);
     assert_eq!(card(&app).notice, Some(ANSWER_FIRST), "required");
+    assert_eq!(
+        card(&app).keypad.map(|k| k.typed),
+        Some("2"),
+        "a refused Next keeps it"
+    );
 }
 
 #[test]

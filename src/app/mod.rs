@@ -104,6 +104,9 @@ pub struct Answered {
     pub attachment: Option<Arc<Vec<u8>>>,
 }
 
+/// Longer than any value a meter shows: the keypad takes no more.
+const MAX_NUMBER_CHARS: usize = 32;
+
 /// The card said Next needs an answer first (N6 `required`).
 pub const ANSWER_FIRST: &str = "This step needs an answer before Next.";
 
@@ -166,7 +169,6 @@ impl App {
     pub fn handle(&mut self, intent: Intent) -> Transition {
         let from = self.screen.clone();
         self.notice = None;
-        self.typed.clear();
         let last = self.guide.step_count().saturating_sub(1);
         match (intent, self.screen.clone()) {
             (Intent::Next, Screen::Step { index }) => {
@@ -195,6 +197,7 @@ impl App {
                 self.path.clear();
                 self.answers.clear();
                 self.kept_at.clear();
+                self.typed.clear();
                 self.run += 1;
                 self.screen = self.first_screen();
             }
@@ -209,6 +212,8 @@ impl App {
         if self.screen == from {
             Transition::Ignored
         } else {
+            // What was typed belongs to the step left (a refused Next keeps it).
+            self.typed.clear();
             tracing::debug!(?from, to = ?self.screen, "screen changed");
             Transition::Moved {
                 from,
@@ -234,7 +239,7 @@ impl App {
             KeyPress::Char(c) if keys.has(c) => {
                 let limit = match &kind {
                     CaptureKind::Text { max_length } => *max_length as usize,
-                    _ => 32,
+                    _ => MAX_NUMBER_CHARS,
                 };
                 if self.typed.chars().count() < limit {
                     self.typed.push(c);

@@ -6,7 +6,9 @@
 //! buffer (grown, and counted in [`Stats`], only when a frame needs more draws than ever before);
 //! models are uploaded once per asset; panel faces are repainted only when their text changes.
 
+mod error;
 pub mod gpu;
+pub use error::RenderError;
 mod meshes;
 pub(crate) mod panels;
 mod pictures;
@@ -16,7 +18,6 @@ mod targets;
 use std::collections::HashMap;
 
 use glam::{Mat4, Vec2, Vec3};
-use thiserror::Error;
 
 use crate::guide::AssetError;
 use crate::model::{LoadOptions, ModelError, load_model};
@@ -34,26 +35,6 @@ pub const PANEL_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8UnormSrg
 const SLOT: u64 = 256;
 /// Where the multiview pass's pair of cameras starts in the camera buffer.
 const MULTIVIEW_CAMERAS: u64 = 2 * SLOT;
-
-#[derive(Debug, Error)]
-pub enum RenderError {
-    #[error("no Vulkan adapter: {0} (install mesa-vulkan-drivers for lavapipe; see scripts/setup)")]
-    NoAdapter(String),
-    #[error("the Vulkan device could not be created: {0}")]
-    NoDevice(String),
-    #[error("reading the image back failed: {0}")]
-    Readback(String),
-    #[error("text: {0}")]
-    Text(String),
-    #[error("{count} eye cameras given for the views, expected 1 or 2 and one per view")]
-    EyeCount { count: usize },
-    #[error("a layered (multiview) target was given, but the device has no multiview")]
-    NoMultiview,
-    #[error(
-        "the depth views given do not match the colour views (one per eye, or one layered), or the renderer multisamples ({sample_count}x) and cannot draw into a single-sample depth view"
-    )]
-    DepthMismatch { sample_count: u32 },
-}
 
 /// Counters for the benchmark and for tests of "no allocation once warm".
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]

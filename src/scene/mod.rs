@@ -9,6 +9,7 @@
 mod card;
 mod layout;
 mod panels;
+mod side_panels;
 
 use glam::{Mat4, Quat, Vec2, Vec3};
 
@@ -237,10 +238,10 @@ impl Frame {
             (None, CardView::Step(step)) => {
                 panels.push(panels::step_card(card_pose, input.view));
                 if let Some(keypad) = &step.keypad {
-                    panels.push(panels::keypad(card_pose, keypad));
+                    panels.push(side_panels::keypad(card_pose, keypad));
                 }
                 if let Some(media) = step.media {
-                    let (panel, picture) = panels::media(card_pose, media);
+                    let (panel, picture) = side_panels::media(card_pose, media);
                     panels.push(panel);
                     pictures.extend(picture);
                 }

@@ -6,9 +6,8 @@
 
 use glam::{Mat4, Vec2, Vec3};
 
+use super::CardView;
 use super::{Button, ButtonAction, FontWeight, Panel, PanelKind, Pose, Shape, TextBlock};
-use super::{CardView, PictureInstance};
-use crate::guide::Media;
 
 /// The exact text of F3 when no guide is cached.
 pub const NO_GUIDES_OFFLINE: &str = "No guides are available offline.";
@@ -16,16 +15,16 @@ pub const NO_GUIDES_OFFLINE: &str = "No guides are available offline.";
 pub const MORE_GUIDES: &str = "… and ";
 pub const OFFLINE_BANNER_TEXT: &str = "Offline — guides you opened before still work";
 
-const CARD_SIZE: Vec2 = Vec2::new(0.64, 0.48);
-const PAD: f32 = 0.03;
+pub(super) const CARD_SIZE: Vec2 = Vec2::new(0.64, 0.48);
+pub(super) const PAD: f32 = 0.03;
 /// Distance the text sizes are chosen for (the card's distance, see `FollowSettings`).
 const READING_DISTANCE: f32 = 1.3;
 
-const PANEL_BG: [f32; 4] = [0.018, 0.026, 0.040, 0.94];
-const TEXT: [f32; 4] = [0.93, 0.95, 0.97, 1.0];
-const TEXT_DIM: [f32; 4] = [0.42, 0.47, 0.54, 1.0];
-const ACCENT: [f32; 4] = [0.10, 0.55, 0.95, 1.0];
-const TRACK: [f32; 4] = [0.06, 0.08, 0.11, 1.0];
+pub(super) const PANEL_BG: [f32; 4] = [0.018, 0.026, 0.040, 0.94];
+pub(super) const TEXT: [f32; 4] = [0.93, 0.95, 0.97, 1.0];
+pub(super) const TEXT_DIM: [f32; 4] = [0.42, 0.47, 0.54, 1.0];
+pub(super) const ACCENT: [f32; 4] = [0.10, 0.55, 0.95, 1.0];
+pub(super) const TRACK: [f32; 4] = [0.06, 0.08, 0.11, 1.0];
 const BANNER_BG: [f32; 4] = [0.85, 0.42, 0.03, 0.96];
 const BANNER_TEXT: [f32; 4] = [0.02, 0.015, 0.01, 1.0];
 /// An answer outside its step's limits.
@@ -39,7 +38,7 @@ pub fn text_size_for(distance: f32, degrees: f32) -> f32 {
     distance * degrees.to_radians().tan()
 }
 
-fn text(
+pub(super) fn text(
     text: impl Into<String>,
     at: Vec2,
     width: f32,
@@ -259,124 +258,6 @@ fn answer_buttons(step: &super::StepCard<'_>, inner: f32, buttons: &mut Vec<Butt
     }
 }
 
-/// N6: the keys for a number or a text, beside the card's right edge, its top at the card's
-/// top: what is typed shows above the keys, with what the step takes (unit, limits, length).
-pub fn keypad(card: Pose, keypad: &super::KeypadView<'_>) -> Panel {
-    let columns = keypad
-        .rows
-        .iter()
-        .map(|r| r.chars().count())
-        .max()
-        .unwrap_or(1);
-    // Digits get big keys; letters smaller ones, still ≥ 1.5° at the card's distance.
-    let (key, gap) = if columns > 3 {
-        (0.036, 0.005)
-    } else {
-        (0.052, 0.008)
-    };
-    let width = 2.0 * PAD + columns as f32 * key + (columns - 1) as f32 * gap;
-    let keys_top = PAD + 0.030 + 0.052 + 0.012;
-    let rows = keypad.rows.len() as f32 + 1.0;
-    let height = keys_top + rows * key + (rows - 1.0) * gap + PAD;
-    let size = Vec2::new(width, height);
-    let offset = Vec3::new(
-        CARD_SIZE.x / 2.0 + 0.02 + width / 2.0,
-        CARD_SIZE.y / 2.0 - height / 2.0,
-        0.0,
-    );
-    let inner = width - 2.0 * PAD;
-    let mut texts = vec![text(
-        keypad.hint.clone(),
-        Vec2::new(PAD, PAD),
-        inner,
-        1.0,
-        0.7,
-        FontWeight::Regular,
-        TEXT_DIM,
-    )];
-    let display = Vec2::new(PAD, PAD + 0.030);
-    let shapes = vec![Shape {
-        position: display,
-        size: Vec2::new(inner, 0.052),
-        corner_radius: 0.01,
-        colour: TRACK,
-    }];
-    let (typed, colour) = if keypad.typed.is_empty() {
-        (if columns > 3 { "Type here" } else { "Value" }, TEXT_DIM)
-    } else {
-        (keypad.typed, TEXT)
-    };
-    texts.push(text(
-        typed,
-        display + Vec2::new(0.012, 0.012),
-        inner - 0.024,
-        1.0,
-        1.1,
-        FontWeight::SemiBold,
-        colour,
-    ));
-    let mut buttons = Vec::new();
-    let key_at = |row: usize, column: f32| {
-        Vec2::new(
-            PAD + column * (key + gap),
-            keys_top + row as f32 * (key + gap),
-        )
-    };
-    for (row, keys) in keypad.rows.iter().enumerate() {
-        for (column, c) in keys.chars().enumerate() {
-            buttons.push(Button {
-                action: ButtonAction::Key(c),
-                label: c.to_string(),
-                position: key_at(row, column as f32),
-                size: Vec2::new(key, key),
-                enabled: true,
-                primary: false,
-            });
-        }
-    }
-    // The last row: Erase, Space (letters only) and OK, across the width.
-    let last = keypad.rows.len();
-    let wide = |span: f32| Vec2::new(span * key + (span - 1.0) * gap, key);
-    let (erase_span, space_span) = if columns > 3 { (3.0, 4.0) } else { (1.5, 0.0) };
-    let ok_span = columns as f32 - erase_span - space_span;
-    buttons.push(Button {
-        action: ButtonAction::KeyErase,
-        label: "Erase".into(),
-        position: key_at(last, 0.0),
-        size: wide(erase_span),
-        enabled: !keypad.typed.is_empty(),
-        primary: false,
-    });
-    if space_span > 0.0 {
-        buttons.push(Button {
-            action: ButtonAction::Key(' '),
-            label: "Space".into(),
-            position: key_at(last, erase_span),
-            size: wide(space_span),
-            enabled: true,
-            primary: false,
-        });
-    }
-    buttons.push(Button {
-        action: ButtonAction::KeyDone,
-        label: "OK".into(),
-        position: key_at(last, erase_span + space_span),
-        size: wide(ok_span),
-        enabled: !keypad.typed.is_empty(),
-        primary: true,
-    });
-    Panel {
-        kind: PanelKind::Keypad,
-        world: card.to_matrix() * Mat4::from_translation(offset),
-        size,
-        background: PANEL_BG,
-        corner_radius: 0.02,
-        texts,
-        buttons,
-        shapes,
-    }
-}
-
 /// F3: the guides available offline, or the exact sentence when there are none.
 pub fn all_list(pose: Pose, guides: &[String]) -> Panel {
     let inner = CARD_SIZE.x - 2.0 * PAD;
@@ -538,90 +419,4 @@ pub fn offline_banner(head: Pose) -> Panel {
         buttons: Vec::new(),
         shapes: Vec::new(),
     }
-}
-
-/// The step's media beside the card's left edge, its top at the card's top: a picture fitted
-/// into its box (drawn by the renderer over the panel), or for a video a play mark and a line
-/// saying it is not played here; the caption under it.
-pub fn media(card: Pose, media: &Media) -> (Panel, Option<PictureInstance>) {
-    let size = Vec2::new(0.36, 0.36);
-    let frame = Vec2::new(size.x - 2.0 * PAD, 0.24);
-    let offset = Vec3::new(
-        -(CARD_SIZE.x / 2.0 + 0.02 + size.x / 2.0),
-        CARD_SIZE.y / 2.0 - size.y / 2.0,
-        0.0,
-    );
-    let world = card.to_matrix() * Mat4::from_translation(offset);
-    let inner = size.x - 2.0 * PAD;
-    let mut shapes = vec![Shape {
-        position: Vec2::new(PAD, PAD),
-        size: frame,
-        corner_radius: 0.008,
-        colour: TRACK,
-    }];
-    let mut texts = Vec::new();
-    let picture = if media.is_video() {
-        // No video decoder is built in (see the README): the first frame cannot be shown either.
-        let mark = Vec2::splat(0.07);
-        let mark_at = Vec2::new(PAD, PAD) + (frame - mark) / 2.0;
-        shapes.push(Shape {
-            position: mark_at,
-            size: mark,
-            corner_radius: mark.x / 2.0,
-            colour: ACCENT,
-        });
-        texts.push(text(
-            "Play",
-            mark_at + Vec2::new(0.012, 0.022),
-            mark.x - 0.012,
-            1.0,
-            0.8,
-            FontWeight::SemiBold,
-            TEXT,
-        ));
-        texts.push(text(
-            "Video: not played on this device",
-            Vec2::new(PAD + 0.01, PAD + frame.y - 0.035),
-            frame.x - 0.02,
-            1.0,
-            0.7,
-            FontWeight::Regular,
-            TEXT_DIM,
-        ));
-        None
-    } else {
-        // Panel frame: centre at the origin, +Y up; the box's centre, a little in front.
-        let centre = Vec3::new(
-            -size.x / 2.0 + PAD + frame.x / 2.0,
-            size.y / 2.0 - PAD - frame.y / 2.0,
-            0.002,
-        );
-        Some(PictureInstance {
-            asset: media.path.clone(),
-            world: world * Mat4::from_translation(centre),
-            size: frame,
-        })
-    };
-    if !media.caption.is_empty() {
-        texts.push(text(
-            media.caption.clone(),
-            Vec2::new(PAD, PAD + frame.y + 0.012),
-            inner,
-            2.0,
-            0.8,
-            FontWeight::Regular,
-            TEXT,
-        ));
-    }
-    let panel = Panel {
-        kind: PanelKind::Media,
-        world,
-        size,
-        background: PANEL_BG,
-        corner_radius: 0.02,
-        texts,
-        buttons: Vec::new(),
-        shapes,
-    };
-    (panel, picture)
 }
