@@ -236,20 +236,13 @@ impl PanelPainter {
             view_formats: &[],
         });
         let view = texture.create_view(&wgpu::TextureViewDescriptor::default());
-        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("panel face"),
-            layout: &self.face_layout,
-            entries: &[
-                wgpu::BindGroupEntry {
-                    binding: 0,
-                    resource: wgpu::BindingResource::TextureView(&view),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 1,
-                    resource: wgpu::BindingResource::Sampler(&self.sampler),
-                },
-            ],
-        });
+        let bind_group = face_bind_group(
+            device,
+            &self.face_layout,
+            &view,
+            &self.sampler,
+            "panel face",
+        );
         let screen = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some("ui screen"),
             contents: bytemuck::cast_slice(&[width as f32, height as f32, 0.0, 0.0]),
@@ -460,4 +453,28 @@ impl PanelPainter {
             .map_err(|e| RenderError::Text(e.to_string()))?;
         Ok(())
     }
+}
+
+/// What the panels' pipeline samples: a face painted here, or a step's picture.
+pub(super) fn face_bind_group(
+    device: &wgpu::Device,
+    layout: &wgpu::BindGroupLayout,
+    view: &wgpu::TextureView,
+    sampler: &wgpu::Sampler,
+    label: &str,
+) -> wgpu::BindGroup {
+    device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: Some(label),
+        layout,
+        entries: &[
+            wgpu::BindGroupEntry {
+                binding: 0,
+                resource: wgpu::BindingResource::TextureView(view),
+            },
+            wgpu::BindGroupEntry {
+                binding: 1,
+                resource: wgpu::BindingResource::Sampler(sampler),
+            },
+        ],
+    })
 }

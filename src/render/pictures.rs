@@ -153,20 +153,8 @@ impl Pictures {
             size,
         );
         let view = gpu.create_view(&wgpu::TextureViewDescriptor::default());
-        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("picture"),
-            layout,
-            entries: &[
-                wgpu::BindGroupEntry {
-                    binding: 0,
-                    resource: wgpu::BindingResource::TextureView(&view),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 1,
-                    resource: wgpu::BindingResource::Sampler(&self.sampler),
-                },
-            ],
-        });
+        let bind_group =
+            super::panels::face_bind_group(device, layout, &view, &self.sampler, "picture");
         stats.gpu_allocations += 2;
         Loaded::Ready {
             bind_group,

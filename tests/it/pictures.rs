@@ -2,17 +2,17 @@
 //! (goldens), a video shown as a play mark with a line saying it is not played here, and a
 //! broken picture left out while the rest of the frame draws.
 
-use std::num::NonZeroU32;
 use std::path::Path;
 
 use serde_json::json;
 
 use hologuide::guide::{AssetSource, GuidePackage};
-use hologuide::scene::{CardFollower, Frame, PanelKind, SceneInput};
-use hologuide::xr::headless::shots::{Situation, step_shot};
-use hologuide::xr::headless::{Headless, HeadlessConfig, scripted_head};
+use hologuide::scene::PanelKind;
+use hologuide::xr::headless::shots::step_shot;
+use hologuide::xr::headless::{Headless, HeadlessConfig};
 
-use crate::render_golden::check_golden;
+use crate::render_golden::{check_golden, online, step};
+use crate::render_robustness::allocations_over_frames;
 use crate::support::gltf_corpus;
 
 /// A package whose steps show: a square PNG (from the glTF corpus), a wide JPEG cut from it,
@@ -52,17 +52,6 @@ fn media_package(root: &Path) -> GuidePackage {
     });
     std::fs::write(root.join("guide.json"), guide.to_string()).unwrap();
     GuidePackage::load(root).expect("the media package loads")
-}
-
-fn step(n: u32) -> NonZeroU32 {
-    NonZeroU32::new(n).unwrap()
-}
-
-fn online() -> Situation {
-    Situation {
-        online: true,
-        ..Situation::default()
-    }
 }
 
 #[test]
@@ -123,31 +112,10 @@ fn a_picture_is_decoded_and_uploaded_once_and_fitted_to_at_most_1024_pixels() {
         None,
     );
     let view = app.view();
-    let mut headless = Headless::new(HeadlessConfig::screenshot(320, 200)).expect("lavapipe");
     let read = |p: &str| package.read(p);
-    let mut follower = CardFollower::default();
-    let mut allocations = Vec::new();
-    for i in 0..5 {
-        let input = SceneInput {
-            view: &view,
-            online: true,
-            all_list: None,
-            status: None,
-            prompt: None,
-            head: scripted_head(),
-            anchors: &[],
-            anchors_tracked: false,
-            step_time_s: i as f32 * 0.25,
-        };
-        let frame = Frame::build(&input, &mut follower, 0.25);
-        assert!(frame.panels.iter().any(|p| p.kind == PanelKind::Media));
-        assert_eq!(frame.pictures.len(), 1);
-        headless
-            .submit(&frame, scripted_head(), &read)
-            .expect("draws");
-        headless.wait().expect("finishes");
-        allocations.push(headless.renderer.stats().gpu_allocations);
-    }
+    let (allocations, headless, frame) = allocations_over_frames(&view, &read, 5);
+    assert!(frame.panels.iter().any(|p| p.kind == PanelKind::Media));
+    assert_eq!(frame.pictures.len(), 1);
     assert_eq!(
         allocations[1], allocations[4],
         "allocations per frame: {allocations:?}"

@@ -119,11 +119,11 @@ pub fn assert_matches_golden(name: &str, actual: &image::RgbaImage) {
     }
 }
 
-fn step(n: u32) -> NonZeroU32 {
+pub fn step(n: u32) -> NonZeroU32 {
     NonZeroU32::new(n).expect("step numbers start at 1")
 }
 
-fn online() -> Situation {
+pub fn online() -> Situation {
     Situation {
         online: true,
         ..Situation::default()

@@ -88,22 +88,20 @@ fn broken_and_missing_holograms_are_left_out_with_a_message_and_the_rest_still_r
     );
 }
 
-#[test]
-fn a_warm_renderer_allocates_no_gpu_resources_per_frame() {
-    let package = hologuide::demo::load().expect("demo");
-    let app = hologuide::app::App::open(
-        std::sync::Arc::new(package.guide.clone()),
-        hologuide::app::GuideSource::Demo,
-        None,
-    );
-    let view = app.view();
+/// The renderer's GPU allocations after each of `frames` frames of `view` (the Offline banner
+/// on every other one), the renderer, and the last frame.
+pub(crate) fn allocations_over_frames(
+    view: &hologuide::app::View<'_>,
+    read: &hologuide::render::AssetReader<'_>,
+    frames: usize,
+) -> (Vec<u64>, Headless, Frame) {
     let mut headless = Headless::new(HeadlessConfig::screenshot(320, 200)).expect("lavapipe");
-    let read = |p: &str| package.read(p);
     let mut follower = CardFollower::default();
     let mut allocations = Vec::new();
-    for i in 0..6 {
+    let mut last = None;
+    for i in 0..frames {
         let input = SceneInput {
-            view: &view,
+            view,
             online: i % 2 == 0,
             all_list: None,
             status: None,
@@ -115,11 +113,26 @@ fn a_warm_renderer_allocates_no_gpu_resources_per_frame() {
         };
         let frame = Frame::build(&input, &mut follower, 0.25);
         headless
-            .submit(&frame, scripted_head(), &read)
+            .submit(&frame, scripted_head(), read)
             .expect("draws");
         headless.wait().expect("finishes");
         allocations.push(headless.renderer.stats().gpu_allocations);
+        last = Some(frame);
     }
+    (allocations, headless, last.expect("at least one frame"))
+}
+
+#[test]
+fn a_warm_renderer_allocates_no_gpu_resources_per_frame() {
+    let package = hologuide::demo::load().expect("demo");
+    let app = hologuide::app::App::open(
+        std::sync::Arc::new(package.guide.clone()),
+        hologuide::app::GuideSource::Demo,
+        None,
+    );
+    let view = app.view();
+    let read = |p: &str| package.read(p);
+    let (allocations, _, _) = allocations_over_frames(&view, &read, 6);
     // Frames 1 and 2 create the step card's and the banner's faces; from then on nothing.
     assert!(allocations[0] > 0);
     assert_eq!(

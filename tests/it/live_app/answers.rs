@@ -10,25 +10,19 @@ use crate::support::*;
 const GUIDE: &str = "7c8d9e0f-1a2b-4c3d-8e4f-5a6b7c8d9e0f";
 
 fn branching_package(root: &Path) -> std::path::PathBuf {
-    let dir = root.join("inspect");
-    std::fs::create_dir_all(&dir).unwrap();
-    let guide = json!({
-        "schema_version": 2,
-        "id": GUIDE,
-        "version": 1,
-        "title": "Inspect the cartridge",
-        "organisation": hologuide::demo::ORGANISATION,
-        "modified_at": "2026-11-20T08:15:00Z",
-        "tasks": [{ "id": "t", "title": "Inspect", "steps": [
+    v2_package(
+        root,
+        "inspect",
+        GUIDE,
+        "Inspect the cartridge",
+        json!([
             { "id": "s1", "title": "Inspect", "body": "Is the cartridge damaged?",
               "capture": { "kind": "choice", "required": true, "options": [
                   { "label": "Damaged", "goto": "s2" }, { "label": "Fine", "goto": "s3" } ] } },
             { "id": "s2", "title": "Replace", "body": "Fit a new cartridge." },
             { "id": "s3", "title": "Close", "body": "Close the housing." }
-        ] }]
-    });
-    std::fs::write(dir.join("guide.json"), guide.to_string()).unwrap();
-    dir
+        ]),
+    )
 }
 
 #[test]
@@ -170,16 +164,12 @@ const TYPED_GUIDE: &str = "8d9e0f1a-2b3c-4d4e-9f5a-6b7c8d9e0f1a";
 
 /// A check, a torque with limits, a serial number and a sign-off, every one required.
 fn typed_package(root: &Path) -> std::path::PathBuf {
-    let dir = root.join("refit");
-    std::fs::create_dir_all(&dir).unwrap();
-    let guide = json!({
-        "schema_version": 2,
-        "id": TYPED_GUIDE,
-        "version": 1,
-        "title": "Refit the cap",
-        "organisation": hologuide::demo::ORGANISATION,
-        "modified_at": "2026-11-20T08:15:00Z",
-        "tasks": [{ "id": "t", "title": "Refit", "steps": [
+    v2_package(
+        root,
+        "refit",
+        TYPED_GUIDE,
+        "Refit the cap",
+        json!([
             { "id": "seated", "title": "O-ring seated", "body": "Seated evenly?",
               "capture": { "kind": "check", "required": true } },
             { "id": "torque", "title": "Tighten", "body": "25 ± 2 N·m.",
@@ -190,10 +180,8 @@ fn typed_package(root: &Path) -> std::path::PathBuf {
               "capture": { "kind": "text", "required": true, "max_length": 24 } },
             { "id": "sign", "title": "Sign off", "body": "The pump runs.",
               "capture": { "kind": "signoff", "required": true } }
-        ] }]
-    });
-    std::fs::write(dir.join("guide.json"), guide.to_string()).unwrap();
-    dir
+        ]),
+    )
 }
 
 #[test]
@@ -285,17 +273,7 @@ fn n6_a_run_offline_with_typed_answers_reaches_the_service_once_with_its_limits_
     assert_eq!(corrected["value"]["unit"], "N·m");
 
     // The audit export flags the final torque and names what it corrected.
-    let csv = crate::service::server_cli_on(&service.data())
-        .args(["runs", "export", "--guide", TYPED_GUIDE, "--data"])
-        .arg(service.data())
-        .output()
-        .unwrap();
-    assert!(
-        csv.status.success(),
-        "{}",
-        String::from_utf8_lossy(&csv.stderr)
-    );
-    let csv = String::from_utf8(csv.stdout).unwrap();
+    let csv = crate::service::runs_csv(&service.data(), TYPED_GUIDE);
     let torque_row = csv.lines().find(|l| l.contains(",torque,")).expect(&csv);
     assert!(torque_row.contains(",29.5 N·m,yes,26 N·m,"), "{csv}");
     let serial_row = csv.lines().find(|l| l.contains(",serial,")).expect(&csv);

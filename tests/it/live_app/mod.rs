@@ -186,3 +186,27 @@ pub(super) fn window_app(device: &Path, x: &Xvfb, guide: &str) -> App {
     .spawn()
     .expect("hologuide starts"))
 }
+
+/// A schema-2 package of the demo's organisation in `root/name` with one task of `steps`
+/// (N6 tests: steps that record answers).
+pub(super) fn v2_package(
+    root: &Path,
+    name: &str,
+    id: &str,
+    title: &str,
+    steps: serde_json::Value,
+) -> std::path::PathBuf {
+    let dir = root.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let guide = serde_json::json!({
+        "schema_version": 2,
+        "id": id,
+        "version": 1,
+        "title": title,
+        "organisation": hologuide::demo::ORGANISATION,
+        "modified_at": "2026-11-20T08:15:00Z",
+        "tasks": [{ "id": "t", "title": title, "steps": steps }]
+    });
+    std::fs::write(dir.join("guide.json"), guide.to_string()).unwrap();
+    dir
+}

@@ -12,23 +12,17 @@ use crate::support::*;
 const GUIDE: &str = "9e0f1a2b-3c4d-4e5f-8a6b-7c8d9e0f1a2b";
 
 fn photo_package(root: &Path) -> std::path::PathBuf {
-    let dir = root.join("evidence");
-    std::fs::create_dir_all(&dir).unwrap();
-    let guide = json!({
-        "schema_version": 2,
-        "id": GUIDE,
-        "version": 1,
-        "title": "Photograph the seal",
-        "organisation": hologuide::demo::ORGANISATION,
-        "modified_at": "2026-11-20T08:15:00Z",
-        "tasks": [{ "id": "t", "title": "Evidence", "steps": [
+    v2_package(
+        root,
+        "evidence",
+        GUIDE,
+        "Photograph the seal",
+        json!([
             { "id": "seal", "title": "Photograph the seal", "body": "The whole cap in view.",
               "capture": { "kind": "photo", "required": true } },
             { "id": "done", "title": "Done", "body": "Close the housing." }
-        ] }]
-    });
-    std::fs::write(dir.join("guide.json"), guide.to_string()).unwrap();
-    dir
+        ]),
+    )
 }
 
 fn headless_run(device: &Path, script: &Path, camera: Option<&Path>) -> Value {
@@ -137,12 +131,7 @@ fn n6_a_photo_taken_at_a_step_reaches_the_service_before_its_record_and_only_its
     );
 
     // The export names the photo for auditors.
-    let csv = crate::service::server_cli_on(&service.data())
-        .args(["runs", "export", "--guide", GUIDE, "--data"])
-        .arg(service.data())
-        .output()
-        .unwrap();
-    let csv = String::from_utf8(csv.stdout).unwrap();
+    let csv = crate::service::runs_csv(&service.data(), GUIDE);
     assert!(
         csv.lines().any(|l| l.ends_with(&format!(",{sha256}"))),
         "{csv}"

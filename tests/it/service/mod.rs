@@ -78,6 +78,21 @@ pub fn json_of(mut command: Command, args: &[&str]) -> Value {
 }
 
 /// Runs an admin command against `data` and returns its output (any exit status).
+/// `hologuide-server runs export --guide GUIDE` (CSV, the default) on the data folder `data`.
+pub fn runs_csv(data: &Path, guide: &str) -> String {
+    let output = server_cli_on(data)
+        .args(["runs", "export", "--guide", guide, "--data"])
+        .arg(data)
+        .output()
+        .expect("hologuide-server runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("UTF-8 CSV")
+}
+
 pub fn admin(data: &Path, args: &[&str]) -> Output {
     server_cli_on(data)
         .args(args)

@@ -130,17 +130,7 @@ fn n6_a_guides_runs_rebuild_the_final_answers_for_admins_as_json_and_csv() {
         exported, runs,
         "the command line exports what the API answers"
     );
-    let csv = server_cli_on(&fixture.data())
-        .args(["runs", "export", "--guide", GUIDE, "--data"])
-        .arg(fixture.data())
-        .output()
-        .unwrap();
-    assert!(
-        csv.status.success(),
-        "{}",
-        String::from_utf8_lossy(&csv.stderr)
-    );
-    let text = String::from_utf8(csv.stdout).unwrap();
+    let text = runs_csv(&fixture.data(), GUIDE);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
         lines[0],
