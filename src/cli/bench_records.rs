@@ -5,6 +5,8 @@
 //!   network involved.
 //! - Uploading the records kept offline on reconnect (10,000 by default) to a real
 //!   `hologuide-server` on 127.0.0.1: time and requests used.
+//! - Photos (N6): encoding a 1280×720 camera frame as the JPEG an answer names (on the camera's
+//!   thread, off the frame loop), keeping photo and record durable, and sending the photos.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -27,6 +29,35 @@ pub struct RecordsBenchArgs {
     /// Records queued offline, then uploaded at once.
     #[arg(long, default_value_t = 10_000)]
     queued: usize,
+    /// Photo answers taken, kept and uploaded.
+    #[arg(long, default_value_t = 40)]
+    photos: usize,
+}
+
+/// A 1280×720 grey frame with texture (a smooth frame would compress unrealistically well),
+/// different for each `n`.
+fn camera_frame(n: usize) -> hologuide::camera::CameraFrame {
+    let (width, height) = (1280, 720);
+    let mut state = 0x9E37_79B9_u32 ^ n as u32;
+    let pixels = (0..width * height)
+        .map(|i| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            let (x, y) = (i % width, i / width);
+            ((x / 8 + y / 6 + n) % 200) as u8 + (state % 40) as u8
+        })
+        .collect();
+    hologuide::camera::CameraFrame {
+        pixels,
+        width,
+        height,
+        stride: width,
+        captured_at: Duration::ZERO,
+        intrinsics: hologuide::camera::Intrinsics::from_hfov(width, height, 64.69),
+        camera_from_head: hologuide::scene::Pose::IDENTITY,
+        head: None,
+    }
 }
 
 fn ms(d: Duration) -> f64 {
@@ -92,6 +123,36 @@ pub fn run(args: RecordsBenchArgs) -> anyhow::Result<ExitCode> {
         args.queued
     );
 
+    // Photos: encoded off the frame loop, then kept with their record, then sent.
+    let (mut encoding, mut keeping, mut bytes) = (Vec::new(), Vec::new(), 0usize);
+    for n in 0..args.photos {
+        let frame = camera_frame(n);
+        let started = Instant::now();
+        let photo = hologuide::camera::photo::encode(&frame)?;
+        encoding.push(started.elapsed());
+        bytes += photo.jpeg.len();
+        let mut answer = record(n);
+        answer.value = Some(serde_json::json!({
+            "kind": "photo", "sha256": photo.sha256, "bytes": photo.jpeg.len(),
+            "width": photo.width, "height": photo.height,
+        }));
+        let started = Instant::now();
+        store.add_photo(&photo.sha256, &photo.jpeg)?;
+        store.add_result(&answer)?;
+        keeping.push(started.elapsed());
+    }
+    encoding.sort();
+    keeping.sort();
+    let started = Instant::now();
+    let sent = device.upload_results()?;
+    let photo_upload = started.elapsed();
+    anyhow::ensure!(
+        sent.photos == args.photos && store.unsent_photos()?.is_empty(),
+        "the upload took {} of {} photos",
+        sent.photos,
+        args.photos
+    );
+
     println!(
         "answers recorded in the encrypted cache (press → durable), {} answers",
         args.answers
@@ -112,6 +173,27 @@ pub fn run(args: RecordsBenchArgs) -> anyhow::Result<ExitCode> {
         uploaded.requests,
         hologuide::client::RESULTS_PER_REQUEST,
         args.queued as f64 / upload.as_secs_f64().max(1e-9)
+    );
+    let mean_kb = bytes as f64 / args.photos.max(1) as f64 / 1000.0;
+    println!(
+        "{} photo answers, 1280×720 grey, {mean_kb:.0} KB each on average",
+        args.photos
+    );
+    println!(
+        "  JPEG encoding (camera thread): median {:.1} ms, p99 {:.1} ms",
+        ms(percentile(&encoding, 0.5)),
+        ms(percentile(&encoding, 0.99))
+    );
+    println!(
+        "  photo and record durable in the cache: median {:.3} ms, p99 {:.3} ms",
+        ms(percentile(&keeping, 0.5)),
+        ms(percentile(&keeping, 0.99))
+    );
+    println!(
+        "  sent on reconnect: {:.3} s, {} requests, {:.1} MB/s",
+        photo_upload.as_secs_f64(),
+        sent.requests,
+        bytes as f64 / 1e6 / photo_upload.as_secs_f64().max(1e-9)
     );
     Ok(ExitCode::SUCCESS)
 }

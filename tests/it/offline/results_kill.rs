@@ -145,7 +145,16 @@ fn bench_records_prints_the_record_latency_and_the_upload_and_leaves_nothing_beh
     use crate::support::{hologuide, run, stderr, stdout};
     let scratch = tempfile::tempdir().unwrap();
     let output = run(hologuide()
-        .args(["bench", "records", "--answers", "20", "--queued", "600"])
+        .args([
+            "bench",
+            "records",
+            "--answers",
+            "20",
+            "--queued",
+            "600",
+            "--photos",
+            "3",
+        ])
         .env("TMPDIR", scratch.path()));
     assert!(output.status.success(), "{}", stderr(&output));
     let text = stdout(&output);
@@ -154,6 +163,9 @@ fn bench_records_prints_the_record_latency_and_the_upload_and_leaves_nothing_beh
         "(target p99 < 5 ms)",
         "600 records kept offline, uploaded on reconnect",
         "2 requests (500 records each at most)",
+        "3 photo answers, 1280×720 grey",
+        // Three photos and one batch of their records.
+        "4 requests,",
     ] {
         assert!(
             text.contains(expected),
