@@ -189,7 +189,7 @@ pub(super) fn window_app(device: &Path, x: &Xvfb, guide: &str) -> App {
 
 /// A schema-2 package of the demo's organisation in `root/name` with one task of `steps`
 /// (N6 tests: steps that record answers).
-pub(super) fn v2_package(
+pub(crate) fn v2_package(
     root: &Path,
     name: &str,
     id: &str,

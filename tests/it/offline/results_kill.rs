@@ -1,7 +1,9 @@
 //! N5, S6: step results go up exactly once. The device (`hologuide sync`) is killed with
 //! SIGKILL at random points while it uploads; some kills land after the service stored a batch
 //! and before the device marked it sent, so the batch goes again at the next sync. The service
-//! keeps each result once, the device loses none.
+//! keeps each result once, the device loses none. Each trial also records one answer of every
+//! capture kind (N6), photos included, which the service must accept: a photo sent but not
+//! marked sent goes again and is taken again, and its record finds it.
 
 use std::collections::HashSet;
 use std::process::Stdio;
@@ -17,6 +19,90 @@ use super::*;
 const TRIALS: usize = 24;
 /// Four upload batches of 500 per trial: an upload that lasts long enough to be cut.
 const RESULTS_PER_TRIAL: usize = 2000;
+
+const CAPTURES: &str = "5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a8b";
+
+/// A guide whose steps ask for each kind of answer, published and granted to alice.
+fn capture_guide(service: &Service) -> uuid::Uuid {
+    let package = crate::live_app::v2_package(
+        service.dir.path(),
+        "captures",
+        CAPTURES,
+        "Every capture",
+        serde_json::json!([
+            { "id": "check", "title": "Seated?", "body": "-", "capture": { "kind": "check" } },
+            { "id": "choice", "title": "State?", "body": "-", "capture": { "kind": "choice",
+              "options": [{ "label": "Fine" }, { "label": "Worn" }] } },
+            { "id": "torque", "title": "Torque", "body": "-", "capture": { "kind": "number",
+              "unit": "N·m", "min": 23, "max": 27, "decimals": 1 } },
+            { "id": "serial", "title": "Serial", "body": "-",
+              "capture": { "kind": "text", "max_length": 40 } },
+            { "id": "sign", "title": "Sign", "body": "-", "capture": { "kind": "signoff" } },
+            { "id": "photo", "title": "Photo", "body": "-", "capture": { "kind": "photo" } }
+        ]),
+    );
+    service.publish(&package);
+    service.admin(&["guide", "grant", CAPTURES, "--user", "alice"]);
+    uuid::Uuid::parse_str(CAPTURES).unwrap()
+}
+
+/// One answer of every kind for trial `trial`, the photo kept in `store` first.
+fn answers_of_every_kind(store: &Store, guide: uuid::Uuid, trial: usize) -> Vec<PendingResult> {
+    let picture = image::GrayImage::from_fn(32, 24, |x, y| {
+        image::Luma([((x + y * 3) as usize * 5 + trial) as u8])
+    });
+    let mut jpeg = std::io::Cursor::new(Vec::new());
+    picture
+        .write_to(&mut jpeg, image::ImageFormat::Jpeg)
+        .unwrap();
+    let jpeg = jpeg.into_inner();
+    let sha256 = crate::service::sha256_hex(&jpeg);
+    store.add_photo(&sha256, &jpeg).unwrap();
+    let run = format!("run-{trial}");
+    let values = [
+        (
+            "check",
+            serde_json::json!({ "kind": "check", "state": "done" }),
+        ),
+        (
+            "choice",
+            serde_json::json!({ "kind": "choice", "option": 1, "label": "Worn" }),
+        ),
+        (
+            "torque",
+            serde_json::json!({ "kind": "number", "value": 28.5, "unit": "N·m",
+                                        "within_limits": false }),
+        ),
+        (
+            "serial",
+            serde_json::json!({ "kind": "text", "text": format!("SN {trial}") }),
+        ),
+        (
+            "sign",
+            serde_json::json!({ "kind": "signoff", "name": "alice" }),
+        ),
+        (
+            "photo",
+            serde_json::json!({ "kind": "photo", "sha256": sha256,
+                                       "bytes": jpeg.len(), "width": 32, "height": 24 }),
+        ),
+    ];
+    values
+        .into_iter()
+        .map(|(step, mut value)| {
+            value["run"] = run.clone().into();
+            PendingResult {
+                id: uuid::Uuid::new_v4(),
+                guide_id: guide,
+                version: 1,
+                step_id: step.into(),
+                completed_at: time::OffsetDateTime::now_utc(),
+                value: Some(value),
+                rejected: None,
+            }
+        })
+        .collect()
+}
 
 fn store_of(data: &std::path::Path) -> Store {
     let index = DeviceIndex::load(data).unwrap();
@@ -42,6 +128,7 @@ fn on_service(service: &Service) -> Vec<uuid::Uuid> {
 fn n5_results_go_up_exactly_once_when_the_device_is_killed_between_upload_and_acknowledgement() {
     let service = Service::start();
     let guide = small_guide(&service, GUIDE_A, "alpha");
+    let captures = capture_guide(&service);
     service.admin(&["profile", "create", "line-1", "--guide", GUIDE_A]);
     service.admin(&["profile", "add-member", "line-1", "alice"]);
     let device = tempfile::tempdir().unwrap();
@@ -73,6 +160,10 @@ fn n5_results_go_up_exactly_once_when_the_device_is_killed_between_upload_and_ac
             };
             store.add_result(&result).unwrap();
             made.insert(result.id);
+        }
+        for answer in answers_of_every_kind(&store, captures, trial) {
+            store.add_result(&answer).unwrap();
+            made.insert(answer.id);
         }
         drop(store);
 
@@ -131,7 +222,11 @@ fn n5_results_go_up_exactly_once_when_the_device_is_killed_between_upload_and_ac
 
     let last = json_of(data, &["sync", "--yes"]);
     assert_eq!(last["sync"]["outcome"], "nothing to do", "{last:#}");
-    assert!(store_of(data).pending_results().unwrap().is_empty());
+    // Nothing refused either: every answer of every kind found its step, and every photo record
+    // its photo.
+    let store = store_of(data);
+    assert!(store.pending_results().unwrap().is_empty());
+    assert!(store.unsent_photos().unwrap().is_empty());
     let ids = on_service(&service);
     let unique: HashSet<_> = ids.iter().copied().collect();
     assert_eq!(ids.len(), unique.len(), "a result stored twice");
