@@ -383,6 +383,11 @@ impl Driver {
         self.menu.is_open()
     }
 
+    /// F2: whether the last frame was drawn without the Offline banner.
+    pub fn online(&self) -> bool {
+        self.drawn_online
+    }
+
     /// An exit command came (a script's `exit`).
     pub fn exit_asked(&self) -> bool {
         self.exit_asked

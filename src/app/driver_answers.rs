@@ -83,6 +83,17 @@ impl Driver {
         matches!(self.photo, PhotoRequest::Wanted { .. })
     }
 
+    /// N6: a photo from elsewhere than the camera (a file, in the text front end) is the
+    /// answer of the step on screen, if it asks for one.
+    pub fn photo_from(&mut self, photo: Photo, cause: Cause) {
+        let Some(step) = self.app.asks_photo() else {
+            self.app.say("This step asks for no photo.");
+            return;
+        };
+        self.photo = PhotoRequest::Wanted { step, cause };
+        self.photo_taken(Ok(photo));
+    }
+
     /// N6: the photo asked for (or why there is none) becomes the answer of the step it was
     /// asked at; one nobody asked for is dropped.
     pub fn photo_taken(&mut self, taken: Result<Photo, PhotoError>) {

@@ -22,6 +22,8 @@ pub enum Cause {
     Gaze(ButtonAction),
     /// A line of an input script.
     Script,
+    /// A line typed in the text front end (`run --backend text`).
+    Typed,
     /// Another guide, chosen from the All list, is shown from its first step.
     Chosen,
     /// A QR sticker's guide link (X2, F7): its step, or its guide once confirmed.
@@ -37,6 +39,7 @@ impl std::fmt::Display for Cause {
             Self::Controller => write!(f, "controller"),
             Self::Gaze(action) => write!(f, "gaze {action:?}"),
             Self::Script => write!(f, "script"),
+            Self::Typed => write!(f, "typed"),
             Self::Chosen => write!(f, "chosen from the All list"),
             Self::Sticker => write!(f, "QR sticker"),
         }

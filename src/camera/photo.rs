@@ -30,6 +30,31 @@ pub enum PhotoError {
     },
     #[error("the photo could not be encoded: {0}")]
     Encode(#[from] image::ImageError),
+    #[error("{0}")]
+    Unreadable(String),
+}
+
+/// A photo from a picture file (PNG, JPEG or WebP, read as a model's textures are, within the
+/// same limits), in grey as the camera's photos, at most `MAX_SIDE` pixels on a side.
+pub fn from_picture(bytes: &[u8], what: &str) -> Result<Photo, PhotoError> {
+    const MAX_SIDE: u32 = 1920;
+    let mut scaled = Vec::new();
+    let picture = crate::model::decode_texture(bytes, MAX_SIDE, what, &mut scaled)
+        .map_err(PhotoError::Unreadable)?;
+    let rgba = image::RgbaImage::from_raw(picture.width, picture.height, picture.rgba)
+        .ok_or_else(|| PhotoError::Unreadable(format!("{what}: the picture is damaged")))?;
+    let grey = image::DynamicImage::ImageRgba8(rgba).into_luma8();
+    let (width, height) = (grey.width() as usize, grey.height() as usize);
+    encode(&CameraFrame {
+        pixels: grey.into_raw(),
+        width,
+        height,
+        stride: width,
+        captured_at: std::time::Duration::ZERO,
+        intrinsics: super::Intrinsics::from_hfov(width, height, super::DEFAULT_HFOV_DEG),
+        camera_from_head: crate::scene::Pose::IDENTITY,
+        head: None,
+    })
 }
 
 /// The frame as a grey JPEG.
@@ -97,6 +122,18 @@ mod tests {
         assert_eq!(photo.sha256, hex::encode(Sha256::digest(&photo.jpeg)));
         let decoded = image::load_from_memory(&photo.jpeg).expect("decodes");
         assert_eq!((decoded.width(), decoded.height()), (64, 48));
+    }
+
+    #[test]
+    fn a_picture_file_becomes_a_grey_jpeg_and_garbage_says_what_it_is() {
+        let picture =
+            image::RgbImage::from_fn(40, 30, |x, y| image::Rgb([x as u8 * 6, y as u8 * 8, 90]));
+        let mut png = std::io::Cursor::new(Vec::new());
+        picture.write_to(&mut png, image::ImageFormat::Png).unwrap();
+        let photo = from_picture(png.get_ref(), "seal.png").expect("a photo");
+        assert_eq!((photo.width, photo.height), (40, 30));
+        let error = from_picture(b"not a picture", "notes.txt").expect_err("refused");
+        assert!(error.to_string().starts_with("notes.txt: "), "{error}");
     }
 
     #[test]

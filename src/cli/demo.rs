@@ -316,7 +316,7 @@ fn parse_key(line: &str) -> Key {
     }
 }
 
-fn render_text(view: &View<'_>) -> String {
+pub(super) fn render_text(view: &View<'_>) -> String {
     match view {
         View::Step(step) => render_step(step),
         View::Complete {

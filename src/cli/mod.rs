@@ -41,6 +41,7 @@ mod guide;
 mod qr;
 mod run_camera;
 mod run_service;
+mod run_text;
 mod run_xr;
 mod sim;
 mod sync;

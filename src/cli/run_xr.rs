@@ -97,6 +97,9 @@ enum RunBackend {
     Window,
     /// Offscreen, with a fixed clock and the scripted head pose (tests, machines with neither).
     Headless,
+    /// Step cards as text in the terminal, one typed action per line (`next`, `answer 2`,
+    /// `enter 25.4`, `photo FILE`, `menu`, `q`).
+    Text,
     /// OpenXR when a runtime answers, else a window when a display exists, else headless.
     Auto,
 }
@@ -107,6 +110,7 @@ impl RunBackend {
             Self::Openxr => "openxr",
             Self::Window => "window",
             Self::Headless => "headless",
+            Self::Text => "text",
             Self::Auto => "auto",
         }
     }
@@ -131,6 +135,14 @@ impl RunArgs {
             RunBackend::Window | RunBackend::Headless => vec![
                 (self.seconds.is_some(), "--seconds"),
                 (self.eye_size.is_some(), "--eye-size"),
+            ],
+            RunBackend::Text => vec![
+                (self.size.is_some(), "--size"),
+                (self.seconds.is_some(), "--seconds"),
+                (self.eye_size.is_some(), "--eye-size"),
+                (self.frames.is_some(), "--frames"),
+                (self.input_script.is_some(), "--input-script"),
+                (self.capture_frame.is_some(), "--capture-frame"),
             ],
             RunBackend::Auto => Vec::new(),
         };
@@ -198,6 +210,17 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         RunBackend::Openxr => run_on_openxr(&args, chosen, script),
         RunBackend::Window => run_window(&args, chosen, script, None),
         RunBackend::Headless => run_headless(&args, chosen, script),
+        RunBackend::Text => {
+            let (driver, opened) = driver(
+                &args,
+                open_chosen(&args, chosen)?,
+                Vec::new(),
+                false,
+                DriverCamera::default(),
+            );
+            print_opened(opened.as_ref(), driver.content(), args.json)?;
+            super::run_text::run(driver, args.json)
+        }
         RunBackend::Auto => run_auto(&args, chosen, script),
     }
 }

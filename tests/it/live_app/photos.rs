@@ -172,3 +172,84 @@ fn n6_a_photo_taken_at_a_step_reaches_the_service_before_its_record_and_only_its
     let message = damaged.expect_err("refused").to_string();
     assert!(message.contains("damaged on the way"), "{message}");
 }
+
+/// The text front end drives the same app: typed lines answer, a picture file is the photo, and
+/// the records reach the service as from the 3D backends.
+#[test]
+fn n6_in_the_text_front_end_a_picture_file_is_the_photo_and_the_answers_are_recorded() {
+    let service = Service::start();
+    let package = v2_package(
+        service.dir.path(),
+        "text-run",
+        GUIDE,
+        "Photograph the seal",
+        json!([
+            { "id": "torque", "title": "Torque", "body": "25 ± 2 N·m.",
+              "capture": { "kind": "number", "unit": "N·m", "min": 23, "max": 27,
+                           "decimals": 1, "required": true } },
+            { "id": "seal", "title": "Photograph the seal", "body": "The whole cap.",
+              "capture": { "kind": "photo", "required": true } }
+        ]),
+    );
+    service.publish(&package);
+    service.admin(&["guide", "grant", GUIDE, "--user", "alice"]);
+    let device = tempfile::tempdir().unwrap();
+    login(device.path(), &service, "alice");
+    let pictures = tempfile::tempdir().unwrap();
+    let picture = pictures.path().join("seal.png");
+    image::RgbImage::from_fn(80, 60, |x, y| image::Rgb([x as u8 * 3, y as u8 * 4, 120]))
+        .save(&picture)
+        .unwrap();
+    let typed = format!(
+        "next\nenter 25.4\n\nanswer 1\nphoto {}\nphoto /no/such/file.png\n\nq\n",
+        picture.display()
+    );
+    let mut child = client(device.path(), &["run", GUIDE, "--backend", "text"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(typed.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(
+        text.contains("! This step needs an answer before Next."),
+        "Next before the value: {text}"
+    );
+    assert!(text.contains("answered torque: 25.4 N·m (typed)"), "{text}");
+    assert!(
+        text.contains("No camera here"),
+        "Take photo without a camera: {text}"
+    );
+    assert!(text.contains("answered seal: Photo ("), "{text}");
+    assert!(text.contains("all 2 steps done"), "{text}");
+    assert!(
+        stderr(&output).contains("/no/such/file.png: No such file"),
+        "{}",
+        stderr(&output)
+    );
+
+    let results = crate::offline::alices_results(&service);
+    let mut kinds: Vec<&str> = results
+        .iter()
+        .map(|r| r["value"]["kind"].as_str().unwrap())
+        .collect();
+    kinds.sort();
+    assert_eq!(kinds, ["number", "photo"], "{results:#?}");
+    let photo = &results
+        .iter()
+        .find(|r| r["value"]["kind"] == "photo")
+        .unwrap()["value"];
+    assert_eq!(
+        (photo["width"].as_u64(), photo["height"].as_u64()),
+        (Some(80), Some(60))
+    );
+}
