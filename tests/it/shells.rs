@@ -8,8 +8,10 @@ use crate::openxr_frames::{Runtime, assert_clean_run, report};
 use crate::openxr_runtime::monado_or_skip;
 use crate::support::*;
 
-/// Next twice, the All list opened and closed, Back, a jump, Restart; 30 frames in all.
-const SCRIPT: &str = "3 next\n6 next\n9 menu\n12 menu\n15 back\n18 step 5\n21 restart\n";
+/// Next twice, the All list opened and closed, Back, a jump, an answer (N6: the demo's step 5
+/// asks whether the old cartridge is intact), Restart; 30 frames in all.
+const SCRIPT: &str =
+    "3 next\n6 next\n9 menu\n12 menu\n15 back\n18 step 5\n19 answer 1\n21 restart\n";
 const FRAMES: &str = "30";
 
 /// (frame, screen, cause) of each screen shown, from a report's `screens`.
@@ -127,6 +129,18 @@ fn the_three_shells_show_the_same_screens_at_the_same_frames_for_the_same_script
     assert_eq!(window_lists, empty);
     assert_eq!(headless["final_screen"], "step 1 of 10");
     assert_eq!(openxr_report["final_screen"], "step 1 of 10");
+    // N6: the same answer, from the same line, in every shell.
+    let answered = Value::from(vec!["pull-cartridge: Intact (script)"]);
+    assert_eq!(headless["answers"], answered, "headless: {headless:#}");
+    assert_eq!(
+        openxr_report["answers"], answered,
+        "OpenXR: {openxr_report:#}"
+    );
+    let window_answers: Vec<Value> = json_lines(&stdout(&window))
+        .into_iter()
+        .filter_map(|l| l.get("answer").cloned())
+        .collect();
+    assert_eq!(Value::from(window_answers), answered, "window");
 }
 
 #[test]
