@@ -126,6 +126,15 @@ impl Store {
     }
 
     /// The All list (F3): every cached guide with its current version, by title.
+    /// Each cached guide's title, by its id: how messages and reports name a guide to the user.
+    pub fn titles(&self) -> Result<std::collections::HashMap<Uuid, String>, CacheError> {
+        Ok(self
+            .list()?
+            .into_iter()
+            .map(|g| (g.guide_id, g.title))
+            .collect())
+    }
+
     pub fn list(&self) -> Result<Vec<GuideListEntry>, CacheError> {
         self.run(|c| {
             let mut statement = c.prepare(

@@ -204,14 +204,10 @@ impl Device {
             .filter(|r| r.rejected.is_none())
             .collect();
         // Refusals name the guide by its title, as the user knows it.
-        let titles: std::collections::HashMap<Uuid, String> = if pending.is_empty() {
+        let titles = if pending.is_empty() {
             Default::default()
         } else {
-            store
-                .list()?
-                .into_iter()
-                .map(|g| (g.guide_id, g.title))
-                .collect()
+            store.titles()?
         };
         for batch in pending.chunks(BATCH) {
             let results: Vec<wire::StepResult> = batch
@@ -261,11 +257,7 @@ impl Device {
     pub fn runs(&self) -> Result<Vec<(crate::app::runs::RunReport, Option<String>)>, ClientError> {
         use crate::app::runs::{Record, RecordStatus, rebuild};
         let store = self.store().cloned().ok_or(Refused::NotSignedIn)?;
-        let titles: std::collections::HashMap<Uuid, String> = store
-            .list()?
-            .into_iter()
-            .map(|g| (g.guide_id, g.title))
-            .collect();
+        let titles = store.titles()?;
         let records: Vec<Record> = store
             .results()?
             .into_iter()

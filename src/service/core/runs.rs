@@ -2,6 +2,8 @@
 //! final answer with what it corrected, and who recorded it on which device. The grouping is
 //! the device's own (`app::runs::rebuild`): one rule for both.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -44,20 +46,23 @@ impl Service {
                 })
             })
             .collect();
+        // Who answered in each run: the first record of the run names them.
+        let mut by_run: HashMap<&str, (&str, &str)> = HashMap::new();
+        for r in &results {
+            if let Some(run) = r.result.value.as_ref().and_then(|v| v.get("run")?.as_str()) {
+                by_run
+                    .entry(run)
+                    .or_insert((r.username.as_str(), r.device_id.as_str()));
+            }
+        }
         Ok(rebuild(&records)
             .into_iter()
             .map(|run| {
-                let by = results.iter().find(|r| {
-                    r.result
-                        .value
-                        .as_ref()
-                        .and_then(|v| v.get("run"))
-                        .and_then(|v| v.as_str())
-                        == Some(run.run.as_str())
-                });
+                let (username, device_id) =
+                    by_run.get(run.run.as_str()).copied().unwrap_or_default();
                 RunExport {
-                    username: by.map(|r| r.username.clone()).unwrap_or_default(),
-                    device_id: by.map(|r| r.device_id.clone()).unwrap_or_default(),
+                    username: username.to_owned(),
+                    device_id: device_id.to_owned(),
                     run,
                 }
             })

@@ -246,17 +246,12 @@ pub async fn runs(
     axum::extract::RawQuery(query): axum::extract::RawQuery,
 ) -> Result<Json<Vec<crate::service::core::RunExport>>, ApiError> {
     let (mut guide, mut since) = (None, None);
-    for pair in query
-        .as_deref()
-        .unwrap_or("")
-        .split('&')
-        .filter(|p| !p.is_empty())
-    {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        match key {
-            "guide" => guide = Some(super::guide_id(value)?),
+    for (key, value) in form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes()) {
+        match key.as_ref() {
+            "guide" => guide = Some(super::guide_id(&value)?),
             "since" => {
-                let text = value.replace("%3A", ":").replace("%2B", "+");
+                // A time has no spaces: one is the '+' of an offset that was not encoded.
+                let text = value.replace(' ', "+");
                 since = Some(
                     time::OffsetDateTime::parse(
                         &text,

@@ -100,6 +100,28 @@ fn n6_a_guides_runs_rebuild_the_final_answers_for_admins_as_json_and_csv() {
         ]
     );
 
+    // `since` as clients encode it: an offset of +01:00 percent-encoded (lower-case hex), or its '+' left
+    // as it is (a space once decoded). From 08:02:30Z on, only the check at 08:03 remains.
+    for since in [
+        "2026-12-07T09%3a02%3a30%2b01%3a00",
+        "2026-12-07T09:02:30+01:00",
+    ] {
+        let (status, later) = status_json(
+            fixture
+                .get(&admin, &format!("/v1/runs?guide={GUIDE}&since={since}"))
+                .send()
+                .unwrap(),
+        );
+        assert_eq!(status, 200, "{since}: {later:#}");
+        let steps: Vec<&str> = later[0]["answers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["step_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(steps, ["s2"], "{since}: {later:#}");
+    }
+
     // Later than every answer: nothing.
     let (_, later) = status_json(
         fixture
