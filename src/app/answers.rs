@@ -225,7 +225,7 @@ impl Keys {
     pub fn rows(self) -> &'static [&'static str] {
         match self {
             Self::Digits => &["789", "456", "123", "-0."],
-            Self::Letters => &["1234567890", "QWERTYUIOP", "ASDFGHJKL-", "ZXCVBNM ./"],
+            Self::Letters => &["1234567890", "QWERTYUIOP", "ASDFGHJKL-", "ZXCVBNM,./"],
         }
     }
 

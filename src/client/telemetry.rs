@@ -9,7 +9,7 @@ use super::{ClientError, Device};
 use crate::app::access::{Link, Refused};
 use crate::app::telemetry::TelemetryKind;
 use crate::cache::{OutboxItem, TelemetryEvent, TelemetrySummary};
-use crate::net::wire;
+use crate::net::{NetError, wire};
 
 /// Upload batches stay well under the service's JSON body limit.
 const BATCH: usize = 500;
@@ -193,10 +193,26 @@ impl Device {
             let Some(jpeg) = store.photo(&sha256)? else {
                 continue;
             };
-            self.authorised(&server, |t| server.upload_photo(t, &sha256, jpeg.clone()))?;
+            // A photo the service will never take (damaged in the cache) must not hold back
+            // every record behind it: its own record comes back refused, with the reason.
+            let refused = self.authorised(&server, |t| {
+                match server.upload_photo(t, &sha256, jpeg.clone()) {
+                    Err(NetError::Refused {
+                        status: 400 | 413,
+                        message,
+                        ..
+                    }) => Ok(Some(message)),
+                    other => other.map(|()| None),
+                }
+            })?;
             uploaded.requests += 1;
-            uploaded.photos += 1;
-            store.ack_photo(&sha256)?;
+            match refused {
+                None => {
+                    uploaded.photos += 1;
+                    store.ack_photo(&sha256)?;
+                }
+                Some(why) => tracing::warn!("the service refused photo {sha256}: {why}"),
+            }
         }
         let pending: Vec<_> = store
             .pending_results()?

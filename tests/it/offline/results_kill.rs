@@ -269,3 +269,57 @@ fn bench_records_prints_the_record_latency_and_the_upload_and_leaves_nothing_beh
     }
     assert_eq!(std::fs::read_dir(scratch.path()).unwrap().count(), 0);
 }
+
+/// A photo the service refuses (damaged in the cache) holds back nothing: the other records go
+/// up, and its own record comes back refused with the reason, kept on the device.
+#[test]
+fn n6_a_photo_the_service_refuses_holds_back_no_other_record() {
+    let service = Service::start();
+    let captures = capture_guide(&service);
+    let device = tempfile::tempdir().unwrap();
+    let data = device.path();
+    assert!(login(data, &service, "alice").status.success());
+    let store = store_of(data);
+    let damaged = "ab".repeat(32);
+    store
+        .add_photo(&damaged, b"not the photo it names")
+        .unwrap();
+    let record = |step: &str, value: serde_json::Value| PendingResult {
+        id: uuid::Uuid::new_v4(),
+        guide_id: captures,
+        version: 1,
+        step_id: step.into(),
+        completed_at: time::OffsetDateTime::now_utc(),
+        value: Some(value),
+        rejected: None,
+    };
+    let photo = record(
+        "photo",
+        serde_json::json!({ "kind": "photo", "sha256": damaged, "bytes": 22, "width": 1,
+                            "height": 1 }),
+    );
+    let check = record(
+        "check",
+        serde_json::json!({ "kind": "check", "state": "done" }),
+    );
+    store.add_result(&photo).unwrap();
+    store.add_result(&check).unwrap();
+    drop(store);
+
+    let synced = client(data, &["sync", "--yes"]).output().unwrap();
+    assert!(
+        synced.status.success(),
+        "{}",
+        crate::support::stderr(&synced)
+    );
+    assert_eq!(on_service(&service), vec![check.id], "the check went up");
+    let kept = store_of(data).pending_results().unwrap();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let refusal = kept[0].rejected.as_ref().expect("refused, with the reason");
+    assert_eq!(refusal.code, "photo_missing");
+    assert!(
+        refusal.reason.contains("was not sent before its record"),
+        "{}",
+        refusal.reason
+    );
+}
