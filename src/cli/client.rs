@@ -346,6 +346,9 @@ pub fn runs(common: Common) -> anyhow::Result<ExitCode> {
         );
         for answer in &run.answers {
             let mut line = format!("  {}: {}", answer.step_id, answer.answer);
+            if answer.out_of_limits {
+                line.push_str(" (outside the limits)");
+            }
             if !answer.corrected.is_empty() {
                 line.push_str(&format!(
                     " (corrected from {})",

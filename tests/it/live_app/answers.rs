@@ -238,6 +238,15 @@ fn n6_a_run_offline_with_typed_answers_reaches_the_service_once_with_its_limits_
         "{report:#}"
     );
     assert!(alices_results_offline(device.path()), "kept, waiting");
+    let listed = run(&mut client(device.path(), &["runs"]));
+    assert!(
+        stdout(&listed).contains(
+            "  torque: 29.5 N·m (outside the limits) (corrected from 26 N·m) — kept here until \
+             the next contact"
+        ),
+        "{}",
+        stdout(&listed)
+    );
 
     // Online again: one sync takes every record up, once.
     service.resume();
