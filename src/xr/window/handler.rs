@@ -8,7 +8,7 @@ use winit::application::ApplicationHandler;
 use winit::dpi::{PhysicalPosition, PhysicalSize};
 use winit::event::{ElementState, KeyEvent, MouseButton, WindowEvent};
 use winit::event_loop::ActiveEventLoop;
-use winit::keyboard::{KeyCode, PhysicalKey};
+use winit::keyboard::{Key, KeyCode, PhysicalKey};
 use winit::window::{Window, WindowId};
 
 use super::camera::{FlyCamera, Walk};
@@ -229,9 +229,14 @@ impl<'a> Handler<'a> {
                 return false;
             }
             _ => {
-                let typed: Vec<char> = event
-                    .text
-                    .as_ref()
+                // The text the key types; the key's own character where there is none (X11
+                // gives text only once its input method is ready, which a busy machine can be
+                // late for).
+                let text = event.text.clone().or_else(|| match &event.logical_key {
+                    Key::Character(character) => Some(character.clone()),
+                    _ => None,
+                });
+                let typed: Vec<char> = text
                     .map(|text| text.chars().filter(|c| keys.has(*c)).collect())
                     .unwrap_or_default();
                 for &c in &typed {
@@ -435,8 +440,14 @@ impl ApplicationHandler for Handler<'_> {
                     live.presenter.resize(size.width, size.height);
                 }
             }
-            WindowEvent::KeyboardInput { event, .. } => {
-                if self.typed(&event) {
+            WindowEvent::KeyboardInput {
+                event,
+                is_synthetic,
+                ..
+            } => {
+                // A key held when the window gains focus comes again as a synthetic press: it
+                // was not typed here.
+                if !is_synthetic && self.typed(&event) {
                     return;
                 }
                 if let PhysicalKey::Code(code) = event.physical_key {
