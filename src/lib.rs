@@ -8,6 +8,7 @@ pub mod cache;
 pub mod camera;
 pub mod client;
 pub mod clock;
+pub mod content_address;
 pub mod demo;
 pub mod guide;
 pub mod model;

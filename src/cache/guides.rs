@@ -11,7 +11,7 @@ use super::store::{format_time, parse_optional_time, parse_time};
 use super::{AssetRef, CacheError, CachedVersion, GuideListEntry, GuideStatus, NewVersion, Store};
 
 pub(super) fn check_sha256(text: &str) -> Result<(), CacheError> {
-    if text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+    if crate::content_address::is_sha256_hex(text) {
         Ok(())
     } else {
         Err(CacheError::BadSha256(text.chars().take(80).collect()))

@@ -147,9 +147,7 @@ impl Capture {
                 _ => Err(AnswerRefusal::Unsigned),
             },
             CaptureKind::Photo => {
-                let named = text("sha256").is_some_and(|sha| {
-                    sha.len() == 64 && sha.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-                });
+                let named = text("sha256").is_some_and(crate::content_address::is_sha256_hex);
                 let sized = value
                     .get("bytes")
                     .and_then(Value::as_u64)

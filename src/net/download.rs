@@ -106,10 +106,6 @@ const CHUNK: usize = 256 * 1024;
 /// was tried (release, same run): the encrypted cache did not get measurably faster, so 1 MiB.
 const APPEND: usize = 1024 * 1024;
 
-fn is_content_address(text: &str) -> bool {
-    text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-}
-
 /// What a stored blob looks like before a download starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stored {
@@ -156,7 +152,7 @@ pub fn fetch_all(
     };
     for blob in wanted {
         // Names come from the service and become keys and file names: they must be what they claim.
-        if !is_content_address(&blob.sha256) {
+        if !crate::content_address::is_sha256_hex(&blob.sha256) {
             return Err(protocol(format!(
                 "'{}' is not a content address",
                 blob.sha256.chars().take(80).collect::<String>()
@@ -570,9 +566,9 @@ mod tests {
 
     #[test]
     fn only_content_addresses_become_file_names() {
-        assert!(is_content_address(&"a".repeat(64)));
-        assert!(!is_content_address(&"A".repeat(64)));
-        assert!(!is_content_address("../../etc/passwd"));
-        assert!(!is_content_address(&"a".repeat(63)));
+        assert!(crate::content_address::is_sha256_hex(&"a".repeat(64)));
+        assert!(!crate::content_address::is_sha256_hex(&"A".repeat(64)));
+        assert!(!crate::content_address::is_sha256_hex("../../etc/passwd"));
+        assert!(!crate::content_address::is_sha256_hex(&"a".repeat(63)));
     }
 }

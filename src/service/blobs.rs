@@ -74,10 +74,7 @@ pub struct BlobStore {
     root: PathBuf,
 }
 
-/// `true` for a sha256 as the service spells it: 64 lowercase hex digits.
-pub fn is_sha256_hex(text: &str) -> bool {
-    text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-}
+pub use crate::content_address::is_sha256_hex;
 
 impl BlobStore {
     pub fn open(root: &Path) -> Result<Self, ServiceError> {

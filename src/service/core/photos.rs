@@ -85,11 +85,7 @@ impl Service {
 }
 
 fn check_name(sha256: &str) -> Result<(), ServiceError> {
-    if sha256.len() == 64
-        && sha256
-            .bytes()
-            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-    {
+    if crate::content_address::is_sha256_hex(sha256) {
         Ok(())
     } else {
         Err(ServiceError::Invalid(
